@@ -1,0 +1,1 @@
+"""Runnable example experiments: ``python -m interactive_gym_p2p.examples.<name>``."""

@@ -1,0 +1,1 @@
+"""Validation exports: schema, upload tokens, storage, cross-player comparison, researcher access."""

@@ -1,0 +1,312 @@
+"""Write tests/vectors/protocol.json, the binary protocol v1 vectors (docs/protocol.md).
+
+    python tests/vectors/make_protocol_vectors.py
+
+The hex strings are built here from the byte table by hand (literal bytes, struct for the
+fixed-width numbers, a five-line varint), NOT with interactive_gym_p2p.protocol, so the
+vectors check the codecs instead of echoing one of them. The output is checked in as data;
+pytest and node tests read the JSON, not this script.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+OUT = Path(__file__).with_name("protocol.json")
+
+
+def u8(n: int) -> str:
+    return f"{n:02x}"
+
+
+def u32(n: int) -> str:
+    return f"{n:08x}"
+
+
+def i16(n: int) -> str:
+    return struct.pack(">h", n).hex()
+
+
+def f64(x: float) -> str:
+    return struct.pack(">d", x).hex()
+
+
+def varint(action: int) -> str:
+    z = (action << 1) if action >= 0 else ((-action) << 1) - 1  # zigzag by definition
+    out = []
+    while True:
+        out.append((z & 0x7F) | (0x80 if z >= 0x80 else 0))
+        z >>= 7
+        if not z:
+            return bytes(out).hex()
+
+
+# Spot checks of the helper against hand-computed bytes (the docs' table lists these).
+for _a, _hex in [
+    (0, "00"), (-1, "01"), (1, "02"), (63, "7e"), (64, "8001"), (-64, "7f"), (-65, "8101"),
+    (8191, "fe7f"), (-8192, "ff7f"), (8192, "808001"), (2**20, "80808001"),
+    (2**27, "8080808001"), (2**31 - 1, "feffffff0f"), (-(2**31), "ffffffff0f"),
+]:
+    assert varint(_a) == _hex, (_a, varint(_a), _hex)
+
+
+def input_hex(player: int, ack: int | None, start: int, actions: list[int]) -> str:
+    return (
+        "01" + u8(player) + u32(0xFFFFFFFF if ack is None else ack) + u32(start)
+        + u8(len(actions)) + "".join(varint(a) for a in actions)
+    )
+
+
+def inp(name: str, player: int, ack: int | None, start: int, actions: list[int]) -> dict:
+    return {
+        "name": name,
+        "hex": input_hex(player, ack, start, actions),
+        "message": {"type": "input", "player": player, "ack": ack, "start": start, "actions": actions},
+    }
+
+
+def v(name: str, hex_: str, message: dict) -> dict:
+    return {"name": name, "hex": hex_, "message": message}
+
+
+def ping(name: str, advantage: int, time: float) -> dict:
+    return v(name, "02" + i16(advantage) + f64(time), {"type": "ping", "advantage": advantage, "time": time})
+
+
+def pong(name: str, time: float) -> dict:
+    return v(name, "03" + f64(time), {"type": "pong", "time": time})
+
+
+U32_MAX = 2**32 - 1
+EDGE_ACTIONS = [0, -1, 1, 63, 64, -64, -65, 8191, -8192, 8192, 2**20, 2**27, 2**31 - 1, -(2**31)]
+
+VALID = [
+    inp("input: ack none, one action 0", 0, None, 0, [0]),
+    inp("input: ack 0", 1, 0, 1, [5]),
+    inp("input: ack max (0xFFFFFFFE)", 1, U32_MAX - 1, 7, [-3]),
+    inp("input: start 2**32-1", 0, 10, U32_MAX, [2]),
+    inp("input: player 255", 255, None, 0, [1]),
+    inp("input: 7 one-byte actions = 18 bytes", 1, 41, 40, [0, 1, 2, 3, 4, 0, 1]),
+    inp("input: varint edge actions", 0, 99, 100, EDGE_ACTIONS),
+    inp("input: action 2**31-1 alone", 0, None, 0, [2**31 - 1]),
+    inp("input: action -2**31 alone", 0, None, 0, [-(2**31)]),
+    inp("input: count 128, one byte each", 3, 1000, 873, [i - 64 for i in range(128)]),
+    inp("input: count 128, five bytes each (largest INPUT, 651 bytes)", 2, None, 5, [-(2**31)] * 128),
+    ping("ping: zeros", 0, 0.0),
+    ping("ping: advantage -32768", -32768, 12.5),
+    ping("ping: advantage 32767", 32767, 12.5),
+    ping("ping: advantage -3, negative time", -3, -1.5),
+    ping("ping: fractional time", 2, 0.1),
+    ping("ping: epoch ms 1.7e12", 1, 1.7e12),
+    ping("ping: epoch ms with fraction", 0, 1712345678901.25),
+    ping("ping: time -0.0 keeps its sign", 0, -0.0),
+    ping("ping: smallest subnormal time", 0, 5e-324),
+    ping("ping: largest finite time", 0, 1.7976931348623157e308),
+    pong("pong: time 0", 0.0),
+    pong("pong: time 1.7e12 + 0.5", 1700000000000.5),
+    pong("pong: negative fractional time", -123.456),
+    v("keepalive", "04", {"type": "keepalive"}),
+    v("episode_end: zeros", "05" + u32(0) + u32(0), {"type": "episode_end", "frame": 0, "episode": 0}),
+    v("episode_end: frame 3599 episode 0", "05" + u32(3599) + u32(0),
+      {"type": "episode_end", "frame": 3599, "episode": 0}),
+    v("episode_end: max", "05" + u32(U32_MAX) + u32(U32_MAX),
+      {"type": "episode_end", "frame": U32_MAX, "episode": U32_MAX}),
+    v("episode_ready: 0", "06" + u32(0), {"type": "episode_ready", "episode": 0}),
+    v("episode_ready: 1", "06" + u32(1), {"type": "episode_ready", "episode": 1}),
+    v("episode_ready: max", "06" + u32(U32_MAX), {"type": "episode_ready", "episode": U32_MAX}),
+    v("state_hash: zeros", "07" + u32(0) + "00" * 8, {"type": "state_hash", "frame": 0, "hash": "0" * 16}),
+    v("state_hash: frame 1234", "07" + u32(1234) + "0123456789abcdef",
+      {"type": "state_hash", "frame": 1234, "hash": "0123456789abcdef"}),
+    v("state_hash: max", "07" + u32(U32_MAX) + "ff" * 8,
+      {"type": "state_hash", "frame": U32_MAX, "hash": "f" * 16}),
+    v("hello: v1 player 0 of 2", "08010002", {"type": "hello", "version": 1, "player": 0, "num_players": 2}),
+    v("hello: v1 player 1 of 2", "08010102", {"type": "hello", "version": 1, "player": 1, "num_players": 2}),
+    v("hello: version 0", "08000003", {"type": "hello", "version": 0, "player": 0, "num_players": 3}),
+    v("hello: all 255", "08ffffff", {"type": "hello", "version": 255, "player": 255, "num_players": 255}),
+    v("bye: left", "0900", {"type": "bye", "reason": 0}),
+    v("bye: game over", "0901", {"type": "bye", "reason": 1}),
+    v("bye: error", "0902", {"type": "bye", "reason": 2}),
+    v("bye: timeout", "0903", {"type": "bye", "reason": 3}),
+    v("bye: unknown reason 255 still decodes", "09ff", {"type": "bye", "reason": 255}),
+]
+
+# Encoding clamps the PING advantage to i16; these do not decode back to the same message.
+ENCODE_ONLY = [
+    v("ping: advantage 40000 clamps to 32767", "02" + "7fff" + f64(1.0),
+      {"type": "ping", "advantage": 40000, "time": 1.0}),
+    v("ping: advantage -40000 clamps to -32768", "02" + "8000" + f64(1.0),
+      {"type": "ping", "advantage": -40000, "time": 1.0}),
+    v("ping: advantage 2**40 clamps to 32767", "02" + "7fff" + f64(2.0),
+      {"type": "ping", "advantage": 2**40, "time": 2.0}),
+]
+
+ONE = input_hex(0, None, 0, [0])  # 12-byte INPUT for truncation/trailing cases
+HEAD = "0100" + u32(0xFFFFFFFF) + u32(0)  # INPUT up to (not including) count
+NAN = "7ff8000000000000"
+INF = "7ff0000000000000"
+NEG_INF = "fff0000000000000"
+
+
+def bad(name: str, hex_: str, error: str) -> dict:
+    return {"name": name, "hex": hex_, "error": error}
+
+
+INVALID = [
+    bad("empty", "", "empty"),
+    bad("1025 bytes (keepalive type)", "04" * 1025, "oversized"),
+    bad("1025 bytes of unknown type: size is checked first", "ff" * 1025, "oversized"),
+    bad("1024 bytes of unknown type", "ff" * 1024, "unknown_type"),
+    bad("1024 bytes keepalive: longer than its layout", "04" + "00" * 1023, "oversized"),
+    bad("type 0x00", "00", "unknown_type"),
+    bad("type 0x0a", "0a", "unknown_type"),
+    bad("type 0x0a with payload", "0a0102030405", "unknown_type"),
+    bad("type 0x80", "80", "unknown_type"),
+    bad("type 0xff", "ff", "unknown_type"),
+    # truncation, every type that has a body
+    bad("input: type byte only", "01", "truncated"),
+    bad("input: header without count", HEAD, "truncated"),
+    bad("input: count 1, no action", HEAD + "01", "truncated"),
+    bad("input: count 2, one action", HEAD + "02" + "00", "truncated"),
+    bad("input: ends inside a varint", HEAD + "01" + "80", "truncated"),
+    bad("input: ends after 4 varint bytes", HEAD + "01" + "80808080", "truncated"),
+    bad("ping: type byte only", "02", "truncated"),
+    bad("ping: 10 of 11 bytes", "02" + i16(1) + f64(1.0)[:-2], "truncated"),
+    bad("pong: type byte only", "03", "truncated"),
+    bad("pong: 8 of 9 bytes", "03" + f64(1.0)[:-2], "truncated"),
+    bad("episode_end: 8 of 9 bytes", "05" + u32(1) + u32(2)[:-2], "truncated"),
+    bad("episode_end: 5 of 9 bytes", "05" + u32(1), "truncated"),
+    bad("episode_ready: 4 of 5 bytes", "06" + u32(1)[:-2], "truncated"),
+    bad("state_hash: 12 of 13 bytes", "07" + u32(1) + "00" * 7, "truncated"),
+    bad("state_hash: 5 of 13 bytes", "07" + u32(1), "truncated"),
+    bad("hello: 3 of 4 bytes", "080100", "truncated"),
+    bad("bye: type byte only", "09", "truncated"),
+    # bytes after the layout
+    bad("input: trailing byte", ONE + "00", "oversized"),
+    bad("input: count 1 but two actions", HEAD + "01" + "0000", "oversized"),
+    bad("ping: trailing byte", "02" + i16(1) + f64(1.0) + "00", "oversized"),
+    bad("pong: trailing byte", "03" + f64(1.0) + "00", "oversized"),
+    bad("keepalive: trailing byte", "0400", "oversized"),
+    bad("episode_end: trailing byte", "05" + u32(1) + u32(2) + "00", "oversized"),
+    bad("episode_ready: trailing byte", "06" + u32(1) + "00", "oversized"),
+    bad("state_hash: 14 bytes", "07" + u32(1) + "00" * 9, "oversized"),
+    bad("hello: trailing byte", "0801000200", "oversized"),
+    bad("bye: trailing byte", "090000", "oversized"),
+    # invalid values
+    bad("input: count 0", HEAD + "00", "invalid"),
+    bad("input: count 0 with trailing bytes", HEAD + "00" + "0000", "invalid"),
+    bad("input: count 129", HEAD + "81" + "00" * 129, "invalid"),
+    bad("input: count 255", HEAD + "ff", "invalid"),
+    bad("input: non-minimal varint 80 00", HEAD + "01" + "8000", "invalid"),
+    bad("input: non-minimal varint 81 80 00", HEAD + "01" + "818000", "invalid"),
+    bad("input: non-minimal 5-byte varint", HEAD + "01" + "ffffffff00", "invalid"),
+    bad("input: 5th varint byte 0x10 (2**32)", HEAD + "01" + "8080808010", "invalid"),
+    bad("input: 5th varint byte 0x7f", HEAD + "01" + "ffffffff7f", "invalid"),
+    bad("input: 5th varint byte has continuation, message ends", HEAD + "01" + "8080808080", "invalid"),
+    bad("input: 6-byte varint", HEAD + "01" + "808080808000", "invalid"),
+    bad("input: bad second action after a good one", HEAD + "02" + "02" + "8000", "invalid"),
+    bad("input: bad varint then trailing bytes", HEAD + "01" + "8000" + "00", "invalid"),
+    bad("ping: NaN time", "02" + i16(0) + NAN, "invalid"),
+    bad("ping: NaN time with other payload bits", "02" + i16(0) + "fff0000000000001", "invalid"),
+    bad("ping: +Infinity time", "02" + i16(0) + INF, "invalid"),
+    bad("ping: -Infinity time", "02" + i16(0) + NEG_INF, "invalid"),
+    bad("ping: NaN time then trailing byte", "02" + i16(0) + NAN + "00", "invalid"),
+    bad("pong: NaN time", "03" + NAN, "invalid"),
+    bad("pong: +Infinity time", "03" + INF, "invalid"),
+    bad("pong: -Infinity time", "03" + NEG_INF, "invalid"),
+]
+
+# Messages encode must refuse (a bug on the sending side). "field" is the JSON-form field name
+# the error message must mention (JS spells num_players as numPlayers).
+ENCODE_ERRORS = [
+    {"name": "input: player 256", "field": "player",
+     "message": {"type": "input", "player": 256, "ack": None, "start": 0, "actions": [0]}},
+    {"name": "input: player -1", "field": "player",
+     "message": {"type": "input", "player": -1, "ack": None, "start": 0, "actions": [0]}},
+    {"name": "input: ack 0xFFFFFFFF (use null/-1 for none)", "field": "ack",
+     "message": {"type": "input", "player": 0, "ack": U32_MAX, "start": 0, "actions": [0]}},
+    {"name": "input: start 2**32", "field": "start",
+     "message": {"type": "input", "player": 0, "ack": None, "start": 2**32, "actions": [0]}},
+    {"name": "input: start -1", "field": "start",
+     "message": {"type": "input", "player": 0, "ack": None, "start": -1, "actions": [0]}},
+    {"name": "input: no actions", "field": "actions",
+     "message": {"type": "input", "player": 0, "ack": None, "start": 0, "actions": []}},
+    {"name": "input: 129 actions", "field": "actions",
+     "message": {"type": "input", "player": 0, "ack": None, "start": 0, "actions": [0] * 129}},
+    {"name": "input: action 2**31", "field": "actions",
+     "message": {"type": "input", "player": 0, "ack": None, "start": 0, "actions": [0, 2**31]}},
+    {"name": "input: action -2**31-1", "field": "actions",
+     "message": {"type": "input", "player": 0, "ack": None, "start": 0, "actions": [-(2**31) - 1]}},
+    {"name": "input: action 1.5", "field": "actions",
+     "message": {"type": "input", "player": 0, "ack": None, "start": 0, "actions": [1.5]}},
+    {"name": "input: action is a string", "field": "actions",
+     "message": {"type": "input", "player": 0, "ack": None, "start": 0, "actions": ["1"]}},
+    {"name": "ping: advantage 0.5", "field": "advantage", "message": {"type": "ping", "advantage": 0.5, "time": 0}},
+    {"name": "ping: time is a string", "field": "time", "message": {"type": "ping", "advantage": 0, "time": "0"}},
+    {"name": "pong: time null", "field": "time", "message": {"type": "pong", "time": None}},
+    {"name": "episode_end: frame 2**32", "field": "frame",
+     "message": {"type": "episode_end", "frame": 2**32, "episode": 0}},
+    {"name": "episode_end: episode -1", "field": "episode",
+     "message": {"type": "episode_end", "frame": 0, "episode": -1}},
+    {"name": "episode_ready: episode 1.5", "field": "episode", "message": {"type": "episode_ready", "episode": 1.5}},
+    {"name": "state_hash: uppercase hash", "field": "hash",
+     "message": {"type": "state_hash", "frame": 0, "hash": "0123456789ABCDEF"}},
+    {"name": "state_hash: 15-char hash", "field": "hash",
+     "message": {"type": "state_hash", "frame": 0, "hash": "0" * 15}},
+    {"name": "state_hash: frame -1", "field": "frame",
+     "message": {"type": "state_hash", "frame": -1, "hash": "0" * 16}},
+    {"name": "hello: num_players 256", "field": "num_players",
+     "message": {"type": "hello", "version": 1, "player": 0, "num_players": 256}},
+    {"name": "hello: version -1", "field": "version",
+     "message": {"type": "hello", "version": -1, "player": 0, "num_players": 2}},
+    {"name": "bye: reason 256", "field": "reason", "message": {"type": "bye", "reason": 256}},
+]
+
+DOC = {
+    "about": "Binary DataChannel protocol v1 test vectors (docs/protocol.md). Read by "
+    "tests/test_protocol.py and tests/js/protocol.test.mjs. Regenerate with "
+    "python tests/vectors/make_protocol_vectors.py.",
+    "message_form": "Language-neutral JSON form of a message: {type, ...fields}, type one of input, "
+    "ping, pong, keepalive, episode_end, episode_ready, state_hash, hello, bye. input: player, ack "
+    "(null = none; JS -1, Python None), start, actions (list of int). ping: advantage, time. pong: "
+    "time. episode_end: frame, episode. episode_ready: episode. state_hash: frame, hash (16 "
+    "lowercase hex). hello: version, player, num_players (JS numPlayers). bye: reason.",
+    "valid": "encode(message) == hex and decode(hex) == message (time -0.0 keeps its sign).",
+    "encode_only": "encode(message) == hex only (PING advantage is clamped to i16 when encoding).",
+    "invalid": "decode(hex) gives an error with this code.",
+    "encode_errors": "encode(message) throws (JS TypeError/RangeError, Python TypeError/ValueError) "
+    "with a message that names field.",
+}
+
+
+def main() -> None:
+    doc = {
+        "version": 1,
+        "doc": DOC,
+        "valid": VALID,
+        "encode_only": ENCODE_ONLY,
+        "invalid": INVALID,
+        "encode_errors": ENCODE_ERRORS,
+    }
+    # One vector per line keeps diffs readable.
+    lines = ["{"]
+    lines.append(f' "version": {json.dumps(doc["version"])},')
+    lines.append(f' "doc": {json.dumps(DOC, indent=2)},'.replace("\n", "\n "))
+    sections = ["valid", "encode_only", "invalid", "encode_errors"]
+    for si, key in enumerate(sections):
+        lines.append(f' "{key}": [')
+        items = doc[key]
+        for i, item in enumerate(items):
+            lines.append("  " + json.dumps(item) + ("," if i < len(items) - 1 else ""))
+        lines.append(" ]" + ("," if si < len(sections) - 1 else ""))
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    assert json.loads(text) == doc
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT}: {len(VALID)} valid, {len(ENCODE_ONLY)} encode-only, "
+          f"{len(INVALID)} invalid, {len(ENCODE_ERRORS)} encode-error vectors")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+// Environment adapter over Pyodide: runs a scene's Interactive Gym environment code (which
+// defines `env`) and exposes the synchronous adapter the rollback engine drives:
+// reset / step / save / load / stateHash / canonicalState / render.
+//
+// Snapshots stay Python objects (PyProxy) by default: rollback saves a state every frame and
+// converting it to JS would cost more than the step itself. Hashing also happens in Python
+// (hashing.py loaded into the same interpreter) so the state never crosses into JS at all on
+// the per-frame path. The 'json' snapshot mode (a JSON string) is kept for comparison; see
+// benchmarks/pyodide_env_frame.mjs for the measured costs of both.
+
+/** Public CDN index matching the npm `pyodide` package the tests and offline labs use. */
+export const DEFAULT_PYODIDE_INDEX_URL = 'https://cdn.jsdelivr.net/pyodide/v314.0.7/full/';
+
+/**
+ * Load Pyodide from an index URL (the folder holding pyodide.mjs, pyodide.asm.wasm, ...).
+ * Browser and node alike: the module is imported from that folder, so the wasm matches it.
+ */
+export async function loadPyodideRuntime(indexURL = DEFAULT_PYODIDE_INDEX_URL, options = {}) {
+  const base = indexURL.endsWith('/') ? indexURL : `${indexURL}/`;
+  const mod = await import(/* webpackIgnore: true */ `${base}pyodide.mjs`);
+  return mod.loadPyodide({ indexURL: base, ...options });
+}
+
+// Python side of the adapter. Kept small: each method is one call from JS with plain
+// arguments, so no JS objects are converted on the per-frame path.
+const GLUE_SOURCE = `
+import json
+import sys
+import types
+
+
+def _p2p_load_module(name, source, filename, preset=None):
+    # A real module object (registered in sys.modules) so dataclasses, pickling and
+    # string annotations in the scene's code behave as they do in a normal import.
+    mod = types.ModuleType(name)
+    mod.__file__ = filename
+    if preset:
+        mod.__dict__.update(preset)
+    sys.modules[name] = mod
+    exec(compile(source, filename, "exec"), mod.__dict__)
+    return mod
+
+
+def _p2p_episode_over(flags, agent_ids):
+    if isinstance(flags, dict):
+        if "__all__" in flags:
+            return bool(flags["__all__"])
+        return len(agent_ids) > 0 and all(bool(flags.get(a, False)) for a in agent_ids)
+    return bool(flags)
+
+
+class P2PEnvGlue:
+    def __init__(self, module_name, env_source, hashing, agent_ids, default_action, ig_globals_json):
+        self.module_name = module_name
+        # Interactive Gym gives the env code a dict named interactive_gym_globals.
+        preset = {"interactive_gym_globals": json.loads(ig_globals_json)}
+        mod = _p2p_load_module(module_name, env_source, "<environment_initialization_code>", preset)
+        if "env" not in mod.__dict__:
+            raise RuntimeError(
+                "the environment initialization code must define a variable named 'env'")
+        self.env = mod.env
+        for name in ("reset", "step", "get_state", "set_state"):
+            if not callable(getattr(self.env, name, None)):
+                raise RuntimeError(
+                    f"env has no {name}() method; P2P rollback needs reset, step, "
+                    "get_state and set_state")
+        if agent_ids is None:
+            agent_ids = list(getattr(self.env, "possible_agents", None) or [])
+        self.agent_ids = list(agent_ids)
+        self.default_action = int(default_action)
+        self.hashing = hashing
+        self._state = None  # get_state() of the current frame, while it is current
+
+    def num_agents(self):
+        return len(self.agent_ids)
+
+    def reset(self, seed):
+        self._state = None
+        self.env.reset(seed=int(seed))
+
+    def step(self, *actions):
+        self._state = None
+        acts = {}
+        for i, agent in enumerate(self.agent_ids):
+            acts[agent] = int(actions[i]) if i < len(actions) else self.default_action
+        _, _, terminateds, truncateds, _ = self.env.step(acts)
+        return (_p2p_episode_over(terminateds, self.agent_ids)
+                or _p2p_episode_over(truncateds, self.agent_ids))
+
+    def _current_state(self):
+        if self._state is None:
+            self._state = self.env.get_state()
+        return self._state
+
+    def save(self):
+        # Fresh get_state() each time: the snapshot must not share lists with later frames.
+        self._state = self.env.get_state()
+        return self._state
+
+    def save_json(self):
+        return json.dumps(self.save(), separators=(",", ":"))
+
+    def load(self, state):
+        self._state = None
+        self.env.set_state(state)
+
+    def load_json(self, text):
+        self.load(json.loads(text))
+
+    def state_hash(self):
+        return self.hashing.state_hash(self._current_state())
+
+    def canonical_json(self):
+        return self.hashing.canonicalize(self._current_state())
+
+    def render_json(self):
+        render = getattr(self.env, "render", None)
+        return json.dumps(render() if callable(render) else None)
+
+    def close(self):
+        sys.modules.pop(self.module_name, None)
+`;
+
+let envCounter = 0;
+
+/**
+ * Build the adapter over an already loaded Pyodide. Synchronous: the environment code is
+ * plain Python (call `pyodide.loadPackagesFromImports(code)` first if it imports packages,
+ * as preparePyodideEnv does).
+ *
+ * @param {object} pyodide           a loaded Pyodide instance
+ * @param {object} opts
+ * @param {string} opts.environmentCode  Interactive Gym environment_initialization_code (defines `env`)
+ * @param {string} opts.hashingSource    source of interactive_gym_p2p/hashing.py
+ * @param {number} [opts.numPlayers]     defaults to the number of agent ids
+ * @param {Array}  [opts.agentIds]       agent ids in player order (default env.possible_agents)
+ * @param {number} [opts.defaultAction=0] action for a player with no input
+ * @param {'proxy'|'json'} [opts.snapshot='proxy']  how save() keeps the state
+ * @param {object} [opts.interactiveGymGlobals={}]  JSON-able; the env code sees it as the
+ *        dict `interactive_gym_globals`, as in Interactive Gym
+ */
+export function createPyodideEnv(pyodide, opts) {
+  const {
+    environmentCode, hashingSource, agentIds = null, defaultAction = 0, snapshot = 'proxy',
+    interactiveGymGlobals = {},
+  } = opts ?? {};
+  if (typeof environmentCode !== 'string' || environmentCode.length === 0) {
+    throw new TypeError('createPyodideEnv: environmentCode (a Python source string) is required');
+  }
+  if (typeof hashingSource !== 'string' || hashingSource.length === 0) {
+    throw new TypeError('createPyodideEnv: hashingSource (hashing.py source) is required');
+  }
+  if (snapshot !== 'proxy' && snapshot !== 'json') {
+    throw new TypeError(`createPyodideEnv: snapshot must be 'proxy' or 'json', not ${snapshot}`);
+  }
+  if (!Number.isInteger(defaultAction)) {
+    throw new TypeError('createPyodideEnv: defaultAction must be an integer');
+  }
+
+  ensureGlue(pyodide);
+  const ns = pyodide.globals.get('_p2p_glue_ns');
+  const loadModule = ns.get('_p2p_load_module');
+  const GlueClass = ns.get('P2PEnvGlue');
+  const id = ++envCounter;
+  // hashing.py is loaded once per interpreter and shared by every adapter.
+  let hashing = pyodide.runPython(
+    'import sys\nsys.modules.get("interactive_gym_p2p_hashing")',
+  );
+  if (hashing === undefined || hashing === null) {
+    hashing = loadModule('interactive_gym_p2p_hashing', hashingSource, 'hashing.py');
+  }
+  // JS undefined arrives in Python as None (null would be a JsNull object).
+  const pyAgentIds = agentIds === null ? undefined : pyodide.toPy(agentIds);
+  let glue;
+  try {
+    glue = GlueClass(`p2p_scene_env_${id}`, environmentCode, hashing, pyAgentIds, defaultAction,
+      JSON.stringify(interactiveGymGlobals));
+  } finally {
+    pyAgentIds?.destroy();
+    hashing.destroy();
+    loadModule.destroy();
+    GlueClass.destroy();
+    ns.destroy();
+  }
+
+  const numAgents = glue.num_agents();
+  const numPlayers = opts.numPlayers ?? numAgents;
+  if (numAgents !== numPlayers) {
+    glue.close();
+    glue.destroy();
+    throw new Error(
+      `createPyodideEnv: numPlayers is ${numPlayers} but the env has ${numAgents} agent ids; ` +
+      'pass agentIds or give the env a possible_agents list',
+    );
+  }
+
+  // Bound-method proxies fetched once: each attribute access on a PyProxy makes a new proxy.
+  const m = {};
+  for (const name of ['reset', 'step', 'save', 'save_json', 'load', 'load_json',
+    'state_hash', 'canonical_json', 'render_json', 'close']) {
+    m[name] = glue[name];
+  }
+  const actionBuf = new Array(numPlayers).fill(defaultAction);
+  let destroyed = false;
+
+  const adapter = {
+    numPlayers,
+    snapshotMode: snapshot,
+    reset(seed) {
+      if (!Number.isInteger(seed) || seed < 0 || seed > 0xFFFFFFFF) {
+        throw new RangeError(`reset: seed must be a u32, got ${seed}`);
+      }
+      m.reset(seed);
+    },
+    step(actions) {
+      for (let i = 0; i < numPlayers; i++) {
+        const a = actions[i];
+        actionBuf[i] = Number.isInteger(a) ? a : defaultAction;
+      }
+      return { done: m.step(...actionBuf) === true };
+    },
+    save() {
+      return snapshot === 'proxy' ? m.save() : m.save_json();
+    },
+    load(snap) {
+      if (snapshot === 'proxy') m.load(snap);
+      else m.load_json(snap);
+    },
+    /** Free a snapshot the engine no longer holds (optional; the GC frees it otherwise). */
+    dispose(snap) {
+      if (snap && typeof snap === 'object' && typeof snap.destroy === 'function') snap.destroy();
+    },
+    stateHash() {
+      return m.state_hash();
+    },
+    canonicalState() {
+      return JSON.parse(m.canonical_json());
+    },
+    render() {
+      return JSON.parse(m.render_json());
+    },
+    /** Drop the Python side (module, env, method proxies). */
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      m.close();
+      for (const fn of Object.values(m)) fn.destroy();
+      glue.destroy();
+    },
+  };
+  return adapter;
+}
+
+/** Async convenience: load the packages the env code imports, then build the adapter. */
+export async function preparePyodideEnv(pyodide, opts) {
+  await pyodide.loadPackagesFromImports(opts.environmentCode);
+  return createPyodideEnv(pyodide, opts);
+}
+
+function ensureGlue(pyodide) {
+  const existing = pyodide.globals.get('_p2p_glue_ns');
+  if (existing !== undefined) {
+    existing.destroy();
+    return;
+  }
+  // The glue lives in its own dict so it never collides with names in the scene's code.
+  const ns = pyodide.runPython('{"__name__": "_p2p_glue"}');
+  pyodide.runPython(GLUE_SOURCE, { globals: ns });
+  pyodide.globals.set('_p2p_glue_ns', ns);
+  ns.destroy();
+}

@@ -1,0 +1,144 @@
+"""static/js/transport.js in real Chromium over real WebRTC DataChannels.
+
+Two pages (separate browser contexts, like two participants) load a test page from a local
+HTTP server; the test relays their signaling. Once relay-only through coturn on 127.0.0.1
+(the path must be a TURN relay), once directly inside a network namespace with a veth pair
+(the path must be host-to-host), and once with the seeded impairment shim, whose recorded
+schedule must match what arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from harness.session import BrowserSession
+
+pytestmark = pytest.mark.e2e
+
+CONNECT_TIMEOUT_MS = 20000
+WAIT_MS = 30000
+
+
+async def _open_pair(session: BrowserSession, base_url: str, config: dict) -> list:
+    pages = [await session.new_page(i, f"{base_url}/transport.html") for i in range(2)]
+    for i, page in enumerate(pages):
+        await page.evaluate("(c) => window.p2pStart(c)", {**config, "selfIndex": i, "numPlayers": 2})
+    for i, page in enumerate(pages):
+        # Fail fast with the transport's own error if it reports one instead of opening.
+        await page.wait_for_function(
+            "() => p2p.events.some(e => e.type === 'open' || e.type === 'error')", timeout=WAIT_MS, polling=50)
+        errors = await page.evaluate("() => p2p.events.filter(e => e.type === 'error')")
+        assert errors == [], f"player {i} transport errors: {errors}"
+        await page.wait_for_function(
+            "() => p2p.events.some(e => e.type === 'path')", timeout=WAIT_MS, polling=50)
+    return pages
+
+
+async def _exchange(pages: list, count: int = 20) -> None:
+    """Both directions: every byte of every message arrives intact, as a Uint8Array."""
+    for sender, receiver in ((0, 1), (1, 0)):
+        peer = receiver
+        await pages[sender].evaluate("([p, n]) => window.p2pSendSequence(p, n, 16)", [peer, count])
+        await pages[receiver].wait_for_function(
+            "([p, n]) => p2p.received.filter(r => r.peer === p).length >= n", arg=[sender, count],
+            timeout=WAIT_MS, polling=50)
+        got = await pages[receiver].evaluate("(p) => p2p.received.filter(r => r.peer === p).map(r => r.bytes)", sender)
+        seqs = sorted(b[0] << 8 | b[1] for b in got)
+        assert seqs == list(range(count))
+        for b in got:
+            i = b[0] << 8 | b[1]
+            assert b[2:] == [(i * 31 + k) & 0xFF for k in range(16)]
+    stats = [await p.evaluate("() => p2p.transport.stats()") for p in pages]
+    for s in stats:
+        assert s["messagesSent"] == count and s["bytesSent"] == count * 18
+        assert s["messagesReceived"] == count and s["bytesReceived"] == count * 18
+
+
+def test_relay_only_through_coturn(coturn, static_url, chromium_available, artifacts_dir, request):
+    async def scenario() -> None:
+        async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
+            config = {"iceTransportPolicy": "relay", "connectTimeoutMs": CONNECT_TIMEOUT_MS}
+            pages = []
+            for i in range(2):
+                pages.append(await session.new_page(i, f"{static_url}/transport.html"))
+            for i, page in enumerate(pages):
+                await page.evaluate("(c) => window.p2pStart(c)", {
+                    **config, "selfIndex": i, "numPlayers": 2, "iceServers": coturn.ice_servers(f"player{i}")})
+            for i, page in enumerate(pages):
+                await page.wait_for_function(
+                    "() => p2p.events.some(e => e.type === 'path' || e.type === 'error')", timeout=WAIT_MS, polling=50)
+                errors = await page.evaluate("() => p2p.events.filter(e => e.type === 'error')")
+                assert errors == [], f"player {i}: {errors}\ncoturn log:\n{coturn.log_tail()}"
+            await _exchange(pages)
+            for i, page in enumerate(pages):
+                summary = await page.evaluate("(p) => window.p2pSummary(p)", 1 - i)
+                path = summary["path"]
+                assert path["kind"] == "relay", json.dumps(path)
+                assert path["localCandidateType"] == "relay", json.dumps(path)
+                assert path["protocol"] == "udp", json.dumps(path)
+                assert summary["state"] == "open"
+            # The lower index made the only offer; the other side answered.
+            offers = session.relay.kinds("offer")
+            assert [(m.sender, m.to) for m in offers] == [(0, 1)]
+            assert [(m.sender, m.to) for m in session.relay.kinds("answer")] == [(1, 0)]
+            assert session.relay.kinds("candidate"), "trickle ICE candidates were relayed"
+            assert session.relay.errors == []
+
+    asyncio.run(scenario())
+
+
+def test_direct_host_candidates_in_netns(netns_chromium, netns_static_url, artifacts_dir, request):
+    async def scenario() -> None:
+        async with BrowserSession(request.node.nodeid, artifacts_dir, executable=netns_chromium, in_netns=True) as session:
+            # No ICE servers at all: only host candidates can connect the two pages.
+            pages = await _open_pair(session, netns_static_url, {"iceServers": [], "connectTimeoutMs": CONNECT_TIMEOUT_MS})
+            await _exchange(pages)
+            for i, page in enumerate(pages):
+                path = (await page.evaluate("(p) => window.p2pSummary(p)", 1 - i))["path"]
+                assert path["kind"] == "direct", json.dumps(path)
+                assert path["localCandidateType"] == "host", json.dumps(path)
+                assert path["remoteCandidateType"] in ("host", "prflx"), json.dumps(path)
+                assert path["protocol"] == "udp", json.dumps(path)
+                assert not path["localAddress"] or not path["localAddress"].startswith("127."), json.dumps(path)
+
+    asyncio.run(scenario())
+
+
+def test_impairment_shim_follows_the_seeded_schedule(netns_chromium, netns_static_url, artifacts_dir, request):
+    impairment = {"seed": 4242, "delayMs": 40, "jitterMs": 15, "loss": 0.25, "duplicate": 0.05}
+
+    async def scenario() -> None:
+        async with BrowserSession(request.node.nodeid, artifacts_dir, executable=netns_chromium, in_netns=True) as session:
+            pages = await _open_pair(session, netns_static_url, {
+                "iceServers": [], "connectTimeoutMs": CONNECT_TIMEOUT_MS, "impairment": impairment})
+            count = 120
+            await pages[0].evaluate("([p, n]) => window.p2pSendSequence(p, n, 4)", [1, count])
+            log = (await pages[0].evaluate("(p) => window.p2pSummary(p)", 1))["impairmentLog"]
+            assert len(log) == count
+            expected = sorted(i for i, e in enumerate(log) for _ in e["deliveries"])
+            dropped = [i for i, e in enumerate(log) if not e["deliveries"]]
+            assert 10 < len(dropped) < 60, f"{len(dropped)} of {count} dropped at loss 0.25"
+            await pages[1].wait_for_function(
+                "(n) => p2p.received.length >= n", arg=len(expected), timeout=WAIT_MS, polling=50)
+            got = await pages[1].evaluate("() => p2p.received.map(r => [r.bytes[0] << 8 | r.bytes[1], r.at])")
+            assert sorted(seq for seq, _ in got) == expected, "exactly the scheduled deliveries arrived"
+            sent_at = await pages[0].evaluate("() => p2p.sendTimes")
+            for seq, at in got:
+                # Every delivery waited at least the base delay (ms clock, 1 ms rounding slack).
+                assert at - sent_at[str(seq)] >= impairment["delayMs"] - 1, (seq, at, sent_at[str(seq)])
+            stats = await pages[0].evaluate("() => p2p.transport.stats()")
+            assert stats["messagesDropped"] == len(dropped)
+            assert stats["messagesSent"] == len(expected)
+            # Same seed, same schedule: an independent createImpairment with the per-link seed.
+            twin = await pages[0].evaluate("""async ([imp, entries]) => {
+                const { createImpairment } = await import('/static/js/impairment.js');
+                const { linkSeed } = await import('/static/js/transport.js');
+                const t = createImpairment({ ...imp, seed: linkSeed(imp.seed, 0, 1) });
+                return entries.map(e => t.schedule(e.t, e.size));
+            }""", [impairment, log])
+            assert twin == [e["deliveries"] for e in log]
+
+    asyncio.run(scenario())

@@ -1,0 +1,92 @@
+"""``interactive-gym-p2p``: serve an experiment.
+
+    interactive-gym-p2p path/to/experiment.py[:stager] [--port 5702] [--public] ...
+    interactive-gym-p2p my_package.experiment:build_stager --async-mode threading
+
+The experiment spec names a Stager, an Interactive Gym ExperimentConfig, or a callable that
+returns one (see :func:`interactive_gym_p2p.server.resolve_experiment`). Secrets come from
+files or the environment, never from the command line (it shows in ``ps``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .server.config import ASYNC_MODES, ServerConfig
+
+SECRET_ENV = "IG_P2P_SECRET"
+RESEARCHER_TOKEN_ENV = "IG_P2P_RESEARCHER_TOKEN"
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interactive-gym-p2p", description="Serve an Interactive Gym P2P experiment.")
+    parser.add_argument("experiment", help="path/to/file.py[:name] or package.module[:name] (a Stager or ExperimentConfig)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--public", action="store_true", help="bind all interfaces (0.0.0.0) so the LAN can join")
+    parser.add_argument("--port", type=int, default=5702, help="TCP port (default 5702; 0 picks a free one)")
+    parser.add_argument("--async-mode", choices=ASYNC_MODES, default="eventlet", help="Flask-SocketIO async mode")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where scene data and exports go (default ./data)")
+    parser.add_argument("--pyodide-dir", type=Path, default=None, help="local Pyodide folder (default: node_modules/pyodide if present)")
+    parser.add_argument("--pyodide-index-url", default=None, help="where browsers load Pyodide from (overrides the local folder)")
+    parser.add_argument("--assets-dir", type=Path, default=None, help="experiment assets served at /assets/")
+    parser.add_argument(
+        "--secret-file", type=Path, default=None,
+        help=f"file holding the server secret (tickets, upload tokens); else ${SECRET_ENV}, else random per start",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    secret: bytes | None = None
+    if args.secret_file is not None:
+        secret = args.secret_file.read_bytes().strip()
+    elif os.environ.get(SECRET_ENV):
+        secret = os.environ[SECRET_ENV].encode()
+    host = "0.0.0.0" if args.public else args.host
+    port = _free_port(host) if args.port == 0 else args.port
+    return ServerConfig(
+        host=host,
+        port=port,
+        async_mode=args.async_mode,
+        data_dir=args.data_dir,
+        secret=secret,
+        researcher_token=os.environ.get(RESEARCHER_TOKEN_ENV) or None,
+        pyodide_dir=args.pyodide_dir,
+        pyodide_index_url=args.pyodide_index_url,
+        assets_dir=args.assets_dir,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .server import ExperimentError, resolve_experiment, run  # heavy imports only when running
+
+    try:
+        config = config_from_args(args)
+        config.check()
+        experiment = resolve_experiment(args.experiment)
+        run(experiment, config)
+    except (ExperimentError, ValueError, FileNotFoundError) as exc:
+        print(f"interactive-gym-p2p: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

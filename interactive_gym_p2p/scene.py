@@ -1,0 +1,414 @@
+"""P2PGymScene: an Interactive Gym GymScene played peer to peer.
+
+The researcher's only touch point. Configure it the Interactive Gym way (chained calls that
+return the scene), add it to a Stager, and run the Stager with this package's server::
+
+    game = (
+        P2PGymScene()
+        .scene(scene_id="p2p_game")
+        .pyodide(environment_initialization_code=ENV_CODE)
+        .gameplay(default_action=0, action_mapping={"ArrowUp": 1})
+        .p2p(players=2, fps=30, input_delay=2)
+        .validation(hash_interval=1)
+    )
+
+Every value is checked when set (:class:`SceneConfigError` names the setting and its range);
+:meth:`P2PGymScene.check` adds the checks that need the whole scene and runs when the server
+starts. The P2P behaviour lives in the scene hooks: :meth:`activate` sends the browser the
+game's settings, environment code and a signaling ticket; :meth:`deactivate` gives up the
+participant's seat; :meth:`on_client_callback` takes the client's status reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from interactive_gym.configurations import configuration_constants
+from interactive_gym.scenes.gym_scene import GymScene
+from interactive_gym.scenes.scene import SceneStatus
+from interactive_gym.scenes.utils import NotProvided
+
+from .env_check import EnvCheckError, EnvCodeReport, check_env_instance, check_env_type, inspect_env_code
+from .scene_settings import (
+    P2P_CHECKS,
+    VALIDATION_CHECKS,
+    P2PSettings,
+    SceneConfigError,
+    SignalingRules,
+    ValidationSettings,
+    check_action,
+    check_agent_ids,
+    check_int,
+    check_number,
+    p2p_settings_dict,
+    validation_settings_dict,
+)
+from .validation.ids import identifier_problem
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+"""Binary DataChannel protocol version the scene's clients speak (pinned contract)."""
+
+__all__ = ["P2PGymScene", "SceneConfigError", "SignalingBinding", "P2PSettings", "ValidationSettings"]
+
+
+@dataclass
+class SignalingBinding:
+    """Ties one participant's copy of the scene to the signaling server (set by the server)."""
+
+    subject_id: str
+    ticket: str
+    """Signed proof that this subject may take a seat in this scene visit (auth of ``/p2p``)."""
+    namespace: str
+    """Socket.IO namespace of the signaling server."""
+    release: Callable[[], None]
+    """Called when the participant leaves the scene: gives up the waiting place or the seat."""
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "self" and v is not NotProvided}
+
+
+class P2PGymScene(GymScene):
+    """A Pyodide GymScene whose participants play each other over WebRTC with rollback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Every browser runs the environment; Interactive Gym's own Pyodide package is not
+        # needed there (the P2P client loads only what the environment imports).
+        self.run_through_pyodide = True
+        self.packages_to_install = []
+        self.p2p_settings = P2PSettings()
+        self.validation_settings = ValidationSettings()
+        self.fps = self.p2p_settings.fps
+        self.env_code_report: EnvCodeReport | None = None
+        self._binding: SignalingBinding | None = None
+
+    # ------------------------------------------------------------------ configuration
+
+    def p2p(
+        self,
+        players: int = NotProvided,
+        fps: int = NotProvided,
+        input_delay: int = NotProvided,
+        prediction_window: int = NotProvided,
+        input_redundancy: int = NotProvided,
+        disconnect_policy: str = NotProvided,
+        disconnect_notify_ms: int = NotProvided,
+        disconnect_timeout_ms: int = NotProvided,
+        connection_timeout_s: float = NotProvided,
+        reconnect_grace_s: float = NotProvided,
+        wait_timeout_s: float | None = NotProvided,
+        ice_transport_policy: str = NotProvided,
+        turn: bool | list[dict[str, Any]] = NotProvided,
+        agent_ids: list[str | int] | None = NotProvided,
+        impairment: dict[str, Any] | None = NotProvided,
+    ) -> P2PGymScene:
+        """Peer-to-peer settings; see :class:`~interactive_gym_p2p.scene_settings.P2PSettings`."""
+        given = _given(locals())
+        checked = {name: P2P_CHECKS[name](f"p2p({name})", v) for name, v in given.items() if name != "agent_ids"}
+        if "agent_ids" in given:
+            players_now = checked.get("players", self.p2p_settings.players)
+            checked["agent_ids"] = check_agent_ids("p2p(agent_ids)", given["agent_ids"], players_now)
+        # replace() re-runs the cross-setting checks; on error the old settings stay.
+        self.p2p_settings = dataclasses.replace(self.p2p_settings, **checked)
+        self.fps = self.p2p_settings.fps
+        return self
+
+    def validation(
+        self,
+        hash_interval: int = NotProvided,
+        state_dump_on_desync: bool = NotProvided,
+        export: bool = NotProvided,
+    ) -> P2PGymScene:
+        """Sync validation settings; see :class:`~interactive_gym_p2p.scene_settings.ValidationSettings`."""
+        given = _given(locals())
+        checked = {name: VALIDATION_CHECKS[name](f"validation({name})", v) for name, v in given.items()}
+        self.validation_settings = dataclasses.replace(self.validation_settings, **checked)
+        return self
+
+    def rendering(self, fps: int = NotProvided, **kwargs: Any) -> P2PGymScene:
+        """Interactive Gym's rendering settings; ``fps`` is also the simulation rate."""
+        if fps is not NotProvided:
+            check_int("rendering(fps)", fps, 1, 120)
+            self.p2p_settings = dataclasses.replace(self.p2p_settings, fps=fps)
+        super().rendering(fps=fps, **kwargs)
+        return self
+
+    def gameplay(
+        self,
+        action_mapping: dict = NotProvided,
+        human_id: str | int = NotProvided,
+        num_episodes: int = NotProvided,
+        max_steps: int = NotProvided,
+        default_action: int = NotProvided,
+        action_population_method: str = NotProvided,
+        input_mode: str = NotProvided,
+        callback: Any = NotProvided,
+        reset_freeze_s: int = NotProvided,
+    ) -> P2PGymScene:
+        """Interactive Gym's gameplay settings; actions must be signed 32-bit integers."""
+        if default_action is not NotProvided:
+            check_action("gameplay(default_action)", default_action)
+        if action_mapping is not NotProvided:
+            if not isinstance(action_mapping, dict):
+                raise SceneConfigError("gameplay(action_mapping)", f"must be a dict of key -> action, got {action_mapping!r}")
+            for key, action in action_mapping.items():
+                check_action(f"gameplay(action_mapping[{key!r}])", action)
+        if num_episodes is not NotProvided:
+            check_int("gameplay(num_episodes)", num_episodes, 1, 10_000)
+        if max_steps is not NotProvided:
+            check_number("gameplay(max_steps)", max_steps, 1, 2**31 - 1)
+        super().gameplay(
+            action_mapping=action_mapping,
+            human_id=human_id,
+            num_episodes=num_episodes,
+            max_steps=max_steps,
+            default_action=default_action,
+            action_population_method=action_population_method,
+            input_mode=input_mode,
+            callback=callback,
+            reset_freeze_s=reset_freeze_s,
+        )
+        return self
+
+    def pyodide(
+        self,
+        run_through_pyodide: bool = NotProvided,
+        multiplayer: bool = NotProvided,
+        environment_initialization_code: str = NotProvided,
+        environment_initialization_code_filepath: str = NotProvided,
+        on_game_step_code: str = NotProvided,
+        packages_to_install: list[str] = NotProvided,
+        restart_pyodide: bool = NotProvided,
+        server_authoritative: bool = NotProvided,
+        state_broadcast_interval: int = NotProvided,
+    ) -> P2PGymScene:
+        """Interactive Gym's Pyodide settings; the environment source is inspected here."""
+        if run_through_pyodide is False:
+            raise SceneConfigError(
+                "pyodide(run_through_pyodide)", "must stay True: every participant's browser runs the environment"
+            )
+        if multiplayer is True or server_authoritative is True:
+            name = "multiplayer" if multiplayer is True else "server_authoritative"
+            raise SceneConfigError(
+                f"pyodide({name})",
+                "is Interactive Gym's server-coordinated multiplayer; P2PGymScene replaces it, leave it False",
+            )
+        if packages_to_install is not NotProvided and (
+            not isinstance(packages_to_install, (list, tuple)) or not all(isinstance(p, str) for p in packages_to_install)
+        ):
+            raise SceneConfigError("pyodide(packages_to_install)", f"must be a list of package names, got {packages_to_install!r}")
+        previous = (self.environment_initialization_code, self.env_code_report)
+        super().pyodide(
+            run_through_pyodide=run_through_pyodide,
+            multiplayer=multiplayer,
+            environment_initialization_code=environment_initialization_code,
+            environment_initialization_code_filepath=environment_initialization_code_filepath,
+            on_game_step_code=on_game_step_code,
+            packages_to_install=NotProvided,
+            restart_pyodide=restart_pyodide,
+            server_authoritative=server_authoritative,
+            state_broadcast_interval=state_broadcast_interval,
+        )
+        if packages_to_install is not NotProvided:
+            # Exactly what was asked for: Interactive Gym would append its own package,
+            # which the P2P client does not need and an offline lab cannot install.
+            self.packages_to_install = list(packages_to_install)
+        if environment_initialization_code is not NotProvided or environment_initialization_code_filepath is not NotProvided:
+            try:
+                self.env_code_report = inspect_env_code(
+                    self.environment_initialization_code, "pyodide(environment_initialization_code)"
+                )
+            except EnvCheckError as exc:
+                self.environment_initialization_code, self.env_code_report = previous
+                raise SceneConfigError("pyodide(environment_initialization_code)", str(exc).split(": ", 1)[1]) from None
+            if not self.env_code_report.verified:
+                logger.warning("scene %s: environment code not fully verified: %s", self.scene_id, self.env_code_report.note)
+        return self
+
+    def environment(
+        self, env_creator: Callable = NotProvided, env_config: dict[str, Any] = NotProvided, seed: int = NotProvided
+    ) -> P2PGymScene:
+        """Interactive Gym's environment settings (a CPython env creator, e.g. for a Python peer)."""
+        if env_creator is not NotProvided:
+            if not callable(env_creator):
+                raise SceneConfigError("environment(env_creator)", f"must be callable, got {env_creator!r}")
+            if inspect.isclass(env_creator):
+                try:
+                    check_env_type(env_creator, "environment(env_creator)")
+                except EnvCheckError as exc:
+                    raise SceneConfigError("environment(env_creator)", str(exc).split(": ", 1)[1]) from None
+        if env_config is not NotProvided and env_config is not None and not isinstance(env_config, dict):
+            raise SceneConfigError("environment(env_config)", f"must be a dict of keyword arguments, got {env_config!r}")
+        super().environment(env_creator=env_creator, env_config=env_config, seed=seed)
+        return self
+
+    def check(self) -> P2PGymScene:
+        """Checks that need the whole scene; the server runs this before it starts."""
+        problem = identifier_problem(self.scene_id)
+        if problem is not None:
+            raise SceneConfigError("scene(scene_id)", f"{self.scene_id!r} is not a plain identifier: {problem}")
+        if self.default_action is None:
+            raise SceneConfigError(
+                "gameplay(default_action)", "must be set: it is the action a missing or late input becomes"
+            )
+        check_action("gameplay(default_action)", self.default_action)
+        if self.pyodide_multiplayer or self.server_authoritative:
+            raise SceneConfigError("pyodide(multiplayer)", "Interactive Gym's server-coordinated multiplayer must stay off")
+        if not self.environment_initialization_code:
+            raise SceneConfigError(
+                "pyodide(environment_initialization_code)", "must be set: the Python source every browser runs"
+            )
+        bots = sorted(str(a) for a, p in self.policy_mapping.items() if p != configuration_constants.PolicyTypes.Human)
+        if bots:
+            raise SceneConfigError(
+                "policies(policy_mapping)", f"agents {bots} have non-human policies; in a P2P scene every agent is a player"
+            )
+        return self
+
+    def create_env(self) -> Any:
+        """Build the CPython environment from ``env_creator`` and check its rollback methods."""
+        if self.env_creator is None:
+            raise SceneConfigError("environment(env_creator)", "is not set; a CPython environment needs it")
+        env = self.env_creator(**(self.env_config or {}))
+        try:
+            return check_env_instance(env, "environment(env_creator)")
+        except EnvCheckError as exc:
+            raise SceneConfigError("environment(env_creator)", str(exc).split(": ", 1)[1]) from None
+
+    # ------------------------------------------------------------------ derived views
+
+    @property
+    def wait_timeout_s(self) -> float:
+        """The waiting room timeout: ``p2p(wait_timeout_s)``, else Interactive Gym's waitroom_timeout."""
+        if self.p2p_settings.wait_timeout_s is not None:
+            return self.p2p_settings.wait_timeout_s
+        return self.waitroom_timeout / 1000
+
+    def game_settings(self) -> dict[str, Any]:
+        """The settings of every game of this scene (``settings`` of the validation export)."""
+        p2p = p2p_settings_dict(self.p2p_settings)
+        p2p["wait_timeout_s"] = check_number("wait_timeout_s", self.wait_timeout_s, 0, 10**9)
+        p2p["default_action"] = self.default_action
+        p2p["num_episodes"] = self.num_episodes
+        p2p["protocol_version"] = PROTOCOL_VERSION
+        return {
+            "p2p": p2p,
+            "validation": validation_settings_dict(self.validation_settings),
+            "impairment": None if self.p2p_settings.impairment is None else dict(self.p2p_settings.impairment),
+        }
+
+    def signaling_rules(self) -> SignalingRules:
+        """What the signaling server enforces for this scene."""
+        s = self.p2p_settings
+        return SignalingRules(
+            scene_id=self.scene_id,
+            players=s.players,
+            wait_timeout_s=float(self.wait_timeout_s),
+            reconnect_grace_s=float(s.reconnect_grace_s),
+            disconnect_policy=s.disconnect_policy,
+            wait_for_known_group=bool(self.wait_for_known_group),
+            group_wait_timeout_s=self.group_wait_timeout / 1000,
+            ice_transport_policy=s.ice_transport_policy,
+            turn=s.turn,
+            agent_ids=s.agent_ids,
+            export=self.validation_settings.export,
+            settings=self.game_settings(),
+            timeout_redirect_url=self.waitroom_timeout_redirect_url,
+        )
+
+    def p2p_payload(self) -> dict[str, Any]:
+        """Everything the browser needs to run this scene (the ``p2p`` key of activate_scene)."""
+        max_steps = self.max_steps
+        return {
+            "protocol_version": PROTOCOL_VERSION,
+            "settings": self.game_settings(),
+            "env": {
+                "runtime": "pyodide",
+                "code": self.environment_initialization_code,
+                "packages": list(self.packages_to_install),
+                "on_game_step_code": self.on_game_step_code,
+                "restart_pyodide": bool(self.restart_pyodide),
+                "verified": bool(self.env_code_report and self.env_code_report.verified),
+            },
+            "gameplay": {
+                "action_mapping": dict(self.action_mapping),
+                "default_action": self.default_action,
+                "num_episodes": self.num_episodes,
+                "max_steps": int(max_steps) if float(max_steps).is_integer() else max_steps,
+                "input_mode": self.input_mode,
+                "game_has_composite_actions": bool(self.game_has_composite_actions),
+                "reset_freeze_s": self.reset_freeze_s,
+            },
+            "rendering": {
+                "fps": self.p2p_settings.fps,
+                "game_width": self.game_width,
+                "game_height": self.game_height,
+                "background": self.background,
+                "location_representation": self.location_representation,
+                "state_init": self.state_init,
+                "assets_dir": self.assets_dir,
+                "assets_to_preload": self.assets_to_preload,
+                "preload_specs": self.preload_specs,
+                "animation_configs": self.animation_configs,
+                "hud_score_carry_over": self.hud_score_carry_over,
+            },
+            "ui": {
+                "scene_header": self.scene_header,
+                "scene_body": self.scene_body,
+                "in_game_scene_body": getattr(self, "in_game_scene_body", None),
+                "waitroom_timeout_redirect_url": self.waitroom_timeout_redirect_url,
+            },
+            "signaling": None
+            if self._binding is None
+            else {"namespace": self._binding.namespace, "subject_id": self._binding.subject_id, "ticket": self._binding.ticket},
+        }
+
+    @property
+    def scene_metadata(self) -> dict:
+        """Interactive Gym's metadata plus the ``p2p`` block (without the signaling ticket)."""
+        metadata = {k: v for k, v in super().scene_metadata.items() if not k.startswith("_")}
+        p2p = self.p2p_payload()
+        p2p["signaling"] = None  # metadata is also exported to files; the ticket is not
+        metadata["p2p"] = p2p
+        return metadata
+
+    def activation_payload(self) -> dict:
+        """What ``activate_scene`` carries for this participant (metadata with the ticket)."""
+        metadata = self.scene_metadata
+        metadata["p2p"]["signaling"] = self.p2p_payload()["signaling"]
+        return metadata
+
+    # ------------------------------------------------------------------ hooks
+
+    def bind_signaling(self, binding: SignalingBinding | None) -> None:
+        """Called by the server on each participant's own copy of the scene."""
+        self._binding = binding
+
+    def activate(self, sio: Any, room: str | int) -> None:
+        """Show the scene: send the game's settings, environment and signaling ticket."""
+        self.status = SceneStatus.Active
+        self.sio = sio
+        self.room = room
+        if self._binding is None:
+            logger.warning("scene %s activated without a signaling binding: its clients cannot join a game", self.scene_id)
+        sio.emit("activate_scene", self.activation_payload(), room=room)
+
+    def deactivate(self) -> None:
+        """Leave the scene: the participant's waiting place or seat is given up."""
+        super().deactivate()
+        if self._binding is not None:
+            self._binding.release()
+
+    def on_client_callback(self, data: Any, sio: Any, room: str | int) -> None:
+        """Status reports from the P2P client (``{"type": "p2p_status", ...}``) go to the log."""
+        if isinstance(data, dict) and data.get("type") == "p2p_status":
+            subject = self._binding.subject_id if self._binding else None
+            status = {k: data[k] for k in ("game_id", "event", "path", "detail") if k in data}
+            logger.info("scene %s subject %s p2p status %s", self.scene_id, subject, status)

@@ -1,0 +1,130 @@
+"""The app factory: Flask + Flask-SocketIO serving one experiment.
+
+``create_app(stager_or_experiment, config) -> (app, socketio)``. Nothing here depends on the
+async mode: background work goes through ``socketio.start_background_task`` and
+``socketio.sleep``, so eventlet (default), gevent and threading all run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import flask
+import flask_socketio
+
+from .. import resources
+from ..signaling.core import Signaling
+from ..signaling.namespace import NAMESPACE as SIGNALING_NAMESPACE
+from ..signaling.namespace import GameHooks, SignalingNamespace
+from ..signaling.tickets import SignalingTickets
+from ..validation.tokens import UploadTokens
+from .config import ServerConfig, ServerContext, derive_secret
+from .experiment import load_experiment
+from .participants import ParticipantFlow, ParticipantNamespace
+from .pyodide import find_local_pyodide, pyodide_index_url
+from .routes import PageSettings, participant_blueprint
+
+logger = logging.getLogger(__name__)
+
+EXTENSION_KEY = "interactive_gym_p2p"
+"""``app.extensions[EXTENSION_KEY]`` is the app's :class:`ServerContext`."""
+
+
+class _SocketTransport:
+    """Signaling's way out: one event to one socket of the signaling namespace."""
+
+    def __init__(self, socketio: flask_socketio.SocketIO, namespace: str) -> None:
+        self.socketio = socketio
+        self.namespace = namespace
+
+    def emit(self, event: str, payload: Any, sid: str) -> None:
+        self.socketio.emit(event, payload, to=sid, namespace=self.namespace)
+
+
+def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) -> tuple[flask.Flask, flask_socketio.SocketIO]:
+    """Build the app serving ``stager_or_experiment`` (a Stager or an ExperimentConfig)."""
+    config = config if config is not None else ServerConfig()
+    config.check()
+    experiment = load_experiment(stager_or_experiment)
+    data_dir = Path(config.data_dir).resolve()
+    secret = config.secret if config.secret is not None else secrets.token_bytes(32)
+    tickets = SignalingTickets(derive_secret(secret, "signaling-ticket"))
+    upload_tokens = config.upload_tokens or UploadTokens(derive_secret(secret, "upload-token"))
+    local_pyodide = find_local_pyodide(config.pyodide_dir)
+
+    app = flask.Flask("interactive_gym_p2p", template_folder=str(resources.templates_dir()), static_folder=None)
+    app.config["SECRET_KEY"] = derive_secret(secret, "flask").hex()
+    socketio = flask_socketio.SocketIO(
+        app,
+        async_mode=config.async_mode,
+        cors_allowed_origins=config.cors_allowed_origins,
+        max_http_buffer_size=config.max_socket_message_bytes,
+        # One socket's events are handled in the order they arrive, so an offer is relayed
+        # before the candidates that follow it.
+        async_handlers=False,
+        logger=False,
+        engineio_logger=False,
+    )
+
+    signaling = Signaling(
+        experiment.rules,
+        store=config.store_factory(),
+        transport=_SocketTransport(socketio, SIGNALING_NAMESPACE),
+        ice_servers=config.ice_servers_provider,
+        upload_tokens=upload_tokens,
+    )
+    signaling_ns = SignalingNamespace(
+        signaling,
+        tickets,
+        limits=config.limits,
+        hooks=GameHooks(config.on_game_created, config.on_game_ended),
+        sweep_interval_s=config.sweep_interval_s,
+    )
+    flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, config.save_scene_data and experiment.save_data)
+    socketio.on_namespace(signaling_ns)
+    socketio.on_namespace(ParticipantNamespace(flow, rate=config.limits.control_rate))
+
+    context = ServerContext(
+        config=config,
+        data_dir=data_dir,
+        upload_tokens=upload_tokens,
+        researcher_token=config.researcher_token,
+        signaling=signaling,
+        tickets=tickets,
+        experiment_id=experiment.experiment_id,
+        extra={"signaling_namespace": signaling_ns, "participants": flow},
+    )
+    app.extensions[EXTENSION_KEY] = context
+
+    # Extra blueprints (validation routes): their fixed /p2p/... paths outrank the
+    # participant page's /<subject_id> and the catch-all in Werkzeug's rule ordering.
+    for source in config.blueprints:
+        blueprint = source if isinstance(source, flask.Blueprint) else source(context)
+        app.register_blueprint(blueprint)
+
+    page = PageSettings(
+        experiment_id=experiment.experiment_id,
+        participant_namespace="/",
+        signaling_namespace=SIGNALING_NAMESPACE,
+        pyodide_index_url=pyodide_index_url(config.pyodide_index_url, local_pyodide),
+        pyodide_dir=local_pyodide,
+        assets_dir=None if config.assets_dir is None else Path(config.assets_dir).resolve(),
+    )
+
+    def stats() -> dict[str, Any]:
+        return {**signaling.stats(), "participants": len(flow)}
+
+    app.register_blueprint(participant_blueprint(page, stats))
+    logger.info(
+        "experiment %s: %d P2P scene(s) %s; Pyodide from %s; data in %s",
+        experiment.experiment_id, len(experiment.rules), sorted(experiment.rules), page.pyodide_index_url, data_dir,
+    )
+    return app, socketio
+
+
+def server_context(app: flask.Flask) -> ServerContext:
+    """The :class:`ServerContext` of an app made by :func:`create_app`."""
+    return app.extensions[EXTENSION_KEY]

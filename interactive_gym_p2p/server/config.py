@@ -1,0 +1,117 @@
+"""The server's configuration record and the context handed to extra blueprints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
+
+from ..signaling.core import IceServersProvider, no_ice_servers
+from ..signaling.limits import SignalingLimits
+from ..signaling.records import GameEnd, GameInfo
+from ..signaling.store import InMemoryStore, SignalingStore
+from ..validation.tokens import UploadTokens
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Blueprint
+
+    from ..signaling.core import Signaling
+    from ..signaling.tickets import SignalingTickets
+
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+
+BlueprintSource = Union["Blueprint", Callable[["ServerContext"], "Blueprint"]]
+
+
+@dataclass
+class ServerConfig:
+    """How to serve an experiment. Every field has a safe default for a local demo."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind; "0.0.0.0" serves the LAN (CLI ``--public``)."""
+    port: int = 5702
+    """TCP port (0: any free port; BackgroundServer reports the one it got)."""
+    async_mode: str = "eventlet"
+    """Flask-SocketIO async mode: eventlet (default), gevent or threading."""
+    data_dir: Path = Path("data")
+    """Where scene data, scene metadata (and, through the validation blueprint, exports) go."""
+    secret: bytes | None = None
+    """Server secret for signaling tickets and upload tokens; random per start when None
+    (give a fixed one so tokens issued before a restart stay valid)."""
+    researcher_token: str | None = None
+    """Bearer token of the researcher routes (given to extra blueprints via ServerContext)."""
+    ice_servers_provider: IceServersProvider = no_ice_servers
+    """participant id -> RTCIceServer dicts (fresh TURN credentials). Called while signaling
+    holds its lock: it must be fast and do no network I/O. Default: no servers at all."""
+    on_game_created: Callable[[GameInfo], None] | None = None
+    """Called when a game is formed (the validation store registers it here)."""
+    on_game_ended: Callable[[GameEnd], None] | None = None
+    """Called when no seat of a game is live any more."""
+    upload_tokens: UploadTokens | None = None
+    """Issuer of per-player export upload tokens; derived from ``secret`` when None."""
+    blueprints: Sequence[BlueprintSource] = ()
+    """Extra Flask blueprints, or factories ``ServerContext -> Blueprint`` (validation routes)."""
+    pyodide_dir: Path | None = None
+    """Local Pyodide folder served at /p2p/pyodide/; None: ``node_modules/pyodide`` in the
+    working directory or next to the package checkout, if present."""
+    pyodide_index_url: str | None = None
+    """Overrides where browsers load Pyodide from (else the local folder, else the CDN)."""
+    assets_dir: Path | None = None
+    """Experiment assets (images, ...) served at /assets/ when set."""
+    cors_allowed_origins: str | list[str] | None = None
+    """Socket.IO CORS origins; None: same origin only."""
+    limits: SignalingLimits = field(default_factory=SignalingLimits)
+    """Signaling rate and size limits."""
+    max_socket_message_bytes: int = 64 * 1024
+    """Largest Socket.IO packet accepted at all (bigger ones close the connection)."""
+    sweep_interval_s: float = 0.2
+    """How often waiting-room timeouts and reconnect grace periods are checked."""
+    store_factory: Callable[[], SignalingStore] = InMemoryStore
+    """Where signaling keeps games and waiting rooms (in memory; see signaling.store)."""
+    save_scene_data: bool = True
+    """Write static scenes' data and scene metadata under ``data_dir``."""
+
+    def check(self) -> None:
+        """Refuse settings that cannot work, naming the field."""
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError(f"ServerConfig.host must be an interface address, got {self.host!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ValueError(f"ServerConfig.port must be an integer from 0 to 65535, got {self.port!r}")
+        if self.async_mode not in ASYNC_MODES:
+            raise ValueError(f"ServerConfig.async_mode must be one of {ASYNC_MODES}, got {self.async_mode!r}")
+        if self.secret is not None and (not isinstance(self.secret, bytes) or len(self.secret) < 16):
+            raise ValueError("ServerConfig.secret must be at least 16 bytes")
+        if self.researcher_token is not None and (not isinstance(self.researcher_token, str) or len(self.researcher_token) < 16):
+            raise ValueError("ServerConfig.researcher_token must be a string of at least 16 characters")
+        if not callable(self.ice_servers_provider):
+            raise ValueError("ServerConfig.ice_servers_provider must be callable: participant id -> list of RTCIceServer dicts")
+        for name in ("on_game_created", "on_game_ended"):
+            hook = getattr(self, name)
+            if hook is not None and not callable(hook):
+                raise ValueError(f"ServerConfig.{name} must be callable or None")
+        if not 1024 <= self.max_socket_message_bytes <= 16 * 1024 * 1024:
+            raise ValueError("ServerConfig.max_socket_message_bytes must be from 1024 to 16 MiB")
+        if not (isinstance(self.sweep_interval_s, (int, float)) and math.isfinite(self.sweep_interval_s) and 0.01 <= self.sweep_interval_s <= 5):
+            raise ValueError("ServerConfig.sweep_interval_s must be from 0.01 to 5 seconds")
+
+
+def derive_secret(secret: bytes, purpose: str) -> bytes:
+    """A separate key per purpose, so a ticket can never pass as an upload token."""
+    return hmac.new(secret, b"interactive-gym-p2p/" + purpose.encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    """What blueprint factories (validation routes) and tests can reach of a running app."""
+
+    config: ServerConfig
+    data_dir: Path
+    upload_tokens: UploadTokens
+    researcher_token: str | None
+    signaling: "Signaling"
+    tickets: "SignalingTickets"
+    experiment_id: str | None
+    extra: dict[str, Any] = field(default_factory=dict)

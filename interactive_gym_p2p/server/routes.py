@@ -1,0 +1,118 @@
+"""HTTP routes: the participant page, this package's static files, Pyodide, health.
+
+The participant page is a thin shell (``templates/participant.html``): it carries the
+page's configuration as JSON and loads ``static/js/client.js``, which does everything else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import flask
+from werkzeug.exceptions import NotFound
+
+from .. import resources
+from ..validation.ids import identifier_problem
+
+# Python sources the browser loads into Pyodide (hashing is shared with the server).
+PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py"}
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    experiment_id: str | None
+    participant_namespace: str
+    signaling_namespace: str
+    pyodide_index_url: str
+    pyodide_dir: Path | None
+    assets_dir: Path | None
+
+
+# Browsers refuse module scripts and streaming wasm compiles with a wrong type, and the
+# system mime table differs between machines.
+_MIMETYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json"}
+
+
+def _send(directory: Path, filename: str, max_age: int | None = None) -> flask.Response:
+    mimetype = _MIMETYPES.get(Path(filename).suffix)
+    return flask.send_from_directory(directory, filename, mimetype=mimetype, max_age=max_age)
+
+
+def _bad_subject(value: object, problem: str) -> flask.Response:
+    text = f"Invalid subject id {value!r}: {problem}.\n"
+    return flask.Response(text, status=400, mimetype="text/plain")
+
+
+def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]]) -> flask.Blueprint:
+    bp = flask.Blueprint("p2p_participant", __name__)
+
+    @bp.get("/")
+    def index() -> Any:
+        subject_id = flask.request.args.get("subject_id")
+        if subject_id is None:
+            subject_id = uuid.uuid4().hex
+        problem = identifier_problem(subject_id)
+        if problem is not None:
+            return _bad_subject(subject_id, problem)
+        return flask.redirect(flask.url_for("p2p_participant.participant", subject_id=subject_id))
+
+    @bp.get("/<subject_id>")
+    def participant(subject_id: str) -> Any:
+        problem = identifier_problem(subject_id)
+        if problem is not None:
+            return _bad_subject(subject_id, problem)
+        config = {
+            "subject_id": subject_id,
+            "experiment_id": page.experiment_id,
+            "participant_namespace": page.participant_namespace,
+            "signaling_namespace": page.signaling_namespace,
+            "socketio_path": "/socket.io",
+            "static_url": "/p2p/static/",
+            "python_url": "/p2p/py/",
+            "pyodide_index_url": page.pyodide_index_url,
+        }
+        response = flask.make_response(flask.render_template("participant.html", config=config))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @bp.get("/<path:raw>")
+    def path_like(raw: str) -> Any:
+        # Reached only by paths no other route serves, e.g. a subject id with a slash in it.
+        problem = identifier_problem(raw) or "a subject id cannot contain '/'"
+        return _bad_subject(raw, problem)
+
+    @bp.get("/favicon.ico")
+    def favicon() -> Any:
+        return flask.Response(status=204)
+
+    @bp.get("/p2p/static/<path:filename>")
+    def static(filename: str) -> Any:
+        return _send(resources.static_dir(), filename, max_age=0)
+
+    @bp.get("/p2p/py/<name>")
+    def python_source(name: str) -> Any:
+        if name not in PY_SOURCES:
+            raise NotFound()
+        return flask.send_from_directory(_PACKAGE_DIR, PY_SOURCES[name], mimetype="text/x-python", max_age=0)
+
+    @bp.get("/p2p/pyodide/<path:filename>")
+    def pyodide(filename: str) -> Any:
+        if page.pyodide_dir is None:
+            raise NotFound()
+        return _send(page.pyodide_dir, filename)
+
+    @bp.get("/assets/<path:filename>")
+    def assets(filename: str) -> Any:
+        if page.assets_dir is None:
+            raise NotFound()
+        return _send(page.assets_dir, filename)
+
+    @bp.get("/p2p/health")
+    def health() -> Any:
+        return flask.jsonify({"ok": True, "experiment_id": page.experiment_id, **stats()})
+
+    return bp

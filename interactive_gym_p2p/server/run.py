@@ -1,0 +1,37 @@
+"""The one entry point that serves an experiment (used by the CLI and the demo)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from .app import create_app
+from .config import ServerConfig
+from .experiment import load_experiment
+
+logger = logging.getLogger(__name__)
+
+
+def run(stager_or_experiment: Any, config: ServerConfig | None = None) -> None:
+    """Serve until interrupted. Without ``config``, an ExperimentConfig's host/port are used."""
+    if config is None:
+        experiment = load_experiment(stager_or_experiment)
+        config = ServerConfig()
+        if experiment.host:
+            config = dataclasses.replace(config, host=experiment.host)
+        if experiment.port is not None:
+            config = dataclasses.replace(config, port=experiment.port)
+    app, socketio = create_app(stager_or_experiment, config)
+    shown_host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+    print(f"Serving the experiment at http://{shown_host}:{config.port}/ (bound to {config.host}, {config.async_mode})", flush=True)
+    if config.host in ("0.0.0.0", "::"):
+        print("Listening on all interfaces: participants on the LAN use this machine's address.", flush=True)
+    socketio.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_output=False,
+        use_reloader=False,
+        allow_unsafe_werkzeug=config.async_mode == "threading",
+    )

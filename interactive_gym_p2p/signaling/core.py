@@ -1,0 +1,585 @@
+"""Signaling decisions: waiting rooms, games, seats, relaying, reconnects.
+
+:class:`Signaling` knows nothing about Socket.IO. Each public method is one step: it takes
+the store's transaction, decides, hands the resulting events to the transport (still inside
+the transaction, so two steps' events never interleave: a peer cannot receive an offer
+before the "game ready" that names its sender), and returns a :class:`Result` with the ack
+and the games created or ended, for hooks the caller runs outside the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Protocol
+
+from ..scene_settings import SignalingRules
+from ..validation.tokens import UploadTokens
+from .messages import GameRef, Relay, Signal
+from .records import (
+    Connection,
+    Game,
+    GameEnd,
+    GameInfo,
+    Group,
+    Outbound,
+    PlayerInfo,
+    Result,
+    Seat,
+    SeatState,
+    Slot,
+    SlotGame,
+    Waiter,
+    error_ack,
+)
+from .store import SignalingStore
+
+logger = logging.getLogger(__name__)
+
+IceServersProvider = Callable[[str], list[dict[str, Any]]]
+
+
+def no_ice_servers(participant_id: str) -> list[dict[str, Any]]:
+    """The default provider: no STUN/TURN at all (never a public server)."""
+    return []
+
+
+def default_upload_url(game_id: str, player_index: int) -> str:
+    return f"/p2p/exports/{game_id}/{player_index}"
+
+
+class Transport(Protocol):
+    def emit(self, event: str, payload: Any, sid: str) -> None: ...
+
+
+def _fifo_room(scene_id: str) -> str:
+    return f"fifo:{scene_id}"
+
+
+def _group_room(scene_id: str, group_id: str) -> str:
+    return f"group:{scene_id}:{group_id}"
+
+
+def _room_scene(room: str) -> str:
+    return room.split(":")[1]
+
+
+class _Step:
+    """Events and outcomes of one step, delivered together."""
+
+    def __init__(self) -> None:
+        self.out: list[Outbound] = []
+        self.result = Result()
+
+    def send(self, event: str, payload: Any, to: str | None) -> None:
+        if to is not None:
+            self.out.append(Outbound(event, payload, to))
+
+    def refuse(self, code: str, message: str) -> Result:
+        self.result.ack = error_ack(code, message)
+        return self.result
+
+
+class Signaling:
+    """Matchmaking and relay for the P2P scenes of one experiment."""
+
+    def __init__(
+        self,
+        rules: Mapping[str, SignalingRules],
+        *,
+        store: SignalingStore,
+        transport: Transport,
+        ice_servers: IceServersProvider = no_ice_servers,
+        upload_tokens: UploadTokens | None = None,
+        upload_url: Callable[[str, int], str] = default_upload_url,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.rules = dict(rules)
+        self.store = store
+        self.transport = transport
+        self.ice_servers = ice_servers
+        self.upload_tokens = upload_tokens
+        self.upload_url = upload_url
+        self.clock = clock
+        # CSPRNG: seeds, game ids and player indices must not be guessable or biased.
+        self.rng = rng if rng is not None else secrets.SystemRandom()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _run(self, body: Callable[[_Step], Any]) -> Result:
+        step = _Step()
+        with self.store.transaction():
+            body(step)
+            for out in step.out:
+                try:
+                    self.transport.emit(out.event, out.payload, out.to)
+                except Exception:  # one dead socket must not stop the others' events
+                    logger.exception("emitting %s to %s failed", out.event, out.to)
+        return step.result
+
+    def _now(self) -> float:
+        return self.clock()
+
+    def _new_id(self) -> str:
+        return f"{self.rng.getrandbits(64):016x}"
+
+    # ------------------------------------------------------------------ sockets
+
+    def connect(self, sid: str, slot: Slot) -> Result:
+        """A socket showed a valid ticket for ``slot``."""
+
+        def body(step: _Step) -> None:
+            if slot.scene_id not in self.rules:
+                step.refuse("unknown_scene", f"scene {slot.scene_id!r} is not a P2P scene of this experiment")
+                return
+            self.store.put_connection(Connection(sid, slot))
+
+        return self._run(body)
+
+    def disconnect(self, sid: str) -> Result:
+        """A socket closed: leave the waiting room, or hold the seat for the grace period."""
+
+        def body(step: _Step) -> None:
+            connection = self.store.get_connection(sid)
+            self.store.delete_connection(sid)
+            if connection is None:
+                return
+            slot = connection.slot
+            self._leave_waiting_room(step, slot, only_sid=sid)
+            located = self._live_seat(slot)
+            if located is None or located[1].sid != sid:
+                return
+            game, seat = located
+            rules = self.rules[game.scene_id]
+            if rules.reconnect_grace_s <= 0:
+                self._depart(step, game, seat, SeatState.DROPPED, "disconnected")
+                return
+            seat.state = SeatState.INTERRUPTED
+            seat.sid = None
+            seat.grace_deadline = self._now() + rules.reconnect_grace_s
+            self.store.put_game(game)
+            self.store.set_slot_game(slot, SlotGame(game.game_id, seat.state))
+            logger.info("game %s: player %d interrupted, seat held %.1f s", game.game_id, seat.player_index, rules.reconnect_grace_s)
+            for other in game.seats:
+                if other.state is SeatState.CONNECTED:
+                    step.send(
+                        "peer_interrupted",
+                        {"game_id": game.game_id, "player_index": seat.player_index, "grace_s": rules.reconnect_grace_s},
+                        other.sid,
+                    )
+
+        return self._run(body)
+
+    # ------------------------------------------------------------------ joining
+
+    def join(self, sid: str) -> Result:
+        """Take a seat: rejoin the slot's live game, or wait to be matched."""
+
+        def body(step: _Step) -> None:
+            connection = self.store.get_connection(sid)
+            if connection is None:
+                step.refuse("not_connected", "this socket has no valid signaling ticket")
+                return
+            slot = connection.slot
+            rules = self.rules[slot.scene_id]
+            record = self.store.get_slot_game(slot)
+            if record is not None:
+                located = self._live_seat(slot)
+                if located is not None:
+                    self._rejoin(step, located[0], located[1], sid, rules)
+                else:
+                    self._refuse_finished_slot(step, record, rules)
+                return
+            room = self.store.get_waiting_room_of(slot)
+            if room is not None:
+                self._rebind_waiter(step, room, slot, sid, rules)
+                return
+            group = self.store.get_group(slot.subject_id) if rules.wait_for_known_group else None
+            if group is not None and len(group.subject_ids) == rules.players:
+                deadline = self._now() + rules.group_wait_timeout_s
+                self._enter_room(step, _group_room(slot.scene_id, group.group_id), Waiter(slot, sid, self._now(), deadline), rules, group)
+            else:
+                if group is not None:
+                    logger.info(
+                        "subject %s: known group of %d does not fit %d players; FIFO matching",
+                        slot.subject_id, len(group.subject_ids), rules.players,
+                    )
+                deadline = self._now() + rules.wait_timeout_s
+                self._enter_room(step, _fifo_room(slot.scene_id), Waiter(slot, sid, self._now(), deadline), rules, None)
+
+        return self._run(body)
+
+    def _refuse_finished_slot(self, step: _Step, record: SlotGame, rules: SignalingRules) -> None:
+        gid = record.game_id
+        if record.state is SeatState.DROPPED:
+            step.refuse(
+                "seat_expired",
+                f"you were away longer than the reconnect grace period ({rules.reconnect_grace_s:g} s); "
+                f"game {gid} went on without you",
+            )
+        elif record.state is SeatState.LEFT:
+            step.refuse("left_game", f"you left game {gid}; its seat cannot be taken again")
+        elif record.state is SeatState.ENDED:
+            step.refuse("game_over", f"game {gid} was ended because a peer left")
+        else:
+            step.refuse("game_over", f"game {gid} is over")
+
+    def _rebind_waiter(self, step: _Step, room: str, slot: Slot, sid: str, rules: SignalingRules) -> None:
+        waiters = self.store.get_waiting(room)
+        for waiter in waiters:
+            if waiter.slot == slot and waiter.sid != sid:
+                self._supersede(step, waiter.sid)
+                waiter.sid = sid
+        self.store.set_waiting(room, waiters)
+        self._announce_waiting(step, room, waiters, rules)
+        step.result.ack = {"ok": True, "status": "waiting"}
+
+    def _enter_room(self, step: _Step, room: str, waiter: Waiter, rules: SignalingRules, group: Group | None) -> None:
+        waiters = self.store.get_waiting(room) + [waiter]
+        if group is not None:
+            complete = {w.slot.subject_id for w in waiters} >= set(group.subject_ids)
+        else:
+            complete = len(waiters) >= rules.players
+        if not complete:
+            self.store.set_waiting(room, waiters)
+            self._announce_waiting(step, room, waiters, rules)
+            step.result.ack = {"ok": True, "status": "waiting"}
+            return
+        batch, rest = waiters[: rules.players], waiters[rules.players :]
+        self.store.set_waiting(room, rest)
+        game = self._create_game(step, rules, batch)
+        step.result.ack = {"ok": True, "status": "matched", "game_id": game.game_id}
+
+    def _announce_waiting(self, step: _Step, room: str, waiters: list[Waiter], rules: SignalingRules) -> None:
+        now = self._now()
+        for waiter in waiters:
+            step.send(
+                "waiting",
+                {
+                    "scene_id": rules.scene_id,
+                    "players_needed": rules.players,
+                    "players_waiting": len(waiters),
+                    "remaining_s": round(max(0.0, waiter.deadline - now), 3),
+                    "group": room.startswith("group:"),
+                },
+                waiter.sid,
+            )
+
+    def _leave_waiting_room(self, step: _Step, slot: Slot, only_sid: str | None = None) -> bool:
+        room = self.store.get_waiting_room_of(slot)
+        if room is None:
+            return False
+        waiters = self.store.get_waiting(room)
+        keep = [w for w in waiters if not (w.slot == slot and (only_sid is None or w.sid == only_sid))]
+        if len(keep) == len(waiters):
+            return False
+        self.store.set_waiting(room, keep)
+        self._announce_waiting(step, room, keep, self.rules[_room_scene(room)])
+        return True
+
+    def _supersede(self, step: _Step, old_sid: str | None) -> None:
+        if old_sid is None:
+            return
+        step.send("superseded", {"message": "a newer connection of this participant took over"}, old_sid)
+        step.result.disconnect.append(old_sid)
+
+    # ------------------------------------------------------------------ games
+
+    def _create_game(self, step: _Step, rules: SignalingRules, batch: list[Waiter]) -> Game:
+        game_id = self._new_id()
+        seed = self.rng.getrandbits(32)
+        indices = list(range(len(batch)))
+        self.rng.shuffle(indices)  # roles uniformly at random, as Interactive Gym assigns them
+        seats = []
+        for waiter, index in zip(batch, indices):
+            token = None
+            if rules.export and self.upload_tokens is not None:
+                token = self.upload_tokens.issue(game_id, index, waiter.slot.subject_id)
+            seats.append(Seat(index, waiter.slot, waiter.sid, SeatState.CONNECTED, None, token))
+        seats.sort(key=lambda s: s.player_index)
+        created_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        game = Game(game_id, rules.scene_id, seed, seats, created_at)
+        self.store.put_game(game)
+        for seat in seats:
+            self.store.set_slot_game(seat.slot, SlotGame(game_id, seat.state))
+        for seat in seats:
+            step.send("game_ready", self._ready_payload(game, seat, rules, rejoin=False), seat.sid)
+        step.result.created.append(
+            GameInfo(game_id, rules.scene_id, seed, tuple(self._player_infos(game, rules)), rules.settings, created_at)
+        )
+        logger.info(
+            "game %s created in scene %s: %s",
+            game_id, rules.scene_id, ", ".join(f"{s.player_index}={s.slot.subject_id}" for s in seats),
+        )
+        return game
+
+    def _player_infos(self, game: Game, rules: SignalingRules) -> list[PlayerInfo]:
+        return [
+            PlayerInfo(s.player_index, s.slot.subject_id, None if rules.agent_ids is None else rules.agent_ids[s.player_index])
+            for s in game.seats
+        ]
+
+    def _ice_servers_for(self, rules: SignalingRules, subject_id: str) -> list[dict[str, Any]]:
+        if rules.turn is False:
+            return []
+        if rules.turn is not True:
+            return [dict(server) for server in rules.turn]
+        try:
+            return list(self.ice_servers(subject_id))
+        except Exception:
+            logger.exception("ice_servers_provider failed for %s; sending no ICE servers", subject_id)
+            return []
+
+    def _ready_payload(self, game: Game, seat: Seat, rules: SignalingRules, rejoin: bool) -> dict[str, Any]:
+        me = seat.player_index
+        players = [
+            {"player_index": p.player_index, "subject_id": p.subject_id, "agent_id": p.agent_id,
+             "state": game.seat_at(p.player_index).state.value}  # type: ignore[union-attr]
+            for p in self._player_infos(game, rules)
+        ]
+        upload = None
+        if seat.upload_token is not None:
+            upload = {"url": self.upload_url(game.game_id, me), "token": seat.upload_token}
+        return {
+            "game_id": game.game_id,
+            "scene_id": game.scene_id,
+            "seed": game.seed,
+            "player_index": me,
+            "num_players": len(game.seats),
+            "players": players,
+            # Full mesh; for each pair the lower index makes the offer, so no glare.
+            "connections": [
+                {"peer_index": s.player_index, "role": "offer" if me < s.player_index else "answer"}
+                for s in game.seats
+                if s.player_index != me
+            ],
+            "ice_servers": self._ice_servers_for(rules, seat.slot.subject_id),
+            "ice_transport_policy": rules.ice_transport_policy,
+            "upload": upload,
+            "settings": rules.settings,
+            "rejoin": rejoin,
+        }
+
+    def _live_seat(self, slot: Slot) -> tuple[Game, Seat] | None:
+        record = self.store.get_slot_game(slot)
+        if record is None:
+            return None
+        game = self.store.get_game(record.game_id)
+        seat = None if game is None else game.seat_of(slot)
+        if game is None or seat is None or not seat.state.live:
+            return None
+        return game, seat
+
+    def _rejoin(self, step: _Step, game: Game, seat: Seat, sid: str, rules: SignalingRules) -> None:
+        new_socket = seat.sid != sid
+        if new_socket:
+            self._supersede(step, seat.sid)
+        seat.sid = sid
+        seat.state = SeatState.CONNECTED
+        seat.grace_deadline = None
+        self.store.put_game(game)
+        self.store.set_slot_game(seat.slot, SlotGame(game.game_id, seat.state))
+        step.send("game_ready", self._ready_payload(game, seat, rules, rejoin=True), sid)
+        if new_socket:
+            logger.info("game %s: player %d rejoined", game.game_id, seat.player_index)
+            for other in game.seats:
+                if other is not seat and other.state is SeatState.CONNECTED:
+                    step.send("peer_rejoined", {"game_id": game.game_id, "player_index": seat.player_index}, other.sid)
+        step.result.ack = {"ok": True, "status": "rejoined", "game_id": game.game_id}
+
+    def _depart(self, step: _Step, game: Game, seat: Seat, state: SeatState, reason: str) -> None:
+        """A seat stops being live; tell the others and apply the disconnect policy."""
+        seat.state = state
+        seat.sid = None
+        seat.grace_deadline = None
+        self.store.set_slot_game(seat.slot, SlotGame(game.game_id, state))
+        if state is SeatState.DROPPED:
+            self.store.remove_from_group(seat.slot.subject_id)
+        if state is not SeatState.FINISHED:
+            rules = self.rules[game.scene_id]
+            remaining = game.live_seats()
+            game_over = rules.disconnect_policy == "end" and bool(remaining)
+            logger.info(
+                "game %s: player %d %s (%s); policy %s%s",
+                game.game_id, seat.player_index, state.value, reason, rules.disconnect_policy,
+                ", game over" if game_over else "",
+            )
+            for other in remaining:
+                if other.state is SeatState.CONNECTED:
+                    step.send(
+                        "peer_left",
+                        {
+                            "game_id": game.game_id,
+                            "player_index": seat.player_index,
+                            "reason": reason,
+                            "policy": rules.disconnect_policy,
+                            "game_over": game_over,
+                        },
+                        other.sid,
+                    )
+                if game_over:
+                    other.state = SeatState.ENDED
+                    other.sid = None
+                    other.grace_deadline = None
+                    self.store.set_slot_game(other.slot, SlotGame(game.game_id, other.state))
+        self.store.put_game(game)
+        self._close_if_done(step, game)
+
+    def _close_if_done(self, step: _Step, game: Game) -> None:
+        if game.live_seats():
+            return
+        finished = tuple(s.slot.subject_id for s in game.seats if s.state is SeatState.FINISHED)
+        if len(finished) >= 2:
+            # Interactive Gym's player groups: who played a game to its end together.
+            self.store.put_group(Group(self._new_id(), finished, game.scene_id))
+        self.store.delete_game(game.game_id)
+        outcome = "completed" if len(finished) == len(game.seats) else "incomplete"
+        step.result.ended.append(
+            GameEnd(game.game_id, game.scene_id, outcome, {s.player_index: s.state.value for s in game.seats})
+        )
+        logger.info("game %s closed: %s", game.game_id, outcome)
+
+    # ------------------------------------------------------------------ in-game messages
+
+    def _seat_for(self, step: _Step, sid: str, game_id: str, event: str) -> tuple[Game, Seat] | None:
+        connection = self.store.get_connection(sid)
+        if connection is None:
+            step.refuse("not_connected", "this socket has no valid signaling ticket")
+            return None
+        located = self._live_seat(connection.slot)
+        if located is None or located[0].game_id != game_id or located[1].sid != sid:
+            logger.warning(
+                "refused %s from %s (%s) to game %s: not a live member of that game",
+                event, sid, connection.slot.key(), game_id,
+            )
+            step.refuse("not_in_game", f"{event}: this socket is not a live member of game {game_id}")
+            return None
+        return located
+
+    def _target(self, step: _Step, game: Game, seat: Seat, to: int, event: str) -> Seat | None:
+        target = game.seat_at(to)
+        if target is None or target is seat:
+            logger.warning("refused %s in game %s from player %d to player %d: no such peer", event, game.game_id, seat.player_index, to)
+            step.refuse("bad_target", f"{event}: game {game.game_id} has no other player {to}")
+            return None
+        if target.state is not SeatState.CONNECTED:
+            step.refuse("peer_unavailable", f"{event}: player {to} is {target.state.value}")
+            return None
+        return target
+
+    def signal(self, sid: str, message: Signal) -> Result:
+        """Relay an SDP offer/answer or ICE candidate to one peer of the sender's game."""
+
+        def body(step: _Step) -> None:
+            located = self._seat_for(step, sid, message.game_id, "signal")
+            if located is None:
+                return
+            game, seat = located
+            target = self._target(step, game, seat, message.to, "signal")
+            if target is not None:
+                step.send(
+                    "signal",
+                    {"game_id": game.game_id, "from": seat.player_index, "kind": message.kind, "data": message.data},
+                    target.sid,
+                )
+
+        return self._run(body)
+
+    def relay(self, sid: str, message: Relay) -> Result:
+        """Forward one binary protocol message to a peer (the fallback path without WebRTC)."""
+
+        def body(step: _Step) -> None:
+            located = self._seat_for(step, sid, message.game_id, "relay")
+            if located is None:
+                return
+            game, seat = located
+            target = self._target(step, game, seat, message.to, "relay")
+            if target is not None:
+                step.send("relay", {"game_id": game.game_id, "from": seat.player_index, "data": message.data}, target.sid)
+
+        return self._run(body)
+
+    def finished(self, sid: str, ref: GameRef) -> Result:
+        """The sender's game is over for it (its last episode ended)."""
+
+        def body(step: _Step) -> None:
+            located = self._seat_for(step, sid, ref.game_id, "finished")
+            if located is not None:
+                self._depart(step, located[0], located[1], SeatState.FINISHED, "finished")
+
+        return self._run(body)
+
+    def leave(self, sid: str, ref: GameRef) -> Result:
+        """The sender gives up its seat before the game is over."""
+
+        def body(step: _Step) -> None:
+            located = self._seat_for(step, sid, ref.game_id, "leave")
+            if located is not None:
+                self._depart(step, located[0], located[1], SeatState.LEFT, "left")
+
+        return self._run(body)
+
+    def release(self, slot: Slot) -> Result:
+        """The participant left the scene (Stager advanced): give up its place or seat."""
+
+        def body(step: _Step) -> None:
+            self._leave_waiting_room(step, slot)
+            located = self._live_seat(slot)
+            if located is not None:
+                self._depart(step, located[0], located[1], SeatState.LEFT, "left")
+
+        return self._run(body)
+
+    # ------------------------------------------------------------------ time
+
+    def sweep(self) -> Result:
+        """Expire waiting-room timeouts and reconnect grace periods that have passed."""
+
+        def body(step: _Step) -> None:
+            now = self._now()
+            for room in self.store.waiting_rooms():
+                waiters = self.store.get_waiting(room)
+                expired = [w for w in waiters if w.deadline <= now]
+                if not expired:
+                    continue
+                keep = [w for w in waiters if w.deadline > now]
+                self.store.set_waiting(room, keep)
+                rules = self.rules[_room_scene(room)]
+                group = room.startswith("group:")
+                for waiter in expired:
+                    waited = now - waiter.since
+                    message = (
+                        f"your group members from the previous game did not all arrive within {waited:.0f} s"
+                        if group
+                        else f"no other participant could be matched with you within {waited:.0f} s"
+                    )
+                    step.send(
+                        "wait_timeout",
+                        {
+                            "scene_id": rules.scene_id,
+                            "reason": "group" if group else "no_match",
+                            "message": message,
+                            "waited_s": round(waited, 3),
+                            "redirect_url": rules.timeout_redirect_url,
+                        },
+                        waiter.sid,
+                    )
+                self._announce_waiting(step, room, keep, rules)
+            for game_id in self.store.game_ids():
+                game = self.store.get_game(game_id)
+                if game is None:
+                    continue
+                for seat in game.seats:
+                    if seat.state is SeatState.INTERRUPTED and seat.grace_deadline is not None and seat.grace_deadline <= now:
+                        self._depart(step, game, seat, SeatState.DROPPED, "disconnected")
+
+        return self._run(body)
+
+    def stats(self) -> dict[str, int]:
+        with self.store.transaction():
+            waiting = sum(len(self.store.get_waiting(r)) for r in self.store.waiting_rooms())
+            return {"waiting": waiting, "games": len(self.store.game_ids())}

@@ -1,0 +1,235 @@
+"""The signaling Socket.IO namespace (``/p2p``): tickets, limits, and the event contract.
+
+Every client event is rate-limited and parsed before :class:`~.core.Signaling` sees it;
+every refusal is logged, answered in the ack and (at most once a second per code) as a
+``signal_error`` event; a socket that keeps sending refused messages is disconnected.
+Handlers never raise into Socket.IO: anything unexpected is logged and answered
+``internal``. The full contract is in ``docs/server.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import flask
+import flask_socketio
+from flask_socketio import ConnectionRefusedError
+
+from .core import Signaling
+from .limits import SignalingLimits, TokenBucket
+from .messages import Refusal, parse_game_ref, parse_join, parse_relay, parse_signal
+from .records import GameEnd, GameInfo, Result, Slot, error_ack
+from .tickets import SignalingTickets, TicketError
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/p2p"
+_LOGGED_REFUSALS_PER_SOCKET = 10
+
+
+@dataclass(frozen=True)
+class GameHooks:
+    """Called outside signaling's transaction; exceptions are logged, never propagated."""
+
+    on_game_created: Callable[[GameInfo], None] | None = None
+    on_game_ended: Callable[[GameEnd], None] | None = None
+
+
+class SignalingNamespace(flask_socketio.Namespace):
+    def __init__(
+        self,
+        signaling: Signaling,
+        tickets: SignalingTickets,
+        limits: SignalingLimits = SignalingLimits(),
+        hooks: GameHooks = GameHooks(),
+        sweep_interval_s: float = 0.2,
+        namespace: str = NAMESPACE,
+    ) -> None:
+        super().__init__(namespace)
+        self.signaling = signaling
+        self.tickets = tickets
+        self.limits = limits
+        self.hooks = hooks
+        self.sweep_interval_s = sweep_interval_s
+        self._rates = {"signal": limits.signal_rate, "relay": limits.relay_rate, "control": limits.control_rate}
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._violations: dict[str, int] = {}
+        self._last_error: dict[tuple[str, str], float] = {}
+        self._sweeper_lock = threading.Lock()
+        self._sweeper_started = False
+        self._stopped = False
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _sid(self) -> str:
+        return flask.request.sid  # type: ignore[attr-defined]
+
+    def _finish(self, result: Result) -> dict[str, Any]:
+        for info in result.created:
+            self._call_hook(self.hooks.on_game_created, info)
+        for end in result.ended:
+            self._call_hook(self.hooks.on_game_ended, end)
+        for sid in result.disconnect:
+            self._close(sid)
+        return result.ack
+
+    def _call_hook(self, hook: Callable[[Any], None] | None, arg: Any) -> None:
+        if hook is None:
+            return
+        try:
+            hook(arg)
+        except Exception:
+            logger.exception("hook %s failed for game %s", getattr(hook, "__name__", hook), getattr(arg, "game_id", "?"))
+
+    def _close(self, sid: str) -> None:
+        try:
+            self.socketio.server.disconnect(sid, namespace=self.namespace)
+        except Exception:
+            logger.exception("closing socket %s failed", sid)
+
+    def _allowed(self, sid: str, kind: str) -> bool:
+        bucket = self._buckets.get((sid, kind))
+        if bucket is None:
+            bucket = self._buckets.setdefault((sid, kind), TokenBucket(self._rates[kind]))
+        return bucket.take()
+
+    def _refuse(self, sid: str, event: str, code: str, message: str) -> dict[str, Any]:
+        count = self._violations.get(sid, 0) + 1
+        self._violations[sid] = count
+        if count <= _LOGGED_REFUSALS_PER_SOCKET:
+            logger.warning("refused %s from %s: %s: %s", event, sid, code, message)
+        now = time.monotonic()
+        if now - self._last_error.get((sid, code), -1.0) >= 1.0:
+            self._last_error[(sid, code)] = now
+            self.emit("signal_error", {"event": event, "code": code, "message": message}, room=sid)
+        if count > self.limits.max_violations:
+            logger.warning("disconnecting %s: %d refused messages", sid, count)
+            self._close(sid)
+        return error_ack(code, message)
+
+    def _handle(self, event: str, kind: str, args: tuple[Any, ...], step: Callable[[str, Any], Result | Refusal]) -> dict[str, Any]:
+        sid = self._sid()
+        try:
+            if not self._allowed(sid, kind):
+                return self._refuse(sid, event, "rate_limited", f"{event}: too many messages; at most {self._rates[kind].per_second:g}/s")
+            if len(args) > 1:
+                return self._refuse(sid, event, "malformed", f"{event}: expected one payload argument, got {len(args)}")
+            outcome = step(sid, args[0] if args else None)
+            if isinstance(outcome, Refusal):
+                return self._refuse(sid, event, outcome.code, outcome.message)
+            ack = self._finish(outcome)
+            if not ack.get("ok"):
+                error = ack["error"]
+                return self._refuse(sid, event, error["code"], error["message"])
+            return ack
+        except Exception:
+            logger.exception("%s from %s failed", event, sid)
+            return error_ack("internal", f"{event}: internal server error")
+
+    def error(self, exc: BaseException) -> dict[str, Any]:
+        """Last resort (handlers catch their own errors): log and answer ``internal``."""
+        if isinstance(exc, ConnectionRefusedError):
+            raise exc  # a refused connect must reach python-socketio as such
+        logger.error("signaling handler failed", exc_info=exc)
+        return error_ack("internal", "internal server error")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_connect(self, auth: Any = None) -> None:
+        sid = self._sid()
+        try:
+            ticket = auth.get("ticket") if isinstance(auth, dict) else None
+            if ticket is None:
+                raise TicketError("connect with auth {ticket: <the ticket from activate_scene>}")
+            slot = self.tickets.verify(ticket)
+            ack = self._finish(self.signaling.connect(sid, slot))
+        except TicketError as exc:
+            logger.warning("refused signaling connection %s: %s", sid, exc)
+            raise ConnectionRefusedError(f"invalid ticket: {exc}", {"code": "invalid_ticket"}) from None
+        except Exception:
+            logger.exception("signaling connect of %s failed", sid)
+            raise ConnectionRefusedError("internal server error", {"code": "internal"}) from None
+        if not ack.get("ok"):
+            raise ConnectionRefusedError(ack["error"]["message"], {"code": ack["error"]["code"]})
+        self._start_sweeper()
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        sid = self._sid()
+        try:
+            self._finish(self.signaling.disconnect(sid))
+        except Exception:
+            logger.exception("signaling disconnect of %s failed", sid)
+        for key in [k for k in self._buckets if k[0] == sid]:
+            self._buckets.pop(key, None)
+        for key in [k for k in self._last_error if k[0] == sid]:
+            self._last_error.pop(key, None)
+        self._violations.pop(sid, None)
+
+    # ------------------------------------------------------------------ events
+
+    def on_join(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            refusal = parse_join(payload)
+            return refusal if refusal is not None else self.signaling.join(sid)
+
+        return self._handle("join", "control", args, step)
+
+    def on_signal(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            message = parse_signal(payload, self.limits)
+            return message if isinstance(message, Refusal) else self.signaling.signal(sid, message)
+
+        return self._handle("signal", "signal", args, step)
+
+    def on_relay(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            message = parse_relay(payload, self.limits)
+            return message if isinstance(message, Refusal) else self.signaling.relay(sid, message)
+
+        return self._handle("relay", "relay", args, step)
+
+    def on_finished(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            ref = parse_game_ref("finished", payload)
+            return ref if isinstance(ref, Refusal) else self.signaling.finished(sid, ref)
+
+        return self._handle("finished", "control", args, step)
+
+    def on_leave(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            ref = parse_game_ref("leave", payload)
+            return ref if isinstance(ref, Refusal) else self.signaling.leave(sid, ref)
+
+        return self._handle("leave", "control", args, step)
+
+    # ------------------------------------------------------------------ server side
+
+    def release(self, slot: Slot) -> None:
+        """The participant left the scene; called from the scene's deactivate hook."""
+        try:
+            self._finish(self.signaling.release(slot))
+        except Exception:
+            logger.exception("releasing %s failed", slot.key())
+
+    def _start_sweeper(self) -> None:
+        with self._sweeper_lock:
+            if self._sweeper_started:
+                return
+            self._sweeper_started = True
+        self.socketio.start_background_task(self._sweep_loop)
+
+    def _sweep_loop(self) -> None:
+        while not self._stopped:
+            self.socketio.sleep(self.sweep_interval_s)
+            try:
+                self._finish(self.signaling.sweep())
+            except Exception:
+                logger.exception("signaling sweep failed")
+
+    def stop(self) -> None:
+        """End the sweeper (the server is shutting down)."""
+        self._stopped = True

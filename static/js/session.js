@@ -1,0 +1,1003 @@
+// P2P rollback session: the public face of the engine. Symmetric (every peer runs this same code,
+// no host). It owns the loop: each tick() it polls timers, rolls back and re-simulates when a
+// prediction was wrong, hashes newly confirmed frames, advances one frame when allowed, and sends
+// what the endpoints say is due. Below it: SyncLayer (queues, states, env), Endpoint (one per
+// peer), DesyncDetector (hash comparison), DisconnectAgreement. None of them call up.
+//
+// The environment adapter and the transport are injected; so is the clock (`now()`, ms), which
+// lets the node network simulator run whole games on a virtual clock. Wire behaviour (what is
+// sent when) is specified in docs/rollback.md so the Python peer can match it.
+
+import { encode, decode, PROTOCOL_VERSION, ByeReason } from './protocol.js';
+import { makeSettings } from './settings.js';
+import { SyncLayer, NO_FRAME } from './sync.js';
+import { Endpoint, PeerState } from './endpoint.js';
+import { DesyncDetector } from './desync.js';
+import { DisconnectAgreement } from './disconnect.js';
+import { EpisodeLog } from './record.js';
+import { percentile, histogramObject, round3, isoTime } from './stats.js';
+
+/** Per-episode environment seed (pinned contract, same in Python). */
+export function episodeSeed(sharedSeed, episode) {
+  return (sharedSeed ^ Math.imul(episode + 1, 0x9e3779b1)) >>> 0;
+}
+
+export const SessionState = Object.freeze({
+  CREATED: 'created', // constructed, start() not called
+  HANDSHAKE: 'handshake', // HELLO sent, waiting for every peer's HELLO
+  RUNNING: 'running', // in an episode
+  TRANSITION: 'transition', // episode ended, env reset, waiting for EPISODE_READY from everyone
+  FINISHED: 'finished', // game over; lingering so peers get our last inputs and hashes
+  CLOSED: 'closed',
+});
+
+const MESSAGE_TYPES = ['input', 'ping', 'pong', 'keepalive', 'episode_end', 'episode_ready', 'state_hash', 'hello', 'bye'];
+const PRUNE_EVERY_TICKS = 32;
+
+function checkOptions(o) {
+  const env = o.env;
+  for (const m of ['reset', 'step', 'save', 'load', 'stateHash', 'canonicalState']) {
+    if (!env || typeof env[m] !== 'function') throw new TypeError(`P2PSession: env.${m}() is missing (environment adapter contract)`);
+  }
+  if (!o.transport || typeof o.transport.send !== 'function') throw new TypeError('P2PSession: transport.send(peerIndex, bytes) is missing');
+  if (!Number.isInteger(o.numPlayers) || o.numPlayers < 2 || o.numPlayers > 255) {
+    throw new RangeError(`P2PSession: numPlayers must be an integer in [2, 255], got ${o.numPlayers}`);
+  }
+  if (env.numPlayers !== undefined && env.numPlayers !== o.numPlayers) {
+    throw new RangeError(`P2PSession: env.numPlayers (${env.numPlayers}) differs from numPlayers (${o.numPlayers})`);
+  }
+  if (!Number.isInteger(o.localPlayer) || o.localPlayer < 0 || o.localPlayer >= o.numPlayers) {
+    throw new RangeError(`P2PSession: localPlayer must be an integer in [0, ${o.numPlayers - 1}], got ${o.localPlayer}`);
+  }
+  if (!Number.isInteger(o.sharedSeed) || o.sharedSeed < 0 || o.sharedSeed > 0xffffffff) {
+    throw new RangeError(`P2PSession: sharedSeed must be a u32, got ${o.sharedSeed}`);
+  }
+  if (o.now !== undefined && typeof o.now !== 'function') throw new TypeError('P2PSession: now must be a function returning ms');
+}
+
+export class P2PSession {
+  /**
+   * @param {object} o
+   * @param {object} o.env            environment adapter (brief: reset/step/save/load/stateHash/canonicalState)
+   * @param {{send(peer:number, bytes:Uint8Array):void}} o.transport
+   * @param {number} o.localPlayer    our player index
+   * @param {number} o.numPlayers     2..255
+   * @param {number} o.sharedSeed     u32 drawn by the server, same for every peer
+   * @param {object} [o.settings]     overrides of settings.js defaults
+   * @param {() => number} [o.now]    monotonic clock in ms (default performance.now / Date.now)
+   * @param {() => number} [o.wallClock] epoch ms for ISO times in the record (default Date.now)
+   * @param {object|null} [o.path]    stats.path for the record ({kind, protocol, local_candidate_type, remote_candidate_type})
+   */
+  constructor(o) {
+    checkOptions(o);
+    this.settings = makeSettings(o.settings || {});
+    const s = this.settings;
+    if (s.disconnectPolicy === 'default_action' && s.inputDelay < 1) {
+      // The disconnect relay needs every player's first inputs (frames < inputDelay) to be the
+      // known default action, so there is always at least one known frame to announce.
+      throw new RangeError('P2PSession: disconnectPolicy "default_action" needs inputDelay >= 1');
+    }
+    this.env = o.env;
+    this.transport = o.transport;
+    this.localPlayer = o.localPlayer;
+    this.numPlayers = o.numPlayers;
+    this.sharedSeed = o.sharedSeed;
+    const perf = typeof performance !== 'undefined' ? performance : null;
+    this.now = o.now || (perf ? () => perf.now() : () => Date.now());
+    this.wallClock = o.wallClock || (() => Date.now());
+    this.path = o.path || null;
+    this.state = SessionState.CREATED;
+    this.peers = [];
+    for (let p = 0; p < this.numPlayers; p++) if (p !== this.localPlayer) this.peers.push(p);
+    this.sync = new SyncLayer({
+      env: this.env,
+      numPlayers: this.numPlayers,
+      defaultAction: s.defaultAction,
+      hashInterval: s.hashInterval,
+      maxStepsPerEpisode: s.maxStepsPerEpisode,
+    });
+    // Frames 0..inputDelay-1 have no local input to give: every player's input there is the
+    // default action, known to all without waiting (they are still sent, like any input).
+    for (let f = 0; f < s.inputDelay; f++) {
+      for (let p = 0; p < this.numPlayers; p++) this.sync.addInput(p, f, s.defaultAction);
+    }
+    this.endpoints = new Map();
+    // Endpoints exist from the start so a HELLO (or INPUT) arriving before start() is kept.
+    for (const p of this.peers) this.endpoints.set(p, new Endpoint({ peer: p, settings: s, startTime: 0 }));
+    this.desync = new DesyncDetector({
+      peers: this.peers,
+      hashInterval: s.hashInterval,
+      pendingHashLimit: s.pendingHashLimit,
+      hashResendMs: s.hashResendMs,
+    });
+    this.agreements = new Map(); // disconnected player -> DisconnectAgreement
+    this.listeners = new Map();
+    this.eventQueue = [];
+    this.dispatching = false;
+    // episodes
+    this.episode = 0;
+    this.logs = [];
+    this.currentLog = null;
+    this.episodeStarts = new Map(); // episode -> start frame (known ones)
+    this.episodeEnds = new Map(); // episode -> end frame (ours)
+    this.readyEpisode = -1; // episode we announced EPISODE_READY for
+    this.lastRecordedFrame = -1;
+    this.endMismatches = [];
+    this.endMismatchKeys = new Set();
+    // game over
+    this.finishReason = null;
+    this.finishedAt = null;
+    this.finalFrame = null;
+    this.byeSentTo = new Set();
+    // records
+    this.desyncEvents = [];
+    this.stateDumps = 0;
+    this.connectionEvents = [];
+    this.defaultActionFrom = new Map();
+    // time sync
+    this.waitBudget = 0;
+    this.waitedLastTick = false;
+    // telemetry
+    this.tickCount = 0;
+    this.inputTick = new Float64Array(4096); // frame & 4095 -> tick index the local input was given
+    this.latencySum = 0;
+    this.latencyCount = 0;
+    this.latencyMax = 0;
+    this.counters = {
+      stalled: 0, stalledTerminal: 0, timesyncWaits: 0, bytesSent: 0, bytesReceived: 0, messagesSent: 0,
+      messagesReceived: 0, decodeErrors: 0, sendErrors: 0, ignoredMessages: 0, invalidMessages: 0,
+    };
+    this.sentByType = Object.fromEntries(MESSAGE_TYPES.map((t) => [t, { messages: 0, bytes: 0 }]));
+    this.startedAtWall = null;
+    this.endedAtWall = null;
+    this.framesAdvanced = 0;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Subscribe to an event; returns an unsubscribe function. */
+  on(name, fn) {
+    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
+    this.listeners.get(name).add(fn);
+    return () => this.listeners.get(name).delete(fn);
+  }
+
+  /** Begin the handshake: HELLO to every peer. */
+  start() {
+    if (this.state !== SessionState.CREATED) return;
+    const now = this.now();
+    this.startedAtWall = this.wallClock();
+    this.state = SessionState.HANDSHAKE;
+    for (const ep of this.endpoints.values()) {
+      ep.startTime = now;
+      // Silence is measured from our start at the earliest: a HELLO kept from before start()
+      // must not make the peer look silent for the time we took to start.
+      if (ep.lastRecv > -Infinity && ep.lastRecv < now) ep.lastRecv = now;
+      this.sendHello(ep, now);
+    }
+    this.flushEvents();
+  }
+
+  /** Leave the game (BYE left to everyone). */
+  close(reason = ByeReason.LEFT) {
+    if (this.state === SessionState.CLOSED) return;
+    const now = this.now();
+    for (const ep of this.endpoints.values()) if (ep.active) this.send(ep, { type: 'bye', reason }, now);
+    if (this.finishReason === null) this.finish('closed', now, false);
+    this.setClosed(now);
+    this.flushEvents();
+  }
+
+  /** Bytes from the transport for one peer. Never throws for bad bytes (counted and dropped). */
+  receive(peer, bytes) {
+    if (this.state === SessionState.CLOSED) return;
+    const now = this.now();
+    const len = bytes && typeof bytes.byteLength === 'number' ? bytes.byteLength : 0;
+    this.counters.bytesReceived += len;
+    this.counters.messagesReceived += 1;
+    if (!Number.isInteger(peer) || peer < 0 || peer >= this.numPlayers || peer === this.localPlayer) {
+      this.counters.invalidMessages += 1;
+      return;
+    }
+    const r = decode(bytes);
+    if (!r.ok) {
+      this.counters.decodeErrors += 1;
+      return;
+    }
+    const ep = this.endpoints.get(peer);
+    if (!ep.active) {
+      this.counters.ignoredMessages += 1;
+      return;
+    }
+    this.dispatch(ep, r.msg, now);
+    this.flushEvents();
+  }
+
+  /**
+   * One frame period: call it fps times per second.
+   * @param {number} [localAction] the local player's action now (default: settings.defaultAction)
+   * @returns {{advanced:boolean, frame:number, episode:number, status:string}} frame = newest
+   *   simulated frame (the environment holds its state when tick returns)
+   */
+  tick(localAction = this.settings.defaultAction) {
+    const result = { advanced: false, frame: this.sync.currentFrame - 1, episode: this.episode, status: this.state };
+    if (this.state === SessionState.CREATED || this.state === SessionState.CLOSED) return result;
+    if (!Number.isInteger(localAction) || localAction < -2147483648 || localAction > 2147483647) {
+      throw new RangeError(`P2PSession.tick: localAction must be a signed 32-bit integer, got ${localAction}`);
+    }
+    const now = this.now();
+    this.tickCount += 1;
+    this.pollTimers(now);
+    if (this.state === SessionState.HANDSHAKE && this.allHellos()) this.beginGame(now);
+    if (this.state === SessionState.TRANSITION && this.allReady()) this.startNextEpisode(now);
+    if (this.state === SessionState.RUNNING) result.status = this.stepGame(now, localAction, result);
+    else result.status = this.state;
+    if (this.state === SessionState.FINISHED) this.linger(now);
+    if (this.state !== SessionState.CLOSED) {
+      this.sendInputs(now);
+      this.sendHashRequests(now);
+      this.sendKeepalives(now);
+      if (this.tickCount % PRUNE_EVERY_TICKS === 0) this.prune();
+    }
+    result.frame = this.sync.currentFrame - 1;
+    result.episode = this.episode;
+    this.flushEvents();
+    return result;
+  }
+
+  /** Newest frame whose inputs are all confirmed and simulated from them (game-global), or -1. */
+  get confirmedFrame() {
+    return this.lastRecordedFrame;
+  }
+
+  /** Highest frame verified with every active peer, or -1. */
+  get verifiedFrame() {
+    return this.desync.verifiedFrame();
+  }
+
+  /** Set stats.path of the record (the transport knows the ICE path). */
+  setPath(path) {
+    this.path = path;
+  }
+
+  get currentFrame() {
+    return this.sync.currentFrame;
+  }
+
+  /** Per peer: state, rtt, frame advantage (for a HUD). */
+  peerInfo() {
+    const out = [];
+    for (const ep of this.endpoints.values()) {
+      out.push({ peer_index: ep.peer, state: ep.state, rtt_ms: ep.lastRtt, frame_advantage: ep.timeSync.frameAdvantage() });
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  emit(name, payload) {
+    this.eventQueue.push([name, payload]);
+  }
+
+  /** Events are delivered after the call that produced them has finished its work, so a
+   * listener always sees a consistent session (and may call tick/receive itself). */
+  flushEvents() {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      while (this.eventQueue.length > 0) {
+        const [name, payload] = this.eventQueue.shift();
+        const set = this.listeners.get(name);
+        if (set) for (const fn of Array.from(set)) fn(payload);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  send(ep, msg, now) {
+    const bytes = encode(msg);
+    const t = this.sentByType[msg.type];
+    t.messages += 1;
+    t.bytes += bytes.byteLength;
+    this.counters.bytesSent += bytes.byteLength;
+    this.counters.messagesSent += 1;
+    ep.markSent(now);
+    try {
+      this.transport.send(ep.peer, bytes);
+    } catch (err) {
+      // A closing channel must not break the game loop; silence shows up as a disconnect.
+      this.counters.sendErrors += 1;
+    }
+  }
+
+  sendHello(ep, now) {
+    ep.lastHelloSent = now;
+    this.send(ep, { type: 'hello', version: PROTOCOL_VERSION, player: this.localPlayer, numPlayers: this.numPlayers }, now);
+  }
+
+  ackFor(ep) {
+    return ep.gotInput ? this.sync.queues[ep.peer].lastConfirmedFrame : -1;
+  }
+
+  sendInputs(now) {
+    if (this.state === SessionState.HANDSHAKE) return;
+    const local = this.sync.queues[this.localPlayer];
+    const through = local.lastConfirmedFrame;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active || ep.state === PeerState.DONE) continue;
+      const ack = this.ackFor(ep);
+      if (!ep.inputDue(through, ack)) continue;
+      const msg = ep.buildInput(this.localPlayer, local, ack, this.settings.inputRedundancy);
+      this.send(ep, msg, now);
+      ep.noteInputSent(now, msg);
+    }
+    this.sendRelays(now);
+  }
+
+  sendHashRequests(now) {
+    const interval = this.state === SessionState.FINISHED ? this.settings.resendMs : null;
+    for (const r of this.desync.requestsDue(now, this.maxRtt(), 4, interval)) {
+      const ep = this.endpoints.get(r.peer);
+      if (ep && ep.active) this.send(ep, { type: 'state_hash', frame: r.frame, hash: r.hash }, now);
+    }
+  }
+
+  sendKeepalives(now) {
+    if (this.state === SessionState.HANDSHAKE) return; // HELLOs keep the channel warm then
+    for (const ep of this.endpoints.values()) {
+      if (ep.active && ep.state !== PeerState.DONE && ep.keepaliveDue(now)) this.send(ep, { type: 'keepalive' }, now);
+    }
+  }
+
+  maxRtt() {
+    let m = 0;
+    for (const ep of this.endpoints.values()) if (ep.active && ep.lastRtt !== null && ep.lastRtt > m) m = ep.lastRtt;
+    return m;
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  pollTimers(now) {
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active) continue;
+      const ev = ep.state === PeerState.DONE ? null : ep.checkSilence(now);
+      if (ev === 'interrupted') this.connectionEvent(ep.peer, 'interrupted', now);
+      else if (ev === 'disconnected') this.declareGone(ep.peer, 'disconnected', now, ByeReason.TIMEOUT);
+      if (!ep.active) continue;
+      // Before we start, HELLO doubles as keepalive; after, only until the peer proves it has ours.
+      if (this.state === SessionState.HANDSHAKE ? now - ep.lastHelloSent >= this.settings.helloIntervalMs : ep.helloDue(now)) {
+        this.sendHello(ep, now);
+      }
+      if (this.isPlaying() && ep.gotInput && ep.state !== PeerState.DONE && ep.pingDue(now)) {
+        const adv = ep.localAdvantage(this.sync.queues[this.localPlayer].lastConfirmedFrame);
+        ep.lastPingSent = now;
+        this.send(ep, { type: 'ping', advantage: Math.round(adv === null ? 0 : adv), time: now }, now);
+      }
+    }
+    this.pollEpisodeMessages(now);
+    this.pollAgreements(now);
+  }
+
+  isPlaying() {
+    return this.state === SessionState.RUNNING || this.state === SessionState.TRANSITION || this.state === SessionState.FINISHED;
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  /** Newest frame a peer can have confirmed, hashed or ended an episode at: it needs our inputs
+   * for it. (Anything claiming more is from a broken peer: counted, ignored.) */
+  plausibleFrameLimit() {
+    return this.sync.queues[this.localPlayer].lastConfirmedFrame;
+  }
+
+  dispatch(ep, msg, now) {
+    if (!this.plausible(msg)) {
+      this.counters.invalidMessages += 1;
+      return;
+    }
+    if (ep.onMessage(now, msg.type === 'hello' || msg.type === 'bye') === 'resumed') this.connectionEvent(ep.peer, 'resumed', now);
+    switch (msg.type) {
+      case 'hello': this.onHello(ep, msg, now); break;
+      case 'input': this.onInput(ep, msg, now); break;
+      case 'ping':
+        ep.timeSync.addRemote(msg.advantage);
+        this.send(ep, { type: 'pong', time: msg.time }, now);
+        break;
+      case 'pong': ep.onPong(now, msg.time); break;
+      case 'keepalive': break;
+      case 'episode_end': this.onEpisodeEnd(ep, msg, now); break;
+      case 'episode_ready':
+        if (msg.episode > ep.readyEpisode) ep.readyEpisode = msg.episode;
+        break;
+      case 'state_hash': this.onStateHash(ep, msg, now); break;
+      case 'bye': this.onBye(ep, msg, now); break;
+      default: this.counters.invalidMessages += 1;
+    }
+  }
+
+  plausible(msg) {
+    const s = this.settings;
+    switch (msg.type) {
+      case 'input':
+        // A peer's newest input frame is at most (its frame + inputDelay), and its frame at most
+        // our newest input + the prediction window + 1.
+        return msg.start + msg.actions.length - 1 <= this.plausibleFrameLimit() + s.maxPredictionWindow + s.inputDelay + 2;
+      case 'state_hash':
+        return msg.frame <= this.plausibleFrameLimit();
+      case 'episode_end':
+        return msg.frame <= this.plausibleFrameLimit() && msg.episode <= Math.max(this.readyEpisode, 0);
+      case 'episode_ready':
+        return msg.episode <= this.readyEpisode + 1;
+      default:
+        return true;
+    }
+  }
+
+  onHello(ep, msg, now) {
+    if (msg.version !== PROTOCOL_VERSION || msg.player !== ep.peer || msg.numPlayers !== this.numPlayers) {
+      this.counters.invalidMessages += 1;
+      this.emit('error', {
+        code: 'hello_mismatch',
+        message: `peer ${ep.peer} sent HELLO version ${msg.version}, player ${msg.player}, numPlayers ${msg.numPlayers}; expected version ${PROTOCOL_VERSION}, player ${ep.peer}, numPlayers ${this.numPlayers}`,
+      });
+      this.send(ep, { type: 'bye', reason: ByeReason.ERROR }, now);
+      ep.state = PeerState.DISCONNECTED;
+      this.desync.deactivate(ep.peer);
+      this.connectionEvent(ep.peer, 'disconnected', now);
+      this.finish('error', now, true);
+      return;
+    }
+    if (!ep.helloReceived) {
+      ep.helloReceived = true;
+      if (this.state !== SessionState.CREATED) this.sendHello(ep, now);
+    }
+  }
+
+  onInput(ep, msg, now) {
+    ep.onAck(msg.ack);
+    const last = msg.start + msg.actions.length - 1;
+    if (msg.player === ep.peer) {
+      ep.onRemoteInputs(last);
+      if (this.agreements.has(ep.peer)) return; // frozen (cannot happen while active, kept safe)
+      for (let i = 0; i < msg.actions.length; i++) {
+        const r = this.sync.addInput(ep.peer, msg.start + i, msg.actions[i]);
+        if (r === 'gap' || r === 'ignored') break;
+      }
+      return;
+    }
+    // Another player's inputs relayed by this peer: that player was declared gone.
+    const c = msg.player;
+    if (this.settings.disconnectPolicy !== 'default_action' || c === this.localPlayer || c >= this.numPlayers) {
+      this.counters.invalidMessages += 1;
+      return;
+    }
+    if (!this.agreements.has(c)) this.declareGone(c, 'disconnected', now, ByeReason.TIMEOUT);
+    const ag = this.agreements.get(c);
+    if (!ag) return;
+    if (ag.defaultFrom === null) {
+      for (let i = 0; i < msg.actions.length; i++) {
+        const r = this.sync.addInput(c, msg.start + i, msg.actions[i]);
+        if (r === 'gap' || r === 'ignored') break;
+      }
+    }
+    ag.announce(ep.peer, last);
+  }
+
+  onStateHash(ep, msg, now) {
+    if (msg.frame > ep.highestHashFrame) ep.highestHashFrame = msg.frame;
+    const r = this.desync.addRemote(ep.peer, msg.frame, msg.hash, now);
+    for (const m of r.mismatches) this.recordDesync(m, now);
+    if (r.answer) {
+      const mine = this.desync.local.get(msg.frame);
+      if (mine) this.send(ep, { type: 'state_hash', frame: msg.frame, hash: mine.hash }, now);
+    }
+  }
+
+  onEpisodeEnd(ep, msg, now) {
+    ep.endsReceived.set(msg.episode, msg.frame);
+    const mine = this.episodeEnds.get(msg.episode);
+    if (mine !== undefined) this.crossCheckEnd(ep.peer, msg.episode, mine, msg.frame, now);
+  }
+
+  crossCheckEnd(peer, episode, localFrame, peerFrame, now) {
+    if (localFrame === peerFrame) return;
+    const key = `${peer}:${episode}`;
+    if (this.endMismatchKeys.has(key)) return;
+    this.endMismatchKeys.add(key);
+    // local_frame null: our environment had not ended the episode at the peer's frame, which we
+    // had already confirmed (the session then ends it there too, see processConfirmed).
+    const ev = { episode, peer_index: peer, local_frame: localFrame, peer_frame: peerFrame, time: isoTime(this.wallClock()) };
+    this.endMismatches.push(ev);
+    this.emit('episode_mismatch', ev);
+  }
+
+  onBye(ep, msg, now) {
+    if (msg.reason === ByeReason.GAME_OVER) {
+      ep.byeReceived = msg.reason;
+      if (this.state === SessionState.FINISHED || this.state === SessionState.CLOSED) {
+        ep.state = PeerState.DONE;
+        return;
+      }
+      if (this.settings.disconnectPolicy === 'end' || this.state === SessionState.HANDSHAKE) {
+        ep.state = PeerState.DONE;
+        this.finish('peer_ended', now, true);
+      } else {
+        this.declareGone(ep.peer, 'left', now, null);
+      }
+      return;
+    }
+    this.declareGone(ep.peer, msg.reason === ByeReason.LEFT ? 'left' : 'disconnected', now, null);
+  }
+
+  // ---------------------------------------------------------------- connection events
+
+  connectionEvent(peer, event, now) {
+    const ev = { peer_index: peer, event, frame: this.sync.currentFrame, time: isoTime(this.wallClock()) };
+    this.connectionEvents.push(ev);
+    this.emit('connection', ev);
+  }
+
+  /**
+   * A peer is gone (timeout, BYE, or a relay naming it). Policy 'end' ends the game; policy
+   * 'default_action' starts the agreement on its first default frame.
+   */
+  declareGone(peer, event, now, byeReason) {
+    const ep = this.endpoints.get(peer);
+    if (!ep || !ep.active) return;
+    ep.state = event === 'left' ? PeerState.LEFT : PeerState.DISCONNECTED;
+    this.connectionEvent(peer, event, now);
+    this.desync.deactivate(peer);
+    if (byeReason !== null) this.send(ep, { type: 'bye', reason: byeReason }, now);
+    if (this.state === SessionState.FINISHED || this.state === SessionState.CLOSED) return;
+    if (this.settings.disconnectPolicy === 'end') {
+      this.finish('disconnected', now, true);
+      return;
+    }
+    if (!this.agreements.has(peer)) {
+      this.agreements.set(peer, new DisconnectAgreement(peer));
+      this.emit('disconnect_agreement', { peer_index: peer, known_frame: this.sync.queues[peer].lastConfirmedFrame });
+    }
+  }
+
+  remainingPeers(exclude) {
+    const out = [];
+    for (const ep of this.endpoints.values()) if (ep.active && ep.peer !== exclude) out.push(ep.peer);
+    return out;
+  }
+
+  pollAgreements(now) {
+    for (const ag of this.agreements.values()) {
+      if (ag.defaultFrom !== null) continue;
+      const known = this.sync.queues[ag.player].lastConfirmedFrame;
+      const d = ag.tryDecide(this.remainingPeers(ag.player), known);
+      if (d !== null) {
+        this.sync.setDefaultFrom(ag.player, d);
+        this.defaultActionFrom.set(ag.player, d);
+        this.emit('default_action', { peer_index: ag.player, frame: d });
+      }
+    }
+  }
+
+  sendRelays(now) {
+    if (this.agreements.size === 0 || this.state === SessionState.CLOSED) return;
+    for (const ag of this.agreements.values()) {
+      const q = this.sync.queues[ag.player];
+      const known = q.lastConfirmedFrame;
+      if (known < 0) continue;
+      for (const ep of this.endpoints.values()) {
+        if (!ep.active || ep.state === PeerState.DONE) continue;
+        if (!ag.relayDue(ep.peer, now, known, this.settings.resendMs, ep.highestHashFrame)) continue;
+        const start = Math.max(0, known - 127);
+        const actions = new Array(known - start + 1);
+        for (let f = start; f <= known; f++) actions[f - start] = q.confirmed(f);
+        this.send(ep, { type: 'input', player: ag.player, ack: this.ackFor(ep), start, actions }, now);
+        ag.noteRelay(ep.peer, now, known);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- game flow
+
+  allHellos() {
+    for (const ep of this.endpoints.values()) if (ep.active && !ep.helloReceived) return false;
+    return true;
+  }
+
+  beginGame(now) {
+    this.emit('started', { time: isoTime(this.wallClock()) });
+    this.beginEpisode(0, 0, now);
+  }
+
+  beginEpisode(episode, startFrame, now) {
+    this.episode = episode;
+    const seed = episodeSeed(this.sharedSeed, episode);
+    if (episode === 0) this.sync.startEpisode(seed, startFrame);
+    this.episodeStarts.set(episode, startFrame);
+    this.currentLog = new EpisodeLog({ episode, seed, startFrame, numPlayers: this.numPlayers });
+    this.logs.push(this.currentLog);
+    this.readyEpisode = episode;
+    this.state = SessionState.RUNNING;
+    this.emit('episode_start', { episode, seed, frame: startFrame });
+  }
+
+  /** In RUNNING: roll back if needed, record confirmed frames, advance one frame if allowed. */
+  stepGame(now, localAction, result) {
+    const s = this.settings;
+    this.sync.rollback();
+    this.processConfirmed(now);
+    if (this.state !== SessionState.RUNNING) return this.state;
+    this.sampleAdvantage();
+    // The local input for frame currentFrame + inputDelay is taken now, before any reason not to
+    // advance: with no delay and no prediction window, the frame cannot be confirmed without it.
+    const f = this.sync.currentFrame;
+    const inputFrame = f + s.inputDelay;
+    const local = this.sync.queues[this.localPlayer];
+    if (inputFrame > local.lastConfirmedFrame) {
+      this.sync.addInput(this.localPlayer, inputFrame, localAction);
+      this.inputTick[inputFrame & 4095] = this.tickCount;
+    }
+    if (!this.sync.canAdvance()) {
+      // The last simulated frame ended the episode on predicted inputs: never simulate past it.
+      this.counters.stalled += 1;
+      this.counters.stalledTerminal += 1;
+      return 'stalled';
+    }
+    if (this.sync.currentFrame - this.sync.confirmedInputFrame() > s.maxPredictionWindow) {
+      this.counters.stalled += 1;
+      return 'stalled';
+    }
+    if (this.timeSyncWait()) {
+      this.counters.timesyncWaits += 1;
+      return 'waiting';
+    }
+    const firstTime = f > this.sync.maxSimulatedFrame;
+    this.sync.advanceFrame();
+    this.framesAdvanced += 1;
+    if (firstTime && f >= s.inputDelay) {
+      const lat = this.tickCount - this.inputTick[f & 4095];
+      this.latencySum += lat;
+      this.latencyCount += 1;
+      if (lat > this.latencyMax) this.latencyMax = lat;
+    }
+    result.advanced = true;
+    this.processConfirmed(now);
+    return 'running';
+  }
+
+  sampleAdvantage() {
+    const through = this.sync.queues[this.localPlayer].lastConfirmedFrame;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active || ep.state === PeerState.DONE) continue;
+      const a = ep.localAdvantage(through);
+      if (a !== null) ep.timeSync.addLocal(a);
+    }
+  }
+
+  /** Skip this tick to let slower peers catch up? (one skipped tick at most every other tick) */
+  timeSyncWait() {
+    if (this.waitBudget === 0) {
+      let w = 0;
+      for (const ep of this.endpoints.values()) {
+        if (!ep.active || ep.state === PeerState.DONE) continue;
+        const r = ep.timeSync.recommendWait(this.settings.maxPredictionWindow + this.settings.inputDelay);
+        if (r > w) w = r;
+      }
+      if (w > 0) {
+        this.waitBudget = w;
+        // Samples taken before the correction describe the old offset: start over.
+        for (const ep of this.endpoints.values()) ep.timeSync.clear();
+      }
+    }
+    if (this.waitBudget > 0 && !this.waitedLastTick) {
+      this.waitBudget -= 1;
+      this.waitedLastTick = true;
+      return true;
+    }
+    this.waitedLastTick = false;
+    return false;
+  }
+
+  /** Hash newly confirmed frames, send their hashes, append their rows, detect the episode end. */
+  processConfirmed(now) {
+    const hashes = this.sync.collectConfirmedHashes();
+    let byFrame = null;
+    if (hashes.length > 0) {
+      byFrame = new Map();
+      for (const { frame, hash } of hashes) {
+        byFrame.set(frame, hash);
+        for (const m of this.desync.addLocal(frame, hash, this.episode, now)) this.recordDesync(m, now);
+        for (const ep of this.endpoints.values()) {
+          if (ep.active && ep.state !== PeerState.DONE) this.send(ep, { type: 'state_hash', frame, hash }, now);
+        }
+      }
+    }
+    const confirmed = this.sync.confirmedFrame();
+    for (let f = this.lastRecordedFrame + 1; f <= confirmed; f++) {
+      const h = byFrame !== null && byFrame.has(f) ? byFrame.get(f) : null;
+      this.currentLog.append(f, this.sync.confirmedActions(f), h);
+    }
+    if (confirmed > this.lastRecordedFrame) this.lastRecordedFrame = confirmed;
+    const doneAt = this.sync.doneAt;
+    if (doneAt !== NO_FRAME && doneAt <= confirmed) {
+      this.endEpisode(doneAt, now, false);
+      return;
+    }
+    // A peer ended this episode at a frame we confirmed as not terminal: the simulations
+    // diverged. End ours at our confirmed frame so neither side waits for the other forever.
+    for (const ep of this.endpoints.values()) {
+      const peerEnd = ep.endsReceived.get(this.episode);
+      if (ep.active && peerEnd !== undefined && peerEnd <= confirmed && confirmed >= this.currentLog.startFrame) {
+        this.sync.truncateAfter(confirmed);
+        // Recorded even if the frames happen to be equal: our environment did not end there.
+        this.crossCheckEnd(ep.peer, this.episode, null, peerEnd, now);
+        this.endEpisode(confirmed, now, true);
+        return;
+      }
+    }
+  }
+
+  endEpisode(frame, now, forced) {
+    const log = this.currentLog;
+    log.endFrame = frame;
+    log.seal();
+    this.episodeEnds.set(this.episode, frame);
+    this.emit('episode_end', { episode: this.episode, frame, forced });
+    for (const ep of this.endpoints.values()) {
+      const peerEnd = ep.endsReceived.get(this.episode);
+      if (peerEnd !== undefined) this.crossCheckEnd(ep.peer, this.episode, frame, peerEnd, now);
+    }
+    const done = this.episode + 1;
+    if (this.settings.maxEpisodes !== null && done >= this.settings.maxEpisodes) {
+      this.finalFrame = frame;
+      this.finish('completed', now, false);
+      this.sendEpisodeMessages(now, true);
+      return;
+    }
+    const next = this.episode + 1;
+    this.sync.startEpisode(episodeSeed(this.sharedSeed, next), frame + 1);
+    this.episodeStarts.set(next, frame + 1);
+    this.readyEpisode = next;
+    this.state = SessionState.TRANSITION;
+    this.sendEpisodeMessages(now, true);
+  }
+
+  /**
+   * Has `ep` started episode n? Proof: a later EPISODE_READY or any EPISODE_END of episode n or
+   * later, or a hash of a frame after ITS end of episode n-1 (hashes of frames of episode n can
+   * only exist once it started n; its own end frame is used because a desynced peer may end
+   * n-1 at a different frame than we did).
+   */
+  peerStarted(ep, n) {
+    if (ep.startedEpisode >= n) return true;
+    let yes = ep.readyEpisode > n;
+    if (!yes) for (const e of ep.endsReceived.keys()) if (e >= n) yes = true;
+    if (!yes && ep.endsReceived.has(n - 1)) yes = ep.highestHashFrame > ep.endsReceived.get(n - 1);
+    if (yes) ep.startedEpisode = n;
+    return yes;
+  }
+
+  allReady() {
+    const n = this.readyEpisode;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active) continue;
+      if (ep.readyEpisode < n && !this.peerStarted(ep, n)) return false;
+    }
+    return true;
+  }
+
+  startNextEpisode(now) {
+    this.beginEpisode(this.readyEpisode, this.sync.currentFrame, now);
+  }
+
+  /** EPISODE_END (+ EPISODE_READY of the next episode) to peers that have not shown they have
+   * started it, every resendMs; after the last episode, EPISODE_END alone until the peer's BYE. */
+  sendEpisodeMessages(now, force) {
+    const lastEnded = this.episodeEnds.size - 1;
+    if (lastEnded < 0) return;
+    const endFrame = this.episodeEnds.get(lastEnded);
+    const final = this.state === SessionState.FINISHED;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active || ep.state === PeerState.DONE) continue;
+      if (!final && this.peerStarted(ep, lastEnded + 1)) continue;
+      if (!force && now - ep.lastEpisodeSent < this.settings.resendMs) continue;
+      ep.lastEpisodeSent = now;
+      this.send(ep, { type: 'episode_end', frame: endFrame, episode: lastEnded }, now);
+      if (!final) this.send(ep, { type: 'episode_ready', episode: lastEnded + 1 }, now);
+    }
+  }
+
+  pollEpisodeMessages(now) {
+    if (this.episodeEnds.size === 0) return;
+    if (this.state === SessionState.FINISHED && this.finishReason !== 'completed') return;
+    this.sendEpisodeMessages(now, false);
+  }
+
+  // ---------------------------------------------------------------- game over
+
+  finish(reason, now, abnormal) {
+    if (this.state === SessionState.FINISHED || this.state === SessionState.CLOSED) return;
+    this.state = SessionState.FINISHED;
+    this.finishReason = reason;
+    this.finishedAt = now;
+    this.abnormalEnd = abnormal;
+    this.endedAtWall = this.wallClock();
+    this.emit('game_over', { reason, frame: this.lastRecordedFrame, episode: this.episode });
+  }
+
+  /** After the game: resend our last inputs/hashes until every peer has them, exchange BYE(game
+   * over), then close. Capped at disconnectTimeoutMs. */
+  linger(now) {
+    const s = this.settings;
+    let allByes = true;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active) continue;
+      const ready = this.abnormalEnd || this.peerHasEverything(ep);
+      if (ready && now - ep.lastByeSent >= s.resendMs) {
+        ep.lastByeSent = now;
+        this.byeSentTo.add(ep.peer);
+        this.send(ep, { type: 'bye', reason: ByeReason.GAME_OVER }, now);
+      }
+      if (!this.byeSentTo.has(ep.peer) || ep.byeReceived !== ByeReason.GAME_OVER) allByes = false;
+    }
+    if (allByes || now - this.finishedAt >= s.disconnectTimeoutMs) this.setClosed(now);
+  }
+
+  /** The peer finished too (its EPISODE_END of the last episode), acked all our inputs of the
+   * game, and we compared all its hashes of the game. */
+  peerHasEverything(ep) {
+    const last = this.finalFrame === null ? this.lastRecordedFrame : this.finalFrame;
+    if (!ep.endsReceived.has(this.episode)) return false;
+    if (ep.remoteAck < last) return false;
+    const lastHashed = last - (last % this.settings.hashInterval);
+    return this.desync.comparedThrough.get(ep.peer) >= lastHashed;
+  }
+
+  setClosed(now) {
+    if (this.state === SessionState.CLOSED) return;
+    this.state = SessionState.CLOSED;
+    if (this.endedAtWall === null) this.endedAtWall = this.wallClock();
+    this.emit('closed', { reason: this.finishReason });
+  }
+
+  // ---------------------------------------------------------------- validation
+
+  /**
+   * Record a mismatch. Hashes can arrive out of order (a lost one is recovered later), so the
+   * kept events are sorted by frame and the bounded lists keep the EARLIEST frames: the first
+   * divergent frame always has its event and (budget permitting) its state dump.
+   */
+  recordDesync(m, now) {
+    const ev = { frame: m.frame, episode: m.episode, local_hash: m.local_hash, peer_hash: m.peer_hash, peer_index: m.peer_index, time: isoTime(this.wallClock()), state: null };
+    const list = this.desyncEvents;
+    let i = list.length;
+    while (i > 0 && (list[i - 1].frame > ev.frame || (list[i - 1].frame === ev.frame && list[i - 1].peer_index > ev.peer_index))) i -= 1;
+    if (i >= this.settings.maxDesyncEvents) {
+      this.emit('desync', ev);
+      return;
+    }
+    list.splice(i, 0, ev);
+    if (list.length > this.settings.maxDesyncEvents) {
+      const dropped = list.pop();
+      if (dropped.state !== null) this.stateDumps -= 1;
+    }
+    // One dump per frame is enough (every peer's event for that frame shares it).
+    const sameFrame = list.find((d) => d.frame === ev.frame && d !== ev && d.state !== null);
+    if (sameFrame) {
+      ev.state = sameFrame.state;
+    } else if (this.settings.maxStateDumps > 0) {
+      if (this.stateDumps >= this.settings.maxStateDumps) {
+        // Give the latest dumped frame's budget to this earlier frame.
+        let victim = null;
+        for (const d of list) if (d.state !== null && d.frame > ev.frame) victim = d;
+        if (victim !== null) {
+          const f = victim.frame;
+          for (const d of list) if (d.frame === f) d.state = null;
+          this.stateDumps -= 1;
+        }
+      }
+      if (this.stateDumps < this.settings.maxStateDumps) {
+        ev.state = this.sync.canonicalStateAt(m.frame);
+        if (ev.state !== null) this.stateDumps += 1;
+      }
+    }
+    this.emit('desync', ev);
+  }
+
+  prune() {
+    const verified = this.desync.verifiedFrame();
+    this.sync.prune(verified + 1, this.settings.maxUnverifiedStates);
+    this.desync.prune(this.settings.pendingHashLimit);
+  }
+
+  // ---------------------------------------------------------------- record
+
+  /** Telemetry for the export and the benchmark. */
+  stats() {
+    const c = this.counters;
+    const rtts = [];
+    for (const ep of this.endpoints.values()) for (const v of ep.rttSamples()) rtts.push(v);
+    let samples = 0;
+    for (const ep of this.endpoints.values()) samples += ep.rttCount;
+    const ss = this.sync.stats;
+    const ds = this.desync.stats;
+    return {
+      rtt_ms: { p50: round3(percentile(rtts, 0.5)), p95: round3(percentile(rtts, 0.95)), samples },
+      rollbacks: ss.rollbacks,
+      max_rollback_depth: ss.maxRollbackDepth,
+      rollback_depth_histogram: histogramObject(ss.rollbackDepthHistogram),
+      mispredicted_frames: ss.mispredictedFrames,
+      stalled_frames: c.stalled,
+      frames_simulated: ss.framesSimulated,
+      bytes_sent: c.bytesSent,
+      bytes_received: c.bytesReceived,
+      messages_sent: c.messagesSent,
+      messages_received: c.messagesReceived,
+      decode_errors: c.decodeErrors,
+      path: this.path,
+      // Beyond the pinned export shape (kept by the record, dropped by the export builder):
+      frames_advanced: this.framesAdvanced,
+      stalled_at_terminal: c.stalledTerminal,
+      timesync_wait_frames: c.timesyncWaits,
+      local_input_latency_frames: this.latencyCount ? round3(this.latencySum / this.latencyCount) : null,
+      local_input_latency_max_frames: this.latencyMax,
+      send_errors: c.sendErrors,
+      ignored_messages: c.ignoredMessages,
+      invalid_messages: c.invalidMessages,
+      hashes_compared: ds.compared,
+      hash_mismatches: ds.mismatches,
+      hashes_dropped: ds.hashesDropped,
+      hash_requests_sent: ds.requestsSent,
+      hash_answers_sent: ds.answersSent,
+      snapshot_loads: ss.snapshotLoads,
+      episode_end_mismatches: this.endMismatches.length,
+      sent_by_type: JSON.parse(JSON.stringify(this.sentByType)),
+    };
+  }
+
+  /**
+   * The JSON-able part of the validation export this session owns (the client adds schema,
+   * ids and settings): episodes with confirmed rows, verified frame, desyncs, connection
+   * events, stats, timing, plus `partial` (the game has not ended yet).
+   */
+  record() {
+    const verified = this.desync.verifiedFrame();
+    const episodes = this.logs.map((log) => {
+      const last = log.lastFrame;
+      let v = null;
+      if (verified >= log.startFrame && last !== null) v = Math.min(verified, last);
+      return {
+        episode: log.episode,
+        seed: log.seed,
+        start_frame: log.startFrame,
+        end_frame: log.endFrame,
+        last_confirmed_frame: last,
+        verified_frame: v,
+        frames: log.rows(),
+      };
+    });
+    const endWall = this.endedAtWall !== null ? this.endedAtWall : this.wallClock();
+    const startWall = this.startedAtWall !== null ? this.startedAtWall : endWall;
+    const durationS = Math.max(0, (endWall - startWall) / 1000);
+    return {
+      partial: this.finishReason === null,
+      episodes,
+      verified_frame: verified < 0 ? null : verified,
+      desyncs: this.desyncEvents.map((d) => ({ ...d })),
+      connection_events: this.connectionEvents.map((e) => ({ ...e })),
+      stats: this.stats(),
+      timing: {
+        started_at: isoTime(startWall),
+        ended_at: isoTime(endWall),
+        duration_s: round3(durationS),
+        fps_target: this.settings.fps,
+        fps_achieved: durationS > 0 ? round3(this.framesAdvanced / durationS) : null,
+      },
+      game_over_reason: this.finishReason,
+      episode_end_mismatches: this.endMismatches.map((e) => ({ ...e })),
+      default_action_from: Object.fromEntries(Array.from(this.defaultActionFrom, ([p, f]) => [String(p), f])),
+    };
+  }
+}

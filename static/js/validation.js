@@ -1,0 +1,389 @@
+// Validation export, browser side: build the JSON document of one player's game from the
+// session's record (docs/validation-export.md), then upload it with the player's token.
+//
+// buildExport never invents data: rows past an episode's last confirmed frame (predictions)
+// are dropped, non-finite numbers become null (stats) or the hashing contract's tokens (state
+// dumps), and a record that lacks a required field fails with ExportBuildError naming it.
+// uploadExport retries with exponential backoff while the server is away or answers 5xx,
+// never on 4xx (the same bytes would be refused again), and reports every step to onStatus
+// so the end page can show it.
+
+export const SCHEMA_NAME = 'interactive-gym-p2p/validation-export';
+export const SCHEMA_VERSION = 1;
+export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const U32_MAX = 0xffffffff;
+const I32_MIN = -2147483648;
+const I32_MAX = 2147483647;
+const HASH = /^[0-9a-f]{16}$/;
+const CONNECTION_EVENTS = new Set(['interrupted', 'resumed', 'disconnected', 'left']);
+const PATH_KINDS = new Set(['direct', 'relay', 'fallback', 'simulated']);
+const CANDIDATE_TYPES = new Set(['host', 'srflx', 'prflx', 'relay']);
+const COUNTERS = [
+  'rollbacks', 'max_rollback_depth', 'mispredicted_frames', 'stalled_frames', 'frames_simulated',
+  'bytes_sent', 'bytes_received', 'messages_sent', 'messages_received', 'decode_errors',
+];
+
+/** The record cannot become a valid export; `path` names the field (`$.stats.rollbacks`). */
+export class ExportBuildError extends TypeError {
+  constructor(path, message) {
+    super(`${path}: ${message}`);
+    this.name = 'ExportBuildError';
+    this.path = path;
+  }
+}
+
+function fail(path, message) { throw new ExportBuildError(path, message); }
+
+function isObject(v) { return v !== null && typeof v === 'object' && !Array.isArray(v); }
+
+function need(obj, key, path) {
+  if (!isObject(obj)) fail(path, `expected an object, got ${JSON.stringify(obj)}`);
+  if (!Object.hasOwn(obj, key) || obj[key] === undefined) fail(`${path}.${key}`, 'is missing');
+  return obj[key];
+}
+
+function identifier(v, path) {
+  if (typeof v !== 'string' || !IDENTIFIER.test(v) || v.includes('..')) {
+    fail(path, `${JSON.stringify(v)} is not a plain identifier (letters, digits, '_', '.', '-'; at most 64; no '..')`);
+  }
+  return v;
+}
+
+function int(v, path, min, max) {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    fail(path, `${JSON.stringify(v)} is not an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+
+const frameOf = (v, path) => int(v, path, 0, U32_MAX);
+const frameOrNull = (v, path) => (v === null ? null : frameOf(v, path));
+const count = (v, path) => int(v, path, 0, Number.MAX_SAFE_INTEGER);
+
+function hashOrNull(v, path) {
+  if (v === null) return null;
+  if (typeof v !== 'string' || !HASH.test(v)) fail(path, `${JSON.stringify(v)} is not a 16-hex-digit hash`);
+  return v;
+}
+
+/** A finite non-negative number, or null for anything else (NaN p50 of no samples, 0/0 fps). */
+function finiteOrNull(v) {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null;
+}
+
+/** ISO 8601 UTC text from a Date, epoch milliseconds or an ISO string. */
+export function isoTime(v, path = '$') {
+  if (typeof v === 'string') {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(v)) fail(path, `${JSON.stringify(v)} is not an ISO 8601 time`);
+    return v;
+  }
+  const date = v instanceof Date ? v : (typeof v === 'number' ? new Date(v) : null);
+  if (date === null || Number.isNaN(date.getTime())) fail(path, `${JSON.stringify(v)} is not a time`);
+  return date.toISOString();
+}
+
+/**
+ * Deep JSON copy of arbitrary data (settings, state dumps). NaN and the infinities become the
+ * hashing contract's tokens rather than JSON.stringify's silent null; functions, undefined and
+ * cycles are refused with the path.
+ */
+export function jsonCopy(v, path = '$', seen = new Set()) {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return 'NaN';
+    if (v === Infinity) return 'Infinity';
+    if (v === -Infinity) return '-Infinity';
+    return Object.is(v, -0) ? 0 : v;
+  }
+  if (typeof v === 'bigint') {
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) fail(path, 'integer too large for JSON');
+    return Number(v);
+  }
+  if (typeof v !== 'object') fail(path, `a ${typeof v} is not JSON`);
+  if (seen.has(v)) fail(path, 'reference cycle');
+  seen.add(v);
+  let out;
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+    out = Array.from(v, (x, i) => jsonCopy(x, `${path}[${i}]`, seen));
+  } else if (v instanceof Map) {
+    out = {};
+    for (const [k, x] of v) out[String(k)] = jsonCopy(x, `${path}.${k}`, seen);
+  } else {
+    out = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (x !== undefined) out[k] = jsonCopy(x, `${path}.${k}`, seen);
+    }
+  }
+  seen.delete(v);
+  return out;
+}
+
+function buildIds(ids) {
+  const path = '$.ids';
+  const playerIndex = int(need(ids, 'player_index', path), `${path}.player_index`, 0, 255);
+  const peers = need(ids, 'peers', path);
+  if (!Array.isArray(peers) || peers.length === 0) fail(`${path}.peers`, 'must list at least one peer');
+  const out = {
+    game_id: identifier(need(ids, 'game_id', path), `${path}.game_id`),
+    scene_id: identifier(need(ids, 'scene_id', path), `${path}.scene_id`),
+    subject_id: identifier(need(ids, 'subject_id', path), `${path}.subject_id`),
+    player_index: playerIndex,
+    peers: peers.map((p, i) => ({
+      player_index: int(need(p, 'player_index', `${path}.peers[${i}]`), `${path}.peers[${i}].player_index`, 0, 255),
+      subject_id: identifier(need(p, 'subject_id', `${path}.peers[${i}]`), `${path}.peers[${i}].subject_id`),
+    })),
+  };
+  const indexes = [playerIndex, ...out.peers.map((p) => p.player_index)].sort((a, b) => a - b);
+  if (!indexes.every((v, i) => v === i)) fail(path, `player indexes ${JSON.stringify(indexes)} must be 0..${indexes.length - 1}, each once`);
+  out.peers.sort((a, b) => a.player_index - b.player_index);
+  return out;
+}
+
+function buildSettings(settings) {
+  const path = '$.settings';
+  const p2p = need(settings, 'p2p', path);
+  const validation = need(settings, 'validation', path);
+  const impairment = Object.hasOwn(settings, 'impairment') ? settings.impairment : null;
+  if (!isObject(p2p)) fail(`${path}.p2p`, 'must be an object');
+  if (!isObject(validation)) fail(`${path}.validation`, 'must be an object');
+  if (impairment !== null && impairment !== undefined && !isObject(impairment)) fail(`${path}.impairment`, 'must be an object or null');
+  return {
+    p2p: jsonCopy(p2p, `${path}.p2p`),
+    validation: jsonCopy(validation, `${path}.validation`),
+    impairment: impairment == null ? null : jsonCopy(impairment, `${path}.impairment`),
+  };
+}
+
+function buildEpisode(ep, e, numPlayers) {
+  const path = `$.episodes[${e}]`;
+  const start = frameOf(need(ep, 'start_frame', path), `${path}.start_frame`);
+  const last = frameOrNull(need(ep, 'last_confirmed_frame', path), `${path}.last_confirmed_frame`);
+  const rows = need(ep, 'frames', path);
+  if (!Array.isArray(rows)) fail(`${path}.frames`, 'must be an array of [frame, actions, hash] rows');
+  const frames = [];
+  let previous = -1;
+  for (let r = 0; r < rows.length; r += 1) {
+    const row = rows[r];
+    const rp = `${path}.frames[${r}]`;
+    if (!Array.isArray(row) || row.length !== 3) fail(rp, 'must be [frame, actions, hash]');
+    const frame = frameOf(row[0], `${rp}[0]`);
+    // Past the last confirmed frame a row can only be a prediction: never exported.
+    if (last === null || frame > last) continue;
+    if (frame < start) fail(`${rp}[0]`, `frame ${frame} is before the episode's start_frame ${start}`);
+    if (frame <= previous) fail(`${rp}[0]`, `frame ${frame} does not follow frame ${previous}`);
+    previous = frame;
+    const actions = row[1];
+    if (!Array.isArray(actions) || actions.length !== numPlayers) fail(`${rp}[1]`, `must hold ${numPlayers} actions`);
+    frames.push([frame, actions.map((a, i) => int(a, `${rp}[1][${i}]`, I32_MIN, I32_MAX)), hashOrNull(row[2], `${rp}[2]`)]);
+  }
+  const verified = frameOrNull(need(ep, 'verified_frame', path), `${path}.verified_frame`);
+  return {
+    episode: count(need(ep, 'episode', path), `${path}.episode`),
+    seed: int(need(ep, 'seed', path), `${path}.seed`, 0, U32_MAX),
+    start_frame: start,
+    end_frame: frameOrNull(need(ep, 'end_frame', path), `${path}.end_frame`),
+    last_confirmed_frame: last,
+    verified_frame: verified,
+    frames,
+  };
+}
+
+function buildDesync(d, i) {
+  const path = `$.desyncs[${i}]`;
+  const state = Object.hasOwn(d, 'state') && d.state !== undefined ? d.state : null;
+  const hash = (v, p) => { if (v === null) fail(p, 'is missing'); return hashOrNull(v, p); };
+  return {
+    frame: frameOf(need(d, 'frame', path), `${path}.frame`),
+    episode: count(need(d, 'episode', path), `${path}.episode`),
+    local_hash: hash(need(d, 'local_hash', path), `${path}.local_hash`),
+    peer_hash: hash(need(d, 'peer_hash', path), `${path}.peer_hash`),
+    peer_index: int(need(d, 'peer_index', path), `${path}.peer_index`, 0, 255),
+    time: isoTime(need(d, 'time', path), `${path}.time`),
+    state: state === null ? null : jsonCopy(state, `${path}.state`),
+  };
+}
+
+function buildConnectionEvent(ev, i) {
+  const path = `$.connection_events[${i}]`;
+  const event = need(ev, 'event', path);
+  if (!CONNECTION_EVENTS.has(event)) fail(`${path}.event`, `${JSON.stringify(event)} is not one of ${[...CONNECTION_EVENTS].join(', ')}`);
+  return {
+    peer_index: int(need(ev, 'peer_index', path), `${path}.peer_index`, 0, 255),
+    event,
+    frame: Object.hasOwn(ev, 'frame') ? frameOrNull(ev.frame ?? null, `${path}.frame`) : null,
+    time: isoTime(need(ev, 'time', path), `${path}.time`),
+  };
+}
+
+function buildStats(stats) {
+  const path = '$.stats';
+  const rtt = need(stats, 'rtt_ms', path);
+  const histogram = need(stats, 'rollback_depth_histogram', path);
+  const pathInfo = need(stats, 'path', path);
+  const kind = need(pathInfo, 'kind', `${path}.path`);
+  if (!PATH_KINDS.has(kind)) fail(`${path}.path.kind`, `${JSON.stringify(kind)} is not one of ${[...PATH_KINDS].join(', ')}`);
+  const protocol = pathInfo.protocol ?? null;
+  if (protocol !== null && protocol !== 'udp' && protocol !== 'tcp') fail(`${path}.path.protocol`, `${JSON.stringify(protocol)} is not udp, tcp or null`);
+  const candidate = (key) => {
+    const v = pathInfo[key] ?? null;
+    if (v !== null && !CANDIDATE_TYPES.has(v)) fail(`${path}.path.${key}`, `${JSON.stringify(v)} is not a candidate type`);
+    return v;
+  };
+  const out = {
+    rtt_ms: {
+      p50: finiteOrNull(need(rtt, 'p50', `${path}.rtt_ms`)),
+      p95: finiteOrNull(need(rtt, 'p95', `${path}.rtt_ms`)),
+      samples: count(need(rtt, 'samples', `${path}.rtt_ms`), `${path}.rtt_ms.samples`),
+    },
+  };
+  for (const key of COUNTERS.slice(0, 2)) out[key] = count(need(stats, key, path), `${path}.${key}`);
+  if (!isObject(histogram) && !(histogram instanceof Map)) fail(`${path}.rollback_depth_histogram`, 'must be an object of depth -> count');
+  const entries = histogram instanceof Map ? [...histogram] : Object.entries(histogram);
+  out.rollback_depth_histogram = {};
+  for (const [depth, n] of entries.sort((a, b) => Number(a[0]) - Number(b[0]))) {
+    if (!/^[1-9][0-9]{0,9}$/.test(String(depth))) fail(`${path}.rollback_depth_histogram`, `depth ${JSON.stringify(depth)} is not a positive integer`);
+    out.rollback_depth_histogram[String(depth)] = count(n, `${path}.rollback_depth_histogram.${depth}`);
+  }
+  for (const key of COUNTERS.slice(2)) out[key] = count(need(stats, key, path), `${path}.${key}`);
+  out.path = { kind, protocol, local_candidate_type: candidate('local_candidate_type'), remote_candidate_type: candidate('remote_candidate_type') };
+  return out;
+}
+
+function buildTiming(timing, fallbackEnd) {
+  const path = '$.timing';
+  const started = isoTime(need(timing, 'started_at', path), `${path}.started_at`);
+  const endedRaw = timing.ended_at ?? fallbackEnd;
+  const ended = isoTime(endedRaw, `${path}.ended_at`);
+  let duration = timing.duration_s;
+  if (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0) {
+    duration = Math.max(0, (Date.parse(ended) - Date.parse(started)) / 1000);
+  }
+  const fpsTarget = need(timing, 'fps_target', path);
+  if (typeof fpsTarget !== 'number' || !Number.isFinite(fpsTarget) || fpsTarget <= 0) fail(`${path}.fps_target`, 'must be a positive number');
+  return {
+    started_at: started,
+    ended_at: ended,
+    duration_s: duration,
+    fps_target: fpsTarget,
+    fps_achieved: finiteOrNull(timing.fps_achieved ?? null),
+  };
+}
+
+/**
+ * The export document of one player (the pinned shape, keys in the documented order).
+ * @param {object} args
+ * @param {object} args.record    the session's record: {episodes, verified_frame, desyncs,
+ *                                connection_events, stats, timing[, partial]}
+ * @param {object} args.ids       {game_id, scene_id, subject_id, player_index, peers: [{player_index, subject_id}]}
+ * @param {object} args.settings  {p2p, validation, impairment | null}
+ * @param {boolean} [args.partial]  written before the game ended (default: record.partial ?? false)
+ * @param {Date|number|string} [args.now]  end time when the record has no timing.ended_at
+ */
+export function buildExport({ record, ids, settings, partial, now } = {}) {
+  if (!isObject(record)) fail('$', 'record must be an object');
+  const outIds = buildIds(ids);
+  const numPlayers = 1 + outIds.peers.length;
+  const episodes = need(record, 'episodes', '$');
+  if (!Array.isArray(episodes)) fail('$.episodes', 'must be an array');
+  const desyncs = record.desyncs ?? [];
+  const events = record.connection_events ?? [];
+  if (!Array.isArray(desyncs)) fail('$.desyncs', 'must be an array');
+  if (!Array.isArray(events)) fail('$.connection_events', 'must be an array');
+  const isPartial = partial ?? record.partial ?? false;
+  if (typeof isPartial !== 'boolean') fail('$.partial', 'must be a boolean');
+  return {
+    schema: SCHEMA_NAME,
+    schema_version: SCHEMA_VERSION,
+    partial: isPartial,
+    ids: outIds,
+    settings: buildSettings(settings),
+    episodes: episodes.map((ep, e) => buildEpisode(ep, e, numPlayers)),
+    verified_frame: frameOrNull(need(record, 'verified_frame', '$'), '$.verified_frame'),
+    desyncs: desyncs.map(buildDesync),
+    connection_events: events.map(buildConnectionEvent),
+    stats: buildStats(need(record, 'stats', '$')),
+    timing: buildTiming(need(record, 'timing', '$'), now ?? new Date()),
+  };
+}
+
+/** The upload URL of one export slot (base = server origin, '' for the page's own origin). */
+export function exportUploadUrl(base, gameId, playerIndex) {
+  identifier(gameId, 'gameId');
+  int(playerIndex, 'playerIndex', 0, 255);
+  return `${String(base ?? '').replace(/\/+$/, '')}/p2p/exports/${encodeURIComponent(gameId)}/${playerIndex}`;
+}
+
+const defaultSleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/** Backoff before attempt n+1 (n >= 1): base * 2^(n-1), capped, times a jitter factor in [0.5, 1]. */
+export function backoffDelay(attempt, { baseDelayMs = 500, maxDelayMs = 15000, random = Math.random } = {}) {
+  const raw = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+  // Jitter: after a server restart every waiting client must not come back in the same ms.
+  return Math.round(raw * (0.5 + 0.5 * random()));
+}
+
+/**
+ * Upload one export. Resolves (never rejects) with
+ * {ok, outcome: 'stored'|'duplicate'|'rejected'|'gave_up', httpStatus, response, attempts}.
+ * onStatus receives {phase: 'uploading'|'retrying'|'stored'|'duplicate'|'rejected'|'failed', ...}.
+ * @param {object} opts
+ * @param {string} opts.url         exportUploadUrl(...)
+ * @param {string} opts.token       the player's upload token
+ * @param {object|string} opts.doc  the export document (or its JSON text)
+ */
+export async function uploadExport({
+  url, token, doc, fetch: fetchImpl = globalThis.fetch, onStatus = () => {},
+  maxAttempts = 8, baseDelayMs = 500, maxDelayMs = 15000, timeoutMs = 30000,
+  sleep = defaultSleep, random = Math.random,
+} = {}) {
+  if (typeof url !== 'string' || !url) throw new TypeError('uploadExport: url is required');
+  if (typeof token !== 'string' || !token) throw new TypeError('uploadExport: token is required');
+  if (typeof fetchImpl !== 'function') throw new TypeError('uploadExport: no fetch available');
+  const body = typeof doc === 'string' ? doc : JSON.stringify(doc);
+  const report = (status) => { try { onStatus(status); } catch { /* the page's problem, not the upload's */ } };
+  let last = { reason: 'not attempted', httpStatus: null };
+  for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+    report({ phase: 'uploading', attempt, maxAttempts, bytes: body.length });
+    const controller = typeof AbortController === 'function' ? new AbortController() : null;
+    const timer = controller ? setTimeout(() => controller.abort(), timeoutMs) : null;
+    let response = null;
+    let payload = null;
+    try {
+      response = await fetchImpl(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body,
+        signal: controller?.signal,
+      });
+      const text = await response.text();
+      try { payload = text ? JSON.parse(text) : null; } catch { payload = { message: text.slice(0, 200) }; }
+    } catch (err) {
+      last = { reason: `network: ${err?.name === 'AbortError' ? `no answer in ${timeoutMs} ms` : (err?.message ?? String(err))}`, httpStatus: null };
+      response = null;
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+    }
+    if (response !== null) {
+      if (response.status === 200 || response.status === 201) {
+        const outcome = response.status === 201 ? 'stored' : 'duplicate';
+        report({ phase: outcome, attempt, httpStatus: response.status, revision: payload?.revision ?? null, response: payload });
+        return { ok: true, outcome, httpStatus: response.status, response: payload, attempts: attempt };
+      }
+      if (response.status < 500) {
+        // 4xx: the server understood and refused; sending the same bytes again cannot help.
+        const message = payload?.message ?? `HTTP ${response.status}`;
+        report({ phase: 'rejected', attempt, httpStatus: response.status, message, response: payload });
+        return { ok: false, outcome: 'rejected', httpStatus: response.status, response: payload, attempts: attempt };
+      }
+      last = { reason: `server error: HTTP ${response.status}${payload?.message ? ` (${payload.message})` : ''}`, httpStatus: response.status };
+    }
+    if (attempt < maxAttempts) {
+      const delayMs = backoffDelay(attempt, { baseDelayMs, maxDelayMs, random });
+      report({ phase: 'retrying', attempt, maxAttempts, delayMs, reason: last.reason, httpStatus: last.httpStatus });
+      await sleep(delayMs);
+    }
+  }
+  report({ phase: 'failed', attempts: maxAttempts, reason: last.reason, httpStatus: last.httpStatus });
+  return { ok: false, outcome: 'gave_up', httpStatus: last.httpStatus, response: null, attempts: maxAttempts, reason: last.reason };
+}

@@ -1,0 +1,101 @@
+// Test environments implementing the pinned environment adapter contract directly (reset, step,
+// save, load, stateHash, canonicalState), small and fast so network simulations can run
+// thousands of frames per peer. Used by the engine's tests and benchmarks only.
+
+import { stateHash } from '../../../static/js/hashing.js';
+
+/**
+ * A game whose state depends on every action of every frame (so a wrong prediction shows up in
+ * the hash) and whose episode end depends on the inputs (so predicted terminal frames can be
+ * wrong). Includes floats so hashing's float normalization is exercised.
+ *
+ * @param {object} o
+ * @param {number} o.numPlayers
+ * @param {number} [o.minSteps=40]  an episode lasts at least this many steps
+ * @param {number} [o.maxSteps=120] and at most this many
+ * @param {number|null} [o.noiseAt=null] inject nondeterminism at this step index (see below)
+ * @param {number} [o.noiseSalt=0]  per-instance salt of the nondeterminism
+ */
+export function createCounterEnv({ numPlayers, minSteps = 40, maxSteps = 120, noiseAt = null, noiseSalt = 0 }) {
+  let state = null;
+  // Hidden (not in the state) and different per instance and per call: the classic bug of an
+  // environment reading something outside its state, e.g. an unseeded random number.
+  let hiddenCalls = 0;
+  const counters = { steps: 0, saves: 0, loads: 0, hashes: 0, resets: 0 };
+  return {
+    numPlayers,
+    counters,
+    reset(seed) {
+      counters.resets += 1;
+      state = { seed, t: 0, acc: seed % 1000, pos: new Array(numPlayers).fill(0).map((_, i) => i * 0.5), last: new Array(numPlayers).fill(0), noise: 0 };
+    },
+    step(actions) {
+      counters.steps += 1;
+      hiddenCalls += 1;
+      const s = state;
+      for (let i = 0; i < numPlayers; i++) {
+        const a = actions[i];
+        s.pos[i] = Math.round((s.pos[i] * 0.9 + a * 0.3 + i * 0.01) * 1e6) / 1e6;
+        s.last[i] = a;
+        s.acc = (Math.imul(s.acc, 31) + a + 7 * i + 1) >>> 0;
+      }
+      if (noiseAt !== null && s.t === noiseAt) s.noise = noiseSalt * 1000003 + (hiddenCalls % 1000003);
+      s.t += 1;
+      const done = s.t >= maxSteps || (s.t >= minSteps && s.acc % 11 === 0);
+      return { done };
+    },
+    save() {
+      counters.saves += 1;
+      return { seed: state.seed, t: state.t, acc: state.acc, pos: state.pos.slice(), last: state.last.slice(), noise: state.noise };
+    },
+    load(snap) {
+      counters.loads += 1;
+      state = { seed: snap.seed, t: snap.t, acc: snap.acc, pos: snap.pos.slice(), last: snap.last.slice(), noise: snap.noise };
+    },
+    stateHash() {
+      counters.hashes += 1;
+      return stateHash(state);
+    },
+    canonicalState() {
+      return JSON.parse(JSON.stringify(state));
+    },
+    render() {
+      return { t: state.t };
+    },
+  };
+}
+
+/** The cheapest possible environment (for measuring engine overhead): an integer counter. */
+export function createTrivialEnv({ numPlayers, episodeSteps = 1e9 }) {
+  let t = 0;
+  let sum = 0;
+  let h = 0;
+  return {
+    numPlayers,
+    reset(seed) {
+      t = 0;
+      sum = seed | 0;
+      h = 0;
+    },
+    step(actions) {
+      for (let i = 0; i < actions.length; i++) sum = (Math.imul(sum, 31) + actions[i]) | 0;
+      t += 1;
+      return { done: t >= episodeSteps };
+    },
+    save() {
+      return [t, sum];
+    },
+    load(s) {
+      t = s[0];
+      sum = s[1];
+    },
+    stateHash() {
+      // A real 16-hex hash of the state, computed cheaply (mixes t and sum).
+      h = Math.imul(t ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(sum, 0xc2b2ae35);
+      return ((t >>> 0).toString(16).padStart(8, '0') + ((h ^ sum) >>> 0).toString(16).padStart(8, '0'));
+    },
+    canonicalState() {
+      return { t, sum };
+    },
+  };
+}

@@ -1,0 +1,276 @@
+// Deterministic network simulator for the rollback engine: N sessions over simulated links with
+// seeded latency, jitter, loss, duplication and reordering (static/js/impairment.js), all driven
+// by one virtual clock. No real sleeps: events (session ticks, message deliveries) run in time
+// order, ties in scheduling order, so a seed replays exactly.
+
+import { P2PSession } from '../../../static/js/session.js';
+import { createImpairment } from '../../../static/js/impairment.js';
+import { Prng } from '../../../static/js/prng.js';
+
+/** Binary min-heap of events ordered by (t, seq). */
+class EventQueue {
+  constructor() {
+    this.heap = [];
+    this.seq = 0;
+  }
+
+  push(t, fn) {
+    const e = { t, seq: this.seq++, fn };
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (less(h[p], e)) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  pop() {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && less(h[r], h[l]) ? r : l;
+        if (less(last, h[c])) break;
+        h[i] = h[c];
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+
+  get size() {
+    return this.heap.length;
+  }
+
+  peekTime() {
+    return this.heap.length ? this.heap[0].t : Infinity;
+  }
+}
+
+function less(a, b) {
+  return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+}
+
+export class VirtualClock {
+  constructor() {
+    this.t = 0;
+    this.events = new EventQueue();
+  }
+
+  now() {
+    return this.t;
+  }
+
+  at(t, fn) {
+    this.events.push(Math.max(t, this.t), fn);
+  }
+
+  /** Run events until virtual time `until` (or until `stop()` returns true). */
+  run(until, stop = null) {
+    while (this.events.size > 0 && this.events.peekTime() <= until) {
+      const e = this.events.pop();
+      this.t = e.t;
+      e.fn();
+      if (stop && stop()) return true;
+    }
+    this.t = Math.max(this.t, until);
+    return false;
+  }
+}
+
+/**
+ * A full game of N peers.
+ * @param {object} o
+ * @param {number} o.numPlayers
+ * @param {(player:number) => object} o.makeEnv
+ * @param {object} [o.settings]
+ * @param {number} [o.seed=1]             master seed (links, inputs, shared seed)
+ * @param {object|((from,to)=>object)} [o.link] impairment options per directed link (without seed)
+ * @param {number[]} [o.startAt]          virtual ms at which each peer's session starts
+ * @param {(player, tick, prng) => number} [o.input] local action per tick
+ * @param {boolean} [o.measure=false]     measure wall time spent in the engine and the env
+ * @param {number[]} [o.tickPeriodMs]     per-peer tick period (default 1000/fps for all)
+ */
+export function createGame(o) {
+  const numPlayers = o.numPlayers;
+  const clock = new VirtualClock();
+  const master = new Prng(o.seed ?? 1);
+  const sharedSeed = master.next();
+  const settings = o.settings || {};
+  const fps = settings.fps ?? 30;
+  const period = 1000 / fps;
+  const epoch = Date.UTC(2025, 0, 1);
+  const linkOpts = typeof o.link === 'function' ? o.link : () => o.link || {};
+  const links = new Map();
+  const stats = { delivered: 0, dropped: 0, injected: 0, sentBytes: new Array(numPlayers).fill(0) };
+  const blocked = new Set(); // "from>to" keys
+  const sessions = [];
+  const envs = [];
+  const alive = new Array(numPlayers).fill(true);
+  const inputPrngs = [];
+  const envTime = { ns: 0n };
+  const engineTime = { ns: 0n };
+  const measure = Boolean(o.measure);
+
+  for (let from = 0; from < numPlayers; from++) {
+    for (let to = 0; to < numPlayers; to++) {
+      if (from === to) continue;
+      links.set(`${from}>${to}`, createImpairment({ ...linkOpts(from, to), seed: master.next() }));
+    }
+  }
+
+  function timedEnv(env) {
+    if (!measure) return env;
+    const wrapped = { numPlayers: env.numPlayers };
+    for (const m of ['reset', 'step', 'save', 'load', 'stateHash', 'canonicalState']) {
+      wrapped[m] = (...args) => {
+        const t0 = process.hrtime.bigint();
+        try {
+          return env[m](...args);
+        } finally {
+          envTime.ns += process.hrtime.bigint() - t0;
+        }
+      };
+    }
+    return wrapped;
+  }
+
+  for (let p = 0; p < numPlayers; p++) {
+    const env = o.makeEnv(p);
+    envs.push(env);
+    inputPrngs.push(new Prng(master.next()));
+    const transport = {
+      send(to, bytes) {
+        stats.sentBytes[p] += bytes.byteLength;
+        if (!alive[p] || blocked.has(`${p}>${to}`)) return;
+        const copy = bytes.slice();
+        for (const t of links.get(`${p}>${to}`).schedule(clock.now(), copy.byteLength)) {
+          clock.at(t, () => {
+            if (!alive[to]) return;
+            stats.delivered += 1;
+            deliver(to, p, copy);
+          });
+        }
+      },
+    };
+    sessions.push(new P2PSession({
+      env: timedEnv(env),
+      transport,
+      localPlayer: p,
+      numPlayers,
+      sharedSeed,
+      settings,
+      now: () => clock.now(),
+      wallClock: () => epoch + clock.now(),
+      path: { kind: 'simulated', protocol: null, local_candidate_type: null, remote_candidate_type: null },
+    }));
+  }
+
+  function deliver(to, from, bytes) {
+    if (!measure) return sessions[to].receive(from, bytes);
+    const t0 = process.hrtime.bigint();
+    sessions[to].receive(from, bytes);
+    engineTime.ns += process.hrtime.bigint() - t0;
+  }
+
+  const input = o.input || defaultInput;
+  const tickCounts = new Array(numPlayers).fill(0);
+  const results = sessions.map(() => ({ advanced: 0, stalled: 0, waiting: 0, stallRun: 0, maxStallRun: 0 }));
+  // Per-peer tick period: a peer whose clock runs slow ticks less often (time sync must cope).
+  const periods = o.tickPeriodMs || new Array(numPlayers).fill(period);
+
+  function scheduleTicks(p, t0) {
+    clock.at(t0, () => {
+      if (!alive[p]) return;
+      sessions[p].start();
+      const loop = (k) => {
+        clock.at(t0 + k * periods[p], () => {
+          if (!alive[p]) return;
+          const s = sessions[p];
+          if (s.state === 'closed') return;
+          const a = input(p, tickCounts[p]++, inputPrngs[p], s);
+          let r;
+          if (measure) {
+            const ts = process.hrtime.bigint();
+            r = s.tick(a);
+            engineTime.ns += process.hrtime.bigint() - ts;
+          } else r = s.tick(a);
+          const res = results[p];
+          if (r.advanced) res.advanced += 1;
+          else if (r.status === 'stalled') res.stalled += 1;
+          else if (r.status === 'waiting') res.waiting += 1;
+          res.stallRun = r.status === 'stalled' ? res.stallRun + 1 : 0;
+          if (res.stallRun > res.maxStallRun) res.maxStallRun = res.stallRun;
+          loop(k + 1);
+        });
+      };
+      loop(0);
+    });
+  }
+
+  const startAt = o.startAt || new Array(numPlayers).fill(0);
+  for (let p = 0; p < numPlayers; p++) scheduleTicks(p, startAt[p]);
+
+  return {
+    clock,
+    sessions,
+    envs,
+    links,
+    stats,
+    results,
+    envTime,
+    engineTime,
+    sharedSeed,
+    /** Run until virtual time `ms` or until stop() is true. */
+    run(ms, stop) {
+      return clock.run(ms, stop);
+    },
+    /** Run until every session is closed (or `maxMs` virtual ms passed). */
+    runToEnd(maxMs) {
+      return clock.run(maxMs, () => sessions.every((s, i) => !alive[i] || s.state === 'closed'));
+    },
+    /** Cut one direction (or both with `both`) of a link. */
+    block(from, to, both = false) {
+      blocked.add(`${from}>${to}`);
+      if (both) blocked.add(`${to}>${from}`);
+    },
+    unblock(from, to, both = false) {
+      blocked.delete(`${from}>${to}`);
+      if (both) blocked.delete(`${to}>${from}`);
+    },
+    /** Peer `p` vanishes (its page closed without a BYE): it sends and receives nothing more. */
+    kill(p) {
+      alive[p] = false;
+    },
+    /** Deliver raw bytes to `to` as if sent by `from`, at virtual time `t`. */
+    inject(to, from, bytes, t = clock.now()) {
+      clock.at(t, () => {
+        stats.injected += 1;
+        sessions[to].receive(from, bytes);
+      });
+    },
+  };
+}
+
+/** Actions that change now and then (so predictions are mostly right, sometimes wrong). */
+export function defaultInput(player, tick, prng) {
+  if (prng.float() < 0.15) prng.lastAction = prng.int(5);
+  return prng.lastAction ?? 0;
+}
+
+/** Confirmed rows of a session as a flat list of "frame:actions:hash" strings (for equality). */
+export function confirmedRows(session) {
+  const out = [];
+  for (const ep of session.record().episodes) for (const r of ep.frames) out.push(`${r[0]}:${r[1].join(',')}:${r[2]}`);
+  return out;
+}

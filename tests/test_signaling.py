@@ -1,0 +1,375 @@
+"""Signaling logic without sockets: tickets, limits, message parsing, matchmaking decisions.
+
+A recording transport and a hand-moved clock stand in for Socket.IO and time inside these
+unit tests; the same logic runs behind real sockets in test_signaling_socketio.py.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from interactive_gym_p2p.scene_settings import SignalingRules
+from interactive_gym_p2p.signaling import InMemoryStore, Signaling, SignalingTickets, Slot, TicketError
+from interactive_gym_p2p.signaling.limits import Rate, SignalingLimits, TokenBucket
+from interactive_gym_p2p.signaling.messages import GameRef, Refusal, Relay, Signal, parse_relay, parse_signal
+from interactive_gym_p2p.validation.tokens import UploadTokens
+
+from server_harness import make_scene
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Wire:
+    """Records what signaling emits, per socket."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any, str]] = []
+
+    def emit(self, event: str, payload: Any, sid: str) -> None:
+        self.sent.append((event, payload, sid))
+
+    def to(self, sid: str, event: str | None = None) -> list[Any]:
+        return [p for e, p, s in self.sent if s == sid and (event is None or e == event)]
+
+
+def rules(scene_id: str = "game", players: int = 2, **p2p: Any) -> SignalingRules:
+    return make_scene(scene_id, players, **p2p).signaling_rules()
+
+
+def make(*scene_rules: SignalingRules, **kw: Any) -> tuple[Signaling, Wire, Clock]:
+    wire, clock = Wire(), Clock()
+    tokens = UploadTokens(b"k" * 32)
+    signaling = Signaling(
+        {r.scene_id: r for r in scene_rules}, store=InMemoryStore(), transport=wire, clock=clock,
+        upload_tokens=tokens, rng=random.Random(1234), **kw,
+    )
+    return signaling, wire, clock
+
+
+def seat(signaling: Signaling, sid: str, subject: str, scene_id: str = "game", visit: int = 1) -> dict[str, Any]:
+    assert signaling.connect(sid, Slot(subject, scene_id, visit)).ack["ok"]
+    return signaling.join(sid).ack
+
+
+# ---------------------------------------------------------------------- tickets
+
+
+def test_ticket_roundtrip_and_forgery() -> None:
+    tickets = SignalingTickets(b"s" * 32)
+    ticket = tickets.issue("alice", "game", 3)
+    assert tickets.verify(ticket) == Slot("alice", "game", 3)
+    with pytest.raises(TicketError, match="not issued by this server"):
+        SignalingTickets(b"t" * 32).verify(ticket)
+    prefix, body, mac = ticket.split(".")
+    other_body = tickets.issue("bob", "game", 3).split(".")[1]
+    with pytest.raises(TicketError, match="not issued"):
+        tickets.verify(f"{prefix}.{other_body}.{mac}")
+    for bad in (None, 5, "", "t1.abc", "x" * 600):
+        with pytest.raises(TicketError):
+            tickets.verify(bad)
+    with pytest.raises(TicketError, match="subject id is invalid"):
+        tickets.verify(tickets.issue("../etc", "game", 0))
+
+
+# ---------------------------------------------------------------------- limits and parsing
+
+
+def test_token_bucket() -> None:
+    clock = Clock()
+    bucket = TokenBucket(Rate(per_second=2, burst=3), clock=clock)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock.now += 0.5  # one token back
+    assert bucket.take() and not bucket.take()
+    clock.now += 100  # refills only up to the burst
+    assert sum(bucket.take() for _ in range(10)) == 3
+
+
+LIMITS = SignalingLimits()
+
+
+def test_parse_signal_accepts_and_rebuilds() -> None:
+    offer = parse_signal({"game_id": "g1", "to": 1, "kind": "offer", "data": {"type": "offer", "sdp": "v=0", "x": 1}, "y": 2}, LIMITS)
+    assert offer == Signal("g1", 1, "offer", {"type": "offer", "sdp": "v=0"})
+    cand = parse_signal(
+        {"game_id": "g1", "to": 0, "kind": "candidate", "data": {"candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0, "extra": "dropped"}},
+        LIMITS,
+    )
+    assert isinstance(cand, Signal) and cand.data == {
+        "candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": None,
+    }
+    assert parse_signal({"game_id": "g1", "to": 0, "kind": "candidate", "data": None}, LIMITS) == Signal("g1", 0, "candidate", None)
+    assert parse_signal({"game_id": "g1", "to": 0, "kind": "restart", "data": None}, LIMITS) == Signal("g1", 0, "restart", None)
+    assert parse_signal({"game_id": "g1", "to": 0, "kind": "restart", "data": {"x": 1}}, LIMITS).code == "malformed"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ("text", "malformed"),
+        (None, "malformed"),
+        ({"game_id": "../g", "to": 1, "kind": "offer", "data": {"type": "offer", "sdp": ""}}, "malformed"),
+        ({"game_id": "g", "to": True, "kind": "offer", "data": {"type": "offer", "sdp": ""}}, "malformed"),
+        ({"game_id": "g", "to": 256, "kind": "offer", "data": {"type": "offer", "sdp": ""}}, "malformed"),
+        ({"game_id": "g", "to": 1, "kind": "bye", "data": {}}, "malformed"),
+        ({"game_id": "g", "to": 1, "kind": "offer", "data": {"type": "answer", "sdp": ""}}, "malformed"),
+        ({"game_id": "g", "to": 1, "kind": "offer", "data": {"type": "offer", "sdp": 5}}, "malformed"),
+        ({"game_id": "g", "to": 1, "kind": "candidate", "data": {"candidate": 1}}, "malformed"),
+        ({"game_id": "g", "to": 1, "kind": "candidate", "data": {"candidate": "c", "sdpMLineIndex": -1}}, "malformed"),
+        ({"game_id": "g", "to": 1, "kind": "offer", "data": {"type": "offer", "sdp": "a" * (16 * 1024 + 1)}}, "oversized"),
+        ({"game_id": "g", "to": 1, "kind": "candidate", "data": {"candidate": "c" * 1025}}, "oversized"),
+    ],
+)
+def test_parse_signal_refuses(payload: Any, code: str) -> None:
+    refusal = parse_signal(payload, LIMITS)
+    assert isinstance(refusal, Refusal) and refusal.code == code, refusal
+
+
+def test_parse_relay() -> None:
+    assert parse_relay({"game_id": "g", "to": 1, "data": b"\x04"}, LIMITS) == Relay("g", 1, b"\x04")
+    assert parse_relay({"game_id": "g", "to": 1, "data": "text"}, LIMITS).code == "malformed"  # type: ignore[union-attr]
+    assert parse_relay({"game_id": "g", "to": 1, "data": b"x" * 1025}, LIMITS).code == "oversized"  # type: ignore[union-attr]
+    assert parse_relay({"game_id": "g", "to": 1, "data": b""}, LIMITS).code == "oversized"  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------- matchmaking
+
+
+def test_three_players_fifo_then_next_game() -> None:
+    signaling, wire, _ = make(rules(players=3))
+    assert seat(signaling, "s1", "a") == {"ok": True, "status": "waiting"}
+    assert seat(signaling, "s2", "b")["status"] == "waiting"
+    assert wire.to("s1", "waiting")[-1]["players_waiting"] == 2
+    result = seat(signaling, "s3", "c")
+    assert result["status"] == "matched"
+    ready = {sid: wire.to(sid, "game_ready")[0] for sid in ("s1", "s2", "s3")}
+    assert sorted(r["player_index"] for r in ready.values()) == [0, 1, 2]
+    assert len({r["game_id"] for r in ready.values()}) == 1 and len({r["seed"] for r in ready.values()}) == 1
+    assert all(0 <= r["seed"] <= 0xFFFFFFFF for r in ready.values())
+    for r in ready.values():
+        me = r["player_index"]
+        assert r["connections"] == [{"peer_index": j, "role": "offer" if me < j else "answer"} for j in range(3) if j != me]
+        assert UploadTokens(b"k" * 32).verify(r["upload"]["token"], r["game_id"], me, r["players"][me]["subject_id"])
+        assert r["upload"]["url"] == f"/p2p/exports/{r['game_id']}/{me}"
+    assert signaling.stats() == {"waiting": 0, "games": 1}
+    assert seat(signaling, "s4", "d")["status"] == "waiting"  # a fourth one starts the next room
+
+
+def test_game_created_info() -> None:
+    signaling, _, _ = make(rules())
+    signaling.connect("s1", Slot("a", "game", 1))
+    signaling.join("s1")
+    signaling.connect("s2", Slot("b", "game", 1))
+    created = signaling.join("s2").created
+    assert len(created) == 1
+    info = created[0].to_dict()
+    assert info["scene_id"] == "game" and sorted(p["subject_id"] for p in info["players"]) == ["a", "b"]
+    assert info["settings"]["p2p"]["players"] == 2 and info["created_at"].endswith("Z")
+    assert list(created[0].subject_ids) == [p["subject_id"] for p in sorted(info["players"], key=lambda p: p["player_index"])]
+
+
+def test_wait_timeout() -> None:
+    signaling, wire, clock = make(rules(wait_timeout_s=30))
+    seat(signaling, "s1", "a")
+    clock.now += 29.9
+    signaling.sweep()
+    assert not wire.to("s1", "wait_timeout")
+    clock.now += 0.2
+    signaling.sweep()
+    [timeout] = wire.to("s1", "wait_timeout")
+    assert timeout["reason"] == "no_match" and "within 30 s" in timeout["message"]
+    assert signaling.stats()["waiting"] == 0
+
+
+def test_waiting_socket_replaced_keeps_place() -> None:
+    signaling, wire, _ = make(rules(players=3))
+    seat(signaling, "s1", "a")
+    seat(signaling, "s2", "b")
+    signaling.connect("s1b", Slot("a", "game", 1))
+    result = signaling.join("s1b")
+    assert result.ack["status"] == "waiting" and result.disconnect == ["s1"]
+    assert wire.to("s1", "superseded")
+    seat(signaling, "s3", "c")
+    assert wire.to("s1b", "game_ready") and not wire.to("s1", "game_ready")
+
+
+def test_disconnect_while_waiting_leaves_the_room() -> None:
+    signaling, wire, _ = make(rules(players=3))
+    seat(signaling, "s1", "a")
+    seat(signaling, "s2", "b")
+    signaling.disconnect("s1")
+    assert wire.to("s2", "waiting")[-1]["players_waiting"] == 1
+    seat(signaling, "s3", "c")
+    assert not wire.to("s3", "game_ready")
+
+
+def _pair(signaling: Signaling, wire: Wire) -> tuple[dict[str, Any], dict[str, Any]]:
+    seat(signaling, "s1", "a")
+    seat(signaling, "s2", "b")
+    return wire.to("s1", "game_ready")[0], wire.to("s2", "game_ready")[0]
+
+
+def test_relay_only_within_the_game() -> None:
+    signaling, wire, _ = make(rules())
+    r1, r2 = _pair(signaling, wire)
+    seat(signaling, "s3", "c")
+    seat(signaling, "s4", "d")
+    other = wire.to("s3", "game_ready")[0]
+    p1, p2 = r1["player_index"], r2["player_index"]
+    ok = signaling.signal("s1", Signal(r1["game_id"], p2, "offer", {"type": "offer", "sdp": "v=0"}))
+    assert ok.ack == {"ok": True}
+    assert wire.to("s2", "signal") == [{"game_id": r1["game_id"], "from": p1, "kind": "offer", "data": {"type": "offer", "sdp": "v=0"}}]
+    refused = signaling.signal("s1", Signal(other["game_id"], 0, "offer", {"type": "offer", "sdp": "x"}))
+    assert refused.ack["error"]["code"] == "not_in_game"
+    assert signaling.signal("s1", Signal(r1["game_id"], p1, "offer", {"type": "offer", "sdp": "x"})).ack["error"]["code"] == "bad_target"
+    assert signaling.signal("s1", Signal(r1["game_id"], 5, "offer", {"type": "offer", "sdp": "x"})).ack["error"]["code"] == "bad_target"
+    assert signaling.relay("s1", Relay(r1["game_id"], p2, b"\x04")).ack == {"ok": True}
+    assert wire.to("s2", "relay")[0]["data"] == b"\x04"
+    assert not wire.to("s3", "signal") and not wire.to("s4", "signal") and not wire.to("s4", "relay")
+    assert signaling.signal("nobody", Signal(r1["game_id"], p2, "offer", {"type": "offer", "sdp": "x"})).ack["error"]["code"] == "not_connected"
+
+
+def test_reconnect_within_grace() -> None:
+    signaling, wire, clock = make(rules(reconnect_grace_s=10))
+    r1, r2 = _pair(signaling, wire)
+    signaling.disconnect("s1")
+    assert wire.to("s2", "peer_interrupted") == [{"game_id": r1["game_id"], "player_index": r1["player_index"], "grace_s": 10}]
+    refused = signaling.signal("s2", Signal(r1["game_id"], r1["player_index"], "offer", {"type": "offer", "sdp": "x"}))
+    assert refused.ack["error"]["code"] == "peer_unavailable"
+    clock.now += 9
+    signaling.sweep()
+    result = seat(signaling, "s1-again", "a")
+    assert result == {"ok": True, "status": "rejoined", "game_id": r1["game_id"]}
+    again = wire.to("s1-again", "game_ready")[0]
+    assert again["rejoin"] and again["player_index"] == r1["player_index"] and again["seed"] == r1["seed"]
+    assert again["upload"] == r1["upload"]
+    assert wire.to("s2", "peer_rejoined") == [{"game_id": r1["game_id"], "player_index": r1["player_index"]}]
+    clock.now += 60
+    signaling.sweep()
+    assert not wire.to("s2", "peer_left")
+
+
+def test_grace_expires_end_policy() -> None:
+    signaling, wire, clock = make(rules(reconnect_grace_s=5, disconnect_policy="end"))
+    ended = []
+    r1, r2 = _pair(signaling, wire)
+    signaling.disconnect("s1")
+    clock.now += 5.1
+    ended += signaling.sweep().ended
+    assert wire.to("s2", "peer_left") == [
+        {"game_id": r1["game_id"], "player_index": r1["player_index"], "reason": "disconnected", "policy": "end", "game_over": True}
+    ]
+    late = seat(signaling, "s1-late", "a")
+    assert late["error"]["code"] == "seat_expired" and "5 s" in late["error"]["message"]
+    assert seat(signaling, "s2-reload", "b")["error"]["code"] == "game_over"
+    assert [e.outcome for e in ended] == ["incomplete"] and signaling.stats()["games"] == 0
+
+
+def test_grace_expires_default_action_policy() -> None:
+    signaling, wire, clock = make(rules(players=3, reconnect_grace_s=1, disconnect_policy="default_action"))
+    for sid, subject in (("s1", "a"), ("s2", "b"), ("s3", "c")):
+        seat(signaling, sid, subject)
+    ready = wire.to("s1", "game_ready")[0]
+    signaling.disconnect("s1")
+    clock.now += 2
+    signaling.sweep()
+    for sid in ("s2", "s3"):
+        [left] = wire.to(sid, "peer_left")
+        assert left["policy"] == "default_action" and left["game_over"] is False
+    # The two who stay play on and can still signal each other.
+    to_s3 = wire.to("s3", "game_ready")[0]["player_index"]
+    assert signaling.signal("s2", Signal(ready["game_id"], to_s3, "offer", {"type": "offer", "sdp": "x"})).ack["ok"]
+    assert signaling.stats()["games"] == 1
+
+
+def test_zero_grace_drops_at_once() -> None:
+    signaling, wire, _ = make(rules(reconnect_grace_s=0))
+    _pair(signaling, wire)
+    signaling.disconnect("s1")
+    assert wire.to("s2", "peer_left")[0]["reason"] == "disconnected"
+
+
+def test_finish_forms_a_known_group_for_the_next_scene() -> None:
+    first = rules("first")
+    second = make_scene("second").player_grouping(wait_for_known_group=True, group_wait_timeout=20_000).signaling_rules()
+    signaling, wire, clock = make(first, second)
+    for sid, subject in (("a1", "a"), ("b1", "b"), ("c1", "c"), ("d1", "d")):
+        seat(signaling, sid, subject, "first")
+    games = {wire.to(sid, "game_ready")[0]["game_id"] for sid in ("a1", "b1", "c1", "d1")}
+    assert len(games) == 2
+    for sid in ("a1", "b1", "c1", "d1"):
+        game_id = wire.to(sid, "game_ready")[0]["game_id"]
+        result = signaling.finished(sid, GameRef(game_id))
+        assert result.ack == {"ok": True}
+    assert signaling.stats()["games"] == 0
+    # In the second scene a and c arrive first: FIFO would pair them; known groups do not.
+    for sid, subject in (("a2", "a"), ("c2", "c")):
+        seat(signaling, sid, subject, "second", visit=2)
+    assert not wire.to("a2", "game_ready") and wire.to("a2", "waiting")[-1]["group"] is True
+    seat(signaling, "b2", "b", "second", visit=2)
+    seat(signaling, "d2", "d", "second", visit=2)
+    partner = {"a2": "b2", "b2": "a2", "c2": "d2", "d2": "c2"}
+    for sid, other in partner.items():
+        assert wire.to(sid, "game_ready")[0]["game_id"] == wire.to(other, "game_ready")[0]["game_id"]
+
+
+def test_known_group_wait_timeout() -> None:
+    first = rules("first")
+    second = make_scene("second").player_grouping(wait_for_known_group=True, group_wait_timeout=5_000).signaling_rules()
+    signaling, wire, clock = make(first, second)
+    seat(signaling, "a1", "a", "first")
+    seat(signaling, "b1", "b", "first")
+    game_id = wire.to("a1", "game_ready")[0]["game_id"]
+    signaling.finished("a1", GameRef(game_id))
+    signaling.finished("b1", GameRef(game_id))
+    seat(signaling, "a2", "a", "second", visit=2)
+    clock.now += 6
+    signaling.sweep()
+    [timeout] = wire.to("a2", "wait_timeout")
+    assert timeout["reason"] == "group" and "group members" in timeout["message"]
+
+
+def test_release_and_leave() -> None:
+    signaling, wire, _ = make(rules(players=2, disconnect_policy="end"))
+    r1, r2 = _pair(signaling, wire)
+    result = signaling.release(Slot("a", "game", 1))
+    assert wire.to("s2", "peer_left")[0]["reason"] == "left" and wire.to("s2", "peer_left")[0]["game_over"] is True
+    assert result.ended and result.ended[0].seats == {r1["player_index"]: "left", r2["player_index"]: "ended"}
+    assert seat(signaling, "s1b", "a")["error"]["code"] == "left_game"
+    # release of a waiting slot just leaves the room
+    seat(signaling, "s5", "e")
+    signaling.release(Slot("e", "game", 1))
+    assert signaling.stats()["waiting"] == 0
+
+
+def test_unknown_scene_and_static_ice_servers() -> None:
+    servers = [{"urls": ["turn:127.0.0.1:3478"], "username": "u", "credential": "c"}]
+    signaling, wire, _ = make(rules(turn=servers, ice_transport_policy="relay"))
+    assert signaling.connect("x", Slot("a", "nope", 1)).ack["error"]["code"] == "unknown_scene"
+    r1, _ = _pair(signaling, wire)
+    assert r1["ice_servers"] == servers and r1["ice_transport_policy"] == "relay"
+
+
+def test_ice_servers_provider_per_participant() -> None:
+    calls: list[str] = []
+
+    def provider(pid: str) -> list[dict[str, Any]]:
+        calls.append(pid)
+        return [{"urls": ["turn:127.0.0.1:3478"], "username": f"9:{pid}", "credential": "x"}]
+
+    signaling, wire, _ = make(rules(), ice_servers=provider)
+    r1, r2 = _pair(signaling, wire)
+    assert sorted(calls) == ["a", "b"]
+    assert r1["ice_servers"][0]["username"] == "9:a" and r2["ice_servers"][0]["username"] == "9:b"
+
+    failing, wire2, _ = make(rules(), ice_servers=lambda pid: 1 / 0)
+    r1, _ = _pair(failing, wire2)
+    assert r1["ice_servers"] == []

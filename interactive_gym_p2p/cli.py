@@ -16,9 +16,12 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .server.config import ASYNC_MODES, ServerConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server.services import TurnSettings
 
 SECRET_ENV = "IG_P2P_SECRET"
 RESEARCHER_TOKEN_ENV = "IG_P2P_RESEARCHER_TOKEN"
@@ -45,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--secret-file", type=Path, default=None,
         help=f"file holding the server secret (tickets, upload tokens); else ${SECRET_ENV}, else random per start",
     )
+    parser.add_argument(
+        "--turn", choices=["embedded", "external", "none"], default="embedded",
+        help="TURN for participants: the embedded server (default), an external coturn (--turn-url, "
+        "secret from $IGP2P_TURN_SECRET), or none",
+    )
+    parser.add_argument("--turn-port", type=int, default=3478, help="UDP/TCP port of the embedded TURN server (default 3478)")
+    parser.add_argument("--turn-url", action="append", default=[], help="external TURN URL (repeatable)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -70,6 +80,18 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
+def turn_from_args(args: argparse.Namespace) -> "TurnSettings | None":
+    from .server.services import TurnSettings
+
+    if args.turn == "none":
+        return None
+    if args.turn == "external":
+        return TurnSettings(mode="external", urls=tuple(args.turn_url), secret=os.environ.get("IGP2P_TURN_SECRET"))
+    # With --public the embedded TURN stays on --host (loopback by default): LAN participants
+    # reach each other directly; a relay for the LAN needs an address they can reach (docs/turn.md).
+    return TurnSettings(mode="embedded", host=args.host, port=args.turn_port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -79,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
         config.check()
         experiment = resolve_experiment(args.experiment)
-        run(experiment, config)
+        run(experiment, config, turn=turn_from_args(args))
     except (ExperimentError, ValueError, FileNotFoundError) as exc:
         print(f"interactive-gym-p2p: {exc}", file=sys.stderr)
         return 2

@@ -53,7 +53,7 @@ def test_cli_serves_under_eventlet_without_writing_to_cwd(tmp_path: Path) -> Non
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "interactive_gym_p2p.cli", str(tmp_path / "experiment.py"),
-         "--port", str(port), "--data-dir", str(tmp_path / "data")],
+         "--port", str(port), "--data-dir", str(tmp_path / "data"), "--turn-port", "0"],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -73,6 +73,11 @@ def test_cli_serves_under_eventlet_without_writing_to_cwd(tmp_path: Path) -> Non
             assert peer.join()["ok"]
         ready = {s: p.log.wait("game_ready") for s, p in peers.items()}
         assert ready["e1"]["game_id"] == ready["e2"]["game_id"]
+        # The CLI started the embedded TURN server and hands out per-participant credentials.
+        for subject, info in ready.items():
+            (server,) = info["ice_servers"]
+            assert any(u.startswith("turn:127.0.0.1:") for u in server["urls"]), server
+            assert server["username"].endswith(":" + subject) and server["credential"]
         r1 = ready["e1"]
         assert peers["e1"].call("signal", {"game_id": r1["game_id"], "to": 1 - r1["player_index"], "kind": "offer",
                                            "data": {"type": "offer", "sdp": "eventlet"}}) == {"ok": True}

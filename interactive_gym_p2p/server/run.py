@@ -9,12 +9,21 @@ from typing import Any
 from .app import create_app
 from .config import ServerConfig
 from .experiment import load_experiment
+from .services import ExperimentServices, TurnSettings
 
 logger = logging.getLogger(__name__)
 
 
-def run(stager_or_experiment: Any, config: ServerConfig | None = None) -> None:
-    """Serve until interrupted. Without ``config``, an ExperimentConfig's host/port are used."""
+def run(
+    stager_or_experiment: Any,
+    config: ServerConfig | None = None,
+    turn: TurnSettings | None = TurnSettings(),
+) -> None:
+    """Serve until interrupted. Without ``config``, an ExperimentConfig's host/port are used.
+
+    ``turn`` picks the TURN server participants get (the embedded one by default, started as
+    a child process and stopped on exit); ``None`` serves no TURN and no validation routes.
+    """
     if config is None:
         experiment = load_experiment(stager_or_experiment)
         config = ServerConfig()
@@ -22,6 +31,14 @@ def run(stager_or_experiment: Any, config: ServerConfig | None = None) -> None:
             config = dataclasses.replace(config, host=experiment.host)
         if experiment.port is not None:
             config = dataclasses.replace(config, port=experiment.port)
+    if turn is None:
+        _serve(stager_or_experiment, config)
+        return
+    with ExperimentServices(config, turn) as wired:
+        _serve(stager_or_experiment, wired)
+
+
+def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
     app, socketio = create_app(stager_or_experiment, config)
     shown_host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
     print(f"Serving the experiment at http://{shown_host}:{config.port}/ (bound to {config.host}, {config.async_mode})", flush=True)

@@ -15,6 +15,8 @@ import pytest
 
 from harness.chromium import ChromiumError, check_chromium
 from harness.coturn import CoturnError, start_coturn
+from harness.game import GameServerError, start_game_server
+from harness.session import artifact_stem
 from harness.netns import NetnsError, create_netns
 from harness.processes import ProcessStartError, start_ready_process
 
@@ -92,3 +94,39 @@ def netns_static_url(netns):
 def netns_chromium(netns, chromium_available, tmp_path) -> Path:
     """A Chromium executable wrapper that runs the browser inside the namespace."""
     return netns.wrapper(tmp_path, "/usr/bin/chromium")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Keeps each phase's report on the test item so fixtures can tell a failed test at teardown.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def game_server(tmp_path, request, artifacts_dir):
+    """Start the demo experiment server (real services) as a child process: a factory.
+
+    ``game_server(kwargs_for_build_stager, turn="embedded"|"none", netns=None)``. The server's
+    log goes to ``test-artifacts/`` when the test fails; the process stops at teardown.
+    """
+    servers = []
+
+    def start(kwargs: dict, turn: str = "embedded", netns=None):
+        wrap = netns.command if netns is not None else (lambda argv: argv)
+        try:
+            server = start_game_server(tmp_path / f"server{len(servers)}", kwargs, turn=turn, wrap=wrap)
+        except GameServerError as err:
+            pytest.fail(f"experiment server (with {turn} TURN) could not start: {err}", pytrace=False)
+        servers.append(server)
+        return server
+
+    yield start
+    call = getattr(request.node, "rep_call", None)
+    failed = call is None or call.failed
+    for i, server in enumerate(servers):
+        server.stop()
+        if failed:
+            artifacts_dir.mkdir(parents=True, exist_ok=True)
+            (artifacts_dir / f"{artifact_stem(request.node.nodeid)}-server{i}.log").write_text(server.log(), encoding="utf-8")

@@ -47,17 +47,27 @@ class BrowserSession:
             raise
         return self
 
-    async def new_page(self, player: int, url: str) -> Any:
-        """A page in its own browser context (like a separate participant), loaded and ready."""
+    async def new_page(self, player: int, url: str, *, ready: str | None = "() => window.p2p && window.p2p.ready === true",
+                       relay: bool = True, init_script: str | None = None) -> Any:
+        """A page in its own browser context (like a separate participant), loaded and ready.
+
+        ``ready``: a JS predicate awaited after loading (None: just load); ``relay``: attach
+        the test's signaling relay (pages that use the real server's signaling do not);
+        ``init_script``: runs in every document before the page's own scripts.
+        """
         context = await self._browser.new_context()
         page = await context.new_page()
         log = self.console.setdefault(player, [])
         page.on("console", lambda m: log.append(f"[{m.type}] {m.text}"))
         page.on("pageerror", lambda e: log.append(f"[pageerror] {e}"))
-        await self.relay.attach(page, player)
+        if relay:
+            await self.relay.attach(page, player)
+        if init_script is not None:
+            await page.add_init_script(init_script)
         self.pages.append(page)
         await page.goto(url)
-        await page.wait_for_function("() => window.p2p && window.p2p.ready === true")
+        if ready is not None:
+            await page.wait_for_function(ready)
         return page
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
@@ -79,6 +89,13 @@ class BrowserSession:
                 await page.screenshot(path=str(self.artifacts_dir / f"{stem}-page{i}.png"), full_page=True)
             except Exception as err:  # keep going: the other pages' evidence still matters
                 logger.warning("screenshot of page %d failed: %s", i, err)
+            try:
+                # The client's diagnostic object (game pages), as JSON, when the page has one.
+                state = await page.evaluate("() => window.p2p ? JSON.stringify(window.p2p, null, 1) : null")
+                if state is not None:
+                    (self.artifacts_dir / f"{stem}-page{i}-p2p.json").write_text(state, encoding="utf-8")
+            except Exception as err:
+                logger.warning("window.p2p of page %d unavailable: %s", i, err)
         for player, lines in self.console.items():
             (self.artifacts_dir / f"{stem}-player{player}-console.log").write_text("\n".join(lines), encoding="utf-8")
         logger.warning("saved screenshots and console logs to %s", self.artifacts_dir)

@@ -1,0 +1,137 @@
+"""The demo experiment: a start page, a two-player Gem Rush game over WebRTC, an end page.
+
+    python -m interactive_gym_p2p.examples.demo [--port 5702] [--host 127.0.0.1]
+        [--turn embedded|none] [--turn-port 3478] [--pyodide-index-url URL] [--data-dir data]
+
+Open the printed URL in two browser windows (two participants). The server hands out TURN
+credentials for its embedded TURN server, serves Pyodide from ``node_modules/pyodide`` when
+present (no internet needed) and stores each player's validation export under
+``<data-dir>/exports``. :func:`build_stager` is the experiment; tests reuse it with short games.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from interactive_gym.scenes.stager import Stager
+from interactive_gym.scenes.static_scene import EndScene, StartScene
+
+from ..scene import P2PGymScene
+from . import gem_rush
+
+logger = logging.getLogger(__name__)
+
+GAME_SCENE_ID = "gem_rush"
+
+START_BODY = """
+<p>You will play <b>Gem Rush</b> with another participant, each in your own browser.</p>
+<p>Move with the <b>arrow keys</b> (or <b>W A S D</b>). Collect gems: green ones are worth
+1 point, gold ones 3. Avoid the comets: they stun you for a second.</p>
+<p>Press <b>Continue</b> to look for a partner.</p>
+"""
+
+GAME_BODY = "<p>Arrow keys or W A S D to move. Green gem: 1 point, gold gem: 3 points.</p>"
+
+
+def build_game_scene(
+    *,
+    num_episodes: int = 2,
+    max_steps: int = 1350,
+    fps: int = 30,
+    impairment: dict[str, Any] | None = None,
+    ice_transport_policy: str = "all",
+    scene_id: str = GAME_SCENE_ID,
+    **p2p: Any,
+) -> P2PGymScene:
+    """The Gem Rush scene: two players, ``num_episodes`` rounds of ``max_steps`` frames."""
+    return (
+        P2PGymScene()
+        .scene(scene_id=scene_id)
+        .user_experience(scene_header="Gem Rush", scene_body=GAME_BODY, in_game_scene_body=GAME_BODY)
+        .pyodide(environment_initialization_code=gem_rush.environment_initialization_code(max_steps))
+        .gameplay(
+            default_action=gem_rush.NOOP,
+            action_mapping=gem_rush.ACTION_MAPPING,
+            num_episodes=num_episodes,
+            max_steps=max_steps,
+        )
+        .rendering(fps=fps, game_width=gem_rush.WIDTH, game_height=gem_rush.HEIGHT, background="#0f172a")
+        .p2p(players=2, ice_transport_policy=ice_transport_policy, impairment=impairment, **p2p)
+    )
+
+
+def build_stager(
+    num_episodes: int = 2,
+    max_steps: int = 1350,
+    impairment: dict[str, Any] | None = None,
+    ice_transport_policy: str = "all",
+    **game: Any,
+) -> Stager:
+    """StartScene -> Gem Rush (P2PGymScene) -> EndScene. Extra keywords go to ``.p2p(...)``
+    (e.g. ``connection_timeout_s``, ``disconnect_policy``) or :func:`build_game_scene`."""
+    start = (
+        StartScene()
+        .scene(scene_id="welcome")
+        .display(scene_header="Welcome", scene_body=START_BODY)
+    )
+    play = build_game_scene(
+        num_episodes=num_episodes, max_steps=max_steps, impairment=impairment,
+        ice_transport_policy=ice_transport_policy, **game,
+    )
+    end = (
+        EndScene()
+        .scene(scene_id="thanks")
+        .display(scene_header="Thank you!", scene_body="<p>The experiment is over. You can close this window.</p>")
+    )
+    return Stager(scenes=[start, play, end])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m interactive_gym_p2p.examples.demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5702, help="TCP port (default 5702)")
+    parser.add_argument("--turn", choices=["embedded", "none"], default="embedded",
+                        help="embedded: start this package's TURN server (default); none: no ICE servers")
+    parser.add_argument("--turn-port", type=int, default=3478, help="UDP/TCP port of the embedded TURN server")
+    parser.add_argument("--pyodide-index-url", default=None, help="where browsers load Pyodide from (default: local node_modules/pyodide, else the CDN)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where scene data and exports go (default ./data)")
+    parser.add_argument("--episodes", type=int, default=2, help="rounds per game (default 2)")
+    parser.add_argument("--max-steps", type=int, default=1350, help="frames per round (default 1350 = 45 s at 30 fps)")
+    parser.add_argument("--relay", action="store_true", help="force the TURN relay (iceTransportPolicy 'relay')")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..server import ServerConfig, run
+    from ..server.services import TurnSettings
+
+    try:
+        stager = build_stager(
+            num_episodes=args.episodes, max_steps=args.max_steps,
+            ice_transport_policy="relay" if args.relay else "all",
+        )
+        config = ServerConfig(host=args.host, port=args.port, data_dir=args.data_dir, pyodide_index_url=args.pyodide_index_url)
+        config.check()
+        # mode "none" still wires the export store and upload routes (turn=None would not).
+        turn = TurnSettings(mode=args.turn, host=args.host, port=args.turn_port)
+        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        print(f"Gem Rush demo: open http://{shown}:{args.port}/ in two browser windows (one per player).", flush=True)
+        print(f"Exports are stored under {Path(args.data_dir) / 'exports'}.", flush=True)
+        run(stager, config, turn=turn)
+    except ValueError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+// Entry module of the participant page (templates/participant.html): reads #p2p-config,
+// connects to the server and runs the participant flow (client_flow.js) with the page's
+// screens (client_ui.js), Pyodide (env_pyodide.js) and the vendored Socket.IO client.
+//
+// Test hooks (Contract A, docs/client.md): window.p2p is the flow's diagnostic object,
+// document.body.dataset.phase mirrors its phase, and ?autoadvance=1 clicks Continue.
+// Importing this module in node does nothing: it starts only when there is a page.
+
+import { io } from '../vendor/socket.io/socket.io.esm.min.js';
+import { createClientFlow, createDiag } from './client_flow.js';
+import { createDomUi } from './client_ui.js';
+import { loadPyodideRuntime, preparePyodideEnv } from './env_pyodide.js';
+
+/** Pyodide runtime (one per page) and the hashing.py source, fetched once. */
+function createEnvLoader(config) {
+  let runtime = null;
+  let hashing = null;
+  return async function loadEnv(p2p) {
+    const env = p2p.env ?? {};
+    if (env.runtime !== 'pyodide') throw new Error(`unsupported environment runtime ${JSON.stringify(env.runtime)}`);
+    runtime ??= loadPyodideRuntime(config.pyodide_index_url);
+    hashing ??= fetch(`${config.python_url ?? '/p2p/py/'}hashing.py`).then((r) => {
+      if (!r.ok) throw new Error(`hashing.py: HTTP ${r.status}`);
+      return r.text();
+    });
+    // Either failure must be retried by the next scene, not remembered forever.
+    runtime.catch(() => { runtime = null; });
+    hashing.catch(() => { hashing = null; });
+    const [pyodide, hashingSource] = await Promise.all([runtime, hashing]);
+    const packages = Array.isArray(env.packages) ? env.packages : [];
+    if (packages.length > 0) {
+      await pyodide.loadPackage('micropip');
+      await pyodide.pyimport('micropip').install(packages);
+    }
+    const p = p2p.settings?.p2p ?? {};
+    return preparePyodideEnv(pyodide, {
+      environmentCode: env.code,
+      hashingSource,
+      numPlayers: p.players,
+      agentIds: p.agent_ids ?? null,
+      defaultAction: p.default_action ?? p2p.gameplay?.default_action ?? 0,
+    });
+  };
+}
+
+export function main(win = globalThis.window) {
+  const doc = win.document;
+  const config = JSON.parse(doc.getElementById('p2p-config').textContent);
+  const diag = createDiag();
+  win.p2p = diag;
+  const ui = createDomUi(doc, win);
+  const autoAdvance = new URLSearchParams(win.location.search).get('autoadvance') === '1';
+  const flow = createClientFlow({
+    config,
+    diag,
+    ui,
+    autoAdvance,
+    connect: (namespace, opts) => io(namespace, { path: config.socketio_path ?? '/socket.io', ...opts }),
+    loadEnv: createEnvLoader(config),
+    fetch: win.fetch.bind(win),
+    navigate: (url) => win.location.assign(url),
+  });
+  const recordUncaught = (message) => {
+    diag.errors.push({ code: 'uncaught', message: String(message) });
+  };
+  win.addEventListener('error', (ev) => recordUncaught(ev.message));
+  win.addEventListener('unhandledrejection', (ev) => recordUncaught(ev.reason?.message ?? ev.reason));
+  // pagehide fires on close, reload and navigation (beforeunload does not on every mobile browser).
+  win.addEventListener('pagehide', () => flow.onUnload());
+  flow.start();
+  return flow;
+}
+
+if (typeof window !== 'undefined' && typeof document !== 'undefined' && document.getElementById('p2p-config')) {
+  main(window);
+}

@@ -1,0 +1,602 @@
+// The participant flow: Socket.IO events in, screens and one P2P game at a time out.
+//
+//   `/`    activate_scene -> static scene (header, body, Continue) or P2P scene
+//   `/p2p` join -> waiting ... -> game_ready -> (client_game.js) connect, play, game over
+//          -> export upload -> finished -> Continue
+//
+// Everything the page needs is injected (sockets, the screens, the environment loader, the
+// game factory, the uploader, timers), so node tests drive it with fakes. The diagnostic
+// object `diag` (window.p2p in the page, Contract A in docs/client.md) is updated in place.
+
+import { createGame as defaultCreateGame } from './client_game.js';
+import { createSocketSignaling } from './client_signaling.js';
+import { gameExport, uploadStatus, sendPartialExport } from './client_export.js';
+import { uploadExport as defaultUploadExport } from './validation.js';
+
+export const PHASES = Object.freeze([
+  'connecting', 'scene', 'loading', 'waiting', 'peer_connecting', 'playing', 'episode_transition',
+  'uploading', 'done', 'partner_left', 'error',
+]);
+
+const MAX_MESSAGES = 200;
+
+/** A fresh window.p2p object (Contract A). */
+export function createDiag() {
+  return {
+    phase: 'connecting',
+    sceneId: null,
+    sceneType: null,
+    gameId: null,
+    playerIndex: null,
+    numPlayers: null,
+    path: null,
+    frame: null,
+    confirmedFrame: null,
+    verifiedFrame: null,
+    episode: null,
+    upload: { status: 'idle', attempts: 0, error: null },
+    gameOver: null,
+    messages: [],
+    errors: [],
+  };
+}
+
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Waiting-room text from a `waiting` event (remainingS: seconds left now, may be counted down locally). */
+export function waitroomText(w, remainingS = w.remaining_s) {
+  const waiting = w.players_waiting ?? 0;
+  const needed = w.players_needed ?? 0;
+  const lines = [];
+  if (w.group) lines.push(`Waiting for your group: ${waiting} of ${needed} here.`);
+  else lines.push(`Waiting for other participants: ${plural(waiting, 'player', 'players')} here, ${needed} needed.`);
+  if (Number.isFinite(remainingS)) {
+    const s = Math.max(0, Math.ceil(remainingS));
+    lines.push(`Time left: ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`);
+  }
+  return lines.join(' ');
+}
+
+/**
+ * @param {object} o
+ * @param {object} o.config        the page's #p2p-config
+ * @param {object} o.diag          createDiag() (window.p2p)
+ * @param {object} o.ui            screens (client_ui.js or a test fake)
+ * @param {Function} o.connect     (namespace, {auth}) -> socket (Socket.IO client API)
+ * @param {Function} o.loadEnv     async (p2p block) -> environment adapter
+ * @param {Function} [o.createGame]  client_game.js createGame (tests pass a fake)
+ * @param {Function} [o.uploadExport]  validation.js uploadExport
+ * @param {Function} [o.fetch]     for the partial export on unload
+ * @param {boolean} [o.autoAdvance]  click Continue by itself (tests: ?autoadvance=1)
+ * @param {Function} [o.navigate]  (url) -> void
+ * @param {object} [o.timers]      {setTimeout, clearTimeout}
+ * @param {Function} [o.now]       ms clock for the waiting-room countdown
+ */
+export function createClientFlow(o) {
+  const { config, diag, ui } = o;
+  const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
+  const now = o.now ?? (() => Date.now());
+  const makeGame = o.createGame ?? defaultCreateGame;
+  const upload = o.uploadExport ?? defaultUploadExport;
+  const navigate = o.navigate ?? ((url) => { globalThis.location?.assign?.(url); });
+  const log = o.log ?? globalThis.console;
+
+  let root = null;
+  let scene = null; // the current scene's payload
+  let p2pScene = null; // per-P2P-scene state, see startP2PScene
+
+  function setPhase(phase) {
+    diag.phase = phase;
+    ui.setPhase(phase);
+  }
+  function say(text) {
+    diag.messages.push(text);
+    if (diag.messages.length > MAX_MESSAGES) diag.messages.splice(0, diag.messages.length - MAX_MESSAGES);
+    ui.status(text);
+  }
+  function fail(code, message, { phase = 'error' } = {}) {
+    diag.errors.push({ code, message });
+    if (diag.errors.length > MAX_MESSAGES) diag.errors.shift();
+    diag.messages.push(message);
+    ui.error(message);
+    if (phase) setPhase(phase);
+  }
+
+  // ------------------------------------------------------------------ Continue button
+
+  function showAdvance(label = 'Continue') {
+    const sceneId = diag.sceneId;
+    let clicked = false;
+    const click = () => {
+      if (clicked) return;
+      clicked = true;
+      ui.advance(null);
+      onAdvance(sceneId);
+    };
+    ui.advance({ label, onClick: click });
+    if (o.autoAdvance) timers.setTimeout(click, 0);
+  }
+
+  function onAdvance(sceneId) {
+    const current = scene;
+    const ids = Array.isArray(current?.element_ids) ? current.element_ids : [];
+    if (ids.length > 0 && typeof ui.collect === 'function') {
+      root.emit('static_scene_data_emission', { scene_id: sceneId, data: ui.collect(ids) });
+    }
+    root.emit('advance_scene', { scene_id: sceneId }, (ack) => {
+      if (ack && ack.ok === false && ack.error?.code !== 'stale_scene') fail(ack.error.code, ack.error.message, { phase: null });
+    });
+  }
+
+  // ------------------------------------------------------------------ scenes
+
+  function onActivate(payload) {
+    if (!payload || typeof payload !== 'object') return;
+    // After a reconnect of the `/` socket the server shows the current scene again: a P2P
+    // scene in progress keeps its game (its own /p2p socket rejoins by itself).
+    if (p2pScene && p2pScene.sceneId === payload.scene_id && payload.p2p) return;
+    if (p2pScene) endP2PScene();
+    scene = payload;
+    diag.sceneId = payload.scene_id ?? null;
+    diag.sceneType = payload.scene_type ?? null;
+    ui.error(null);
+    ui.advance(null);
+    ui.waitroom(null);
+    ui.game(false);
+    ui.showScene({
+      header: payload.scene_header ?? payload.p2p?.ui?.scene_header ?? '',
+      subheader: payload.scene_subheader ?? '',
+      body: payload.scene_body ?? payload.p2p?.ui?.scene_body ?? '',
+    });
+    if (payload.p2p) {
+      startP2PScene(payload);
+      return;
+    }
+    setPhase('scene');
+    if (payload.scene_type === 'EndScene') {
+      // The last scene has no next scene; Interactive Gym offers its redirect link instead.
+      if (typeof payload.url === 'string' && payload.url) {
+        const url = payload.append_subject_id ? `${payload.url}${payload.url.includes('?') ? '&' : '?'}subject_id=${encodeURIComponent(config.subject_id)}` : payload.url;
+        ui.advance({ label: 'Continue', onClick: () => navigate(url) });
+      }
+      return;
+    }
+    showAdvance();
+  }
+
+  function onTerminate(payload) {
+    if (p2pScene && (!payload || payload.scene_id === p2pScene.sceneId)) endP2PScene();
+  }
+
+  // ------------------------------------------------------------------ P2P scene
+
+  function startP2PScene(payload) {
+    const p2p = payload.p2p;
+    const s = {
+      sceneId: payload.scene_id,
+      p2p,
+      socket: null,
+      env: null,
+      envError: null,
+      gameReady: null,
+      game: null,
+      over: false, // game over (export handled or being handled); no more joins
+      waiting: null, // last waiting event and when it arrived
+      countdown: null,
+      connectedReported: false,
+      partnerLeft: false,
+      uploadDone: false,
+    };
+    p2pScene = s;
+    diag.gameId = null;
+    diag.playerIndex = null;
+    diag.numPlayers = null;
+    diag.path = null;
+    diag.frame = null;
+    diag.confirmedFrame = null;
+    diag.verifiedFrame = null;
+    diag.episode = null;
+    diag.gameOver = null;
+    diag.upload = { status: 'idle', attempts: 0, error: null };
+    setPhase('loading');
+    say('Loading the game...');
+
+    const sig = p2p.signaling;
+    if (!sig || !sig.ticket) {
+      fail('no_signaling', 'This game cannot start: the server gave no signaling ticket. Please tell the experimenter.');
+      return;
+    }
+    // Join first (the seat of a reload is held only for the reconnect grace), load in parallel.
+    const socket = o.connect(sig.namespace ?? config.signaling_namespace ?? '/p2p', { auth: { ticket: sig.ticket } });
+    s.socket = socket;
+    socket.on('connect', () => {
+      if (p2pScene !== s || s.over) return;
+      socket.emit('join', {}, (ack) => onJoinAck(s, ack));
+    });
+    socket.on('connect_error', (err) => {
+      if (p2pScene !== s) return;
+      const code = err?.data?.code;
+      // Refused tickets do not get better by retrying; network errors are retried by Socket.IO.
+      if (code) fail(code, `Could not join the game: ${err.message}`);
+    });
+    socket.on('waiting', (w) => onWaiting(s, w));
+    socket.on('wait_timeout', (w) => onWaitTimeout(s, w));
+    socket.on('game_ready', (g) => onGameReady(s, g));
+    socket.on('peer_left', (ev) => onPeerLeft(s, ev));
+    socket.on('superseded', (ev) => onSuperseded(ev));
+    socket.on('signal_error', (ev) => log?.warn?.('signaling refused a message', ev));
+
+    Promise.resolve()
+      .then(() => o.loadEnv(p2p))
+      .then((env) => {
+        if (p2pScene !== s) return;
+        s.env = env;
+        if (s.game) {
+          s.game.begin(env);
+        } else if (!s.over && diag.phase === 'loading') {
+          setPhase('waiting');
+          if (s.waiting) showWaitroom(s);
+          else say('Waiting for other participants...');
+        }
+      })
+      .catch((err) => {
+        if (p2pScene !== s) return;
+        s.envError = err;
+        fail('env_load', `The game could not be loaded: ${err?.message ?? err}`);
+        if (s.game) abortGame(s, 'env_load', String(err?.message ?? err));
+      });
+  }
+
+  function onJoinAck(s, ack) {
+    if (p2pScene !== s || !ack || ack.ok !== false) return;
+    const code = ack.error?.code ?? 'join_refused';
+    const why = {
+      seat_expired: 'You were away from the game for too long; it went on without you.',
+      left_game: 'You left this game (the page was closed or reloaded during it), so it cannot go on.',
+      game_over: 'This game is already over.',
+    }[code] ?? `Could not join the game: ${ack.error?.message ?? code}`;
+    s.over = true;
+    stopCountdown(s);
+    ui.waitroom(null);
+    fail(code, why);
+    showAdvance();
+  }
+
+  function onWaiting(s, w) {
+    if (p2pScene !== s || s.gameReady || !w) return;
+    s.waiting = { event: w, at: now() };
+    if (s.env) setPhase('waiting');
+    showWaitroom(s);
+  }
+
+  function showWaitroom(s) {
+    const render = () => {
+      if (p2pScene !== s || s.gameReady || s.over || !s.waiting) return;
+      const { event, at } = s.waiting;
+      const left = Number.isFinite(event.remaining_s) ? event.remaining_s - (now() - at) / 1000 : undefined;
+      ui.waitroom(waitroomText(event, left));
+    };
+    const text = waitroomText(s.waiting.event);
+    diag.messages.push(text);
+    render();
+    stopCountdown(s);
+    const tick = () => {
+      render();
+      s.countdown = timers.setTimeout(tick, 1000);
+    };
+    s.countdown = timers.setTimeout(tick, 1000);
+  }
+
+  function stopCountdown(s) {
+    if (s.countdown !== null) timers.clearTimeout(s.countdown);
+    s.countdown = null;
+  }
+
+  function onWaitTimeout(s, w) {
+    if (p2pScene !== s || s.gameReady) return;
+    s.over = true;
+    stopCountdown(s);
+    ui.waitroom(null);
+    const message = w?.message || 'Not enough participants joined in time.';
+    fail('wait_timeout', message);
+    if (w?.redirect_url) {
+      say('You will be redirected in a few seconds.');
+      timers.setTimeout(() => navigate(w.redirect_url), 3000);
+    }
+  }
+
+  function onSuperseded(ev) {
+    if (p2pScene) endP2PScene();
+    fail('superseded', ev?.message || 'This experiment was opened in another tab or window; continue there.');
+  }
+
+  function onGameReady(s, g) {
+    if (p2pScene !== s || !g) return;
+    if (s.game && g.game_id === s.gameReady?.game_id) {
+      // Our signaling socket reconnected while the game runs over WebRTC: nothing to redo.
+      return;
+    }
+    if (g.rejoin) {
+      // A reload during the game: the running session (its inputs, frames, hashes) was lost
+      // with the page, so this participant cannot take its seat back.
+      s.over = true;
+      stopCountdown(s);
+      ui.waitroom(null);
+      diag.gameId = g.game_id;
+      diag.playerIndex = g.player_index;
+      diag.numPlayers = g.num_players;
+      s.socket.emit('leave', { game_id: g.game_id });
+      fail('rejoin_unsupported', 'The page was reloaded during the game, so the game cannot go on. Please continue with the experiment.');
+      showAdvance();
+      return;
+    }
+    s.gameReady = g;
+    stopCountdown(s);
+    ui.waitroom(null);
+    diag.gameId = g.game_id;
+    diag.playerIndex = g.player_index;
+    diag.numPlayers = g.num_players;
+    const signaling = createSocketSignaling(s.socket, g.game_id, (err) => log?.warn?.('signaling:', err));
+    try {
+      s.game = makeGame({
+        p2p: s.p2p,
+        gameReady: g,
+        signaling,
+        createCanvas: (w, h) => ui.createCanvas(w, h),
+        keyboardTarget: ui.keyboardTarget,
+        hooks: gameHooks(s),
+      });
+    } catch (err) {
+      fail('game_setup', `The game could not start: ${err?.message ?? err}`);
+      s.socket.emit('leave', { game_id: g.game_id });
+      s.over = true;
+      showAdvance();
+      return;
+    }
+    if (s.envError) {
+      abortGame(s, 'env_load', String(s.envError?.message ?? s.envError));
+    } else if (s.env) {
+      say('Partner found.');
+      s.game.begin(s.env);
+    } else {
+      say('Partner found; loading the game...');
+    }
+  }
+
+  function gameHooks(s) {
+    const p2pSettings = s.p2p.settings?.p2p ?? {};
+    const numEpisodes = p2pSettings.num_episodes ?? s.p2p.gameplay?.num_episodes ?? null;
+    const alive = () => p2pScene === s;
+    return {
+      phase(phase) {
+        if (!alive()) return;
+        if (phase === 'peer_connecting') say('Connecting to your partner...');
+        if (phase === 'playing') {
+          ui.game(true);
+          say(`Connected. The game is on! You are player ${diag.playerIndex + 1}.`);
+        }
+        setPhase(phase);
+      },
+      failed(err) {
+        if (!alive()) return;
+        abortGame(s, err.code, err.message);
+      },
+      path(path) {
+        if (!alive()) return;
+        diag.path = path;
+        if (!s.connectedReported) {
+          s.connectedReported = true;
+          report(s, 'connected', { path });
+        }
+      },
+      frame(f) {
+        if (!alive()) return;
+        diag.frame = f.frame;
+        diag.confirmedFrame = f.confirmedFrame;
+        diag.verifiedFrame = f.verifiedFrame;
+        diag.episode = f.episode;
+      },
+      hud(lines) {
+        if (alive()) ui.hud(lines);
+      },
+      episodeStart(ev) {
+        if (!alive()) return;
+        diag.episode = ev.episode;
+        if (ev.episode > 0) {
+          say(numEpisodes ? `Round ${ev.episode + 1} of ${numEpisodes} started.` : `Round ${ev.episode + 1} started.`);
+          if (diag.phase === 'episode_transition') setPhase('playing');
+        }
+      },
+      episodeEnd(ev) {
+        if (!alive()) return;
+        const last = numEpisodes !== null && ev.episode + 1 >= numEpisodes;
+        say(numEpisodes ? `Round ${ev.episode + 1} of ${numEpisodes} finished.` : `Round ${ev.episode + 1} finished.`);
+        if (!last && diag.phase === 'playing') setPhase('episode_transition');
+      },
+      connection(ev) {
+        if (!alive()) return;
+        if (ev.event === 'interrupted') say('The connection to your partner is unstable...');
+        else if (ev.event === 'resumed') say('The connection to your partner is back.');
+        else if (ev.event === 'left' || ev.event === 'disconnected') {
+          s.partnerLeft = true;
+          const goesOn = p2pSettings.disconnect_policy === 'default_action' && !diag.gameOver;
+          say(goesOn ? 'Your partner left the game. The game goes on without them.' : 'Your partner left the game.');
+          report(s, 'peer_' + ev.event, { detail: `player ${ev.peer_index} at frame ${ev.frame}` });
+        }
+      },
+      defaultAction(ev) {
+        if (alive()) log?.info?.('default action for player', ev.peer_index, 'from frame', ev.frame);
+      },
+      desync(ev) {
+        if (alive()) log?.warn?.('desync at frame', ev.frame, ev);
+      },
+      error(err) {
+        if (!alive()) return;
+        log?.warn?.('game error', err);
+        if (err.code === 'hello_mismatch') fail(err.code, `Your partner runs a different version of the game: ${err.message}`, { phase: null });
+      },
+      gameOver(ev) {
+        if (!alive()) return;
+        diag.gameOver = { reason: ev.reason, frame: ev.frame, episode: ev.episode };
+        if (ev.reason === 'disconnected' || ev.reason === 'peer_ended') {
+          s.partnerLeft = true;
+          say('The game ended because your partner left.');
+        } else if (ev.reason === 'completed') {
+          say('The game is over. Thank you!');
+        } else {
+          say(`The game ended (${ev.reason}).`);
+        }
+      },
+      ended({ record, reason }) {
+        if (!alive()) return;
+        finishGame(s, record, reason);
+      },
+    };
+  }
+
+  function report(s, event, extra = {}) {
+    root?.emit('client_callback', { type: 'p2p_status', game_id: s.gameReady?.game_id ?? null, event, ...extra });
+  }
+
+  function abortGame(s, code, message) {
+    if (s.over) return;
+    s.over = true;
+    s.game?.abandon();
+    ui.game(false);
+    report(s, 'connect_failed', { detail: message });
+    if (s.gameReady) s.socket.emit('leave', { game_id: s.gameReady.game_id });
+    const text = code === 'connect_timeout' || code === 'ice_failed'
+      ? `Could not connect to your partner (${message}). The game cannot take place.`
+      : `The game cannot take place: ${message}`;
+    fail(code, text);
+    showAdvance();
+  }
+
+  function onPeerLeft(s, ev) {
+    if (p2pScene !== s || !s.gameReady || ev?.game_id !== s.gameReady.game_id) return;
+    // The server has ended our seat too (policy end): a later `leave` would only be refused.
+    if (ev.game_over) s.seatEnded = true;
+    if (s.game?.started) {
+      // The session hears it on the DataChannel too (BYE or silence) and applies the policy;
+      // the server's word only gets the message on screen sooner.
+      if (!s.partnerLeft) {
+        s.partnerLeft = true;
+        say('Your partner left the game.');
+      }
+      return;
+    }
+    if (s.over) return;
+    s.over = true;
+    s.partnerLeft = true;
+    s.game?.abandon();
+    if (!s.seatEnded) s.socket.emit('leave', { game_id: s.gameReady.game_id });
+    ui.game(false);
+    say(diag.phase === 'peer_connecting'
+      ? 'Your partner gave up: the connection between you could not be made.'
+      : 'Your partner left before the game started.');
+    setPhase('partner_left');
+    showAdvance();
+  }
+
+  async function finishGame(s, record, reason) {
+    if (s.over) return;
+    s.over = true;
+    const g = s.gameReady;
+    const finalPhase = s.partnerLeft && reason !== 'completed' ? 'partner_left' : 'done';
+    const up = g.upload;
+    if (!up || !up.url || !up.token) {
+      diag.upload = { status: 'disabled', attempts: 0, error: null };
+    } else {
+      setPhase('uploading');
+      let doc = null;
+      try {
+        doc = gameExport({ record, gameReady: g, sceneId: s.sceneId, subjectId: config.subject_id });
+      } catch (err) {
+        diag.upload = { status: 'failed', attempts: 0, error: String(err?.message ?? err) };
+        fail('export_build', `Could not save your data: ${err?.message ?? err}. Please tell the experimenter.`, { phase: null });
+      }
+      if (doc) {
+        const result = await upload({
+          url: up.url, token: up.token, doc,
+          onStatus: (step) => {
+            const u = uploadStatus(step);
+            diag.upload = { status: u.status, attempts: u.attempts, error: u.error };
+            if (u.final && !u.ok) fail('upload', u.text, { phase: null });
+            else say(u.text);
+          },
+        });
+        if (p2pScene !== s) return;
+        if (diag.upload.status === 'uploading') {
+          // onStatus always ends with a final step; this guards a custom uploader that does not.
+          diag.upload = { status: result?.ok ? 'uploaded' : 'failed', attempts: result?.attempts ?? 0, error: result?.ok ? null : result?.reason ?? null };
+        }
+      }
+    }
+    if (p2pScene !== s) return;
+    s.uploadDone = true;
+    if (reason === 'completed') s.socket.emit('finished', { game_id: g.game_id });
+    else if (!s.seatEnded) s.socket.emit('leave', { game_id: g.game_id });
+    report(s, 'game_over', { path: diag.path, detail: reason });
+    ui.game(false);
+    setPhase(finalPhase);
+    showAdvance();
+  }
+
+  function endP2PScene() {
+    const s = p2pScene;
+    if (!s) return;
+    p2pScene = null;
+    stopCountdown(s);
+    if (s.game && !s.game.ended) s.game.abandon();
+    s.socket?.disconnect?.();
+    try { s.env?.destroy?.(); } catch { /* the interpreter may be gone with the page */ }
+    ui.game(false);
+    ui.waitroom(null);
+  }
+
+  // ------------------------------------------------------------------ public
+
+  return {
+    start() {
+      setPhase('connecting');
+      say('Connecting to the experiment...');
+      root = o.connect(config.participant_namespace ?? '/', { auth: { subject_id: config.subject_id } });
+      root.on('activate_scene', onActivate);
+      root.on('terminate_scene', onTerminate);
+      root.on('superseded', onSuperseded);
+      root.on('flow_error', (ev) => {
+        if (ev?.code !== 'stale_scene') log?.warn?.('flow error', ev);
+      });
+      root.on('connect_error', (err) => {
+        const code = err?.data?.code;
+        if (code) fail(code, `Could not connect to the experiment: ${err.message}`);
+        else if (diag.phase === 'connecting') ui.status('Still trying to reach the experiment server...');
+      });
+      root.on('disconnect', () => {
+        if (p2pScene?.game?.started && !p2pScene.over) return; // the game goes on over WebRTC
+        ui.status('Lost the connection to the experiment server; reconnecting...');
+      });
+      return root;
+    },
+    /** The page is closing: leave the game and send what we have (best effort). */
+    onUnload() {
+      const s = p2pScene;
+      if (!s || !s.game || s.over || s.uploadDone) return { sent: false, reason: 'no game running' };
+      const record = s.game.abandon();
+      s.over = true;
+      try { s.socket.emit('leave', { game_id: s.gameReady.game_id }); } catch { /* going away */ }
+      const up = s.gameReady.upload;
+      if (!record || !up?.url || !up?.token) return { sent: false, reason: 'nothing to send' };
+      try {
+        const doc = gameExport({ record, gameReady: s.gameReady, sceneId: s.sceneId, subjectId: config.subject_id, partial: record.partial !== false });
+        return sendPartialExport({ url: up.url, token: up.token, doc, fetch: o.fetch });
+      } catch (err) {
+        return { sent: false, reason: String(err?.message ?? err) };
+      }
+    },
+    get scene() { return scene; },
+    get game() { return p2pScene?.game ?? null; },
+  };
+}

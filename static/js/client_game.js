@@ -1,0 +1,266 @@
+// One P2P game in the participant's page: the transport (WebRTC mesh), the rollback session,
+// the keyboard, the renderer and the HUD, wired together and ticking at the scene's fps.
+// The participant flow (client_flow.js) creates it on game_ready and hears about it through
+// the `hooks` it passes in; nothing here touches the DOM directly.
+
+import { createTransport } from './transport.js';
+import { P2PSession } from './session.js';
+import { fromSnakeCase } from './settings.js';
+import { createKeyboardInput } from './input.js';
+import { createRenderer, formatHud } from './renderer.js';
+
+const MAX_TICKS_PER_WAKE = 4; // catch up after a late timer, but never spiral
+const HUD_INTERVAL_MS = 500;
+
+/** Session settings (settings.js names) from the scene's p2p block (activate_scene `p2p`). */
+export function sessionSettings(p2p) {
+  const p = p2p.settings.p2p;
+  const v = p2p.settings.validation ?? {};
+  const g = p2p.gameplay ?? {};
+  const snake = {
+    fps: p.fps,
+    input_delay: p.input_delay,
+    max_prediction_window: p.prediction_window,
+    input_redundancy: p.input_redundancy,
+    disconnect_notify_ms: p.disconnect_notify_ms,
+    disconnect_timeout_ms: p.disconnect_timeout_ms,
+    disconnect_policy: p.disconnect_policy,
+    default_action: p.default_action ?? g.default_action,
+    max_episodes: p.num_episodes ?? g.num_episodes ?? null,
+    hash_interval: v.hash_interval,
+  };
+  // Interactive Gym ends an episode at max_steps; its default is effectively "never".
+  if (Number.isInteger(g.max_steps) && g.max_steps >= 1 && g.max_steps <= 2 ** 31) snake.max_steps_per_episode = g.max_steps;
+  if (v.state_dump_on_desync === false) snake.max_state_dumps = 0;
+  const out = fromSnakeCase(snake);
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+/** transport.js impairment options from the scene's `impairment` block (or null). The
+ * transport derives each link's own seed from `seed` (linkSeed), so both ends agree. */
+export function transportImpairment(imp) {
+  if (!imp) return null;
+  return {
+    seed: imp.seed ?? 0,
+    delayMs: imp.delay_ms ?? 0,
+    jitterMs: imp.jitter_ms ?? 0,
+    loss: imp.loss ?? 0,
+    duplicate: imp.duplicate ?? 0,
+    reorder: imp.reorder ?? 0,
+  };
+}
+
+const CANDIDATE_TYPES = new Set(['host', 'srflx', 'prflx', 'relay']);
+
+/** The export's stats.path (and window.p2p.path) from a transport path. */
+export function exportPath(path) {
+  if (!path) return null;
+  const proto = String(path.protocol ?? '').toLowerCase();
+  return {
+    kind: path.kind === 'relay' ? 'relay' : 'direct',
+    // TLS to a TURN server still runs over TCP; the schema knows udp and tcp.
+    protocol: proto === 'udp' ? 'udp' : (proto === 'tcp' || proto === 'tls') ? 'tcp' : null,
+    local_candidate_type: CANDIDATE_TYPES.has(path.localCandidateType) ? path.localCandidateType : null,
+    remote_candidate_type: CANDIDATE_TYPES.has(path.remoteCandidateType) ? path.remoteCandidateType : null,
+  };
+}
+
+/**
+ * @param {object} o
+ * @param {object} o.p2p            the scene's p2p block
+ * @param {object} o.gameReady      the game_ready payload
+ * @param {object} o.signaling      transport signaling object (client_signaling.js)
+ * @param {object} o.hooks          {phase, message, failed, path, frame, hud, episodeEnd, episodeStart,
+ *                                   connection, gameOver, ended, error} (all optional)
+ * @param {Function} [o.createCanvas]  (width, height) -> CanvasRenderingContext2D, or null for no drawing
+ * @param {object} [o.keyboardTarget]  where keys are read (window)
+ * @param {Function} [o.RTCPeerConnection], [o.now], [o.wallClock], [o.timers]  injectable for tests
+ */
+export function createGame(o) {
+  const { p2p, gameReady, signaling } = o;
+  const hooks = o.hooks ?? {};
+  const call = (name, ...args) => {
+    try { hooks[name]?.(...args); } catch (err) { globalThis.console?.error?.(`client_game: hook ${name} threw`, err); }
+  };
+  const now = o.now ?? (() => globalThis.performance.now());
+  const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
+  const settings = sessionSettings(p2p);
+  const fps = settings.fps ?? 30;
+  const period = 1000 / fps;
+  const connectTimeoutMs = Math.round((p2p.settings.p2p.connection_timeout_s ?? 20) * 1000);
+  const me = gameReady.player_index;
+
+  const transport = createTransport({
+    selfIndex: me,
+    numPlayers: gameReady.num_players,
+    signaling,
+    iceServers: gameReady.ice_servers ?? [],
+    iceTransportPolicy: gameReady.ice_transport_policy ?? p2p.settings.p2p.ice_transport_policy ?? 'all',
+    connectTimeoutMs,
+    impairment: transportImpairment(gameReady.settings?.impairment ?? p2p.settings.impairment),
+    RTCPeerConnection: o.RTCPeerConnection,
+    now: o.now,
+    timers: o.timers,
+  });
+
+  let env = null;
+  let session = null;
+  let input = null;
+  let renderer = null;
+  let loopHandle = null;
+  let nextTickAt = 0;
+  let lastHudAt = -Infinity;
+  let sessionStarted = false;
+  let connectFailed = false;
+  let ended = false;
+  let path = null;
+  const opened = new Set();
+
+  transport.on('message', ({ peer, data }) => session?.receive(peer, data));
+  transport.on('open', ({ peer }) => {
+    opened.add(peer);
+    if (opened.size === transport.peers.length) startSession();
+  });
+  transport.on('path', ({ path: p }) => {
+    path = exportPath(p);
+    session?.setPath(path);
+    call('path', path, p);
+  });
+  transport.on('error', (err) => {
+    if (!sessionStarted && !connectFailed && (err.code === 'connect_timeout' || err.code === 'ice_failed')) {
+      connectFailed = true;
+      stopLoop();
+      transport.close();
+      call('failed', err);
+      return;
+    }
+    call('error', err);
+  });
+
+  function startSession() {
+    if (sessionStarted || ended || !session) return;
+    sessionStarted = true;
+    session.start();
+    call('phase', 'playing');
+    nextTickAt = now();
+    loop();
+  }
+
+  function loop() {
+    loopHandle = null;
+    if (ended) return;
+    const t = now();
+    let advanced = false;
+    let last = null;
+    for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {
+      last = session.tick(input ? input.sample() : settings.defaultAction ?? 0);
+      if (last.advanced) advanced = true;
+      nextTickAt += period;
+      if (ended) return;
+    }
+    // A long stall (tab in the background): do not replay the backlog in a burst.
+    if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
+    if (advanced && renderer && typeof env.render === 'function') {
+      try { renderer.draw(env.render()); } catch (err) { call('error', { code: 'render', message: String(err?.message ?? err) }); }
+    }
+    if (last) {
+      call('frame', {
+        frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
+        episode: last.episode, status: last.status,
+      });
+    }
+    if (t - lastHudAt >= HUD_INTERVAL_MS) {
+      lastHudAt = t;
+      call('hud', formatHud(hudValues()));
+    }
+    loopHandle = timers.setTimeout(loop, Math.max(0, nextTickAt - now()));
+  }
+
+  function hudValues() {
+    let ping = null;
+    for (const pi of session.peerInfo()) if (Number.isFinite(pi.rtt_ms) && (ping === null || pi.rtt_ms > ping)) ping = pi.rtt_ms;
+    return { pingMs: ping === null ? NaN : ping, rollbacks: session.sync?.stats?.rollbacks ?? 0, path };
+  }
+
+  function stopLoop() {
+    if (loopHandle !== null) timers.clearTimeout(loopHandle);
+    loopHandle = null;
+  }
+
+  function finish() {
+    if (ended) return;
+    ended = true;
+    stopLoop();
+    input?.detach();
+    const record = session.record();
+    transport.close();
+    call('ended', { record, reason: record.game_over_reason });
+  }
+
+  const api = {
+    transport,
+    get session() { return session; },
+    get path() { return path; },
+    get started() { return sessionStarted; },
+    get ended() { return ended; },
+    /** Environment ready: create the session and start connecting. */
+    begin(readyEnv) {
+      if (env || connectFailed) return;
+      env = readyEnv;
+      session = new P2PSession({
+        env, transport: { send: (peer, bytes) => transport.send(peer, bytes) },
+        localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0,
+        settings, now: o.now, wallClock: o.wallClock, path,
+      });
+      session.on('episode_start', (ev) => call('episodeStart', ev));
+      session.on('episode_end', (ev) => call('episodeEnd', ev));
+      session.on('connection', (ev) => call('connection', ev));
+      session.on('default_action', (ev) => call('defaultAction', ev));
+      session.on('desync', (ev) => call('desync', ev));
+      session.on('error', (ev) => call('error', ev));
+      session.on('game_over', (ev) => call('gameOver', ev));
+      // The session lingers after game over (final inputs, hashes, BYEs): the export waits
+      // for it to close so the verified frame is final.
+      session.on('closed', () => finish());
+      const g = p2p.gameplay ?? {};
+      if (p2p.gameplay?.action_mapping) {
+        input = createKeyboardInput({
+          actionMapping: g.action_mapping, defaultAction: settings.defaultAction ?? 0, inputMode: g.input_mode ?? 'pressed_keys',
+        });
+        if (o.keyboardTarget) input.attach(o.keyboardTarget);
+      }
+      const r = p2p.rendering ?? {};
+      const ctx = o.createCanvas ? o.createCanvas(r.game_width ?? 600, r.game_height ?? 400) : null;
+      if (ctx) {
+        renderer = createRenderer(ctx, {
+          width: r.game_width ?? 600, height: r.game_height ?? 400, background: r.background ?? '#FFFFFF',
+          locationRepresentation: r.location_representation ?? 'relative',
+        });
+      }
+      call('phase', 'peer_connecting');
+      transport.start();
+    },
+    /** Participant leaves (page closing, scene left): BYE to the peers; returns the record
+     * (partial unless the game was already over) or null when no session ran. */
+    abandon() {
+      // Nothing was played before the session started: no record to send.
+      if (!session || ended || !sessionStarted) {
+        ended = true;
+        input?.detach();
+        stopLoop();
+        transport.close();
+        return null;
+      }
+      // Record first: after close() the session counts the game as over (not partial).
+      const record = session.record();
+      ended = true; // so the 'closed' event of close() does not report a normal end
+      session.close();
+      stopLoop();
+      input?.detach();
+      transport.close();
+      return record;
+    },
+  };
+  return api;
+}

@@ -1,0 +1,81 @@
+"""The real experiment server for the game tests, as a child process.
+
+    python3 game_server.py --experiment interactive_gym_p2p.examples.demo:build_stager \
+        --kwargs '{"num_episodes": 2}' --data-dir DIR [--turn embedded|none]
+
+Builds the Stager by calling the named factory with ``--kwargs``, wires the real services
+(``ExperimentServices``: embedded TURN server on 127.0.0.1 with loopback peers allowed, the
+export store under ``DIR/exports``, the validation routes) and serves it with
+``BackgroundServer`` on a free port of 127.0.0.1. Prints ``READY <port>`` once listening and
+serves until its stdin closes, so it never outlives the test. A separate process (not a thread
+of pytest) so it can run inside the test's network namespace (``nsenter -t PID -n``) and does
+not compete with Playwright for pytest's GIL.
+
+Every game's end (signaling's ``on_game_ended``) is appended to ``DIR/game_ends.jsonl`` so a
+test can check what the server decided (``completed`` / ``incomplete``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _factory(spec: str) -> Any:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name or "build_stager")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--experiment", required=True, help="module:factory returning a Stager")
+    ap.add_argument("--kwargs", default="{}", help="JSON object of keyword arguments for the factory")
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--turn", choices=["embedded", "none"], default="embedded")
+    ap.add_argument("--pyodide-dir", type=Path, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from interactive_gym_p2p.server import BackgroundServer, ServerConfig
+    from interactive_gym_p2p.server.services import ExperimentServices, TurnSettings
+
+    stager = _factory(args.experiment)(**json.loads(args.kwargs))
+    ends = args.data_dir / "game_ends.jsonl"
+    lock = threading.Lock()
+
+    def on_game_ended(end: Any) -> None:
+        row = {"game_id": end.game_id, "scene_id": end.scene_id, "outcome": end.outcome,
+               "seats": {str(k): str(v) for k, v in dict(end.seats).items()}}
+        with lock, ends.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    config = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=args.data_dir,
+                          pyodide_dir=args.pyodide_dir, on_game_ended=on_game_ended)
+    turn = TurnSettings(mode="embedded", host="127.0.0.1", port=0, allow_loopback=True) if args.turn == "embedded" \
+        else TurnSettings(mode="none")
+    services = ExperimentServices(config, turn)
+    wired = services.start()
+    try:
+        server = BackgroundServer(stager, wired)
+        url = server.start()
+        turn_urls = ",".join(services.turn.urls) if services.turn is not None else "-"
+        print(f"READY {url.rsplit(':', 1)[1]} {turn_urls}", flush=True)
+        sys.stdin.read()  # until the test closes our stdin (or dies)
+        server.stop()
+    finally:
+        services.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The demo experiment played end to end in real Chromium.
+
+Everything is the real thing: the experiment server (a child process running the demo's
+Stager with ``ExperimentServices``: embedded TURN server, export store, validation routes),
+Socket.IO signaling, WebRTC DataChannels, the rollback engine, Pyodide running the Gem Rush
+environment, keyboard input from Playwright, and the export files the server writes and
+compares. Two participants, each in its own browser context, go start scene -> waitroom ->
+game -> end scene.
+
+- relay only through the embedded TURN server (the scene's ice_transport_policy 'relay');
+- direct: server and browsers inside the test's network namespace (host candidates);
+- impaired link (the scene's seeded impairment: 80 ms delay, 5 % loss): rollbacks happen and
+  the exports still agree;
+- a partner closes the tab mid-game: the other sees it, its export is stored and the
+  server's report says the game is incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+
+from harness.game import PHASE_RECORDER, GameServer, Participant, read_json, snapshot, wait_for_files, wait_until
+from harness.session import BrowserSession
+
+pytestmark = pytest.mark.e2e
+
+NUM_EPISODES = 2
+MAX_STEPS = 150
+KEYS = (["ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"], ["ArrowLeft", "ArrowUp", "ArrowRight", "ArrowDown"])
+LOAD_TIMEOUT_S = 90  # Pyodide + environment on a loaded 2-core machine
+GAME_TIMEOUT_S = 120
+TURN_STATS = re.compile(r"TURN server stopping: ServerStats\((.*?)\)")
+IMPAIRMENT = {"delay_ms": 80, "loss": 0.05, "seed": 20261124}
+
+
+def demo_kwargs(**extra: Any) -> dict[str, Any]:
+    return {"num_episodes": NUM_EPISODES, "max_steps": MAX_STEPS, **extra}
+
+
+async def open_participant(session: BrowserSession, server: GameServer, index: int, subject: str) -> Participant:
+    page = await session.new_page(index, f"{server.url}/{subject}", ready=None, relay=False, init_script=PHASE_RECORDER)
+    return Participant(f"participant {index} ({subject})", page)
+
+
+async def start_pair(session: BrowserSession, server: GameServer, tag: str) -> list[Participant]:
+    """Both participants into the game; the first one provably waits in the waitroom."""
+    first = await open_participant(session, server, 0, f"{tag}-a")
+    await first.advance_to_game(LOAD_TIMEOUT_S)
+    await first.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
+    second = await open_participant(session, server, 1, f"{tag}-b")
+    await second.advance_to_game(LOAD_TIMEOUT_S)
+    pair = [first, second]
+    await asyncio.gather(*(p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started") for p in pair))
+    return pair
+
+
+async def play_to_end(pair: list[Participant]) -> list[dict[str, Any]]:
+    """Keys pressed on both pages until the game ends; then each goes on to the end scene."""
+    await asyncio.gather(*(p.press_keys_while_playing(KEYS[i], timeout_s=GAME_TIMEOUT_S) for i, p in enumerate(pair)))
+    return list(await asyncio.gather(*(p.finish() for p in pair)))
+
+
+def check_flow(snap: dict[str, Any], name: str) -> None:
+    """The phase log passes start scene -> game -> game over -> end scene, in that order."""
+    phases = snap["phases"]
+    order = [e["phase"] for e in phases]
+    assert "playing" in order and "done" in order, f"{name}: phases {phases}"
+    playing = order.index("playing")
+    done = order.index("done", playing)
+    start = next((i for i, e in enumerate(phases) if e["sceneType"] == "StartScene"), None)
+    end = next((i for i, e in enumerate(phases) if e["sceneType"] == "EndScene"), None)
+    assert start is not None and end is not None, f"{name}: start or end scene missing: {phases}"
+    assert start < playing < done < end, f"{name}: flow out of order: {phases}"
+
+
+def rows(export: dict[str, Any]) -> list[list[Any]]:
+    return [row for ep in export["episodes"] for row in ep["frames"]]
+
+
+def check_agreeing_game(server: GameServer, snaps: list[dict[str, Any]], path_kind: str) -> tuple[list[dict], dict]:
+    """Both exports and the comparison report on disk; they agree on every confirmed frame."""
+    games = {s["p2p"]["gameId"] for s in snaps}
+    assert len(games) == 1 and None not in games, f"one game for both: {games}"
+    game_id = games.pop()
+    for s in snaps:
+        assert s["p2p"]["upload"]["status"] == "uploaded", f"export upload: {s['p2p']['upload']}"
+    folder = server.game_dir(game_id)
+    wait_for_files([folder / "player-0.json", folder / "player-1.json", folder / "comparison.json"], 20,
+                   "exports and comparison report")
+    exports = [read_json(folder / f"player-{i}.json") for i in range(2)]
+    report = read_json(folder / "comparison.json")
+
+    last_frames = set()
+    for i, ex in enumerate(exports):
+        assert ex["partial"] is False, f"player {i} export is partial"
+        assert ex["ids"]["player_index"] == i and ex["ids"]["game_id"] == game_id
+        assert ex["desyncs"] == [], f"player {i} desyncs: {ex['desyncs'][:2]}"
+        assert len(ex["episodes"]) == NUM_EPISODES, [(e["episode"], e["end_frame"]) for e in ex["episodes"]]
+        for ep in ex["episodes"]:
+            assert ep["end_frame"] is not None and ep["end_frame"] - ep["start_frame"] + 1 == MAX_STEPS, \
+                f"player {i} episode {ep['episode']}: frames {ep['start_frame']}..{ep['end_frame']}"
+            assert len(ep["frames"]) == MAX_STEPS, f"player {i} episode {ep['episode']}: {len(ep['frames'])} confirmed rows"
+        frames = [r[0] for r in rows(ex)]
+        assert frames == list(range(frames[0], frames[0] + len(frames))), f"player {i}: confirmed frames not contiguous"
+        assert all(r[2] is not None for r in rows(ex)), f"player {i}: a confirmed frame without a hash"
+        last_frames.add(ex["episodes"][-1]["end_frame"])
+        assert ex["verified_frame"] == ex["episodes"][-1]["end_frame"], \
+            f"player {i}: verified {ex['verified_frame']} != last frame {ex['episodes'][-1]['end_frame']}"
+        path = ex["stats"]["path"]
+        assert path["kind"] == path_kind, f"player {i} path: {path}"
+    assert len(last_frames) == 1, f"players ended on different frames: {last_frames}"
+    last = last_frames.pop()
+
+    # Keyboard input reached the game: both players moved, in more than one direction.
+    for p in range(2):
+        actions = [r[1][p] for r in rows(exports[0])]
+        assert len({a for a in actions if a != 0}) >= 2, f"player {p} actions: {sorted(set(actions))}"
+    assert [r[:2] for r in rows(exports[0])] == [r[:2] for r in rows(exports[1])], "confirmed actions differ"
+
+    assert report["status"] == "agree" and report["agree"] is True, f"report: {report.get('divergence')}"
+    assert report["complete"] is True, f"report incomplete: {report.get('unreached_frames')} {report.get('warnings')}"
+    assert report["first_divergent_frame"] is None
+    assert report["common_frames"] == len(rows(exports[0])) == NUM_EPISODES * MAX_STEPS
+    assert report["hashed_frames_compared"] == report["common_frames"]
+    assert report["verified_frame"] == last, f"report verified {report['verified_frame']} != last frame {last}"
+    ends = wait_until(lambda: [e for e in server.game_ends() if e["game_id"] == game_id], 20, "server's game-ended record")
+    assert [e["outcome"] for e in ends] == ["completed"], ends
+    return exports, report
+
+
+async def play_game(session: BrowserSession, server: GameServer, tag: str) -> list[dict[str, Any]]:
+    pair = await start_pair(session, server, tag)
+    await play_to_end(pair)
+    snaps = [await snapshot(p.page) for p in pair]
+    for p, s in zip(pair, snaps):
+        check_flow(s, p.name)
+    return snaps
+
+
+def run_in_browser(request, artifacts_dir, body, **session_args: Any) -> None:
+    """Run ``body(session)`` with one Chromium; every check happens inside, so a failure
+    anywhere (including the file checks) saves screenshots, console logs and window.p2p."""
+    async def scenario() -> None:
+        async with BrowserSession(request.node.nodeid, artifacts_dir, **session_args) as session:
+            await body(session)
+
+    asyncio.run(scenario())
+
+
+def test_relay_only_through_embedded_turn(game_server, chromium_available, artifacts_dir, request):
+    server = game_server(demo_kwargs(ice_transport_policy="relay"))
+
+    async def body(session: BrowserSession) -> None:
+        snaps = await play_game(session, server, "relay")
+        exports, _ = check_agreeing_game(server, snaps, "relay")
+        for i, ex in enumerate(exports):
+            path = ex["stats"]["path"]
+            assert path["local_candidate_type"] == "relay", f"player {i} path: {path}"
+            assert ex["settings"]["p2p"]["ice_transport_policy"] == "relay"
+        assert all(s["p2p"]["path"]["kind"] == "relay" for s in snaps), [s["p2p"]["path"] for s in snaps]
+        # The game's packets went through the EMBEDDED TURN server: its final stats (logged
+        # when it stops) show both allocations and the relayed traffic.
+        server.stop()
+        stats = wait_until(lambda: TURN_STATS.search(server.log()), 20, "embedded TURN server's final stats in its log")
+        counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", stats.group(1))}
+        assert counts["allocations_created"] >= 2, stats.group(0)
+        # 2 x 300 frames of INPUT plus hashes and pings each way: thousands of relayed packets.
+        assert counts["packets_to_peer"] > 1000 and counts["packets_to_client"] > 1000, stats.group(0)
+
+    run_in_browser(request, artifacts_dir, body)
+
+
+def test_direct_path_in_netns(game_server, netns, netns_chromium, artifacts_dir, request):
+    # No TURN server at all (the scene's default policy 'all'): only host candidates can connect.
+    server = game_server(demo_kwargs(), turn="none", netns=netns)
+
+    async def body(session: BrowserSession) -> None:
+        snaps = await play_game(session, server, "direct")
+        exports, _ = check_agreeing_game(server, snaps, "direct")
+        for ex in exports:
+            assert ex["stats"]["path"]["local_candidate_type"] == "host", ex["stats"]["path"]
+
+    run_in_browser(request, artifacts_dir, body, executable=netns_chromium, in_netns=True)
+
+
+def test_impaired_link_rolls_back_and_agrees(game_server, chromium_available, artifacts_dir, request):
+    server = game_server(demo_kwargs(ice_transport_policy="relay", impairment=IMPAIRMENT))
+
+    async def body(session: BrowserSession) -> None:
+        snaps = await play_game(session, server, "impaired")
+        exports, _ = check_agreeing_game(server, snaps, "relay")
+        for i, ex in enumerate(exports):
+            imp = ex["settings"]["impairment"]
+            assert imp is not None and {k: imp[k] for k in IMPAIRMENT} == IMPAIRMENT, f"player {i}: {imp}"
+            assert ex["stats"]["rollbacks"] > 0, f"player {i}: no rollback on an 80 ms / 5 % loss link: {ex['stats']}"
+            assert ex["stats"]["mispredicted_frames"] > 0, ex["stats"]
+
+    run_in_browser(request, artifacts_dir, body)
+
+
+def test_partner_closes_tab_mid_game(game_server, chromium_available, artifacts_dir, request):
+    server = game_server(demo_kwargs(ice_transport_policy="relay"))
+
+    async def body(session: BrowserSession) -> None:
+        stay, leave = await start_pair(session, server, "leave")
+        keys = asyncio.gather(stay.press_keys_while_playing(KEYS[0], timeout_s=GAME_TIMEOUT_S),
+                              leave.press_keys_while_playing(KEYS[1], timeout_s=GAME_TIMEOUT_S),
+                              return_exceptions=True)
+        # Mid-game: well into the first episode, confirmed on both sides.
+        await stay.wait(f"p.confirmedFrame >= {MAX_STEPS // 2}", GAME_TIMEOUT_S, "half of episode 0 confirmed")
+        leaver = (await snapshot(leave.page))["p2p"]["playerIndex"]
+        await leave.page.close()
+        snap = await stay.wait("['partner_left', 'done'].includes(p.phase) && p.upload && "
+                               "['uploaded', 'failed', 'disabled'].includes(p.upload.status)",
+                               60, "partner left and export handled")
+        results = await keys
+        assert not isinstance(results[0], BaseException), f"remaining participant's input: {results[0]!r}"
+        check_partner_left(server, snap["p2p"], leaver)
+
+    run_in_browser(request, artifacts_dir, body)
+
+
+def check_partner_left(server: GameServer, p: dict[str, Any], leaver: int) -> None:
+    stayer = p["playerIndex"]
+    assert stayer == 1 - leaver
+    assert p["phase"] == "partner_left" or any("left" in m.lower() or "partner" in m.lower() for m in p["messages"]), \
+        f"no partner-left message: phase {p['phase']}, messages {p['messages']}"
+    assert p["upload"]["status"] == "uploaded", p["upload"]
+    folder = server.game_dir(p["gameId"])
+    wait_for_files([folder / f"player-{stayer}.json"], 20, "remaining participant's export")
+    export = read_json(folder / f"player-{stayer}.json")
+    # Policy 'end' (the demo's): the game is over for the remaining participant, so its export
+    # is final (not partial) up to where the game stopped, and records why.
+    assert export["partial"] is False
+    assert any(e["peer_index"] == leaver and e["event"] in ("left", "disconnected") for e in export["connection_events"]), \
+        export["connection_events"]
+    last = export["episodes"][-1]
+    assert last["episode"] == 0 and last["last_confirmed_frame"] >= MAX_STEPS // 2, last["last_confirmed_frame"]
+    assert export["desyncs"] == []
+    ends = wait_until(lambda: [e for e in server.game_ends() if e["game_id"] == p["gameId"]], 30,
+                      "server's game-ended record")
+    assert [e["outcome"] for e in ends] == ["incomplete"], ends
+    assert ends[0]["seats"] == {str(leaver): "left", str(stayer): "ended"}, ends
+
+    # The closing page sent what it had confirmed (fetch keepalive on pagehide): with both
+    # exports in, the server's report compares them and marks the game incomplete.
+    wait_for_files([folder / f"player-{leaver}.json", folder / "comparison.json"], 20,
+                   "the closed page's partial export and the comparison report")
+    partial = read_json(folder / f"player-{leaver}.json")
+    assert partial["partial"] is True and partial["episodes"][-1]["end_frame"] is None
+    report = read_json(folder / "comparison.json")
+    assert report["status"] == "agree" and report["first_divergent_frame"] is None, report.get("divergence")
+    assert report["complete"] is False, "a game a player left is never complete"
+    assert {pl["player_index"]: pl["partial"] for pl in report["players"]} == {leaver: True, stayer: False}
+    assert report["verified_frame"] is not None and report["verified_frame"] >= MAX_STEPS // 2

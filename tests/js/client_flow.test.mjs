@@ -1,0 +1,369 @@
+// client_flow.js: the participant flow driven by fake Socket.IO sockets (the test plays the
+// server), a recording UI and a scriptable game. Checks the phases of Contract A, the
+// events sent to the server, the waiting-room text, the export ids and the upload states.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+import { createClientFlow, createDiag, waitroomText, PHASES } from '../../static/js/client_flow.js';
+import { compileSchema } from '../../static/js/validation_schema.js';
+import {
+  fakeConnector, fakeUi, fakeGameFactory, manualTimers, CONFIG, p2pScene, gameReady, sampleRecord, settle,
+} from './support/client_fakes.mjs';
+
+const check = compileSchema(JSON.parse(readFileSync(new URL('../../interactive_gym_p2p/validation/export.schema.json', import.meta.url), 'utf8')));
+
+function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, uploadExport, fetch } = {}) {
+  const connect = fakeConnector();
+  const ui = fakeUi();
+  const diag = createDiag();
+  const timers = manualTimers();
+  const createGame = fakeGameFactory();
+  const uploads = [];
+  const navigations = [];
+  const flow = createClientFlow({
+    config: CONFIG, diag, ui, connect, createGame, timers, now: timers.now, autoAdvance,
+    loadEnv: async () => { if (envError) throw envError; return env; },
+    uploadExport: uploadExport ?? (async (args) => {
+      uploads.push(args);
+      args.onStatus({ phase: 'uploading', attempt: 1, maxAttempts: 8 });
+      args.onStatus({ phase: 'stored', attempt: 1, httpStatus: 201 });
+      return { ok: true, outcome: 'stored', attempts: 1 };
+    }),
+    fetch,
+    navigate: (url) => navigations.push(url),
+    log: { warn() {}, info() {}, error() {} },
+  });
+  flow.start();
+  const root = connect.of('/');
+  return { flow, connect, ui, diag, timers, createGame, uploads, navigations, root };
+}
+
+async function enterGame(t, { env } = {}) {
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady());
+  const game = t.createGame.games[0];
+  return { sig, game };
+}
+
+test('the diagnostic object starts in Contract A shape', () => {
+  const d = createDiag();
+  assert.deepEqual(Object.keys(d), ['phase', 'sceneId', 'sceneType', 'gameId', 'playerIndex', 'numPlayers', 'path',
+    'frame', 'confirmedFrame', 'verifiedFrame', 'episode', 'upload', 'gameOver', 'messages', 'errors']);
+  assert.equal(d.phase, 'connecting');
+  assert.deepEqual(d.upload, { status: 'idle', attempts: 0, error: null });
+  assert.ok(PHASES.includes('partner_left') && PHASES.includes('episode_transition'));
+});
+
+test('connects / with the subject id; a static scene shows Continue, which advances that scene', () => {
+  const t = setup();
+  assert.deepEqual(t.root.opts, { auth: { subject_id: 'alice' } });
+  assert.equal(t.diag.phase, 'connecting');
+  t.root.serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: '<p>x</p>', element_ids: ['age'] });
+  assert.equal(t.diag.phase, 'scene');
+  assert.equal(t.ui.phases.at(-1), 'scene');
+  assert.deepEqual(t.ui.scenes.at(-1), { header: 'Hi', subheader: '', body: '<p>x</p>' });
+  assert.equal(t.diag.sceneId, 'welcome');
+  assert.ok(t.ui.button, 'Continue shown');
+  t.ui.button.onClick();
+  t.ui.button?.onClick?.(); // a double click sends nothing more
+  assert.deepEqual(t.root.emitted('static_scene_data_emission'), [{ scene_id: 'welcome', data: { age: 'value-of-age' } }]);
+  assert.deepEqual(t.root.emitted('advance_scene'), [{ scene_id: 'welcome' }]);
+  assert.equal(t.ui.button, null, 'hidden after the click');
+  t.root.serve('activate_scene', { scene_id: 'thanks', scene_type: 'EndScene', scene_header: 'Bye' });
+  assert.equal(t.ui.button, null, 'the end scene has nowhere to advance to');
+});
+
+test('?autoadvance clicks Continue by itself once it appears', () => {
+  const t = setup({ autoAdvance: true });
+  t.root.serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene' });
+  assert.deepEqual(t.root.emitted('advance_scene'), []);
+  t.timers.advance(0);
+  assert.deepEqual(t.root.emitted('advance_scene'), [{ scene_id: 'welcome' }]);
+});
+
+test('waiting room text counts players and time', () => {
+  assert.equal(waitroomText({ players_waiting: 1, players_needed: 2, remaining_s: 120 }),
+    'Waiting for other participants: 1 player here, 2 needed. Time left: 2:00');
+  assert.equal(waitroomText({ players_waiting: 2, players_needed: 3, remaining_s: 65.2 }, 9.1),
+    'Waiting for other participants: 2 players here, 3 needed. Time left: 0:10');
+  assert.equal(waitroomText({ players_waiting: 1, players_needed: 2, group: true }), 'Waiting for your group: 1 of 2 here.');
+});
+
+test('P2P scene: join at once, load, wait with a countdown, then connect, play and upload', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  assert.equal(t.diag.phase, 'loading');
+  assert.equal(t.diag.sceneType, 'P2PGymScene');
+  const sig = t.connect.of('/p2p');
+  assert.deepEqual(sig.opts, { auth: { ticket: 'TICKET-1' } });
+  sig.serve('connect');
+  assert.deepEqual(sig.emitted('join'), [{}], 'joins before the environment has loaded');
+  await settle();
+  assert.equal(t.diag.phase, 'waiting');
+  sig.serve('waiting', { scene_id: 'game', players_needed: 2, players_waiting: 1, remaining_s: 30, group: false });
+  assert.equal(t.ui.waitroomTexts.at(-1), 'Waiting for other participants: 1 player here, 2 needed. Time left: 0:30');
+  t.timers.advance(5000);
+  assert.equal(t.ui.waitroomTexts.at(-1), 'Waiting for other participants: 1 player here, 2 needed. Time left: 0:25');
+
+  sig.serve('game_ready', gameReady());
+  assert.equal(t.ui.waitroomTexts.at(-1), null, 'waiting room hidden');
+  const game = t.createGame.games[0];
+  assert.deepEqual(game.beganWith, { fake: 'env' });
+  assert.equal(game.opts.gameReady.game_id, 'g1');
+  assert.equal(game.opts.keyboardTarget, t.ui.keyboardTarget);
+  assert.equal(t.diag.gameId, 'g1');
+  assert.equal(t.diag.playerIndex, 0);
+  assert.equal(t.diag.numPlayers, 2);
+  const pending = t.timers.pending;
+  t.timers.advance(10000);
+  assert.equal(t.timers.pending, pending, 'countdown stopped');
+
+  // The signaling adapter given to the game talks `signal` on the /p2p socket.
+  game.opts.signaling.send(1, { kind: 'offer', sdp: 'v=0' });
+  assert.deepEqual(sig.emitted('signal').at(-1), { game_id: 'g1', to: 1, kind: 'offer', data: { type: 'offer', sdp: 'v=0' } });
+
+  game.hooks.phase('peer_connecting');
+  assert.equal(t.diag.phase, 'peer_connecting');
+  game.hooks.phase('playing');
+  assert.equal(t.diag.phase, 'playing');
+  assert.equal(t.ui.gameVisible, true);
+  const path = { kind: 'relay', protocol: 'udp', local_candidate_type: 'relay', remote_candidate_type: 'relay' };
+  game.hooks.path(path);
+  assert.deepEqual(t.diag.path, path);
+  assert.deepEqual(t.root.emitted('client_callback'), [{ type: 'p2p_status', game_id: 'g1', event: 'connected', path }]);
+  game.hooks.frame({ frame: 40, confirmedFrame: 36, verifiedFrame: 35, episode: 0 });
+  assert.deepEqual([t.diag.frame, t.diag.confirmedFrame, t.diag.verifiedFrame, t.diag.episode], [40, 36, 35, 0]);
+  game.hooks.hud(['ping 10 ms']);
+  assert.deepEqual(t.ui.hudLines, ['ping 10 ms']);
+
+  game.hooks.episodeEnd({ episode: 0, frame: 29, forced: false });
+  assert.equal(t.diag.phase, 'episode_transition');
+  assert.ok(t.diag.messages.includes('Round 1 of 2 finished.'));
+  game.hooks.episodeStart({ episode: 1, seed: 1, frame: 30 });
+  assert.equal(t.diag.phase, 'playing');
+  game.hooks.episodeEnd({ episode: 1, frame: 59, forced: false });
+  assert.equal(t.diag.phase, 'playing', 'no transition after the last round');
+  game.hooks.gameOver({ reason: 'completed', frame: 59, episode: 1 });
+  assert.deepEqual(t.diag.gameOver, { reason: 'completed', frame: 59, episode: 1 });
+  game.hooks.ended({ record: sampleRecord(), reason: 'completed' });
+  assert.equal(t.diag.phase, 'uploading');
+  await settle();
+
+  assert.equal(t.uploads.length, 1);
+  const up = t.uploads[0];
+  assert.equal(up.url, '/p2p/exports/g1/0');
+  assert.equal(up.token, 'TOKEN');
+  assert.deepEqual(up.doc.ids, { game_id: 'g1', scene_id: 'game', subject_id: 'alice', player_index: 0, peers: [{ player_index: 1, subject_id: 'bob' }] });
+  assert.equal(up.doc.partial, false);
+  assert.deepEqual(up.doc.settings, p2pScene().p2p.settings);
+  assert.deepEqual(check(up.doc), [], 'the export fits the shipped schema');
+  assert.deepEqual(t.diag.upload, { status: 'uploaded', attempts: 1, error: null });
+  assert.ok(t.diag.messages.includes('Saving your data... (attempt 1)'));
+  assert.ok(t.diag.messages.includes('Your data is saved.'));
+  assert.deepEqual(sig.emitted('finished'), [{ game_id: 'g1' }]);
+  assert.equal(t.diag.phase, 'done');
+  assert.ok(t.ui.button, 'Continue shown after the upload');
+  t.ui.button.onClick();
+  assert.deepEqual(t.root.emitted('advance_scene'), [{ scene_id: 'game' }]);
+  t.root.serve('terminate_scene', { scene_id: 'game' });
+  assert.equal(sig.disconnected, true);
+});
+
+test('upload that fails is shown, recorded, and still lets the participant continue', async () => {
+  const t = setup({
+    uploadExport: async ({ onStatus }) => {
+      onStatus({ phase: 'uploading', attempt: 1, maxAttempts: 2 });
+      onStatus({ phase: 'retrying', attempt: 1, maxAttempts: 2, delayMs: 500, reason: 'server error: HTTP 503' });
+      onStatus({ phase: 'uploading', attempt: 2, maxAttempts: 2 });
+      onStatus({ phase: 'failed', attempts: 2, reason: 'server error: HTTP 503' });
+      return { ok: false, outcome: 'gave_up', attempts: 2 };
+    },
+  });
+  const { game } = await enterGame(t);
+  game.hooks.ended({ record: sampleRecord(), reason: 'completed' });
+  await settle();
+  assert.deepEqual(t.diag.upload, { status: 'failed', attempts: 2, error: 'server error: HTTP 503' });
+  assert.ok(t.diag.messages.includes('Saving your data... (attempt 2)'));
+  assert.ok(t.diag.messages.some((m) => m.startsWith('Saving your data did not work (server error: HTTP 503)')));
+  assert.deepEqual(t.diag.errors.at(-1), { code: 'upload', message: 'Could not save your data: server error: HTTP 503. Please tell the experimenter.' });
+  assert.equal(t.diag.phase, 'done');
+  assert.ok(t.ui.button);
+});
+
+test('no upload slot (export disabled): upload status disabled, game still finishes', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady({ upload: null }));
+  t.createGame.games[0].hooks.ended({ record: sampleRecord(), reason: 'completed' });
+  await settle();
+  assert.equal(t.diag.upload.status, 'disabled');
+  assert.equal(t.uploads.length, 0);
+  assert.equal(t.diag.phase, 'done');
+});
+
+test('partner leaves mid-game: message, final phase partner_left, seat left', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.started = true;
+  game.hooks.phase('playing');
+  game.hooks.connection({ peer_index: 1, event: 'left', frame: 50, time: 0 });
+  assert.ok(t.diag.messages.includes('Your partner left the game.'));
+  game.hooks.gameOver({ reason: 'disconnected', frame: 48, episode: 0 });
+  game.hooks.ended({ record: sampleRecord(), reason: 'disconnected' });
+  await settle();
+  assert.equal(t.diag.phase, 'partner_left');
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.deepEqual(sig.emitted('finished'), []);
+  assert.equal(t.uploads.length, 1, 'what was played is still uploaded');
+});
+
+test('with policy default_action the game goes on after the partner left', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene({ policy: 'default_action' }));
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady());
+  const game = t.createGame.games[0];
+  game.hooks.phase('playing');
+  game.hooks.connection({ peer_index: 1, event: 'disconnected', frame: 50, time: 0 });
+  assert.ok(t.diag.messages.includes('Your partner left the game. The game goes on without them.'));
+  assert.equal(t.diag.phase, 'playing');
+});
+
+test('partner leaves before the connection opened: partner_left and Continue', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  sig.serve('peer_left', { game_id: 'g1', player_index: 1, reason: 'left', policy: 'end', game_over: true });
+  assert.equal(game.abandoned, 1);
+  assert.equal(t.diag.phase, 'partner_left');
+  assert.ok(t.ui.button);
+});
+
+test('connection timeout: clear message, status to the server, seat left, Continue', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.hooks.failed({ peer: 1, code: 'connect_timeout', message: 'no WebRTC connection to player 1 within 20 s' });
+  assert.equal(t.diag.phase, 'error');
+  assert.equal(t.diag.errors.at(-1).code, 'connect_timeout');
+  assert.match(t.diag.errors.at(-1).message, /Could not connect to your partner/);
+  assert.deepEqual(t.root.emitted('client_callback').at(-1),
+    { type: 'p2p_status', game_id: 'g1', event: 'connect_failed', detail: 'no WebRTC connection to player 1 within 20 s' });
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.ok(t.ui.button);
+});
+
+test('game_ready before the environment loaded: the game begins when it is ready', async () => {
+  let release;
+  const connect = fakeConnector();
+  const ui = fakeUi();
+  const diag = createDiag();
+  const createGame = fakeGameFactory();
+  const flow = createClientFlow({
+    config: CONFIG, diag, ui, connect, createGame, timers: manualTimers(),
+    loadEnv: () => new Promise((resolve) => { release = resolve; }), log: { warn() {} },
+  });
+  flow.start();
+  connect.of('/').serve('activate_scene', p2pScene());
+  const sig = connect.of('/p2p');
+  sig.serve('game_ready', gameReady());
+  assert.equal(diag.phase, 'loading');
+  assert.equal(createGame.games[0].beganWith, null);
+  await settle();
+  assert.equal(diag.phase, 'loading');
+  release({ late: true });
+  await settle();
+  assert.deepEqual(createGame.games[0].beganWith, { late: true });
+});
+
+test('environment that fails to load: error shown', async () => {
+  const t = setup({ envError: new Error('no such module') });
+  t.root.serve('activate_scene', p2pScene());
+  await settle();
+  assert.equal(t.diag.phase, 'error');
+  assert.deepEqual(t.diag.errors.at(-1), { code: 'env_load', message: 'The game could not be loaded: no such module' });
+});
+
+test('wait timeout: message, then the redirect', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  await settle();
+  sig.serve('wait_timeout', { scene_id: 'game', reason: 'no_match', message: 'Nobody else came.', waited_s: 120, redirect_url: 'https://example.org/x' });
+  assert.equal(t.diag.phase, 'error');
+  assert.deepEqual(t.diag.errors.at(-1), { code: 'wait_timeout', message: 'Nobody else came.' });
+  assert.deepEqual(t.navigations, []);
+  t.timers.advance(3000);
+  assert.deepEqual(t.navigations, ['https://example.org/x']);
+});
+
+test('reload during the game (rejoin): clear message, seat given up, Continue', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady({ rejoin: true }));
+  assert.equal(t.createGame.games.length, 0);
+  assert.equal(t.diag.phase, 'error');
+  assert.equal(t.diag.errors.at(-1).code, 'rejoin_unsupported');
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.ok(t.ui.button);
+});
+
+test('join refused (seat expired): message and Continue', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  const [, , ack] = sig.acks.find(([ev]) => ev === 'join');
+  ack({ ok: false, error: { code: 'seat_expired', message: 'gone' } });
+  assert.equal(t.diag.phase, 'error');
+  assert.equal(t.diag.errors.at(-1).code, 'seat_expired');
+  assert.ok(t.ui.button);
+});
+
+test('page closed mid-game: partial export with fetch keepalive and the bearer token', async () => {
+  const calls = [];
+  const t = setup({ fetch: (url, init) => { calls.push([url, init]); return Promise.resolve({ ok: true }); } });
+  const { sig, game } = await enterGame(t);
+  game.started = true;
+  game.abandonRecord = sampleRecord({ partial: true });
+  const r = t.flow.onUnload();
+  assert.deepEqual(r, { sent: true, reason: null });
+  assert.equal(game.abandoned, 1);
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.equal(calls.length, 1);
+  const [url, init] = calls[0];
+  assert.equal(url, '/p2p/exports/g1/0');
+  assert.equal(init.keepalive, true);
+  assert.equal(init.headers.Authorization, 'Bearer TOKEN');
+  const doc = JSON.parse(init.body);
+  assert.equal(doc.partial, true);
+  assert.deepEqual(check(doc), []);
+  assert.deepEqual(t.flow.onUnload(), { sent: false, reason: 'no game running' }, 'only once');
+});
+
+test('the server showing the running P2P scene again (socket reconnect) keeps the game', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.hooks.phase('playing');
+  t.root.serve('activate_scene', p2pScene());
+  assert.equal(t.connect.sockets.filter((s) => s.namespace === '/p2p').length, 1, 'no second signaling socket');
+  assert.equal(sig.disconnected, false);
+  assert.equal(game.abandoned, 0);
+  assert.equal(t.diag.phase, 'playing');
+  game.hooks.frame({ frame: 5, confirmedFrame: 3, verifiedFrame: 2, episode: 0 });
+  assert.equal(t.diag.frame, 5, 'the game still reports');
+  // Our /p2p socket reconnecting gets game_ready for the same game again: ignored.
+  sig.serve('game_ready', gameReady({ rejoin: true }));
+  assert.equal(t.diag.phase, 'playing');
+  assert.deepEqual(sig.emitted('leave'), []);
+});

@@ -1,0 +1,157 @@
+// client_game.js, client_signaling.js, client_export.js: the pure mappings (scene config ->
+// session/transport settings, transport path -> export path, signaling translation, export
+// ids, upload status text) and two games wired end to end over the in-memory WebRTC fake.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { createGame, sessionSettings, transportImpairment, exportPath } from '../../static/js/client_game.js';
+import { toServerSignal, fromServerSignal, createSocketSignaling } from '../../static/js/client_signaling.js';
+import { exportIds, uploadStatus, sendPartialExport, KEEPALIVE_LIMIT_BYTES, gameExport } from '../../static/js/client_export.js';
+import { makeSettings } from '../../static/js/settings.js';
+import { FakeNetwork, SignalingRelay, until } from './support/fake_webrtc.mjs';
+import { createTrivialEnv } from './support/envs.mjs';
+import { FakeSocket, p2pScene, gameReady } from './support/client_fakes.mjs';
+
+test('session settings come from the scene config and pass settings.js', () => {
+  const s = sessionSettings(p2pScene({ numEpisodes: 3, maxSteps: 450, fps: 60 }).p2p);
+  assert.deepEqual(s, {
+    fps: 60, inputDelay: 2, maxPredictionWindow: 8, inputRedundancy: 5, disconnectNotifyMs: 750,
+    disconnectTimeoutMs: 5000, disconnectPolicy: 'end', defaultAction: 0, maxEpisodes: 3, hashInterval: 1,
+    maxStepsPerEpisode: 450,
+  });
+  makeSettings(s); // throws on an unknown or out-of-range setting
+  const scene = p2pScene().p2p;
+  scene.settings.validation.state_dump_on_desync = false;
+  scene.gameplay.max_steps = 1e12; // Interactive Gym's "no limit"
+  const t = sessionSettings(scene);
+  assert.equal(t.maxStateDumps, 0);
+  assert.equal(t.maxStepsPerEpisode, undefined);
+  makeSettings(t);
+});
+
+test('impairment and path mappings', () => {
+  assert.equal(transportImpairment(null), null);
+  assert.deepEqual(transportImpairment({ delay_ms: 40, jitter_ms: 5, loss: 0.1, duplicate: 0.01, reorder: 0.02, seed: 9 }),
+    { seed: 9, delayMs: 40, jitterMs: 5, loss: 0.1, duplicate: 0.01, reorder: 0.02 });
+  assert.equal(exportPath(null), null);
+  assert.deepEqual(exportPath({ kind: 'relay', protocol: 'tls', localCandidateType: 'relay', remoteCandidateType: 'host', relayProtocol: 'tls' }),
+    { kind: 'relay', protocol: 'tcp', local_candidate_type: 'relay', remote_candidate_type: 'host' });
+  assert.deepEqual(exportPath({ kind: 'direct', protocol: 'UDP', localCandidateType: 'host', remoteCandidateType: 'weird' }),
+    { kind: 'direct', protocol: 'udp', local_candidate_type: 'host', remote_candidate_type: null });
+});
+
+test('signaling messages translate both ways; malformed ones are refused', () => {
+  const cand = { candidate: 'candidate:1 1 udp 1 10.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u', extra: 1 };
+  assert.deepEqual(toServerSignal({ kind: 'offer', sdp: 'o' }), { kind: 'offer', data: { type: 'offer', sdp: 'o' } });
+  assert.deepEqual(toServerSignal({ kind: 'candidate', candidate: cand }),
+    { kind: 'candidate', data: { candidate: cand.candidate, sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u' } });
+  assert.deepEqual(toServerSignal({ kind: 'candidate', candidate: null }), { kind: 'candidate', data: null });
+  assert.deepEqual(toServerSignal({ kind: 'restart' }), { kind: 'restart', data: null });
+  assert.throws(() => toServerSignal({ kind: 'bogus' }), TypeError);
+  assert.deepEqual(fromServerSignal({ kind: 'answer', data: { type: 'answer', sdp: 'a' } }), { kind: 'answer', sdp: 'a' });
+  assert.deepEqual(fromServerSignal({ kind: 'candidate', data: null }), { kind: 'candidate', candidate: null });
+  assert.deepEqual(fromServerSignal({ kind: 'restart', data: null }), { kind: 'restart' });
+  for (const bad of [null, {}, { kind: 'offer', data: {} }, { kind: 'candidate', data: { candidate: 5 } }, { kind: 'x' }]) {
+    assert.equal(fromServerSignal(bad), null);
+  }
+  const sock = new FakeSocket('/p2p');
+  const errors = [];
+  const sig = createSocketSignaling(sock, 'g1', (e) => errors.push(e));
+  const got = [];
+  sig.onmessage = (from, msg) => got.push([from, msg]);
+  sock.serve('signal', { game_id: 'other', from: 1, kind: 'restart', data: null });
+  sock.serve('signal', { game_id: 'g1', from: 1, kind: 'restart', data: null });
+  sock.serve('signal', { game_id: 'g1', from: 1, kind: 'offer', data: null });
+  assert.deepEqual(got, [[1, { kind: 'restart' }]]);
+  assert.equal(errors[0].code, 'malformed_signal');
+  sig.send(1, { kind: 'answer', sdp: 's' });
+  sock.acks.at(-1)[2]({ ok: false, error: { code: 'peer_unavailable', message: 'no' } });
+  assert.deepEqual(errors[1], { code: 'peer_unavailable', message: 'no' });
+});
+
+test('export ids come from game_ready, peers in player order', () => {
+  assert.deepEqual(exportIds(gameReady({ playerIndex: 1 }), { sceneId: 'game', subjectId: 'alice' }),
+    { game_id: 'g1', scene_id: 'game', subject_id: 'alice', player_index: 1, peers: [{ player_index: 0, subject_id: 'bob' }] });
+});
+
+test('upload status text for each uploader step', () => {
+  assert.deepEqual(uploadStatus({ phase: 'uploading', attempt: 3 }),
+    { status: 'uploading', attempts: 3, error: null, final: false, ok: false, text: 'Saving your data... (attempt 3)' });
+  assert.equal(uploadStatus({ phase: 'retrying', attempt: 1, maxAttempts: 8, delayMs: 2400, reason: 'network: down' }).text,
+    'Saving your data did not work (network: down); trying again in 2 s (attempt 2 of 8).');
+  assert.deepEqual(uploadStatus({ phase: 'duplicate', attempt: 1 }),
+    { status: 'uploaded', attempts: 1, error: null, final: true, ok: true, text: 'Your data is saved.' });
+  const rejected = uploadStatus({ phase: 'rejected', attempt: 1, httpStatus: 422, message: 'schema' });
+  assert.equal(rejected.status, 'failed');
+  assert.equal(rejected.text, 'Could not save your data: schema. Please tell the experimenter.');
+  assert.equal(uploadStatus({ phase: 'failed', attempts: 8, reason: 'server error: HTTP 502' }).error, 'server error: HTTP 502');
+});
+
+test('partial export above the keepalive limit is not sent (and says why)', () => {
+  let called = 0;
+  const r = sendPartialExport({ url: '/u', token: 't', doc: 'x'.repeat(KEEPALIVE_LIMIT_BYTES + 1), fetch: () => { called += 1; } });
+  assert.equal(r.sent, false);
+  assert.match(r.reason, /keepalive limit/);
+  assert.equal(called, 0);
+  assert.deepEqual(sendPartialExport({ url: '/u', token: 't', doc: '{}', fetch: () => { throw new Error('gone'); } }), { sent: false, reason: 'gone' });
+});
+
+test('two games over the WebRTC fake: connect, play every episode, end with matching records', async () => {
+  const scene = p2pScene({ numEpisodes: 2, maxSteps: 20, fps: 200, impairment: { delay_ms: 3, jitter_ms: 2, loss: 0, duplicate: 0, reorder: 0, seed: 4 } });
+  const net = new FakeNetwork({ localType: 'relay', remoteType: 'relay', protocol: 'udp', relayProtocol: 'udp' });
+  const relay = new SignalingRelay();
+  const events = [[], []];
+  const ended = [];
+  const games = [0, 1].map((p) => {
+    const hooks = {};
+    for (const name of ['phase', 'path', 'episodeStart', 'episodeEnd', 'gameOver', 'failed', 'connection']) {
+      hooks[name] = (ev) => events[p].push([name, name === 'phase' ? ev : { ...ev }]);
+    }
+    hooks.ended = (ev) => ended.push({ p, ...ev });
+    return createGame({
+      p2p: scene.p2p, gameReady: gameReady({ playerIndex: p, scene }), signaling: relay.endpoint(p),
+      hooks, RTCPeerConnection: net.RTCPeerConnection,
+    });
+  });
+  games[1].begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  games[0].begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  await until(() => ended.length === 2, 'both games to end', 20000);
+  for (const p of [0, 1]) {
+    const names = events[p].map(([n, ev]) => (n === 'phase' ? `phase:${ev}` : n));
+    assert.equal(names[0], 'phase:peer_connecting');
+    assert.ok(names.includes('phase:playing'));
+    assert.equal(names.filter((n) => n === 'episodeEnd').length, 2);
+    assert.deepEqual(events[p].find(([n]) => n === 'gameOver')[1].reason, 'completed');
+    assert.deepEqual(events[p].find(([n]) => n === 'path')[1], { kind: 'relay', protocol: 'udp', local_candidate_type: 'relay', remote_candidate_type: 'relay' });
+  }
+  const [a, b] = [0, 1].map((p) => ended.find((e) => e.p === p).record);
+  assert.equal(a.game_over_reason, 'completed');
+  assert.equal(a.partial, false);
+  // maxStepsPerEpisode 20: frames 0..19 and 20..39, each confirmed row identical on both sides.
+  assert.deepEqual(a.episodes.map((e) => [e.start_frame, e.end_frame]), [[0, 19], [20, 39]]);
+  assert.deepEqual(a.episodes.map((e) => e.frames), b.episodes.map((e) => e.frames));
+  assert.equal(a.verified_frame, 39);
+  assert.deepEqual(a.stats.path, { kind: 'relay', protocol: 'udp', local_candidate_type: 'relay', remote_candidate_type: 'relay' });
+  for (const g of games) assert.equal(g.ended, true);
+  const doc = gameExport({ record: a, gameReady: gameReady({ playerIndex: 0, scene }), sceneId: 'game', subjectId: 'alice' });
+  assert.deepEqual(doc.settings.impairment, scene.p2p.settings.impairment);
+});
+
+test('a peer that never answers: connect_timeout reaches the failed hook, nothing keeps running', async () => {
+  const scene = p2pScene();
+  scene.p2p.settings.p2p.connection_timeout_s = 0.2;
+  const net = new FakeNetwork();
+  net.blocked = true;
+  const relay = new SignalingRelay();
+  const failed = [];
+  const g = createGame({
+    p2p: scene.p2p, gameReady: gameReady({ scene }), signaling: relay.endpoint(0),
+    hooks: { failed: (err) => failed.push(err) }, RTCPeerConnection: net.RTCPeerConnection,
+  });
+  relay.endpoint(1); // nobody behind it
+  g.begin(createTrivialEnv({ numPlayers: 2 }));
+  await until(() => failed.length === 1, 'connect timeout', 5000);
+  assert.equal(failed[0].code, 'connect_timeout');
+  assert.equal(g.started, false);
+  assert.equal(g.abandon(), null);
+});

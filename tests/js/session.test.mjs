@@ -288,3 +288,33 @@ test('random well-formed messages from a broken peer never throw into the game l
     assert.ok(r.stats.invalid_messages > 100, `invalid ${r.stats.invalid_messages}`);
   }
 });
+
+test('a lost BYE(game over) does not leave the peer waiting out its disconnect timeout', () => {
+  // Drop peer 0's first BYE: peer 0 then has sent one and received peer 1's, so it closes at
+  // once; only the extra copies it sends on closing tell peer 1 that the game is over.
+  const g = createGame({ numPlayers: 2, seed: 36, makeEnv: () => createCounterEnv({ numPlayers: 2, minSteps: 40, maxSteps: 40 }), settings: { maxEpisodes: 1 }, link: { delayMs: 20 } });
+  const dropped = [0, 0];
+  g.sessions.forEach((s, p) => {
+    const inner = s.transport.send.bind(s.transport);
+    s.transport = {
+      send(to, bytes) {
+        const m = decode(bytes).msg;
+        if (m.type === 'bye' && p === 0 && dropped[p] === 0) { dropped[p] += 1; return; }
+        inner(to, bytes);
+      },
+    };
+  });
+  const finished = [];
+  const closed = [];
+  g.sessions.forEach((s, p) => {
+    s.on('game_over', () => { finished[p] = g.clock.now(); });
+    s.on('closed', () => { closed[p] = g.clock.now(); });
+  });
+  g.runToEnd(60000);
+  assert.deepEqual(dropped, [1, 0]);
+  const timeout = g.sessions[0].settings.disconnectTimeoutMs;
+  for (const p of [0, 1]) {
+    assert.ok(closed[p] !== undefined, `peer ${p} closed`);
+    assert.ok(closed[p] - finished[p] < timeout / 2, `peer ${p} closed ${closed[p] - finished[p]} ms after game over (timeout ${timeout})`);
+  }
+});

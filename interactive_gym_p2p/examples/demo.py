@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -109,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..cli import RESEARCHER_TOKEN_ENV
     from ..server import ServerConfig, run
     from ..server.services import TurnSettings
 
@@ -117,13 +120,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             num_episodes=args.episodes, max_steps=args.max_steps,
             ice_transport_policy="relay" if args.relay else "all",
         )
-        config = ServerConfig(host=args.host, port=args.port, data_dir=args.data_dir, pyodide_index_url=args.pyodide_index_url)
+        # The demo turns the researcher page on: the token comes from the environment, else a
+        # fresh one per run that only the person at this terminal sees.
+        token = os.environ.get(RESEARCHER_TOKEN_ENV) or secrets.token_urlsafe(24)
+        config = ServerConfig(
+            host=args.host, port=args.port, data_dir=args.data_dir,
+            pyodide_index_url=args.pyodide_index_url, researcher_token=token,
+        )
         config.check()
         # mode "none" still wires the export store and upload routes (turn=None would not).
         turn = TurnSettings(mode=args.turn, host=args.host, port=args.turn_port)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         print(f"Gem Rush demo: open http://{shown}:{args.port}/ in two browser windows (one per player).", flush=True)
         print(f"Exports are stored under {Path(args.data_dir) / 'exports'}.", flush=True)
+        if RESEARCHER_TOKEN_ENV in os.environ:
+            print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token from ${RESEARCHER_TOKEN_ENV}).", flush=True)
+        else:
+            print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token for this run: {token}).", flush=True)
         run(stager, config, turn=turn)
     except ValueError as exc:
         print(f"demo: {exc}", file=sys.stderr)

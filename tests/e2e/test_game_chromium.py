@@ -23,45 +23,20 @@ from typing import Any
 
 import pytest
 
-from harness.game import PHASE_RECORDER, GameServer, Participant, read_json, snapshot, wait_for_files, wait_until
+from harness.game import (GAME_TIMEOUT_S, KEYS, GameServer, play_to_end, read_json, snapshot, start_pair,
+                          wait_for_files, wait_until)
 from harness.session import BrowserSession
 
 pytestmark = pytest.mark.e2e
 
 NUM_EPISODES = 2
 MAX_STEPS = 150
-KEYS = (["ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"], ["ArrowLeft", "ArrowUp", "ArrowRight", "ArrowDown"])
-LOAD_TIMEOUT_S = 90  # Pyodide + environment on a loaded 2-core machine
-GAME_TIMEOUT_S = 120
 TURN_STATS = re.compile(r"TURN server stopping: ServerStats\((.*?)\)")
 IMPAIRMENT = {"delay_ms": 80, "loss": 0.05, "seed": 20261124}
 
 
 def demo_kwargs(**extra: Any) -> dict[str, Any]:
     return {"num_episodes": NUM_EPISODES, "max_steps": MAX_STEPS, **extra}
-
-
-async def open_participant(session: BrowserSession, server: GameServer, index: int, subject: str) -> Participant:
-    page = await session.new_page(index, f"{server.url}/{subject}", ready=None, relay=False, init_script=PHASE_RECORDER)
-    return Participant(f"participant {index} ({subject})", page)
-
-
-async def start_pair(session: BrowserSession, server: GameServer, tag: str) -> list[Participant]:
-    """Both participants into the game; the first one provably waits in the waitroom."""
-    first = await open_participant(session, server, 0, f"{tag}-a")
-    await first.advance_to_game(LOAD_TIMEOUT_S)
-    await first.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
-    second = await open_participant(session, server, 1, f"{tag}-b")
-    await second.advance_to_game(LOAD_TIMEOUT_S)
-    pair = [first, second]
-    await asyncio.gather(*(p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started") for p in pair))
-    return pair
-
-
-async def play_to_end(pair: list[Participant]) -> list[dict[str, Any]]:
-    """Keys pressed on both pages until the game ends; then each goes on to the end scene."""
-    await asyncio.gather(*(p.press_keys_while_playing(KEYS[i], timeout_s=GAME_TIMEOUT_S) for i, p in enumerate(pair)))
-    return list(await asyncio.gather(*(p.finish() for p in pair)))
 
 
 def check_flow(snap: dict[str, Any], name: str) -> None:

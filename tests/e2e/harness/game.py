@@ -8,6 +8,7 @@ with the client's errors. Contract A (docs/client.md) is what the pages are read
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -216,3 +217,33 @@ class Participant:
         await self.page.click("#advanceButton", timeout=timeout_s * 1000)
         await self.wait("p.phase === 'scene' && p.sceneType === 'EndScene'", timeout_s, "end scene")
         return snap
+
+
+# One key cycle per player, so both players' actions vary and differ.
+KEYS = (["ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"], ["ArrowLeft", "ArrowUp", "ArrowRight", "ArrowDown"])
+LOAD_TIMEOUT_S = 90  # Pyodide + environment on a loaded 2-core machine
+GAME_TIMEOUT_S = 120
+
+
+async def open_participant(session: Any, server_url: str, index: int, subject: str) -> Participant:
+    """A participant's page on the real server (its own browser context, phases recorded)."""
+    page = await session.new_page(index, f"{server_url}/{subject}", ready=None, relay=False, init_script=PHASE_RECORDER)
+    return Participant(f"participant {index} ({subject})", page)
+
+
+async def start_pair(session: Any, server: GameServer, tag: str) -> list[Participant]:
+    """Both participants into the game; the first one provably waits in the waitroom."""
+    first = await open_participant(session, server.url, 0, f"{tag}-a")
+    await first.advance_to_game(LOAD_TIMEOUT_S)
+    await first.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
+    second = await open_participant(session, server.url, 1, f"{tag}-b")
+    await second.advance_to_game(LOAD_TIMEOUT_S)
+    pair = [first, second]
+    await asyncio.gather(*(p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started") for p in pair))
+    return pair
+
+
+async def play_to_end(pair: list[Participant], timeout_s: float = GAME_TIMEOUT_S) -> list[dict[str, Any]]:
+    """Keys pressed on both pages until the game ends; then each goes on to the end scene."""
+    await asyncio.gather(*(p.press_keys_while_playing(KEYS[i], timeout_s=timeout_s) for i, p in enumerate(pair)))
+    return list(await asyncio.gather(*(p.finish() for p in pair)))

@@ -1,0 +1,138 @@
+"""Environment adapter over an Interactive Gym environment in CPython: the Python twin of
+``static/js/env_pyodide.js``. The scene's ``environment_initialization_code`` (which defines
+``env``) runs as a fresh module, exactly as the browser runs it in Pyodide, and the adapter
+drives it the same way: actions by agent id in player order, episode over when
+``terminateds``/``truncateds`` say ``__all__`` (or every agent), snapshots from
+``get_state()``, hashes with :func:`interactive_gym_p2p.hashing.state_hash`. Same code, same
+actions, same seeds -> the same hash sequence as the browser.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import logging
+import sys
+import types
+from typing import Any, Mapping, Sequence
+
+from ..hashing import canonicalize, state_hash
+
+logger = logging.getLogger(__name__)
+
+_module_ids = itertools.count(1)
+
+
+def episode_over(flags: Any, agent_ids: Sequence[Any]) -> bool:
+    """``__all__`` if present, else every agent's flag (a plain bool also works)."""
+    if isinstance(flags, dict):
+        if "__all__" in flags:
+            return bool(flags["__all__"])
+        return len(agent_ids) > 0 and all(bool(flags.get(a, False)) for a in agent_ids)
+    return bool(flags)
+
+
+def load_environment_module(code: str, name: str, interactive_gym_globals: Mapping[str, Any] | None = None) -> types.ModuleType:
+    """Run ``code`` as a real module (registered in ``sys.modules`` while it lives, so
+    dataclasses and string annotations behave as in a normal import)."""
+    mod = types.ModuleType(name)
+    mod.__file__ = "<environment_initialization_code>"
+    # Interactive Gym hands the env code a dict named interactive_gym_globals (JSON-able).
+    mod.__dict__["interactive_gym_globals"] = json.loads(json.dumps(dict(interactive_gym_globals or {})))
+    sys.modules[name] = mod
+    try:
+        exec(compile(code, "<environment_initialization_code>", "exec"), mod.__dict__)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return mod
+
+
+class InteractiveGymEnvAdapter:
+    """Contract B's environment adapter: ``num_players``, ``reset(seed)``, ``step(actions) ->
+    done``, ``save()``, ``load(snapshot)``, ``state_hash()``, ``canonical_state()``, ``render()``."""
+
+    def __init__(self, env: Any, num_players: int, agent_ids: Sequence[Any] | None = None,
+                 default_action: int = 0, module_name: str | None = None) -> None:
+        for name in ("reset", "step", "get_state", "set_state"):
+            if not callable(getattr(env, name, None)):
+                raise TypeError(f"env has no {name}() method; P2P rollback needs reset, step, get_state and set_state")
+        if agent_ids is None:
+            agent_ids = list(getattr(env, "possible_agents", None) or [])
+        self.agent_ids = list(agent_ids)
+        if len(self.agent_ids) != num_players:
+            raise ValueError(
+                f"num_players is {num_players} but the env has {len(self.agent_ids)} agent ids; "
+                "pass agent_ids or give the env a possible_agents list")
+        if isinstance(default_action, bool) or not isinstance(default_action, int):
+            raise TypeError("default_action must be an integer")
+        self.env = env
+        self.num_players = num_players
+        self.default_action = default_action
+        self.module_name = module_name
+        self._state: Any = None  # get_state() of the current frame while it is current
+
+    @classmethod
+    def from_code(cls, code: str, num_players: int, agent_ids: Sequence[Any] | None = None,
+                  default_action: int = 0,
+                  interactive_gym_globals: Mapping[str, Any] | None = None) -> "InteractiveGymEnvAdapter":
+        """Exec an Interactive Gym ``environment_initialization_code`` (defines ``env``)."""
+        if not isinstance(code, str) or not code:
+            raise TypeError("from_code: code (a Python source string defining env) is required")
+        name = f"p2p_scene_env_{next(_module_ids)}"
+        mod = load_environment_module(code, name, interactive_gym_globals)
+        if "env" not in mod.__dict__:
+            sys.modules.pop(name, None)
+            raise RuntimeError("the environment initialization code must define a variable named 'env'")
+        try:
+            return cls(mod.__dict__["env"], num_players, agent_ids, default_action, module_name=name)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+
+    def reset(self, seed: int) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 0xFFFFFFFF:
+            raise ValueError(f"reset: seed must be a u32, got {seed!r}")
+        self._state = None
+        self.env.reset(seed=seed)
+
+    def step(self, actions: Sequence[int]) -> bool:
+        self._state = None
+        acts: dict[Any, int] = {}
+        for i, agent in enumerate(self.agent_ids):
+            a = actions[i] if i < len(actions) else self.default_action
+            acts[agent] = int(a) if isinstance(a, int) and not isinstance(a, bool) else self.default_action
+        _, _, terminateds, truncateds, _ = self.env.step(acts)
+        return episode_over(terminateds, self.agent_ids) or episode_over(truncateds, self.agent_ids)
+
+    def _current_state(self) -> Any:
+        if self._state is None:
+            self._state = self.env.get_state()
+        return self._state
+
+    def save(self) -> Any:
+        # A deep copy: an env whose get_state() shares lists with its live state must not let
+        # later frames rewrite a snapshot kept for rollback.
+        self._state = self.env.get_state()
+        return copy.deepcopy(self._state)
+
+    def load(self, snapshot: Any) -> None:
+        self._state = None
+        # set_state may keep the object it is given; the snapshot must stay intact for reuse.
+        self.env.set_state(copy.deepcopy(snapshot))
+
+    def state_hash(self) -> str:
+        return state_hash(self._current_state())
+
+    def canonical_state(self) -> Any:
+        """The normalized state as the JS adapter gives it (canonical JSON parsed back)."""
+        return json.loads(canonicalize(self._current_state()))
+
+    def render(self) -> Any:
+        render = getattr(self.env, "render", None)
+        return json.loads(json.dumps(render())) if callable(render) else None
+
+    def close(self) -> None:
+        if self.module_name is not None:
+            sys.modules.pop(self.module_name, None)

@@ -1,0 +1,373 @@
+"""``run_peer``: one headless participant from the first scene to the EndScene.
+
+signaling (participant flow, ``join``, ``game_ready``) -> environment
+(``InteractiveGymEnvAdapter.from_code`` with the scene's env code) -> WebRTC mesh
+(``rtc.RtcMesh``) -> rollback session (``session.P2PSession``) ticked at the scene's fps
+from a monotonic clock -> on game over: ``finished``, export built and uploaded ->
+``advance_scene`` to the end. Every P2P scene of the Stager is played in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .actions import ActionContext, ActionSource, ScriptedActions
+from .env import InteractiveGymEnvAdapter
+from .export import UploadResult, build_export, upload_export
+from .rtc import RtcMesh
+from .session import P2PSession, SessionState
+from .settings import from_game_settings
+from .signaling import END_SCENE_TYPE, P2P_SCENE_TYPE, PeerSignaling
+
+logger = logging.getLogger(__name__)
+
+PATH_KEYS = ("kind", "protocol", "local_candidate_type", "remote_candidate_type")
+LATE_RESYNC_PERIODS = 5
+"""A tick loop more than this many periods behind restarts its schedule instead of bursting."""
+
+
+class PeerError(RuntimeError):
+    """The peer could not play: refused, timed out, superseded, no connection, ..."""
+
+
+@dataclass
+class TickStats:
+    """How well the loop kept the frame rate."""
+
+    ticks: int = 0
+    running_ticks: int = 0
+    stalled_ticks: int = 0
+    late_ticks: int = 0
+    """Ticks that started more than one period after their deadline."""
+    resyncs: int = 0
+    max_late_ms: float = 0.0
+    busy_s: float = 0.0
+    """Time spent inside ``session.tick`` (CPU of the simulation, roughly)."""
+    started: float = 0.0
+    ended: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        span = self.ended - self.started
+        return self.ticks / span if span > 0 else 0.0
+
+
+@dataclass
+class GameResult:
+    """One P2P scene played."""
+
+    scene_id: str
+    game_id: str | None = None
+    player_index: int | None = None
+    num_players: int | None = None
+    seed: int | None = None
+    game_over_reason: str | None = None
+    frames: int = 0
+    """Frames advanced (not counting re-simulation)."""
+    confirmed_frame: int | None = None
+    verified_frame: int | None = None
+    path: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
+    upload: UploadResult | None = None
+    record: dict[str, Any] | None = None
+    ticks: TickStats = field(default_factory=TickStats)
+    transport: dict[str, Any] | None = None
+    signaling_events: list[tuple[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class PeerResult:
+    """What ``run_peer`` did; the top-level fields are those of the first game."""
+
+    subject_id: str
+    games: list[GameResult] = field(default_factory=list)
+    scenes: list[str] = field(default_factory=list)
+    """Scene ids visited, in order."""
+    reached_end: bool = False
+
+    def _first(self) -> GameResult | None:
+        return self.games[0] if self.games else None
+
+    def __getattr__(self, name: str) -> Any:
+        # game_id, export, path, upload, ... of the first game (None when no game was played).
+        if name.startswith("_") or name not in GameResult.__dataclass_fields__:
+            raise AttributeError(name)
+        first = self._first()
+        return getattr(first, name) if first is not None else None
+
+
+def quiet_lost_link_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Log aiortc's background "not connected" send failures of a lost link at debug level.
+
+    After ICE is lost aiortc's SCTP flush task fails with ConnectionError and nobody awaits
+    it, so asyncio prints "Task exception was never retrieved" with a traceback per link.
+    The session already sees the lost peer (silence, then disconnected). For a process that
+    owns its loop (the CLI, the benchmark); other errors keep the default handling.
+    """
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), ConnectionError):
+            logger.debug("lost link: %s", context.get("exception"))
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+def _ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+async def run_peer(
+    server_url: str,
+    *,
+    subject_id: str,
+    actions: ActionSource | Callable[[dict[str, Any]], ActionSource] | None = None,
+    impairment: Mapping[str, Any] | None = None,
+    timeout_s: float = 600.0,
+    upload: bool = True,
+    advance_to_end: bool = True,
+    max_games: int = 100,
+    signaling_timeout_s: float = 30.0,
+) -> PeerResult:
+    """Play every P2P scene of the experiment at ``server_url`` as ``subject_id``.
+
+    ``actions``: where this player's actions come from (default: always the default action);
+    or a factory called with each P2P scene's ``activate_scene`` payload (one source per game).
+    ``impairment``: seeded network impairment of our outgoing messages
+    (``{delay_ms, jitter_ms, loss, duplicate, reorder, seed}``); None: the scene's own setting.
+    ``timeout_s`` bounds the whole run (PeerError when exceeded).
+    """
+    flow = PeerSignaling(server_url, subject_id, timeout_s=signaling_timeout_s)
+    result = PeerResult(subject_id=subject_id)
+    deadline = time.monotonic() + timeout_s
+    try:
+        scene = await flow.connect()
+        result.scenes.append(scene["scene_id"])
+        while True:
+            if scene.get("scene_type") == P2P_SCENE_TYPE and "p2p" in scene and len(result.games) < max_games:
+                game = GameResult(scene_id=scene["scene_id"])
+                result.games.append(game)
+                if actions is None:
+                    source: ActionSource = ScriptedActions(())
+                elif hasattr(actions, "next_action"):
+                    source = actions  # type: ignore[assignment]
+                else:
+                    source = actions(scene)  # type: ignore[operator]
+                await _play(flow, server_url, scene, game, source, impairment, upload, deadline)
+                if not advance_to_end:
+                    break
+            if scene.get("scene_type") == END_SCENE_TYPE:
+                result.reached_end = True
+                break
+            if not advance_to_end and result.games:
+                break
+            scene = await flow.advance()
+            result.scenes.append(scene["scene_id"])
+            if time.monotonic() > deadline:
+                raise PeerError(f"{subject_id}: timed out after {timeout_s:g} s in scene {scene['scene_id']}")
+    finally:
+        await flow.close()
+    return result
+
+
+async def _play(
+    flow: PeerSignaling,
+    server_url: str,
+    scene: dict[str, Any],
+    game: GameResult,
+    source: ActionSource,
+    impairment_override: Mapping[str, Any] | None,
+    upload: bool,
+    deadline: float,
+) -> None:
+    p2p = scene["p2p"]
+    settings = p2p["settings"]
+    p2p_settings = settings["p2p"]
+    gameplay = p2p.get("gameplay") or {}
+    # Build the env before joining: a broken env code must not cost the partner a game.
+    env = InteractiveGymEnvAdapter.from_code(
+        p2p["env"]["code"], p2p_settings["players"], p2p_settings.get("agent_ids"),
+        int(p2p_settings.get("default_action", gameplay.get("default_action", 0)) or 0),
+    )
+    ack = await flow.join(p2p["signaling"]["ticket"])
+    logger.info("%s joined %s: %s", flow.subject_id, game.scene_id, ack.get("status"))
+    wait_s = max(1.0, deadline - time.monotonic())
+    ready = await flow.wait_game_ready(wait_s)
+    game.game_id = ready["game_id"]
+    game.player_index = me = ready["player_index"]
+    game.num_players = n = ready["num_players"]
+    game.seed = ready["seed"]
+    settings = ready.get("settings") or settings
+    applied_impairment = dict(impairment_override) if impairment_override is not None else settings.get("impairment")
+
+    async def send_signal(to: int, kind: str, data: Any) -> None:
+        await flow.signal(game.game_id, to, kind, data)  # type: ignore[arg-type]
+
+    mesh = RtcMesh(
+        me, [p for p in range(n) if p != me], send_signal,
+        ice_servers=ready.get("ice_servers") or [],
+        ice_transport_policy=ready.get("ice_transport_policy") or "all",
+        impairment=applied_impairment or None,
+    )
+    flow.set_signal_handler(mesh.handle_signal)
+
+    abort = _Abort()
+    started = False
+
+    def on_event(name: str, data: Any) -> None:
+        game.signaling_events.append((name, data))
+        if not isinstance(data, dict):
+            data = {}
+        if name == "peer_rejoined" and data.get("game_id") == game.game_id:
+            asyncio.get_running_loop().create_task(mesh.reconnect(int(data["player_index"])))
+        elif name == "superseded":
+            abort.set("superseded: another connection took this seat")
+        elif name == "peer_left" and data.get("game_over") and not started:
+            # Once playing, the session notices a lost peer itself (BYE or silence) and records it.
+            abort.set(f"player {data.get('player_index')} left before the game started")
+
+    flow.on_p2p_event = on_event
+    session: P2PSession | None = None
+    try:
+        await mesh.start()
+        connect_s = float(p2p_settings.get("connection_timeout_s") or 20)
+        await abort.race(mesh.wait_open(min(connect_s, max(1.0, deadline - time.monotonic()))))
+        started = True
+        session = P2PSession(
+            env=env, transport=mesh, local_player=me, num_players=n, shared_seed=ready["seed"],
+            settings=from_game_settings(settings, max_steps=gameplay.get("max_steps")),
+            now=_ms, wall_clock=lambda: time.time() * 1000.0,
+        )
+        mesh.on_message = session.receive
+        game_over: dict[str, Any] = {}
+        session.on("game_over", game_over.update)
+        session.start()
+        _update_path(mesh, session, game)
+        await _tick_loop(session, env, source, me, game, deadline, mesh, abort)
+        game.game_over_reason = game_over.get("reason")
+    except Exception as exc:
+        game.error = f"{type(exc).__name__}: {exc}"
+        logger.warning("%s: game %s failed: %s", flow.subject_id, game.game_id, game.error)
+        if session is not None:
+            session.close()
+    finally:
+        flow.set_signal_handler(None)
+        flow.on_p2p_event = None
+        game.transport = mesh.stats()
+        if session is not None:
+            _update_path(mesh, session, game)
+            game.record = session.record()
+            game.frames = int(game.record["stats"].get("frames_advanced", 0) or 0)
+            game.confirmed_frame = session.confirmed_frame
+            game.verified_frame = session.verified_frame
+        await mesh.close()
+        env.close()
+    try:
+        if game.error is None:
+            await flow.finished(game.game_id)
+        else:
+            await flow.leave(game.game_id)
+    except Exception as exc:  # the seat may already be over (peer left, game ended)
+        logger.info("%s: finished/leave: %s", flow.subject_id, exc)
+    if game.record is not None and settings["validation"].get("export", True):
+        ids = {
+            "game_id": game.game_id, "scene_id": game.scene_id, "subject_id": flow.subject_id, "player_index": me,
+            "peers": [{"player_index": p["player_index"], "subject_id": p["subject_id"]}
+                      for p in ready["players"] if p["player_index"] != me],
+        }
+        export_settings = {"p2p": settings["p2p"], "validation": settings["validation"],
+                           "impairment": applied_impairment or None}
+        game.export = build_export(game.record, ids, export_settings, None, time.time() * 1000.0)
+        if upload and ready.get("upload"):
+            game.upload = await upload_export(server_url.rstrip("/") + ready["upload"]["url"], ready["upload"]["token"],
+                                              game.export)
+    await flow.leave_namespace()
+    if game.error is not None:
+        raise PeerError(f"{flow.subject_id}: game {game.game_id}: {game.error}")
+
+
+class _Abort:
+    """A reason to stop a game that signaling gave (superseded, peer gone before the start)."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._event = asyncio.Event()
+
+    def set(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self._event.set()
+
+    async def race(self, awaitable: Any) -> Any:
+        """``awaitable``'s result, or PeerError as soon as an abort reason is set."""
+        task = asyncio.ensure_future(awaitable)
+        waiter = asyncio.ensure_future(self._event.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise PeerError(self.reason or "aborted")
+        return task.result()
+
+
+def _update_path(mesh: RtcMesh, session: P2PSession, game: GameResult) -> None:
+    path = mesh.path()
+    if path is not None:
+        game.path = path
+        session.set_path({k: path.get(k) for k in PATH_KEYS})
+
+
+async def _tick_loop(session: P2PSession, env: InteractiveGymEnvAdapter, source: ActionSource, me: int,
+                     game: GameResult, deadline: float, mesh: RtcMesh, abort: "_Abort") -> None:
+    """One ``tick`` per frame period on absolute deadlines (no drift); a loop that falls far
+    behind (a stall of the machine) restarts its schedule rather than bursting ticks."""
+    period = 1000.0 / session.settings.fps
+    stats = game.ticks
+    stats.started = time.monotonic()
+    next_at = _ms()
+    action_ticks = 0
+    while session.state != SessionState.CLOSED:
+        now = _ms()
+        if now < next_at:
+            await asyncio.sleep((next_at - now) / 1000.0)
+            now = _ms()
+        late = now - next_at
+        if late > period:
+            stats.late_ticks += 1
+        stats.max_late_ms = max(stats.max_late_ms, late)
+        action = session.settings.default_action
+        if session.state == SessionState.RUNNING:
+            ctx = ActionContext(tick=action_ticks, frame=session.current_frame, episode=session.episode,
+                                player_index=me, observe=env.canonical_state)
+            action = source.next_action(ctx)
+            action_ticks += 1
+        t0 = time.perf_counter()
+        r = session.tick(action)
+        stats.busy_s += time.perf_counter() - t0
+        stats.ticks += 1
+        if r.status == "running":
+            stats.running_ticks += 1
+        elif r.status == "stalled":
+            stats.stalled_ticks += 1
+        if stats.ticks % 30 == 1:
+            _update_path(mesh, session, game)
+        next_at += period
+        if _ms() - next_at > LATE_RESYNC_PERIODS * period:
+            stats.resyncs += 1
+            next_at = _ms()
+        if abort.reason is not None:
+            session.close()
+            raise PeerError(abort.reason)
+        if time.monotonic() > deadline:
+            session.close()
+            raise PeerError(f"game {game.game_id} did not end before the deadline (frame {session.current_frame})")
+    stats.ended = time.monotonic()

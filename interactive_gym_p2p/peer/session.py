@@ -1,0 +1,1003 @@
+"""P2P rollback session, the Python twin of ``static/js/session.js`` (contract B; the spec
+is docs/rollback.md). Symmetric: every peer runs the same loop. Each ``tick()`` polls timers,
+rolls back and re-simulates when a prediction was wrong, hashes newly confirmed frames,
+advances one frame when allowed, and sends what the endpoints say is due. Below it:
+SyncLayer, Endpoint (one per peer), DesyncDetector, DisconnectAgreement; none of them call up.
+
+Environment, transport and clocks are injected, so a simulator can run whole games on a
+virtual clock, and the wire behaviour matches the JS session byte for byte.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time as _time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
+
+from ..protocol import (
+    PROTOCOL_VERSION, Bye, ByeReason, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
+    KeepAlive, Message, Ping, Pong, StateHash, decode, encode,
+)
+from .desync import DesyncDetector
+from .disconnect import DisconnectAgreement
+from .endpoint import Endpoint, PeerState
+from .input_queue import GAP, IGNORED, NO_FRAME
+from .record import EpisodeLog
+from .settings import PeerSettings, SessionSettings, make_settings
+from .stats import histogram_object, iso_time, js_round, percentile, round3
+from .sync import EnvAdapter, SyncLayer
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["P2PSession", "PeerSettings", "SessionState", "TickResult", "episode_seed"]
+
+I32_MIN = -(2**31)
+I32_MAX = 2**31 - 1
+PRUNE_EVERY_TICKS = 32
+# Extra BYE(game over) copies sent when closing after the BYE exchange (as session.js).
+FINAL_BYE_COPIES = 2
+MESSAGE_TYPES = ("input", "ping", "pong", "keepalive", "episode_end", "episode_ready", "state_hash", "hello", "bye")
+_TYPE_NAMES: dict[type, str] = {
+    Input: "input", Ping: "ping", Pong: "pong", KeepAlive: "keepalive", EpisodeEnd: "episode_end",
+    EpisodeReady: "episode_ready", StateHash: "state_hash", Hello: "hello", Bye: "bye",
+}
+
+
+def episode_seed(shared_seed: int, episode: int) -> int:
+    """Per-episode environment seed (pinned contract, same as JS ``episodeSeed``)."""
+    return ((shared_seed & 0xFFFFFFFF) ^ (((episode + 1) * 0x9E3779B1) & 0xFFFFFFFF)) & 0xFFFFFFFF
+
+
+class SessionState:
+    CREATED = "created"  # constructed, start() not called
+    HANDSHAKE = "handshake"  # HELLO sent, waiting for every peer's HELLO
+    RUNNING = "running"  # in an episode
+    TRANSITION = "transition"  # episode ended, env reset, waiting for EPISODE_READY
+    FINISHED = "finished"  # game over; lingering so peers get our last inputs and hashes
+    CLOSED = "closed"
+
+
+class Transport(Protocol):
+    def send(self, peer_index: int, data: bytes) -> None: ...
+
+
+@dataclass
+class TickResult:
+    """What one tick did: ``frame`` = newest simulated frame (the env holds its state)."""
+
+    advanced: bool
+    frame: int
+    episode: int
+    status: str
+
+
+@dataclass
+class _Counters:
+    stalled: int = 0
+    stalled_terminal: int = 0
+    timesync_waits: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    messages_sent: int = 0
+    messages_received: int = 0
+    decode_errors: int = 0
+    send_errors: int = 0
+    ignored_messages: int = 0
+    invalid_messages: int = 0
+
+
+def _is_i32(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and I32_MIN <= v <= I32_MAX
+
+
+def _check_options(env: Any, transport: Any, local_player: Any, num_players: Any, shared_seed: Any) -> None:
+    for m in ("reset", "step", "save", "load", "state_hash", "canonical_state"):
+        if not callable(getattr(env, m, None)):
+            raise TypeError(f"P2PSession: env.{m}() is missing (environment adapter contract)")
+    if not callable(getattr(transport, "send", None)):
+        raise TypeError("P2PSession: transport.send(peer_index, data) is missing")
+    if isinstance(num_players, bool) or not isinstance(num_players, int) or not 2 <= num_players <= 255:
+        raise ValueError(f"P2PSession: num_players must be an integer in [2, 255], got {num_players!r}")
+    env_n = getattr(env, "num_players", None)
+    if env_n is not None and env_n != num_players:
+        raise ValueError(f"P2PSession: env.num_players ({env_n}) differs from num_players ({num_players})")
+    if isinstance(local_player, bool) or not isinstance(local_player, int) or not 0 <= local_player < num_players:
+        raise ValueError(f"P2PSession: local_player must be an integer in [0, {num_players - 1}], got {local_player!r}")
+    if isinstance(shared_seed, bool) or not isinstance(shared_seed, int) or not 0 <= shared_seed <= 0xFFFFFFFF:
+        raise ValueError(f"P2PSession: shared_seed must be a u32, got {shared_seed!r}")
+
+
+def _monotonic_ms() -> float:
+    return _time.monotonic() * 1000.0
+
+
+def _epoch_ms() -> float:
+    return _time.time() * 1000.0
+
+
+class P2PSession:
+    def __init__(self, env: EnvAdapter, transport: Transport, local_player: int, num_players: int,
+                 shared_seed: int, settings: SessionSettings | Mapping[str, Any] | None = None,
+                 now: Callable[[], float] | None = None, wall_clock: Callable[[], float] | None = None,
+                 path: dict[str, Any] | None = None) -> None:
+        _check_options(env, transport, local_player, num_players, shared_seed)
+        s = settings if isinstance(settings, SessionSettings) else make_settings(settings or {})
+        if s.disconnect_policy == "default_action" and s.input_delay < 1:
+            # The relay needs every player's frames < input_delay known (the default action).
+            raise ValueError('P2PSession: disconnect_policy "default_action" needs input_delay >= 1')
+        self.settings = s
+        self.env = env
+        self.transport = transport
+        self.local_player = local_player
+        self.num_players = num_players
+        self.shared_seed = shared_seed
+        self.now = now or _monotonic_ms
+        self.wall_clock = wall_clock or _epoch_ms
+        self.path = path
+        self._state = SessionState.CREATED
+        self.peers = [p for p in range(num_players) if p != local_player]
+        self.sync = SyncLayer(env, num_players, s.default_action, s.hash_interval, s.max_steps_per_episode)
+        # Frames < input_delay: nobody has a local input for them; the default action, known to all.
+        for f in range(s.input_delay):
+            for p in range(num_players):
+                self.sync.add_input(p, f, s.default_action)
+        # Endpoints exist from the start so a HELLO arriving before start() is kept.
+        self.endpoints: dict[int, Endpoint] = {p: Endpoint(p, s, 0) for p in self.peers}
+        self.desync = DesyncDetector(self.peers, s.hash_interval, s.pending_hash_limit, s.hash_resend_ms)
+        self.agreements: dict[int, DisconnectAgreement] = {}
+        self._listeners: dict[str, list[Callable[[dict[str, Any]], Any]]] = {}
+        self._event_queue: list[tuple[str, dict[str, Any]]] = []
+        self._dispatching = False
+        # episodes
+        self.episode = 0
+        self.logs: list[EpisodeLog] = []
+        self.current_log: EpisodeLog | None = None
+        self.episode_starts: dict[int, int] = {}
+        self.episode_ends: dict[int, int] = {}
+        self.ready_episode = -1
+        self.last_recorded_frame = -1
+        self.end_mismatches: list[dict[str, Any]] = []
+        self._end_mismatch_keys: set[tuple[int, int]] = set()
+        # game over
+        self.finish_reason: str | None = None
+        self.finished_at: float | None = None
+        self.final_frame: int | None = None
+        self.abnormal_end = False
+        self.bye_sent_to: set[int] = set()
+        # records
+        self.desync_events: list[dict[str, Any]] = []
+        self.state_dumps = 0
+        self.connection_events: list[dict[str, Any]] = []
+        self.default_action_from: dict[int, int] = {}
+        # time sync
+        self.wait_budget = 0
+        self.waited_last_tick = False
+        # telemetry
+        self.tick_count = 0
+        self._input_tick = [0] * 4096
+        self.latency_sum = 0
+        self.latency_count = 0
+        self.latency_max = 0
+        self.counters = _Counters()
+        self.sent_by_type = {t: {"messages": 0, "bytes": 0} for t in MESSAGE_TYPES}
+        self.started_at_wall: float | None = None
+        self.ended_at_wall: float | None = None
+        self.frames_advanced = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def current_frame(self) -> int:
+        return self.sync.current_frame
+
+    @property
+    def confirmed_frame(self) -> int:
+        """Newest frame confirmed and simulated from confirmed inputs, or -1."""
+        return self.last_recorded_frame
+
+    @property
+    def verified_frame(self) -> int:
+        """Highest frame verified with every active peer, or -1."""
+        return self.desync.verified_frame()
+
+    def on(self, name: str, fn: Callable[[dict[str, Any]], Any]) -> Callable[[], None]:
+        """Subscribe to an event; returns an unsubscribe function."""
+        self._listeners.setdefault(name, []).append(fn)
+
+        def unsubscribe() -> None:
+            lst = self._listeners.get(name, [])
+            if fn in lst:
+                lst.remove(fn)
+
+        return unsubscribe
+
+    def start(self) -> None:
+        """Begin the handshake: HELLO to every peer."""
+        if self._state != SessionState.CREATED:
+            return
+        now = self.now()
+        self.started_at_wall = self.wall_clock()
+        self._state = SessionState.HANDSHAKE
+        for ep in self.endpoints.values():
+            ep.start_time = now
+            # Silence counts from our start at the earliest (a HELLO kept from before start()).
+            if ep.last_recv > -math.inf and ep.last_recv < now:
+                ep.last_recv = now
+            self._send_hello(ep, now)
+        self._flush_events()
+
+    def close(self, reason: int = ByeReason.LEFT) -> None:
+        """Leave the game (BYE left to everyone)."""
+        if self._state == SessionState.CLOSED:
+            return
+        now = self.now()
+        for ep in self.endpoints.values():
+            if ep.active:
+                self._send(ep, Bye(int(reason)), now)
+        if self.finish_reason is None:
+            self._finish("closed", now, False)
+        self._set_closed(now)
+        self._flush_events()
+
+    def receive(self, peer: int, data: bytes) -> None:
+        """Bytes from the transport for one peer. Never raises for bad bytes."""
+        if self._state == SessionState.CLOSED:
+            return
+        now = self.now()
+        # Only real bytes count (JS counts byteLength; anything else has none).
+        length = len(data) if isinstance(data, (bytes, bytearray, memoryview)) else 0
+        self.counters.bytes_received += length
+        self.counters.messages_received += 1
+        if isinstance(peer, bool) or not isinstance(peer, int) or not 0 <= peer < self.num_players or peer == self.local_player:
+            self.counters.invalid_messages += 1
+            return
+        try:
+            msg = decode(data)
+        except Exception:  # not bytes at all: same as undecodable
+            msg = DecodeError("invalid", "not bytes")
+        if isinstance(msg, DecodeError):
+            self.counters.decode_errors += 1
+            return
+        ep = self.endpoints[peer]
+        if not ep.active:
+            self.counters.ignored_messages += 1
+            return
+        self._dispatch(ep, msg, now)
+        self._flush_events()
+
+    def tick(self, local_action: int | None = None) -> TickResult:
+        """One frame period (call it fps times per second)."""
+        if local_action is None:
+            local_action = self.settings.default_action
+        result = TickResult(False, self.sync.current_frame - 1, self.episode, self._state)
+        if self._state in (SessionState.CREATED, SessionState.CLOSED):
+            return result
+        if not _is_i32(local_action):
+            raise ValueError(f"P2PSession.tick: local_action must be a signed 32-bit integer, got {local_action!r}")
+        now = self.now()
+        self.tick_count += 1
+        self._poll_timers(now)
+        if self._state == SessionState.HANDSHAKE and self._all_hellos():
+            self._begin_game(now)
+        if self._state == SessionState.TRANSITION and self._all_ready():
+            self._begin_episode(self.ready_episode, self.sync.current_frame, now)
+        if self._state == SessionState.RUNNING:
+            result.status = self._step_game(now, local_action, result)
+        else:
+            result.status = self._state
+        if self._state == SessionState.FINISHED:
+            self._linger(now)
+        if self._state != SessionState.CLOSED:
+            self._send_inputs(now)
+            self._send_hash_requests(now)
+            self._send_keepalives(now)
+            if self.tick_count % PRUNE_EVERY_TICKS == 0:
+                self._prune()
+        result.frame = self.sync.current_frame - 1
+        result.episode = self.episode
+        self._flush_events()
+        return result
+
+    def set_path(self, path: dict[str, Any] | None) -> None:
+        self.path = path
+
+    def peer_info(self) -> list[dict[str, Any]]:
+        return [{"peer_index": ep.peer, "state": ep.state, "rtt_ms": ep.last_rtt,
+                 "frame_advantage": ep.time_sync.frame_advantage()} for ep in self.endpoints.values()]
+
+    # ------------------------------------------------------------------ events
+
+    def _emit(self, name: str, payload: dict[str, Any]) -> None:
+        self._event_queue.append((name, payload))
+
+    def _flush_events(self) -> None:
+        """Delivered after the call that produced them finished: listeners see a consistent
+        session (and may call tick/receive themselves)."""
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._event_queue:
+                name, payload = self._event_queue.pop(0)
+                for fn in list(self._listeners.get(name, ())):
+                    fn(payload)
+        finally:
+            self._dispatching = False
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, ep: Endpoint, msg: Message, now: float) -> None:
+        data = encode(msg)
+        t = self.sent_by_type[_TYPE_NAMES[type(msg)]]
+        t["messages"] += 1
+        t["bytes"] += len(data)
+        self.counters.bytes_sent += len(data)
+        self.counters.messages_sent += 1
+        ep.mark_sent(now)
+        try:
+            self.transport.send(ep.peer, data)
+        except Exception:  # a closing channel must not break the loop; silence shows up later
+            self.counters.send_errors += 1
+
+    def _send_hello(self, ep: Endpoint, now: float) -> None:
+        ep.last_hello_sent = now
+        self._send(ep, Hello(PROTOCOL_VERSION, self.local_player, self.num_players), now)
+
+    def _ack_for(self, ep: Endpoint) -> int:
+        return self.sync.queues[ep.peer].last_confirmed_frame if ep.got_input else -1
+
+    def _send_inputs(self, now: float) -> None:
+        if self._state == SessionState.HANDSHAKE:
+            return
+        local = self.sync.queues[self.local_player]
+        through = local.last_confirmed_frame
+        for ep in self.endpoints.values():
+            if not ep.active or ep.state == PeerState.DONE:
+                continue
+            ack = self._ack_for(ep)
+            if not ep.input_due(through, ack):
+                continue
+            msg = ep.build_input(self.local_player, local, ack, self.settings.input_redundancy)
+            self._send(ep, msg, now)
+            ep.note_input_sent(now, msg)
+        self._send_relays(now)
+
+    def _send_hash_requests(self, now: float) -> None:
+        interval = self.settings.resend_ms if self._state == SessionState.FINISHED else None
+        for peer, frame, h in self.desync.requests_due(now, self._max_rtt(), 4, interval):
+            ep = self.endpoints.get(peer)
+            if ep is not None and ep.active:
+                self._send(ep, StateHash(frame, h), now)
+
+    def _send_keepalives(self, now: float) -> None:
+        if self._state == SessionState.HANDSHAKE:
+            return  # HELLOs keep the channel warm then
+        for ep in self.endpoints.values():
+            if ep.active and ep.state != PeerState.DONE and ep.keepalive_due(now):
+                self._send(ep, KeepAlive(), now)
+
+    def _max_rtt(self) -> float:
+        m = 0.0
+        for ep in self.endpoints.values():
+            if ep.active and ep.last_rtt is not None and ep.last_rtt > m:
+                m = ep.last_rtt
+        return m
+
+    # ------------------------------------------------------------------ timers
+
+    def _poll_timers(self, now: float) -> None:
+        for ep in self.endpoints.values():
+            if not ep.active:
+                continue
+            ev = None if ep.state == PeerState.DONE else ep.check_silence(now)
+            if ev == "interrupted":
+                self._connection_event(ep.peer, "interrupted", now)
+            elif ev == "disconnected":
+                self._declare_gone(ep.peer, "disconnected", now, ByeReason.TIMEOUT)
+            if not ep.active:
+                continue
+            # Before the game HELLO doubles as keepalive; after, only until the peer proves it has ours.
+            due = (now - ep.last_hello_sent >= self.settings.hello_interval_ms
+                   if self._state == SessionState.HANDSHAKE else ep.hello_due(now))
+            if due:
+                self._send_hello(ep, now)
+            if self._is_playing() and ep.got_input and ep.state != PeerState.DONE and ep.ping_due(now):
+                adv = ep.local_advantage(self.sync.queues[self.local_player].last_confirmed_frame)
+                ep.last_ping_sent = now
+                self._send(ep, Ping(int(js_round(0 if adv is None else adv)), now), now)
+        self._poll_episode_messages(now)
+        self._poll_agreements(now)
+
+    def _is_playing(self) -> bool:
+        return self._state in (SessionState.RUNNING, SessionState.TRANSITION, SessionState.FINISHED)
+
+    # ------------------------------------------------------------------ receiving
+
+    def _plausible_frame_limit(self) -> int:
+        """Newest frame a peer can have confirmed/hashed/ended at: it needs our inputs for it."""
+        return self.sync.queues[self.local_player].last_confirmed_frame
+
+    def _dispatch(self, ep: Endpoint, msg: Message, now: float) -> None:
+        if not self._plausible(msg):
+            self.counters.invalid_messages += 1
+            return
+        if ep.on_message(now, isinstance(msg, (Hello, Bye))) == "resumed":
+            self._connection_event(ep.peer, "resumed", now)
+        if isinstance(msg, Hello):
+            self._on_hello(ep, msg, now)
+        elif isinstance(msg, Input):
+            self._on_input(ep, msg, now)
+        elif isinstance(msg, Ping):
+            ep.time_sync.add_remote(msg.advantage)
+            self._send(ep, Pong(msg.time), now)
+        elif isinstance(msg, Pong):
+            ep.on_pong(now, msg.time)
+        elif isinstance(msg, KeepAlive):
+            pass
+        elif isinstance(msg, EpisodeEnd):
+            self._on_episode_end(ep, msg, now)
+        elif isinstance(msg, EpisodeReady):
+            if msg.episode > ep.ready_episode:
+                ep.ready_episode = msg.episode
+        elif isinstance(msg, StateHash):
+            self._on_state_hash(ep, msg, now)
+        elif isinstance(msg, Bye):
+            self._on_bye(ep, msg, now)
+        else:
+            self.counters.invalid_messages += 1
+
+    def _plausible(self, msg: Message) -> bool:
+        s = self.settings
+        if isinstance(msg, Input):
+            # A peer's newest input is at most its frame + input_delay, its frame at most our
+            # newest input + the prediction window + 1.
+            return (msg.start + len(msg.actions) - 1
+                    <= self._plausible_frame_limit() + s.max_prediction_window + s.input_delay + 2)
+        if isinstance(msg, StateHash):
+            return msg.frame <= self._plausible_frame_limit()
+        if isinstance(msg, EpisodeEnd):
+            return msg.frame <= self._plausible_frame_limit() and msg.episode <= max(self.ready_episode, 0)
+        if isinstance(msg, EpisodeReady):
+            return msg.episode <= self.ready_episode + 1
+        return True
+
+    def _on_hello(self, ep: Endpoint, msg: Hello, now: float) -> None:
+        if msg.version != PROTOCOL_VERSION or msg.player != ep.peer or msg.num_players != self.num_players:
+            self.counters.invalid_messages += 1
+            self._emit("error", {
+                "code": "hello_mismatch",
+                "message": (f"peer {ep.peer} sent HELLO version {msg.version}, player {msg.player}, "
+                            f"numPlayers {msg.num_players}; expected version {PROTOCOL_VERSION}, "
+                            f"player {ep.peer}, numPlayers {self.num_players}"),
+            })
+            self._send(ep, Bye(ByeReason.ERROR), now)
+            ep.state = PeerState.DISCONNECTED
+            self.desync.deactivate(ep.peer)
+            self._connection_event(ep.peer, "disconnected", now)
+            self._finish("error", now, True)
+            return
+        if not ep.hello_received:
+            ep.hello_received = True
+            if self._state != SessionState.CREATED:
+                self._send_hello(ep, now)
+
+    def _add_run(self, player: int, start: int, actions: tuple[int, ...]) -> None:
+        for i, a in enumerate(actions):
+            r = self.sync.add_input(player, start + i, a)
+            if r == GAP or r == IGNORED:
+                break
+
+    def _on_input(self, ep: Endpoint, msg: Input, now: float) -> None:
+        ep.on_ack(-1 if msg.ack is None else msg.ack)
+        last = msg.start + len(msg.actions) - 1
+        if msg.player == ep.peer:
+            ep.on_remote_inputs(last)
+            if ep.peer in self.agreements:
+                return  # frozen (cannot happen while active; kept safe)
+            self._add_run(ep.peer, msg.start, msg.actions)
+            return
+        # Another player's inputs relayed by this peer: that player was declared gone.
+        c = msg.player
+        if self.settings.disconnect_policy != "default_action" or c == self.local_player or c >= self.num_players:
+            self.counters.invalid_messages += 1
+            return
+        if c not in self.agreements:
+            self._declare_gone(c, "disconnected", now, ByeReason.TIMEOUT)
+        ag = self.agreements.get(c)
+        if ag is None:
+            return
+        if ag.default_from is None:
+            self._add_run(c, msg.start, msg.actions)
+        ag.announce(ep.peer, last)
+
+    def _on_state_hash(self, ep: Endpoint, msg: StateHash, now: float) -> None:
+        if msg.frame > ep.highest_hash_frame:
+            ep.highest_hash_frame = msg.frame
+        mismatches, answer = self.desync.add_remote(ep.peer, msg.frame, msg.hash, now)
+        for m in mismatches:
+            self._record_desync(m, now)
+        if answer:
+            mine = self.desync.local.get(msg.frame)
+            if mine is not None:
+                self._send(ep, StateHash(msg.frame, mine.hash), now)
+
+    def _on_episode_end(self, ep: Endpoint, msg: EpisodeEnd, now: float) -> None:
+        ep.ends_received[msg.episode] = msg.frame
+        mine = self.episode_ends.get(msg.episode)
+        if mine is not None:
+            self._cross_check_end(ep.peer, msg.episode, mine, msg.frame, now)
+
+    def _cross_check_end(self, peer: int, episode: int, local_frame: int | None, peer_frame: int, now: float) -> None:
+        if local_frame == peer_frame:
+            return
+        key = (peer, episode)
+        if key in self._end_mismatch_keys:
+            return
+        self._end_mismatch_keys.add(key)
+        # local_frame None: our env had not ended the episode at the peer's (confirmed) frame.
+        ev = {"episode": episode, "peer_index": peer, "local_frame": local_frame,
+              "peer_frame": peer_frame, "time": iso_time(self.wall_clock())}
+        self.end_mismatches.append(ev)
+        self._emit("episode_mismatch", ev)
+
+    def _on_bye(self, ep: Endpoint, msg: Bye, now: float) -> None:
+        if msg.reason == ByeReason.GAME_OVER:
+            ep.bye_received = msg.reason
+            if self._state in (SessionState.FINISHED, SessionState.CLOSED):
+                ep.state = PeerState.DONE
+                return
+            if self.settings.disconnect_policy == "end" or self._state == SessionState.HANDSHAKE:
+                ep.state = PeerState.DONE
+                self._finish("peer_ended", now, True)
+            else:
+                self._declare_gone(ep.peer, "left", now, None)
+            return
+        self._declare_gone(ep.peer, "left" if msg.reason == ByeReason.LEFT else "disconnected", now, None)
+
+    # ------------------------------------------------------------------ connection events
+
+    def _connection_event(self, peer: int, event: str, now: float) -> None:
+        ev = {"peer_index": peer, "event": event, "frame": self.sync.current_frame,
+              "time": iso_time(self.wall_clock())}
+        self.connection_events.append(ev)
+        self._emit("connection", ev)
+
+    def _declare_gone(self, peer: int, event: str, now: float, bye_reason: int | None) -> None:
+        """A peer is gone: policy end ends the game; default_action starts the agreement."""
+        ep = self.endpoints.get(peer)
+        if ep is None or not ep.active:
+            return
+        ep.state = PeerState.LEFT if event == "left" else PeerState.DISCONNECTED
+        self._connection_event(peer, event, now)
+        self.desync.deactivate(peer)
+        if bye_reason is not None:
+            self._send(ep, Bye(int(bye_reason)), now)
+        if self._state in (SessionState.FINISHED, SessionState.CLOSED):
+            return
+        if self.settings.disconnect_policy == "end":
+            self._finish("disconnected", now, True)
+            return
+        if peer not in self.agreements:
+            self.agreements[peer] = DisconnectAgreement(peer)
+            self._emit("disconnect_agreement", {"peer_index": peer,
+                                                "known_frame": self.sync.queues[peer].last_confirmed_frame})
+
+    def _remaining_peers(self, exclude: int) -> list[int]:
+        return [ep.peer for ep in self.endpoints.values() if ep.active and ep.peer != exclude]
+
+    def _poll_agreements(self, now: float) -> None:
+        for ag in self.agreements.values():
+            if ag.default_from is not None:
+                continue
+            known = self.sync.queues[ag.player].last_confirmed_frame
+            d = ag.try_decide(self._remaining_peers(ag.player), known)
+            if d is not None:
+                self.sync.set_default_from(ag.player, d)
+                self.default_action_from[ag.player] = d
+                self._emit("default_action", {"peer_index": ag.player, "frame": d})
+
+    def _send_relays(self, now: float) -> None:
+        if not self.agreements or self._state == SessionState.CLOSED:
+            return
+        for ag in self.agreements.values():
+            q = self.sync.queues[ag.player]
+            known = q.last_confirmed_frame
+            if known < 0:
+                continue
+            for ep in self.endpoints.values():
+                if not ep.active or ep.state == PeerState.DONE:
+                    continue
+                if not ag.relay_due(ep.peer, now, known, self.settings.resend_ms, ep.highest_hash_frame):
+                    continue
+                start = max(0, known - 127)
+                actions = tuple(q.confirmed(f) for f in range(start, known + 1))
+                ack = self._ack_for(ep)
+                self._send(ep, Input(ag.player, None if ack < 0 else ack, start, actions), now)
+                ag.note_relay(ep.peer, now, known)
+
+    # ------------------------------------------------------------------ game flow
+
+    def _all_hellos(self) -> bool:
+        return all(ep.hello_received for ep in self.endpoints.values() if ep.active)
+
+    def _begin_game(self, now: float) -> None:
+        self._emit("started", {"time": iso_time(self.wall_clock())})
+        self._begin_episode(0, 0, now)
+
+    def _begin_episode(self, episode: int, start_frame: int, now: float) -> None:
+        self.episode = episode
+        seed = episode_seed(self.shared_seed, episode)
+        if episode == 0:
+            self.sync.start_episode(seed, start_frame)
+        self.episode_starts[episode] = start_frame
+        self.current_log = EpisodeLog(episode, seed, start_frame, self.num_players)
+        self.logs.append(self.current_log)
+        self.ready_episode = episode
+        self._state = SessionState.RUNNING
+        self._emit("episode_start", {"episode": episode, "seed": seed, "frame": start_frame})
+
+    def _step_game(self, now: float, local_action: int, result: TickResult) -> str:
+        s = self.settings
+        self.sync.rollback()
+        self._process_confirmed(now)
+        if self._state != SessionState.RUNNING:
+            return self._state
+        self._sample_advantage()
+        # The local input for current_frame + input_delay is taken before any reason not to
+        # advance: with no delay and no window the frame cannot be confirmed without it.
+        f = self.sync.current_frame
+        input_frame = f + s.input_delay
+        local = self.sync.queues[self.local_player]
+        if input_frame > local.last_confirmed_frame:
+            self.sync.add_input(self.local_player, input_frame, local_action)
+            self._input_tick[input_frame & 4095] = self.tick_count
+        if not self.sync.can_advance():
+            # The last simulated frame ended the episode on predicted inputs: never pass it.
+            self.counters.stalled += 1
+            self.counters.stalled_terminal += 1
+            return "stalled"
+        if self.sync.current_frame - self.sync.confirmed_input_frame() > s.max_prediction_window:
+            self.counters.stalled += 1
+            return "stalled"
+        if self._time_sync_wait():
+            self.counters.timesync_waits += 1
+            return "waiting"
+        first_time = f > self.sync.max_simulated_frame
+        self.sync.advance_frame()
+        self.frames_advanced += 1
+        if first_time and f >= s.input_delay:
+            lat = self.tick_count - self._input_tick[f & 4095]
+            self.latency_sum += lat
+            self.latency_count += 1
+            if lat > self.latency_max:
+                self.latency_max = lat
+        result.advanced = True
+        self._process_confirmed(now)
+        return "running"
+
+    def _sample_advantage(self) -> None:
+        through = self.sync.queues[self.local_player].last_confirmed_frame
+        for ep in self.endpoints.values():
+            if not ep.active or ep.state == PeerState.DONE:
+                continue
+            a = ep.local_advantage(through)
+            if a is not None:
+                ep.time_sync.add_local(a)
+
+    def _time_sync_wait(self) -> bool:
+        """Skip this tick so slower peers catch up? (at most every other tick)"""
+        if self.wait_budget == 0:
+            w = 0
+            for ep in self.endpoints.values():
+                if not ep.active or ep.state == PeerState.DONE:
+                    continue
+                r = ep.time_sync.recommend_wait(self.settings.max_prediction_window + self.settings.input_delay)
+                if r > w:
+                    w = r
+            if w > 0:
+                self.wait_budget = w
+                # Samples from before the correction describe the old offset.
+                for ep in self.endpoints.values():
+                    ep.time_sync.clear()
+        if self.wait_budget > 0 and not self.waited_last_tick:
+            self.wait_budget -= 1
+            self.waited_last_tick = True
+            return True
+        self.waited_last_tick = False
+        return False
+
+    def _process_confirmed(self, now: float) -> None:
+        """Hash newly confirmed frames, send their hashes, append their rows, detect the end."""
+        hashes = self.sync.collect_confirmed_hashes()
+        by_frame: dict[int, str] = {}
+        for frame, h in hashes:
+            by_frame[frame] = h
+            for m in self.desync.add_local(frame, h, self.episode, now):
+                self._record_desync(m, now)
+            for ep in self.endpoints.values():
+                if ep.active and ep.state != PeerState.DONE:
+                    self._send(ep, StateHash(frame, h), now)
+        confirmed = self.sync.confirmed_frame()
+        log = self.current_log
+        assert log is not None
+        for f in range(self.last_recorded_frame + 1, confirmed + 1):
+            log.append(f, self.sync.confirmed_actions(f), by_frame.get(f))
+        if confirmed > self.last_recorded_frame:
+            self.last_recorded_frame = confirmed
+        done_at = self.sync.done_at
+        if done_at != NO_FRAME and done_at <= confirmed:
+            self._end_episode(done_at, now, False)
+            return
+        # A peer ended this episode at a frame we confirmed as not terminal: the simulations
+        # diverged. End ours at our confirmed frame so neither side waits forever.
+        for ep in self.endpoints.values():
+            peer_end = ep.ends_received.get(self.episode)
+            if ep.active and peer_end is not None and peer_end <= confirmed and confirmed >= log.start_frame:
+                self.sync.truncate_after(confirmed)
+                self._cross_check_end(ep.peer, self.episode, None, peer_end, now)
+                self._end_episode(confirmed, now, True)
+                return
+
+    def _end_episode(self, frame: int, now: float, forced: bool) -> None:
+        log = self.current_log
+        assert log is not None
+        log.end_frame = frame
+        log.seal()
+        self.episode_ends[self.episode] = frame
+        self._emit("episode_end", {"episode": self.episode, "frame": frame, "forced": forced})
+        for ep in self.endpoints.values():
+            peer_end = ep.ends_received.get(self.episode)
+            if peer_end is not None:
+                self._cross_check_end(ep.peer, self.episode, frame, peer_end, now)
+        done = self.episode + 1
+        if self.settings.max_episodes is not None and done >= self.settings.max_episodes:
+            self.final_frame = frame
+            self._finish("completed", now, False)
+            self._send_episode_messages(now, True)
+            return
+        nxt = self.episode + 1
+        self.sync.start_episode(episode_seed(self.shared_seed, nxt), frame + 1)
+        self.episode_starts[nxt] = frame + 1
+        self.ready_episode = nxt
+        self._state = SessionState.TRANSITION
+        self._send_episode_messages(now, True)
+
+    def _peer_started(self, ep: Endpoint, n: int) -> bool:
+        """Proof the peer started episode n: a later EPISODE_READY, an EPISODE_END of n or
+        later, or a hash of a frame after ITS end of n-1."""
+        if ep.started_episode >= n:
+            return True
+        yes = ep.ready_episode > n
+        if not yes:
+            yes = any(e >= n for e in ep.ends_received)
+        if not yes and (n - 1) in ep.ends_received:
+            yes = ep.highest_hash_frame > ep.ends_received[n - 1]
+        if yes:
+            ep.started_episode = n
+        return yes
+
+    def _all_ready(self) -> bool:
+        n = self.ready_episode
+        for ep in self.endpoints.values():
+            if not ep.active:
+                continue
+            if ep.ready_episode < n and not self._peer_started(ep, n):
+                return False
+        return True
+
+    def _send_episode_messages(self, now: float, force: bool) -> None:
+        """EPISODE_END (+ EPISODE_READY of the next) until the peer proves it started the next
+        episode; after the last episode EPISODE_END alone until its BYE."""
+        last_ended = len(self.episode_ends) - 1
+        if last_ended < 0:
+            return
+        end_frame = self.episode_ends[last_ended]
+        final = self._state == SessionState.FINISHED
+        for ep in self.endpoints.values():
+            if not ep.active or ep.state == PeerState.DONE:
+                continue
+            if not final and self._peer_started(ep, last_ended + 1):
+                continue
+            if not force and now - ep.last_episode_sent < self.settings.resend_ms:
+                continue
+            ep.last_episode_sent = now
+            self._send(ep, EpisodeEnd(end_frame, last_ended), now)
+            if not final:
+                self._send(ep, EpisodeReady(last_ended + 1), now)
+
+    def _poll_episode_messages(self, now: float) -> None:
+        if not self.episode_ends:
+            return
+        if self._state == SessionState.FINISHED and self.finish_reason != "completed":
+            return
+        self._send_episode_messages(now, False)
+
+    # ------------------------------------------------------------------ game over
+
+    def _finish(self, reason: str, now: float, abnormal: bool) -> None:
+        if self._state in (SessionState.FINISHED, SessionState.CLOSED):
+            return
+        self._state = SessionState.FINISHED
+        self.finish_reason = reason
+        self.finished_at = now
+        self.abnormal_end = abnormal
+        self.ended_at_wall = self.wall_clock()
+        self._emit("game_over", {"reason": reason, "frame": self.last_recorded_frame, "episode": self.episode})
+
+    def _linger(self, now: float) -> None:
+        """After the game: resend last inputs/hashes until every peer has them, exchange
+        BYE(game over), then close; capped at disconnect_timeout_ms."""
+        s = self.settings
+        all_byes = True
+        for ep in self.endpoints.values():
+            if not ep.active:
+                continue
+            ready = self.abnormal_end or self._peer_has_everything(ep)
+            if ready and now - ep.last_bye_sent >= s.resend_ms:
+                ep.last_bye_sent = now
+                self.bye_sent_to.add(ep.peer)
+                self._send(ep, Bye(ByeReason.GAME_OVER), now)
+            if ep.peer not in self.bye_sent_to or ep.bye_received != ByeReason.GAME_OVER:
+                all_byes = False
+        assert self.finished_at is not None
+        if all_byes:
+            # The peer may have lost every BYE we sent and would wait out its timeout: the
+            # last word goes out FINAL_BYE_COPIES more times (as session.js does).
+            for ep in self.endpoints.values():
+                if ep.active:
+                    for _ in range(FINAL_BYE_COPIES):
+                        self._send(ep, Bye(ByeReason.GAME_OVER), now)
+            self._set_closed(now)
+        elif now - self.finished_at >= s.disconnect_timeout_ms:
+            self._set_closed(now)
+
+    def _peer_has_everything(self, ep: Endpoint) -> bool:
+        last = self.last_recorded_frame if self.final_frame is None else self.final_frame
+        if self.episode not in ep.ends_received:
+            return False
+        if ep.remote_ack < last:
+            return False
+        last_hashed = last - (last % self.settings.hash_interval)
+        return self.desync.compared_through[ep.peer] >= last_hashed
+
+    def _set_closed(self, now: float) -> None:
+        if self._state == SessionState.CLOSED:
+            return
+        self._state = SessionState.CLOSED
+        if self.ended_at_wall is None:
+            self.ended_at_wall = self.wall_clock()
+        self._emit("closed", {"reason": self.finish_reason})
+
+    # ------------------------------------------------------------------ validation
+
+    def _record_desync(self, m: dict[str, Any], now: float) -> None:
+        """Keep events sorted by frame, bounded lists keep the EARLIEST frames (hashes can be
+        recovered out of order), so the first divergent frame always has its event and dump."""
+        ev = {"frame": m["frame"], "episode": m["episode"], "local_hash": m["local_hash"],
+              "peer_hash": m["peer_hash"], "peer_index": m["peer_index"],
+              "time": iso_time(self.wall_clock()), "state": None}
+        lst = self.desync_events
+        i = len(lst)
+        while i > 0 and (lst[i - 1]["frame"] > ev["frame"]
+                         or (lst[i - 1]["frame"] == ev["frame"] and lst[i - 1]["peer_index"] > ev["peer_index"])):
+            i -= 1
+        if i >= self.settings.max_desync_events:
+            self._emit("desync", ev)
+            return
+        lst.insert(i, ev)
+        if len(lst) > self.settings.max_desync_events:
+            dropped = lst.pop()
+            if dropped["state"] is not None:
+                self.state_dumps -= 1
+        same = next((d for d in lst if d["frame"] == ev["frame"] and d is not ev and d["state"] is not None), None)
+        if same is not None:
+            ev["state"] = same["state"]
+        elif self.settings.max_state_dumps > 0:
+            if self.state_dumps >= self.settings.max_state_dumps:
+                victim = None  # give the latest dumped frame's budget to this earlier frame
+                for d in lst:
+                    if d["state"] is not None and d["frame"] > ev["frame"]:
+                        victim = d
+                if victim is not None:
+                    vf = victim["frame"]
+                    for d in lst:
+                        if d["frame"] == vf:
+                            d["state"] = None
+                    self.state_dumps -= 1
+            if self.state_dumps < self.settings.max_state_dumps:
+                ev["state"] = self.sync.canonical_state_at(m["frame"])
+                if ev["state"] is not None:
+                    self.state_dumps += 1
+        self._emit("desync", ev)
+
+    def _prune(self) -> None:
+        verified = self.desync.verified_frame()
+        self.sync.prune(verified + 1, self.settings.max_unverified_states)
+        self.desync.prune(self.settings.pending_hash_limit)
+
+    # ------------------------------------------------------------------ record
+
+    def stats(self) -> dict[str, Any]:
+        """Telemetry for the export and the benchmark (same keys as the JS session)."""
+        c = self.counters
+        rtts: list[float] = []
+        samples = 0
+        for ep in self.endpoints.values():
+            rtts.extend(ep.rtt_samples())
+            samples += ep.rtt_count
+        ss = self.sync.stats
+        ds = self.desync.stats
+        return {
+            "rtt_ms": {"p50": round3(percentile(rtts, 0.5)), "p95": round3(percentile(rtts, 0.95)), "samples": samples},
+            "rollbacks": ss.rollbacks,
+            "max_rollback_depth": ss.max_rollback_depth,
+            "rollback_depth_histogram": histogram_object(ss.rollback_depth_histogram),
+            "mispredicted_frames": ss.mispredicted_frames,
+            "stalled_frames": c.stalled,
+            "frames_simulated": ss.frames_simulated,
+            "bytes_sent": c.bytes_sent,
+            "bytes_received": c.bytes_received,
+            "messages_sent": c.messages_sent,
+            "messages_received": c.messages_received,
+            "decode_errors": c.decode_errors,
+            "path": copy.deepcopy(self.path),
+            # Beyond the pinned export shape (kept by the record, dropped by the export builder):
+            "frames_advanced": self.frames_advanced,
+            "stalled_at_terminal": c.stalled_terminal,
+            "timesync_wait_frames": c.timesync_waits,
+            "local_input_latency_frames": round3(self.latency_sum / self.latency_count) if self.latency_count else None,
+            "local_input_latency_max_frames": self.latency_max,
+            "send_errors": c.send_errors,
+            "ignored_messages": c.ignored_messages,
+            "invalid_messages": c.invalid_messages,
+            "hashes_compared": ds.compared,
+            "hash_mismatches": ds.mismatches,
+            "hashes_dropped": ds.hashes_dropped,
+            "hash_requests_sent": ds.requests_sent,
+            "hash_answers_sent": ds.answers_sent,
+            "snapshot_loads": ss.snapshot_loads,
+            "episode_end_mismatches": len(self.end_mismatches),
+            "sent_by_type": copy.deepcopy(self.sent_by_type),
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-able part of the validation export this session owns (same shape as the
+        JS ``record()``; the export builder adds schema, ids and settings)."""
+        verified = self.desync.verified_frame()
+        episodes = []
+        for log in self.logs:
+            last = log.last_frame
+            v = min(verified, last) if verified >= log.start_frame and last is not None else None
+            episodes.append({
+                "episode": log.episode, "seed": log.seed, "start_frame": log.start_frame,
+                "end_frame": log.end_frame, "last_confirmed_frame": last, "verified_frame": v,
+                "frames": log.rows(),
+            })
+        end_wall = self.ended_at_wall if self.ended_at_wall is not None else self.wall_clock()
+        start_wall = self.started_at_wall if self.started_at_wall is not None else end_wall
+        duration_s = max(0.0, (end_wall - start_wall) / 1000)
+        return {
+            "partial": self.finish_reason is None,
+            "episodes": episodes,
+            "verified_frame": None if verified < 0 else verified,
+            "desyncs": [dict(d) for d in self.desync_events],
+            "connection_events": [dict(e) for e in self.connection_events],
+            "stats": self.stats(),
+            "timing": {
+                "started_at": iso_time(start_wall),
+                "ended_at": iso_time(end_wall),
+                "duration_s": round3(duration_s),
+                "fps_target": self.settings.fps,
+                "fps_achieved": round3(self.frames_advanced / duration_s) if duration_s > 0 else None,
+            },
+            "game_over_reason": self.finish_reason,
+            "episode_end_mismatches": [dict(e) for e in self.end_mismatches],
+            "default_action_from": {str(p): f for p, f in self.default_action_from.items()},
+        }

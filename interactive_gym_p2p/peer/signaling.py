@@ -1,0 +1,262 @@
+"""The participant flow and WebRTC signaling of a headless peer, over python-socketio.
+
+A browser uses two Socket.IO namespaces on one connection; python-socketio gives every
+namespace of one client the same ``auth``, so this uses two clients: ``/`` with
+``{subject_id}`` (scenes: ``activate_scene``, ``advance_scene``) and ``/p2p`` with the
+scene's ``{ticket}`` (``join``, ``game_ready``, ``signal``, ``finished``, ...). The server
+treats them exactly like the browser's two namespace sockets (docs/server.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import socketio
+
+logger = logging.getLogger(__name__)
+
+P2P_NAMESPACE = "/p2p"
+P2P_SCENE_TYPE = "P2PGymScene"
+END_SCENE_TYPE = "EndScene"
+# Events after which waiting for something else is pointless.
+FATAL_P2P_EVENTS = ("superseded", "wait_timeout")
+
+
+class SignalingError(RuntimeError):
+    """The flow cannot go on: refused connection or event, timeout, superseded, ..."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+SignalHandler = Callable[[int, str, Any], Awaitable[None] | None]
+
+
+@dataclass
+class _Inbox:
+    """Every event received, in order, with waits on them (a condition, not sleeps)."""
+
+    events: list[tuple[str, Any, float]] = field(default_factory=list)
+    cond: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def put(self, name: str, data: Any) -> None:
+        async with self.cond:
+            self.events.append((name, data, time.monotonic()))
+            self.cond.notify_all()
+
+    async def wait(
+        self,
+        name: str,
+        predicate: Callable[[Any], bool] = lambda d: True,
+        timeout: float = 30.0,
+        fatal: tuple[str, ...] = (),
+        start: int = 0,
+    ) -> Any:
+        """The first ``name`` event from index ``start`` matching ``predicate``; a ``fatal``
+        event received meanwhile raises :class:`SignalingError` with its name as the code."""
+        deadline = time.monotonic() + timeout
+        async with self.cond:
+            while True:
+                for ev, data, _ in self.events[start:]:
+                    if ev == name and predicate(data):
+                        return data
+                    if ev in fatal:
+                        message = data.get("message", "") if isinstance(data, dict) else str(data)
+                        raise SignalingError(ev, message or ev)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got = [e for e, _, _ in self.events[start:]]
+                    raise SignalingError("timeout", f"no {name!r} within {timeout:g} s (received {got})")
+                try:
+                    await asyncio.wait_for(self.cond.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def names(self) -> list[str]:
+        return [e for e, _, _ in self.events]
+
+
+def _check_ack(event: str, ack: Any) -> dict[str, Any]:
+    if not isinstance(ack, dict) or not ack.get("ok"):
+        error = ack.get("error", {}) if isinstance(ack, dict) else {}
+        raise SignalingError(error.get("code", "refused"), f"{event}: {error.get('message', ack)!r}")
+    return ack
+
+
+class PeerSignaling:
+    """One participant: its scene flow on ``/`` and, per P2P scene, signaling on ``/p2p``."""
+
+    def __init__(self, server_url: str, subject_id: str, *, timeout_s: float = 30.0) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.subject_id = subject_id
+        self.timeout_s = timeout_s
+        self.flow = _Inbox()
+        self.p2p = _Inbox()
+        self.scene: dict[str, Any] | None = None
+        """The payload of the current scene's ``activate_scene``."""
+        self.on_p2p_event: Callable[[str, Any], None] | None = None
+        """Called with (event, data) for every ``/p2p`` event except ``signal`` (peer_left, ...)."""
+        self._on_signal_handler: SignalHandler | None = None
+        self._handler_set = asyncio.Event()
+        self._flow_client: socketio.AsyncClient | None = None
+        self._p2p_client: socketio.AsyncClient | None = None
+        self._signal_tasks: asyncio.Queue[tuple[int, str, Any]] | None = None
+        self._signal_worker: asyncio.Task[None] | None = None
+
+    # ---- participant flow (`/`) -------------------------------------------------------------
+
+    async def connect(self) -> dict[str, Any]:
+        """Connect as the subject; returns the first (or current, after a reload) scene."""
+        client = socketio.AsyncClient(reconnection=False)
+        self._flow_client = client
+        for name in ("activate_scene", "terminate_scene", "superseded", "flow_error"):
+            client.on(name, self._recorder(self.flow, name))
+        mark = self.flow.mark()
+        try:
+            await client.connect(self.server_url, auth={"subject_id": self.subject_id}, transports=["websocket"],
+                                 wait_timeout=self.timeout_s)
+        except socketio.exceptions.ConnectionError as exc:
+            raise SignalingError("connect_refused", f"participant connection of {self.subject_id!r}: {exc}") from exc
+        self.scene = await self.flow.wait("activate_scene", timeout=self.timeout_s, fatal=("superseded",), start=mark)
+        return self.scene
+
+    async def advance(self) -> dict[str, Any]:
+        """``advance_scene`` from the current scene; returns the next scene's ``activate_scene``."""
+        client = self._need(self._flow_client, "connect() first")
+        current = self.scene["scene_id"] if self.scene else None
+        mark = self.flow.mark()
+        ack = _check_ack("advance_scene", await client.call("advance_scene", {"scene_id": current}, timeout=self.timeout_s))
+        target = ack["scene_id"]
+        # The activate_scene may have arrived before the ack: search from the mark.
+        self.scene = await self.flow.wait("activate_scene", lambda d: d.get("scene_id") == target,
+                                          timeout=self.timeout_s, fatal=("superseded",), start=mark)
+        return self.scene
+
+    async def advance_until(self, predicate: Callable[[dict[str, Any]], bool], max_scenes: int = 100) -> dict[str, Any]:
+        """Advance through scenes until ``predicate(scene)`` or the EndScene; returns that scene."""
+        scene = self._need(self.scene, "connect() first")
+        for _ in range(max_scenes):
+            if predicate(scene) or scene.get("scene_type") == END_SCENE_TYPE:
+                return scene
+            scene = await self.advance()
+        raise SignalingError("too_many_scenes", f"no matching scene within {max_scenes} scenes")
+
+    # ---- signaling (`/p2p`) -----------------------------------------------------------------
+
+    async def join(self, ticket: str) -> dict[str, Any]:
+        """Connect ``/p2p`` with the scene's ticket and ``join``; returns the join ack."""
+        await self.leave_namespace()
+        self.p2p = _Inbox()
+        client = socketio.AsyncClient(reconnection=False)
+        self._p2p_client = client
+        for name in ("waiting", "game_ready", "wait_timeout", "peer_interrupted", "peer_rejoined", "peer_left",
+                     "superseded", "signal_error", "relay"):
+            client.on(name, self._recorder(self.p2p, name), namespace=P2P_NAMESPACE)
+        client.on("signal", self._on_signal, namespace=P2P_NAMESPACE)
+        self._signal_tasks = asyncio.Queue()
+        self._signal_worker = asyncio.create_task(self._deliver_signals(self._signal_tasks))
+        try:
+            await client.connect(self.server_url, namespaces=[P2P_NAMESPACE], auth={"ticket": ticket},
+                                 transports=["websocket"], wait_timeout=self.timeout_s)
+        except socketio.exceptions.ConnectionError as exc:
+            raise SignalingError("connect_refused", f"signaling connection of {self.subject_id!r}: {exc}") from exc
+        return _check_ack("join", await client.call("join", {}, namespace=P2P_NAMESPACE, timeout=self.timeout_s))
+
+    async def wait_game_ready(self, timeout_s: float) -> dict[str, Any]:
+        return await self.p2p.wait("game_ready", timeout=timeout_s, fatal=FATAL_P2P_EVENTS)
+
+    async def signal(self, game_id: str, to: int, kind: str, data: Any) -> None:
+        """Send one signaling message (order is kept; a refusal arrives as ``signal_error``)."""
+        client = self._need(self._p2p_client, "join() first")
+        await client.emit("signal", {"game_id": game_id, "to": to, "kind": kind, "data": data}, namespace=P2P_NAMESPACE)
+
+    async def finished(self, game_id: str) -> dict[str, Any]:
+        client = self._need(self._p2p_client, "join() first")
+        return _check_ack("finished", await client.call("finished", {"game_id": game_id}, namespace=P2P_NAMESPACE,
+                                                        timeout=self.timeout_s))
+
+    async def leave(self, game_id: str) -> dict[str, Any]:
+        client = self._need(self._p2p_client, "join() first")
+        return _check_ack("leave", await client.call("leave", {"game_id": game_id}, namespace=P2P_NAMESPACE,
+                                                     timeout=self.timeout_s))
+
+    def set_signal_handler(self, handler: SignalHandler | None) -> None:
+        """``handler(from_player, kind, data)`` for every relayed ``signal``, in order; signals
+        that arrive before a handler is set wait for it (an offer can beat our setup)."""
+        self._on_signal_handler = handler
+        if handler is None:
+            self._handler_set.clear()
+        else:
+            self._handler_set.set()
+
+    def p2p_events(self, *names: str) -> list[Any]:
+        return [d for e, d, _ in self.p2p.events if e in names]
+
+    async def leave_namespace(self) -> None:
+        """Disconnect ``/p2p`` (after the game; the seat is already finished or left)."""
+        client, self._p2p_client = self._p2p_client, None
+        worker, self._signal_worker = self._signal_worker, None
+        if client is not None and client.connected:
+            await client.disconnect()
+        if worker is not None:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.leave_namespace()
+        client, self._flow_client = self._flow_client, None
+        if client is not None and client.connected:
+            await client.disconnect()
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _need(value: Any, message: str) -> Any:
+        if value is None:
+            raise SignalingError("not_ready", message)
+        return value
+
+    def _recorder(self, inbox: _Inbox, name: str) -> Callable[..., Awaitable[None]]:
+        async def record(data: Any = None, *rest: Any) -> None:
+            if name in ("superseded", "signal_error", "flow_error", "wait_timeout", "peer_left"):
+                logger.info("%s %s: %s", self.subject_id, name, data)
+            await inbox.put(name, data)
+            if inbox is self.p2p and self.on_p2p_event is not None:
+                try:
+                    self.on_p2p_event(name, data)
+                except Exception:
+                    logger.exception("on_p2p_event listener failed")
+
+        return record
+
+    async def _on_signal(self, data: Any = None) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("from"), int):
+            logger.warning("malformed signal from the server ignored: %r", data)
+            return
+        await self.p2p.put("signal", data)
+        if self._signal_tasks is not None:
+            self._signal_tasks.put_nowait((data["from"], data.get("kind", ""), data.get("data")))
+
+    async def _deliver_signals(self, queue: asyncio.Queue[tuple[int, str, Any]]) -> None:
+        # One consumer: the WebRTC layer sees one peer's messages strictly in arrival order,
+        # and a slow setRemoteDescription never blocks the Socket.IO reader.
+        while True:
+            sender, kind, data = await queue.get()
+            await self._handler_set.wait()
+            handler = self._on_signal_handler
+            if handler is None:
+                continue
+            try:
+                result = handler(sender, kind, data)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                logger.exception("handling signal %s from player %s failed", kind, sender)

@@ -1,0 +1,235 @@
+"""The Python session against the JS session (static/js/session.js), on the same virtual clock.
+
+1. Twins: a whole game in the Python simulator gives records EQUAL (every row, hash, counter
+   and time) to the same game in the JS simulator (tests/js/support/sim.mjs) for the same seed.
+2. Mixed: one JS session (node, tests/js/support/py_bridge.mjs) plays against Python sessions
+   over the simulated network, with seeded delay, jitter and loss: identical confirmed rows and
+   hashes frame for frame, both records become exports (validation.js buildExport for the JS
+   one, peer/export.py build_export for the Python one) that pass the export schema and that
+   the server's comparison calls "agree". An injected desync on the JS side is reported by the
+   Python peers at exactly its frame.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from interactive_gym_p2p.peer.export import build_export
+from interactive_gym_p2p.peer.session import P2PSession
+from interactive_gym_p2p.peer.settings import make_settings
+from interactive_gym_p2p.peer.sim import EPOCH_MS, SIMULATED_PATH, Game, confirmed_rows
+from interactive_gym_p2p.peer.sim_envs import CounterEnv
+from interactive_gym_p2p.validation.compare import compare_exports
+from interactive_gym_p2p.validation.schema import validate_export
+
+from peer_checks import assert_agreement
+from peer_js_bridge import ROOT, JsSession, node_path
+
+IMPAIRED = {"delay_ms": 60, "jitter_ms": 20, "loss": 0.1, "duplicate": 0.05, "reorder": 0.05}
+
+
+def camel_link(link: dict[str, Any]) -> dict[str, Any]:
+    names = {"delay_ms": "delayMs", "jitter_ms": "jitterMs", "reorder_ms": "reorderMs"}
+    return {names.get(k, k): v for k, v in link.items()}
+
+
+def js_sim(n: int, seed: int, settings: dict[str, Any], link: dict[str, Any], env: dict[str, Any],
+           noise_salt_by_player: list[int] | None = None, input: str = "default",
+           script: list[list[Any]] | None = None) -> list[dict[str, Any]]:
+    cfg = {"numPlayers": n, "seed": seed, "settings": make_settings(settings).to_camel(), "link": camel_link(link),
+           "env": {"kind": "counter", **env}, "noiseSaltByPlayer": noise_salt_by_player, "input": input,
+           "script": script or []}
+    out = subprocess.run([node_path(), "tests/js/support/sim_records.mjs", json.dumps(cfg)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["records"]
+
+
+def counter(n: int, env: dict[str, Any], salt: int = 0) -> CounterEnv:
+    return CounterEnv(n, env.get("minSteps", 40), env.get("maxSteps", 120), env.get("noiseAt"), salt)
+
+
+@pytest.mark.parametrize("n,seed,link,env", [
+    (2, 7, IMPAIRED, {"minSteps": 150, "maxSteps": 400}),
+    (3, 8, {"delay_ms": 100, "jitter_ms": 40, "loss": 0.2, "duplicate": 0.05, "reorder": 0.1}, {}),
+    (2, 9, IMPAIRED, {"minSteps": 200, "maxSteps": 300, "noiseAt": 77}),
+])
+def test_a_python_game_equals_the_same_js_game_record_for_record(n, seed, link, env):
+    settings = {"max_episodes": 3}
+    g = Game(num_players=n, seed=seed, settings=settings, link=link,
+             make_env=lambda p: counter(n, env, p + 1))
+    g.run_to_end(600000)
+    py = json.loads(json.dumps([s.record() for s in g.sessions]))
+    js = js_sim(n, seed, settings, link, env, [p + 1 for p in range(n)])
+    for p in range(n):
+        assert confirmed_rows(py[p]) == confirmed_rows(js[p]), f"peer {p}: confirmed rows differ"
+        assert py[p] == js[p], f"peer {p}: records differ"
+    if "noiseAt" in env:
+        assert py[0]["desyncs"][0]["frame"] == env["noiseAt"]
+
+
+def nonzero_input(p: int, tick: int, prng: Any, last: dict[int, int], s: Any) -> int:
+    """Actions 1..4, never the default action (sim_records.mjs 'nonzero')."""
+    if prng.float() < 0.2:
+        last[p] = 1 + prng.int(4)
+    return last.get(p, 1)
+
+
+def play_script(g: Game, script: list[list[Any]]) -> None:
+    for t, op, a, b, both in script:
+        g.run(t)
+        if op == "kill":
+            g.kill(a)
+        elif op == "block":
+            g.block(a, b, both)
+        elif op == "unblock":
+            g.unblock(a, b, both)
+        elif op == "close":
+            g.sessions[a].close()
+
+
+@pytest.mark.parametrize("policy,script", [
+    ("default_action", [[4000, "block", 2, 0, True], [4400, "kill", 2, None, None]]),
+    ("default_action", [[3000, "kill", 2, None, None]]),
+    ("end", [[3000, "kill", 2, None, None]]),
+    ("end", [[3000, "block", 0, 1, True], [4500, "unblock", 0, 1, True]]),
+    ("end", [[2000, "close", 1, None, None]]),
+], ids=["relay-different-knowledge", "relay", "end", "outage", "bye-left"])
+def test_disconnects_give_equal_records_in_both_engines(policy, script):
+    """Silence, BYE, relays and the default-action agreement: the same wire in both languages."""
+    env = {"minSteps": 200, "maxSteps": 300}
+    link = {"delay_ms": 30, "jitter_ms": 10, "loss": 0.05}
+    settings = {"max_episodes": 4, "disconnect_policy": policy}
+    g = Game(num_players=3, seed=4, settings=settings, link=link, make_env=lambda p: counter(3, env),
+             input=nonzero_input)
+    play_script(g, script)
+    g.run_to_end(600000)
+    py = json.loads(json.dumps([s.record() for s in g.sessions]))
+    js = js_sim(3, 4, settings, link, env, input="nonzero", script=script)
+    for p in range(3):
+        assert py[p] == js[p], f"peer {p}: records differ"
+    if policy == "default_action" and script[-1][1] == "kill":
+        assert py[0]["default_action_from"] == py[1]["default_action_from"] != {}
+
+
+class MixedGame:
+    """A Game where the seats in ``js_seats`` are JS sessions run by node."""
+
+    def __init__(self, n: int, js_seats: set[int], seed: int, link: dict[str, Any], settings: dict[str, Any],
+                 env: dict[str, Any], noise_seat: int | None = None, input: Any = None) -> None:
+        self.js: dict[int, JsSession] = {}
+
+        def env_options(p: int) -> dict[str, Any]:
+            o = {k: v for k, v in env.items() if k != "noiseAt"}
+            if noise_seat == p:
+                o.update(noiseAt=env["noiseAt"], noiseSalt=1)
+            return o
+
+        def make_session(**kw: Any) -> Any:
+            p = kw["local_player"]
+            if p in js_seats:
+                s = JsSession(env_options={"kind": "counter", **env_options(p)}, epoch_ms=EPOCH_MS, **kw)
+                self.js[p] = s
+                return s
+            return P2PSession(**kw)
+
+        def make_env(p: int) -> CounterEnv:
+            o = env_options(p)
+            return CounterEnv(n, o.get("minSteps", 40), o.get("maxSteps", 120), o.get("noiseAt"), o.get("noiseSalt", 0))
+
+        self.game = Game(num_players=n, seed=seed, settings=settings, link=link, make_env=make_env,
+                         make_session=make_session, input=input)
+
+    def close(self) -> None:
+        for s in self.js.values():
+            s.exit()
+
+
+def export_of(game: MixedGame, p: int, record: dict[str, Any], builder: JsSession | None) -> dict[str, Any]:
+    g = game.game
+    ids = {"game_id": "interop-1", "scene_id": "sim", "subject_id": f"s{p}", "player_index": p,
+           "peers": [{"player_index": q, "subject_id": f"s{q}"} for q in range(g.num_players) if q != p]}
+    settings = {"p2p": dict(g.settings), "validation": {"hash_interval": 1}, "impairment": None}
+    now_ms = EPOCH_MS + g.clock.now()
+    if builder is not None:
+        return builder.build_export(record, ids, settings, now_ms)
+    return json.loads(json.dumps(build_export(record, ids, settings, None, now_ms)))
+
+
+@pytest.mark.parametrize("link", [{}, IMPAIRED, {"delay_ms": 150, "jitter_ms": 30, "loss": 0.15}],
+                         ids=["clean", "impaired", "lossy-150ms"])
+def test_one_js_session_and_one_python_session_agree_frame_for_frame(link):
+    env = {"minSteps": 150, "maxSteps": 400}
+    settings = {"max_episodes": 4}
+    mixed = MixedGame(2, {1}, 11, link, settings, env)
+    try:
+        g = mixed.game
+        g.run_to_end(600000)
+        assert [s.state for s in g.sessions] == ["closed", "closed"]
+        records = assert_agreement(g)
+        assert sum(len(e["frames"]) for e in records[0]["episodes"]) >= 600
+        docs = {0: export_of(mixed, 0, records[0], None), 1: export_of(mixed, 1, records[1], mixed.js[1])}
+        for doc in docs.values():
+            validate_export(doc)
+            validate_export(doc, reference=True)
+            assert doc["stats"]["path"] == SIMULATED_PATH
+        assert compare_exports(docs)["status"] == "agree"
+        assert [r[:2] for e in docs[0]["episodes"] for r in e["frames"]] == \
+            [r[:2] for e in docs[1]["episodes"] for r in e["frames"]]
+        # The twins are exact: the mixed game is the very game the JS simulator plays alone.
+        js = js_sim(2, 11, settings, link, env)
+        assert json.loads(json.dumps(records)) == js
+    finally:
+        mixed.close()
+
+
+def test_a_desync_in_the_js_peer_is_reported_by_the_python_peers_at_exactly_its_frame():
+    env = {"minSteps": 200, "maxSteps": 300, "noiseAt": 91}
+    mixed = MixedGame(3, {2}, 12, IMPAIRED, {"max_episodes": 2}, env, noise_seat=2)
+    try:
+        g = mixed.game
+        g.run_to_end(600000)
+        records = [s.record() for s in g.sessions]
+        for p in (0, 1):
+            r = records[p]
+            assert r["game_over_reason"] == "completed"
+            assert r["desyncs"][0]["frame"] == 91 and r["desyncs"][0]["peer_index"] == 2
+            assert {d["peer_index"] for d in r["desyncs"]} == {2}
+            assert r["verified_frame"] == 90
+        assert records[2]["desyncs"][0]["frame"] == 91
+        assert confirmed_rows(records[0]) == confirmed_rows(records[1])
+        docs = {p: export_of(mixed, p, records[p], mixed.js.get(p)) for p in range(3)}
+        for doc in docs.values():
+            validate_export(doc)
+        report = compare_exports(docs)
+        assert report["status"] == "diverged"
+        assert report["first_divergent_frame"] == 91 and report["divergence"]["kind"] == "hash"
+        # The JS and Python state dumps of that frame differ exactly in the injected field.
+        assert report["divergence"]["state_diff"] is not None
+    finally:
+        mixed.close()
+
+
+def test_a_js_peer_and_a_python_peer_agree_on_the_default_action_frame_of_a_lost_player():
+    env = {"minSteps": 200, "maxSteps": 300}
+    link = {"delay_ms": 30, "jitter_ms": 10, "loss": 0.05}
+    settings = {"max_episodes": 4, "disconnect_policy": "default_action"}
+    script = [[4000, "block", 2, 0, True], [4400, "kill", 2, None, None]]
+    mixed = MixedGame(3, {1}, 4, link, settings, env, input=nonzero_input)
+    try:
+        g = mixed.game
+        play_script(g, script)
+        g.run_to_end(600000)
+        records = json.loads(json.dumps([s.record() for s in g.sessions]))
+        r0, r1 = records[0], records[1]
+        assert r0["game_over_reason"] == r1["game_over_reason"] == "completed"
+        assert r0["default_action_from"] == r1["default_action_from"] and "2" in r0["default_action_from"]
+        assert confirmed_rows(r0) == confirmed_rows(r1)
+        assert any(name == "default_action" for name, _ in mixed.js[1].events)
+        assert records == js_sim(3, 4, settings, link, env, input="nonzero", script=script)
+    finally:
+        mixed.close()

@@ -1,0 +1,218 @@
+"""peer/export.py against static/js/validation.js: the same record gives the same export
+document (or the same error path) in Python and in node; the upload retries like the
+browser's (real aiohttp client, real HTTP server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import math
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from interactive_gym_p2p.peer.export import ExportBuildError, build_export, iso_time, upload_export
+from interactive_gym_p2p.validation.schema import schema_problems
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_CLI = ROOT / "tests" / "js" / "support" / "build_export_cli.mjs"
+NOW = 1_700_000_123_456
+
+
+def record() -> dict[str, Any]:
+    return {
+        "partial": False,
+        "episodes": [
+            {"episode": 0, "seed": 123456789, "start_frame": 0, "end_frame": 3, "last_confirmed_frame": 3,
+             "verified_frame": 3,
+             "frames": [[0, [0, 0], "0123456789abcdef"], [1, [1, -2], None], [2, [2147483647, -2147483648], "fedcba9876543210"],
+                        [3, [4, 5], "00000000000000ff"]]},
+            # unfinished: rows past last_confirmed_frame are predictions and must be dropped
+            {"episode": 1, "seed": 4294967295, "start_frame": 4, "end_frame": None, "last_confirmed_frame": 5,
+             "verified_frame": None,
+             "frames": [[4, [1, 1], "1111111111111111"], [5, [2, 2], None], [6, [3, 3], "2222222222222222"]]},
+        ],
+        "verified_frame": 3,
+        "desyncs": [{"frame": 2, "episode": 0, "local_hash": "fedcba9876543210", "peer_hash": "fedcba9876543211",
+                     "peer_index": 1, "time": NOW - 5000,
+                     "state": {"x": 1.5, "nan": math.nan, "inf": -math.inf, "neg0": -0.0, "nested": [1, {"k": True}]}}],
+        "connection_events": [{"peer_index": 1, "event": "interrupted", "frame": 2, "time": "2023-11-14T22:15:18.456Z"},
+                              {"peer_index": 1, "event": "resumed", "time": NOW - 1000.7}],
+        "stats": {"rtt_ms": {"p50": 41.5, "p95": math.nan, "samples": 12}, "rollbacks": 3, "max_rollback_depth": 2,
+                  "rollback_depth_histogram": {"2": 1, "1": 2, "10": 0}, "mispredicted_frames": 4, "stalled_frames": 0,
+                  "frames_simulated": 11, "bytes_sent": 1000, "bytes_received": 990, "messages_sent": 50,
+                  "messages_received": 49, "decode_errors": 0,
+                  "path": {"kind": "relay", "protocol": "udp", "local_candidate_type": "relay", "remote_candidate_type": "relay"},
+                  "frames_advanced": 7, "send_errors": 0},
+        "timing": {"started_at": NOW - 10_000, "ended_at": None, "duration_s": None, "fps_target": 30, "fps_achieved": 29.5},
+        "game_over_reason": "completed",
+    }
+
+
+IDS = {"game_id": "g-1", "scene_id": "gems", "subject_id": "ann", "player_index": 0,
+       "peers": [{"player_index": 1, "subject_id": "ben", "extra": "dropped"}]}
+SETTINGS = {"p2p": {"fps": 30, "agent_ids": [0, 1]}, "validation": {"hash_interval": 1}, "impairment": None}
+
+
+def mutate(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    r = record()
+    target = r
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return r
+
+
+def cases() -> list[dict[str, Any]]:
+    base = {"ids": IDS, "settings": SETTINGS, "now": NOW}
+    out = [
+        {**base, "record": record()},
+        {**base, "record": record(), "partial": True},
+        {**base, "record": mutate(("timing", "ended_at"), "2023-11-14T22:15:23.456+01:30"), "settings": {**SETTINGS, "impairment": {"delay_ms": 40, "loss": 0.05, "seed": 7}}},
+        {**base, "record": mutate(("timing", "duration_s"), 12.25)},
+        {**base, "record": mutate(("stats", "rtt_ms", "p50"), None)},
+        {**base, "ids": {**IDS, "player_index": 1, "peers": [{"player_index": 0, "subject_id": "ben"}]}},
+        # errors: each must fail at the same path in both languages
+        {**base, "record": mutate(("stats", "rollbacks"), -1)},
+        {**base, "record": mutate(("stats", "rollbacks"), KeyError)},
+        {**base, "record": mutate(("stats", "path", "kind"), "carrier-pigeon")},
+        {**base, "record": mutate(("episodes", 0, "frames", 1, 1), [1])},
+        {**base, "record": mutate(("episodes", 0, "frames", 2, 1), [2147483648, 0])},
+        {**base, "record": mutate(("episodes", 0, "frames", 3, 2), "XYZ")},
+        {**base, "record": mutate(("episodes", 0, "seed"), 1.5)},
+        {**base, "record": mutate(("desyncs", 0, "time"), "yesterday")},
+        {**base, "record": mutate(("connection_events", 0, "event"), "exploded")},
+        {**base, "record": mutate(("timing", "fps_target"), 0)},
+        {**base, "record": mutate(("stats", "rollback_depth_histogram"), {"0": 1})},
+        {**base, "record": mutate(("partial",), "yes")},
+        {**base, "ids": {**IDS, "game_id": "../etc"}},
+        {**base, "ids": {**IDS, "peers": [{"player_index": 2, "subject_id": "ben"}]}},
+        {**base, "settings": {"p2p": {}}},
+    ]
+    return out
+
+
+def run_node(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    assert node, "node 20 is required (validation.js is the reference)"
+    # Python's json writes NaN/-Infinity literals, which JSON.parse refuses but a JS
+    # expression accepts: the cases go in as a literal.
+    text = json.dumps(payload, allow_nan=True)
+    script = (
+        f"const data = {text};\n"
+        f"const {{ buildExport, ExportBuildError }} = await import({json.dumps(str(ROOT / 'static/js/validation.js'))});\n"
+        "const out = data.map((c) => { try { return { ok: true, doc: buildExport({ record: c.record, ids: c.ids, "
+        "settings: c.settings, partial: c.partial ?? undefined, now: c.now ?? undefined }) }; } catch (err) { "
+        "return { ok: false, path: err instanceof ExportBuildError ? err.path : null, message: String(err.message ?? err) }; } });\n"
+        "process.stdout.write(JSON.stringify(out));\n"
+    )
+    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def run_python(c: dict[str, Any]) -> dict[str, Any]:
+    try:
+        doc = build_export(copy.deepcopy(c["record"]) if "record" in c else record(), c["ids"], c["settings"],
+                           c.get("partial"), c.get("now"))
+        return {"ok": True, "doc": json.loads(json.dumps(doc, allow_nan=False))}
+    except ExportBuildError as exc:
+        return {"ok": False, "path": exc.path, "message": str(exc)}
+
+
+def test_python_build_export_equals_validation_js() -> None:
+    payload = [{**c, "record": c.get("record", record())} for c in cases()]
+    js = run_node(payload)
+    assert len(js) == len(payload)
+    oks = 0
+    for i, (c, expected) in enumerate(zip(payload, js)):
+        got = run_python(c)
+        assert got["ok"] == expected["ok"], (i, got, expected)
+        if expected["ok"]:
+            oks += 1
+            assert got["doc"] == expected["doc"], i
+            # same key order too (the documented order)
+            assert json.dumps(got["doc"]) == json.dumps(expected["doc"]), i
+            assert schema_problems(got["doc"]) == [], i
+        else:
+            assert got["path"] == expected["path"], (i, got, expected)
+    assert oks == 6
+
+
+def test_dropped_predictions_and_tokens() -> None:
+    doc = build_export(record(), IDS, SETTINGS, None, NOW)
+    assert [row[0] for row in doc["episodes"][1]["frames"]] == [4, 5]
+    assert doc["desyncs"][0]["state"] == {"x": 1.5, "nan": "NaN", "inf": "-Infinity", "neg0": 0, "nested": [1, {"k": True}]}
+    assert doc["stats"]["rtt_ms"] == {"p50": 41.5, "p95": None, "samples": 12}
+    assert "frames_advanced" not in doc["stats"]
+    assert doc["timing"]["ended_at"] == iso_time(NOW) == "2023-11-14T22:15:23.456Z"
+    assert doc["timing"]["duration_s"] == 10
+    assert list(doc["stats"]["rollback_depth_histogram"]) == ["1", "2", "10"]
+    assert doc["ids"]["peers"] == [{"player_index": 1, "subject_id": "ben"}]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    answers: list[int] = []
+    seen: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append({"auth": self.headers.get("Authorization"), "body": body})
+        status = type(self).answers.pop(0) if type(self).answers else 201
+        payload = json.dumps({"status": "stored" if status == 201 else "x", "message": f"answer {status}"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    _Handler.answers, _Handler.seen = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/p2p/exports/g-1/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_upload_retries_5xx_and_stops_at_4xx(http_server: str) -> None:
+    doc = build_export(record(), IDS, SETTINGS, None, NOW)
+    _Handler.answers = [503, 500, 201]
+    phases: list[str] = []
+    result = asyncio.run(upload_export(http_server, "tok", doc, base_delay_ms=10, on_status=lambda s: phases.append(s["phase"])))
+    assert (result.ok, result.outcome, result.http_status, result.attempts) == (True, "stored", 201, 3)
+    assert phases == ["uploading", "retrying", "uploading", "retrying", "uploading", "stored"]
+    assert {s["auth"] for s in _Handler.seen} == {"Bearer tok"}
+    assert json.loads(_Handler.seen[-1]["body"]) == json.loads(json.dumps(doc))
+
+    _Handler.answers = [403]
+    result = asyncio.run(upload_export(http_server, "tok", doc, base_delay_ms=10))
+    assert (result.ok, result.outcome, result.http_status, result.attempts) == (False, "rejected", 403, 1)
+
+
+def test_upload_gives_up_when_nobody_listens() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    result = asyncio.run(upload_export(f"http://127.0.0.1:{port}/x", "tok", {"a": 1}, max_attempts=3, base_delay_ms=5))
+    assert (result.ok, result.outcome, result.attempts) == (False, "gave_up", 3)
+    assert result.reason and result.reason.startswith("network:")

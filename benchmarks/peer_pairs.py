@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from interactive_gym_p2p.peer.actions import RandomActions  # noqa: E402
 from interactive_gym_p2p.peer.runner import quiet_lost_link_errors, run_peer  # noqa: E402
+from _cli_server import start_cli_server  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 
 EXPERIMENT = '''
 from interactive_gym.scenes.stager import Stager
@@ -99,26 +99,8 @@ def children(pid: int) -> list[int]:
 
 
 def start_server(workdir: Path, port: int, turn_port: int) -> subprocess.Popen:
-    env = {**os.environ, "IG_P2P_SECRET": secrets.token_hex(32), "PYTHONPATH": str(ROOT)}
-    log = open(workdir / f"server-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "interactive_gym_p2p.cli", str(workdir / "experiment.py"), "--port", str(port),
-         "--data-dir", str(workdir / f"data-{port}"), "--turn", "embedded", "--turn-port", str(turn_port),
-         "--log-level", "WARNING"],
-        cwd=workdir, env=env, stdout=log, stderr=log, text=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(workdir / f'server-{port}.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/p2p/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.2)  # polling the health route with a deadline
-    proc.kill()
-    raise RuntimeError("server did not start within 60 s")
+    return start_cli_server(workdir, port, secrets.token_hex(32), [
+        "--data-dir", str(workdir / f"data-{port}"), "--turn", "embedded", "--turn-port", str(turn_port)])
 
 
 def stop_server(proc: subprocess.Popen) -> None:

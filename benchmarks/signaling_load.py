@@ -26,8 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from interactive_gym_p2p.server.config import derive_secret  # noqa: E402
 from interactive_gym_p2p.signaling.tickets import SignalingTickets  # noqa: E402
+from _cli_server import start_cli_server  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 
 EXPERIMENT = '''
 from interactive_gym.scenes.stager import Stager
@@ -78,26 +77,7 @@ def free_port() -> int:
 
 
 def start_server(workdir: Path, port: int, secret: str, async_mode: str) -> subprocess.Popen:
-    env = {**os.environ, "IG_P2P_SECRET": secret, "PYTHONPATH": str(ROOT)}
-    # The server's log goes to a file: an undrained pipe would block it once full.
-    log = open(workdir / f"server-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "interactive_gym_p2p.cli", str(workdir / "experiment.py"), "--port", str(port),
-         "--async-mode", async_mode, "--data-dir", str(workdir / "data"), "--log-level", "WARNING"],
-        cwd=workdir, env=env, stdout=log, stderr=log, text=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(workdir / f'server-{port}.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/p2p/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start within 60 s")
+    return start_cli_server(workdir, port, secret, ["--async-mode", async_mode, "--data-dir", str(workdir / "data")])
 
 
 def stop_server(proc: subprocess.Popen) -> None:

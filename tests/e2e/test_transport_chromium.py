@@ -1,8 +1,8 @@
 """static/js/transport.js in real Chromium over real WebRTC DataChannels.
 
 Two pages (separate browser contexts, like two participants) load a test page from a local
-HTTP server; the test relays their signaling. Once relay-only through coturn on 127.0.0.1
-(the path must be a TURN relay), once directly inside a network namespace with a veth pair
+HTTP server; the test relays their signaling. Relay-only through coturn and through the
+embedded TURN server (over UDP, and over TCP alone) on 127.0.0.1 (the path must be a TURN relay), once directly inside a network namespace with a veth pair
 (the path must be host-to-host), and once with the seeded impairment shim, whose recorded
 schedule must match what arrived.
 """
@@ -15,6 +15,8 @@ import json
 import pytest
 
 from harness.session import BrowserSession
+from interactive_gym_p2p.turn.credentials import ice_servers
+from interactive_gym_p2p.turn.embedded import EmbeddedTurn
 
 pytestmark = pytest.mark.e2e
 
@@ -57,37 +59,68 @@ async def _exchange(pages: list, count: int = 20) -> None:
         assert s["messagesReceived"] == count and s["bytesReceived"] == count * 18
 
 
+async def _relay_only_pair(session: BrowserSession, static_url: str, ice_servers, protocol: str, server_log) -> None:
+    """Two pages, relay-only with ``ice_servers(player)``: the path is a TURN relay reached
+    over ``protocol`` and messages cross it both ways."""
+    config = {"iceTransportPolicy": "relay", "connectTimeoutMs": CONNECT_TIMEOUT_MS}
+    pages = []
+    for i in range(2):
+        pages.append(await session.new_page(i, f"{static_url}/transport.html"))
+    for i, page in enumerate(pages):
+        await page.evaluate("(c) => window.p2pStart(c)", {
+            **config, "selfIndex": i, "numPlayers": 2, "iceServers": ice_servers(f"player{i}")})
+    for i, page in enumerate(pages):
+        await page.wait_for_function(
+            "() => p2p.events.some(e => e.type === 'path' || e.type === 'error')", timeout=WAIT_MS, polling=50)
+        errors = await page.evaluate("() => p2p.events.filter(e => e.type === 'error')")
+        assert errors == [], f"player {i}: {errors}\nTURN server log:\n{server_log()}"
+    await _exchange(pages)
+    for i, page in enumerate(pages):
+        summary = await page.evaluate("(p) => window.p2pSummary(p)", 1 - i)
+        path = summary["path"]
+        assert path["kind"] == "relay", json.dumps(path)
+        assert path["localCandidateType"] == "relay", json.dumps(path)
+        assert path["protocol"] == protocol, json.dumps(path)
+        assert summary["state"] == "open"
+    # The lower index made the only offer; the other side answered.
+    offers = session.relay.kinds("offer")
+    assert [(m.sender, m.to) for m in offers] == [(0, 1)]
+    assert [(m.sender, m.to) for m in session.relay.kinds("answer")] == [(1, 0)]
+    assert session.relay.kinds("candidate"), "trickle ICE candidates were relayed"
+    assert session.relay.errors == []
+
+
 def test_relay_only_through_coturn(coturn, static_url, chromium_available, artifacts_dir, request):
     async def scenario() -> None:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
-            config = {"iceTransportPolicy": "relay", "connectTimeoutMs": CONNECT_TIMEOUT_MS}
-            pages = []
-            for i in range(2):
-                pages.append(await session.new_page(i, f"{static_url}/transport.html"))
-            for i, page in enumerate(pages):
-                await page.evaluate("(c) => window.p2pStart(c)", {
-                    **config, "selfIndex": i, "numPlayers": 2, "iceServers": coturn.ice_servers(f"player{i}")})
-            for i, page in enumerate(pages):
-                await page.wait_for_function(
-                    "() => p2p.events.some(e => e.type === 'path' || e.type === 'error')", timeout=WAIT_MS, polling=50)
-                errors = await page.evaluate("() => p2p.events.filter(e => e.type === 'error')")
-                assert errors == [], f"player {i}: {errors}\ncoturn log:\n{coturn.log_tail()}"
-            await _exchange(pages)
-            for i, page in enumerate(pages):
-                summary = await page.evaluate("(p) => window.p2pSummary(p)", 1 - i)
-                path = summary["path"]
-                assert path["kind"] == "relay", json.dumps(path)
-                assert path["localCandidateType"] == "relay", json.dumps(path)
-                assert path["protocol"] == "udp", json.dumps(path)
-                assert summary["state"] == "open"
-            # The lower index made the only offer; the other side answered.
-            offers = session.relay.kinds("offer")
-            assert [(m.sender, m.to) for m in offers] == [(0, 1)]
-            assert [(m.sender, m.to) for m in session.relay.kinds("answer")] == [(1, 0)]
-            assert session.relay.kinds("candidate"), "trickle ICE candidates were relayed"
-            assert session.relay.errors == []
+            await _relay_only_pair(session, static_url, coturn.ice_servers, "udp", coturn.log_tail)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_relay_only_through_embedded_turn(transport, static_url, chromium_available, artifacts_dir, request, tmp_path):
+    """Chromium's own TURN client against this package's server: only the one TURN URL of
+    ``transport`` is offered (TCP is what Chromium falls back to when UDP is blocked)."""
+    log_path = tmp_path / "turn.log"
+    turn = EmbeddedTurn(host="127.0.0.1", port=0, allow_loopback=True, log_level="DEBUG", log_path=log_path)
+    try:
+        turn.start()
+    except Exception as err:  # noqa: BLE001 - any start failure fails the test with its reason
+        pytest.fail(f"embedded TURN server could not start: {err}", pytrace=False)
+    url = next(u for u in turn.urls if u.endswith(f"?transport={transport}"))
+
+    def log_tail() -> str:
+        return log_path.read_text(errors="replace")[-3000:] if log_path.exists() else "(no log)"
+
+    async def scenario() -> None:
+        async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
+            await _relay_only_pair(session, static_url, lambda pid: ice_servers([url], turn.secret, pid), transport, log_tail)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        turn.stop()
 
 
 def test_direct_host_candidates_in_netns(netns_chromium, netns_static_url, artifacts_dir, request):

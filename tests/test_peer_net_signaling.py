@@ -116,8 +116,12 @@ def test_run_peer_stops_when_the_partner_leaves_before_the_start(tmp_path: Path)
                 await quitter.join(scene["p2p"]["signaling"]["ticket"])
                 peer = asyncio.create_task(run_peer(server.url, subject_id="stayer", timeout_s=600))
                 ready = await quitter.wait_game_ready(15)
-                # the stayer's offer reaches us, then we give up the seat
-                await quitter.p2p.wait("signal", lambda d: d["kind"] == "offer", timeout=15)
+                # Player indices are random: when the stayer offers, its offer reaches us first
+                # (it is mid-connection); when we are the offering side, it waits for our offer.
+                # Either way we then give up the seat.
+                (conn,) = ready["connections"]
+                if conn["role"] == "answer":
+                    await quitter.p2p.wait("signal", lambda d: d["kind"] == "offer", timeout=15)
                 assert (await quitter.leave(ready["game_id"]))["ok"]
                 with pytest.raises(PeerError, match="left before the game started"):
                     await peer

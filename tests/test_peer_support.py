@@ -41,6 +41,7 @@ for (const opts of [{ seed: 5, delayMs: 40, jitterMs: 25, loss: 0.2, duplicate: 
   out.impairment.push({ log: imp.log, counts: imp.counts });
 }
 for (const x of [0.49999999999999994, 2.5, -2.5, 1234.5675, 0.0005, 1e300, -0.4]) out.round.push([Math.round(x), round3(x)]);
+out.roundJson = JSON.stringify([140, 139.9996, 29.5, 0.0004, -0.4, 1e300].map(round3));
 for (const ms of [0, 1735689600000, 1735689600123.5, 1735689600999.6]) out.iso.push(isoTime(ms));
 const vals = [5, 1, 4, 2, 3, 9.5, 7];
 for (const q of [0, 0.5, 0.95, 1]) out.pct.push(percentile(vals, q));
@@ -88,6 +89,9 @@ def test_impairment_schedules_equal_the_js_schedules(js):
 def test_stats_helpers_round_and_format_like_js(js):
     xs = [0.49999999999999994, 2.5, -2.5, 1234.5675, 0.0005, 1e300, -0.4]
     assert [[js_round(x), round3(x)] for x in xs] == js["round"]
+    # The export's JSON text reads the same: 140, not 140.0.
+    assert json.dumps([round3(x) for x in (140.0, 139.9996, 29.5, 0.0004, -0.4, 1e300)], separators=(",", ":")) \
+        == js["roundJson"]
     assert [iso_time(ms) for ms in (0, 1735689600000, 1735689600123.5, 1735689600999.6)] == js["iso"]
     assert [percentile([5, 1, 4, 2, 3, 9.5, 7], q) for q in (0, 0.5, 0.95, 1)] == js["pct"]
     assert percentile([], 0.5) is None and round3(None) is None

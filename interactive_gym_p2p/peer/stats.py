@@ -33,10 +33,13 @@ def js_round(x: float) -> float:
     return float(r + 1 if x - r >= 0.5 else r)
 
 
-def round3(x: float | None) -> float | None:
+def round3(x: float | None) -> float | int | None:
+    """Rounded to 3 decimals; an integral result is an int, so the export's JSON reads
+    ``140`` as the browser's does, not ``140.0``."""
     if x is None:
         return None
-    return js_round(x * 1000) / 1000
+    v = js_round(x * 1000) / 1000
+    return int(v) if v.is_integer() and abs(v) < 2**53 else v
 
 
 def iso_time(ms: float) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from harness.chromium import ChromiumError, check_chromium
 from harness.coturn import CoturnError, start_coturn
-from harness.game import GameServerError, start_game_server
+from harness.game import DEMO, GameServerError, start_game_server
 from harness.session import artifact_stem
 from harness.netns import NetnsError, create_netns
 from harness.processes import ProcessStartError, start_ready_process
@@ -108,15 +108,17 @@ def pytest_runtest_makereport(item, call):
 def game_server(tmp_path, request, artifacts_dir):
     """Start the demo experiment server (real services) as a child process: a factory.
 
-    ``game_server(kwargs_for_build_stager, turn="embedded"|"none", netns=None)``. The server's
+    ``game_server(kwargs_for_build_stager, turn="embedded"|"none", netns=None, experiment=DEMO)``
+    (``experiment``: ``module:factory`` returning the Stager; the demo's by default). The server's
     log goes to ``test-artifacts/`` when the test fails; the process stops at teardown.
     """
     servers = []
 
-    def start(kwargs: dict, turn: str = "embedded", netns=None):
+    def start(kwargs: dict, turn: str = "embedded", netns=None, experiment: str = DEMO):
         wrap = netns.command if netns is not None else (lambda argv: argv)
         try:
-            server = start_game_server(tmp_path / f"server{len(servers)}", kwargs, turn=turn, wrap=wrap)
+            server = start_game_server(tmp_path / f"server{len(servers)}", kwargs, turn=turn, wrap=wrap,
+                                       experiment=experiment)
         except GameServerError as err:
             pytest.fail(f"experiment server (with {turn} TURN) could not start: {err}", pytrace=False)
         servers.append(server)

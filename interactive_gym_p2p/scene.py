@@ -105,6 +105,7 @@ class P2PGymScene(GymScene):
         reconnect_grace_s: float = NotProvided,
         wait_timeout_s: float | None = NotProvided,
         ice_transport_policy: str = NotProvided,
+        connection_fallback: str = NotProvided,
         turn: bool | list[dict[str, Any]] = NotProvided,
         agent_ids: list[str | int] | None = NotProvided,
         impairment: dict[str, Any] | None = NotProvided,

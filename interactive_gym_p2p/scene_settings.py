@@ -21,6 +21,7 @@ MAX_PLAYERS = 8
 
 DISCONNECT_POLICIES = ("end", "default_action")
 ICE_TRANSPORT_POLICIES = ("all", "relay")
+CONNECTION_FALLBACKS = ("none", "server")
 IMPAIRMENT_KEYS = ("delay_ms", "jitter_ms", "loss", "duplicate", "reorder", "seed")
 ICE_URL_SCHEMES = ("stun:", "turn:", "turns:")
 
@@ -163,6 +164,10 @@ class P2PSettings:
     """Seconds in the waiting room before giving up (1..86400); None: the scene's waitroom_timeout."""
     ice_transport_policy: str = "all"
     """'all' candidates, or 'relay' (TURN only)."""
+    connection_fallback: str = "none"
+    """When no WebRTC path opens within ``connection_timeout_s``: 'none' (the participant is told
+    and leaves the game) or 'server' (game messages go through the server's Socket.IO relay:
+    slower, but the game is played; the export's path kind is 'fallback')."""
     turn: bool | tuple[dict[str, Any], ...] = True
     """True: ICE servers (fresh TURN credentials) from the server; False: none; or a fixed list."""
     agent_ids: tuple[str | int, ...] | None = None
@@ -199,6 +204,7 @@ P2P_CHECKS: dict[str, Any] = {
     "reconnect_grace_s": lambda s, v: check_number(s, v, 0, 3600),
     "wait_timeout_s": lambda s, v: None if v is None else check_number(s, v, 1, 86_400),
     "ice_transport_policy": lambda s, v: check_choice(s, v, ICE_TRANSPORT_POLICIES),
+    "connection_fallback": lambda s, v: check_choice(s, v, CONNECTION_FALLBACKS),
     "turn": check_turn,
     "impairment": check_impairment,
 }

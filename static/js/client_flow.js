@@ -383,6 +383,11 @@ export function createClientFlow(o) {
         if (!alive()) return;
         abortGame(s, err.code, err.message);
       },
+      fallback(err) {
+        if (!alive()) return;
+        say('No direct connection to your partner could be made; the game runs through the server instead.');
+        report(s, 'fallback', { detail: err?.code ?? null });
+      },
       path(path) {
         if (!alive()) return;
         diag.path = path;

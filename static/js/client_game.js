@@ -117,6 +117,12 @@ export function createGame(o) {
   let path = null;
   const opened = new Set();
 
+  // Connection fallback (scene setting connection_fallback 'server'): when no WebRTC path
+  // opens in time, game messages go through the server's Socket.IO relay instead.
+  const serverFallback = p2p.settings.p2p.connection_fallback === 'server' && typeof signaling.relay === 'function';
+  let viaServer = false;
+  if (serverFallback) signaling.onrelay = (peer, bytes) => session?.receive(peer, bytes);
+
   transport.on('message', ({ peer, data }) => session?.receive(peer, data));
   transport.on('open', ({ peer }) => {
     opened.add(peer);
@@ -129,6 +135,10 @@ export function createGame(o) {
   });
   transport.on('error', (err) => {
     if (!sessionStarted && !connectFailed && (err.code === 'connect_timeout' || err.code === 'ice_failed')) {
+      if (serverFallback && session) {
+        useServerRelay(err);
+        return;
+      }
       connectFailed = true;
       stopLoop();
       transport.close();
@@ -137,6 +147,18 @@ export function createGame(o) {
     }
     call('error', err);
   });
+
+  function useServerRelay(err) {
+    if (viaServer) return;
+    viaServer = true;
+    transport.close();
+    // Socket.IO runs over TCP (WebSocket or long polling) between each browser and the server.
+    path = { kind: 'fallback', protocol: 'tcp', local_candidate_type: null, remote_candidate_type: null };
+    session.setPath(path);
+    call('fallback', err);
+    call('path', path, null);
+    startSession();
+  }
 
   function startSession() {
     if (sessionStarted || ended || !session) return;
@@ -209,7 +231,7 @@ export function createGame(o) {
       if (env || connectFailed) return;
       env = readyEnv;
       session = new P2PSession({
-        env, transport: { send: (peer, bytes) => transport.send(peer, bytes) },
+        env, transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
         localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0,
         settings, now: o.now, wallClock: o.wallClock, path,
       });

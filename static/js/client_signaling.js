@@ -62,10 +62,29 @@ export function createSocketSignaling(socket, gameId, onError = () => {}) {
         if (ack && ack.ok === false) onError(ack.error ?? { code: 'signal', message: 'signal refused' });
       });
     },
+    /** Game bytes through the server (the connection fallback): `relay` {game_id, to, data}. */
+    relay(toPlayer, bytes) {
+      socket.emit('relay', { game_id: gameId, to: toPlayer, data: bytes });
+    },
+    /** Set by the game: (fromPlayer, Uint8Array) for every relayed message of this game. */
+    onrelay: null,
     close() {
       socket.off?.('signal', onSignal);
+      socket.off?.('relay', onRelay);
     },
   };
+  function onRelay(payload) {
+    if (!payload || payload.game_id !== gameId || !Number.isInteger(payload.from)) return;
+    const d = payload.data;
+    // Socket.IO hands binary over as an ArrayBuffer (browser) or a Buffer/Uint8Array (node).
+    const bytes = d instanceof Uint8Array ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : null;
+    if (bytes === null) {
+      onError({ code: 'malformed_relay', message: `relayed data from player ${payload.from} is not binary` });
+      return;
+    }
+    signaling.onrelay?.(payload.from, bytes);
+  }
+  socket.on('relay', onRelay);
   function onSignal(payload) {
     if (!payload || payload.game_id !== gameId) return;
     const msg = fromServerSignal(payload);

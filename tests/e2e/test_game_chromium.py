@@ -232,3 +232,20 @@ def check_partner_left(server: GameServer, p: dict[str, Any], leaver: int) -> No
     assert report["complete"] is False, "a game a player left is never complete"
     assert {pl["player_index"]: pl["partial"] for pl in report["players"]} == {leaver: True, stayer: False}
     assert report["verified_frame"] is not None and report["verified_frame"] >= MAX_STEPS // 2
+
+
+def test_server_relay_fallback_when_no_webrtc_path_opens(game_server, chromium_available, artifacts_dir, request):
+    # Relay-only ICE with no TURN server: no candidate at all, so WebRTC cannot connect. The
+    # scene's connection_fallback 'server' then plays the game through the server's relay.
+    server = game_server(demo_kwargs(ice_transport_policy="relay", connection_timeout_s=3, connection_fallback="server"),
+                         turn="none")
+
+    async def body(session: BrowserSession) -> None:
+        snaps = await play_game(session, server, "fallback")
+        exports, _ = check_agreeing_game(server, snaps, "fallback")
+        for i, (snap, ex) in enumerate(zip(snaps, exports)):
+            assert ex["stats"]["path"]["protocol"] == "tcp", ex["stats"]["path"]
+            assert ex["settings"]["p2p"]["connection_fallback"] == "server"
+            assert any("through the server" in m for m in snap["p2p"]["messages"]), snap["p2p"]["messages"]
+
+    run_in_browser(request, artifacts_dir, body)

@@ -67,6 +67,20 @@ test('signaling messages translate both ways; malformed ones are refused', () =>
   sig.send(1, { kind: 'answer', sdp: 's' });
   sock.acks.at(-1)[2]({ ok: false, error: { code: 'peer_unavailable', message: 'no' } });
   assert.deepEqual(errors[1], { code: 'peer_unavailable', message: 'no' });
+  // The fallback data path: `relay` out with the game id, binary in (ArrayBuffer or Uint8Array).
+  const relayed = [];
+  sig.onrelay = (from, bytes) => relayed.push([from, Array.from(bytes)]);
+  sig.relay(1, new Uint8Array([4]));
+  assert.deepEqual(sock.emitted('relay'), [{ game_id: 'g1', to: 1, data: new Uint8Array([4]) }]);
+  sock.serve('relay', { game_id: 'g1', from: 1, data: new Uint8Array([1, 2]).buffer });
+  sock.serve('relay', { game_id: 'g1', from: 1, data: new Uint8Array([3]) });
+  sock.serve('relay', { game_id: 'other', from: 1, data: new Uint8Array([9]) });
+  sock.serve('relay', { game_id: 'g1', from: 1, data: 'text' });
+  assert.deepEqual(relayed, [[1, [1, 2]], [1, [3]]]);
+  assert.equal(errors[2].code, 'malformed_relay');
+  sig.close();
+  sock.serve('relay', { game_id: 'g1', from: 1, data: new Uint8Array([5]) });
+  assert.equal(relayed.length, 2);
 });
 
 test('export ids come from game_ready, peers in player order', () => {
@@ -154,4 +168,39 @@ test('a peer that never answers: connect_timeout reaches the failed hook, nothin
   assert.equal(failed[0].code, 'connect_timeout');
   assert.equal(g.started, false);
   assert.equal(g.abandon(), null);
+});
+
+test('connection_fallback "server": no WebRTC path, the game is played through the server relay', async () => {
+  const scene = p2pScene({ numEpisodes: 1, maxSteps: 20, fps: 200 });
+  scene.p2p.settings.p2p.connection_timeout_s = 0.2;
+  scene.p2p.settings.p2p.connection_fallback = 'server';
+  const net = new FakeNetwork();
+  net.blocked = true;
+  const relay = new SignalingRelay();
+  const relayed = [0, 0];
+  // The server's `relay` event, as createSocketSignaling exposes it: bytes to one player.
+  const endpoints = [0, 1].map((p) => Object.assign(relay.endpoint(p), {
+    onrelay: null,
+    relay(to, bytes) {
+      relayed[p] += 1;
+      const copy = bytes.slice();
+      setImmediate(() => endpoints[to].onrelay?.(p, copy));
+    },
+  }));
+  const ended = [];
+  const fallbacks = [];
+  const games = [0, 1].map((p) => createGame({
+    p2p: scene.p2p, gameReady: gameReady({ playerIndex: p, scene }), signaling: endpoints[p],
+    hooks: { ended: (ev) => ended.push({ p, ...ev }), fallback: (err) => fallbacks.push(err.code), failed: () => assert.fail('failed hook') },
+    RTCPeerConnection: net.RTCPeerConnection,
+  }));
+  for (const g of games) g.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  await until(() => ended.length === 2, 'both games to end through the relay', 20000);
+  assert.deepEqual(fallbacks, ['connect_timeout', 'connect_timeout']);
+  assert.ok(relayed[0] > 20 && relayed[1] > 20, `relayed ${relayed}`);
+  const [a, b] = [0, 1].map((p) => ended.find((e) => e.p === p).record);
+  assert.equal(a.game_over_reason, 'completed');
+  assert.deepEqual(a.episodes.map((e) => e.frames), b.episodes.map((e) => e.frames));
+  assert.equal(a.verified_frame, 19);
+  assert.deepEqual(a.stats.path, { kind: 'fallback', protocol: 'tcp', local_candidate_type: null, remote_candidate_type: null });
 });

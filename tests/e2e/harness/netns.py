@@ -29,8 +29,16 @@ logger = logging.getLogger(__name__)
 ADDR_A = "10.213.7.1"
 ADDR_B = "10.213.7.2"
 
+# Nothing about the namespace's network may change once READY is printed: Chromium fails
+# in-flight loads with ERR_NETWORK_CHANGED when it does. So IPv6 is off (no link-local
+# address finishing duplicate address detection a second later) and READY waits until both
+# veth ends report state UP (polled, with a 10 s deadline; /sys/class/net would show
+# the host's devices, since only the network namespace is new).
 _SETUP = f"""
 set -e
+for f in /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6; do
+  if [ -e "$f" ]; then echo 1 > "$f"; fi
+done
 ip link set lo up
 ip link add p2p-a type veth peer name p2p-b
 ip addr add {ADDR_A}/24 dev p2p-a
@@ -38,6 +46,11 @@ ip addr add {ADDR_B}/24 dev p2p-b
 ip link set p2p-a up
 ip link set p2p-b up
 ip route add default via {ADDR_B} dev p2p-a
+i=0
+until ip -o link show dev p2p-a | grep -q 'state UP' && ip -o link show dev p2p-b | grep -q 'state UP'; do
+  i=$((i + 1)); [ $i -le 200 ] || {{ echo "veth pair never came up" >&2; exit 1; }}
+  sleep 0.05
+done
 echo READY
 exec cat >/dev/null
 """

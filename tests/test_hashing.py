@@ -34,31 +34,11 @@ from interactive_gym_p2p.hashing import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "vectors"))
+from markers import decode  # noqa: E402  (shared with the vector generator and the Pyodide test)
+
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "hashing.json").read_text(encoding="utf-8"))
 MAX = 2**53
-
-
-def decode(v: Any) -> Any:
-    """Vector JSON with markers (see the file's "markers") -> the Python value."""
-    if isinstance(v, dict):
-        if len(v) == 1:
-            ((key, arg),) = v.items()
-            if key == "$float":
-                return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0.0": -0.0}[arg]
-            if key == "$int":
-                return int(arg)
-            if key == "$tuple":
-                return tuple(decode(x) for x in arg)
-            if key == "$deep_list":
-                out: list = []
-                for _ in range(arg - 1):
-                    out = [out]
-                return out
-            assert key != "$js", "JavaScript-only marker in a Python case"
-        return {k: decode(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [decode(x) for x in v]
-    return v
 
 
 def bits(x: float) -> str:

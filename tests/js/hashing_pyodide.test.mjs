@@ -13,6 +13,7 @@ import { makeGameState } from '../../benchmarks/hash_bench.mjs';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SOURCE = readFileSync(`${ROOT}interactive_gym_p2p/hashing.py`, 'utf8');
 const VECTORS_TEXT = readFileSync(`${ROOT}tests/vectors/hashing.json`, 'utf8');
+const MARKERS = readFileSync(`${ROOT}tests/vectors/markers.py`, 'utf8');
 
 // Runs in Pyodide: loads hashing.py like the browser does, checks every vector, returns a report.
 const CHECK = `
@@ -28,25 +29,7 @@ def load(name, source):
 h = load("interactive_gym_p2p_hashing", SOURCE)
 doc = json.loads(VECTORS_TEXT)
 
-def decode(v):
-    if isinstance(v, dict):
-        if len(v) == 1:
-            (key, arg), = v.items()
-            if key == "$float":
-                return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0.0": -0.0}[arg]
-            if key == "$int":
-                return int(arg)
-            if key == "$tuple":
-                return tuple(decode(x) for x in arg)
-            if key == "$deep_list":
-                out = []
-                for _ in range(arg - 1):
-                    out = [out]
-                return out
-        return {k: decode(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [decode(x) for x in v]
-    return v
+exec(MARKERS, globals())  # tests/vectors/markers.py: decode()
 
 failures = []
 for vec in doc["vectors"]:
@@ -85,6 +68,7 @@ test('hashing.py in Pyodide passes every vector, error case and rounding case', 
   const pyodide = await loadPyodide();
   pyodide.globals.set('SOURCE', SOURCE);
   pyodide.globals.set('VECTORS_TEXT', VECTORS_TEXT);
+  pyodide.globals.set('MARKERS', MARKERS);
   const report = JSON.parse(pyodide.runPython(CHECK));
   assert.deepEqual(report.failures, []);
   const vectors = JSON.parse(VECTORS_TEXT);

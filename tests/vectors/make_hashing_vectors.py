@@ -35,34 +35,13 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).with_name("hashing.json")
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from hash_bench import SIZES, make_game_state  # noqa: E402  (the states both benches hash)
+from markers import decode  # noqa: E402  (this folder; shared with the tests)
 
 MAX = 2**53
 SEED = 8785
 
 
 # ---------------------------------------------------------------- markers
-
-
-def decode(v: Any) -> Any:
-    """JSON with markers -> the Python value it stands for."""
-    if isinstance(v, dict):
-        if len(v) == 1:
-            (key, arg), = v.items()
-            if key == "$float":
-                return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0.0": -0.0}[arg]
-            if key == "$int":
-                return int(arg)
-            if key == "$tuple":
-                return tuple(decode(x) for x in arg)
-            if key == "$deep_list":
-                out: list = []
-                for _ in range(arg - 1):
-                    out = [out]
-                return out
-        return {k: decode(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [decode(x) for x in v]
-    return v
 
 
 def f(token: str) -> dict:

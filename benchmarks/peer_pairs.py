@@ -28,8 +28,6 @@ import asyncio
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from interactive_gym_p2p.peer.actions import RandomActions  # noqa: E402
 from interactive_gym_p2p.peer.runner import quiet_lost_link_errors, run_peer  # noqa: E402
-from _cli_server import start_cli_server  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
+from _cli_server import free_port, start_cli_server, stop_server  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 
 EXPERIMENT = '''
 from interactive_gym.scenes.stager import Stager
@@ -73,12 +71,6 @@ class Level:
     wall_s: float
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cpu_seconds(pid: int) -> float:
     """utime + stime of one process from /proc (clock ticks -> s)."""
     try:
@@ -101,16 +93,6 @@ def children(pid: int) -> list[int]:
 def start_server(workdir: Path, port: int, turn_port: int) -> subprocess.Popen:
     return start_cli_server(workdir, port, secrets.token_hex(32), [
         "--data-dir", str(workdir / f"data-{port}"), "--turn", "embedded", "--turn-port", str(turn_port)])
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 async def run_level(url: str, pairs: int, timeout_s: float) -> tuple[list, float, float]:

@@ -20,8 +20,6 @@ import asyncio
 import json
 import os
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from interactive_gym_p2p.server.config import derive_secret  # noqa: E402
 from interactive_gym_p2p.signaling.tickets import SignalingTickets  # noqa: E402
-from _cli_server import start_cli_server  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
+from _cli_server import free_port, start_cli_server, stop_server  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 
 EXPERIMENT = '''
 from interactive_gym.scenes.stager import Stager
@@ -70,26 +68,8 @@ class LevelResult:
     errors: int
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(workdir: Path, port: int, secret: str, async_mode: str) -> subprocess.Popen:
     return start_cli_server(workdir, port, secret, ["--async-mode", async_mode, "--data-dir", str(workdir / "data")])
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    # Python can swallow one KeyboardInterrupt (raised inside a weakref callback), so
-    # SIGINT is followed by SIGTERM when it was not enough.
-    for sig, wait_s in ((signal.SIGINT, 5), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 async def run_level(url: str, tickets: SignalingTickets, n: int, timeout_s: float, connect_concurrency: int) -> LevelResult:

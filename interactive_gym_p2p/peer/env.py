@@ -25,8 +25,9 @@ _module_ids = itertools.count(1)
 
 
 def episode_over(flags: Any, agent_ids: Sequence[Any]) -> bool:
-    """``__all__`` if present, else every agent's flag (a plain bool also works)."""
-    if isinstance(flags, dict):
+    """``__all__`` if present, else every agent's flag (a plain bool also works). Also what
+    the offline replay (``validation/replay.py``) uses, so both end episodes alike."""
+    if isinstance(flags, Mapping):
         if "__all__" in flags:
             return bool(flags["__all__"])
         return len(agent_ids) > 0 and all(bool(flags.get(a, False)) for a in agent_ids)

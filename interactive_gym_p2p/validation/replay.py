@@ -20,13 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from ..hashing import state_hash
+from ..peer.env import episode_over
+from ..peer.session import episode_seed  # the pinned rule; also part of this module's API
 
 logger = logging.getLogger(__name__)
-
-
-def episode_seed(shared_seed: int, episode: int) -> int:
-    """The pinned per-episode seed rule (same as the JS ``episodeSeed``)."""
-    return (shared_seed & 0xFFFFFFFF) ^ (((episode + 1) * 0x9E3779B1) & 0xFFFFFFFF)
 
 
 def load_factory(spec: str) -> Callable[[], Any]:
@@ -40,14 +37,6 @@ def load_factory(spec: str) -> Callable[[], Any]:
     if not callable(target):
         raise TypeError(f"{spec} is not callable")
     return target
-
-
-def _episode_over(flags: Any, agents: Sequence[Any]) -> bool:
-    if isinstance(flags, Mapping):
-        if "__all__" in flags:
-            return bool(flags["__all__"])
-        return bool(agents) and all(bool(flags.get(a, False)) for a in agents)
-    return bool(flags)
 
 
 @dataclass(frozen=True)
@@ -128,7 +117,7 @@ def replay_export(
             step = env.step({agent: int(actions[i]) for i, agent in enumerate(agents)})
             result.frames_replayed += 1
             if isinstance(step, tuple) and len(step) == 5:
-                if _episode_over(step[2], agents) or _episode_over(step[3], agents):
+                if episode_over(step[2], agents) or episode_over(step[3], agents):
                     done_at = frame
             if expected is not None:
                 state = env.get_state()

@@ -318,26 +318,21 @@ export function createClientFlow(o) {
       // Our signaling socket reconnected while the game runs over WebRTC: nothing to redo.
       return;
     }
+    stopCountdown(s);
+    ui.waitroom(null);
+    diag.gameId = g.game_id;
+    diag.playerIndex = g.player_index;
+    diag.numPlayers = g.num_players;
     if (g.rejoin) {
       // A reload during the game: the running session (its inputs, frames, hashes) was lost
       // with the page, so this participant cannot take its seat back.
       s.over = true;
-      stopCountdown(s);
-      ui.waitroom(null);
-      diag.gameId = g.game_id;
-      diag.playerIndex = g.player_index;
-      diag.numPlayers = g.num_players;
       s.socket.emit('leave', { game_id: g.game_id });
       fail('rejoin_unsupported', 'The page was reloaded during the game, so the game cannot go on. Please continue with the experiment.');
       showAdvance();
       return;
     }
     s.gameReady = g;
-    stopCountdown(s);
-    ui.waitroom(null);
-    diag.gameId = g.game_id;
-    diag.playerIndex = g.player_index;
-    diag.numPlayers = g.num_players;
     const signaling = createSocketSignaling(s.socket, g.game_id, (err) => log?.warn?.('signaling:', err));
     try {
       s.game = makeGame({

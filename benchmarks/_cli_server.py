@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def start_cli_server(workdir: Path, port: int, secret: str, extra_args: list[str]) -> subprocess.Popen:
     """``workdir/experiment.py`` served on ``port``; returns once /p2p/health answers."""
-    env = {**os.environ, "IG_P2P_SECRET": secret, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "IGP2P_SECRET": secret, "PYTHONPATH": str(ROOT)}
     log_path = workdir / f"server-{port}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(

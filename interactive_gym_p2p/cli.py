@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from . import environ
 from .server.config import ASYNC_MODES, ServerConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server.services import TurnSettings
 
-SECRET_ENV = "IG_P2P_SECRET"
-RESEARCHER_TOKEN_ENV = "IG_P2P_RESEARCHER_TOKEN"
+SECRET_ENV = environ.name(environ.SECRET)
+RESEARCHER_TOKEN_ENV = environ.name(environ.RESEARCHER_TOKEN)
 
 
 def _free_port(host: str) -> int:
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--turn", choices=["embedded", "external", "none"], default="embedded",
         help="TURN for participants: the embedded server (default), an external coturn (--turn-url, "
-        "secret from $IGP2P_TURN_SECRET), or none",
+        f"secret from ${environ.name(environ.TURN_SECRET)}), or none",
     )
     parser.add_argument("--turn-port", type=int, default=3478, help="UDP/TCP port of the embedded TURN server (default 3478)")
     parser.add_argument("--turn-url", action="append", default=[], help="external TURN URL (repeatable)")
@@ -63,8 +63,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     secret: bytes | None = None
     if args.secret_file is not None:
         secret = args.secret_file.read_bytes().strip()
-    elif os.environ.get(SECRET_ENV):
-        secret = os.environ[SECRET_ENV].encode()
+    elif environ.get(environ.SECRET):
+        secret = str(environ.get(environ.SECRET)).encode()
     host = "0.0.0.0" if args.public else args.host
     port = _free_port(host) if args.port == 0 else args.port
     return ServerConfig(
@@ -73,7 +73,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         async_mode=args.async_mode,
         data_dir=args.data_dir,
         secret=secret,
-        researcher_token=os.environ.get(RESEARCHER_TOKEN_ENV) or None,
+        researcher_token=environ.get(environ.RESEARCHER_TOKEN),
         pyodide_dir=args.pyodide_dir,
         pyodide_index_url=args.pyodide_index_url,
         assets_dir=args.assets_dir,
@@ -86,7 +86,7 @@ def turn_from_args(args: argparse.Namespace) -> "TurnSettings | None":
     if args.turn == "none":
         return None
     if args.turn == "external":
-        return TurnSettings(mode="external", urls=tuple(args.turn_url), secret=os.environ.get("IGP2P_TURN_SECRET"))
+        return TurnSettings(mode="external", urls=tuple(args.turn_url), secret=environ.get(environ.TURN_SECRET))
     # With --public the embedded TURN stays on --host (loopback by default): LAN participants
     # reach each other directly; a relay for the LAN needs an address they can reach (docs/turn.md).
     return TurnSettings(mode="embedded", host=args.host, port=args.turn_port)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -111,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .. import environ
     from ..cli import RESEARCHER_TOKEN_ENV
     from ..server import ServerConfig, run
     from ..server.services import TurnSettings
@@ -122,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         # The demo turns the researcher page on: the token comes from the environment, else a
         # fresh one per run that only the person at this terminal sees.
-        token = os.environ.get(RESEARCHER_TOKEN_ENV) or secrets.token_urlsafe(24)
+        from_env = environ.get(environ.RESEARCHER_TOKEN)
+        token = from_env or secrets.token_urlsafe(24)
         config = ServerConfig(
             host=args.host, port=args.port, data_dir=args.data_dir,
             pyodide_index_url=args.pyodide_index_url, researcher_token=token,
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         print(f"Gem Rush demo: open http://{shown}:{args.port}/ in two browser windows (one per player).", flush=True)
         print(f"Exports are stored under {Path(args.data_dir) / 'exports'}.", flush=True)
-        if RESEARCHER_TOKEN_ENV in os.environ:
+        if from_env:
             print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token from ${RESEARCHER_TOKEN_ENV}).", flush=True)
         else:
             print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token for this run: {token}).", flush=True)

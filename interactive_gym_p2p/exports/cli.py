@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
+from .. import environ
 from ..validation.compare import compare_exports
 from ..validation.schema import ExportInvalid, parse_export
 from ..validation.storage import ExportStore
@@ -38,7 +38,7 @@ class _Trouble(Exception):
 def _token(args: argparse.Namespace) -> str:
     if args.token_file:
         return Path(args.token_file).read_text().strip()
-    token = os.environ.get("IGP2P_RESEARCHER_TOKEN", "").strip()
+    token = (environ.get(environ.RESEARCHER_TOKEN) or "").strip()
     if not token:
         raise _Trouble("no researcher token: set IGP2P_RESEARCHER_TOKEN or pass --token-file")
     return token

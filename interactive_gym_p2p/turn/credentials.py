@@ -17,9 +17,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .. import environ
+
 logger = logging.getLogger(__name__)
 
-SECRET_ENV = "IGP2P_TURN_SECRET"
+SECRET_ENV = environ.name(environ.TURN_SECRET)
 """Environment variable holding the shared secret (app, embedded server and coturn config)."""
 DEFAULT_TTL_S = 3600
 MAX_PARTICIPANT_BYTES = 256  # the whole USERNAME attribute must stay under 513 bytes

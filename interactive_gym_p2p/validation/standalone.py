@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from flask import Flask
 from werkzeug.serving import make_server
 
+from .. import environ
 from .routes import DEFAULT_MAX_UPLOAD_BYTES, create_validation_blueprint
 from .storage import ExportStore
 from .tokens import UploadTokens
@@ -60,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 
         eventlet.monkey_patch()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    secret_hex = os.environ.get("IGP2P_UPLOAD_SECRET")
+    secret_hex = environ.get(environ.UPLOAD_SECRET)
     app = create_app(
         args.data_dir,
         bytes.fromhex(secret_hex) if secret_hex else None,
-        os.environ.get("IGP2P_RESEARCHER_TOKEN") or None,
+        environ.get(environ.RESEARCHER_TOKEN),
         args.max_upload_bytes,
     )
     if args.server == "eventlet":

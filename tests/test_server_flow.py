@@ -346,6 +346,53 @@ def test_validation_seams_wired_end_to_end(tmp_path: Path) -> None:
                 client.close()
 
 
+def raw_request(url: str, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+    """One request with the path sent exactly as given (urllib would re-quote it)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=15)
+    try:
+        conn.request(method, path, body=b"{}" if method == "POST" else None, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type") or "", response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("researcher_token", [None, "researcher-token-0123456789"])
+def test_routes_answer_as_documented_beside_the_participant_catch_all(tmp_path: Path, researcher_token: str | None) -> None:
+    """The full server (participant catch-all + validation blueprint): an encoded slash in a
+    game id is the upload route's 400 invalid_id, not the catch-all's 405; without a
+    researcher token the researcher routes are 404, not the catch-all's 400."""
+    from interactive_gym_p2p.validation.routes import create_validation_blueprint
+    from interactive_gym_p2p.validation.storage import ExportStore
+
+    store = ExportStore(tmp_path / "exports")
+    with running_server(
+        make_stager(make_scene()), tmp_path, researcher_token=researcher_token,
+        blueprints=[lambda ctx: create_validation_blueprint(store, ctx.upload_tokens, ctx.researcher_token)],
+    ) as server:
+        bearer = {"Authorization": "Bearer " + "x" * 64}
+        for path in ("/p2p/exports/..%2F..%2Fetc/0", "/p2p/exports/..%2f..%2fetc/0", "/p2p/exports/a%2Fb/0",
+                     "/p2p/exports/game-1/x", "/p2p/exports/game-1"):
+            status, ctype, body = raw_request(server.url, "POST", path, bearer)
+            assert (status, ctype, json.loads(body)["error"]) == (400, "application/json", "invalid_id"), (path, body[:200])
+        research = ["/p2p/research/", "/p2p/research/api/games", "/p2p/research/api/games/g-1",
+                    "/p2p/research/api/games/g-1/comparison", "/p2p/research/api/download"]
+        for path in research:
+            for headers in ({}, {"Authorization": "Bearer anything-at-all-0123"}):
+                status, _, body = raw_request(server.url, "GET", path, headers)
+                if researcher_token is None:
+                    assert status == 404 and b"Invalid subject id" not in body, (path, status, body[:200])
+                else:
+                    assert status in (200, 401, 403) if path == "/p2p/research/" else status in (401, 403), (path, status)
+        # Unknown paths of the package are not found either; participant ids still get their 400.
+        assert raw_request(server.url, "GET", "/p2p/nothing/here")[0] == 404
+        status, _, body = raw_request(server.url, "GET", "/a/b")
+        assert status == 400 and b"Invalid subject id" in body
+
+
 def test_interactive_gym_experiment_config(tmp_path: Path) -> None:
     from interactive_gym.configurations.experiment_config import ExperimentConfig
 

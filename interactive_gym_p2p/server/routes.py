@@ -20,6 +20,8 @@ from ..validation.ids import identifier_problem
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
 PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py"}
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+RESERVED_PREFIX = "p2p/"
+"""Paths under /p2p/ belong to the package's routes; the catch-all answers them 404."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
     @bp.get("/<path:raw>")
     def path_like(raw: str) -> Any:
         # Reached only by paths no other route serves, e.g. a subject id with a slash in it.
+        if raw.startswith(RESERVED_PREFIX):
+            # The package's own routes (/p2p/research/ of a server without a researcher
+            # token, an unknown /p2p/... path): not found, never a participant page error.
+            raise NotFound()
         problem = identifier_problem(raw) or "a subject id cannot contain '/'"
         return _bad_subject(raw, problem)
 

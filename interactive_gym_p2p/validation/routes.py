@@ -163,6 +163,19 @@ def create_validation_blueprint(
         response.status_code = 201 if stored.created else 200
         return response
 
+    @bp.post("/p2p/exports/<path:rest>")
+    def upload_elsewhere(rest: str) -> Response:
+        # Any other POST under /p2p/exports/: an encoded slash in the game id ("..%2F..%2Fetc"
+        # arrives decoded), a missing or non-numeric player index. Answered here, not by the
+        # participant catch-all (which knows only GET and would say 405 in HTML).
+        game_id, slash, player = rest.rpartition("/")
+        if not slash:
+            return _error(400, "invalid_id", "upload to /p2p/exports/<game_id>/<player_index>")
+        problem = identifier_problem(game_id)
+        if problem is not None:
+            return _error(400, "invalid_id", f"game id {game_id!r}: {problem}")
+        return _error(400, "invalid_id", f"player index {player!r} is not an integer from 0 to {MAX_PLAYERS}")
+
     @bp.get("/p2p/exports/schema.json")
     def schema() -> Response:
         return send_file(SCHEMA_PATH, mimetype="application/schema+json", max_age=300)

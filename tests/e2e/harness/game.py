@@ -216,6 +216,14 @@ class Participant:
                                timeout_s, "game over and export handled")
         await self.page.click("#advanceButton", timeout=timeout_s * 1000)
         await self.wait("p.phase === 'scene' && p.sceneType === 'EndScene'", timeout_s, "end scene")
+        # The end page shows no game: neither the container nor the canvas takes any space.
+        shown = await self.page.evaluate("""() => ['#gameContainer', '#gameCanvas'].map((sel) => {
+            const el = document.querySelector(sel);
+            if (!el) return null;
+            const r = el.getBoundingClientRect();
+            return getComputedStyle(el).display !== 'none' && r.width > 0 && r.height > 0 ? sel : null;
+        }).filter(Boolean)""")
+        assert shown == [], f"{self.name}: the end scene still shows {shown}"
         return snap
 
 

@@ -16,6 +16,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from interactive_gym_p2p.peer.impairment import Impairment, link_seed
 from interactive_gym_p2p.peer.rtc import RtcError, RtcMesh, rtc_configuration, to_ice_servers
 from interactive_gym_p2p.turn.embedded import EmbeddedTurn
+from lossy_channel import drain, send_until_arrived
 
 OPEN_S = 30.0
 
@@ -86,24 +87,26 @@ def test_mesh_accepts_browser_style_trickle(turn: EmbeddedTurn) -> None:
             await mesh.handle_signal(1, "candidate", None)
             await mesh.wait_open(OPEN_S)
             await asyncio.wait_for(opened.wait(), OPEN_S)
-            mesh.send(1, b"\x04")
-            assert await asyncio.wait_for(at_browser.get(), 10) == b"\x04"
-            channel.send(b"\x01\x02")
-            channel.send("text")
-            assert await asyncio.wait_for(received.get(), 10) == b"\x01\x02"
-            assert await asyncio.wait_for(received.get(), 10) == b"text"
+            # Unordered, no retransmits: a message may be lost, so each side sends until one arrives.
+            to_browser_sent, got = await send_until_arrived(lambda k: mesh.send(1, b"\x04"), at_browser, 1)
+            assert got == [b"\x04"]
+            from_browser = [b"\x01\x02", "text"]  # bytes and a text message (delivered as its UTF-8 bytes)
+            from_browser_sent, got = await send_until_arrived(lambda k: channel.send(from_browser[k % 2]), received, 2)
+            got += drain(received)
+            assert set(got) <= {b"\x01\x02", b"text"} and len(got) <= from_browser_sent, got
             path = mesh.path(1)
             assert path is not None and path["kind"] == "relay" and path["protocol"] == "udp"
             assert path["remote_candidate_type"] == "relay"  # learnt from a trickled candidate, not prflx
             stats = mesh.stats()
-            assert stats["messages_sent"] == 1 and stats["messages_received"] == 2
+            assert stats["messages_sent"] == to_browser_sent and stats["messages_received"] == len(got)
             assert stats["per_peer"][1]["skipped_candidates"] == 1  # the mDNS one
             # candidates after the end and garbage are ignored, not fatal
             await mesh.handle_signal(1, "candidate", {"candidate": "candidate:nonsense", "sdpMid": "0"})
             await mesh.handle_signal(1, "restart", None)
             assert mesh.stats()["per_peer"][1]["restart_requests"] == 1
-            mesh.send(1, b"\x04")
-            assert await asyncio.wait_for(at_browser.get(), 10) == b"\x04"
+            drain(at_browser)
+            _, got = await send_until_arrived(lambda k: mesh.send(1, b"\x04"), at_browser, 1)
+            assert got == [b"\x04"]
         finally:
             await mesh.close()
             await browser.close()
@@ -130,18 +133,34 @@ def test_impairment_follows_the_seeded_schedule(turn: EmbeddedTurn) -> None:
         try:
             await asyncio.gather(meshes[0].start(), meshes[1].start())
             await asyncio.gather(meshes[0].wait_open(OPEN_S), meshes[1].wait_open(OPEN_S))
+            # Warm-up through the shim until one message arrives (fresh bytes [5, k]): the path
+            # carries messages before the measured burst, whose losses are then the shim's.
+            warm, _ = await send_until_arrived(lambda k: meshes[0].send(1, bytes([5, k])), got, 1)
             for k in range(100):
                 meshes[0].send(1, bytes([4, k]))
-            log = meshes[0].impairment_log(1)
-            assert log is not None and len(log) == 100
+            full_log = meshes[0].impairment_log(1)
+            assert full_log is not None and len(full_log) == warm + 100
+            log = full_log[warm:]
             # the same seed and times give the same schedule (the browser shim's streams)
             twin = Impairment.from_settings(settings, seed=link_seed(1234, 0, 1))
-            assert [twin.schedule(e["t"], e["size"]) for e in log] == [e["deliveries"] for e in log]
-            expected = sum(len(e["deliveries"]) for e in log)
+            assert [twin.schedule(e["t"], e["size"]) for e in full_log] == [e["deliveries"] for e in full_log]
+            expected = [bytes([4, k]) for k, e in enumerate(log) for _ in e["deliveries"]]
             assert 0 < sum(1 for e in log if not e["deliveries"]) < 100  # some dropped
-            arrived = [await asyncio.wait_for(got.get(), 10) for _ in range(expected)]
-            assert sorted(set(arrived)) == sorted({bytes([4, k]) for k, e in enumerate(log) if e["deliveries"]})
-            assert meshes[0].stats()["messages_dropped"] == sum(1 for e in log if not e["deliveries"])
+            # The channel itself may lose a scheduled delivery: wait for all, but judge what came.
+            arrived: list[bytes] = []
+            try:
+                while len(arrived) < len(expected):
+                    m = await asyncio.wait_for(got.get(), 10)
+                    if m[0] == 4:
+                        arrived.append(m)
+            except asyncio.TimeoutError:
+                pass
+            missing = list(expected)
+            for m in arrived:
+                assert m in missing, f"{m!r} arrived more often than scheduled"
+                missing.remove(m)
+            assert len(arrived) >= len(expected) // 2, f"only {len(arrived)} of {len(expected)} scheduled deliveries arrived"
+            assert meshes[0].stats()["messages_dropped"] == sum(1 for e in full_log if not e["deliveries"])
         finally:
             await asyncio.gather(meshes[0].close(), meshes[1].close())
 

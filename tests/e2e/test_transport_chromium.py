@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from harness.session import BrowserSession
 from interactive_gym_p2p.turn.credentials import ice_servers
@@ -39,24 +41,55 @@ async def _open_pair(session: BrowserSession, base_url: str, config: dict) -> li
     return pages
 
 
+# The game channel is unordered with no retransmits: any message may be lost (a burst sent
+# right after open has been lost whole, before the TURN permission or the path had settled).
+# So a test sends rounds of fresh sequence numbers until enough have arrived, never waits for
+# one particular message, and checks that whatever arrives is intact and was sent.
+ROUND = 5
+ROUND_WAIT_MS = 300
+PAYLOAD = 16
+
+
+async def _send_until_received(pages: list, sender: int, receiver: int, count: int, first: int = 0) -> int:
+    """Rounds of ``ROUND`` messages (sequence numbers from ``first`` on) from ``sender`` to
+    ``receiver`` until ``count`` of them have arrived; returns how many were sent."""
+    sent = 0
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        await pages[sender].evaluate("([p, n, size, first]) => window.p2pSendSequence(p, n, size, first)",
+                                     [receiver, ROUND, PAYLOAD, first + sent])
+        sent += ROUND
+        try:
+            await pages[receiver].wait_for_function(
+                "([p, n]) => p2p.received.filter(r => r.peer === p).length >= n", arg=[sender, count],
+                timeout=ROUND_WAIT_MS, polling=20)
+            return sent
+        except PlaywrightTimeoutError:
+            if time.monotonic() > deadline:
+                got = await pages[receiver].evaluate("(p) => p2p.received.filter(r => r.peer === p).length", sender)
+                raise AssertionError(f"{got} of {sent} messages from player {sender} arrived within {WAIT_MS} ms") from None
+
+
 async def _exchange(pages: list, count: int = 20) -> None:
-    """Both directions: every byte of every message arrives intact, as a Uint8Array."""
+    """Both directions: ``count`` messages arrive, each intact, as a Uint8Array, and only
+    messages that were sent; the transport's counters match what was sent and what arrived."""
+    sent = {}
     for sender, receiver in ((0, 1), (1, 0)):
-        peer = receiver
-        await pages[sender].evaluate("([p, n]) => window.p2pSendSequence(p, n, 16)", [peer, count])
-        await pages[receiver].wait_for_function(
-            "([p, n]) => p2p.received.filter(r => r.peer === p).length >= n", arg=[sender, count],
-            timeout=WAIT_MS, polling=50)
+        sent[sender] = await _send_until_received(pages, sender, receiver, count)
+    for sender, receiver in ((0, 1), (1, 0)):
         got = await pages[receiver].evaluate("(p) => p2p.received.filter(r => r.peer === p).map(r => r.bytes)", sender)
-        seqs = sorted(b[0] << 8 | b[1] for b in got)
-        assert seqs == list(range(count))
+        seqs = [b[0] << 8 | b[1] for b in got]
+        assert len(seqs) >= count and len(set(seqs)) == len(seqs), f"duplicates or too few: {sorted(seqs)}"
+        assert all(0 <= i < sent[sender] for i in seqs), f"never sent: {sorted(set(seqs) - set(range(sent[sender])))}"
         for b in got:
             i = b[0] << 8 | b[1]
-            assert b[2:] == [(i * 31 + k) & 0xFF for k in range(16)]
-    stats = [await p.evaluate("() => p2p.transport.stats()") for p in pages]
-    for s in stats:
-        assert s["messagesSent"] == count and s["bytesSent"] == count * 18
-        assert s["messagesReceived"] == count and s["bytesReceived"] == count * 18
+            assert b[2:] == [(i * 31 + k) & 0xFF for k in range(PAYLOAD)]
+    for i, page in enumerate(pages):
+        # One evaluate: the counters and the list of arrivals are read at the same moment.
+        s = await page.evaluate("() => ({stats: p2p.transport.stats(), received: p2p.received.length})")
+        size = 2 + PAYLOAD
+        assert s["stats"]["messagesSent"] == sent[i] and s["stats"]["bytesSent"] == sent[i] * size, s
+        assert s["stats"]["messagesReceived"] == s["received"] and s["stats"]["bytesReceived"] == s["received"] * size, s
 
 
 async def _relay_only_pair(session: BrowserSession, static_url: str, ice_servers, protocol: str, server_log) -> None:
@@ -147,31 +180,47 @@ def test_impairment_shim_follows_the_seeded_schedule(netns_chromium, netns_stati
         async with BrowserSession(request.node.nodeid, artifacts_dir, executable=netns_chromium, in_netns=True) as session:
             pages = await _open_pair(session, netns_static_url, {
                 "iceServers": [], "connectTimeoutMs": CONNECT_TIMEOUT_MS, "impairment": impairment})
+            # Warm-up through the shim (fresh numbers from 1000 on) until one arrives: the path
+            # carries messages before the measured burst, whose losses are then the shim's.
+            warm = await _send_until_received(pages, 0, 1, 1, first=1000)
             count = 120
             await pages[0].evaluate("([p, n]) => window.p2pSendSequence(p, n, 4)", [1, count])
-            log = (await pages[0].evaluate("(p) => window.p2pSummary(p)", 1))["impairmentLog"]
-            assert len(log) == count
+            full_log = (await pages[0].evaluate("(p) => window.p2pSummary(p)", 1))["impairmentLog"]
+            assert len(full_log) == warm + count
+            log = full_log[warm:]
             expected = sorted(i for i, e in enumerate(log) for _ in e["deliveries"])
             dropped = [i for i, e in enumerate(log) if not e["deliveries"]]
             assert 10 < len(dropped) < 60, f"{len(dropped)} of {count} dropped at loss 0.25"
-            await pages[1].wait_for_function(
-                "(n) => p2p.received.length >= n", arg=len(expected), timeout=WAIT_MS, polling=50)
-            got = await pages[1].evaluate("() => p2p.received.map(r => [r.bytes[0] << 8 | r.bytes[1], r.at])")
-            assert sorted(seq for seq, _ in got) == expected, "exactly the scheduled deliveries arrived"
+            burst = "() => p2p.received.map(r => [r.bytes[0] << 8 | r.bytes[1], r.at]).filter(([s]) => s < 1000)"
+            try:
+                await pages[1].wait_for_function(f"(n) => ({burst})().length >= n", arg=len(expected),
+                                                 timeout=WAIT_MS, polling=50)
+            except PlaywrightTimeoutError:
+                pass  # the channel itself may lose a scheduled delivery; what arrived is checked below
+            got = await pages[1].evaluate(burst)
+            arrived = sorted(seq for seq, _ in got)
+            # Only scheduled deliveries arrive (a message the shim dropped never does, a duplicate
+            # only when scheduled twice), and the real channel lost few if any.
+            missing = list(expected)
+            for seq in arrived:
+                assert seq in missing, f"message {seq} arrived more often than scheduled ({log[seq]['deliveries']})"
+                missing.remove(seq)
+            assert len(arrived) >= len(expected) // 2, f"only {len(arrived)} of {len(expected)} scheduled deliveries arrived"
             sent_at = await pages[0].evaluate("() => p2p.sendTimes")
             for seq, at in got:
                 # Every delivery waited at least the base delay (ms clock, 1 ms rounding slack).
                 assert at - sent_at[str(seq)] >= impairment["delayMs"] - 1, (seq, at, sent_at[str(seq)])
             stats = await pages[0].evaluate("() => p2p.transport.stats()")
-            assert stats["messagesDropped"] == len(dropped)
-            assert stats["messagesSent"] == len(expected)
+            warm_log = full_log[:warm]
+            assert stats["messagesDropped"] == len(dropped) + sum(1 for e in warm_log if not e["deliveries"])
+            assert stats["messagesSent"] == len(expected) + sum(len(e["deliveries"]) for e in warm_log)
             # Same seed, same schedule: an independent createImpairment with the per-link seed.
             twin = await pages[0].evaluate("""async ([imp, entries]) => {
                 const { createImpairment } = await import('/static/js/impairment.js');
                 const { linkSeed } = await import('/static/js/transport.js');
                 const t = createImpairment({ ...imp, seed: linkSeed(imp.seed, 0, 1) });
                 return entries.map(e => t.schedule(e.t, e.size));
-            }""", [impairment, log])
-            assert twin == [e["deliveries"] for e in log]
+            }""", [impairment, full_log])
+            assert twin == [e["deliveries"] for e in full_log]
 
     asyncio.run(scenario())

@@ -31,10 +31,11 @@ window.p2pStart = (config) => {
   t.start();
 };
 
-// Send `count` messages to `peer`: [seq hi, seq lo, ...payload]; records when each was sent.
-window.p2pSendSequence = (peer, count, payloadSize = 8) => {
+// Send `count` messages to `peer` with sequence numbers first..first+count-1:
+// [seq hi, seq lo, ...payload]; records when each was sent.
+window.p2pSendSequence = (peer, count, payloadSize = 8, first = 0) => {
   const out = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = first; i < first + count; i++) {
     const bytes = new Uint8Array(2 + payloadSize);
     bytes[0] = i >> 8;
     bytes[1] = i & 0xff;

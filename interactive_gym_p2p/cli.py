@@ -33,6 +33,20 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def add_pyodide_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where browsers load Pyodide from (shared with the demo)."""
+    group = parser.add_argument_group("Pyodide (docs/deployment.md)")
+    group.add_argument(
+        "--pyodide-dir", type=Path, default=None,
+        help="local Pyodide: the cache root filled by `python -m interactive_gym_p2p.pyodide fetch --dir DIR`, "
+        "or a folder holding pyodide.mjs (default: $IGP2P_PYODIDE_DIR or the user cache, else node_modules/pyodide)",
+    )
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--pyodide-index-url", default=None, help="browsers load Pyodide from this URL (a copy you host)")
+    choice.add_argument("--pyodide-cdn", action="store_true",
+                        help="browsers load Pyodide from the public CDN (the study then depends on it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interactive-gym-p2p", description="Serve an Interactive Gym P2P experiment.")
     parser.add_argument("experiment", help="path/to/file.py[:name] or package.module[:name] (a Stager or ExperimentConfig)")
@@ -41,8 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=5702, help="TCP port (default 5702; 0 picks a free one)")
     parser.add_argument("--async-mode", choices=ASYNC_MODES, default="eventlet", help="Flask-SocketIO async mode")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where scene data and exports go (default ./data)")
-    parser.add_argument("--pyodide-dir", type=Path, default=None, help="local Pyodide folder (default: node_modules/pyodide if present)")
-    parser.add_argument("--pyodide-index-url", default=None, help="where browsers load Pyodide from (overrides the local folder)")
+    add_pyodide_arguments(parser)
     parser.add_argument("--assets-dir", type=Path, default=None, help="experiment assets served at /assets/")
     parser.add_argument(
         "--secret-file", type=Path, default=None,
@@ -76,6 +89,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         researcher_token=environ.get(environ.RESEARCHER_TOKEN),
         pyodide_dir=args.pyodide_dir,
         pyodide_index_url=args.pyodide_index_url,
+        pyodide_cdn=args.pyodide_cdn,
         assets_dir=args.assets_dir,
     )
 
@@ -96,13 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .server import ExperimentError, resolve_experiment, run  # heavy imports only when running
+    from .server.pyodide import PyodideUnavailable
 
     try:
         config = config_from_args(args)
         config.check()
         experiment = resolve_experiment(args.experiment)
         run(experiment, config, turn=turn_from_args(args))
-    except (ExperimentError, ValueError, FileNotFoundError) as exc:
+    except (ExperimentError, ValueError, FileNotFoundError, PyodideUnavailable) as exc:
         print(f"interactive-gym-p2p: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ from interactive_gym.scenes.gym_scene import GymScene
 
 from interactive_gym_p2p import P2PGymScene
 from interactive_gym_p2p.server import ExperimentError, ServerConfig, ServerContext, create_app
-from interactive_gym_p2p.server.pyodide import CDN_INDEX_URL, find_local_pyodide, pyodide_index_url
+from interactive_gym_p2p.server.pyodide import LOCAL_URL
 
 from server_harness import (
     ParticipantClient,
@@ -168,10 +168,7 @@ def test_participant_connect_needs_a_valid_subject_id(tmp_path: Path) -> None:
 
 
 def test_http_routes(tmp_path: Path) -> None:
-    pyodide_dir = tmp_path / "pyodide"
-    pyodide_dir.mkdir()
-    (pyodide_dir / "pyodide.mjs").write_text("export const x = 1;\n")
-    (pyodide_dir / "pyodide.asm.wasm").write_bytes(b"\x00asm")
+    pyodide_dir = ROOT / "node_modules" / "pyodide"
     assets = tmp_path / "assets"
     assets.mkdir()
     (assets / "gem.txt").write_text("gem")
@@ -189,7 +186,7 @@ def test_http_routes(tmp_path: Path) -> None:
         page = body.decode()
         config = json.loads(page.split('id="p2p-config">', 1)[1].split("</script>", 1)[0])
         assert config["subject_id"] == "prolific_123" and config["signaling_namespace"] == "/p2p"
-        assert config["pyodide_index_url"] == "/p2p/pyodide/"
+        assert config["pyodide_index_url"] == LOCAL_URL
         assert '<script type="module" src="/p2p/static/js/client.js">' in page
         status, headers, body = get(url + "/p2p/static/js/protocol.js")
         assert status == 200 and headers["Content-Type"].startswith("text/javascript") and b"export" in body
@@ -197,26 +194,13 @@ def test_http_routes(tmp_path: Path) -> None:
         status, headers, body = get(url + "/p2p/py/hashing.py")
         assert status == 200 and b"def state_hash" in body
         assert get(url + "/p2p/py/server.py")[0] == 404
-        status, headers, _ = get(url + "/p2p/pyodide/pyodide.mjs")
+        status, headers, _ = get(url + LOCAL_URL + "pyodide.mjs")
         assert status == 200 and headers["Content-Type"].startswith("text/javascript")
-        assert get(url + "/p2p/pyodide/pyodide.asm.wasm")[1]["Content-Type"] == "application/wasm"
+        assert get(url + LOCAL_URL + "pyodide.asm.wasm")[1]["Content-Type"] == "application/wasm"
         assert get(url + "/assets/gem.txt")[2] == b"gem"
         assert get(url + "/favicon.ico")[0] == 204
         health = json.loads(get(url + "/p2p/health")[2])
         assert health == {"ok": True, "experiment_id": None, "games": 0, "waiting": 0, "participants": 0}
-
-
-def test_pyodide_index_url_choice(tmp_path: Path) -> None:
-    with running_server(flow_stager(), tmp_path, pyodide_index_url="https://lab.example/pyodide") as server:
-        body = get(server.url + "/someone")[2].decode()
-        assert '"pyodide_index_url": "https://lab.example/pyodide/"' in body
-    assert pyodide_index_url(None, None) == CDN_INDEX_URL
-    assert pyodide_index_url(None, tmp_path) == "/p2p/pyodide/"
-    with pytest.raises(FileNotFoundError, match="holds no pyodide.mjs"):
-        find_local_pyodide(tmp_path)
-    # The CDN fallback serves the same Pyodide the client is tested with.
-    version = json.loads((ROOT / "package.json").read_text())["devDependencies"]["pyodide"]
-    assert f"/v{version}/" in CDN_INDEX_URL
 
 
 def test_extra_blueprints_get_the_context(tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
 """The demo experiment: a start page, a two-player Gem Rush game over WebRTC, an end page.
 
     python -m interactive_gym_p2p.examples.demo [--port 5702] [--host 127.0.0.1]
-        [--turn embedded|none] [--turn-port 3478] [--pyodide-index-url URL] [--data-dir data]
+        [--turn embedded|none] [--turn-port 3478] [--data-dir data]
+        [--pyodide-dir DIR | --pyodide-index-url URL | --pyodide-cdn]
 
 Open the printed URL in two browser windows (two participants). The server hands out TURN
-credentials for its embedded TURN server, serves Pyodide from ``node_modules/pyodide`` when
-present (no internet needed) and stores each player's validation export under
+credentials for its embedded TURN server, serves the pinned Pyodide from this origin (the cache
+of ``python -m interactive_gym_p2p.pyodide fetch``, or ``node_modules/pyodide`` in a clone: no
+internet needed) and stores each player's validation export under
 ``<data-dir>/exports``. :func:`build_stager` is the experiment; tests reuse it with short games.
 """
 
@@ -21,6 +23,7 @@ from typing import Any, Sequence
 from interactive_gym.scenes.stager import Stager
 from interactive_gym.scenes.static_scene import EndScene, StartScene
 
+from ..cli import add_pyodide_arguments
 from ..scene import P2PGymScene
 from . import gem_rush
 
@@ -98,12 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--turn", choices=["embedded", "none"], default="embedded",
                         help="embedded: start this package's TURN server (default); none: no ICE servers")
     parser.add_argument("--turn-port", type=int, default=3478, help="UDP/TCP port of the embedded TURN server")
-    parser.add_argument("--pyodide-index-url", default=None, help="where browsers load Pyodide from (default: local node_modules/pyodide, else the CDN)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where scene data and exports go (default ./data)")
     parser.add_argument("--episodes", type=int, default=2, help="rounds per game (default 2)")
     parser.add_argument("--max-steps", type=int, default=1350, help="frames per round (default 1350 = 45 s at 30 fps)")
     parser.add_argument("--relay", action="store_true", help="force the TURN relay (iceTransportPolicy 'relay')")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_pyodide_arguments(parser)
     return parser
 
 
@@ -112,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .. import environ
     from ..cli import RESEARCHER_TOKEN_ENV
-    from ..server import ServerConfig, run
+    from ..server import ServerConfig, load_experiment, run
+    from ..server.pyodide import PyodideUnavailable, pyodide_for
     from ..server.services import TurnSettings
 
     try:
@@ -126,9 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = from_env or secrets.token_urlsafe(24)
         config = ServerConfig(
             host=args.host, port=args.port, data_dir=args.data_dir,
-            pyodide_index_url=args.pyodide_index_url, researcher_token=token,
+            pyodide_dir=args.pyodide_dir, pyodide_index_url=args.pyodide_index_url, pyodide_cdn=args.pyodide_cdn,
+            researcher_token=token,
         )
         config.check()
+        pyodide_for(config, load_experiment(stager))  # refuses before the banner, naming the fetch command
         # mode "none" still wires the export store and upload routes (turn=None would not).
         turn = TurnSettings(mode=args.turn, host=args.host, port=args.turn_port)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -139,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token for this run: {token}).", flush=True)
         run(stager, config, turn=turn)
-    except ValueError as exc:
+    except (ValueError, PyodideUnavailable) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ from ..validation.tokens import UploadTokens
 from .config import ServerConfig, ServerContext, derive_secret
 from .experiment import load_experiment
 from .participants import ParticipantFlow, ParticipantNamespace
-from .pyodide import find_local_pyodide, pyodide_index_url
+from .pyodide import PYODIDE_VERSION, pyodide_for
 from .routes import PageSettings, participant_blueprint
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     secret = config.secret if config.secret is not None else secrets.token_bytes(32)
     tickets = SignalingTickets(derive_secret(secret, "signaling-ticket"))
     upload_tokens = config.upload_tokens or UploadTokens(derive_secret(secret, "upload-token"))
-    local_pyodide = find_local_pyodide(config.pyodide_dir)
+    pyodide = pyodide_for(config, experiment)  # refuses (PyodideUnavailable) before anything is served
 
     app = flask.Flask("interactive_gym_p2p", template_folder=str(resources.templates_dir()), static_folder=None)
     app.config["SECRET_KEY"] = derive_secret(secret, "flask").hex()
@@ -109,8 +109,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         experiment_id=experiment.experiment_id,
         participant_namespace="/",
         signaling_namespace=SIGNALING_NAMESPACE,
-        pyodide_index_url=pyodide_index_url(config.pyodide_index_url, local_pyodide),
-        pyodide_dir=local_pyodide,
+        pyodide=pyodide,
         assets_dir=None if config.assets_dir is None else Path(config.assets_dir).resolve(),
     )
 
@@ -118,9 +117,13 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         return {**signaling.stats(), "participants": len(flow)}
 
     app.register_blueprint(participant_blueprint(page, stats))
+    logger.log(
+        logging.WARNING if pyodide.kind == "cdn" else logging.INFO,
+        "Pyodide (pinned %s) for the participants' browsers: %s", PYODIDE_VERSION, pyodide.description,
+    )
     logger.info(
-        "experiment %s: %d P2P scene(s) %s; Pyodide from %s; data in %s",
-        experiment.experiment_id, len(experiment.rules), sorted(experiment.rules), page.pyodide_index_url, data_dir,
+        "experiment %s: %d P2P scene(s) %s; data in %s",
+        experiment.experiment_id, len(experiment.rules), sorted(experiment.rules), data_dir,
     )
     return app, socketio
 

@@ -55,10 +55,15 @@ class ServerConfig:
     blueprints: Sequence[BlueprintSource] = ()
     """Extra Flask blueprints, or factories ``ServerContext -> Blueprint`` (validation routes)."""
     pyodide_dir: Path | None = None
-    """Local Pyodide folder served at /p2p/pyodide/; None: ``node_modules/pyodide`` in the
-    working directory or next to the package checkout, if present."""
+    """Local Pyodide: a cache root filled by ``python -m interactive_gym_p2p.pyodide fetch``
+    (its ``<version>/`` is used) or a folder holding pyodide.mjs. None: ``$IGP2P_PYODIDE_DIR``
+    or the user cache folder, else ``node_modules/pyodide`` of a clone. Every file is checked
+    against the pinned checksums before it is served at /p2p/pyodide/<version>/."""
     pyodide_index_url: str | None = None
-    """Overrides where browsers load Pyodide from (else the local folder, else the CDN)."""
+    """Browsers load Pyodide from this URL instead (a copy the researcher hosts; not checked)."""
+    pyodide_cdn: bool = False
+    """Let browsers load Pyodide from the public CDN (only when asked for: with no local copy
+    and neither this nor ``pyodide_index_url``, the server refuses to start)."""
     assets_dir: Path | None = None
     """Experiment assets (images, ...) served at /assets/ when set."""
     cors_allowed_origins: str | list[str] | None = None
@@ -92,6 +97,10 @@ class ServerConfig:
             hook = getattr(self, name)
             if hook is not None and not callable(hook):
                 raise ValueError(f"ServerConfig.{name} must be callable or None")
+        if self.pyodide_index_url is not None and (not isinstance(self.pyodide_index_url, str) or not self.pyodide_index_url):
+            raise ValueError("ServerConfig.pyodide_index_url must be a URL or None")
+        if self.pyodide_cdn and self.pyodide_index_url:
+            raise ValueError("ServerConfig.pyodide_cdn and pyodide_index_url name two places to load Pyodide from: give one")
         if not 1024 <= self.max_socket_message_bytes <= 16 * 1024 * 1024:
             raise ValueError("ServerConfig.max_socket_message_bytes must be from 1024 to 16 MiB")
         if not (isinstance(self.sweep_interval_s, (int, float)) and math.isfinite(self.sweep_interval_s) and 0.01 <= self.sweep_interval_s <= 5):

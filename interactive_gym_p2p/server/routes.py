@@ -16,6 +16,7 @@ from werkzeug.exceptions import NotFound
 
 from .. import resources
 from ..validation.ids import identifier_problem
+from .pyodide import PYODIDE_VERSION, PyodideSource
 
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
 PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py"}
@@ -29,14 +30,17 @@ class PageSettings:
     experiment_id: str | None
     participant_namespace: str
     signaling_namespace: str
-    pyodide_index_url: str
-    pyodide_dir: Path | None
+    pyodide: PyodideSource
     assets_dir: Path | None
 
 
 # Browsers refuse module scripts and streaming wasm compiles with a wrong type, and the
 # system mime table differs between machines.
-_MIMETYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json"}
+_MIMETYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json",
+              ".map": "application/json", ".zip": "application/zip", ".whl": "application/zip"}
+
+
+PYODIDE_MAX_AGE_S = 365 * 24 * 3600
 
 
 def _send(directory: Path, filename: str, max_age: int | None = None) -> flask.Response:
@@ -75,7 +79,7 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
             "socketio_path": "/socket.io",
             "static_url": "/p2p/static/",
             "python_url": "/p2p/py/",
-            "pyodide_index_url": page.pyodide_index_url,
+            "pyodide_index_url": page.pyodide.index_url,
         }
         response = flask.make_response(flask.render_template("participant.html", config=config))
         response.headers["Cache-Control"] = "no-store"
@@ -105,11 +109,15 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
             raise NotFound()
         return flask.send_from_directory(_PACKAGE_DIR, PY_SOURCES[name], mimetype="text/x-python", max_age=0)
 
-    @bp.get("/p2p/pyodide/<path:filename>")
+    @bp.get(f"/p2p/pyodide/{PYODIDE_VERSION}/<filename>")
     def pyodide(filename: str) -> Any:
-        if page.pyodide_dir is None:
+        # Only the files checked at start (pinned core, lock packages): nothing else in the folder.
+        if page.pyodide.folder is None or filename not in page.pyodide.served:
             raise NotFound()
-        return _send(page.pyodide_dir, filename)
+        response = _send(page.pyodide.folder, filename, max_age=PYODIDE_MAX_AGE_S)
+        # Pinned content under a versioned path never changes: browsers may keep it for good.
+        response.headers["Cache-Control"] = f"public, max-age={PYODIDE_MAX_AGE_S}, immutable"
+        return response
 
     @bp.get("/assets/<path:filename>")
     def assets(filename: str) -> Any:

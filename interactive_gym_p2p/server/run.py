@@ -9,6 +9,7 @@ from typing import Any
 from .app import create_app
 from .config import ServerConfig
 from .experiment import load_experiment
+from .pyodide import pyodide_for
 from .services import ExperimentServices, TurnSettings
 
 logger = logging.getLogger(__name__)
@@ -24,13 +25,15 @@ def run(
     ``turn`` picks the TURN server participants get (the embedded one by default, started as
     a child process and stopped on exit); ``None`` serves no TURN and no validation routes.
     """
+    experiment = load_experiment(stager_or_experiment)
     if config is None:
-        experiment = load_experiment(stager_or_experiment)
         config = ServerConfig()
         if experiment.host:
             config = dataclasses.replace(config, host=experiment.host)
         if experiment.port is not None:
             config = dataclasses.replace(config, port=experiment.port)
+    # Before any service starts: a server whose pages cannot load Pyodide refuses to start.
+    pyodide_for(config, experiment)
     if turn is None:
         _serve(stager_or_experiment, config)
         return

@@ -20,6 +20,10 @@ export const PHASES = Object.freeze([
 
 const MAX_MESSAGES = 200;
 
+/** What a participant reads when the game's environment cannot load (never the raw error). */
+export const ENV_LOAD_MESSAGE = 'The game could not be loaded in your browser, so it cannot take place. '
+  + 'Please let the experimenter know.';
+
 /** A fresh window.p2p object (Contract A). */
 export function createDiag() {
   return {
@@ -96,10 +100,13 @@ export function createClientFlow(o) {
     if (diag.messages.length > MAX_MESSAGES) diag.messages.splice(0, diag.messages.length - MAX_MESSAGES);
     ui.status(text);
   }
-  function fail(code, message, { phase = 'error' } = {}) {
-    diag.errors.push({ code, message });
+  /** Show `message` as the error (a plain sentence); `detail` (the technical reason) is kept
+   *  only in window.p2p.errors. The status line is cleared: it no longer describes the page. */
+  function fail(code, message, { phase = 'error', detail } = {}) {
+    diag.errors.push(detail === undefined ? { code, message } : { code, message, detail });
     if (diag.errors.length > MAX_MESSAGES) diag.errors.shift();
     diag.messages.push(message);
+    ui.status('');
     ui.error(message);
     if (phase) setPhase(phase);
   }
@@ -244,8 +251,7 @@ export function createClientFlow(o) {
       .catch((err) => {
         if (p2pScene !== s) return;
         s.envError = err;
-        fail('env_load', `The game could not be loaded: ${err?.message ?? err}`);
-        if (s.game) abortGame(s, 'env_load', String(err?.message ?? err));
+        envLoadFailed(s);
       });
   }
 
@@ -351,7 +357,7 @@ export function createClientFlow(o) {
       return;
     }
     if (s.envError) {
-      abortGame(s, 'env_load', String(s.envError?.message ?? s.envError));
+      envLoadFailed(s);
     } else if (s.env) {
       say('Partner found.');
       s.game.begin(s.env);
@@ -471,6 +477,28 @@ export function createClientFlow(o) {
       ? `Could not connect to your partner (${message}). The game cannot take place.`
       : `The game cannot take place: ${message}`;
     fail(code, text);
+    showAdvance();
+  }
+
+  /** The environment (Pyodide, packages, the scene's Python code) did not load. The page says
+   *  so plainly; the technical reason goes to window.p2p.errors and to the server. A seat in
+   *  a game is given up; a waiting participant leaves the waiting room (the socket closes), so
+   *  nobody is matched with a page that cannot play. */
+  function envLoadFailed(s) {
+    if (s.over) return;
+    s.over = true;
+    const detail = String(s.envError?.message ?? s.envError);
+    log?.warn?.('the game environment could not be loaded', s.envError);
+    report(s, 'env_load_failed', { detail });
+    if (s.game) {
+      s.game.abandon();
+      ui.game(false);
+      if (s.gameReady && !s.seatEnded) s.socket.emit('leave', { game_id: s.gameReady.game_id });
+    } else {
+      s.socket?.disconnect();
+    }
+    ui.waitroom(null);
+    fail('env_load', ENV_LOAD_MESSAGE, { detail });
     showAdvance();
   }
 

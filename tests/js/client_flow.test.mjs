@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { createClientFlow, createDiag, waitroomText, PHASES } from '../../static/js/client_flow.js';
+import { createClientFlow, createDiag, waitroomText, PHASES, ENV_LOAD_MESSAGE } from '../../static/js/client_flow.js';
 import { compileSchema } from '../../static/js/validation_schema.js';
 import {
   fakeConnector, fakeUi, fakeGameFactory, manualTimers, CONFIG, p2pScene, gameReady, sampleRecord, settle,
@@ -283,12 +283,66 @@ test('game_ready before the environment loaded: the game begins when it is ready
   assert.deepEqual(createGame.games[0].beganWith, { late: true });
 });
 
-test('environment that fails to load: error shown', async () => {
-  const t = setup({ envError: new Error('no such module') });
+const RAW_MODULE_ERROR = 'Failed to fetch dynamically imported module: https://cdn.example/pyodide.mjs';
+
+test('environment that fails to load while waiting: plain message, out of the waiting room, reported', async () => {
+  const t = setup({ envError: new TypeError(RAW_MODULE_ERROR) });
   t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
   await settle();
   assert.equal(t.diag.phase, 'error');
-  assert.deepEqual(t.diag.errors.at(-1), { code: 'env_load', message: 'The game could not be loaded: no such module' });
+  assert.deepEqual(t.diag.errors.at(-1), { code: 'env_load', message: ENV_LOAD_MESSAGE, detail: RAW_MODULE_ERROR });
+  // The participant reads a plain sentence, never the module error, and no stale status line.
+  assert.equal(t.ui.errors.at(-1), ENV_LOAD_MESSAGE);
+  assert.ok(!t.ui.errors.some((e) => e?.includes('dynamically imported')), t.ui.errors);
+  assert.equal(t.ui.statuses.at(-1), '');
+  assert.ok(t.ui.statuses.includes('Loading the game...'));
+  // It leaves the waiting room (nobody gets matched with it) and may go on.
+  assert.equal(sig.disconnected, true);
+  assert.deepEqual(t.root.emitted('client_callback').at(-1),
+    { type: 'p2p_status', game_id: null, event: 'env_load_failed', detail: RAW_MODULE_ERROR });
+  assert.equal(t.ui.button?.label, 'Continue');
+  // A later connect does not join.
+  sig.serve('connect');
+  assert.deepEqual(sig.emitted('join'), []);
+});
+
+test('environment that fails after game_ready: the seat is given up with the same plain message', async () => {
+  let fail;
+  const connect = fakeConnector();
+  const ui = fakeUi();
+  const diag = createDiag();
+  const createGame = fakeGameFactory();
+  const flow = createClientFlow({
+    config: CONFIG, diag, ui, connect, createGame, timers: manualTimers(),
+    loadEnv: () => new Promise((_resolve, reject) => { fail = reject; }), log: { warn() {} },
+  });
+  flow.start();
+  const root = connect.of('/');
+  root.serve('activate_scene', p2pScene());
+  const sig = connect.of('/p2p');
+  sig.serve('game_ready', gameReady());
+  assert.equal(ui.statuses.at(-1), 'Partner found; loading the game...');
+  await settle();
+  fail(new Error('micropip: no such package'));
+  await settle();
+  assert.equal(diag.phase, 'error');
+  assert.equal(createGame.games[0].abandoned, 1);
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.equal(ui.errors.at(-1), ENV_LOAD_MESSAGE);
+  assert.equal(ui.statuses.at(-1), '');
+  assert.deepEqual(root.emitted('client_callback').at(-1),
+    { type: 'p2p_status', game_id: 'g1', event: 'env_load_failed', detail: 'micropip: no such package' });
+});
+
+test('every error clears the status line under it', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  await settle();
+  sig.serve('wait_timeout', { scene_id: 'game', reason: 'no_match', message: 'Nobody else came.', waited_s: 120 });
+  assert.equal(t.diag.phase, 'error');
+  assert.equal(t.ui.statuses.at(-1), '');
 });
 
 test('wait timeout: message, then the redirect', async () => {

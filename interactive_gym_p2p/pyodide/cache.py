@@ -1,0 +1,212 @@
+"""The local Pyodide folder: where it lives, what it must hold, and whether it does.
+
+A cache root holds one folder per pinned version, ``<root>/<version>/``: the pinned core files
+(:data:`pin.FILES`) and the package files of ``pyodide-lock.json`` fetched for scenes. The
+root is ``--pyodide-dir``, else ``$IGP2P_PYODIDE_DIR``, else the user cache folder
+(``~/.cache/interactive-gym-p2p/pyodide`` on Linux). A folder that holds ``pyodide.mjs``
+itself (``node_modules/pyodide`` of a clone) is used as it is.
+
+Nothing in a folder is trusted by its name: every core file must match its pinned SHA-256 and
+every package file the SHA-256 the (pinned) lock gives it; :func:`inspect` names each file
+that does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from . import pin
+from .lock import Lock, LockError, LockPackage, parse_lock
+
+CACHE_ENV = "IGP2P_PYODIDE_DIR"
+"""Environment variable naming the cache root (``--pyodide-dir`` overrides it)."""
+MARKER = "pyodide.mjs"
+LOCK_FILE = "pyodide-lock.json"
+FETCH_COMMAND = "python -m interactive_gym_p2p.pyodide fetch"
+
+
+def default_root() -> Path:
+    """The cache root when none is given: ``$IGP2P_PYODIDE_DIR``, else the user cache folder."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs  # only when it is needed
+
+    return Path(platformdirs.user_cache_dir("interactive-gym-p2p", appauthor=False)) / "pyodide"
+
+
+def version_folder(root: Path) -> Path:
+    """Where ``root`` keeps the pinned version."""
+    return Path(root) / pin.VERSION
+
+
+def fetch_command(root: Path | None) -> str:
+    """The command that fills ``root`` (the default root needs no option)."""
+    if root is None or Path(root).expanduser().resolve() == default_root().resolve():
+        return FETCH_COMMAND
+    return f"{FETCH_COMMAND} --dir {root}"
+
+
+# ---------------------------------------------------------------------------- checksums
+
+_memo_lock = threading.Lock()
+_memo: dict[tuple[str, int, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered while its size, mtime and inode stay the same (a server
+    start and every app a test builds check the same 14 MB)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    with _memo_lock:
+        known = _memo.get(key)
+    if known is not None:
+        return known
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    value = digest.hexdigest()
+    with _memo_lock:
+        _memo[key] = value
+    return value
+
+
+def forget_checksums() -> None:
+    """Drop remembered checksums (tests that rewrite a file within one mtime tick)."""
+    with _memo_lock:
+        _memo.clear()
+
+
+# ---------------------------------------------------------------------------- inspection
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a folder holds, checked against the pin and the lock."""
+
+    folder: Path
+    version: str | None
+    """The Pyodide version its package.json names (None: no readable package.json)."""
+    problems: tuple[str, ...]
+    """Core problems, one sentence per file (empty: every pinned file is there and matches)."""
+    lock: Lock | None = None
+    packages: Mapping[str, LockPackage] = field(default_factory=dict)
+    """Lock packages whose file is in the folder and matches, by name."""
+    package_problems: tuple[str, ...] = ()
+    """Package files in the folder that do not match the lock."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.package_problems
+
+    @property
+    def stale(self) -> bool:
+        return self.version is not None and self.version != pin.VERSION
+
+    def served(self) -> dict[str, str]:
+        """File name -> SHA-256 of everything the server may serve from this folder."""
+        files = {name: sha for name, (sha, _size) in pin.FILES.items()}
+        files.update({p.file_name: p.sha256 for p in self.packages.values()})
+        return files
+
+
+def _package_version(folder: Path) -> str | None:
+    try:
+        return str(json.loads((folder / "package.json").read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def inspect(folder: Path) -> Inspection:
+    """Check every pinned core file of ``folder``, then every lock package file it holds."""
+    folder = Path(folder)
+    version = _package_version(folder)
+    if version is not None and version != pin.VERSION:
+        return Inspection(folder, version, (f"{folder} holds Pyodide {version}, but this version of "
+                                            f"interactive-gym-p2p pins Pyodide {pin.VERSION}",))
+    problems: list[str] = []
+    for name, (sha, size) in sorted(pin.FILES.items()):
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != size or file_sha256(path) != sha:
+            problems.append(f"{name} does not match its pinned SHA-256 (corrupted or changed)")
+    if problems:
+        return Inspection(folder, version, tuple(problems))
+    try:
+        lock = parse_lock(json.loads((folder / LOCK_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, LockError) as exc:  # cannot happen with a matching pinned lock
+        return Inspection(folder, version, (f"{LOCK_FILE} cannot be read: {exc}",))
+    packages: dict[str, LockPackage] = {}
+    package_problems: list[str] = []
+    for package in lock.packages.values():
+        path = folder / package.file_name
+        if not path.is_file():
+            continue
+        if file_sha256(path) == package.sha256:
+            packages[package.name] = package
+        else:
+            package_problems.append(f"{package.file_name} (package {package.name}) does not match the "
+                                    "SHA-256 in pyodide-lock.json (corrupted or changed)")
+    return Inspection(folder, version, (), lock, packages, tuple(package_problems))
+
+
+# ---------------------------------------------------------------------------- finding
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a local Pyodide was looked for, and what was found."""
+
+    folder: Path | None
+    """The folder to use (inspect it before serving), None when there is none."""
+    kind: str
+    """"cache" (``<root>/<version>``), "folder" (a folder holding pyodide.mjs) or "none"."""
+    root: Path | None
+    """The cache root in play (the given one, or the default)."""
+    looked: tuple[str, ...]
+    """Places looked at, in order (for the refusal message)."""
+    other_versions: tuple[str, ...] = ()
+    """Versions the root holds that are not the pinned one (a stale cache)."""
+
+
+def _other_versions(root: Path) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and (p / MARKER).is_file() and p.name != pin.VERSION))
+    except OSError:
+        return ()
+
+
+def find(explicit: Path | None, search: tuple[Path, ...] = ()) -> Found:
+    """The local Pyodide to serve.
+
+    ``explicit`` (``--pyodide-dir``) is a folder holding pyodide.mjs, or a cache root holding
+    ``<version>/``; nothing else is looked at then. Without it: the default root's
+    ``<version>/``, then ``node_modules/pyodide`` under each folder of ``search``.
+    """
+    if explicit is not None:
+        path = Path(explicit).expanduser().resolve()
+        if (path / MARKER).is_file():
+            return Found(path, "folder", None, (str(path),))
+        candidate = version_folder(path)
+        if (candidate / MARKER).is_file():
+            return Found(candidate, "cache", path, (str(candidate),))
+        return Found(None, "none", path, (str(path), str(candidate)), _other_versions(path))
+    root = default_root()
+    candidate = version_folder(root)
+    looked = [str(candidate)]
+    if (candidate / MARKER).is_file():
+        return Found(candidate.resolve(), "cache", root, tuple(looked))
+    for base in search:
+        folder = (Path(base) / "node_modules" / "pyodide").resolve()
+        looked.append(str(folder))
+        if (folder / MARKER).is_file():
+            return Found(folder, "folder", root, tuple(looked))
+    return Found(None, "none", root, tuple(looked), _other_versions(root))

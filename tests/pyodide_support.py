@@ -1,0 +1,100 @@
+"""Offline stand-ins for where ``python -m interactive_gym_p2p.pyodide fetch`` downloads from.
+
+- :func:`pinned_tarball`: the registry's own ``pyodide-<version>.tgz``, taken by
+  ``npm pack --offline`` from npm's cache (``npm ci`` put it there; no network).
+- :class:`LocalRegistry`: a tiny npm registry on 127.0.0.1 serving that tarball and the
+  abbreviated metadata document npm clients ask for (the fields ``fetch`` reads).
+- :class:`FileServer`: any folder over HTTP on 127.0.0.1 (a fake Pyodide package repository),
+  counting requests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+from interactive_gym_p2p.pyodide import pin
+
+
+def pinned_tarball(dest: Path) -> Path:
+    """``dest/pyodide-<version>.tgz``, byte for byte the registry's (from npm's cache)."""
+    npm = shutil.which("npm")
+    assert npm, "npm is needed (scripts/test installs it)"
+    dest.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([npm, "pack", f"pyodide@{pin.VERSION}", "--offline", "--silent", "--pack-destination", str(dest)],
+                            capture_output=True, text=True, timeout=120)
+    path = dest / f"pyodide-{pin.VERSION}.tgz"
+    assert result.returncode == 0 and path.is_file(), (
+        f"`npm pack pyodide@{pin.VERSION} --offline` failed (npm's cache is filled by `npm ci`): {result.stderr}")
+    return path
+
+
+class _Server:
+    def __init__(self, route: Callable[[str], tuple[int, str, bytes]]) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                outer.requests.append(self.path)
+                status, ctype, body = route(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "_Server":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class LocalRegistry(_Server):
+    """``GET /pyodide`` -> metadata naming ``/pyodide/-/pyodide-<v>.tgz``; that path -> the tarball."""
+
+    def __init__(self, tarball: Path, integrity: str = pin.TARBALL_INTEGRITY) -> None:
+        self.tarball = tarball
+        self.integrity = integrity
+        super().__init__(self._route)
+
+    def _route(self, path: str) -> tuple[int, str, bytes]:
+        name = f"pyodide-{pin.VERSION}.tgz"
+        if path == "/pyodide":
+            doc = {"name": "pyodide", "dist-tags": {"latest": pin.VERSION},
+                   "versions": {pin.VERSION: {"name": "pyodide", "version": pin.VERSION,
+                                              "dist": {"tarball": f"{self.url}pyodide/-/{name}", "integrity": self.integrity}}}}
+            return 200, "application/vnd.npm.install-v1+json", json.dumps(doc).encode()
+        if path == f"/pyodide/-/{name}":
+            return 200, "application/octet-stream", self.tarball.read_bytes()
+        return 404, "text/plain", b"not found"
+
+
+class FileServer(_Server):
+    """The files of ``folder`` at ``/<name>``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        super().__init__(self._route)
+
+    def _route(self, path: str) -> tuple[int, str, bytes]:
+        target = self.folder / path.lstrip("/")
+        if "/" in path.lstrip("/") or not target.is_file():
+            return 404, "text/plain", b"not found"
+        return 200, "application/octet-stream", target.read_bytes()

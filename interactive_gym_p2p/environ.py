@@ -11,6 +11,7 @@ set, with a warning that names the replacement; the new name wins when both are 
 | ``IGP2P_RESEARCHER_TOKEN`` | server, standalone, exports CLI, demo | researcher routes' bearer token |
 | ``IGP2P_TURN_SECRET`` | server, TURN server, coturn config | TURN shared secret |
 | ``IGP2P_UPLOAD_SECRET`` | validation standalone server | upload-token secret (hex) |
+| ``IGP2P_PYODIDE_DIR`` | server, demo, ``python -m interactive_gym_p2p.pyodide`` | root of the Pyodide cache (docs/deployment.md) |
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SECRET = "SECRET"
 RESEARCHER_TOKEN = "RESEARCHER_TOKEN"
 TURN_SECRET = "TURN_SECRET"
 UPLOAD_SECRET = "UPLOAD_SECRET"
+PYODIDE_DIR = "PYODIDE_DIR"
 
 DEPRECATED_NAMES: dict[str, tuple[str, ...]] = {
     SECRET: ("IG_P2P_SECRET",),

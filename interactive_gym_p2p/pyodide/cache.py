@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .. import environ
 from . import pin
 from .lock import Lock, LockError, LockPackage, parse_lock
 
-CACHE_ENV = "IGP2P_PYODIDE_DIR"
+CACHE_ENV = environ.name(environ.PYODIDE_DIR)
 """Environment variable naming the cache root (``--pyodide-dir`` overrides it)."""
 MARKER = "pyodide.mjs"
 LOCK_FILE = "pyodide-lock.json"
@@ -33,7 +33,7 @@ FETCH_COMMAND = "python -m interactive_gym_p2p.pyodide fetch"
 
 def default_root() -> Path:
     """The cache root when none is given: ``$IGP2P_PYODIDE_DIR``, else the user cache folder."""
-    configured = os.environ.get(CACHE_ENV)
+    configured = environ.get(environ.PYODIDE_DIR)
     if configured:
         return Path(configured).expanduser()
     import platformdirs  # only when it is needed

@@ -46,6 +46,7 @@ class MessageType(IntEnum):
     STATE_HASH = 0x07
     HELLO = 0x08
     BYE = 0x09
+    COUNTDOWN = 0x0A
 
 
 class ByeReason(IntEnum):
@@ -55,6 +56,13 @@ class ByeReason(IntEnum):
     GAME_OVER = 1
     ERROR = 2
     TIMEOUT = 3
+    EXCLUDED_END = 4  # the sender was excluded; the game ends for everyone
+    EXCLUDED_DEFAULT_ACTION = 5  # the sender was excluded; the others play on with its default action
+
+
+NO_ADVANTAGE = -(2**15)
+"""COUNTDOWN advantage on the wire when the sender has no sample yet (decodes as None)."""
+MAX_COUNTDOWN = 0xFFFF
 
 
 # Error codes of DecodeError.code.
@@ -136,6 +144,14 @@ class Bye:
 
 
 @dataclass(frozen=True)
+class Countdown:
+    """Before frame 0: where the sender's start countdown is, for the peers to line up."""
+
+    left: int  # u16, ticks left in the sender's countdown
+    advantage: int | None  # sender's latest (its position - ours as it last heard); None = no sample yet
+
+
+@dataclass(frozen=True)
 class DecodeError:
     """Why bytes did not decode; returned by :func:`decode`, never raised."""
 
@@ -143,7 +159,7 @@ class DecodeError:
     detail: str  # human-readable, for logs
 
 
-Message = Union[Input, Ping, Pong, KeepAlive, EpisodeEnd, EpisodeReady, StateHash, Hello, Bye]
+Message = Union[Input, Ping, Pong, KeepAlive, EpisodeEnd, EpisodeReady, StateHash, Hello, Bye, Countdown]
 
 _INPUT_HEAD = struct.Struct(">BBIIB")  # type, player, ack, start, count
 _PING = struct.Struct(">Bhd")
@@ -153,6 +169,7 @@ _EPISODE_READY = struct.Struct(">BI")
 _STATE_HASH_HEAD = struct.Struct(">BI")  # followed by 8 hash bytes
 _HELLO = struct.Struct(">BBBB")
 _BYE = struct.Struct(">BB")
+_COUNTDOWN = struct.Struct(">BHh")
 _STATE_HASH_SIZE = _STATE_HASH_HEAD.size + 8
 
 
@@ -268,6 +285,14 @@ def encode(msg: Message) -> bytes:
         )
     if isinstance(msg, Bye):
         return _BYE.pack(MessageType.BYE, _u8(msg.reason, "Bye.reason"))
+    if isinstance(msg, Countdown):
+        left = _ranged(msg.left, "Countdown.left", 0, MAX_COUNTDOWN)
+        if msg.advantage is None:
+            advantage = NO_ADVANTAGE
+        else:
+            # Clamp like Ping's, short of the None marker.
+            advantage = min(max(_int(msg.advantage, "Countdown.advantage"), _I16_MIN + 1), _I16_MAX)
+        return _COUNTDOWN.pack(MessageType.COUNTDOWN, left, advantage)
     raise TypeError(f"not a protocol message: {type(msg).__name__}")
 
 
@@ -357,6 +382,8 @@ _PLAIN = {
     MessageType.EPISODE_READY: (_EPISODE_READY, "EPISODE_READY", EpisodeReady),
     MessageType.HELLO: (_HELLO, "HELLO", Hello),
     MessageType.BYE: (_BYE, "BYE", Bye),
+    MessageType.COUNTDOWN: (
+        _COUNTDOWN, "COUNTDOWN", lambda left, adv: Countdown(left, None if adv == NO_ADVANTAGE else adv)),
 }
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
 

@@ -90,6 +90,12 @@ def play_script(g: Game, script: list[list[Any]]) -> None:
             g.unblock(a, b, both)
         elif op == "close":
             g.sessions[a].close()
+        elif op == "hide":
+            g.sessions[a].set_hidden(True)
+        elif op == "show":
+            g.sessions[a].set_hidden(False)
+        elif op == "exclude":
+            g.sessions[a].exclude("test", b)
 
 
 @pytest.mark.parametrize("policy,script", [
@@ -114,6 +120,42 @@ def test_disconnects_give_equal_records_in_both_engines(policy, script):
         assert py[p] == js[p], f"peer {p}: records differ"
     if policy == "default_action" and script[-1][1] == "kill":
         assert py[0]["default_action_from"] == py[1]["default_action_from"] != {}
+
+
+@pytest.mark.parametrize("settings,script", [
+    ({"countdown_frames": 90, "hidden_action": 7}, [[1500, "block", 0, 1, False], [2700, "unblock", 0, 1, False],
+                                                     [5000, "hide", 1, None, None], [9000, "show", 1, None, None]]),
+    ({"countdown_frames": 60, "max_hidden_ms": 3000, "hidden_policy": "end", "disconnect_policy": "default_action"},
+     [[4000, "hide", 2, None, None]]),
+    ({"max_hidden_ms": 3000, "hidden_policy": "default_action"}, [[4000, "hide", 2, None, None]]),
+    ({}, [[3000, "exclude", 1, "default_action", None]]),
+], ids=["countdown-and-hidden", "hidden-too-long-end", "hidden-too-long-play-on", "excluded-play-on"])
+def test_countdown_hidden_and_exclusion_give_equal_records_in_both_engines(settings, script):
+    """The lined-up countdown, hidden intervals and both exclusion policies: the same wire and
+    the same records in both languages."""
+    env = {"minSteps": 200, "maxSteps": 300}
+    link = {"delay_ms": 40, "jitter_ms": 10, "loss": 0.05}
+    settings = {"max_episodes": 3, **settings}
+    g = Game(num_players=3, seed=6, settings=settings, link=link, make_env=lambda p: counter(3, env),
+             input=nonzero_input)
+    play_script(g, script)
+    g.run_to_end(600000)
+    py = json.loads(json.dumps([s.record() for s in g.sessions]))
+    js = js_sim(3, 6, settings, link, env, input="nonzero", script=script)
+    for p in range(3):
+        assert py[p] == js[p], f"peer {p}: records differ"
+    hidden = {p for _, op, p, _, _ in script if op == "hide"}
+    for p in hidden:
+        assert py[p]["hidden_intervals"], f"peer {p}: no hidden interval"
+    if settings.get("hidden_policy") == "default_action" or script[-1][1] == "exclude":
+        gone = 2 if hidden else 1
+        assert py[gone]["game_over_reason"] == "excluded"
+        rest = [p for p in range(3) if p != gone]
+        assert all(py[p]["game_over_reason"] == "completed" for p in rest)
+        assert py[rest[0]]["default_action_from"] == py[rest[1]]["default_action_from"] != {}
+    elif "max_hidden_ms" in settings:
+        assert py[2]["game_over_reason"] == "excluded"
+        assert {py[0]["game_over_reason"], py[1]["game_over_reason"]} == {"peer_excluded"}
 
 
 class MixedGame:

@@ -55,6 +55,12 @@ def record() -> dict[str, Any]:
     }
 
 
+HIDDEN = [
+    {"first_frame": 2, "last_frame": 4, "started_at": NOW - 9000, "ended_at": "2023-11-14T22:15:16.456Z",
+     "duration_s": 2.5, "excluded": False},
+    {"first_frame": None, "last_frame": None, "started_at": "2023-11-14T22:15:20.000Z", "ended_at": None,
+     "duration_s": 3, "excluded": True},
+]
 IDS = {"game_id": "g-1", "scene_id": "gems", "subject_id": "ann", "player_index": 0,
        "peers": [{"player_index": 1, "subject_id": "ben", "extra": "dropped"}]}
 SETTINGS = {"p2p": {"fps": 30, "agent_ids": [0, 1]}, "validation": {"hash_interval": 1}, "impairment": None}
@@ -81,7 +87,18 @@ def cases() -> list[dict[str, Any]]:
         {**base, "record": mutate(("timing", "duration_s"), 12.25)},
         {**base, "record": mutate(("stats", "rtt_ms", "p50"), None)},
         {**base, "ids": {**IDS, "player_index": 1, "peers": [{"player_index": 0, "subject_id": "ben"}]}},
+        # hidden intervals (optional key): an empty list (the Python peer's), then one closed
+        # interval with frames and one open, excluded one without
+        {**base, "record": {**record(), "hidden_intervals": []}},
+        {**base, "record": {**record(), "hidden_intervals": HIDDEN}},
         # errors: each must fail at the same path in both languages
+        {**base, "record": {**record(), "hidden_intervals": [{**HIDDEN[0], "last_frame": None}]}},
+        {**base, "record": {**record(), "hidden_intervals": [{**HIDDEN[0], "last_frame": 1}]}},
+        {**base, "record": {**record(), "hidden_intervals": [{**HIDDEN[1], "excluded": "yes"}]}},
+        {**base, "record": {**record(), "hidden_intervals": [{**HIDDEN[1], "duration_s": -1}]}},
+        {**base, "record": {**record(), "hidden_intervals": [{**HIDDEN[1], "ended_at": "soon"}]}},
+        {**base, "record": {**record(), "hidden_intervals": {}}},
+        {**base, "record": mutate(("connection_events", 0, "event"), "excluded")},
         {**base, "record": mutate(("stats", "rollbacks"), -1)},
         {**base, "record": mutate(("stats", "rollbacks"), KeyError)},
         {**base, "record": mutate(("stats", "path", "kind"), "carrier-pigeon")},
@@ -145,7 +162,7 @@ def test_python_build_export_equals_validation_js() -> None:
             assert schema_problems(got["doc"]) == [], i
         else:
             assert got["path"] == expected["path"], (i, got, expected)
-    assert oks == 6
+    assert oks == 9
 
 
 def test_dropped_predictions_and_tokens() -> None:
@@ -158,6 +175,11 @@ def test_dropped_predictions_and_tokens() -> None:
     assert doc["timing"]["duration_s"] == 10
     assert list(doc["stats"]["rollback_depth_histogram"]) == ["1", "2", "10"]
     assert doc["ids"]["peers"] == [{"player_index": 1, "subject_id": "ben"}]
+    assert "hidden_intervals" not in doc, "an older record without the key gives an export without it"
+    doc = build_export({**record(), "hidden_intervals": HIDDEN}, IDS, SETTINGS, None, NOW)
+    assert list(doc)[list(doc).index("connection_events") + 1] == "hidden_intervals"
+    assert doc["hidden_intervals"][0]["started_at"] == iso_time(NOW - 9000)
+    assert doc["hidden_intervals"][1] == HIDDEN[1]
 
 
 class _Handler(BaseHTTPRequestHandler):

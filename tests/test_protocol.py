@@ -42,6 +42,8 @@ def to_native(m: dict[str, Any]) -> Any:
         return p.Hello(m["version"], m["player"], m["num_players"])
     if t == "bye":
         return p.Bye(m["reason"])
+    if t == "countdown":
+        return p.Countdown(m["left"], m["advantage"])
     raise AssertionError(f"unknown type in vectors: {t}")
 
 
@@ -53,7 +55,7 @@ def test_vectors_file_shape() -> None:
     assert VECTORS["version"] == p.PROTOCOL_VERSION
     valid_types = {v["message"]["type"] for v in VECTORS["valid"]}
     assert valid_types == {"input", "ping", "pong", "keepalive", "episode_end", "episode_ready",
-                           "state_hash", "hello", "bye"}
+                           "state_hash", "hello", "bye", "countdown"}
     assert {v["error"] for v in VECTORS["invalid"]} == set(p.ERROR_CODES)
 
 
@@ -110,7 +112,9 @@ def test_constants() -> None:
     assert p.PROTOCOL_VERSION == 1
     assert p.MAX_MESSAGE_BYTES == 1024
     assert p.MAX_INPUT_COUNT == 128
-    assert [int(t) for t in p.MessageType] == list(range(1, 10))
+    assert [int(t) for t in p.MessageType] == list(range(1, 11))
+    assert [int(r) for r in p.ByeReason] == [0, 1, 2, 3, 4, 5]
+    assert p.NO_ADVANTAGE == -(2**15) and p.MAX_COUNTDOWN == 0xFFFF
 
 
 def test_zigzag_order_over_i32() -> None:
@@ -239,6 +243,7 @@ def test_fuzz_random_messages_round_trip() -> None:
             p.StateHash(rng.randrange(2**32), rng.randbytes(8).hex()),
             p.Hello(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
             p.Bye(rng.randrange(256)),
+            p.Countdown(rng.randrange(2**16), rng.choice([None, rng.randrange(-(2**15) + 1, 2**15)])),
         ]
         for msg in msgs:
             if isinstance(msg, p.Ping) and not math.isfinite(msg.time):

@@ -111,3 +111,23 @@ def test_state_diff_details() -> None:
     assert big["truncated"] and len(big["paths"]) == 20
     assert state_diff({0: 1, 1: 2})["paths"] == [{"path": "$", "values": {"0": 1, "1": 2}}]
     assert frame_ranges([5, 1, 2, 3, 9]) == [[1, 3], [5, 5], [9, 9]]
+
+
+def test_each_players_hidden_intervals_are_listed() -> None:
+    docs = make_game_exports(episodes=1, frames_per_episode=50)
+    docs[1]["hidden_intervals"] = [
+        {"first_frame": 20, "last_frame": 29, "started_at": "2025-01-01T00:00:03Z", "ended_at": None,
+         "duration_s": 2.5, "excluded": True}]
+    older = dict(docs[0])
+    older.pop("hidden_intervals")  # an export written before the field existed
+    for doc in (docs[1], older):
+        validate_export(doc)
+    report = compare_exports([older, docs[1]])
+    by_player = {p["player_index"]: p for p in report["players"]}
+    assert by_player[0]["hidden_intervals"] is None and by_player[0]["hidden_s"] is None
+    assert by_player[1]["hidden_intervals"] == docs[1]["hidden_intervals"]
+    assert by_player[1]["hidden_s"] == 2.5
+    # Hidden frames are the hidden action, not a divergence: the report still agrees.
+    assert report["agree"] is True
+    report = compare_exports(docs)
+    assert {p["player_index"]: p["hidden_s"] for p in report["players"]} == {0: 1, 1: 2.5}

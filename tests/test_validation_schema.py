@@ -82,6 +82,15 @@ def test_sample_exports_are_valid_under_both_validators() -> None:
         (lambda d: d["desyncs"].append({**d["desyncs"][0], "peer_index": 0}), "$.desyncs[1].peer_index"),
         (lambda d: d["stats"]["rollback_depth_histogram"].__setitem__("0", 1), "$.stats.rollback_depth_histogram"),
         (lambda d: d["episodes"][0].__setitem__("verified_frame", 10**6), "$.episodes[0].verified_frame"),
+        (lambda d: d["hidden_intervals"][0].__setitem__("last_frame", None), "$.hidden_intervals[0]"),
+        (lambda d: d["hidden_intervals"][0].__setitem__("last_frame", 4), "$.hidden_intervals[0].last_frame"),
+        (lambda d: d["hidden_intervals"].append({**d["hidden_intervals"][0]}), "$.hidden_intervals[1].first_frame"),
+        (lambda d: d["hidden_intervals"].insert(0, {**d["hidden_intervals"][0], "first_frame": 1, "last_frame": 2,
+                                                    "ended_at": None}), "$.hidden_intervals[0].ended_at"),
+        (lambda d: d["hidden_intervals"][0].__setitem__("excluded", 1), "$.hidden_intervals[0].excluded"),
+        (lambda d: d["hidden_intervals"][0].__setitem__("why", "tab"), "$.hidden_intervals[0]"),
+        (lambda d: d["connection_events"].append({"peer_index": 1, "event": "kicked", "frame": 1,
+                                                  "time": "2025-01-01T00:00:01Z"}), "$.connection_events[0].event"),
     ],
 )
 def test_invalid_documents_name_the_json_path(mutate, path: str) -> None:

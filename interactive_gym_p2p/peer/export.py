@@ -32,7 +32,7 @@ I32_MAX = 2147483647
 MAX_SAFE_INTEGER = 2**53 - 1
 HASH = re.compile(r"[0-9a-f]{16}", re.ASCII)
 ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))", re.ASCII)
-CONNECTION_EVENTS = ("interrupted", "resumed", "disconnected", "left")
+CONNECTION_EVENTS = ("interrupted", "resumed", "disconnected", "left", "excluded")
 PATH_KINDS = ("direct", "relay", "fallback", "simulated")
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
 COUNTERS = (
@@ -319,6 +319,31 @@ def _build_connection_event(ev: Any, i: int) -> dict[str, Any]:
     }
 
 
+def _build_hidden_interval(iv: Any, i: int) -> dict[str, Any]:
+    path = f"$.hidden_intervals[{i}]"
+    first = _frame_or_null(_need(iv, "first_frame", path), f"{path}.first_frame")
+    last = _frame_or_null(_need(iv, "last_frame", path), f"{path}.last_frame")
+    if (first is None) != (last is None):
+        _fail(path, "first_frame and last_frame are both frames or both null")
+    if first is not None and last is not None and last < first:
+        _fail(f"{path}.last_frame", f"{last} is before first_frame {first}")
+    ended = _need(iv, "ended_at", path)
+    duration = _need(iv, "duration_s", path)
+    if not _is_number(duration) or not math.isfinite(duration) or duration < 0:
+        _fail(f"{path}.duration_s", f"{_js(duration)} is not a non-negative number")
+    excluded = _need(iv, "excluded", path)
+    if not isinstance(excluded, bool):
+        _fail(f"{path}.excluded", "must be a boolean")
+    return {
+        "first_frame": first,
+        "last_frame": last,
+        "started_at": iso_time(_need(iv, "started_at", path), f"{path}.started_at"),
+        "ended_at": None if ended is None else iso_time(ended, f"{path}.ended_at"),
+        "duration_s": duration,
+        "excluded": excluded,
+    }
+
+
 def _depth_key(depth: Any) -> float:
     try:
         return float(depth)
@@ -430,7 +455,11 @@ def build_export(
     is_partial = False if is_partial is None else is_partial
     if not isinstance(is_partial, bool):
         _fail("$.partial", "must be a boolean")
-    return {
+    # Optional (absent from older records); a headless peer is never hidden: [].
+    hidden = record.get("hidden_intervals", _MISSING)
+    if hidden is not _MISSING and not isinstance(hidden, (list, tuple)):
+        _fail("$.hidden_intervals", "must be an array")
+    doc = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
         "partial": is_partial,
@@ -440,9 +469,12 @@ def build_export(
         "verified_frame": _frame_or_null(_need(record, "verified_frame", "$"), "$.verified_frame"),
         "desyncs": [_build_desync(d, i) for i, d in enumerate(desyncs)],
         "connection_events": [_build_connection_event(ev, i) for i, ev in enumerate(events)],
-        "stats": _build_stats(_need(record, "stats", "$")),
-        "timing": _build_timing(_need(record, "timing", "$"), time.time() * 1000 if now_ms is None else now_ms),
     }
+    if hidden is not _MISSING:
+        doc["hidden_intervals"] = [_build_hidden_interval(iv, i) for i, iv in enumerate(hidden)]
+    doc["stats"] = _build_stats(_need(record, "stats", "$"))
+    doc["timing"] = _build_timing(_need(record, "timing", "$"), time.time() * 1000 if now_ms is None else now_ms)
+    return doc
 
 
 def export_upload_url(base: str, game_id: str, player_index: int) -> str:

@@ -2,7 +2,8 @@
 is docs/rollback.md). Symmetric: every peer runs the same loop. Each ``tick()`` polls timers,
 rolls back and re-simulates when a prediction was wrong, hashes newly confirmed frames,
 advances one frame when allowed, and sends what the endpoints say is due. Below it:
-SyncLayer, Endpoint (one per peer), DesyncDetector, DisconnectAgreement; none of them call up.
+SyncLayer, Endpoint (one per peer), DesyncDetector, DisconnectAgreement, StartCountdown and
+HiddenLog; none of them call up.
 
 Environment, transport and clocks are injected, so a simulator can run whole games on a
 virtual clock, and the wire behaviour matches the JS session byte for byte.
@@ -18,12 +19,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
 from ..protocol import (
-    PROTOCOL_VERSION, Bye, ByeReason, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
+    PROTOCOL_VERSION, Bye, ByeReason, Countdown, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
     KeepAlive, Message, Ping, Pong, StateHash, decode, encode,
 )
+from .countdown import StartCountdown
 from .desync import DesyncDetector
 from .disconnect import DisconnectAgreement
 from .endpoint import Endpoint, PeerState
+from .hidden import HiddenLog
 from .input_queue import GAP, IGNORED, NO_FRAME
 from .record import EpisodeLog
 from .settings import PeerSettings, SessionSettings, make_settings
@@ -39,11 +42,13 @@ I32_MAX = 2**31 - 1
 PRUNE_EVERY_TICKS = 32
 # Extra BYE(game over) copies sent when closing after the BYE exchange (as session.js).
 FINAL_BYE_COPIES = 2
-MESSAGE_TYPES = ("input", "ping", "pong", "keepalive", "episode_end", "episode_ready", "state_hash", "hello", "bye")
+MESSAGE_TYPES = ("input", "ping", "pong", "keepalive", "episode_end", "episode_ready", "state_hash", "hello", "bye",
+                 "countdown")
 _TYPE_NAMES: dict[type, str] = {
     Input: "input", Ping: "ping", Pong: "pong", KeepAlive: "keepalive", EpisodeEnd: "episode_end",
-    EpisodeReady: "episode_ready", StateHash: "state_hash", Hello: "hello", Bye: "bye",
+    EpisodeReady: "episode_ready", StateHash: "state_hash", Hello: "hello", Bye: "bye", Countdown: "countdown",
 }
+_EXCLUDED_BYES = (ByeReason.EXCLUDED_END, ByeReason.EXCLUDED_DEFAULT_ACTION)
 
 
 def episode_seed(shared_seed: int, episode: int) -> int:
@@ -54,6 +59,7 @@ def episode_seed(shared_seed: int, episode: int) -> int:
 class SessionState:
     CREATED = "created"  # constructed, start() not called
     HANDSHAKE = "handshake"  # HELLO sent, waiting for every peer's HELLO
+    COUNTDOWN = "countdown"  # every HELLO in; counting down to frame 0 (countdown_frames)
     RUNNING = "running"  # in an episode
     TRANSITION = "transition"  # episode ended, env reset, waiting for EPISODE_READY
     FINISHED = "finished"  # game over; lingering so peers get our last inputs and hashes
@@ -128,6 +134,8 @@ class P2PSession:
         if s.disconnect_policy == "default_action" and s.input_delay < 1:
             # The relay needs every player's frames < input_delay known (the default action).
             raise ValueError('P2PSession: disconnect_policy "default_action" needs input_delay >= 1')
+        if s.hidden_policy == "default_action" and s.input_delay < 1:
+            raise ValueError('P2PSession: hidden_policy "default_action" needs input_delay >= 1')
         self.settings = s
         self.env = env
         self.transport = transport
@@ -167,6 +175,13 @@ class P2PSession:
         self.final_frame: int | None = None
         self.abnormal_end = False
         self.bye_sent_to: set[int] = set()
+        self.finish_bye = int(ByeReason.GAME_OVER)  # what our BYEs say after the game
+        self.exclusion: dict[str, Any] | None = None
+        # start countdown and the local page's hidden time (a headless peer is never hidden)
+        self.countdown = (StartCountdown(s.countdown_frames, self.peers, s.time_sync_window)
+                          if s.countdown_frames > 0 else None)
+        self.countdown_seconds: int | None = None
+        self.hidden_log = HiddenLog()
         # records
         self.desync_events: list[dict[str, Any]] = []
         self.state_dumps = 0
@@ -284,8 +299,11 @@ class P2PSession:
         now = self.now()
         self.tick_count += 1
         self._poll_timers(now)
+        self._check_hidden_limit(now)
         if self._state == SessionState.HANDSHAKE and self._all_hellos():
-            self._begin_game(now)
+            self._begin_countdown(now)
+        if self._state == SessionState.COUNTDOWN:
+            self._step_countdown(now)
         if self._state == SessionState.TRANSITION and self._all_ready():
             self._begin_episode(self.ready_episode, self.sync.current_frame, now)
         if self._state == SessionState.RUNNING:
@@ -308,9 +326,71 @@ class P2PSession:
     def set_path(self, path: dict[str, Any] | None) -> None:
         self.path = path
 
+    def set_hidden(self, hidden: bool) -> dict[str, Any] | None:
+        """The local page went to the background (True) or came back (False); while hidden the
+        local inputs are ``hidden_action`` (default: ``default_action``). Returns the event."""
+        if self._state == SessionState.CLOSED:
+            return None
+        now = self.now()
+        iv = self.hidden_log.set(bool(hidden), now, self.wall_clock())
+        if iv is None:
+            return None
+        ev = {"hidden": bool(hidden), "frame": self.sync.current_frame, "time": iso_time(self.wall_clock()),
+              "first_frame": iv.first_frame, "last_frame": iv.last_frame,
+              "duration_s": 0 if hidden else round3((iv.end_ms - iv.start_ms) / 1000)}  # type: ignore[operator]
+        self._emit("hidden", ev)
+        self._flush_events()
+        return ev
+
+    @property
+    def hidden(self) -> bool:
+        return self.hidden_log.hidden
+
+    def hidden_ms(self) -> float:
+        return self.hidden_log.hidden_ms(self.now())
+
+    def exclude(self, reason: str = "excluded", policy: str = "end") -> bool:
+        """Exclude the local player (as ``session.js`` ``exclude``): game over for us (reason
+        ``excluded``); our BYE tells the others to end ('end') or play on with our default
+        action ('default_action', needs input_delay >= 1 and a running game)."""
+        st = self._state
+        if st not in (SessionState.HANDSHAKE, SessionState.COUNTDOWN, SessionState.RUNNING, SessionState.TRANSITION):
+            return False
+        if policy not in ("end", "default_action"):
+            raise ValueError(f"P2PSession.exclude: policy must be 'end' or 'default_action', got {policy!r}")
+        now = self.now()
+        play_on = (policy == "default_action" and self.settings.input_delay >= 1
+                   and st in (SessionState.RUNNING, SessionState.TRANSITION))
+        self.exclusion = {"reason": str(reason), "policy": "default_action" if play_on else "end",
+                          "frame": self.sync.current_frame, "time": iso_time(self.wall_clock())}
+        self.hidden_log.mark_excluded()
+        self.finish_bye = int(ByeReason.EXCLUDED_DEFAULT_ACTION if play_on else ByeReason.EXCLUDED_END)
+        self._finish("excluded", now, True)
+        self._emit("excluded", dict(self.exclusion))
+        for ep in self.endpoints.values():
+            if not ep.active:
+                continue
+            ep.last_bye_sent = now
+            self.bye_sent_to.add(ep.peer)
+            self._send(ep, Bye(self.finish_bye), now)
+        self._flush_events()
+        return True
+
+    @property
+    def countdown_left(self) -> int | None:
+        return None if self.countdown is None else self.countdown.left
+
     def peer_info(self) -> list[dict[str, Any]]:
-        return [{"peer_index": ep.peer, "state": ep.state, "rtt_ms": ep.last_rtt,
-                 "frame_advantage": ep.time_sync.frame_advantage()} for ep in self.endpoints.values()]
+        """Per peer: state, rtt, frame advantage, silence and (while interrupted) the grace left."""
+        now = self.now()
+        out = []
+        for ep in self.endpoints.values():
+            silent = None if ep.last_recv == -math.inf else max(0.0, now - ep.last_recv)
+            grace = (max(0.0, self.settings.disconnect_timeout_ms - silent)
+                     if ep.state == PeerState.INTERRUPTED and silent is not None else None)
+            out.append({"peer_index": ep.peer, "state": ep.state, "rtt_ms": ep.last_rtt,
+                        "frame_advantage": ep.time_sync.frame_advantage(), "silent_ms": silent, "grace_left_ms": grace})
+        return out
 
     # ------------------------------------------------------------------ events
 
@@ -354,7 +434,7 @@ class P2PSession:
         return self.sync.queues[ep.peer].last_confirmed_frame if ep.got_input else -1
 
     def _send_inputs(self, now: float) -> None:
-        if self._state == SessionState.HANDSHAKE:
+        if self._state in (SessionState.HANDSHAKE, SessionState.COUNTDOWN):
             return
         local = self.sync.queues[self.local_player]
         through = local.last_confirmed_frame
@@ -377,8 +457,8 @@ class P2PSession:
                 self._send(ep, StateHash(frame, h), now)
 
     def _send_keepalives(self, now: float) -> None:
-        if self._state == SessionState.HANDSHAKE:
-            return  # HELLOs keep the channel warm then
+        if self._state in (SessionState.HANDSHAKE, SessionState.COUNTDOWN):
+            return  # HELLOs keep the channel warm in the handshake, COUNTDOWNs (every tick) after
         for ep in self.endpoints.values():
             if ep.active and ep.state != PeerState.DONE and ep.keepalive_due(now):
                 self._send(ep, KeepAlive(), now)
@@ -450,6 +530,9 @@ class P2PSession:
             self._on_state_hash(ep, msg, now)
         elif isinstance(msg, Bye):
             self._on_bye(ep, msg, now)
+        elif isinstance(msg, Countdown):
+            if self.countdown is not None:
+                self.countdown.receive(ep.peer, msg.left, msg.advantage)
         else:
             self.counters.invalid_messages += 1
 
@@ -505,7 +588,9 @@ class P2PSession:
             return
         # Another player's inputs relayed by this peer: that player was declared gone.
         c = msg.player
-        if self.settings.disconnect_policy != "default_action" or c == self.local_player or c >= self.num_players:
+        # Relays exist under policy default_action, and for a player excluded with that policy.
+        plays_on = self.settings.disconnect_policy == "default_action" or c in self.agreements
+        if not plays_on or c == self.local_player or c >= self.num_players:
             self.counters.invalid_messages += 1
             return
         if c not in self.agreements:
@@ -548,6 +633,9 @@ class P2PSession:
         self._emit("episode_mismatch", ev)
 
     def _on_bye(self, ep: Endpoint, msg: Bye, now: float) -> None:
+        if msg.reason in _EXCLUDED_BYES:
+            self._on_excluded_bye(ep, msg.reason, now)
+            return
         if msg.reason == ByeReason.GAME_OVER:
             ep.bye_received = msg.reason
             if self._state in (SessionState.FINISHED, SessionState.CLOSED):
@@ -561,6 +649,21 @@ class P2PSession:
             return
         self._declare_gone(ep.peer, "left" if msg.reason == ByeReason.LEFT else "disconnected", now, None)
 
+    def _on_excluded_bye(self, ep: Endpoint, reason: int, now: float) -> None:
+        """A peer was excluded: its BYE says whether the game ends or goes on with its default action."""
+        ep.bye_received = reason
+        if self._state in (SessionState.FINISHED, SessionState.CLOSED):
+            ep.state = PeerState.DONE  # our game is over anyway
+            return
+        running = self._state in (SessionState.RUNNING, SessionState.TRANSITION)
+        if reason == ByeReason.EXCLUDED_DEFAULT_ACTION and running and self.settings.input_delay >= 1:
+            # One BYE(game over) back lets it close at once.
+            self._declare_gone(ep.peer, "excluded", now, ByeReason.GAME_OVER, "default_action")
+            return
+        self._connection_event(ep.peer, "excluded", now)
+        ep.state = PeerState.DONE
+        self._finish("peer_excluded", now, True)
+
     # ------------------------------------------------------------------ connection events
 
     def _connection_event(self, peer: int, event: str, now: float) -> None:
@@ -569,19 +672,20 @@ class P2PSession:
         self.connection_events.append(ev)
         self._emit("connection", ev)
 
-    def _declare_gone(self, peer: int, event: str, now: float, bye_reason: int | None) -> None:
+    def _declare_gone(self, peer: int, event: str, now: float, bye_reason: int | None,
+                      policy: str | None = None) -> None:
         """A peer is gone: policy end ends the game; default_action starts the agreement."""
         ep = self.endpoints.get(peer)
         if ep is None or not ep.active:
             return
-        ep.state = PeerState.LEFT if event == "left" else PeerState.DISCONNECTED
+        ep.state = PeerState.LEFT if event in ("left", "excluded") else PeerState.DISCONNECTED
         self._connection_event(peer, event, now)
         self.desync.deactivate(peer)
         if bye_reason is not None:
             self._send(ep, Bye(int(bye_reason)), now)
         if self._state in (SessionState.FINISHED, SessionState.CLOSED):
             return
-        if self.settings.disconnect_policy == "end":
+        if (policy or self.settings.disconnect_policy) == "end":
             self._finish("disconnected", now, True)
             return
         if peer not in self.agreements:
@@ -627,7 +731,33 @@ class P2PSession:
     def _all_hellos(self) -> bool:
         return all(ep.hello_received for ep in self.endpoints.values() if ep.active)
 
+    def _begin_countdown(self, now: float) -> None:
+        """Every HELLO is in: count down (lined up with the peers), or start at once."""
+        if self.countdown is None:
+            self._begin_game(now)
+            return
+        self._state = SessionState.COUNTDOWN
+        self.countdown_seconds = None
+
+    def _step_countdown(self, now: float) -> None:
+        """One countdown tick: line up, count, tell the peers where we are; frame 0 at zero."""
+        assert self.countdown is not None
+        active = self._remaining_peers(-1)
+        done = self.countdown.tick(active)
+        seconds = math.ceil(self.countdown.left / self.settings.fps)
+        if seconds != self.countdown_seconds and not done:
+            self.countdown_seconds = seconds
+            self._emit("countdown", {"seconds": seconds, "left": self.countdown.left})
+        for peer in active:
+            ep = self.endpoints[peer]
+            self._send(ep, Countdown(self.countdown.left, self.countdown.advantage_for(peer)), now)
+        if done:
+            self._begin_game(now)
+
     def _begin_game(self, now: float) -> None:
+        # Countdown samples described the countdown, not the game's frames.
+        for ep in self.endpoints.values():
+            ep.time_sync.clear()
         self._emit("started", {"time": iso_time(self.wall_clock())})
         self._begin_episode(0, 0, now)
 
@@ -656,7 +786,13 @@ class P2PSession:
         input_frame = f + s.input_delay
         local = self.sync.queues[self.local_player]
         if input_frame > local.last_confirmed_frame:
+            # While the page is hidden nobody chose this action: the hidden action, recorded as such.
+            hidden = self.hidden_log.hidden
+            if hidden:
+                local_action = s.default_action if s.hidden_action is None else s.hidden_action
             self.sync.add_input(self.local_player, input_frame, local_action)
+            if hidden:
+                self.hidden_log.note_input(input_frame)
             self._input_tick[input_frame & 4095] = self.tick_count
         if not self.sync.can_advance():
             # The last simulated frame ended the episode on predicted inputs: never pass it.
@@ -843,8 +979,8 @@ class P2PSession:
             if ready and now - ep.last_bye_sent >= s.resend_ms:
                 ep.last_bye_sent = now
                 self.bye_sent_to.add(ep.peer)
-                self._send(ep, Bye(ByeReason.GAME_OVER), now)
-            if ep.peer not in self.bye_sent_to or ep.bye_received != ByeReason.GAME_OVER:
+                self._send(ep, Bye(self.finish_bye), now)
+            if ep.peer not in self.bye_sent_to or not self._said_game_over(ep):
                 all_byes = False
         assert self.finished_at is not None
         if all_byes:
@@ -853,10 +989,21 @@ class P2PSession:
             for ep in self.endpoints.values():
                 if ep.active:
                     for _ in range(FINAL_BYE_COPIES):
-                        self._send(ep, Bye(ByeReason.GAME_OVER), now)
+                        self._send(ep, Bye(self.finish_bye), now)
             self._set_closed(now)
         elif now - self.finished_at >= s.disconnect_timeout_ms:
             self._set_closed(now)
+
+    @staticmethod
+    def _said_game_over(ep: Endpoint) -> bool:
+        """The peer's last word: BYE(game over), or the BYE of its exclusion."""
+        return ep.bye_received == ByeReason.GAME_OVER or ep.bye_received in _EXCLUDED_BYES
+
+    def _check_hidden_limit(self, now: float) -> None:
+        limit = self.settings.max_hidden_ms
+        if limit is None or not self.hidden_log.hidden or self.hidden_log.hidden_ms(now) < limit:
+            return
+        self.exclude("hidden", self.settings.hidden_policy)
 
     def _peer_has_everything(self, ep: Endpoint) -> bool:
         last = self.last_recorded_frame if self.final_frame is None else self.final_frame
@@ -965,6 +1112,10 @@ class P2PSession:
             "snapshot_loads": ss.snapshot_loads,
             "episode_end_mismatches": len(self.end_mismatches),
             "sent_by_type": copy.deepcopy(self.sent_by_type),
+            "countdown_frames": self.settings.countdown_frames,
+            "countdown_held_frames": 0 if self.countdown is None else self.countdown.held,
+            "hidden_s": self.hidden_log.total_s(self.now()),
+            "hidden_intervals_dropped": self.hidden_log.dropped,
         }
 
     def record(self) -> dict[str, Any]:
@@ -1000,4 +1151,6 @@ class P2PSession:
             "game_over_reason": self.finish_reason,
             "episode_end_mismatches": [dict(e) for e in self.end_mismatches],
             "default_action_from": {str(p): f for p, f in self.default_action_from.items()},
+            "hidden_intervals": self.hidden_log.records(self.now()),
+            "exclusion": None if self.exclusion is None else dict(self.exclusion),
         }

@@ -61,6 +61,10 @@ SPEC: dict[str, _Spec] = {
     "max_state_dumps": _Spec(4, 0, 100000),
     "time_sync_window": _Spec(30, 4, 600),
     "rtt_samples": _Spec(2048, 16, 1000000),
+    "countdown_frames": _Spec(0, 0, 65535),
+    "hidden_action": _Spec(None, I32_MIN, I32_MAX, nullable=True),
+    "max_hidden_ms": _Spec(None, 100, 86400000, integer=False, nullable=True),
+    "hidden_policy": _Spec("end", one_of=("end", "default_action")),
 }
 
 
@@ -90,6 +94,10 @@ class SessionSettings:
     max_state_dumps: int = 4
     time_sync_window: int = 30
     rtt_samples: int = 2048
+    countdown_frames: int = 0
+    hidden_action: int | None = None
+    max_hidden_ms: float | None = None
+    hidden_policy: str = "end"
 
     def to_camel(self) -> dict[str, Any]:
         """The same settings under the JS names (for a node session in tests)."""

@@ -11,6 +11,7 @@ Pure function of the documents: the same exports always give the same report.
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Iterable, Mapping
 
@@ -123,6 +124,12 @@ def _state_near(doc: Mapping[str, Any], frame: int) -> dict[str, Any] | None:
         return None
     best = min(candidates, key=lambda d: (d["frame"], d["peer_index"]))
     return {"frame": best["frame"], "state": best["state"]}
+
+
+def _hidden_seconds(intervals: Any) -> float | None:
+    if intervals is None:
+        return None
+    return round(sum(iv["duration_s"] for iv in intervals), 3)
 
 
 def compare_exports(exports: Mapping[int, Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -239,6 +246,10 @@ def compare_exports(exports: Mapping[int, Mapping[str, Any]] | Iterable[Mapping[
                 "last_confirmed_frame": frames[-1] if frames else None,
                 "verified_frame": reported,
                 "desyncs": [_desync_summary(d) for d in doc["desyncs"]],
+                # The player's page in the background: its actions on these frames were the
+                # hidden action. None: the export predates the field (not recorded).
+                "hidden_intervals": copy.deepcopy(doc.get("hidden_intervals")),
+                "hidden_s": _hidden_seconds(doc.get("hidden_intervals")),
             }
         )
 

@@ -117,6 +117,10 @@ def make_game_exports(
                 "verified_frame": max(verified_frames) if verified_frames else None,
                 "desyncs": desyncs,
                 "connection_events": [],
+                # Player 0 had its page hidden once (frames 5..9), the others never.
+                "hidden_intervals": [] if p else [
+                    {"first_frame": 5, "last_frame": 9, "started_at": _timestamp(1), "ended_at": _timestamp(2),
+                     "duration_s": 1, "excluded": False}],
                 "stats": {
                     "rtt_ms": {"p50": 12.5, "p95": 30.25, "samples": 100},
                     "rollbacks": 40,

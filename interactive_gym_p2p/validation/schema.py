@@ -198,6 +198,23 @@ def consistency_problems(doc: dict[str, Any], limit: int = MAX_REPORTED_PROBLEMS
             f"$.desyncs[{d}].peer_index", f"{desync['peer_index']} is not a peer of this player"
         ):
             return problems
+    previous_last = -1
+    for h, interval in enumerate(doc.get("hidden_intervals", ())):
+        base = f"$.hidden_intervals[{h}]"
+        first, last = interval["first_frame"], interval["last_frame"]
+        if (first is None) != (last is None):
+            if add(base, "first_frame and last_frame are both frames or both null"):
+                return problems
+        elif first is not None and last is not None:
+            if last < first and add(f"{base}.last_frame", f"{last} is before first_frame {first}"):
+                return problems
+            if first <= previous_last and add(f"{base}.first_frame", f"{first} is not after the previous interval's last_frame {previous_last}"):
+                return problems
+            previous_last = max(previous_last, last)
+        if interval["ended_at"] is None and h != len(doc["hidden_intervals"]) - 1 and add(
+            f"{base}.ended_at", "only the last interval can still be open"
+        ):
+            return problems
     return problems
 
 

@@ -23,10 +23,19 @@ export const MessageType = Object.freeze({
   STATE_HASH: 0x07,
   HELLO: 0x08,
   BYE: 0x09,
+  COUNTDOWN: 0x0a,
 });
 
-// Known BYE reasons; other u8 values still decode (room for new reasons).
-export const ByeReason = Object.freeze({ LEFT: 0, GAME_OVER: 1, ERROR: 2, TIMEOUT: 3 });
+// Known BYE reasons; other u8 values still decode (room for new reasons). The two EXCLUDED
+// reasons say what the others do without the excluded player: end the game, or play on with
+// its default action (whatever their disconnect policy).
+export const ByeReason = Object.freeze({
+  LEFT: 0, GAME_OVER: 1, ERROR: 2, TIMEOUT: 3, EXCLUDED_END: 4, EXCLUDED_DEFAULT_ACTION: 5,
+});
+
+/** COUNTDOWN advantage on the wire when the sender has no sample yet. */
+export const NO_ADVANTAGE = -0x8000;
+export const MAX_COUNTDOWN = 0xffff;
 
 export const ErrorCode = Object.freeze({
   EMPTY: 'empty',
@@ -52,6 +61,7 @@ const SIZES = {
   [MessageType.STATE_HASH]: 13,
   [MessageType.HELLO]: 4,
   [MessageType.BYE]: 2,
+  [MessageType.COUNTDOWN]: 5,
 };
 const NAMES = {
   [MessageType.INPUT]: 'INPUT',
@@ -63,6 +73,7 @@ const NAMES = {
   [MessageType.STATE_HASH]: 'STATE_HASH',
   [MessageType.HELLO]: 'HELLO',
   [MessageType.BYE]: 'BYE',
+  [MessageType.COUNTDOWN]: 'COUNTDOWN',
 };
 
 // ---------------------------------------------------------------- encoding
@@ -196,6 +207,16 @@ export function encode(msg) {
       const reason = u8(msg.reason, 'bye.reason');
       return fixed(MessageType.BYE, (v) => v.setUint8(1, reason));
     }
+    case 'countdown': {
+      const left = ranged(msg.left, 'countdown.left', 0, MAX_COUNTDOWN);
+      // null = no sample yet; numbers clamp like PING's, short of the null marker.
+      const advantage = msg.advantage === null ? NO_ADVANTAGE
+        : Math.min(Math.max(int(msg.advantage, 'countdown.advantage'), I16_MIN + 1), I16_MAX);
+      return fixed(MessageType.COUNTDOWN, (v) => {
+        v.setUint16(1, left);
+        v.setInt16(3, advantage);
+      });
+    }
     default:
       throw new TypeError(`message.type is not a protocol message type: ${JSON.stringify(String(msg.type))}`);
   }
@@ -281,7 +302,11 @@ function decodeFixed(type, b, view) {
     }
     case MessageType.HELLO:
       return ok({ type: 'hello', version: b[1], player: b[2], numPlayers: b[3] });
-    default: // BYE, the last known type
+    case MessageType.COUNTDOWN: {
+      const advantage = view.getInt16(3);
+      return ok({ type: 'countdown', left: view.getUint16(1), advantage: advantage === NO_ADVANTAGE ? null : advantage });
+    }
+    default: // BYE
       return ok({ type: 'bye', reason: b[1] });
   }
 }

@@ -2,7 +2,10 @@
 // no host). It owns the loop: each tick() it polls timers, rolls back and re-simulates when a
 // prediction was wrong, hashes newly confirmed frames, advances one frame when allowed, and sends
 // what the endpoints say is due. Below it: SyncLayer (queues, states, env), Endpoint (one per
-// peer), DesyncDetector (hash comparison), DisconnectAgreement. None of them call up.
+// peer), DesyncDetector (hash comparison), DisconnectAgreement, StartCountdown (the lined-up
+// 3-2-1 before frame 0) and HiddenLog (the local page's hidden intervals). None of them call up.
+// Whoever calls tick() drives the game clock (in the browser: a Dedicated Worker's timer, which
+// a hidden tab does not throttle).
 //
 // The environment adapter and the transport are injected; so is the clock (`now()`, ms), which
 // lets the node network simulator run whole games on a virtual clock. Wire behaviour (what is
@@ -15,6 +18,8 @@ import { Endpoint, PeerState } from './endpoint.js';
 import { DesyncDetector } from './desync.js';
 import { DisconnectAgreement } from './disconnect.js';
 import { EpisodeLog } from './record.js';
+import { StartCountdown } from './countdown.js';
+import { HiddenLog } from './hidden.js';
 import { percentile, histogramObject, round3, isoTime } from './stats.js';
 
 /** Per-episode environment seed (pinned contract, same in Python). */
@@ -25,6 +30,7 @@ export function episodeSeed(sharedSeed, episode) {
 export const SessionState = Object.freeze({
   CREATED: 'created', // constructed, start() not called
   HANDSHAKE: 'handshake', // HELLO sent, waiting for every peer's HELLO
+  COUNTDOWN: 'countdown', // every HELLO in; counting down to frame 0 (settings.countdownFrames)
   RUNNING: 'running', // in an episode
   TRANSITION: 'transition', // episode ended, env reset, waiting for EPISODE_READY from everyone
   FINISHED: 'finished', // game over; lingering so peers get our last inputs and hashes
@@ -34,7 +40,8 @@ export const SessionState = Object.freeze({
 /** Extra BYE(game over) copies sent when closing after the BYE exchange. */
 export const FINAL_BYE_COPIES = 2;
 
-const MESSAGE_TYPES = ['input', 'ping', 'pong', 'keepalive', 'episode_end', 'episode_ready', 'state_hash', 'hello', 'bye'];
+const MESSAGE_TYPES = ['input', 'ping', 'pong', 'keepalive', 'episode_end', 'episode_ready', 'state_hash', 'hello', 'bye', 'countdown'];
+const EXCLUDED_BYES = new Set([ByeReason.EXCLUDED_END, ByeReason.EXCLUDED_DEFAULT_ACTION]);
 const PRUNE_EVERY_TICKS = 32;
 
 function checkOptions(o) {
@@ -79,6 +86,9 @@ export class P2PSession {
       // The disconnect relay needs every player's first inputs (frames < inputDelay) to be the
       // known default action, so there is always at least one known frame to announce.
       throw new RangeError('P2PSession: disconnectPolicy "default_action" needs inputDelay >= 1');
+    }
+    if (s.hiddenPolicy === 'default_action' && s.inputDelay < 1) {
+      throw new RangeError('P2PSession: hiddenPolicy "default_action" needs inputDelay >= 1');
     }
     this.env = o.env;
     this.transport = o.transport;
@@ -132,6 +142,12 @@ export class P2PSession {
     this.finishedAt = null;
     this.finalFrame = null;
     this.byeSentTo = new Set();
+    this.finishBye = ByeReason.GAME_OVER; // what our BYEs say after the game (an exclusion says so)
+    this.exclusion = null;
+    // start countdown and the local page's hidden time
+    this.countdown = s.countdownFrames > 0 ? new StartCountdown({ frames: s.countdownFrames, peers: this.peers, windowSize: s.timeSyncWindow }) : null;
+    this.countdownSeconds = null;
+    this.hiddenLog = new HiddenLog();
     // records
     this.desyncEvents = [];
     this.stateDumps = 0;
@@ -231,7 +247,9 @@ export class P2PSession {
     const now = this.now();
     this.tickCount += 1;
     this.pollTimers(now);
-    if (this.state === SessionState.HANDSHAKE && this.allHellos()) this.beginGame(now);
+    this.checkHiddenLimit(now);
+    if (this.state === SessionState.HANDSHAKE && this.allHellos()) this.beginCountdown(now);
+    if (this.state === SessionState.COUNTDOWN) this.stepCountdown(now);
     if (this.state === SessionState.TRANSITION && this.allReady()) this.startNextEpisode(now);
     if (this.state === SessionState.RUNNING) result.status = this.stepGame(now, localAction, result);
     else result.status = this.state;
@@ -263,15 +281,87 @@ export class P2PSession {
     this.path = path;
   }
 
+  /**
+   * The local page went to the background (true) or came back (false). While hidden, every
+   * local input the session takes is `hiddenAction` (default: `defaultAction`) whatever tick()
+   * is given, and those frames are recorded in `hidden_intervals`.
+   * @returns {{hidden, first_frame, last_frame, duration_s}|null} the interval opened or closed
+   */
+  setHidden(hidden) {
+    if (this.state === SessionState.CLOSED) return null;
+    const now = this.now();
+    const iv = this.hiddenLog.set(Boolean(hidden), now, this.wallClock());
+    if (iv === null) return null;
+    const ev = {
+      hidden: Boolean(hidden), frame: this.sync.currentFrame, time: isoTime(this.wallClock()),
+      first_frame: iv.first_frame, last_frame: iv.last_frame,
+      duration_s: hidden ? 0 : round3((iv.endMs - iv.startMs) / 1000),
+    };
+    this.emit('hidden', ev);
+    this.flushEvents();
+    return ev;
+  }
+
+  /** Is the local page hidden (as last told by setHidden)? */
+  get hidden() {
+    return this.hiddenLog.hidden;
+  }
+
+  /** Milliseconds the page has been hidden without a break (0 when visible). */
+  hiddenMs() {
+    return this.hiddenLog.hiddenMs(this.now());
+  }
+
+  /**
+   * Exclude the local player (hidden too long, inactive, ...): the game is over for it
+   * (reason `excluded`), and its BYE tells the others what to do: policy `end` ends the game
+   * for everyone; `default_action` lets them play on with its default action from a frame
+   * they agree on (needs inputDelay >= 1 and a running game; otherwise it is `end`).
+   * @returns {boolean} false when there is no game to be excluded from
+   */
+  exclude({ reason = 'excluded', policy = 'end' } = {}) {
+    const s = this.state;
+    if (s !== SessionState.HANDSHAKE && s !== SessionState.COUNTDOWN && s !== SessionState.RUNNING && s !== SessionState.TRANSITION) return false;
+    if (policy !== 'end' && policy !== 'default_action') throw new RangeError(`P2PSession.exclude: policy must be 'end' or 'default_action', got ${JSON.stringify(policy)}`);
+    const now = this.now();
+    const playOn = policy === 'default_action' && this.settings.inputDelay >= 1
+      && (s === SessionState.RUNNING || s === SessionState.TRANSITION);
+    this.exclusion = { reason: String(reason), policy: playOn ? 'default_action' : 'end', frame: this.sync.currentFrame, time: isoTime(this.wallClock()) };
+    this.hiddenLog.markExcluded();
+    this.finishBye = playOn ? ByeReason.EXCLUDED_DEFAULT_ACTION : ByeReason.EXCLUDED_END;
+    this.finish('excluded', now, true);
+    this.emit('excluded', { ...this.exclusion });
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active) continue;
+      ep.lastByeSent = now;
+      this.byeSentTo.add(ep.peer);
+      this.send(ep, { type: 'bye', reason: this.finishBye }, now);
+    }
+    this.flushEvents();
+    return true;
+  }
+
+  /** Ticks left in the start countdown (0 once the game started; null without a countdown). */
+  get countdownLeft() {
+    return this.countdown === null ? null : this.countdown.left;
+  }
+
   get currentFrame() {
     return this.sync.currentFrame;
   }
 
-  /** Per peer: state, rtt, frame advantage (for a HUD). */
+  /** Per peer: state, rtt, frame advantage, silence and (while interrupted) the grace left
+   * before it counts as disconnected (for a HUD and a "reconnecting" banner). */
   peerInfo() {
     const out = [];
+    const now = this.now();
     for (const ep of this.endpoints.values()) {
-      out.push({ peer_index: ep.peer, state: ep.state, rtt_ms: ep.lastRtt, frame_advantage: ep.timeSync.frameAdvantage() });
+      const silent = ep.lastRecv === -Infinity ? null : Math.max(0, now - ep.lastRecv);
+      out.push({
+        peer_index: ep.peer, state: ep.state, rtt_ms: ep.lastRtt, frame_advantage: ep.timeSync.frameAdvantage(),
+        silent_ms: silent,
+        grace_left_ms: ep.state === PeerState.INTERRUPTED ? Math.max(0, this.settings.disconnectTimeoutMs - silent) : null,
+      });
     }
     return out;
   }
@@ -326,7 +416,7 @@ export class P2PSession {
   }
 
   sendInputs(now) {
-    if (this.state === SessionState.HANDSHAKE) return;
+    if (this.state === SessionState.HANDSHAKE || this.state === SessionState.COUNTDOWN) return;
     const local = this.sync.queues[this.localPlayer];
     const through = local.lastConfirmedFrame;
     for (const ep of this.endpoints.values()) {
@@ -349,7 +439,8 @@ export class P2PSession {
   }
 
   sendKeepalives(now) {
-    if (this.state === SessionState.HANDSHAKE) return; // HELLOs keep the channel warm then
+    // HELLOs keep the channel warm in the handshake, COUNTDOWNs (every tick) in the countdown.
+    if (this.state === SessionState.HANDSHAKE || this.state === SessionState.COUNTDOWN) return;
     for (const ep of this.endpoints.values()) {
       if (ep.active && ep.state !== PeerState.DONE && ep.keepaliveDue(now)) this.send(ep, { type: 'keepalive' }, now);
     }
@@ -417,6 +508,7 @@ export class P2PSession {
         break;
       case 'state_hash': this.onStateHash(ep, msg, now); break;
       case 'bye': this.onBye(ep, msg, now); break;
+      case 'countdown': this.countdown?.receive(ep.peer, msg.left, msg.advantage); break;
       default: this.counters.invalidMessages += 1;
     }
   }
@@ -473,7 +565,9 @@ export class P2PSession {
     }
     // Another player's inputs relayed by this peer: that player was declared gone.
     const c = msg.player;
-    if (this.settings.disconnectPolicy !== 'default_action' || c === this.localPlayer || c >= this.numPlayers) {
+    // Relays exist under policy default_action, and for a player excluded with that policy.
+    const playsOn = this.settings.disconnectPolicy === 'default_action' || this.agreements.has(c);
+    if (!playsOn || c === this.localPlayer || c >= this.numPlayers) {
       this.counters.invalidMessages += 1;
       return;
     }
@@ -518,6 +612,10 @@ export class P2PSession {
   }
 
   onBye(ep, msg, now) {
+    if (EXCLUDED_BYES.has(msg.reason)) {
+      this.onExcludedBye(ep, msg.reason, now);
+      return;
+    }
     if (msg.reason === ByeReason.GAME_OVER) {
       ep.byeReceived = msg.reason;
       if (this.state === SessionState.FINISHED || this.state === SessionState.CLOSED) {
@@ -535,6 +633,24 @@ export class P2PSession {
     this.declareGone(ep.peer, msg.reason === ByeReason.LEFT ? 'left' : 'disconnected', now, null);
   }
 
+  /** A peer was excluded: its BYE says whether the game ends or goes on with its default action. */
+  onExcludedBye(ep, reason, now) {
+    ep.byeReceived = reason;
+    if (this.state === SessionState.FINISHED || this.state === SessionState.CLOSED) {
+      ep.state = PeerState.DONE; // our game is over anyway
+      return;
+    }
+    const running = this.state === SessionState.RUNNING || this.state === SessionState.TRANSITION;
+    if (reason === ByeReason.EXCLUDED_DEFAULT_ACTION && running && this.settings.inputDelay >= 1) {
+      // One BYE(game over) back lets it close at once (if lost, it stops after its timeout).
+      this.declareGone(ep.peer, 'excluded', now, ByeReason.GAME_OVER, 'default_action');
+      return;
+    }
+    this.connectionEvent(ep.peer, 'excluded', now);
+    ep.state = PeerState.DONE;
+    this.finish('peer_excluded', now, true);
+  }
+
   // ---------------------------------------------------------------- connection events
 
   connectionEvent(peer, event, now) {
@@ -547,15 +663,15 @@ export class P2PSession {
    * A peer is gone (timeout, BYE, or a relay naming it). Policy 'end' ends the game; policy
    * 'default_action' starts the agreement on its first default frame.
    */
-  declareGone(peer, event, now, byeReason) {
+  declareGone(peer, event, now, byeReason, policy = this.settings.disconnectPolicy) {
     const ep = this.endpoints.get(peer);
     if (!ep || !ep.active) return;
-    ep.state = event === 'left' ? PeerState.LEFT : PeerState.DISCONNECTED;
+    ep.state = event === 'left' || event === 'excluded' ? PeerState.LEFT : PeerState.DISCONNECTED;
     this.connectionEvent(peer, event, now);
     this.desync.deactivate(peer);
     if (byeReason !== null) this.send(ep, { type: 'bye', reason: byeReason }, now);
     if (this.state === SessionState.FINISHED || this.state === SessionState.CLOSED) return;
-    if (this.settings.disconnectPolicy === 'end') {
+    if (policy === 'end') {
       this.finish('disconnected', now, true);
       return;
     }
@@ -609,7 +725,35 @@ export class P2PSession {
     return true;
   }
 
+  /** Every HELLO is in: count down (lined up with the peers), or start at once without a countdown. */
+  beginCountdown(now) {
+    if (this.countdown === null) {
+      this.beginGame(now);
+      return;
+    }
+    this.state = SessionState.COUNTDOWN;
+    this.countdownSeconds = null;
+  }
+
+  /** One countdown tick: line up with the peers, count, tell them where we are; frame 0 at zero. */
+  stepCountdown(now) {
+    const active = this.remainingPeers(-1);
+    const done = this.countdown.tick(active);
+    const seconds = Math.ceil(this.countdown.left / this.settings.fps);
+    if (seconds !== this.countdownSeconds && !done) {
+      this.countdownSeconds = seconds;
+      this.emit('countdown', { seconds, left: this.countdown.left });
+    }
+    for (const peer of active) {
+      const ep = this.endpoints.get(peer);
+      this.send(ep, { type: 'countdown', left: this.countdown.left, advantage: this.countdown.advantageFor(peer) }, now);
+    }
+    if (done) this.beginGame(now);
+  }
+
   beginGame(now) {
+    // Countdown samples described the countdown, not the game's frames.
+    for (const ep of this.endpoints.values()) ep.timeSync.clear();
     this.emit('started', { time: isoTime(this.wallClock()) });
     this.beginEpisode(0, 0, now);
   }
@@ -639,7 +783,10 @@ export class P2PSession {
     const inputFrame = f + s.inputDelay;
     const local = this.sync.queues[this.localPlayer];
     if (inputFrame > local.lastConfirmedFrame) {
-      this.sync.addInput(this.localPlayer, inputFrame, localAction);
+      // While the page is hidden, nobody chose this action: it is the hidden action, recorded as such.
+      const hidden = this.hiddenLog.hidden;
+      this.sync.addInput(this.localPlayer, inputFrame, hidden ? (s.hiddenAction ?? s.defaultAction) : localAction);
+      if (hidden) this.hiddenLog.noteInput(inputFrame);
       this.inputTick[inputFrame & 4095] = this.tickCount;
     }
     if (!this.sync.canAdvance()) {
@@ -841,19 +988,31 @@ export class P2PSession {
       if (ready && now - ep.lastByeSent >= s.resendMs) {
         ep.lastByeSent = now;
         this.byeSentTo.add(ep.peer);
-        this.send(ep, { type: 'bye', reason: ByeReason.GAME_OVER }, now);
+        this.send(ep, { type: 'bye', reason: this.finishBye }, now);
       }
-      if (!this.byeSentTo.has(ep.peer) || ep.byeReceived !== ByeReason.GAME_OVER) allByes = false;
+      if (!this.byeSentTo.has(ep.peer) || !this.saidGameOver(ep)) allByes = false;
     }
     if (allByes) {
       // The peer may have lost every BYE we sent and would wait out its timeout: the last word
       // goes out FINAL_BYE_COPIES more times (all lost at 5% loss: about 1 in 8000).
       for (const ep of this.endpoints.values()) {
         if (!ep.active) continue;
-        for (let i = 0; i < FINAL_BYE_COPIES; i++) this.send(ep, { type: 'bye', reason: ByeReason.GAME_OVER }, now);
+        for (let i = 0; i < FINAL_BYE_COPIES; i++) this.send(ep, { type: 'bye', reason: this.finishBye }, now);
       }
       this.setClosed(now);
     } else if (now - this.finishedAt >= s.disconnectTimeoutMs) this.setClosed(now);
+  }
+
+  /** The peer's last word: BYE(game over), or the BYE of its exclusion. */
+  saidGameOver(ep) {
+    return ep.byeReceived === ByeReason.GAME_OVER || EXCLUDED_BYES.has(ep.byeReceived);
+  }
+
+  /** Past maxHiddenMs without a break: the local player is excluded (settings.hiddenPolicy). */
+  checkHiddenLimit(now) {
+    const limit = this.settings.maxHiddenMs;
+    if (limit === null || !this.hiddenLog.hidden || this.hiddenLog.hiddenMs(now) < limit) return;
+    this.exclude({ reason: 'hidden', policy: this.settings.hiddenPolicy });
   }
 
   /** The peer finished too (its EPISODE_END of the last episode), acked all our inputs of the
@@ -965,6 +1124,10 @@ export class P2PSession {
       snapshot_loads: ss.snapshotLoads,
       episode_end_mismatches: this.endMismatches.length,
       sent_by_type: JSON.parse(JSON.stringify(this.sentByType)),
+      countdown_frames: this.settings.countdownFrames,
+      countdown_held_frames: this.countdown === null ? 0 : this.countdown.held,
+      hidden_s: this.hiddenLog.totalS(this.now()),
+      hidden_intervals_dropped: this.hiddenLog.dropped,
     };
   }
 
@@ -1009,6 +1172,8 @@ export class P2PSession {
       game_over_reason: this.finishReason,
       episode_end_mismatches: this.endMismatches.map((e) => ({ ...e })),
       default_action_from: Object.fromEntries(Array.from(this.defaultActionFrom, ([p, f]) => [String(p), f])),
+      hidden_intervals: this.hiddenLog.records(this.now()),
+      exclusion: this.exclusion === null ? null : { ...this.exclusion },
     };
   }
 }

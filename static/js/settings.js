@@ -39,6 +39,10 @@ export const SETTINGS_SPEC = Object.freeze({
   maxStateDumps: { default: 4, int: true, min: 0, max: 100000, doc: 'desync events that carry a full state dump' },
   timeSyncWindow: { default: 30, int: true, min: 4, max: 600, doc: 'frame-advantage samples averaged by time sync' },
   rttSamples: { default: 2048, int: true, min: 16, max: 1000000, doc: 'most recent RTT samples kept for the p50/p95' },
+  countdownFrames: { default: 0, int: true, min: 0, max: 65535, doc: 'ticks of the start countdown after the handshake, lined up across peers (0 = start at once)' },
+  hiddenAction: { default: null, int: true, min: I32_MIN, max: I32_MAX, nullable: true, doc: 'local action while the page is hidden (null = defaultAction)' },
+  maxHiddenMs: { default: null, int: false, min: 100, max: 86400000, nullable: true, doc: 'the local player is excluded once its page was hidden this long without a break (null = never)' },
+  hiddenPolicy: { default: 'end', oneOf: ['end', 'default_action'], doc: 'after a hidden-too-long exclusion: end the game for everyone, or the others play on with its default action' },
 });
 
 export const DEFAULT_SETTINGS = Object.freeze(

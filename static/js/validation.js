@@ -16,7 +16,7 @@ const U32_MAX = 0xffffffff;
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;
 const HASH = /^[0-9a-f]{16}$/;
-const CONNECTION_EVENTS = new Set(['interrupted', 'resumed', 'disconnected', 'left']);
+const CONNECTION_EVENTS = new Set(['interrupted', 'resumed', 'disconnected', 'left', 'excluded']);
 const PATH_KINDS = new Set(['direct', 'relay', 'fallback', 'simulated']);
 const CANDIDATE_TYPES = new Set(['host', 'srflx', 'prflx', 'relay']);
 const COUNTERS = [
@@ -216,6 +216,27 @@ function buildConnectionEvent(ev, i) {
   };
 }
 
+function buildHiddenInterval(iv, i) {
+  const path = `$.hidden_intervals[${i}]`;
+  const first = frameOrNull(need(iv, 'first_frame', path), `${path}.first_frame`);
+  const last = frameOrNull(need(iv, 'last_frame', path), `${path}.last_frame`);
+  if ((first === null) !== (last === null)) fail(path, 'first_frame and last_frame are both frames or both null');
+  if (first !== null && last < first) fail(`${path}.last_frame`, `${last} is before first_frame ${first}`);
+  const ended = need(iv, 'ended_at', path);
+  const duration = need(iv, 'duration_s', path);
+  if (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0) fail(`${path}.duration_s`, `${JSON.stringify(duration)} is not a non-negative number`);
+  const excluded = need(iv, 'excluded', path);
+  if (typeof excluded !== 'boolean') fail(`${path}.excluded`, 'must be a boolean');
+  return {
+    first_frame: first,
+    last_frame: last,
+    started_at: isoTime(need(iv, 'started_at', path), `${path}.started_at`),
+    ended_at: ended === null ? null : isoTime(ended, `${path}.ended_at`),
+    duration_s: duration,
+    excluded,
+  };
+}
+
 function buildStats(stats) {
   const path = '$.stats';
   const rtt = need(stats, 'rtt_ms', path);
@@ -274,7 +295,7 @@ function buildTiming(timing, fallbackEnd) {
  * The export document of one player (the pinned shape, keys in the documented order).
  * @param {object} args
  * @param {object} args.record    the session's record: {episodes, verified_frame, desyncs,
- *                                connection_events, stats, timing[, partial]}
+ *                                connection_events, stats, timing[, partial, hidden_intervals]}
  * @param {object} args.ids       {game_id, scene_id, subject_id, player_index, peers: [{player_index, subject_id}]}
  * @param {object} args.settings  {p2p, validation, impairment | null}
  * @param {boolean} [args.partial]  written before the game ended (default: record.partial ?? false)
@@ -292,7 +313,9 @@ export function buildExport({ record, ids, settings, partial, now } = {}) {
   if (!Array.isArray(events)) fail('$.connection_events', 'must be an array');
   const isPartial = partial ?? record.partial ?? false;
   if (typeof isPartial !== 'boolean') fail('$.partial', 'must be a boolean');
-  return {
+  const hidden = record.hidden_intervals;
+  if (hidden !== undefined && !Array.isArray(hidden)) fail('$.hidden_intervals', 'must be an array');
+  const doc = {
     schema: SCHEMA_NAME,
     schema_version: SCHEMA_VERSION,
     partial: isPartial,
@@ -302,9 +325,12 @@ export function buildExport({ record, ids, settings, partial, now } = {}) {
     verified_frame: frameOrNull(need(record, 'verified_frame', '$'), '$.verified_frame'),
     desyncs: desyncs.map(buildDesync),
     connection_events: events.map(buildConnectionEvent),
-    stats: buildStats(need(record, 'stats', '$')),
-    timing: buildTiming(need(record, 'timing', '$'), now ?? new Date()),
   };
+  // Optional (absent from older records): this player's hidden-page intervals.
+  if (hidden !== undefined) doc.hidden_intervals = hidden.map(buildHiddenInterval);
+  doc.stats = buildStats(need(record, 'stats', '$'));
+  doc.timing = buildTiming(need(record, 'timing', '$'), now ?? new Date());
+  return doc;
 }
 
 /** The upload URL of one export slot (base = server origin, '' for the page's own origin). */

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 
 import {
   encode, decode, PROTOCOL_VERSION, MAX_MESSAGE_BYTES, MAX_INPUT_COUNT, MessageType, ByeReason, ErrorCode, NO_ACK,
+  NO_ADVANTAGE, MAX_COUNTDOWN,
 } from '../../static/js/protocol.js';
 
 const VECTORS = JSON.parse(readFileSync(new URL('../vectors/protocol.json', import.meta.url), 'utf8'));
@@ -44,7 +45,7 @@ function rng(seed) {
 test('vectors file covers every type and error code', () => {
   assert.equal(VECTORS.version, PROTOCOL_VERSION);
   const types = new Set(VECTORS.valid.map((v) => v.message.type));
-  assert.deepEqual([...types].sort(), ['bye', 'episode_end', 'episode_ready', 'hello', 'input', 'keepalive', 'ping', 'pong', 'state_hash']);
+  assert.deepEqual([...types].sort(), ['bye', 'countdown', 'episode_end', 'episode_ready', 'hello', 'input', 'keepalive', 'ping', 'pong', 'state_hash']);
   assert.deepEqual(new Set(VECTORS.invalid.map((v) => v.error)), CODES);
 });
 
@@ -117,7 +118,10 @@ test('constants', () => {
   assert.equal(MAX_MESSAGE_BYTES, 1024);
   assert.equal(MAX_INPUT_COUNT, 128);
   assert.equal(NO_ACK, 0xffffffff);
-  assert.deepEqual(Object.values(MessageType), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(Object.values(MessageType), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual(Object.values(ByeReason), [0, 1, 2, 3, 4, 5]);
+  assert.equal(NO_ADVANTAGE, -32768);
+  assert.equal(MAX_COUNTDOWN, 65535);
   assert.ok(Object.isFrozen(MessageType));
 });
 
@@ -248,6 +252,7 @@ test('fuzz: random valid messages round-trip', () => {
       { type: 'state_hash', frame: u32(), hash: toHex(r.bytes(8)) },
       { type: 'hello', version: r.int(256), player: r.int(256), numPlayers: r.int(256) },
       { type: 'bye', reason: r.int(256) },
+      { type: 'countdown', left: r.int(65536), advantage: r.int(2) ? null : r.int(65535) - 32767 },
     ];
     for (const msg of msgs) {
       if (msg.type === 'ping' && !Number.isFinite(msg.time)) continue;

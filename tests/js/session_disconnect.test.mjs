@@ -160,3 +160,19 @@ test('a short outage: interrupted, then resumed, and the game completes in agree
   }
   assert.deepEqual(confirmedRows(g.sessions[0]), confirmedRows(g.sessions[1]));
 });
+
+test('peerInfo: silence, and while interrupted the grace left before the disconnect', () => {
+  const g = createGame({ numPlayers: 2, seed: 21, makeEnv: env3(2), settings: { maxEpisodes: 50 }, link: { delayMs: 20 } });
+  g.run(3000);
+  let info = g.sessions[0].peerInfo()[0];
+  assert.equal(info.grace_left_ms, null);
+  assert.ok(info.silent_ms >= 0 && info.silent_ms < 200, JSON.stringify(info));
+  g.kill(1);
+  g.run(3000 + 2000);
+  info = g.sessions[0].peerInfo()[0];
+  assert.equal(info.state, 'interrupted');
+  assert.ok(info.silent_ms >= 1900 && info.silent_ms <= 2100, JSON.stringify(info));
+  assert.ok(Math.abs(info.grace_left_ms - (5000 - info.silent_ms)) < 1e-9);
+  g.run(3000 + 6000);
+  assert.equal(g.sessions[0].peerInfo()[0].grace_left_ms, null, 'disconnected: no more grace');
+});

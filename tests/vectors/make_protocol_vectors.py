@@ -21,6 +21,10 @@ def u8(n: int) -> str:
     return f"{n:02x}"
 
 
+def u16(n: int) -> str:
+    return f"{n:04x}"
+
+
 def u32(n: int) -> str:
     return f"{n:08x}"
 
@@ -129,7 +133,16 @@ VALID = [
     v("bye: game over", "0901", {"type": "bye", "reason": 1}),
     v("bye: error", "0902", {"type": "bye", "reason": 2}),
     v("bye: timeout", "0903", {"type": "bye", "reason": 3}),
+    v("bye: excluded, the game ends", "0904", {"type": "bye", "reason": 4}),
+    v("bye: excluded, the others play on with its default action", "0905", {"type": "bye", "reason": 5}),
     v("bye: unknown reason 255 still decodes", "09ff", {"type": "bye", "reason": 255}),
+    v("countdown: 90 left, no sample yet", "0a" + u16(90) + "8000", {"type": "countdown", "left": 90, "advantage": None}),
+    v("countdown: 0 left, advantage 0", "0a" + u16(0) + i16(0), {"type": "countdown", "left": 0, "advantage": 0}),
+    v("countdown: 65535 left, advantage -3", "0a" + u16(65535) + i16(-3),
+      {"type": "countdown", "left": 65535, "advantage": -3}),
+    v("countdown: advantage -32767 (lowest number)", "0a" + u16(1) + i16(-32767),
+      {"type": "countdown", "left": 1, "advantage": -32767}),
+    v("countdown: advantage 32767", "0a" + u16(1) + i16(32767), {"type": "countdown", "left": 1, "advantage": 32767}),
 ]
 
 # Encoding clamps the PING advantage to i16; these do not decode back to the same message.
@@ -140,6 +153,11 @@ ENCODE_ONLY = [
       {"type": "ping", "advantage": -40000, "time": 1.0}),
     v("ping: advantage 2**40 clamps to 32767", "02" + "7fff" + f64(2.0),
       {"type": "ping", "advantage": 2**40, "time": 2.0}),
+    # COUNTDOWN clamps to -32767..32767: -32768 on the wire means "no sample" (null / None).
+    v("countdown: advantage -32768 clamps to -32767", "0a" + u16(5) + i16(-32767),
+      {"type": "countdown", "left": 5, "advantage": -32768}),
+    v("countdown: advantage 40000 clamps to 32767", "0a" + u16(5) + i16(32767),
+      {"type": "countdown", "left": 5, "advantage": 40000}),
 ]
 
 ONE = input_hex(0, None, 0, [0])  # 12-byte INPUT for truncation/trailing cases
@@ -160,8 +178,8 @@ INVALID = [
     bad("1024 bytes of unknown type", "ff" * 1024, "unknown_type"),
     bad("1024 bytes keepalive: longer than its layout", "04" + "00" * 1023, "oversized"),
     bad("type 0x00", "00", "unknown_type"),
-    bad("type 0x0a", "0a", "unknown_type"),
-    bad("type 0x0a with payload", "0a0102030405", "unknown_type"),
+    bad("type 0x0b", "0b", "unknown_type"),
+    bad("type 0x0b with payload", "0b0102030405", "unknown_type"),
     bad("type 0x80", "80", "unknown_type"),
     bad("type 0xff", "ff", "unknown_type"),
     # truncation, every type that has a body
@@ -182,6 +200,8 @@ INVALID = [
     bad("state_hash: 5 of 13 bytes", "07" + u32(1), "truncated"),
     bad("hello: 3 of 4 bytes", "080100", "truncated"),
     bad("bye: type byte only", "09", "truncated"),
+    bad("countdown: type byte only", "0a", "truncated"),
+    bad("countdown: 4 of 5 bytes", "0a" + u16(3) + "00", "truncated"),
     # bytes after the layout
     bad("input: trailing byte", ONE + "00", "oversized"),
     bad("input: count 1 but two actions", HEAD + "01" + "0000", "oversized"),
@@ -193,6 +213,7 @@ INVALID = [
     bad("state_hash: 14 bytes", "07" + u32(1) + "00" * 9, "oversized"),
     bad("hello: trailing byte", "0801000200", "oversized"),
     bad("bye: trailing byte", "090000", "oversized"),
+    bad("countdown: trailing byte", "0a" + u16(3) + i16(0) + "00", "oversized"),
     # invalid values
     bad("input: count 0", HEAD + "00", "invalid"),
     bad("input: count 0 with trailing bytes", HEAD + "00" + "0000", "invalid"),
@@ -261,6 +282,10 @@ ENCODE_ERRORS = [
     {"name": "hello: version -1", "field": "version",
      "message": {"type": "hello", "version": -1, "player": 0, "num_players": 2}},
     {"name": "bye: reason 256", "field": "reason", "message": {"type": "bye", "reason": 256}},
+    {"name": "countdown: left 65536", "field": "left", "message": {"type": "countdown", "left": 65536, "advantage": 0}},
+    {"name": "countdown: left -1", "field": "left", "message": {"type": "countdown", "left": -1, "advantage": 0}},
+    {"name": "countdown: advantage 0.5", "field": "advantage",
+     "message": {"type": "countdown", "left": 1, "advantage": 0.5}},
 ]
 
 DOC = {
@@ -268,12 +293,14 @@ DOC = {
     "tests/test_protocol.py and tests/js/protocol.test.mjs. Regenerate with "
     "python tests/vectors/make_protocol_vectors.py.",
     "message_form": "Language-neutral JSON form of a message: {type, ...fields}, type one of input, "
-    "ping, pong, keepalive, episode_end, episode_ready, state_hash, hello, bye. input: player, ack "
+    "ping, pong, keepalive, episode_end, episode_ready, state_hash, hello, bye, countdown. input: player, ack "
     "(null = none; JS -1, Python None), start, actions (list of int). ping: advantage, time. pong: "
     "time. episode_end: frame, episode. episode_ready: episode. state_hash: frame, hash (16 "
-    "lowercase hex). hello: version, player, num_players (JS numPlayers). bye: reason.",
+    "lowercase hex). hello: version, player, num_players (JS numPlayers). bye: reason. countdown: left, "
+    "advantage (null = no sample).",
     "valid": "encode(message) == hex and decode(hex) == message (time -0.0 keeps its sign).",
-    "encode_only": "encode(message) == hex only (PING advantage is clamped to i16 when encoding).",
+    "encode_only": "encode(message) == hex only (PING advantage is clamped to i16, COUNTDOWN advantage to "
+    "-32767..32767, when encoding).",
     "invalid": "decode(hex) gives an error with this code.",
     "encode_errors": "encode(message) throws (JS TypeError/RangeError, Python TypeError/ValueError) "
     "with a message that names field.",

@@ -3,7 +3,9 @@
 // (interactive_gym_p2p/peer/sim.py) runs the same config and its tests compare the two.
 // Config: {numPlayers, seed, settings (camelCase), link (camelCase, all directed links),
 //          env: {kind: 'counter'|'trivial', ...options}, noiseSaltByPlayer, maxMs,
-//          input: 'default'|'nonzero', script: [[t, 'kill'|'block'|'unblock'|'close', a, b, both], ...]}
+//          input: 'default'|'nonzero',
+//          script: [[t, 'kill'|'block'|'unblock'|'close'|'hide'|'show'|'exclude', a, b, both], ...]}
+//          ('exclude': b is the policy)
 import { createGame } from './sim.mjs';
 import { createCounterEnv, createTrivialEnv } from './envs.mjs';
 
@@ -26,6 +28,9 @@ for (const [t, op, a, b, both] of cfg.script || []) {
   else if (op === 'block') g.block(a, b, both);
   else if (op === 'unblock') g.unblock(a, b, both);
   else if (op === 'close') g.sessions[a].close();
+  else if (op === 'hide') g.sessions[a].setHidden(true);
+  else if (op === 'show') g.sessions[a].setHidden(false);
+  else if (op === 'exclude') g.sessions[a].exclude({ reason: 'test', policy: b });
 }
 g.runToEnd(cfg.maxMs ?? 600000);
 process.stdout.write(JSON.stringify({ states: g.sessions.map((s) => s.state), records: g.sessions.map((s) => s.record()) }) + '\n');

@@ -1,5 +1,8 @@
 """Offline stand-ins for where ``python -m interactive_gym_p2p.pyodide fetch`` downloads from.
 
+    python tests/pyodide_support.py registry      # a LocalRegistry of the pinned tarball;
+                                                  # prints READY <url>, serves until stdin closes
+
 - :func:`pinned_tarball`: the registry's own ``pyodide-<version>.tgz``, taken by
   ``npm pack --offline`` from npm's cache (``npm ci`` put it there; no network).
 - :class:`LocalRegistry`: a tiny npm registry on 127.0.0.1 serving that tarball and the
@@ -13,6 +16,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -98,3 +103,20 @@ class FileServer(_Server):
         if "/" in path.lstrip("/") or not target.is_file():
             return 404, "text/plain", b"not found"
         return 200, "application/octet-stream", target.read_bytes()
+
+
+def main(argv: list[str]) -> int:
+    """A registry as a child process (the e2e harness's READY convention)."""
+    if argv[1:] != ["registry"]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="igp2p-registry-") as tmp:
+        with LocalRegistry(pinned_tarball(Path(tmp))) as registry:
+            print(f"READY {registry.url}", flush=True)
+            sys.stdin.read()
+            print(f"REQUESTS {json.dumps(registry.requests)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -258,3 +258,30 @@ def test_packages_come_from_the_repository_checked_by_the_lock(fake_repository, 
     with pytest.raises(DownloadError, match="does not match its pinned SHA256"):
         fetch_packages(folder3, wanted, str(repo), log=lambda _m: None)
     assert not (folder3 / wanted[0].file_name).exists() and not list(folder3.glob("*.part"))
+
+
+def test_fetch_experiment_asks_the_repository_for_what_its_scenes_need(tarball: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    experiment = tmp_path / "experiment.py"
+    experiment.write_text(
+        "import sys\nsys.path.insert(0, %r)\n"
+        "from server_harness import ENV_CODE, make_scene, make_stager\n"
+        "stager = make_stager(make_scene('a').pyodide(packages_to_install=['six']),\n"
+        "                     make_scene('b').pyodide(environment_initialization_code='import pytz\\n' + ENV_CODE))\n"
+        % str(ROOT / "tests"))
+    root = tmp_path / "cache"
+    assert fetch("--dir", str(root), "--tarball", str(tarball)) == 0
+    lock = cache.inspect(root / pin.VERSION).lock
+    assert lock is not None
+    empty = tmp_path / "repo"
+    empty.mkdir()
+    with FileServer(empty) as repository:  # holds nothing: every package request is a 404
+        assert fetch("--pyodide-dir", str(root), "--experiment", str(experiment), "--package-index", repository.url) == 1
+    # listed (six) and imported (pytz) packages, with micropip for the listed one, in name order
+    assert repository.requests == [f"/{lock.packages['micropip'].file_name}"]
+    assert "HTTP 404" in capsys.readouterr().err
+    from interactive_gym_p2p.server.experiment import load_experiment, resolve_experiment
+    from interactive_gym_p2p.server.pyodide import experiment_needs
+
+    needs = experiment_needs(load_experiment(resolve_experiment(str(experiment))))
+    assert [p.name for p in resolve_needs(lock, needs).packages] == ["micropip", "pytz", "six"]

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dir", type=Path, default=None,
+        p.add_argument("--dir", "--pyodide-dir", dest="dir", type=Path, default=None,
                        help=f"cache root (default: ${cache.CACHE_ENV}, else the user cache folder); "
                             "the server's --pyodide-dir takes the same folder")
 

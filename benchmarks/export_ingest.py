@@ -148,7 +148,7 @@ def main() -> int:
     print(f"  {'step':<34}{'ms':>9}")
     for name, fn in [
         ("json parse (strict)", lambda: parse_json(templates[0])),
-        ("schema check (compiled)", lambda: schema_problems(doc)),
+        ("schema check (jsonschema-rs)", lambda: schema_problems(doc)),
         ("consistency rules", lambda: consistency_problems(doc)),
         ("canonical digest (dedupe)", lambda: canonical_digest(doc)),
         ("compare the pair", lambda: compare_exports(docs)),

@@ -126,6 +126,7 @@ class P2PGymScene(GymScene):
         hash_interval: int = NotProvided,
         state_dump_on_desync: bool = NotProvided,
         export: bool = NotProvided,
+        record_info: list[str] = NotProvided,
     ) -> P2PGymScene:
         """Sync validation settings; see :class:`~interactive_gym_p2p.scene_settings.ValidationSettings`."""
         given = _given(locals())

@@ -221,12 +221,29 @@ class ValidationSettings:
     """Keep the canonical state of the first desynced frame in the export."""
     export: bool = True
     """Upload a validation export per player when the game ends."""
+    record_info: tuple[str, ...] = ()
+    """Keys of the environment's step ``infos`` recorded for every confirmed frame (each
+    player's value as JSON; docs/data.md), e.g. ``["score"]``."""
+
+
+def check_record_info(setting: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise SceneConfigError(setting, f"must be a list of info keys (strings), got {value!r}")
+    keys = []
+    for key in value:
+        if not isinstance(key, str) or not key or len(key) > 64:
+            raise SceneConfigError(setting, f"info keys must be non-empty strings of at most 64 characters, got {key!r}")
+        if key in keys:
+            raise SceneConfigError(setting, f"{key!r} is listed twice")
+        keys.append(key)
+    return tuple(keys)
 
 
 VALIDATION_CHECKS: dict[str, Any] = {
     "hash_interval": lambda s, v: check_int(s, v, 1, 3600),
     "state_dump_on_desync": check_bool,
     "export": check_bool,
+    "record_info": check_record_info,
 }
 
 
@@ -241,7 +258,9 @@ def p2p_settings_dict(settings: P2PSettings) -> dict[str, Any]:
 
 
 def validation_settings_dict(settings: ValidationSettings) -> dict[str, Any]:
-    return asdict(settings)
+    out = asdict(settings)
+    out["record_info"] = list(settings.record_info)
+    return out
 
 
 @dataclass(frozen=True)

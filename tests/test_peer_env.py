@@ -48,7 +48,7 @@ def test_from_code_runs_the_code_as_a_module_with_interactive_gym_conventions():
         assert a.module_name in sys.modules
         a.reset(9)
         snap = a.save()
-        assert [a.step([1, 2]) for _ in range(3)] == [False, False, True], "done when every agent terminated"
+        assert [a.step([1, 2]).done for _ in range(3)] == [False, False, True], "done when every agent terminated"
         assert snap == {"t": 0, "xs": [2, 0], "g": 5}, "a snapshot is not aliased by later steps"
         after = a.state_hash()
         a.load(snap)
@@ -104,7 +104,7 @@ def cpython_run(cfg: dict) -> dict:
                     for _ in range(cfg["probeDepth"]):
                         env.step([prng.int(9), prng.int(9)])
                     env.load(snap)
-                done = env.step([prng.int(9), prng.int(9)])
+                done = env.step([prng.int(9), prng.int(9)]).done
                 hashes.append(env.state_hash())
                 frame += 1
                 if done:

@@ -50,11 +50,12 @@ def js_sim(n: int, seed: int, settings: dict[str, Any], link: dict[str, Any], en
 
 
 def counter(n: int, env: dict[str, Any], salt: int = 0) -> CounterEnv:
-    return CounterEnv(n, env.get("minSteps", 40), env.get("maxSteps", 120), env.get("noiseAt"), salt)
+    return CounterEnv(n, env.get("minSteps", 40), env.get("maxSteps", 120), env.get("noiseAt"), salt,
+                      env.get("reportSteps", False))
 
 
 @pytest.mark.parametrize("n,seed,link,env", [
-    (2, 7, IMPAIRED, {"minSteps": 150, "maxSteps": 400}),
+    (2, 7, IMPAIRED, {"minSteps": 150, "maxSteps": 400, "reportSteps": True}),
     (3, 8, {"delay_ms": 100, "jitter_ms": 40, "loss": 0.2, "duplicate": 0.05, "reorder": 0.1}, {}),
     (2, 9, IMPAIRED, {"minSteps": 200, "maxSteps": 300, "noiseAt": 77}),
 ])
@@ -107,7 +108,7 @@ def play_script(g: Game, script: list[list[Any]]) -> None:
 ], ids=["relay-different-knowledge", "relay", "end", "outage", "bye-left"])
 def test_disconnects_give_equal_records_in_both_engines(policy, script):
     """Silence, BYE, relays and the default-action agreement: the same wire in both languages."""
-    env = {"minSteps": 200, "maxSteps": 300}
+    env = {"minSteps": 200, "maxSteps": 300, "reportSteps": True}
     link = {"delay_ms": 30, "jitter_ms": 10, "loss": 0.05}
     settings = {"max_episodes": 4, "disconnect_policy": policy}
     g = Game(num_players=3, seed=4, settings=settings, link=link, make_env=lambda p: counter(3, env),

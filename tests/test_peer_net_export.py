@@ -32,11 +32,16 @@ def record() -> dict[str, Any]:
             {"episode": 0, "seed": 123456789, "start_frame": 0, "end_frame": 3, "last_confirmed_frame": 3,
              "verified_frame": 3,
              "frames": [[0, [0, 0], "0123456789abcdef"], [1, [1, -2], None], [2, [2147483647, -2147483648], "fedcba9876543210"],
-                        [3, [4, 5], "00000000000000ff"]]},
+                        [3, [4, 5], "00000000000000ff"]],
+             "rewards": [[1, [0.5, -0.0]], [3, [2.0, None]]], "terminated": [[3, [True, True]]], "truncated": [],
+             "infos": [[0, {"score": [0, 0], "who": [{"a": 1.5}, None]}], [3, {"score": [2, 0], "who": ["x", None]}]],
+             "end_reason": "terminated"},
             # unfinished: rows past last_confirmed_frame are predictions and must be dropped
             {"episode": 1, "seed": 4294967295, "start_frame": 4, "end_frame": None, "last_confirmed_frame": 5,
              "verified_frame": None,
-             "frames": [[4, [1, 1], "1111111111111111"], [5, [2, 2], None], [6, [3, 3], "2222222222222222"]]},
+             "frames": [[4, [1, 1], "1111111111111111"], [5, [2, 2], None], [6, [3, 3], "2222222222222222"]],
+             "rewards": [[5, [1, 0]], [6, [1, 1]]], "terminated": [], "truncated": [[6, [True, True]]],
+             "infos": [], "end_reason": None},
         ],
         "verified_frame": 3,
         "desyncs": [{"frame": 2, "episode": 0, "local_hash": "fedcba9876543210", "peer_hash": "fedcba9876543211",
@@ -106,6 +111,13 @@ def cases() -> list[dict[str, Any]]:
         {**base, "record": mutate(("episodes", 0, "frames", 2, 1), [2147483648, 0])},
         {**base, "record": mutate(("episodes", 0, "frames", 3, 2), "XYZ")},
         {**base, "record": mutate(("episodes", 0, "seed"), 1.5)},
+        {**base, "record": mutate(("episodes", 0, "rewards", 0, 1), [1])},
+        {**base, "record": mutate(("episodes", 0, "rewards", 1, 1, 0), "2")},
+        {**base, "record": mutate(("episodes", 0, "rewards", 1, 0), 1)},
+        {**base, "record": mutate(("episodes", 0, "terminated", 0, 1, 1), 1)},
+        {**base, "record": mutate(("episodes", 0, "infos", 0, 1, "score"), [0])},
+        {**base, "record": mutate(("episodes", 0, "end_reason"), "bored")},
+        {**base, "record": mutate(("episodes", 0, "rewards"), None)},
         {**base, "record": mutate(("desyncs", 0, "time"), "yesterday")},
         {**base, "record": mutate(("connection_events", 0, "event"), "exploded")},
         {**base, "record": mutate(("timing", "fps_target"), 0)},
@@ -162,12 +174,15 @@ def test_python_build_export_equals_validation_js() -> None:
             assert schema_problems(got["doc"]) == [], i
         else:
             assert got["path"] == expected["path"], (i, got, expected)
-    assert oks == 9
+    assert oks == 10
 
 
 def test_dropped_predictions_and_tokens() -> None:
     doc = build_export(record(), IDS, SETTINGS, None, NOW)
     assert [row[0] for row in doc["episodes"][1]["frames"]] == [4, 5]
+    # Step data past the last confirmed frame came from predicted steps: dropped like the rows.
+    assert doc["episodes"][1]["rewards"] == [[5, [1, 0]]] and doc["episodes"][1]["truncated"] == []
+    assert doc["episodes"][0]["rewards"] == [[1, [0.5, 0]], [3, [2, None]]]
     assert doc["desyncs"][0]["state"] == {"x": 1.5, "nan": "NaN", "inf": "-Infinity", "neg0": 0, "nested": [1, {"k": True}]}
     assert doc["stats"]["rtt_ms"] == {"p50": 41.5, "p95": None, "samples": 12}
     assert "frames_advanced" not in doc["stats"]

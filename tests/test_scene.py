@@ -114,12 +114,20 @@ def test_static_turn_list_checked_and_not_in_settings() -> None:
         ("hash_interval", 1.0, "integer"),
         ("state_dump_on_desync", 1, "True or False"),
         ("export", "yes", "True or False"),
+        ("record_info", "score", "list of info keys"),
+        ("record_info", ["score", 3], "non-empty strings"),
+        ("record_info", ["score", "score"], "listed twice"),
     ],
 )
 def test_validation_rejects(setting: str, value: Any, fragment: str) -> None:
     with pytest.raises(SceneConfigError) as info:
         P2PGymScene().validation(**{setting: value})
     assert str(info.value).startswith(f"validation({setting})") and fragment in str(info.value)
+
+
+def test_record_info_reaches_the_game_settings() -> None:
+    scene = P2PGymScene().validation(record_info=["score", "gems"])
+    assert scene.game_settings()["validation"]["record_info"] == ["score", "gems"]
 
 
 def test_gameplay_actions_are_i32() -> None:
@@ -233,7 +241,7 @@ def test_game_settings_and_wait_timeout() -> None:
     assert settings["p2p"]["players"] == 3 and settings["p2p"]["input_delay"] == 1
     assert settings["p2p"]["wait_timeout_s"] == 30  # from Interactive Gym's waitroom_timeout (ms)
     assert settings["p2p"]["default_action"] == 0
-    assert settings["validation"] == {"hash_interval": 1, "state_dump_on_desync": True, "export": True}
+    assert settings["validation"] == {"hash_interval": 1, "state_dump_on_desync": True, "export": True, "record_info": []}
     assert settings["impairment"] is None
     assert scene.p2p(wait_timeout_s=5).signaling_rules().wait_timeout_s == 5
 

@@ -65,6 +65,8 @@ def build_game_scene(
         )
         .rendering(fps=fps, game_width=gem_rush.WIDTH, game_height=gem_rush.HEIGHT, background="#0f172a")
         .p2p(players=2, ice_transport_policy=ice_transport_policy, impairment=impairment, **p2p)
+        # Each player's running score on every confirmed frame (the data tables' info_score).
+        .validation(record_info=["score"])
     )
 
 

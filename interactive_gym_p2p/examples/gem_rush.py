@@ -171,7 +171,8 @@ class GemRushEnv:
         done = self._t >= self.max_steps
         terminateds = {0: False, 1: False, "__all__": False}
         truncateds = {0: done, 1: done, "__all__": done}
-        infos = {a: {} for a in (0, 1)}
+        # The running score, for scenes that record it per frame (record_info=["score"]).
+        infos = {a: {"score": self._players[a][2]} for a in (0, 1)}
         return self._observations(), rewards, terminateds, truncateds, infos
 
     def _observations(self) -> dict[int, list[int]]:

@@ -18,20 +18,14 @@ import types
 from typing import Any, Mapping, Sequence
 
 from ..hashing import canonicalize, state_hash
+from ..step_outcome import episode_over, step_outcome
+from .record import StepResult
 
 logger = logging.getLogger(__name__)
 
 _module_ids = itertools.count(1)
 
-
-def episode_over(flags: Any, agent_ids: Sequence[Any]) -> bool:
-    """``__all__`` if present, else every agent's flag (a plain bool also works). Also what
-    the offline replay (``validation/replay.py``) uses, so both end episodes alike."""
-    if isinstance(flags, Mapping):
-        if "__all__" in flags:
-            return bool(flags["__all__"])
-        return len(agent_ids) > 0 and all(bool(flags.get(a, False)) for a in agent_ids)
-    return bool(flags)
+__all__ = ["InteractiveGymEnvAdapter", "episode_over", "load_environment_module"]
 
 
 def load_environment_module(code: str, name: str, interactive_gym_globals: Mapping[str, Any] | None = None) -> types.ModuleType:
@@ -52,10 +46,16 @@ def load_environment_module(code: str, name: str, interactive_gym_globals: Mappi
 
 class InteractiveGymEnvAdapter:
     """Contract B's environment adapter: ``num_players``, ``reset(seed)``, ``step(actions) ->
-    done``, ``save()``, ``load(snapshot)``, ``state_hash()``, ``canonical_state()``, ``render()``."""
+    StepResult``, ``save()``, ``load(snapshot)``, ``state_hash()``, ``canonical_state()``,
+    ``render()``. Each step reports every player's reward and flags, and the values of the
+    ``record_info`` keys (``interactive_gym_p2p.step_outcome``, the same code the browser's
+    Pyodide adapter runs)."""
+
+    reports_rewards = True
 
     def __init__(self, env: Any, num_players: int, agent_ids: Sequence[Any] | None = None,
-                 default_action: int = 0, module_name: str | None = None) -> None:
+                 default_action: int = 0, module_name: str | None = None,
+                 record_info: Sequence[str] = ()) -> None:
         for name in ("reset", "step", "get_state", "set_state"):
             if not callable(getattr(env, name, None)):
                 raise TypeError(f"env has no {name}() method; P2P rollback needs reset, step, get_state and set_state")
@@ -72,12 +72,14 @@ class InteractiveGymEnvAdapter:
         self.num_players = num_players
         self.default_action = default_action
         self.module_name = module_name
+        self.record_info = tuple(record_info)
         self._state: Any = None  # get_state() of the current frame while it is current
 
     @classmethod
     def from_code(cls, code: str, num_players: int, agent_ids: Sequence[Any] | None = None,
                   default_action: int = 0,
-                  interactive_gym_globals: Mapping[str, Any] | None = None) -> "InteractiveGymEnvAdapter":
+                  interactive_gym_globals: Mapping[str, Any] | None = None,
+                  record_info: Sequence[str] = ()) -> "InteractiveGymEnvAdapter":
         """Exec an Interactive Gym ``environment_initialization_code`` (defines ``env``)."""
         if not isinstance(code, str) or not code:
             raise TypeError("from_code: code (a Python source string defining env) is required")
@@ -87,7 +89,8 @@ class InteractiveGymEnvAdapter:
             sys.modules.pop(name, None)
             raise RuntimeError("the environment initialization code must define a variable named 'env'")
         try:
-            return cls(mod.__dict__["env"], num_players, agent_ids, default_action, module_name=name)
+            return cls(mod.__dict__["env"], num_players, agent_ids, default_action, module_name=name,
+                       record_info=record_info)
         except BaseException:
             sys.modules.pop(name, None)
             raise
@@ -98,14 +101,16 @@ class InteractiveGymEnvAdapter:
         self._state = None
         self.env.reset(seed=seed)
 
-    def step(self, actions: Sequence[int]) -> bool:
+    def step(self, actions: Sequence[int]) -> StepResult:
         self._state = None
         acts: dict[Any, int] = {}
         for i, agent in enumerate(self.agent_ids):
             a = actions[i] if i < len(actions) else self.default_action
             acts[agent] = int(a) if isinstance(a, int) and not isinstance(a, bool) else self.default_action
-        _, _, terminateds, truncateds, _ = self.env.step(acts)
-        return episode_over(terminateds, self.agent_ids) or episode_over(truncateds, self.agent_ids)
+        _, rewards, terminateds, truncateds, infos = self.env.step(acts)
+        o = step_outcome(rewards, terminateds, truncateds, infos, self.agent_ids, self.record_info)
+        return StepResult(done=o["done"], ended_by=o["ended_by"], rewards=o["rewards"], terminated=o["terminated"],
+                          truncated=o["truncated"], info=o["info"] or None)
 
     def _current_state(self) -> Any:
         if self._state is None:

@@ -35,6 +35,7 @@ ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})
 CONNECTION_EVENTS = ("interrupted", "resumed", "disconnected", "left", "excluded")
 PATH_KINDS = ("direct", "relay", "fallback", "simulated")
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
+END_REASONS = ("terminated", "truncated", "max_steps", "desync")
 COUNTERS = (
     "rollbacks", "max_rollback_depth", "mispredicted_frames", "stalled_frames", "frames_simulated",
     "bytes_sent", "bytes_received", "messages_sent", "messages_received", "decode_errors",
@@ -275,7 +276,7 @@ def _build_episode(ep: Any, e: int, num_players: int) -> dict[str, Any]:
         frames.append([frame, [_int(a, f"{rp}[1][{i}]", I32_MIN, I32_MAX) for i, a in enumerate(actions)],
                        _hash_or_null(row[2], f"{rp}[2]")])
     verified = _frame_or_null(_need(ep, "verified_frame", path), f"{path}.verified_frame")
-    return {
+    out: dict[str, Any] = {
         "episode": _count(_need(ep, "episode", path), f"{path}.episode"),
         "seed": _int(_need(ep, "seed", path), f"{path}.seed", 0, U32_MAX),
         "start_frame": start,
@@ -284,6 +285,70 @@ def _build_episode(ep: Any, e: int, num_players: int) -> dict[str, Any]:
         "verified_frame": verified,
         "frames": frames,
     }
+    # Per-frame step data (optional keys: absent in records of older engines).
+    if "rewards" in ep:
+        out["rewards"] = None if ep["rewards"] is None else _step_rows(
+            ep["rewards"], f"{path}.rewards", start, last, num_players, _reward_value)
+    if "terminated" in ep:
+        out["terminated"] = _step_rows(ep["terminated"], f"{path}.terminated", start, last, num_players, _flag_value)
+    if "truncated" in ep:
+        out["truncated"] = _step_rows(ep["truncated"], f"{path}.truncated", start, last, num_players, _flag_value)
+    if "infos" in ep:
+        out["infos"] = _step_rows(ep["infos"], f"{path}.infos", start, last, num_players, None)
+    if "end_reason" in ep:
+        reason = ep["end_reason"]
+        if reason is not None and reason not in END_REASONS:
+            _fail(f"{path}.end_reason", f"{_js(reason)} is not one of {', '.join(END_REASONS)}")
+        out["end_reason"] = reason
+    return out
+
+
+def _reward_value(v: Any, path: str) -> Any:
+    if v is None:
+        return None
+    if _is_number(v) and math.isfinite(v):
+        # Integral floats as ints: the JSON text is the browser's.
+        return int(v) if isinstance(v, float) and v.is_integer() and abs(v) <= MAX_SAFE_INTEGER else (0 if v == 0 else v)
+    return _fail(path, f"{_js(v)} is not a finite number or null")
+
+
+def _flag_value(v: Any, path: str) -> bool:
+    return v if isinstance(v, bool) else _fail(path, f"{_js(v)} is not a boolean")
+
+
+def _step_rows(rows: Any, path: str, start: int, last: int | None, num_players: int,
+               value: Callable[[Any, str], Any] | None) -> list[list[Any]]:
+    """``stepRows`` of validation.js: sparse ``[frame, values]`` rows, frames increasing inside
+    ``[start, last]`` (rows after ``last`` dropped); ``value=None``: info rows (any JSON)."""
+    if not isinstance(rows, (list, tuple)):
+        _fail(path, "must be an array of [frame, values] rows")
+    out: list[list[Any]] = []
+    previous = -1
+
+    def per_player(vals: Any, vp: str, check: Callable[[Any, str], Any]) -> list[Any]:
+        if not isinstance(vals, (list, tuple)) or len(vals) != num_players:
+            _fail(vp, f"must hold {num_players} values, one per player")
+        return [check(v, f"{vp}[{i}]") for i, v in enumerate(vals)]
+
+    for r, row in enumerate(rows):
+        rp = f"{path}[{r}]"
+        if not isinstance(row, (list, tuple)) or len(row) != 2:
+            _fail(rp, "must be [frame, values]")
+        frame = _frame(row[0], f"{rp}[0]")
+        if last is None or frame > last:
+            continue
+        if frame < start:
+            _fail(f"{rp}[0]", f"frame {frame} is before the episode's start_frame {start}")
+        if frame <= previous:
+            _fail(f"{rp}[0]", f"frame {frame} does not follow frame {previous}")
+        previous = frame
+        if value is not None:
+            out.append([frame, per_player(row[1], f"{rp}[1]", value)])
+        else:
+            if not _is_object(row[1]):
+                _fail(f"{rp}[1]", "must be an object of key -> [value per player]")
+            out.append([frame, {_key(k): per_player(vals, f"{rp}[1].{_key(k)}", json_copy) for k, vals in row[1].items()}])
+    return out
 
 
 def _build_desync(d: Any, i: int) -> dict[str, Any]:

@@ -767,7 +767,8 @@ class P2PSession:
         if episode == 0:
             self.sync.start_episode(seed, start_frame)
         self.episode_starts[episode] = start_frame
-        self.current_log = EpisodeLog(episode, seed, start_frame, self.num_players)
+        self.current_log = EpisodeLog(episode, seed, start_frame, self.num_players,
+                                      reports_rewards=getattr(self.env, "reports_rewards", False) is True)
         self.logs.append(self.current_log)
         self.ready_episode = episode
         self._state = SessionState.RUNNING
@@ -864,7 +865,7 @@ class P2PSession:
         log = self.current_log
         assert log is not None
         for f in range(self.last_recorded_frame + 1, confirmed + 1):
-            log.append(f, self.sync.confirmed_actions(f), by_frame.get(f))
+            log.append(f, self.sync.confirmed_actions(f), by_frame.get(f), self.sync.take_step_report(f))
         if confirmed > self.last_recorded_frame:
             self.last_recorded_frame = confirmed
         done_at = self.sync.done_at
@@ -885,6 +886,8 @@ class P2PSession:
         log = self.current_log
         assert log is not None
         log.end_frame = frame
+        # forced: a peer's environment ended the episode where ours did not (they diverged).
+        log.end_reason = "desync" if forced else self.sync.done_reason
         log.seal()
         self.episode_ends[self.episode] = frame
         self._emit("episode_end", {"episode": self.episode, "frame": frame, "forced": forced})
@@ -1130,6 +1133,7 @@ class P2PSession:
                 "episode": log.episode, "seed": log.seed, "start_frame": log.start_frame,
                 "end_frame": log.end_frame, "last_confirmed_frame": last, "verified_frame": v,
                 "frames": log.rows(),
+                **log.step_record(),
             })
         end_wall = self.ended_at_wall if self.ended_at_wall is not None else self.wall_clock()
         start_wall = self.started_at_wall if self.started_at_wall is not None else end_wall

@@ -9,6 +9,7 @@ import logging
 from typing import Any, Sequence
 
 from ..hashing import state_hash
+from .record import StepResult
 from .stats import js_round
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,10 @@ class CounterEnv:
     step index (the classic nondeterminism bug) for desync tests."""
 
     def __init__(self, num_players: int, min_steps: int = 40, max_steps: int = 120,
-                 noise_at: int | None = None, noise_salt: int = 0) -> None:
+                 noise_at: int | None = None, noise_salt: int = 0, report_steps: bool = False) -> None:
         self.num_players = num_players
+        self.report_steps = report_steps
+        self.reports_rewards = report_steps
         self.min_steps = min_steps
         self.max_steps = max_steps
         self.noise_at = noise_at
@@ -45,7 +48,7 @@ class CounterEnv:
         self.s = {"seed": seed, "t": 0, "acc": seed % 1000, "pos": [i * 0.5 for i in range(n)],
                   "last": [0] * n, "noise": 0}
 
-    def step(self, actions: Sequence[int]) -> bool:
+    def step(self, actions: Sequence[int]) -> bool | StepResult:
         self.hidden_calls += 1
         s = self.s
         pos, last = s["pos"], s["last"]
@@ -57,7 +60,26 @@ class CounterEnv:
         if self.noise_at is not None and s["t"] == self.noise_at:
             s["noise"] = self.noise_salt * 1000003 + (self.hidden_calls % 1000003)
         s["t"] += 1
-        return s["t"] >= self.max_steps or (s["t"] >= self.min_steps and s["acc"] % 11 == 0)
+        truncated = s["t"] >= self.max_steps
+        done = truncated or (s["t"] >= self.min_steps and s["acc"] % 11 == 0)
+        if not self.report_steps:
+            return done
+        n = self.num_players
+        rewards: list[float] = [0] * n
+        for i in range(n):
+            k = (s["acc"] + i) % 13
+            if k == 0:
+                rewards[i] = 0.1 * (i + 1)
+            elif k == 5:
+                rewards[i] = -1
+        return StepResult(
+            done=done,
+            ended_by=("truncated" if truncated else "terminated") if done else None,
+            rewards=rewards,
+            terminated=[(done and not truncated) or (i == 0 and s["t"] % 30 == 0) for i in range(n)],
+            truncated=[truncated] * n,
+            info={"phase": [s["t"] // 25 + i for i in range(n)], "lead": [v >= s["pos"][0] for v in s["pos"]]},
+        )
 
     def save(self) -> Any:
         s = self.s

@@ -4,6 +4,11 @@ it only talks to the environment adapter (reset/step/save/load/state_hash/canoni
 
 Frame f is the step applied with every player's input for f; the snapshot stored under f is
 the state AFTER that step; ``base`` is the state right after the episode's reset.
+
+What a step reports besides ``done`` is kept per simulated frame beside its snapshot: a
+rollback overwrites the report of every frame it re-simulates, so once a frame is confirmed
+(after ``rollback()``) its report is the one of a step whose inputs all equal the confirmed
+inputs; the session takes it only then (``take_step_report``), never from a predicted step.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .input_queue import MISPREDICTED, NO_FRAME, InputQueue
+from .record import StepResult, step_report
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +32,7 @@ class EnvAdapter(Protocol):
     num_players: int
 
     def reset(self, seed: int) -> None: ...
-    def step(self, actions: list[int]) -> bool: ...
+    def step(self, actions: list[int]) -> bool | StepResult: ...
     def save(self) -> Any: ...
     def load(self, snapshot: Any) -> None: ...
     def state_hash(self) -> str: ...
@@ -56,6 +62,8 @@ class SyncLayer:
         self.base: Any = None
         self.snapshots: dict[int, Any] = {}  # insertion order == increasing frames
         self.done_at = NO_FRAME  # the last simulated frame ended the episode
+        self.done_reason: str | None = None  # 'terminated' | 'truncated' (env) | 'max_steps' (cap)
+        self.step_reports: dict[int, StepResult] = {}  # latest simulation's report, frames with one
         self.hashed_through = -1
         self.step_hashes: dict[int, str] = {}  # frames confirmed when simulated -> hash
         self.wrong_flags = [False] * _WRONG_SLOTS
@@ -68,6 +76,7 @@ class SyncLayer:
         self.episode_start_frame = start_frame
         self.current_frame = start_frame
         self.done_at = NO_FRAME
+        self.done_reason = None
         self.hashed_through = max(self.hashed_through, start_frame - 1)
 
     def confirmed_input_frame(self) -> float:
@@ -133,13 +142,24 @@ class SyncLayer:
             # First simulation of f: its flag slot is reused from frame f - 4096.
             self.wrong_flags[f & (_WRONG_SLOTS - 1)] = False
             self.max_simulated_frame = f
-        done = bool(self.env.step(actions))
-        if self.max_steps_per_episode is not None and f - self.episode_start_frame + 1 >= self.max_steps_per_episode:
+        result = self.env.step(actions)
+        done = result.done if isinstance(result, StepResult) else bool(result)
+        reason = None
+        if done:
+            reason = "truncated" if isinstance(result, StepResult) and result.ended_by == "truncated" else "terminated"
+        elif self.max_steps_per_episode is not None and f - self.episode_start_frame + 1 >= self.max_steps_per_episode:
             done = True
+            reason = "max_steps"
+        report = step_report(result)
+        if report is not None:
+            self.step_reports[f] = report
+        else:
+            self.step_reports.pop(f, None)
         self.snapshots[f] = self.env.save()
         self.current_frame = f + 1
         self.stats.frames_simulated += 1
         self.done_at = f if done else NO_FRAME
+        self.done_reason = reason
         # Every input of every frame <= f is confirmed and no earlier prediction was wrong (the
         # session rolls back before it advances): this is the confirmed state of f, hash it now.
         if (all_confirmed and f > self.hashed_through and f % self.hash_interval == 0
@@ -161,8 +181,10 @@ class SyncLayer:
         for f in range(first, target):
             self.snapshots.pop(f, None)
             self.step_hashes.pop(f, None)
+            self.step_reports.pop(f, None)
         self.current_frame = first
         self.done_at = NO_FRAME
+        self.done_reason = None
         while self.current_frame < target:
             if self.advance_frame():
                 break
@@ -216,10 +238,12 @@ class SyncLayer:
         for f in range(frame + 1, target):
             self.snapshots.pop(f, None)
             self.step_hashes.pop(f, None)
+            self.step_reports.pop(f, None)
         for q in self.queues:
             q.discard_predictions_from(frame + 1, target - 1)
         self.current_frame = frame + 1
         self.done_at = NO_FRAME
+        self.done_reason = None
 
     def restore_current(self) -> None:
         self.env.load(self.state_before(self.current_frame))
@@ -236,6 +260,11 @@ class SyncLayer:
         state = self.env.canonical_state()
         self.restore_current()
         return state
+
+    def take_step_report(self, frame: int) -> StepResult | None:
+        """The step report of a confirmed frame (removed: each frame is recorded once), or None.
+        Only for ``frame <= confirmed_frame()``, after ``rollback()``."""
+        return self.step_reports.pop(frame, None)
 
     def confirmed_actions(self, frame: int) -> list[int]:
         return [q.confirmed(frame) for q in self.queues]

@@ -19,7 +19,7 @@ from ..validation.ids import identifier_problem
 from .pyodide import PYODIDE_VERSION, PyodideSource
 
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
-PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py"}
+PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py", "step_outcome.py": "step_outcome.py"}
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 RESERVED_PREFIX = "p2p/"
 """Paths under /p2p/ belong to the package's routes; the catch-all answers them 404."""

@@ -16,9 +16,21 @@ import logging
 from typing import Any, Iterable, Mapping
 
 from .schema import json_path
-from .schema_compiler import json_equal
 
 logger = logging.getLogger(__name__)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: true is not 1, 1 is 1.0, lists and objects compare deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
 
 REPORT_SCHEMA = "interactive-gym-p2p/comparison-report"
 REPORT_VERSION = 1

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from ..hashing import state_hash
-from ..peer.env import episode_over
+from ..step_outcome import episode_over
 from ..peer.session import episode_seed  # the pinned rule; also part of this module's API
 
 logger = logging.getLogger(__name__)

@@ -35,12 +35,16 @@ def make_game_exports(
     confirmed_upto: dict[int, int] | None = None,
     diverge_at: int | None = None,
     diverging_player: int = 1,
+    step_data: bool = True,
 ) -> list[dict[str, Any]]:
     """One export per player of a game that every player saw the same way, unless told otherwise.
 
     ``confirmed_upto`` maps a player index to its last confirmed frame (game-global) and
     marks that player's export partial; ``diverge_at`` makes ``diverging_player``'s state
     (hash) differ from that frame on, with a desync event and state dumps at that frame.
+    ``step_data`` adds per-frame rewards (player i scores 1 on frames where its action is
+    8 - i), the terminated flags of each finished episode, a ``score`` info (the running
+    sum of the player's rewards in the episode) and each episode's end reason.
     """
     rng = random.Random(seed)
     n = len(subject_ids)
@@ -63,17 +67,33 @@ def make_game_exports(
                 salt = "x" if diverge_at is not None and p == diverging_player and f >= diverge_at else ""
                 rows.append([f, list(actions[f]), _fake_hash(f, actions[f], salt)])
             verified = last if diverge_at is None else min(last, diverge_at - 1)
-            eps.append(
-                {
-                    "episode": e,
-                    "seed": (seed & 0xFFFFFFFF) ^ (((e + 1) * 0x9E3779B1) & 0xFFFFFFFF),
-                    "start_frame": start,
-                    "end_frame": end if last == end and not partial else None,
-                    "last_confirmed_frame": last,
-                    "verified_frame": verified if verified >= start else None,
-                    "frames": rows,
-                }
-            )
+            episode: dict[str, Any] = {
+                "episode": e,
+                "seed": (seed & 0xFFFFFFFF) ^ (((e + 1) * 0x9E3779B1) & 0xFFFFFFFF),
+                "start_frame": start,
+                "end_frame": end if last == end and not partial else None,
+                "last_confirmed_frame": last,
+                "verified_frame": verified if verified >= start else None,
+                "frames": rows,
+            }
+            if step_data:
+                rewards, infos, score = [], [], [0] * n
+                for f in range(start, last + 1):
+                    r = [1 if actions[f][i] == 8 - i else 0 for i in range(n)]
+                    if any(r):
+                        rewards.append([f, r])
+                        score = [a + b for a, b in zip(score, r)]
+                    if f == start or any(r):
+                        infos.append([f, {"score": list(score)}])
+                ended = episode["end_frame"] is not None
+                episode.update(
+                    rewards=rewards,
+                    terminated=[[end, [True] * n]] if ended else [],
+                    truncated=[],
+                    infos=infos,
+                    end_reason="terminated" if ended else None,
+                )
+            eps.append(episode)
         desyncs = []
         if diverge_at is not None and diverge_at <= last_global:
             others = [q for q in range(n) if q != p]

@@ -1,7 +1,9 @@
 """Load the validation export's JSON Schema and check documents against it.
 
 Two layers: the JSON Schema (``export.schema.json``, shipped in the package and used by the
-browser client's tests too) says what each field looks like; :func:`consistency_problems`
+browser client too) says what each field looks like, checked by ``jsonschema-rs`` (a compiled
+Draft 2020-12 validator: milliseconds for a 36 000-frame export, so an upload never blocks
+the eventlet server for long); :func:`consistency_problems`
 adds the rules a schema cannot say (frames in order and inside their episode, one action per
 player, the ids rule without its ``$`` loophole). Every problem names the JSON path of the
 value at fault, e.g. ``$.episodes[0].frames[12][2]``.
@@ -17,10 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from .ids import identifier_problem
-from .schema_compiler import CompiledSchema
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,10 @@ SCHEMA_NAME = "interactive-gym-p2p/validation-export"
 SCHEMA_VERSION = 1
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SCHEMA_PATH = Path(__file__).resolve().parent / "export.schema.json"
+
+STEP_ROW_KEYS = ("rewards", "terminated", "truncated", "infos")
+"""An episode's sparse per-frame rows ``[frame, values]`` (values: one per player, or for
+infos ``{key: [one per player]}``)."""
 
 MAX_REPORTED_PROBLEMS = 50
 """A broken 36 000-frame export could produce 36 000 messages; the first few say enough."""
@@ -87,8 +93,8 @@ def _reference_validator() -> Draft202012Validator:
 
 
 @lru_cache(maxsize=1)
-def _compiled() -> CompiledSchema:
-    return CompiledSchema(load_schema())
+def _validator() -> jsonschema_rs.Draft202012Validator:
+    return jsonschema_rs.Draft202012Validator(load_schema())
 
 
 def _reject_constant(name: str) -> Any:
@@ -120,8 +126,18 @@ def parse_json(data: bytes | str) -> Any:
 
 
 def schema_problems(doc: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[SchemaProblem]:
-    """What the JSON Schema says is wrong with ``doc`` (empty when it conforms), fast."""
-    return [SchemaProblem(json_path(path), message) for path, message in _compiled().problems(doc, limit)]
+    """What the JSON Schema says is wrong with ``doc`` (empty when it conforms), fast
+    (jsonschema-rs), sorted by path."""
+    validator = _validator()
+    if validator.is_valid(doc):
+        return []
+    problems = []
+    for error in validator.iter_errors(doc):
+        problems.append(SchemaProblem(json_path(error.instance_path), error.message))
+        if len(problems) >= limit:
+            break
+    problems.sort(key=lambda p: p.path)
+    return problems
 
 
 def reference_schema_problems(doc: Any, limit: int = MAX_REPORTED_PROBLEMS) -> list[SchemaProblem]:
@@ -193,6 +209,27 @@ def consistency_problems(doc: dict[str, Any], limit: int = MAX_REPORTED_PROBLEMS
                 f"{row}[1]", f"{len(actions)} actions for {num_players} players"
             ):
                 return problems
+        for key in STEP_ROW_KEYS:
+            rows = episode.get(key)
+            if not rows:
+                continue
+            previous_row_frame = -1
+            for r, (frame, values) in enumerate(rows):
+                row = f"{base}.{key}[{r}]"
+                if frame <= previous_row_frame:
+                    message = f"frame {frame} does not follow frame {previous_row_frame}"
+                elif frame < start or last is None or frame > last:
+                    message = f"frame {frame} is outside the episode's confirmed frames [{start}, {last}]"
+                else:
+                    message = None
+                if message is not None and add(f"{row}[0]", message):
+                    return problems
+                previous_row_frame = max(previous_row_frame, frame)
+                lists = values.items() if key == "infos" else [(None, values)]
+                for name, vals in lists:
+                    where = f"{row}[1]" if name is None else f"{row}[1]{json_path([name])[1:]}"
+                    if len(vals) != num_players and add(where, f"{len(vals)} values for {num_players} players"):
+                        return problems
     for d, desync in enumerate(doc["desyncs"]):
         if desync["peer_index"] not in indexes[1:] and add(
             f"$.desyncs[{d}].peer_index", f"{desync['peer_index']} is not a peer of this player"
@@ -221,7 +258,8 @@ def consistency_problems(doc: dict[str, Any], limit: int = MAX_REPORTED_PROBLEMS
 def validate_export(doc: Any, *, reference: bool = False) -> dict[str, Any]:
     """Return ``doc`` when it is a valid export, else raise :class:`ExportInvalid`.
 
-    ``reference=True`` checks the schema with ``jsonschema`` instead of the compiled checker.
+    ``reference=True`` checks the schema with the pure-Python ``jsonschema`` instead of
+    ``jsonschema-rs`` (a second opinion; about 4 s for a 36 000-frame export).
     """
     problems = reference_schema_problems(doc) if reference else schema_problems(doc)
     if not problems:

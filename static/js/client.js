@@ -11,10 +11,11 @@ import { createClientFlow, createDiag } from './client_flow.js';
 import { createDomUi } from './client_ui.js';
 import { loadPyodideRuntime, preparePyodideEnv } from './env_pyodide.js';
 
-/** Pyodide runtime (one per page) and the hashing.py source, fetched once. */
+/** Pyodide runtime (one per page) and the hashing.py and step_outcome.py sources, fetched once. */
 function createEnvLoader(config) {
   let runtime = null;
   let hashing = null;
+  let outcome = null;
   return async function loadEnv(p2p) {
     const env = p2p.env ?? {};
     if (env.runtime !== 'pyodide') throw new Error(`unsupported environment runtime ${JSON.stringify(env.runtime)}`);
@@ -23,10 +24,15 @@ function createEnvLoader(config) {
       if (!r.ok) throw new Error(`hashing.py: HTTP ${r.status}`);
       return r.text();
     });
-    // Either failure must be retried by the next scene, not remembered forever.
+    outcome ??= fetch(`${config.python_url ?? '/p2p/py/'}step_outcome.py`).then((r) => {
+      if (!r.ok) throw new Error(`step_outcome.py: HTTP ${r.status}`);
+      return r.text();
+    });
+    // Any failure must be retried by the next scene, not remembered forever.
     runtime.catch(() => { runtime = null; });
     hashing.catch(() => { hashing = null; });
-    const [pyodide, hashingSource] = await Promise.all([runtime, hashing]);
+    outcome.catch(() => { outcome = null; });
+    const [pyodide, hashingSource, stepOutcomeSource] = await Promise.all([runtime, hashing, outcome]);
     const packages = Array.isArray(env.packages) ? env.packages : [];
     if (packages.length > 0) {
       await pyodide.loadPackage('micropip');
@@ -36,6 +42,8 @@ function createEnvLoader(config) {
     return preparePyodideEnv(pyodide, {
       environmentCode: env.code,
       hashingSource,
+      stepOutcomeSource,
+      recordInfo: p2p.settings?.validation?.record_info ?? [],
       numPlayers: p.players,
       agentIds: p.agent_ids ?? null,
       defaultAction: p.default_action ?? p2p.gameplay?.default_action ?? 0,

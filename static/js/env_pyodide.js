@@ -50,8 +50,12 @@ def _p2p_episode_over(flags, agent_ids):
 
 
 class P2PEnvGlue:
-    def __init__(self, module_name, env_source, hashing, agent_ids, default_action, ig_globals_json):
+    def __init__(self, module_name, env_source, hashing, agent_ids, default_action, ig_globals_json,
+                 outcome=None, record_info=None):
         self.module_name = module_name
+        # step_outcome.py (shared with CPython): rewards, flags and record_info per step.
+        self.outcome = outcome
+        self.record_info = list(record_info or [])
         # Interactive Gym gives the env code a dict named interactive_gym_globals.
         preset = {"interactive_gym_globals": json.loads(ig_globals_json)}
         mod = _p2p_load_module(module_name, env_source, "<environment_initialization_code>", preset)
@@ -83,7 +87,11 @@ class P2PEnvGlue:
         acts = {}
         for i, agent in enumerate(self.agent_ids):
             acts[agent] = int(actions[i]) if i < len(actions) else self.default_action
-        _, _, terminateds, truncateds, _ = self.env.step(acts)
+        _, rewards, terminateds, truncateds, infos = self.env.step(acts)
+        if self.outcome is not None:
+            # False (nothing to record: the common frame, no string crosses into JS) or JSON text.
+            return self.outcome.encode_outcome(self.outcome.step_outcome(
+                rewards, terminateds, truncateds, infos, self.agent_ids, self.record_info))
         return (_p2p_episode_over(terminateds, self.agent_ids)
                 or _p2p_episode_over(truncateds, self.agent_ids))
 
@@ -132,6 +140,10 @@ let envCounter = 0;
  * @param {object} opts
  * @param {string} opts.environmentCode  Interactive Gym environment_initialization_code (defines `env`)
  * @param {string} opts.hashingSource    source of interactive_gym_p2p/hashing.py
+ * @param {string} [opts.stepOutcomeSource]  source of interactive_gym_p2p/step_outcome.py: with
+ *        it every step reports rewards, terminated/truncated flags and the recordInfo values
+ *        (the adapter's reportsRewards is true); without it steps report only done
+ * @param {string[]} [opts.recordInfo=[]]  info keys recorded per frame (scene record_info)
  * @param {number} [opts.numPlayers]     defaults to the number of agent ids
  * @param {Array}  [opts.agentIds]       agent ids in player order (default env.possible_agents)
  * @param {number} [opts.defaultAction=0] action for a player with no input
@@ -142,8 +154,14 @@ let envCounter = 0;
 export function createPyodideEnv(pyodide, opts) {
   const {
     environmentCode, hashingSource, agentIds = null, defaultAction = 0, snapshot = 'proxy',
-    interactiveGymGlobals = {},
+    interactiveGymGlobals = {}, stepOutcomeSource = null, recordInfo = [],
   } = opts ?? {};
+  if (stepOutcomeSource !== null && (typeof stepOutcomeSource !== 'string' || stepOutcomeSource.length === 0)) {
+    throw new TypeError('createPyodideEnv: stepOutcomeSource must be the source of step_outcome.py');
+  }
+  if (!Array.isArray(recordInfo) || !recordInfo.every((k) => typeof k === 'string')) {
+    throw new TypeError('createPyodideEnv: recordInfo must be a list of info keys (strings)');
+  }
   if (typeof environmentCode !== 'string' || environmentCode.length === 0) {
     throw new TypeError('createPyodideEnv: environmentCode (a Python source string) is required');
   }
@@ -169,14 +187,24 @@ export function createPyodideEnv(pyodide, opts) {
   if (hashing === undefined || hashing === null) {
     hashing = loadModule('interactive_gym_p2p_hashing', hashingSource, 'hashing.py');
   }
+  let outcome;
+  if (stepOutcomeSource !== null) {
+    outcome = pyodide.runPython('import sys\nsys.modules.get("interactive_gym_p2p_step_outcome")');
+    if (outcome === undefined || outcome === null) {
+      outcome = loadModule('interactive_gym_p2p_step_outcome', stepOutcomeSource, 'step_outcome.py');
+    }
+  }
   // JS undefined arrives in Python as None (null would be a JsNull object).
   const pyAgentIds = agentIds === null ? undefined : pyodide.toPy(agentIds);
+  const pyRecordInfo = pyodide.toPy(recordInfo);
   let glue;
   try {
     glue = GlueClass(`p2p_scene_env_${id}`, environmentCode, hashing, pyAgentIds, defaultAction,
-      JSON.stringify(interactiveGymGlobals));
+      JSON.stringify(interactiveGymGlobals), outcome, pyRecordInfo);
   } finally {
     pyAgentIds?.destroy();
+    pyRecordInfo.destroy();
+    outcome?.destroy();
     hashing.destroy();
     loadModule.destroy();
     GlueClass.destroy();
@@ -206,6 +234,7 @@ export function createPyodideEnv(pyodide, opts) {
   const adapter = {
     numPlayers,
     snapshotMode: snapshot,
+    reportsRewards: stepOutcomeSource !== null,
     reset(seed) {
       if (!Number.isInteger(seed) || seed < 0 || seed > 0xFFFFFFFF) {
         throw new RangeError(`reset: seed must be a u32, got ${seed}`);
@@ -217,7 +246,13 @@ export function createPyodideEnv(pyodide, opts) {
         const a = actions[i];
         actionBuf[i] = Number.isInteger(a) ? a : defaultAction;
       }
-      return { done: m.step(...actionBuf) === true };
+      const r = m.step(...actionBuf);
+      if (typeof r !== 'string') return { done: r === true };
+      const o = JSON.parse(r);
+      return {
+        done: o.done, endedBy: o.ended_by ?? undefined, rewards: o.rewards, terminated: o.terminated,
+        truncated: o.truncated, info: Object.keys(o.info).length > 0 ? o.info : undefined,
+      };
     },
     save() {
       return snapshot === 'proxy' ? m.save() : m.save_json();

@@ -763,7 +763,7 @@ export class P2PSession {
     const seed = episodeSeed(this.sharedSeed, episode);
     if (episode === 0) this.sync.startEpisode(seed, startFrame);
     this.episodeStarts.set(episode, startFrame);
-    this.currentLog = new EpisodeLog({ episode, seed, startFrame, numPlayers: this.numPlayers });
+    this.currentLog = new EpisodeLog({ episode, seed, startFrame, numPlayers: this.numPlayers, reportsRewards: this.env.reportsRewards === true });
     this.logs.push(this.currentLog);
     this.readyEpisode = episode;
     this.state = SessionState.RUNNING;
@@ -867,7 +867,7 @@ export class P2PSession {
     const confirmed = this.sync.confirmedFrame();
     for (let f = this.lastRecordedFrame + 1; f <= confirmed; f++) {
       const h = byFrame !== null && byFrame.has(f) ? byFrame.get(f) : null;
-      this.currentLog.append(f, this.sync.confirmedActions(f), h);
+      this.currentLog.append(f, this.sync.confirmedActions(f), h, this.sync.takeStepReport(f));
     }
     if (confirmed > this.lastRecordedFrame) this.lastRecordedFrame = confirmed;
     const doneAt = this.sync.doneAt;
@@ -892,6 +892,8 @@ export class P2PSession {
   endEpisode(frame, now, forced) {
     const log = this.currentLog;
     log.endFrame = frame;
+    // forced: a peer's environment ended the episode where ours did not (the simulations diverged).
+    log.endReason = forced ? 'desync' : this.sync.doneReason;
     log.seal();
     this.episodeEnds.set(this.episode, frame);
     this.emit('episode_end', { episode: this.episode, frame, forced });
@@ -1150,6 +1152,7 @@ export class P2PSession {
         last_confirmed_frame: last,
         verified_frame: v,
         frames: log.rows(),
+        ...log.stepRecord(),
       };
     });
     const endWall = this.endedAtWall !== null ? this.endedAtWall : this.wallClock();

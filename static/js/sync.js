@@ -5,8 +5,16 @@
 // Frame f means: the step applied with every player's input for frame f. The snapshot stored
 // under f is the state AFTER that step; `base` is the state before the first frame of the
 // current episode (right after reset). Frames are game-global.
+//
+// What a step reports besides `done` (rewards, flags, info) is kept per simulated frame beside
+// its snapshot and follows the same rule: a rollback re-simulates from the first wrong frame
+// and overwrites the report of every frame it re-simulates, so once a frame is confirmed
+// (confirmedFrame() >= f, checked after rollback()) its report is the one of a step whose
+// inputs all equal the confirmed inputs. The session takes it then (takeStepReport), never
+// earlier, so no predicted step's reward reaches the record.
 
 import { InputQueue, NO_FRAME } from './input_queue.js';
+import { stepReport } from './record.js';
 
 export { NO_FRAME };
 
@@ -35,6 +43,10 @@ export class SyncLayer {
     this.snapshots = new Map();
     /** the last simulated frame ended the episode (predicted or confirmed), else NO_FRAME */
     this.doneAt = NO_FRAME;
+    /** why doneAt ended the episode: 'terminated' | 'truncated' (the env) | 'max_steps' (the cap) */
+    this.doneReason = null;
+    /** frame -> what its latest simulation reported beyond done (only frames with something) */
+    this.stepReports = new Map();
     /** frames up to this one were considered for hashing */
     this.hashedThrough = -1;
     /** hashes of frames that were confirmed when simulated: frame -> hash */
@@ -52,6 +64,7 @@ export class SyncLayer {
     this.episodeStartFrame = startFrame;
     this.currentFrame = startFrame;
     this.doneAt = NO_FRAME;
+    this.doneReason = null;
     // Frames before the episode were all confirmed and hashed already.
     this.hashedThrough = Math.max(this.hashedThrough, startFrame - 1);
   }
@@ -139,11 +152,19 @@ export class SyncLayer {
     }
     const result = this.env.step(actions.slice());
     let done = Boolean(result && result.done);
-    if (this.maxStepsPerEpisode !== null && f - this.episodeStartFrame + 1 >= this.maxStepsPerEpisode) done = true;
+    let reason = done ? (result.endedBy === 'truncated' ? 'truncated' : 'terminated') : null;
+    if (!done && this.maxStepsPerEpisode !== null && f - this.episodeStartFrame + 1 >= this.maxStepsPerEpisode) {
+      done = true;
+      reason = 'max_steps';
+    }
+    const report = stepReport(result);
+    if (report !== null) this.stepReports.set(f, report);
+    else this.stepReports.delete(f);
     this.snapshots.set(f, this.env.save());
     this.currentFrame = f + 1;
     this.stats.framesSimulated += 1;
     this.doneAt = done ? f : NO_FRAME;
+    this.doneReason = reason;
     // All inputs of every frame <= f are confirmed and no earlier prediction was wrong (the
     // session rolls back before it advances), so this state is the confirmed state of f:
     // hash it now instead of reloading the snapshot later.
@@ -169,9 +190,11 @@ export class SyncLayer {
     for (let f = first; f < target; f++) {
       this.snapshots.delete(f);
       this.stepHashes.delete(f);
+      this.stepReports.delete(f);
     }
     this.currentFrame = first;
     this.doneAt = NO_FRAME;
+    this.doneReason = null;
     while (this.currentFrame < target) {
       if (this.advanceFrame()) break;
     }
@@ -232,10 +255,12 @@ export class SyncLayer {
     for (let f = frame + 1; f < target; f++) {
       this.snapshots.delete(f);
       this.stepHashes.delete(f);
+      this.stepReports.delete(f);
     }
     for (const q of this.queues) q.discardPredictionsFrom(frame + 1, target - 1);
     this.currentFrame = frame + 1;
     this.doneAt = NO_FRAME;
+    this.doneReason = null;
   }
 
   restoreCurrent() {
@@ -253,6 +278,17 @@ export class SyncLayer {
     const state = this.env.canonicalState();
     this.restoreCurrent();
     return state;
+  }
+
+  /**
+   * The step report of a confirmed frame (removed: each frame is recorded once), or null when
+   * its step reported nothing beyond done. Only for f <= confirmedFrame(), after rollback().
+   */
+  takeStepReport(frame) {
+    const r = this.stepReports.get(frame);
+    if (r === undefined) return null;
+    this.stepReports.delete(frame);
+    return r;
   }
 
   /** Confirmed actions of every player for a confirmed frame (a fresh array). */

@@ -19,6 +19,7 @@ const HASH = /^[0-9a-f]{16}$/;
 const CONNECTION_EVENTS = new Set(['interrupted', 'resumed', 'disconnected', 'left', 'excluded']);
 const PATH_KINDS = new Set(['direct', 'relay', 'fallback', 'simulated']);
 const CANDIDATE_TYPES = new Set(['host', 'srflx', 'prflx', 'relay']);
+const END_REASONS = new Set(['terminated', 'truncated', 'max_steps', 'desync']);
 const COUNTERS = [
   'rollbacks', 'max_rollback_depth', 'mispredicted_frames', 'stalled_frames', 'frames_simulated',
   'bytes_sent', 'bytes_received', 'messages_sent', 'messages_received', 'decode_errors',
@@ -178,7 +179,7 @@ function buildEpisode(ep, e, numPlayers) {
     frames.push([frame, actions.map((a, i) => int(a, `${rp}[1][${i}]`, I32_MIN, I32_MAX)), hashOrNull(row[2], `${rp}[2]`)]);
   }
   const verified = frameOrNull(need(ep, 'verified_frame', path), `${path}.verified_frame`);
-  return {
+  const out = {
     episode: count(need(ep, 'episode', path), `${path}.episode`),
     seed: int(need(ep, 'seed', path), `${path}.seed`, 0, U32_MAX),
     start_frame: start,
@@ -187,6 +188,58 @@ function buildEpisode(ep, e, numPlayers) {
     verified_frame: verified,
     frames,
   };
+  // Per-frame step data (optional keys: absent in records of older engines).
+  if (ep.rewards !== undefined) {
+    out.rewards = ep.rewards === null ? null : stepRows(ep.rewards, `${path}.rewards`, start, last, numPlayers, (v, p) => {
+      if (v === null || (typeof v === 'number' && Number.isFinite(v))) return Object.is(v, -0) ? 0 : v;
+      return fail(p, `${JSON.stringify(v)} is not a finite number or null`);
+    });
+  }
+  const flag = (v, p) => (typeof v === 'boolean' ? v : fail(p, `${JSON.stringify(v)} is not a boolean`));
+  if (ep.terminated !== undefined) out.terminated = stepRows(ep.terminated, `${path}.terminated`, start, last, numPlayers, flag);
+  if (ep.truncated !== undefined) out.truncated = stepRows(ep.truncated, `${path}.truncated`, start, last, numPlayers, flag);
+  if (ep.infos !== undefined) {
+    out.infos = stepRows(ep.infos, `${path}.infos`, start, last, numPlayers, null);
+  }
+  if (ep.end_reason !== undefined) {
+    if (ep.end_reason !== null && !END_REASONS.has(ep.end_reason)) fail(`${path}.end_reason`, `${JSON.stringify(ep.end_reason)} is not one of ${[...END_REASONS].join(', ')}`);
+    out.end_reason = ep.end_reason;
+  }
+  return out;
+}
+
+/**
+ * Sparse per-frame rows [frame, values] of an episode: frames increasing inside [start, last]
+ * (rows after the last confirmed frame are dropped like predicted frames). `value` checks one
+ * player's value; null means info rows ({key: [value per player]}, any JSON).
+ */
+function stepRows(rows, path, start, last, numPlayers, value) {
+  if (!Array.isArray(rows)) fail(path, 'must be an array of [frame, values] rows');
+  const out = [];
+  let previous = -1;
+  for (let r = 0; r < rows.length; r += 1) {
+    const row = rows[r];
+    const rp = `${path}[${r}]`;
+    if (!Array.isArray(row) || row.length !== 2) fail(rp, 'must be [frame, values]');
+    const frame = frameOf(row[0], `${rp}[0]`);
+    if (last === null || frame > last) continue;
+    if (frame < start) fail(`${rp}[0]`, `frame ${frame} is before the episode's start_frame ${start}`);
+    if (frame <= previous) fail(`${rp}[0]`, `frame ${frame} does not follow frame ${previous}`);
+    previous = frame;
+    const perPlayer = (vals, vp, check) => {
+      if (!Array.isArray(vals) || vals.length !== numPlayers) fail(vp, `must hold ${numPlayers} values, one per player`);
+      return vals.map((v, i) => check(v, `${vp}[${i}]`));
+    };
+    if (value !== null) {
+      out.push([frame, perPlayer(row[1], `${rp}[1]`, value)]);
+    } else {
+      if (!isObject(row[1])) fail(`${rp}[1]`, 'must be an object of key -> [value per player]');
+      const info = {};
+      for (const [k, vals] of Object.entries(row[1])) info[k] = perPlayer(vals, `${rp}[1].${k}`, (v, p) => jsonCopy(v, p));
+      out.push([frame, info]);
+    }
+  }
+  return out;
 }
 
 function buildDesync(d, i) {

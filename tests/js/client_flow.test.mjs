@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { createClientFlow, createDiag, waitroomText, PHASES, ENV_LOAD_MESSAGE } from '../../static/js/client_flow.js';
-import { compileSchema } from '../../static/js/validation_schema.js';
+import { schemaChecker } from './support/export_schema.mjs';
 import {
   fakeConnector, fakeUi, fakeGameFactory, manualTimers, CONFIG, p2pScene, gameReady, sampleRecord, settle,
 } from './support/client_fakes.mjs';
 
-const check = compileSchema(JSON.parse(readFileSync(new URL('../../interactive_gym_p2p/validation/export.schema.json', import.meta.url), 'utf8')));
+const check = schemaChecker(JSON.parse(readFileSync(new URL('../../interactive_gym_p2p/validation/export.schema.json', import.meta.url), 'utf8')));
 
 function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, uploadExport, fetch } = {}) {
   const connect = fakeConnector();

@@ -228,3 +228,56 @@ test('the env code sees interactive_gym_globals, as in Interactive Gym', () => {
   plain.reset(0);
   assert.equal(plain.step([0, 0]).done, false);
 });
+
+// The shared vectors of step_outcome.py, through the real adapter (Python 3.14 in Pyodide):
+// the browser records what the Python peer and the offline replay record.
+const STEP_OUTCOME_SOURCE = readFileSync(`${ROOT}interactive_gym_p2p/step_outcome.py`, 'utf8');
+const STEP_VECTORS = JSON.parse(readFileSync(`${ROOT}tests/vectors/step_outcomes.json`, 'utf8')).cases;
+
+test('every step reports rewards, flags and record_info values as step_outcome.py says (shared vectors)', () => {
+  for (const c of STEP_VECTORS) {
+    const code = [
+      'import json',
+      `CASE = json.loads(${JSON.stringify(JSON.stringify(c))})`,
+      'class Stub:',
+      '    possible_agents = CASE["agent_ids"]',
+      '    def reset(self, seed=None): pass',
+      '    def step(self, actions): return (None, *CASE["step"])',
+      '    def get_state(self): return {}',
+      '    def set_state(self, s): pass',
+      'env = Stub()',
+    ].join('\n');
+    const env = makeEnv({ environmentCode: code, stepOutcomeSource: STEP_OUTCOME_SOURCE, recordInfo: c.record_info });
+    assert.equal(env.reportsRewards, true);
+    env.reset(1);
+    const out = env.step(new Array(c.agent_ids.length).fill(0));
+    const e = c.expected;
+    if (c.encoded_false) {
+      assert.deepEqual(out, { done: false }, c.name);
+    } else {
+      assert.deepEqual(out, {
+        done: e.done, endedBy: e.ended_by ?? undefined, rewards: e.rewards, terminated: e.terminated,
+        truncated: e.truncated, info: Object.keys(e.info).length > 0 ? e.info : undefined,
+      }, c.name);
+    }
+  }
+});
+
+test('the demo reports its rewards and its score info; without step_outcome.py nothing but done', () => {
+  const env = makeEnv({ stepOutcomeSource: STEP_OUTCOME_SOURCE, recordInfo: ['score'] });
+  env.reset(7);
+  let total = [0, 0];
+  let last = null;
+  for (let f = 0; f < MAX_STEPS; f++) {
+    const out = env.step(scriptedActions(f));
+    assert.ok(out.info && Array.isArray(out.info.score), 'record_info rides on every step');
+    total = total.map((t, i) => t + out.rewards[i]);
+    last = out;
+  }
+  assert.equal(last.done, true);
+  assert.deepEqual(total, last.info.score, 'the rewards add up to the score the env reports');
+  const bare = makeEnv();
+  bare.reset(7);
+  assert.equal(bare.reportsRewards, false);
+  assert.deepEqual(bare.step([0, 0]), { done: false });
+});

@@ -10,7 +10,7 @@ import { createGame } from './support/sim.mjs';
 import { createCounterEnv } from './support/envs.mjs';
 import { assertAgreement } from './support/checks.mjs';
 import { buildExport } from '../../static/js/validation.js';
-import { compileSchema } from '../../static/js/validation_schema.js';
+import { schemaChecker } from './support/export_schema.mjs';
 import { Prng } from '../../static/js/prng.js';
 
 function manual(localPlayer = 0, numPlayers = 2, settings = {}) {
@@ -205,7 +205,7 @@ test('record() fits the pinned validation export shape (builder and JSON Schema)
   g.unblock(0, 2, true);
   g.runToEnd(600000);
   const schema = JSON.parse(readFileSync(new URL('../../interactive_gym_p2p/validation/export.schema.json', import.meta.url), 'utf8'));
-  const check = compileSchema(schema);
+  const check = schemaChecker(schema);
   const all = g.sessions.map((s) => s.record());
   assert.ok(all.every((r) => r.desyncs.length > 0), 'every record has desyncs');
   assert.ok(all[0].connection_events.length > 0 && all[2].connection_events.length > 0, 'and connection events');

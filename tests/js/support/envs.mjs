@@ -15,8 +15,10 @@ import { stateHash } from '../../../static/js/hashing.js';
  * @param {number} [o.maxSteps=120] and at most this many
  * @param {number|null} [o.noiseAt=null] inject nondeterminism at this step index (see below)
  * @param {number} [o.noiseSalt=0]  per-instance salt of the nondeterminism
+ * @param {boolean} [o.reportSteps=false]  step() also reports rewards, flags and info (the
+ *        Python twin, sim_envs.CounterEnv, computes the same values)
  */
-export function createCounterEnv({ numPlayers, minSteps = 40, maxSteps = 120, noiseAt = null, noiseSalt = 0 }) {
+export function createCounterEnv({ numPlayers, minSteps = 40, maxSteps = 120, noiseAt = null, noiseSalt = 0, reportSteps = false }) {
   let state = null;
   // Hidden (not in the state) and different per instance and per call: the classic bug of an
   // environment reading something outside its state, e.g. an unseeded random number.
@@ -25,6 +27,7 @@ export function createCounterEnv({ numPlayers, minSteps = 40, maxSteps = 120, no
   return {
     numPlayers,
     counters,
+    reportsRewards: reportSteps,
     reset(seed) {
       counters.resets += 1;
       state = { seed, t: 0, acc: seed % 1000, pos: new Array(numPlayers).fill(0).map((_, i) => i * 0.5), last: new Array(numPlayers).fill(0), noise: 0 };
@@ -41,8 +44,23 @@ export function createCounterEnv({ numPlayers, minSteps = 40, maxSteps = 120, no
       }
       if (noiseAt !== null && s.t === noiseAt) s.noise = noiseSalt * 1000003 + (hiddenCalls % 1000003);
       s.t += 1;
-      const done = s.t >= maxSteps || (s.t >= minSteps && s.acc % 11 === 0);
-      return { done };
+      const truncated = s.t >= maxSteps;
+      const done = truncated || (s.t >= minSteps && s.acc % 11 === 0);
+      if (!reportSteps) return { done };
+      const out = { done, endedBy: done ? (truncated ? 'truncated' : 'terminated') : undefined };
+      // Sparse rewards (some fractional, some negative) that depend on every player's input.
+      const rewards = new Array(numPlayers).fill(0);
+      for (let i = 0; i < numPlayers; i++) {
+        const k = (s.acc + i) % 13;
+        if (k === 0) rewards[i] = 0.1 * (i + 1);
+        else if (k === 5) rewards[i] = -1;
+      }
+      out.rewards = rewards;
+      // Player 0's own flag goes up early (a per-agent terminated before the episode ends).
+      out.terminated = new Array(numPlayers).fill(done && !truncated).map((v, i) => v || (i === 0 && s.t % 30 === 0));
+      out.truncated = new Array(numPlayers).fill(truncated);
+      out.info = { phase: s.pos.map((_, i) => Math.floor(s.t / 25) + i), lead: s.pos.map((v) => v >= s.pos[0]) };
+      return out;
     },
     save() {
       counters.saves += 1;

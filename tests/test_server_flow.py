@@ -371,8 +371,13 @@ def test_routes_answer_as_documented_beside_the_participant_catch_all(tmp_path: 
                     assert status == 404 and b"Invalid subject id" not in body, (path, status, body[:200])
                 else:
                     assert status in (200, 401, 403) if path == "/p2p/research/" else status in (401, 403), (path, status)
-        # Unknown paths of the package are not found either; participant ids still get their 400.
+        if researcher_token is None:
+            for path in ("/p2p/research/api/live/recruitment", "/p2p/research/api/live/games/g-1/end"):
+                status, ctype, body = raw_request(server.url, "POST", path)
+                assert (status, ctype, json.loads(body)["error"]) == (404, "application/json", "not_found"), (path, body[:200])
+        # Unknown paths of the package are not found either (any method); participant ids still get their 400.
         assert raw_request(server.url, "GET", "/p2p/nothing/here")[0] == 404
+        assert raw_request(server.url, "POST", "/p2p/static/js/protocol.js")[0] == 404
         status, _, body = raw_request(server.url, "GET", "/a/b")
         assert status == 400 and b"Invalid subject id" in body
 

@@ -373,3 +373,45 @@ def test_ice_servers_provider_per_participant() -> None:
     failing, wire2, _ = make(rules(), ice_servers=lambda pid: 1 / 0)
     r1, _ = _pair(failing, wire2)
     assert r1["ice_servers"] == []
+
+
+# --- the research console's view and action
+
+
+def test_snapshot_and_member_for_the_console() -> None:
+    signaling, wire, clock = make(rules(players=2))
+    seat(signaling, "s1", "a")
+    clock.now += 4.5
+    snap = signaling.snapshot()
+    (room,) = snap["waiting"]
+    assert (room["scene_id"], room["group"], room["players_needed"]) == ("game", False, 2)
+    assert [(w["subject_id"], w["waited_s"], w["rtt_ms"]) for w in room["waiters"]] == [("a", 4.5, None)]
+    assert snap["games"] == []
+    seat(signaling, "s2", "b")
+    snap = signaling.snapshot()
+    (game,) = snap["games"]
+    assert snap["waiting"] == [] and game["condition"] is None
+    assert sorted((s["subject_id"], s["state"]) for s in game["seats"]) == [("a", "connected"), ("b", "connected")]
+    index_of_a = next(s["player_index"] for s in game["seats"] if s["subject_id"] == "a")
+    assert signaling.member("s1", game["game_id"]) == index_of_a
+    assert signaling.member("s1", "0000000000000000") is None and signaling.member("nobody", game["game_id"]) is None
+
+
+def test_end_game_stops_every_live_seat_and_tells_the_connected_ones() -> None:
+    signaling, wire, clock = make(rules(players=2))
+    seat(signaling, "s1", "a")
+    seat(signaling, "s2", "b")
+    game_id = wire.to("s1", "game_ready")[0]["game_id"]
+    signaling.disconnect("s2")  # interrupted: its seat is held, nobody to tell
+    result = signaling.end_game(game_id, "stopped, thanks")
+    assert result.ack["ok"] and sorted(result.ack["players"]) == [0, 1]
+    assert wire.to("s1", "game_ended") == [{"game_id": game_id, "reason": "researcher", "message": "stopped, thanks"}]
+    (end,) = result.ended
+    assert (end.outcome, end.ended_by, set(end.seats.values())) == ("incomplete", "researcher", {"stopped"})
+    assert signaling.member("s1", game_id) is None
+    again = signaling.end_game(game_id, "again")
+    assert again.ack["error"]["code"] == "not_found"
+    # The seat's holder coming back is told what happened.
+    signaling.connect("s3", Slot("b", "game", 1))
+    refused = signaling.join("s3").ack
+    assert refused["error"]["code"] == "game_over" and "researcher" in refused["error"]["message"]

@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import flask
 import flask_socketio
 
 from .. import resources
+from ..console.namespace import ConsoleNamespace
+from ..console.routes import create_console_blueprint
+from ..console.service import Console
+from ..console.store import InMemoryConsoleStore
 from ..signaling.core import Signaling
 from ..signaling.namespace import NAMESPACE as SIGNALING_NAMESPACE
 from ..signaling.namespace import GameHooks, SignalingNamespace
@@ -76,16 +80,34 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         ice_servers=config.ice_servers_provider,
         upload_tokens=upload_tokens,
     )
+    console = console_ns = None
+    if config.researcher_token is not None:
+        # The live research console exists only with a researcher credential (off, never open).
+        console = Console(
+            signaling,
+            InMemoryConsoleStore(recruitment_file=data_dir / "console" / "recruitment.json"),
+            end_game=lambda game_id, message: signaling_ns.end_game(game_id, message),
+            report_interval_s=config.console_interval_s,
+        )
     signaling_ns = SignalingNamespace(
         signaling,
         tickets,
         limits=config.limits,
-        hooks=GameHooks(config.on_game_created, config.on_game_ended),
+        hooks=GameHooks(
+            _chain(config.on_game_created, console.game_created if console else None),
+            _chain(config.on_game_ended, console.game_ended if console else None),
+        ),
         sweep_interval_s=config.sweep_interval_s,
     )
     flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, config.save_scene_data and experiment.save_data)
     socketio.on_namespace(signaling_ns)
-    socketio.on_namespace(ParticipantNamespace(flow, rate=config.limits.control_rate))
+    participant_ns = ParticipantNamespace(flow, rate=config.limits.control_rate)
+    socketio.on_namespace(participant_ns)
+    if console is not None:
+        signaling_ns.telemetry_sink = console
+        participant_ns.admits_new = console.recruitment_open
+        console_ns = ConsoleNamespace(console, config.researcher_token, interval_s=config.console_interval_s)
+        socketio.on_namespace(console_ns)
 
     context = ServerContext(
         config=config,
@@ -95,9 +117,12 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         signaling=signaling,
         tickets=tickets,
         experiment_id=experiment.experiment_id,
-        extra={"signaling_namespace": signaling_ns, "participants": flow},
+        extra={"signaling_namespace": signaling_ns, "participants": flow, "console": console,
+               "console_namespace": console_ns},
     )
     app.extensions[EXTENSION_KEY] = context
+    if console is not None:
+        app.register_blueprint(create_console_blueprint(console, config.researcher_token))
 
     # Extra blueprints (validation routes): their fixed /p2p/... paths outrank the
     # participant page's /<subject_id> and the catch-all in Werkzeug's rule ordering.
@@ -126,6 +151,20 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         experiment.experiment_id, len(experiment.rules), sorted(experiment.rules), data_dir,
     )
     return app, socketio
+
+
+def _chain(first: Callable[[Any], None] | None, second: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+    """Both hooks, in order; the second runs even when the first raises (then re-raised)."""
+    if first is None or second is None:
+        return first or second
+
+    def both(arg: Any) -> None:
+        try:
+            first(arg)
+        finally:
+            second(arg)
+
+    return both
 
 
 def server_context(app: flask.Flask) -> ServerContext:

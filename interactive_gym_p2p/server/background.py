@@ -66,6 +66,8 @@ class BackgroundServer:
 
     def stop(self) -> None:
         self.context.extra["signaling_namespace"].stop()
+        if self.context.extra.get("console_namespace") is not None:
+            self.context.extra["console_namespace"].stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -78,6 +78,9 @@ class ServerConfig:
     """Where signaling keeps games and waiting rooms (in memory; see signaling.store)."""
     save_scene_data: bool = True
     """Write static scenes' data and scene metadata under ``data_dir``."""
+    console_interval_s: float = 2.0
+    """How often the research console's feed is pushed (and how often clients are expected to
+    report; a player silent for three intervals shows as stale)."""
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -103,6 +106,8 @@ class ServerConfig:
             raise ValueError("ServerConfig.pyodide_cdn and pyodide_index_url name two places to load Pyodide from: give one")
         if not 1024 <= self.max_socket_message_bytes <= 16 * 1024 * 1024:
             raise ValueError("ServerConfig.max_socket_message_bytes must be from 1024 to 16 MiB")
+        if not (isinstance(self.console_interval_s, (int, float)) and math.isfinite(self.console_interval_s) and 0.05 <= self.console_interval_s <= 60):
+            raise ValueError("ServerConfig.console_interval_s must be from 0.05 to 60 seconds")
         if not (isinstance(self.sweep_interval_s, (int, float)) and math.isfinite(self.sweep_interval_s) and 0.01 <= self.sweep_interval_s <= 5):
             raise ValueError("ServerConfig.sweep_interval_s must be from 0.01 to 5 seconds")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import flask
 import flask_socketio
@@ -86,6 +86,11 @@ class ParticipantFlow:
     def __len__(self) -> int:
         return len(self._participants)
 
+    def known(self, subject_id: str) -> bool:
+        """The subject has arrived before (in this server process)."""
+        with self._lock:
+            return subject_id in self._participants
+
     def participant(self, subject_id: str) -> Participant:
         with self._lock:
             existing = self._participants.get(subject_id)
@@ -132,6 +137,9 @@ class ParticipantNamespace(flask_socketio.Namespace):
         self.rate = rate
         self._by_sid: dict[str, Participant] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self.admits_new: Callable[[], bool] = lambda: True
+        """False while recruitment is closed (research console): a subject the server has not
+        seen yet is refused with ``study_full``; participants already in go on."""
 
     def _sid(self) -> str:
         return flask.request.sid  # type: ignore[attr-defined]
@@ -157,6 +165,9 @@ class ParticipantNamespace(flask_socketio.Namespace):
         problem = identifier_problem(subject_id)
         if problem is not None:
             raise ConnectionRefusedError(f"subject id {subject_id!r} is not a plain identifier: {problem}", {"code": "invalid_subject_id"})
+        if not self.flow.known(subject_id) and not self.admits_new():
+            logger.info("participant %s refused: recruitment is closed", subject_id)
+            raise ConnectionRefusedError("This study is not taking new participants.", {"code": "study_full"})
         try:
             participant = self.flow.participant(subject_id)
             with participant.lock:

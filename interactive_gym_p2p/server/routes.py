@@ -21,8 +21,6 @@ from .pyodide import PYODIDE_VERSION, PyodideSource
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
 PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py", "step_outcome.py": "step_outcome.py"}
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
-RESERVED_PREFIX = "p2p/"
-"""Paths under /p2p/ belong to the package's routes; the catch-all answers them 404."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +86,16 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
     @bp.get("/<path:raw>")
     def path_like(raw: str) -> Any:
         # Reached only by paths no other route serves, e.g. a subject id with a slash in it.
-        if raw.startswith(RESERVED_PREFIX):
-            # The package's own routes (/p2p/research/ of a server without a researcher
-            # token, an unknown /p2p/... path): not found, never a participant page error.
-            raise NotFound()
         problem = identifier_problem(raw) or "a subject id cannot contain '/'"
         return _bad_subject(raw, problem)
+
+    @bp.route("/p2p/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def package_path(rest: str) -> Any:
+        # The package's own paths that no route serves (/p2p/research/... of a server without
+        # a researcher token, a POST to a GET route): not found, never the catch-all's 400/405.
+        response = flask.jsonify({"error": "not_found", "message": f"no route {flask.request.method} /p2p/{rest}"})
+        response.status_code = 404
+        return response
 
     @bp.get("/favicon.ico")
     def favicon() -> Any:

@@ -225,6 +225,8 @@ class Signaling:
             step.refuse("left_game", f"you left game {gid}; its seat cannot be taken again")
         elif record.state is SeatState.ENDED:
             step.refuse("game_over", f"game {gid} was ended because a peer left")
+        elif record.state is SeatState.STOPPED:
+            step.refuse("game_over", f"game {gid} was ended by the researcher")
         else:
             step.refuse("game_over", f"game {gid} is over")
 
@@ -429,7 +431,7 @@ class Signaling:
         self.store.put_game(game)
         self._close_if_done(step, game)
 
-    def _close_if_done(self, step: _Step, game: Game) -> None:
+    def _close_if_done(self, step: _Step, game: Game, ended_by: str | None = None) -> None:
         if game.live_seats():
             return
         finished = tuple(s.slot.subject_id for s in game.seats if s.state is SeatState.FINISHED)
@@ -439,9 +441,96 @@ class Signaling:
         self.store.delete_game(game.game_id)
         outcome = "completed" if len(finished) == len(game.seats) else "incomplete"
         step.result.ended.append(
-            GameEnd(game.game_id, game.scene_id, outcome, {s.player_index: s.state.value for s in game.seats})
+            GameEnd(game.game_id, game.scene_id, outcome, {s.player_index: s.state.value for s in game.seats}, ended_by)
         )
-        logger.info("game %s closed: %s", game.game_id, outcome)
+        logger.info("game %s closed: %s%s", game.game_id, outcome, f" (ended by the {ended_by})" if ended_by else "")
+
+    # ------------------------------------------------------------------ research console
+
+    def end_game(self, game_id: str, message: str) -> Result:
+        """The researcher ends a game: every live seat is stopped and told (``game_ended``).
+
+        The ack is ``{ok, game_id, players: [player_index, ...]}`` (the seats that were live),
+        or ``not_found`` when no such game is in progress.
+        """
+
+        def body(step: _Step) -> None:
+            game = self.store.get_game(game_id)
+            if game is None or not game.live_seats():
+                step.refuse("not_found", f"no game {game_id!r} is in progress")
+                return
+            stopped = []
+            for seat in game.live_seats():
+                if seat.sid is not None and seat.state is SeatState.CONNECTED:
+                    step.send("game_ended", {"game_id": game_id, "reason": "researcher", "message": message}, seat.sid)
+                seat.state = SeatState.STOPPED
+                seat.sid = None
+                seat.grace_deadline = None
+                self.store.set_slot_game(seat.slot, SlotGame(game_id, seat.state))
+                stopped.append(seat.player_index)
+            self.store.put_game(game)
+            logger.info("game %s: ended by the researcher (players %s)", game_id, stopped)
+            self._close_if_done(step, game, ended_by="researcher")
+            step.result.ack = {"ok": True, "game_id": game_id, "players": stopped}
+
+        return self._run(body)
+
+    def member(self, sid: str, game_id: str) -> int | None:
+        """The player index of ``sid`` in ``game_id`` when it is a live member, else None."""
+        with self.store.transaction():
+            connection = self.store.get_connection(sid)
+            if connection is None:
+                return None
+            located = self._live_seat(connection.slot)
+            if located is None or located[0].game_id != game_id or located[1].sid != sid:
+                return None
+            return located[1].player_index
+
+    def snapshot(self) -> dict[str, Any]:
+        """Waiting rooms and games in progress as plain values (the research console's view).
+
+        ``waiting``: ``[{room, scene_id, group, players_needed, waiters: [{subject_id,
+        waited_s, remaining_s, rtt_ms}]}]``; ``games``: ``[{game_id, scene_id, created_at,
+        condition, seats: [{player_index, subject_id, state}]}]``. ``rtt_ms`` and ``condition``
+        are None where matchmaking does not measure or assign them.
+        """
+        with self.store.transaction():
+            now = self._now()
+            rooms = []
+            for room in sorted(self.store.waiting_rooms()):
+                scene_id = _room_scene(room)
+                rules = self.rules.get(scene_id)
+                rooms.append({
+                    "room": room,
+                    "scene_id": scene_id,
+                    "group": room.startswith("group:"),
+                    "players_needed": rules.players if rules is not None else None,
+                    "waiters": [
+                        {
+                            "subject_id": w.slot.subject_id,
+                            "waited_s": round(max(0.0, now - w.since), 3),
+                            "remaining_s": round(max(0.0, w.deadline - now), 3),
+                            "rtt_ms": getattr(w, "rtt_ms", None),
+                        }
+                        for w in self.store.get_waiting(room)
+                    ],
+                })
+            games = []
+            for game_id in self.store.game_ids():
+                game = self.store.get_game(game_id)
+                if game is None:
+                    continue
+                games.append({
+                    "game_id": game.game_id,
+                    "scene_id": game.scene_id,
+                    "created_at": game.created_at,
+                    "condition": getattr(game, "condition", None),
+                    "seats": [
+                        {"player_index": s.player_index, "subject_id": s.slot.subject_id, "state": s.state.value}
+                        for s in game.seats
+                    ],
+                })
+            return {"waiting": rooms, "games": games}
 
     # ------------------------------------------------------------------ in-game messages
 

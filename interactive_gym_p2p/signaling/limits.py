@@ -30,6 +30,8 @@ class SignalingLimits:
     """Fallback data messages per socket (inputs at fps x peers, with headroom)."""
     control_rate: Rate = Rate(per_second=10, burst=30)
     """join / finished / leave per socket."""
+    telemetry_rate: Rate = Rate(per_second=2, burst=10)
+    """Telemetry reports per socket (the clients send one every 2 s)."""
     max_sdp_bytes: int = 16 * 1024
     """Longest SDP in an offer or answer (UTF-8 bytes)."""
     max_candidate_bytes: int = 1024

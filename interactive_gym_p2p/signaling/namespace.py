@@ -13,12 +13,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import flask
 import flask_socketio
 from flask_socketio import ConnectionRefusedError
 
+from ..console.report import ReportInvalid, TelemetryReport, parse_report
 from .core import Signaling
 from .limits import SignalingLimits, TokenBucket
 from .messages import Refusal, parse_game_ref, parse_join, parse_relay, parse_signal
@@ -29,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 NAMESPACE = "/p2p"
 _LOGGED_REFUSALS_PER_SOCKET = 10
+
+
+class TelemetrySink(Protocol):
+    def report(self, game_id: str, player_index: int, report: TelemetryReport) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,12 @@ class SignalingNamespace(flask_socketio.Namespace):
         self.limits = limits
         self.hooks = hooks
         self.sweep_interval_s = sweep_interval_s
-        self._rates = {"signal": limits.signal_rate, "relay": limits.relay_rate, "control": limits.control_rate}
+        self._rates = {
+            "signal": limits.signal_rate, "relay": limits.relay_rate, "control": limits.control_rate,
+            "telemetry": limits.telemetry_rate,
+        }
+        self.telemetry_sink: TelemetrySink | None = None
+        """Where checked telemetry reports go (the research console), or None: not collected."""
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._violations: dict[str, int] = {}
         self._last_error: dict[tuple[str, str], float] = {}
@@ -206,7 +216,36 @@ class SignalingNamespace(flask_socketio.Namespace):
 
         return self._handle("leave", "control", args, step)
 
+    def on_telemetry(self, *args: Any) -> dict[str, Any]:
+        """A player's telemetry report (docs/console.md): checked, then handed to the sink."""
+        sid = self._sid()
+        event = "telemetry"
+        try:
+            if not self._allowed(sid, "telemetry"):
+                return self._refuse(sid, event, "rate_limited", f"{event}: too many reports; at most {self._rates['telemetry'].per_second:g}/s")
+            if len(args) != 1:
+                return self._refuse(sid, event, "malformed", f"{event}: expected one payload argument, got {len(args)}")
+            try:
+                report = parse_report(args[0])
+            except ReportInvalid as exc:
+                return self._refuse(sid, event, "malformed", str(exc))
+            player_index = self.signaling.member(sid, report.game_id)
+            if player_index is None:
+                # A report racing the end of its game is normal: answered, not counted against the socket.
+                return error_ack("not_in_game", f"{event}: this socket is not a live member of game {report.game_id}")
+            if self.telemetry_sink is not None:
+                self.telemetry_sink.report(report.game_id, player_index, report)
+            return {"ok": True}
+        except Exception:
+            logger.exception("%s from %s failed", event, sid)
+            return error_ack("internal", f"{event}: internal server error")
+
     # ------------------------------------------------------------------ server side
+
+    def end_game(self, game_id: str, message: str) -> dict[str, Any]:
+        """The researcher ends a game (research console); the ack of Signaling.end_game."""
+        return self._finish(self.signaling.end_game(game_id, message))
+
 
     def release(self, slot: Slot) -> None:
         """The participant left the scene; called from the scene's deactivate hook."""

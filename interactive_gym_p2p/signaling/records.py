@@ -40,6 +40,8 @@ class SeatState(str, Enum):
     """Did not come back within the reconnect grace period."""
     ENDED = "ended"
     """The game was ended for it (disconnect policy 'end' after a peer left)."""
+    STOPPED = "stopped"
+    """The researcher ended the game (research console)."""
 
     @property
     def live(self) -> bool:
@@ -146,7 +148,9 @@ class GameEnd:
     outcome: str
     """'completed' when every player finished, else 'incomplete'."""
     seats: dict[int, str]
-    """Final state of each seat by player index (finished, left, dropped, ended)."""
+    """Final state of each seat by player index (finished, left, dropped, ended, stopped)."""
+    ended_by: str | None = None
+    """'researcher' when the game was ended from the research console, else None."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import tempfile
@@ -23,6 +21,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file
 from werkzeug.exceptions import ClientDisconnected
 
+from ..research_auth import MIN_TOKEN_LENGTH, bearer_token, http_guard
+from ..research_auth import researcher_token_matches as researcher_token_matches  # re-exported
 from ..resources import templates_dir
 from .ids import MAX_PLAYERS, identifier_problem, is_identifier
 from .schema import SCHEMA_PATH, ExportInvalid, parse_json, validate_export
@@ -44,11 +44,7 @@ def _error(status: int, code: str, message: str, **extra: Any) -> Response:
 
 
 def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
+    return bearer_token(request.headers.get("Authorization"))
 
 
 def _read_body(limit: int) -> bytes | Response:
@@ -86,15 +82,6 @@ def _read_body(limit: int) -> bytes | Response:
     return b"".join(chunks)
 
 
-def researcher_token_matches(given: str | None, expected: str) -> bool:
-    """Constant-time check; hashing first keeps the token's length from leaking too."""
-    if given is None:
-        return False
-    a = hashlib.sha256(given.encode("utf-8", "surrogatepass")).digest()
-    b = hashlib.sha256(expected.encode("utf-8", "surrogatepass")).digest()
-    return hmac.compare_digest(a, b)
-
-
 def create_validation_blueprint(
     store: ExportStore,
     tokens: UploadTokens,
@@ -104,7 +91,7 @@ def create_validation_blueprint(
     name: str = "p2p_validation",
 ) -> Blueprint:
     """The upload route, the schema, and (when ``researcher_token`` is set) the researcher routes."""
-    if researcher_token is not None and len(researcher_token) < 16:
+    if researcher_token is not None and len(researcher_token) < MIN_TOKEN_LENGTH:
         raise ValueError("the researcher token must be at least 16 characters (or None to turn the routes off)")
     bp = Blueprint(name, __name__, template_folder=str(templates_dir()))
 
@@ -183,18 +170,7 @@ def create_validation_blueprint(
     if researcher_token is None:
         logger.info("no researcher token configured: /p2p/research routes are off")
         return bp
-    expected_token = researcher_token
-
-    def guard() -> Response | None:
-        given = _bearer()
-        if given is None:
-            response = _error(401, "missing_token", "send the researcher token as 'Authorization: Bearer <token>'")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="interactive-gym-p2p research"'
-            return response
-        if not researcher_token_matches(given, expected_token):
-            logger.warning("researcher request to %s with a wrong token", request.path)
-            return _error(403, "wrong_token", "the researcher token is not valid")
-        return None
+    guard = http_guard(researcher_token)
 
     def checked_game(game_id: str) -> str:
         if not is_identifier(game_id):

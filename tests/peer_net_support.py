@@ -59,9 +59,10 @@ class Served:
 
 
 @contextmanager
-def served(stager: Stager, tmp_path: Path, turn: str = "embedded") -> Iterator[Served]:
+def served(stager: Stager, tmp_path: Path, turn: str = "embedded", **config: Any) -> Iterator[Served]:
     """The experiment on 127.0.0.1 with the embedded TURN server (a child process) and the export store."""
-    base = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=tmp_path / "data", secret=SECRET)
+    base = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=tmp_path / "data", secret=SECRET,
+                        **config)
     services = ExperimentServices(base, TurnSettings(mode=turn, port=0))  # type: ignore[arg-type]
     config = services.start()
     try:

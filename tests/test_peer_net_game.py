@@ -137,3 +137,61 @@ def test_three_python_peers_full_mesh(tmp_path: Path) -> None:
         assert all(l["path"]["kind"] == "relay" and l["messages_received"] > 0 for l in links.values())
     report = json.loads((games_dir / results[0].game_id / "comparison.json").read_text())
     assert report["agree"] and report["complete"] and report["common_frames"] == 60, report
+
+
+def test_python_peers_report_to_the_console_and_a_researcher_ends_their_game(tmp_path: Path) -> None:
+    """Headless peers show up in the research console like browsers (telemetry every 2 s)
+    and stop, upload a partial export and go on to the end when the researcher ends the game."""
+    import time
+    import urllib.request
+
+    token = "researcher-token-0123456789"
+
+    def api(url: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            url + "/p2p/research/api/live" + path, data=None if body is None else json.dumps(body).encode(),
+            method="GET" if body is None else "POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return json.loads(response.read())
+
+    # A long game (100 s): it only ends because the researcher ends it.
+    stager = demo_stager(gem_rush_scene("gems", episodes=1, steps=3000))
+    with served(stager, tmp_path, researcher_token=token) as s:
+        seen: dict = {}
+
+        async def watch_and_end() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                live = await asyncio.to_thread(api, s.url, "")
+                game = live["games"][0] if live["games"] else None
+                if game and all((p["frame"] or 0) >= 60 and p["reports"] >= 2 for p in game["players"]):
+                    seen.update(game)
+                    ack = await asyncio.to_thread(api, s.url, f"/games/{game['game_id']}/end", {"message": "Enough data."})
+                    assert sorted(ack["players"]) == [0, 1]
+                    return
+                await asyncio.sleep(0.5)  # polling the console's view with a deadline
+            raise AssertionError("the console never showed both peers playing")
+
+        async def run() -> list[PeerResult]:
+            peers = [run_peer(s.url, subject_id=f"bot-{i}", actions=RandomActions(seed=i, n_actions=9, hold=4), timeout_s=200)
+                     for i in range(2)]
+            *results, _ = await asyncio.gather(*peers, watch_and_end())
+            return results
+
+        results = asyncio.run(run())
+        finished = api(s.url, "")["finished"]
+        timeline = api(s.url, f"/games/{seen['game_id']}/timeline")
+
+    assert {p["path_kind"] for p in seen["players"]} == {"relay"} and seen["paths"] == ["relay"]
+    assert all(p["rtt_ms"] is not None and p["hidden"] is None for p in seen["players"])
+    for r in results:
+        game = r.games[0]
+        assert r.reached_end, r.scenes
+        assert game.error is None and game.game_over_reason == "researcher" and game.ended_message == "Enough data."
+        assert game.export is not None and game.export["partial"] is True
+        assert game.upload is not None and game.upload.ok, game.upload
+        assert 60 <= game.frames < 3000
+    (fin,) = finished
+    assert (fin["game_id"], fin["ended_by"], sorted(fin["seats"].values())) == (seen["game_id"], "researcher", ["stopped", "stopped"])
+    assert all(len(p["t"]) >= 2 and p["frame"][-1] >= 60 for p in timeline["players"])

@@ -22,6 +22,7 @@ from .rtc import RtcMesh
 from .session import P2PSession, SessionState
 from .settings import from_game_settings
 from .signaling import END_SCENE_TYPE, P2P_SCENE_TYPE, PeerSignaling
+from .telemetry import Reporter
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ LATE_RESYNC_PERIODS = 5
 
 class PeerError(RuntimeError):
     """The peer could not play: refused, timed out, superseded, no connection, ..."""
+
+
+class GameEnded(Exception):
+    """The researcher ended the game (``game_ended`` from signaling): not an error."""
 
 
 @dataclass
@@ -66,6 +71,10 @@ class GameResult:
     num_players: int | None = None
     seed: int | None = None
     game_over_reason: str | None = None
+    """The session's reason (completed, disconnected, ...), or 'researcher' when the
+    researcher ended the game from the console."""
+    ended_message: str | None = None
+    """The researcher's message when they ended the game."""
     frames: int = 0
     """Frames advanced (not counting re-simulation)."""
     confirmed_frame: int | None = None
@@ -232,9 +241,21 @@ async def _play(
         elif name == "peer_left" and data.get("game_over") and not started:
             # Once playing, the session notices a lost peer itself (BYE or silence) and records it.
             abort.set(f"player {data.get('player_index')} left before the game started")
+        elif name == "game_ended" and data.get("game_id") == game.game_id:
+            game.ended_message = str(data.get("message") or "")
+            abort.end()
 
     flow.on_p2p_event = on_event
     session: P2PSession | None = None
+    reporter = Reporter(game.game_id)
+    sends: set[asyncio.Task[None]] = set()
+
+    def send_report(report: dict[str, Any]) -> None:
+        # Not awaited in the tick loop: a slow socket must not delay a frame.
+        task = asyncio.get_running_loop().create_task(flow.telemetry(report))
+        sends.add(task)
+        task.add_done_callback(sends.discard)
+
     try:
         await mesh.start()
         connect_s = float(p2p_settings.get("connection_timeout_s") or 20)
@@ -250,8 +271,13 @@ async def _play(
         session.on("game_over", game_over.update)
         session.start()
         _update_path(mesh, session, game)
-        await _tick_loop(session, env, source, me, game, deadline, mesh, abort)
-        game.game_over_reason = game_over.get("reason")
+        await _tick_loop(session, env, source, me, game, deadline, mesh, abort, send_report, reporter)
+        game.game_over_reason = "researcher" if abort.ended else game_over.get("reason")
+    except GameEnded:
+        game.game_over_reason = "researcher"
+        logger.info("%s: game %s ended by the researcher", flow.subject_id, game.game_id)
+        if session is not None:
+            session.close()
     except Exception as exc:
         game.error = f"{type(exc).__name__}: {exc}"
         logger.warning("%s: game %s failed: %s", flow.subject_id, game.game_id, game.error)
@@ -263,14 +289,22 @@ async def _play(
         game.transport = mesh.stats()
         if session is not None:
             _update_path(mesh, session, game)
-            game.record = session.record()
+            if game.record is None:
+                game.record = session.record()
             game.frames = int(game.record["stats"].get("frames_advanced", 0) or 0)
             game.confirmed_frame = session.confirmed_frame
             game.verified_frame = session.verified_frame
         await mesh.close()
         env.close()
     try:
-        if game.error is None:
+        if session is not None and not abort.ended:
+            # The totals, for the console, while the seat is still live.
+            await flow.telemetry(reporter.now(session))
+        if sends:
+            await asyncio.gather(*sends, return_exceptions=True)
+        if abort.ended:
+            pass  # the server already stopped our seat
+        elif game.error is None:
             await flow.finished(game.game_id)
         else:
             await flow.leave(game.game_id)
@@ -298,12 +332,19 @@ class _Abort:
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.ended = False
+        """The researcher ended the game (GameEnded, not PeerError)."""
         self._event = asyncio.Event()
 
     def set(self, reason: str) -> None:
         if self.reason is None:
             self.reason = reason
             self._event.set()
+
+    def end(self) -> None:
+        if self.reason is None:
+            self.ended = True
+            self.set("ended by the researcher")
 
     async def race(self, awaitable: Any) -> Any:
         """``awaitable``'s result, or PeerError as soon as an abort reason is set."""
@@ -316,6 +357,8 @@ class _Abort:
         if not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            if self.ended:
+                raise GameEnded(self.reason)
             raise PeerError(self.reason or "aborted")
         return task.result()
 
@@ -328,9 +371,12 @@ def _update_path(mesh: RtcMesh, session: P2PSession, game: GameResult) -> None:
 
 
 async def _tick_loop(session: P2PSession, env: InteractiveGymEnvAdapter, source: ActionSource, me: int,
-                     game: GameResult, deadline: float, mesh: RtcMesh, abort: "_Abort") -> None:
+                     game: GameResult, deadline: float, mesh: RtcMesh, abort: "_Abort",
+                     send_report: Callable[[dict[str, Any]], None] | None = None,
+                     reporter: Reporter | None = None) -> None:
     """One ``tick`` per frame period on absolute deadlines (no drift); a loop that falls far
-    behind (a stall of the machine) restarts its schedule rather than bursting ticks."""
+    behind (a stall of the machine) restarts its schedule rather than bursting ticks.
+    Every ``reporter.interval_s`` a telemetry report goes to ``send_report``."""
     period = 1000.0 / session.settings.fps
     stats = game.ticks
     stats.started = time.monotonic()
@@ -361,10 +407,19 @@ async def _tick_loop(session: P2PSession, env: InteractiveGymEnvAdapter, source:
             stats.stalled_ticks += 1
         if stats.ticks % 30 == 1:
             _update_path(mesh, session, game)
+        if reporter is not None and send_report is not None:
+            report = reporter.due(time.monotonic(), session)
+            if report is not None:
+                send_report(report)
         next_at += period
         if _ms() - next_at > LATE_RESYNC_PERIODS * period:
             stats.resyncs += 1
             next_at = _ms()
+        if abort.ended:
+            # Recorded before close(): the game was cut short, so the export is partial.
+            game.record = session.record()
+            session.close()
+            break
         if abort.reason is not None:
             session.close()
             raise PeerError(abort.reason)

@@ -158,7 +158,7 @@ class PeerSignaling:
         client = socketio.AsyncClient(reconnection=False)
         self._p2p_client = client
         for name in ("waiting", "game_ready", "wait_timeout", "peer_interrupted", "peer_rejoined", "peer_left",
-                     "superseded", "signal_error", "relay"):
+                     "superseded", "signal_error", "relay", "game_ended"):
             client.on(name, self._recorder(self.p2p, name), namespace=P2P_NAMESPACE)
         client.on("signal", self._on_signal, namespace=P2P_NAMESPACE)
         self._signal_tasks = asyncio.Queue()
@@ -177,6 +177,12 @@ class PeerSignaling:
         """Send one signaling message (order is kept; a refusal arrives as ``signal_error``)."""
         client = self._need(self._p2p_client, "join() first")
         await client.emit("signal", {"game_id": game_id, "to": to, "kind": kind, "data": data}, namespace=P2P_NAMESPACE)
+
+    async def telemetry(self, report: dict[str, Any]) -> None:
+        """One telemetry report for the research console (no ack awaited: best effort)."""
+        client = self._p2p_client
+        if client is not None and client.connected:
+            await client.emit("telemetry", report, namespace=P2P_NAMESPACE)
 
     async def finished(self, game_id: str) -> dict[str, Any]:
         client = self._need(self._p2p_client, "join() first")
@@ -226,7 +232,7 @@ class PeerSignaling:
 
     def _recorder(self, inbox: _Inbox, name: str) -> Callable[..., Awaitable[None]]:
         async def record(data: Any = None, *rest: Any) -> None:
-            if name in ("superseded", "signal_error", "flow_error", "wait_timeout", "peer_left"):
+            if name in ("superseded", "signal_error", "flow_error", "wait_timeout", "peer_left", "game_ended"):
                 logger.info("%s %s: %s", self.subject_id, name, data)
             await inbox.put(name, data)
             if inbox is self.p2p and self.on_p2p_event is not None:

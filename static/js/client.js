@@ -10,6 +10,7 @@ import { io } from '../vendor/socket.io/socket.io.esm.min.js';
 import { createClientFlow, createDiag } from './client_flow.js';
 import { createDomUi } from './client_ui.js';
 import { loadPyodideRuntime, preparePyodideEnv } from './env_pyodide.js';
+import { createVisibilityTracker } from './telemetry.js';
 
 /** Pyodide runtime (one per page) and the hashing.py and step_outcome.py sources, fetched once. */
 function createEnvLoader(config) {
@@ -67,6 +68,7 @@ export function main(win = globalThis.window) {
     loadEnv: createEnvLoader(config),
     fetch: win.fetch.bind(win),
     navigate: (url) => win.location.assign(url),
+    visibility: createVisibilityTracker(doc, () => win.performance.now()),
   });
   const recordUncaught = (message) => {
     diag.errors.push({ code: 'uncaught', message: String(message) });

@@ -12,6 +12,7 @@ import { createGame as defaultCreateGame } from './client_game.js';
 import { createSocketSignaling } from './client_signaling.js';
 import { gameExport, uploadStatus, sendPartialExport } from './client_export.js';
 import { uploadExport as defaultUploadExport } from './validation.js';
+import { createReporter } from './telemetry.js';
 
 export const PHASES = Object.freeze([
   'connecting', 'scene', 'loading', 'waiting', 'peer_connecting', 'playing', 'episode_transition',
@@ -40,6 +41,7 @@ export function createDiag() {
     episode: null,
     upload: { status: 'idle', attempts: 0, error: null },
     gameOver: null,
+    endedBy: null, // 'researcher' when the research console ended the game
     messages: [],
     errors: [],
   };
@@ -77,6 +79,8 @@ export function waitroomText(w, remainingS = w.remaining_s) {
  * @param {Function} [o.navigate]  (url) -> void
  * @param {object} [o.timers]      {setTimeout, clearTimeout}
  * @param {Function} [o.now]       ms clock for the waiting-room countdown
+ * @param {object} [o.visibility]  {hidden, hiddenS} of the page (telemetry.js createVisibilityTracker)
+ * @param {number} [o.telemetryIntervalMs]  how often the game reports to the research console
  */
 export function createClientFlow(o) {
   const { config, diag, ui } = o;
@@ -195,6 +199,8 @@ export function createClientFlow(o) {
       connectedReported: false,
       partnerLeft: false,
       uploadDone: false,
+      reporter: null, // telemetry for the research console (telemetry.js)
+      endedMessage: null, // set when the researcher ended the game
     };
     p2pScene = s;
     diag.gameId = null;
@@ -206,6 +212,7 @@ export function createClientFlow(o) {
     diag.verifiedFrame = null;
     diag.episode = null;
     diag.gameOver = null;
+    diag.endedBy = null;
     diag.upload = { status: 'idle', attempts: 0, error: null };
     setPhase('loading');
     say('Loading the game...');
@@ -232,6 +239,7 @@ export function createClientFlow(o) {
     socket.on('wait_timeout', (w) => onWaitTimeout(s, w));
     socket.on('game_ready', (g) => onGameReady(s, g));
     socket.on('peer_left', (ev) => onPeerLeft(s, ev));
+    socket.on('game_ended', (ev) => onGameEnded(s, ev));
     socket.on('superseded', (ev) => onSuperseded(ev));
     socket.on('signal_error', (ev) => log?.warn?.('signaling refused a message', ev));
 
@@ -349,6 +357,15 @@ export function createClientFlow(o) {
         keyboardTarget: ui.keyboardTarget,
         hooks: gameHooks(s),
       });
+      // Telemetry for the research console: every 2 s while the game runs (docs/console.md).
+      s.reporter = createReporter({
+        send: (report) => s.socket.emit('telemetry', report),
+        gameId: g.game_id,
+        session: () => s.game?.session ?? null,
+        visibility: o.visibility,
+        timers,
+        intervalMs: o.telemetryIntervalMs,
+      });
     } catch (err) {
       fail('game_setup', `The game could not start: ${err?.message ?? err}`);
       s.socket.emit('leave', { game_id: g.game_id });
@@ -373,7 +390,10 @@ export function createClientFlow(o) {
     return {
       phase(phase) {
         if (!alive()) return;
-        if (phase === 'peer_connecting') say('Connecting to your partner...');
+        if (phase === 'peer_connecting') {
+          say('Connecting to your partner...');
+          s.reporter?.start();
+        }
         if (phase === 'playing') {
           ui.game(true);
           say(`Connected. The game is on! You are player ${diag.playerIndex + 1}.`);
@@ -457,6 +477,7 @@ export function createClientFlow(o) {
       },
       ended({ record, reason }) {
         if (!alive()) return;
+        s.reporter?.stop(true); // the totals, while our seat is still live
         finishGame(s, record, reason);
       },
     };
@@ -469,6 +490,7 @@ export function createClientFlow(o) {
   function abortGame(s, code, message) {
     if (s.over) return;
     s.over = true;
+    s.reporter?.stop(false);
     s.game?.abandon();
     ui.game(false);
     report(s, 'connect_failed', { detail: message });
@@ -528,11 +550,37 @@ export function createClientFlow(o) {
     showAdvance();
   }
 
+  /** The researcher ended the game from the research console: the seat is over on the server. */
+  function onGameEnded(s, ev) {
+    if (p2pScene !== s || !s.gameReady || ev?.game_id !== s.gameReady.game_id) return;
+    s.seatEnded = true; // no leave/finished: the server already stopped our seat
+    s.endedMessage = (typeof ev.message === 'string' && ev.message) || 'The researcher ended this game.';
+    diag.endedBy = 'researcher';
+    s.reporter?.stop(false);
+    // Already finishing (upload under way): finishGame shows the message when it is done.
+    if (s.over) return;
+    if (s.game?.started) {
+      const record = s.game.abandon(); // BYE to the peers; the record is partial
+      diag.gameOver = { reason: 'researcher', frame: diag.frame, episode: diag.episode };
+      if (record) {
+        finishGame(s, record, 'researcher');
+        return;
+      }
+    }
+    s.over = true;
+    s.game?.abandon();
+    ui.waitroom(null);
+    ui.game(false);
+    say(s.endedMessage);
+    setPhase('done');
+    showAdvance();
+  }
+
   async function finishGame(s, record, reason) {
     if (s.over) return;
     s.over = true;
     const g = s.gameReady;
-    const finalPhase = s.partnerLeft && reason !== 'completed' ? 'partner_left' : 'done';
+    let finalPhase = s.partnerLeft && reason !== 'completed' ? 'partner_left' : 'done';
     const up = g.upload;
     if (!up || !up.url || !up.token) {
       diag.upload = { status: 'disabled', attempts: 0, error: null };
@@ -566,8 +614,13 @@ export function createClientFlow(o) {
     s.uploadDone = true;
     if (reason === 'completed') s.socket.emit('finished', { game_id: g.game_id });
     else if (!s.seatEnded) s.socket.emit('leave', { game_id: g.game_id });
-    report(s, 'game_over', { path: diag.path, detail: reason });
+    report(s, 'game_over', { path: diag.path, detail: s.endedMessage ? 'researcher' : reason });
     ui.game(false);
+    if (s.endedMessage) {
+      // Ended from the research console (possibly while this upload ran): that is the reason.
+      finalPhase = 'done';
+      say(s.endedMessage);
+    }
     setPhase(finalPhase);
     showAdvance();
   }
@@ -577,6 +630,7 @@ export function createClientFlow(o) {
     if (!s) return;
     p2pScene = null;
     stopCountdown(s);
+    s.reporter?.stop(false);
     if (s.game && !s.game.ended) s.game.abandon();
     s.socket?.disconnect?.();
     try { s.env?.destroy?.(); } catch { /* the interpreter may be gone with the page */ }
@@ -614,6 +668,7 @@ export function createClientFlow(o) {
       if (!s || !s.game || s.over || s.uploadDone) return { sent: false, reason: 'no game running' };
       const record = s.game.abandon();
       s.over = true;
+      s.reporter?.stop(false);
       try { s.socket.emit('leave', { game_id: s.gameReady.game_id }); } catch { /* going away */ }
       const up = s.gameReady.upload;
       if (!record || !up?.url || !up?.token) return { sent: false, reason: 'nothing to send' };

@@ -52,7 +52,7 @@ async function enterGame(t, { env } = {}) {
 test('the diagnostic object starts in Contract A shape', () => {
   const d = createDiag();
   assert.deepEqual(Object.keys(d), ['phase', 'sceneId', 'sceneType', 'gameId', 'playerIndex', 'numPlayers', 'path',
-    'frame', 'confirmedFrame', 'verifiedFrame', 'episode', 'upload', 'gameOver', 'messages', 'errors']);
+    'frame', 'confirmedFrame', 'verifiedFrame', 'episode', 'upload', 'gameOver', 'endedBy', 'messages', 'errors']);
   assert.equal(d.phase, 'connecting');
   assert.deepEqual(d.upload, { status: 'idle', attempts: 0, error: null });
   assert.ok(PHASES.includes('partner_left') && PHASES.includes('episode_transition'));
@@ -419,5 +419,99 @@ test('the server showing the running P2P scene again (socket reconnect) keeps th
   // Our /p2p socket reconnecting gets game_ready for the same game again: ignored.
   sig.serve('game_ready', gameReady({ rejoin: true }));
   assert.equal(t.diag.phase, 'playing');
+  assert.deepEqual(sig.emitted('leave'), []);
+});
+
+/** A stand-in session with what telemetry.js reads. */
+function fakeSession(frame = 10) {
+  return {
+    currentFrame: frame + 1, confirmedFrame: frame - 2, verifiedFrame: frame - 3, episode: 0, state: 'running',
+    peerInfo: () => [{ peer_index: 1, rtt_ms: 42.04 }], sync: { stats: { rollbacks: 3, maxRollbackDepth: 2, mispredictedFrames: 4 } },
+    counters: { stalled: 1 }, desync: { stats: { mismatches: 0 } }, desyncEvents: [], path: { kind: 'relay' },
+  };
+}
+
+test('telemetry: reports every 2 s from peer_connecting, the totals when the game ends, then none', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.session = fakeSession();
+  t.timers.advance(10000);
+  assert.deepEqual(sig.emitted('telemetry'), [], 'nothing before the game connects');
+  game.hooks.phase('peer_connecting');
+  const first = sig.emitted('telemetry');
+  assert.equal(first.length, 1);
+  assert.deepEqual([first[0].game_id, first[0].seq, first[0].frame, first[0].rtt_ms, first[0].path_kind, first[0].hidden],
+    ['g1', 0, 10, { 1: 42 }, 'relay', null]);
+  game.hooks.phase('playing');
+  t.timers.advance(4000);
+  assert.deepEqual(sig.emitted('telemetry').map((r) => r.seq), [0, 1, 2]);
+  game.hooks.gameOver({ reason: 'completed', frame: 59, episode: 1 });
+  game.hooks.ended({ record: sampleRecord(), reason: 'completed' });
+  assert.equal(sig.emitted('telemetry').length, 4, 'a final report with the totals');
+  await settle();
+  t.timers.advance(10000);
+  assert.equal(sig.emitted('telemetry').length, 4, 'none after the game');
+  assert.deepEqual(sig.emitted('finished'), [{ game_id: 'g1' }]);
+});
+
+test('ended by the researcher mid-game: session closed, partial export uploaded, message, done, no leave', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.session = fakeSession();
+  game.hooks.phase('peer_connecting');
+  game.hooks.phase('playing');
+  game.started = true;
+  game.abandonRecord = sampleRecord({ partial: true });
+  sig.serve('game_ended', { game_id: 'other', reason: 'researcher', message: 'not ours' });
+  assert.equal(game.abandoned, 0, 'another game id is ignored');
+  sig.serve('game_ended', { game_id: 'g1', reason: 'researcher', message: 'The study is closing. Thank you!' });
+  assert.equal(game.abandoned, 1);
+  assert.equal(t.diag.endedBy, 'researcher');
+  assert.equal(t.diag.gameOver.reason, 'researcher');
+  await settle();
+  assert.equal(t.uploads.length, 1);
+  assert.equal(t.uploads[0].doc.partial, true);
+  assert.deepEqual(check(t.uploads[0].doc), []);
+  assert.deepEqual([sig.emitted('leave'), sig.emitted('finished')], [[], []], 'the server already stopped the seat');
+  assert.equal(t.diag.phase, 'done');
+  assert.equal(t.diag.messages.at(-1), 'The study is closing. Thank you!');
+  assert.ok(t.ui.button, 'Continue');
+  const reports = sig.emitted('telemetry').length;
+  t.timers.advance(10000);
+  assert.equal(sig.emitted('telemetry').length, reports, 'reporting stopped');
+});
+
+test('ended by the researcher while connecting: no export, message, done', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.hooks.phase('peer_connecting');
+  sig.serve('game_ended', { game_id: 'g1', reason: 'researcher', message: '' });
+  assert.equal(game.abandoned, 1);
+  await settle();
+  assert.equal(t.uploads.length, 0);
+  assert.equal(t.diag.phase, 'done');
+  assert.equal(t.diag.messages.at(-1), 'The researcher ended this game.');
+  assert.deepEqual(sig.emitted('leave'), []);
+  assert.ok(t.ui.button);
+});
+
+test('ended by the researcher while the export of a finished game uploads: the message wins at the end', async () => {
+  let release;
+  const t = setup({
+    uploadExport: (args) => new Promise((resolve) => {
+      args.onStatus({ phase: 'uploading', attempt: 1, maxAttempts: 8 });
+      release = () => { args.onStatus({ phase: 'stored', attempt: 1, httpStatus: 201 }); resolve({ ok: true, attempts: 1 }); };
+    }),
+  });
+  const { sig, game } = await enterGame(t);
+  game.hooks.phase('playing');
+  game.hooks.gameOver({ reason: 'peer_ended', frame: 20, episode: 0 });
+  game.hooks.ended({ record: sampleRecord({ partial: true }), reason: 'peer_ended' });
+  assert.equal(t.diag.phase, 'uploading');
+  sig.serve('game_ended', { game_id: 'g1', reason: 'researcher', message: 'Stopped by the lab.' });
+  release();
+  await settle();
+  assert.equal(t.diag.phase, 'done');
+  assert.equal(t.diag.messages.at(-1), 'Stopped by the lab.');
   assert.deepEqual(sig.emitted('leave'), []);
 });

@@ -184,7 +184,7 @@ def test_python_peers_report_to_the_console_and_a_researcher_ends_their_game(tmp
         timeline = api(s.url, f"/games/{seen['game_id']}/timeline")
 
     assert {p["path_kind"] for p in seen["players"]} == {"relay"} and seen["paths"] == ["relay"]
-    assert all(p["rtt_ms"] is not None and p["hidden"] is None for p in seen["players"])
+    assert all(p["rtt_ms"] is not None and p["hidden"] is False for p in seen["players"])
     for r in results:
         game = r.games[0]
         assert r.reached_end, r.scenes

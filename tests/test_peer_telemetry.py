@@ -20,7 +20,7 @@ def test_reports_before_during_and_after_a_game_are_accepted() -> None:
              make_env=lambda p: CounterEnv(3, 200, 250, noise_at=80 if p == 2 else None, noise_salt=3))
     before = build_report("g-1", 0, g.sessions[0])
     assert list(before) == VECTORS["keys"]
-    assert (before["frame"], before["state"], before["rtt_ms"], before["hidden"]) == (-1, "created", {"1": None, "2": None}, None)
+    assert (before["frame"], before["state"], before["rtt_ms"], before["hidden"], before["hidden_s"]) == (-1, "created", {"1": None, "2": None}, False, 0)
     parse_report(before)
     g.run_to_end(600000)
     for i, s in enumerate(g.sessions):

@@ -1,7 +1,8 @@
 """Telemetry for the research console, as the browser sends it (``static/js/telemetry.js``):
 a small report of the running game every 2 s over the signaling socket (``telemetry`` on
-``/p2p``; docs/console.md). Counters are cumulative. A headless peer has no page, so
-``hidden`` and ``hidden_s`` are None. Checked against ``tests/vectors/telemetry.json``.
+``/p2p``; docs/console.md). Counters are cumulative. ``hidden``/``hidden_s`` come from the
+session's hidden log (a headless peer is never hidden). Checked against
+``tests/vectors/telemetry.json``.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def build_report(game_id: str, seq: int, session: P2PSession) -> dict[str, Any]:
         "desyncs": session.desync.stats.mismatches,
         "first_desync_frame": session.desync_events[0]["frame"] if session.desync_events else None,
         "path_kind": kind if kind in PATH_KINDS else None,
-        "hidden": None,
-        "hidden_s": None,
+        # A headless peer has no page: never hidden (its session's hidden log stays empty).
+        "hidden": session.hidden_log.hidden,
+        "hidden_s": session.hidden_log.total_s(session.now()),
     }
 
 

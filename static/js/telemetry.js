@@ -73,6 +73,12 @@ export function createVisibilityTracker(doc, now = () => globalThis.performance.
   };
 }
 
+/** Seconds hidden according to the session's hidden-interval log, or null without one. */
+export function sessionHiddenS(session) {
+  const log = session.hiddenLog;
+  return log && typeof log.totalS === 'function' && typeof session.now === 'function' ? log.totalS(session.now()) : null;
+}
+
 /**
  * Sends a report every `intervalMs` while started (and one at once on start and on stop).
  * @param {object} o
@@ -93,10 +99,10 @@ export function createReporter(o) {
   function reportNow() {
     const session = o.session();
     if (!session) return null;
-    // The visibility object comes first: the session may know better once it tracks hidden
-    // time itself (a `hidden` getter and `hiddenSeconds()` on the session win when present).
-    const hidden = typeof session.hidden === 'boolean' ? session.hidden : o.visibility?.hidden ?? null;
-    const hiddenS = typeof session.hiddenSeconds === 'function' ? session.hiddenSeconds() : o.visibility?.hiddenS ?? null;
+    // The page's own visibility first (it sees every change); else what the session was told
+    // through setHidden (its hidden-interval log, hidden.js).
+    const hidden = o.visibility?.hidden ?? (typeof session.hidden === 'boolean' ? session.hidden : null);
+    const hiddenS = o.visibility?.hiddenS ?? sessionHiddenS(session);
     const report = buildReport({ gameId: o.gameId, seq, session, hidden, hiddenS });
     seq += 1;
     try { o.send(report); } catch (err) { globalThis.console?.warn?.('telemetry: send failed', err); }

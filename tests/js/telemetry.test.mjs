@@ -92,15 +92,20 @@ test('the reporter sends at once, every interval, a final one on stop, then noth
   timers.advance(REPORT_INTERVAL_MS * 2);
   assert.deepEqual(sent.map((r) => r.seq), [0, 1, 2]);
   assert.deepEqual([sent[0].hidden, sent[0].hidden_s], [false, 0]);
-  // A session that tracks hidden time itself (the hidden-tab work) is believed first.
-  session.hidden = true;
-  session.hiddenSeconds = () => 4.5;
   rep.stop();
-  assert.deepEqual([sent.at(-1).seq, sent.at(-1).hidden, sent.at(-1).hidden_s], [3, true, 4.5]);
+  assert.deepEqual([sent.at(-1).seq, sent.at(-1).hidden, sent.at(-1).hidden_s], [3, false, 0]);
   timers.advance(REPORT_INTERVAL_MS * 5);
   rep.stop();
   assert.equal(sent.length, 4, 'nothing after stop');
   assert.equal(timers.pending, 0);
+  // Without the page's visibility, what the session was told (setHidden) is reported.
+  const told = g.sessions[1];
+  const viaSession = createReporter({ send: (r) => sent.push(r), gameId: 'g-3', session: () => told, timers });
+  told.setHidden(true);
+  const r = viaSession.reportNow();
+  assert.deepEqual([r.hidden, typeof r.hidden_s], [true, 'number']);
+  told.setHidden(false);
+  assert.equal(viaSession.reportNow().hidden, false);
   // A throwing sender does not stop the schedule.
   const bad = createReporter({ send: () => { throw new Error('socket gone'); }, gameId: 'g', session: () => g.sessions[1], timers });
   bad.start();

@@ -154,3 +154,34 @@ def check_env_instance(env: Any, setting: str = "env_creator") -> Any:
     """An environment object (what an env creator returned) must have every rollback method."""
     _require_methods(env, type(env).__name__, setting)
     return env
+
+
+PAGE_MODULES = ("js", "pyodide", "pyodide_js")
+"""Modules that reach the participant's page: what they return differs between browsers."""
+
+
+def inspect_step_code(source: str, setting: str = "on_game_step_code") -> None:
+    """``on_game_step_code`` runs inside every simulated step of every peer, so it must compile
+    and must not read the page (``js``): each participant's page holds different values, and
+    peers that compute different steps diverge. Raise :class:`EnvCheckError` otherwise."""
+    if not isinstance(source, str):
+        raise EnvCheckError(f"{setting}: must be Python source (a string), got {type(source).__name__}")
+    if not source.strip():
+        return
+    try:
+        tree = ast.parse(source, filename=f"<{setting}>")
+    except SyntaxError as exc:
+        raise EnvCheckError(f"{setting}: line {exc.lineno}: {exc.msg}") from None
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        for name in names:
+            if name.split(".")[0] in PAGE_MODULES:
+                raise EnvCheckError(
+                    f"{setting}: line {node.lineno} imports {name!r}, which reads the participant's page; each "
+                    "peer's page differs, so the peers' simulations would diverge. It runs inside every simulated "
+                    "step: compute from env and from constants defined in the environment code"
+                )

@@ -55,7 +55,8 @@ class InteractiveGymEnvAdapter:
 
     def __init__(self, env: Any, num_players: int, agent_ids: Sequence[Any] | None = None,
                  default_action: int = 0, module_name: str | None = None,
-                 record_info: Sequence[str] = ()) -> None:
+                 record_info: Sequence[str] = (), on_game_step_code: str | None = None,
+                 namespace: dict[str, Any] | None = None) -> None:
         for name in ("reset", "step", "get_state", "set_state"):
             if not callable(getattr(env, name, None)):
                 raise TypeError(f"env has no {name}() method; P2P rollback needs reset, step, get_state and set_state")
@@ -73,13 +74,20 @@ class InteractiveGymEnvAdapter:
         self.default_action = default_action
         self.module_name = module_name
         self.record_info = tuple(record_info)
+        # As the browser: on_game_step_code runs right before every env.step, in the namespace
+        # where env lives (the env module's), inside the simulated step.
+        self.step_code = None
+        if on_game_step_code and on_game_step_code.strip():
+            self.step_code = compile(on_game_step_code, "<on_game_step_code>", "exec")
+        self.namespace = namespace if namespace is not None else {"env": env}
         self._state: Any = None  # get_state() of the current frame while it is current
 
     @classmethod
     def from_code(cls, code: str, num_players: int, agent_ids: Sequence[Any] | None = None,
                   default_action: int = 0,
                   interactive_gym_globals: Mapping[str, Any] | None = None,
-                  record_info: Sequence[str] = ()) -> "InteractiveGymEnvAdapter":
+                  record_info: Sequence[str] = (),
+                  on_game_step_code: str | None = None) -> "InteractiveGymEnvAdapter":
         """Exec an Interactive Gym ``environment_initialization_code`` (defines ``env``)."""
         if not isinstance(code, str) or not code:
             raise TypeError("from_code: code (a Python source string defining env) is required")
@@ -90,7 +98,7 @@ class InteractiveGymEnvAdapter:
             raise RuntimeError("the environment initialization code must define a variable named 'env'")
         try:
             return cls(mod.__dict__["env"], num_players, agent_ids, default_action, module_name=name,
-                       record_info=record_info)
+                       record_info=record_info, on_game_step_code=on_game_step_code, namespace=mod.__dict__)
         except BaseException:
             sys.modules.pop(name, None)
             raise
@@ -107,6 +115,8 @@ class InteractiveGymEnvAdapter:
         for i, agent in enumerate(self.agent_ids):
             a = actions[i] if i < len(actions) else self.default_action
             acts[agent] = int(a) if isinstance(a, int) and not isinstance(a, bool) else self.default_action
+        if self.step_code is not None:
+            exec(self.step_code, self.namespace)
         _, rewards, terminateds, truncateds, infos = self.env.step(acts)
         o = step_outcome(rewards, terminateds, truncateds, infos, self.agent_ids, self.record_info)
         return StepResult(done=o["done"], ended_by=o["ended_by"], rewards=o["rewards"], terminated=o["terminated"],

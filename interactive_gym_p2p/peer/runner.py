@@ -204,6 +204,7 @@ async def _play(
         p2p["env"]["code"], p2p_settings["players"], p2p_settings.get("agent_ids"),
         int(p2p_settings.get("default_action", gameplay.get("default_action", 0)) or 0),
         record_info=tuple(settings.get("validation", {}).get("record_info") or ()),
+        on_game_step_code=p2p["env"].get("on_game_step_code") or None,
     )
     ack = await flow.join(p2p["signaling"]["ticket"])
     logger.info("%s joined %s: %s", flow.subject_id, game.scene_id, ack.get("status"))

@@ -48,6 +48,7 @@ function createEnvLoader(config) {
       numPlayers: p.players,
       agentIds: p.agent_ids ?? null,
       defaultAction: p.default_action ?? p2p.gameplay?.default_action ?? 0,
+      onGameStepCode: env.on_game_step_code || null,
     });
   };
 }

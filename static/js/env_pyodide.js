@@ -51,7 +51,7 @@ def _p2p_episode_over(flags, agent_ids):
 
 class P2PEnvGlue:
     def __init__(self, module_name, env_source, hashing, agent_ids, default_action, ig_globals_json,
-                 outcome=None, record_info=None):
+                 outcome=None, record_info=None, step_source=None):
         self.module_name = module_name
         # step_outcome.py (shared with CPython): rewards, flags and record_info per step.
         self.outcome = outcome
@@ -59,6 +59,12 @@ class P2PEnvGlue:
         # Interactive Gym gives the env code a dict named interactive_gym_globals.
         preset = {"interactive_gym_globals": json.loads(ig_globals_json)}
         mod = _p2p_load_module(module_name, env_source, "<environment_initialization_code>", preset)
+        # on_game_step_code runs, as in Interactive Gym, right before every env.step in the
+        # namespace where env lives; here that is inside the simulated step, so a rollback
+        # re-runs it and the state hash covers what it does to the env.
+        self.namespace = mod.__dict__
+        self.step_code = (compile(step_source, "<on_game_step_code>", "exec")
+                          if step_source and step_source.strip() else None)
         if "env" not in mod.__dict__:
             raise RuntimeError(
                 "the environment initialization code must define a variable named 'env'")
@@ -87,6 +93,8 @@ class P2PEnvGlue:
         acts = {}
         for i, agent in enumerate(self.agent_ids):
             acts[agent] = int(actions[i]) if i < len(actions) else self.default_action
+        if self.step_code is not None:
+            exec(self.step_code, self.namespace)
         _, rewards, terminateds, truncateds, infos = self.env.step(acts)
         if self.outcome is not None:
             # False (nothing to record: the common frame, no string crosses into JS) or JSON text.
@@ -150,11 +158,13 @@ let envCounter = 0;
  * @param {'proxy'|'json'} [opts.snapshot='proxy']  how save() keeps the state
  * @param {object} [opts.interactiveGymGlobals={}]  JSON-able; the env code sees it as the
  *        dict `interactive_gym_globals`, as in Interactive Gym
+ * @param {string} [opts.onGameStepCode]  Interactive Gym's on_game_step_code: Python run in the
+ *        env's module right before every env.step (so rollback re-runs it)
  */
 export function createPyodideEnv(pyodide, opts) {
   const {
     environmentCode, hashingSource, agentIds = null, defaultAction = 0, snapshot = 'proxy',
-    interactiveGymGlobals = {}, stepOutcomeSource = null, recordInfo = [],
+    interactiveGymGlobals = {}, stepOutcomeSource = null, recordInfo = [], onGameStepCode = null,
   } = opts ?? {};
   if (stepOutcomeSource !== null && (typeof stepOutcomeSource !== 'string' || stepOutcomeSource.length === 0)) {
     throw new TypeError('createPyodideEnv: stepOutcomeSource must be the source of step_outcome.py');
@@ -173,6 +183,9 @@ export function createPyodideEnv(pyodide, opts) {
   }
   if (!Number.isInteger(defaultAction)) {
     throw new TypeError('createPyodideEnv: defaultAction must be an integer');
+  }
+  if (onGameStepCode !== null && onGameStepCode !== undefined && typeof onGameStepCode !== 'string') {
+    throw new TypeError('createPyodideEnv: onGameStepCode must be a Python source string');
   }
 
   ensureGlue(pyodide);
@@ -200,7 +213,7 @@ export function createPyodideEnv(pyodide, opts) {
   let glue;
   try {
     glue = GlueClass(`p2p_scene_env_${id}`, environmentCode, hashing, pyAgentIds, defaultAction,
-      JSON.stringify(interactiveGymGlobals), outcome, pyRecordInfo);
+      JSON.stringify(interactiveGymGlobals), outcome, pyRecordInfo, onGameStepCode || undefined);
   } finally {
     pyAgentIds?.destroy();
     pyRecordInfo.destroy();

@@ -281,3 +281,83 @@ test('the demo reports its rewards and its score info; without step_outcome.py n
   assert.equal(bare.reportsRewards, false);
   assert.deepEqual(bare.step([0, 0]), { done: false });
 });
+
+// on_game_step_code (Interactive Gym: Python run before every env.step where env lives) changes
+// a weight the step reads; the weight is part of get_state(), so the hash covers it.
+const WEIGHTED_ENV = `
+class Weighted:
+    possible_agents = [0, 1]
+    def reset(self, seed=None):
+        self.t = 0
+        self.score = 0
+        self.weights = [1, 1]
+        self.calls = 0
+    def step(self, actions):
+        self.t += 1
+        self.score += self.weights[0] * actions[0] + self.weights[1] * actions[1]
+        return {}, {}, {"__all__": False}, {"__all__": False}, {}
+    def get_state(self):
+        return {"t": self.t, "score": self.score, "weights": list(self.weights), "calls": self.calls}
+    def set_state(self, s):
+        self.t, self.score, self.weights, self.calls = s["t"], s["score"], list(s["weights"]), s["calls"]
+env = Weighted()
+ODD_WEIGHT = 3
+`;
+const WEIGHT_CODE = 'env.weights[1] = ODD_WEIGHT if env.t % 2 else 1\nenv.calls += 1\n';
+
+test('on_game_step_code runs before every step in the env namespace, and rollback re-runs it', () => {
+  const env = makeEnv({ environmentCode: WEIGHTED_ENV, onGameStepCode: WEIGHT_CODE });
+  const plain = makeEnv({ environmentCode: WEIGHTED_ENV });
+  env.reset(3);
+  plain.reset(3);
+  const actions = (f) => [f % 3, (f * 5) % 4];
+  const hashes = [];
+  let expected = 0;
+  for (let f = 0; f < 40; f++) {
+    env.step(actions(f));
+    plain.step(actions(f));
+    hashes.push(env.stateHash());
+    expected += actions(f)[0] + (f % 2 ? 3 : 1) * actions(f)[1]; // t before step f is f
+  }
+  const state = env.canonicalState();
+  assert.equal(state.calls, 40);
+  assert.equal(state.score, expected);
+  assert.notEqual(env.stateHash(), plain.stateHash(), 'the step code changed nothing: ignored?');
+  // Roll back to frame 9 and re-simulate: the code runs again and gives the same hashes.
+  env.reset(3);
+  const again = [];
+  let snap = null;
+  for (let f = 0; f < 40; f++) {
+    env.step(actions(f));
+    if (f === 9) snap = env.save();
+    again.push(env.stateHash());
+  }
+  env.load(snap);
+  for (let f = 10; f < 40; f++) {
+    env.step(actions(f));
+    again[f] = env.stateHash();
+  }
+  assert.deepEqual(again, hashes);
+  // The Python peer's adapter (peer/env.py) runs it the same way: same hashes.
+  const script = `
+import json, sys
+from interactive_gym_p2p.peer.env import InteractiveGymEnvAdapter
+code, step = json.load(sys.stdin)
+env = InteractiveGymEnvAdapter.from_code(code, 2, on_game_step_code=step)
+env.reset(3)
+out = []
+for f in range(40):
+    env.step([f % 3, (f * 5) % 4])
+    out.append(env.state_hash())
+print(json.dumps(out))
+`;
+  const cpython = JSON.parse(execFileSync('python3', ['-c', script], {
+    cwd: ROOT, encoding: 'utf8', input: JSON.stringify([WEIGHTED_ENV, WEIGHT_CODE]),
+  }));
+  assert.deepEqual(cpython, hashes);
+});
+
+test('on_game_step_code: a syntax error or a bad type fails when the env is built', () => {
+  assert.throws(() => makeEnv({ environmentCode: WEIGHTED_ENV, onGameStepCode: 'env.t +=' }), /SyntaxError|on_game_step_code/);
+  assert.throws(() => makeEnv({ environmentCode: WEIGHTED_ENV, onGameStepCode: 5 }), TypeError);
+});

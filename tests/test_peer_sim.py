@@ -412,3 +412,32 @@ def test_a_peer_whose_clock_runs_slow_the_faster_one_waits_instead_of_running_aw
     assert r1["timesync_wait_frames"] == 0, "the slow peer never waits"
     assert all(r.max_stall_run <= 3 for r in g.results)
     assert r0["stalled_frames"] + r1["stalled_frames"] < 20
+
+
+@pytest.mark.parametrize("freeze", [0, 45])
+def test_reset_freeze_frames_same_pause_and_start_frame_on_every_peer(freeze):
+    """As session_episodes.test.mjs: the transition holds exactly reset_freeze_frames ticks (on
+    the peer whose READY came last), every peer starts the next episode at end + 1, and the env
+    shows the confirmed end frame meanwhile."""
+    g = Game(num_players=2, seed=19, make_env=lambda p: CounterEnv(2, 60, 120),
+             settings={"max_episodes": 4, "fps": 30, "reset_freeze_frames": freeze},
+             link={"delay_ms": 45, "jitter_ms": 15, "loss": 0.08, "duplicate": 0.02, "reorder": 0.03})
+    marks: list[dict[str, list[Any]]] = [{"ends": [], "starts": []} for _ in range(2)]
+    for i, s in enumerate(g.sessions):
+        s.on("episode_end", lambda e, s=s, m=marks[i]: m["ends"].append((s.tick_count, e["frame"], s.env.state_hash())))
+        s.on("episode_start", lambda e, s=s, m=marks[i]: m["starts"].append((s.tick_count, e["frame"])))
+    g.run_to_end(600000)
+    records = assert_agreement(g)
+    eps = records[0]["episodes"]
+    for e in range(3):
+        pauses = []
+        for m in marks:
+            end_tick, end_frame, end_hash = m["ends"][e]
+            start_tick, start_frame = m["starts"][e + 1]
+            assert start_frame == end_frame + 1 == eps[e + 1]["start_frame"]
+            assert end_hash == eps[e]["frames"][-1][2]
+            pauses.append(start_tick - end_tick - 1)
+        if freeze:
+            assert min(pauses) == freeze, pauses
+        else:
+            assert min(pauses) <= 3, pauses

@@ -61,7 +61,7 @@ class SessionState:
     HANDSHAKE = "handshake"  # HELLO sent, waiting for every peer's HELLO
     COUNTDOWN = "countdown"  # every HELLO in; counting down to frame 0 (countdown_frames)
     RUNNING = "running"  # in an episode
-    TRANSITION = "transition"  # episode ended, env reset, waiting for EPISODE_READY
+    TRANSITION = "transition"  # episode ended: the reset freeze, then waiting for EPISODE_READY
     FINISHED = "finished"  # game over; lingering so peers get our last inputs and hashes
     CLOSED = "closed"
 
@@ -166,6 +166,8 @@ class P2PSession:
         self.episode_starts: dict[int, int] = {}
         self.episode_ends: dict[int, int] = {}
         self.ready_episode = -1
+        self.next_start_frame = 0  # first frame of the episode the transition leads to
+        self.freeze_left = 0  # transition ticks still to wait (settings.reset_freeze_frames)
         self.last_recorded_frame = -1
         self.end_mismatches: list[dict[str, Any]] = []
         self._end_mismatch_keys: set[tuple[int, int]] = set()
@@ -304,8 +306,14 @@ class P2PSession:
             self._begin_countdown(now)
         if self._state == SessionState.COUNTDOWN:
             self._step_countdown(now)
-        if self._state == SessionState.TRANSITION and self._all_ready():
-            self._begin_episode(self.ready_episode, self.sync.current_frame, now)
+        if self._state == SessionState.TRANSITION:
+            # The reset freeze: exactly reset_freeze_frames ticks on every peer, counted from the
+            # tick after the episode's end was confirmed; then the wait for every peer's READY.
+            if self.freeze_left > 0:
+                self.freeze_left -= 1
+            elif self._all_ready():
+                self.sync.start_episode(episode_seed(self.shared_seed, self.ready_episode), self.next_start_frame)
+                self._begin_episode(self.ready_episode, self.next_start_frame, now)
         if self._state == SessionState.RUNNING:
             result.status = self._step_game(now, local_action, result)
         else:
@@ -902,7 +910,10 @@ class P2PSession:
             self._send_episode_messages(now, True)
             return
         nxt = self.episode + 1
-        self.sync.start_episode(episode_seed(self.shared_seed, nxt), frame + 1)
+        # The env keeps the episode's final state through the transition (a desync dump of the
+        # end frame is that state); it is reset when the next episode starts, at frame + 1.
+        self.next_start_frame = frame + 1
+        self.freeze_left = self.settings.reset_freeze_frames
         self.episode_starts[nxt] = frame + 1
         self.ready_episode = nxt
         self._state = SessionState.TRANSITION

@@ -49,6 +49,7 @@ SPEC: dict[str, _Spec] = {
     "disconnect_policy": _Spec("end", one_of=("end", "default_action")),
     "default_action": _Spec(0, I32_MIN, I32_MAX),
     "max_episodes": _Spec(None, 1, 1e9, nullable=True),
+    "reset_freeze_frames": _Spec(0, 0, 1000000),
     "max_steps_per_episode": _Spec(None, 1, 2**31, nullable=True),
     "pending_hash_limit": _Spec(1024, 16, 1000000),
     "keepalive_ms": _Spec(100, 10, 60000, integer=False),
@@ -82,6 +83,7 @@ class SessionSettings:
     disconnect_policy: str = "end"
     default_action: int = 0
     max_episodes: int | None = None
+    reset_freeze_frames: int = 0
     max_steps_per_episode: int | None = None
     pending_hash_limit: int = 1024
     keepalive_ms: float = 100
@@ -171,6 +173,7 @@ def from_game_settings(settings: Mapping[str, Any], max_steps: int | None = None
         ("disconnect_timeout_ms", "disconnect_timeout_ms"),
         ("default_action", "default_action"),
         ("num_episodes", "max_episodes"),
+        ("reset_freeze_frames", "reset_freeze_frames"),
     )
     for src, dst in pairs:
         if p2p.get(src) is not None:

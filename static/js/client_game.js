@@ -27,6 +27,7 @@ export function sessionSettings(p2p) {
     disconnect_policy: p.disconnect_policy,
     default_action: p.default_action ?? g.default_action,
     max_episodes: p.num_episodes ?? g.num_episodes ?? null,
+    reset_freeze_frames: p.reset_freeze_frames,
     hash_interval: v.hash_interval,
   };
   // Interactive Gym ends an episode at max_steps; its default is effectively "never".

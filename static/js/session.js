@@ -32,7 +32,7 @@ export const SessionState = Object.freeze({
   HANDSHAKE: 'handshake', // HELLO sent, waiting for every peer's HELLO
   COUNTDOWN: 'countdown', // every HELLO in; counting down to frame 0 (settings.countdownFrames)
   RUNNING: 'running', // in an episode
-  TRANSITION: 'transition', // episode ended, env reset, waiting for EPISODE_READY from everyone
+  TRANSITION: 'transition', // episode ended: the reset freeze, then waiting for EPISODE_READY from everyone
   FINISHED: 'finished', // game over; lingering so peers get our last inputs and hashes
   CLOSED: 'closed',
 });
@@ -134,6 +134,8 @@ export class P2PSession {
     this.episodeStarts = new Map(); // episode -> start frame (known ones)
     this.episodeEnds = new Map(); // episode -> end frame (ours)
     this.readyEpisode = -1; // episode we announced EPISODE_READY for
+    this.nextStartFrame = 0; // first frame of the episode the transition leads to
+    this.freezeLeft = 0; // transition ticks still to wait (settings.resetFreezeFrames)
     this.lastRecordedFrame = -1;
     this.endMismatches = [];
     this.endMismatchKeys = new Set();
@@ -250,7 +252,12 @@ export class P2PSession {
     this.checkHiddenLimit(now);
     if (this.state === SessionState.HANDSHAKE && this.allHellos()) this.beginCountdown(now);
     if (this.state === SessionState.COUNTDOWN) this.stepCountdown(now);
-    if (this.state === SessionState.TRANSITION && this.allReady()) this.startNextEpisode(now);
+    if (this.state === SessionState.TRANSITION) {
+      // The reset freeze: exactly resetFreezeFrames ticks on every peer, counted from the tick
+      // after the episode's end was confirmed; then the usual wait for every peer's READY.
+      if (this.freezeLeft > 0) this.freezeLeft -= 1;
+      else if (this.allReady()) this.startNextEpisode(now);
+    }
     if (this.state === SessionState.RUNNING) result.status = this.stepGame(now, localAction, result);
     else result.status = this.state;
     if (this.state === SessionState.FINISHED) this.linger(now);
@@ -909,7 +916,11 @@ export class P2PSession {
       return;
     }
     const next = this.episode + 1;
-    this.sync.startEpisode(episodeSeed(this.sharedSeed, next), frame + 1);
+    // The environment keeps the episode's final (confirmed) state through the transition, so
+    // the page shows it and a desync dump of the end frame is that state; it is reset when the
+    // next episode starts. Every peer starts that episode at frame + 1.
+    this.nextStartFrame = frame + 1;
+    this.freezeLeft = this.settings.resetFreezeFrames;
     this.episodeStarts.set(next, frame + 1);
     this.readyEpisode = next;
     this.state = SessionState.TRANSITION;
@@ -941,7 +952,8 @@ export class P2PSession {
   }
 
   startNextEpisode(now) {
-    this.beginEpisode(this.readyEpisode, this.sync.currentFrame, now);
+    this.sync.startEpisode(episodeSeed(this.sharedSeed, this.readyEpisode), this.nextStartFrame);
+    this.beginEpisode(this.readyEpisode, this.nextStartFrame, now);
   }
 
   /** EPISODE_END (+ EPISODE_READY of the next episode) to peers that have not shown they have

@@ -27,6 +27,7 @@ export const SETTINGS_SPEC = Object.freeze({
   disconnectPolicy: { default: 'end', oneOf: ['end', 'default_action'], doc: 'what a disconnect does to the game' },
   defaultAction: { default: 0, int: true, min: I32_MIN, max: I32_MAX, doc: 'action used for a missing or disconnected player' },
   maxEpisodes: { default: null, int: true, min: 1, max: 1e9, nullable: true, doc: 'game over after this many episodes (null = no limit)' },
+  resetFreezeFrames: { default: 0, int: true, min: 0, max: 1000000, doc: 'ticks the last frame of an episode stays (no frame simulated) before the next episode may start (reset_freeze_s * fps)' },
   maxStepsPerEpisode: { default: null, int: true, min: 1, max: 2 ** 31, nullable: true, doc: 'an episode ends after this many frames even if the environment does not end it (null = no limit)' },
   pendingHashLimit: { default: 1024, int: true, min: 16, max: 1000000, doc: 'peer hashes buffered per peer before the local peer has confirmed their frames' },
   keepaliveMs: { default: 100, int: false, min: 10, max: 60000, doc: 'send KEEPALIVE to a peer that got nothing for this long' },

@@ -123,3 +123,51 @@ test('peers that disagree on the terminal frame record it and do not wait for ea
   assert.ok(mismatches.length >= 1);
   assert.ok(records[1].episode_end_mismatches.some((m) => m.episode === 0 && m.peer_frame === 99));
 });
+
+test('resetFreezeFrames: every peer pauses exactly that many ticks; the next episode starts on the same frame', () => {
+  const FREEZE = 45;
+  const run = (freeze) => {
+    const g = createGame({
+      numPlayers: 2, seed: 19, makeEnv: () => createCounterEnv({ numPlayers: 2, minSteps: 60, maxSteps: 120 }),
+      settings: { maxEpisodes: 4, fps: 30, resetFreezeFrames: freeze },
+      link: { delayMs: 45, jitterMs: 15, loss: 0.08, duplicate: 0.02, reorder: 0.03 },
+    });
+    const marks = g.sessions.map(() => ({ ends: [], starts: [], frozen: [] }));
+    g.sessions.forEach((s, i) => {
+      s.on('episode_end', (e) => {
+        // The environment still holds the episode's final confirmed state (what the page shows).
+        marks[i].ends.push({ tick: s.tickCount, frame: e.frame, hash: s.env.stateHash() });
+      });
+      s.on('episode_start', (e) => marks[i].starts.push({ tick: s.tickCount, frame: e.frame }));
+    });
+    g.runToEnd(600000);
+    return { records: assertAgreement(g), marks };
+  };
+  const { records, marks } = run(FREEZE);
+  const eps = records[0].episodes;
+  for (const [p, m] of marks.entries()) {
+    assert.equal(m.ends.length, 4);
+    for (let e = 0; e < 3; e++) {
+      const end = m.ends[e];
+      const start = m.starts[e + 1];
+      assert.equal(start.frame, end.frame + 1, `peer ${p} episode ${e + 1} starts right after the end frame`);
+      assert.equal(start.frame, eps[e + 1].start_frame, `peer ${p}: the same start frame as every peer`);
+      // At least the freeze (FREEZE ticks with no frame, then the tick that simulates the first frame).
+      assert.ok(start.tick - end.tick >= FREEZE + 1, `peer ${p} episode ${e}: paused ${start.tick - end.tick - 1} ticks`);
+      const row = eps[e].frames.at(-1);
+      assert.equal(end.hash, row[2], `peer ${p}: the env shows the confirmed end frame during the pause`);
+    }
+  }
+  for (let e = 0; e < 3; e++) {
+    // The peer whose READY was the last to be needed pauses exactly FREEZE ticks.
+    const pauses = marks.map((m) => m.starts[e + 1].tick - m.ends[e].tick - 1);
+    assert.equal(Math.min(...pauses), FREEZE, `episode ${e}: pauses ${pauses}`);
+  }
+  // Without the freeze the same game pauses only while a READY is on its way: the setting is
+  // what paused it above.
+  const plain = run(0);
+  for (let e = 0; e < 3; e++) {
+    const pauses = plain.marks.map((m) => m.starts[e + 1].tick - m.ends[e].tick - 1);
+    assert.ok(Math.min(...pauses) <= 3, `episode ${e} without freeze: pauses ${pauses}`);
+  }
+});

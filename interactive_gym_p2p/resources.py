@@ -37,3 +37,32 @@ def templates_dir() -> Path:
 def docs_schema_path() -> Path:
     """The JSON Schema of the validation export, shipped inside the package."""
     return _PACKAGE_DIR / "validation" / "export.schema.json"
+
+
+INTERACTIVE_GYM_MODULES = (
+    "interactive_gym/__init__.py",
+    "interactive_gym/configurations/__init__.py",
+    "interactive_gym/configurations/object_contexts.py",
+    "interactive_gym/configurations/render_configs.py",
+    "interactive_gym/configurations/configuration_constants.py",
+)
+"""The pure-Python modules of the installed Interactive Gym an environment's code imports in
+the browser (``from interactive_gym.configurations import object_contexts``)."""
+
+
+def interactive_gym_sources() -> dict[str, str]:
+    """Source of :data:`INTERACTIVE_GYM_MODULES` from the installed ``interactive_gym``, by
+    path: the browser writes them into Pyodide, so Interactive Gym-style environment code runs
+    offline without installing the package (and its numpy) there."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("interactive_gym")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    root = Path(next(iter(spec.submodule_search_locations))).parent
+    out = {}
+    for rel in INTERACTIVE_GYM_MODULES:
+        file = root / rel
+        if file.is_file():
+            out[rel] = file.read_text(encoding="utf-8")
+    return out

@@ -32,12 +32,22 @@ from interactive_gym.scenes.gym_scene import GymScene
 from interactive_gym.scenes.scene import SceneStatus
 from interactive_gym.scenes.utils import NotProvided
 
-from .env_check import EnvCheckError, EnvCodeReport, check_env_instance, check_env_type, inspect_env_code
+from . import porting
+from .env_check import (
+    EnvCheckError,
+    EnvCodeReport,
+    check_env_instance,
+    check_env_type,
+    inspect_env_code,
+    inspect_step_code,
+)
+from .scene_assets import SceneAssets, check_asset_specs
 from .scene_settings import (
     P2P_CHECKS,
     VALIDATION_CHECKS,
     P2PSettings,
     SceneConfigError,
+    U32_MAX,
     SignalingRules,
     ValidationSettings,
     check_action,
@@ -71,7 +81,7 @@ class SignalingBinding:
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k != "self" and v is not NotProvided}
+    return {k: v for k, v in values.items() if k not in ("self", "__class__") and v is not NotProvided}
 
 
 class P2PGymScene(GymScene):
@@ -88,6 +98,7 @@ class P2PGymScene(GymScene):
         self.fps = self.p2p_settings.fps
         self.env_code_report: EnvCodeReport | None = None
         self._binding: SignalingBinding | None = None
+        self._assets: SceneAssets | None = None
 
     # ------------------------------------------------------------------ configuration
 
@@ -134,12 +145,43 @@ class P2PGymScene(GymScene):
         self.validation_settings = dataclasses.replace(self.validation_settings, **checked)
         return self
 
-    def rendering(self, fps: int = NotProvided, **kwargs: Any) -> P2PGymScene:
+    def rendering(
+        self,
+        fps: int = NotProvided,
+        env_to_state_fn: Callable = NotProvided,
+        preload_specs: list[dict[str, Any]] = NotProvided,
+        hud_text_fn: Callable = NotProvided,
+        hud_score_carry_over: bool = NotProvided,
+        location_representation: str = NotProvided,
+        game_width: int = NotProvided,
+        game_height: int = NotProvided,
+        background: str = NotProvided,
+        state_init: list = NotProvided,
+        assets_dir: str = NotProvided,
+        assets_to_preload: list[dict[str, Any]] = NotProvided,
+        animation_configs: list = NotProvided,
+    ) -> P2PGymScene:
         """Interactive Gym's rendering settings; ``fps`` is also the simulation rate."""
+        given = _given(locals())
+        porting.check_given("GymScene.rendering", given)
         if fps is not NotProvided:
             check_int("rendering(fps)", fps, 1, 120)
             self.p2p_settings = dataclasses.replace(self.p2p_settings, fps=fps)
-        super().rendering(fps=fps, **kwargs)
+        for name in ("game_width", "game_height"):
+            if name in given:
+                check_int(f"rendering({name})", given[name], 1, 8192)
+        if location_representation is not NotProvided and location_representation not in ("relative", "pixels"):
+            raise SceneConfigError(
+                "rendering(location_representation)", f"must be 'relative' or 'pixels', got {location_representation!r}"
+            )
+        if background is not NotProvided and (not isinstance(background, str) or not background):
+            raise SceneConfigError("rendering(background)", f"must be a colour or the name of a preloaded image, got {background!r}")
+        for name in ("assets_to_preload", "preload_specs"):
+            if name in given and given[name] is not None:
+                given[name] = check_asset_specs(f"rendering({name})", given[name])
+        if state_init is not NotProvided and not isinstance(state_init, list):
+            raise SceneConfigError("rendering(state_init)", f"must be a list of object contexts, got {state_init!r}")
+        super().rendering(**given)
         return self
 
     def gameplay(
@@ -155,6 +197,11 @@ class P2PGymScene(GymScene):
         reset_freeze_s: int = NotProvided,
     ) -> P2PGymScene:
         """Interactive Gym's gameplay settings; actions must be signed 32-bit integers."""
+        porting.check_given("GymScene.gameplay", _given(locals()))
+        if reset_freeze_s is not NotProvided:
+            check_number("gameplay(reset_freeze_s)", reset_freeze_s, 0, 3600)
+        if input_mode is not NotProvided and input_mode not in ("pressed_keys", "single_keystroke"):
+            raise SceneConfigError("gameplay(input_mode)", f"must be 'pressed_keys' or 'single_keystroke', got {input_mode!r}")
         if default_action is not NotProvided:
             check_action("gameplay(default_action)", default_action)
         if action_mapping is not NotProvided:
@@ -192,16 +239,12 @@ class P2PGymScene(GymScene):
         state_broadcast_interval: int = NotProvided,
     ) -> P2PGymScene:
         """Interactive Gym's Pyodide settings; the environment source is inspected here."""
-        if run_through_pyodide is False:
-            raise SceneConfigError(
-                "pyodide(run_through_pyodide)", "must stay True: every participant's browser runs the environment"
-            )
-        if multiplayer is True or server_authoritative is True:
-            name = "multiplayer" if multiplayer is True else "server_authoritative"
-            raise SceneConfigError(
-                f"pyodide({name})",
-                "is Interactive Gym's server-coordinated multiplayer; P2PGymScene replaces it, leave it False",
-            )
+        porting.check_given("GymScene.pyodide", _given(locals()))
+        if on_game_step_code is not NotProvided:
+            try:
+                inspect_step_code(on_game_step_code, "pyodide(on_game_step_code)")
+            except EnvCheckError as exc:
+                raise SceneConfigError("pyodide(on_game_step_code)", str(exc).split(": ", 1)[1]) from None
         if packages_to_install is not NotProvided and (
             not isinstance(packages_to_install, (list, tuple)) or not all(isinstance(p, str) for p in packages_to_install)
         ):
@@ -238,6 +281,8 @@ class P2PGymScene(GymScene):
         self, env_creator: Callable = NotProvided, env_config: dict[str, Any] = NotProvided, seed: int = NotProvided
     ) -> P2PGymScene:
         """Interactive Gym's environment settings (a CPython env creator, e.g. for a Python peer)."""
+        if seed is not NotProvided:
+            check_int("environment(seed)", seed, 0, U32_MAX)
         if env_creator is not NotProvided:
             if not callable(env_creator):
                 raise SceneConfigError("environment(env_creator)", f"must be callable, got {env_creator!r}")
@@ -251,6 +296,40 @@ class P2PGymScene(GymScene):
         super().environment(env_creator=env_creator, env_config=env_config, seed=seed)
         return self
 
+    def policies(
+        self,
+        policy_mapping: dict = NotProvided,
+        load_policy_fn: Callable = NotProvided,
+        policy_inference_fn: Callable = NotProvided,
+        frame_skip: int = NotProvided,
+    ) -> P2PGymScene:
+        """Interactive Gym's policies: every agent must be 'human' (a participant)."""
+        given = _given(locals())
+        porting.check_given("GymScene.policies", given)
+        if policy_mapping is not NotProvided and policy_mapping:
+            check_agent_ids("policies(policy_mapping)", list(policy_mapping), len(policy_mapping))
+        super().policies(**given)
+        return self
+
+    def user_experience(
+        self,
+        scene_header: str = NotProvided,
+        scene_body: str = NotProvided,
+        scene_body_filepath: str = NotProvided,
+        in_game_scene_body: str = NotProvided,
+        in_game_scene_body_filepath: str = NotProvided,
+        waitroom_timeout: int = NotProvided,
+        waitroom_timeout_redirect_url: str = NotProvided,
+        game_page_html_fn: Callable = NotProvided,
+    ) -> P2PGymScene:
+        """Interactive Gym's page texts and waiting-room timeout."""
+        given = _given(locals())
+        porting.check_given("GymScene.user_experience", given)
+        if waitroom_timeout is not NotProvided:
+            check_number("user_experience(waitroom_timeout)", waitroom_timeout, 1000, 86_400_000)
+        super().user_experience(**given)
+        return self
+
     def check(self) -> P2PGymScene:
         """Checks that need the whole scene; the server runs this before it starts."""
         problem = identifier_problem(self.scene_id)
@@ -261,17 +340,18 @@ class P2PGymScene(GymScene):
                 "gameplay(default_action)", "must be set: it is the action a missing or late input becomes"
             )
         check_action("gameplay(default_action)", self.default_action)
-        if self.pyodide_multiplayer or self.server_authoritative:
-            raise SceneConfigError("pyodide(multiplayer)", "Interactive Gym's server-coordinated multiplayer must stay off")
+        porting.check_scene(self)
         if not self.environment_initialization_code:
             raise SceneConfigError(
                 "pyodide(environment_initialization_code)", "must be set: the Python source every browser runs"
             )
-        bots = sorted(str(a) for a, p in self.policy_mapping.items() if p != configuration_constants.PolicyTypes.Human)
-        if bots:
-            raise SceneConfigError(
-                "policies(policy_mapping)", f"agents {bots} have non-human policies; in a P2P scene every agent is a player"
-            )
+        if self.p2p_settings.agent_ids is None and self.policy_mapping:
+            check_agent_ids("policies(policy_mapping)", list(self.policy_mapping), self.p2p_settings.players)
+        try:
+            inspect_step_code(self.on_game_step_code or "", "pyodide(on_game_step_code)")
+        except EnvCheckError as exc:
+            raise SceneConfigError("pyodide(on_game_step_code)", str(exc).split(": ", 1)[1]) from None
+        self.asset_specs()
         return self
 
     def create_env(self) -> Any:
@@ -293,12 +373,28 @@ class P2PGymScene(GymScene):
             return self.p2p_settings.wait_timeout_s
         return self.waitroom_timeout / 1000
 
+    @property
+    def agent_ids(self) -> tuple[str | int, ...] | None:
+        """Agent of each player: ``p2p(agent_ids)``, else policy_mapping's keys in order, else
+        None (the env's ``possible_agents``)."""
+        if self.p2p_settings.agent_ids is not None:
+            return self.p2p_settings.agent_ids
+        return tuple(self.policy_mapping) if self.policy_mapping else None
+
+    @property
+    def fixed_seed(self) -> int | None:
+        """``environment(seed=...)``: the shared seed of every game, else None (fresh per game)."""
+        return getattr(self, "seed", None)
+
     def game_settings(self) -> dict[str, Any]:
         """The settings of every game of this scene (``settings`` of the validation export)."""
         p2p = p2p_settings_dict(self.p2p_settings)
         p2p["wait_timeout_s"] = check_number("wait_timeout_s", self.wait_timeout_s, 0, 10**9)
+        p2p["agent_ids"] = None if self.agent_ids is None else list(self.agent_ids)
         p2p["default_action"] = self.default_action
         p2p["num_episodes"] = self.num_episodes
+        # gameplay(reset_freeze_s) as a frame count, so every peer pauses exactly as long.
+        p2p["reset_freeze_frames"] = round(float(self.reset_freeze_s or 0) * self.p2p_settings.fps)
         p2p["protocol_version"] = PROTOCOL_VERSION
         return {
             "p2p": p2p,
@@ -319,10 +415,11 @@ class P2PGymScene(GymScene):
             group_wait_timeout_s=self.group_wait_timeout / 1000,
             ice_transport_policy=s.ice_transport_policy,
             turn=s.turn,
-            agent_ids=s.agent_ids,
+            agent_ids=self.agent_ids,
             export=self.validation_settings.export,
             settings=self.game_settings(),
             timeout_redirect_url=self.waitroom_timeout_redirect_url,
+            seed=self.fixed_seed,
         )
 
     def p2p_payload(self) -> dict[str, Any]:
@@ -360,6 +457,7 @@ class P2PGymScene(GymScene):
                 "preload_specs": self.preload_specs,
                 "animation_configs": self.animation_configs,
                 "hud_score_carry_over": self.hud_score_carry_over,
+                "textures": None if self._assets is None else self._assets.payload(),
             },
             "ui": {
                 "scene_header": self.scene_header,
@@ -392,6 +490,20 @@ class P2PGymScene(GymScene):
     def bind_signaling(self, binding: SignalingBinding | None) -> None:
         """Called by the server on each participant's own copy of the scene."""
         self._binding = binding
+
+    def bind_assets(self, assets: SceneAssets | None) -> None:
+        """Called by the server: the URLs it serves this scene's asset files at."""
+        self._assets = assets
+
+    def asset_specs(self) -> list[dict[str, Any]]:
+        """Every texture spec of the scene: assets_to_preload, then preload_specs."""
+        specs = check_asset_specs("rendering(assets_to_preload)", list(self.assets_to_preload or []))
+        specs += check_asset_specs("rendering(preload_specs)", list(self.preload_specs or []))
+        names = [s["name"] for s in specs]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise SceneConfigError("rendering(preload_specs)", f"texture names {twice} are also in assets_to_preload")
+        return specs
 
     def activate(self, sio: Any, room: str | int) -> None:
         """Show the scene: send the game's settings, environment and signaling ticket."""

@@ -282,3 +282,5 @@ class SignalingRules:
     """The game's settings as sent in game_ready and given to on_game_created:
     ``{"p2p": {...}, "validation": {...}, "impairment": {...} | None}``."""
     timeout_redirect_url: str | None = None
+    seed: int | None = None
+    """Shared seed of every game (``environment(seed=...)``); None: a fresh one per game."""

@@ -415,3 +415,20 @@ def test_end_game_stops_every_live_seat_and_tells_the_connected_ones() -> None:
     signaling.connect("s3", Slot("b", "game", 1))
     refused = signaling.join("s3").ack
     assert refused["error"]["code"] == "game_over" and "researcher" in refused["error"]["message"]
+
+
+def test_a_scene_seed_is_every_games_shared_seed() -> None:
+    # Interactive Gym's environment(seed=...): every game of the scene replays the same episodes.
+    fixed = make_scene().environment(seed=4242).signaling_rules()
+    signaling, wire, _ = make(fixed)
+    seeds = []
+    for n in range(2):
+        seat(signaling, f"a{n}", f"a{n}")
+        seat(signaling, f"b{n}", f"b{n}")
+        seeds.append(wire.to(f"a{n}", "game_ready")[0]["seed"])
+    assert seeds == [4242, 4242]
+    signaling, wire, _ = make(rules())  # without it: a fresh seed per game
+    for n in range(2):
+        seat(signaling, f"a{n}", f"a{n}")
+        seat(signaling, f"b{n}", f"b{n}")
+    assert wire.to("a0", "game_ready")[0]["seed"] != wire.to("a1", "game_ready")[0]["seed"]

@@ -79,3 +79,16 @@ def test_step_code_sees_the_env_module_namespace() -> None:
     env.reset(1)
     env.step([0, 0])
     assert env.env.get_state()["score"] == 300
+
+
+def test_offline_replay_runs_the_step_code_too() -> None:
+    from interactive_gym_p2p.validation.replay import replay_export
+
+    record = _play(STEP_CODE).sessions[0].record()
+    doc = {"ids": {"peers": [{"player_index": 1}]}, "episodes": record["episodes"]}
+
+    def make_env():
+        return InteractiveGymEnvAdapter.from_code(ENV_CODE, 2).env
+
+    assert replay_export(doc, make_env, on_game_step_code=STEP_CODE).ok
+    assert replay_export(doc, make_env).mismatch is not None

@@ -182,7 +182,13 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     agents = None
     if args.agents:
         agents = [int(a) if a.lstrip("-").isdigit() else a for a in args.agents.split(",")]
-    result = replay_export(doc, factory, shared_seed=args.seed, agent_ids=agents)
+    step_code = None
+    if args.on_game_step_code:
+        try:
+            step_code = Path(args.on_game_step_code).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise _Trouble(f"--on-game-step-code {args.on_game_step_code}: {exc}") from None
+    result = replay_export(doc, factory, shared_seed=args.seed, agent_ids=agents, on_game_step_code=step_code)
     for note in result.notes:
         out.write(f"note: {note}\n")
     if result.mismatch is not None:
@@ -251,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", required=True, help="module:factory returning a fresh environment, e.g. pkg.envs:make_env")
     p.add_argument("--seed", type=int, help="the game's shared seed: also check each episode seed against it")
     p.add_argument("--agents", help="agent ids in player order, comma-separated (default env.possible_agents)")
+    p.add_argument("--on-game-step-code", metavar="FILE",
+                   help="the scene's on_game_step_code (a .py file), run before every step as the browser does")
     p.set_defaults(run=cmd_verify)
     return parser
 

@@ -136,6 +136,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         signaling_namespace=SIGNALING_NAMESPACE,
         pyodide=pyodide,
         assets_dir=None if config.assets_dir is None else Path(config.assets_dir).resolve(),
+        scene_asset_files=experiment.asset_files,
     )
 
     def stats() -> dict[str, Any]:

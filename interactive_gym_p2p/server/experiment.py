@@ -10,7 +10,7 @@ import copy
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,9 @@ from interactive_gym.scenes.scene import Scene
 from interactive_gym.scenes.stager import Stager
 from interactive_gym.scenes.static_scene import EndScene, StartScene, StaticScene
 
+from .. import porting
 from ..scene import P2PGymScene
+from ..scene_assets import AssetFiles, SceneAssets, resolve_scene_assets
 from ..scene_settings import SignalingRules
 from ..validation.ids import identifier_problem
 
@@ -39,6 +41,10 @@ class Experiment:
     port: int | None = None
     save_data: bool = True
     """Interactive Gym's ``save_experiment_data`` (False: no scene data or metadata files)."""
+    scene_assets: dict[str, SceneAssets] = field(default_factory=dict)
+    """Textures of every P2P scene with assets, by scene id (URLs under ``/p2p/assets/``)."""
+    asset_files: dict[str, Path] = field(default_factory=dict)
+    """URL path below ``/p2p/assets/`` -> the file it serves."""
 
 
 def _flatten(stager: Stager) -> list[Scene]:
@@ -49,14 +55,20 @@ def _flatten(stager: Stager) -> list[Scene]:
     return scenes
 
 
-def load_experiment(source: Stager | ExperimentConfig) -> Experiment:
-    """Check a Stager (or the Stager of an ExperimentConfig) and collect its P2P scenes."""
+def load_experiment(source: Stager | ExperimentConfig, base_dir: Path | None = None) -> Experiment:
+    """Check a Stager (or the Stager of an ExperimentConfig) and collect its P2P scenes.
+
+    ``base_dir`` is where relative asset paths are found (default: the working directory)."""
     experiment_id = host = port = None
     save_data = True
     if isinstance(source, ExperimentConfig):
         experiment_id, host, port = source.experiment_id, source.host, source.port
         save_data = bool(source.save_experiment_data)
         stager = source.stager
+        try:
+            porting.check_experiment_config(source)
+        except ValueError as exc:
+            raise ExperimentError(f"ExperimentConfig: {exc}") from None
     else:
         stager = source
     if not isinstance(stager, Stager):
@@ -65,6 +77,8 @@ def load_experiment(source: Stager | ExperimentConfig) -> Experiment:
     if not scenes or not isinstance(scenes[0], StartScene) or not isinstance(scenes[-1], EndScene):
         raise ExperimentError("the Stager must begin with a StartScene and end with an EndScene")
     rules: dict[str, SignalingRules] = {}
+    scene_assets: dict[str, SceneAssets] = {}
+    files = AssetFiles(Path.cwd() if base_dir is None else Path(base_dir))
     for position, scene in enumerate(scenes):
         name = f"scene {position} ({type(scene).__name__} {scene.scene_id!r})"
         problem = identifier_problem(scene.scene_id)
@@ -79,12 +93,21 @@ def load_experiment(source: Stager | ExperimentConfig) -> Experiment:
             if scene.scene_id in rules and rules[scene.scene_id] != scene_rules:
                 raise ExperimentError(f"{name}: another P2P scene with this id has different settings")
             rules[scene.scene_id] = scene_rules
+            specs = scene.asset_specs()
+            if specs:
+                try:
+                    scene_assets[scene.scene_id] = resolve_scene_assets(scene.scene_id, specs, files)
+                except ValueError as exc:
+                    raise ExperimentError(f"{name}: {exc}") from None
         elif not isinstance(scene, StaticScene):
             raise ExperimentError(
                 f"{name}: this server runs static scenes and P2PGymScene; "
                 f"a {type(scene).__name__} needs Interactive Gym's own server"
             )
-    return Experiment(stager, experiment_id, rules, frozenset(s.scene_id for s in scenes), host, port, save_data)
+    return Experiment(
+        stager, experiment_id, rules, frozenset(s.scene_id for s in scenes), host, port, save_data,
+        scene_assets, dict(files.files),
+    )
 
 
 def resolve_experiment(spec: str) -> Stager | ExperimentConfig:

@@ -100,6 +100,7 @@ class ParticipantFlow:
         stager = self.experiment.stager.build_instance()
         for visit, scene in enumerate(stager.scenes):
             if isinstance(scene, P2PGymScene):
+                scene.bind_assets(self.experiment.scene_assets.get(scene.scene_id))
                 slot = Slot(subject_id, scene.scene_id, visit)
                 scene.bind_signaling(
                     SignalingBinding(

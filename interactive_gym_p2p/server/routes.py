@@ -7,9 +7,9 @@ page's configuration as JSON and loads ``static/js/client.js``, which does every
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import flask
 from werkzeug.exceptions import NotFound
@@ -30,6 +30,8 @@ class PageSettings:
     signaling_namespace: str
     pyodide: PyodideSource
     assets_dir: Path | None
+    scene_asset_files: Mapping[str, Path] = field(default_factory=dict)
+    """``<sha256-16>/<name>`` -> file: what the P2P scenes' asset specs name (scene_assets.py)."""
 
 
 # Browsers refuse module scripts and streaming wasm compiles with a wrong type, and the
@@ -105,6 +107,12 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
     def static(filename: str) -> Any:
         return _send(resources.static_dir(), filename, max_age=0)
 
+    @bp.get("/p2p/py/interactive_gym.json")
+    def interactive_gym_modules() -> Any:
+        response = flask.jsonify(resources.interactive_gym_sources())
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
     @bp.get("/p2p/py/<name>")
     def python_source(name: str) -> Any:
         if name not in PY_SOURCES:
@@ -126,6 +134,14 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
         if page.assets_dir is None:
             raise NotFound()
         return _send(page.assets_dir, filename)
+
+    @bp.get("/p2p/assets/<digest>/<name>")
+    def scene_asset(digest: str, name: str) -> Any:
+        # Only files a scene names, at a URL that changes with their content: cache for good.
+        file = page.scene_asset_files.get(f"{digest}/{name}")
+        if file is None:
+            raise NotFound()
+        return _send(file.parent, file.name, max_age=365 * 24 * 3600)
 
     @bp.get("/p2p/health")
     def health() -> Any:

@@ -293,7 +293,8 @@ class Signaling:
 
     def _create_game(self, step: _Step, rules: SignalingRules, batch: list[Waiter]) -> Game:
         game_id = self._new_id()
-        seed = self.rng.getrandbits(32)
+        # A scene's fixed seed (environment(seed=...)) makes every game replay the same episodes.
+        seed = self.rng.getrandbits(32) if rules.seed is None else rules.seed
         indices = list(range(len(batch)))
         self.rng.shuffle(indices)  # roles uniformly at random, as Interactive Gym assigns them
         seats = []

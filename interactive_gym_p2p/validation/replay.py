@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -76,10 +77,20 @@ def replay_export(
     *,
     shared_seed: int | None = None,
     agent_ids: Sequence[Any] | None = None,
+    on_game_step_code: str | None = None,
 ) -> ReplayResult:
-    """Replay every episode of a (valid) export through a fresh env from ``make_env()``."""
+    """Replay every episode of a (valid) export through a fresh env from ``make_env()``.
+
+    ``on_game_step_code`` (the scene's): run before every step with the env's module globals
+    and ``env``, as the browser runs it inside each simulated step."""
     result = ReplayResult()
     env = make_env()
+    step_code = None
+    namespace: dict[str, Any] = {}
+    if on_game_step_code and on_game_step_code.strip():
+        step_code = compile(on_game_step_code, "<on_game_step_code>", "exec")
+        module = sys.modules.get(type(env).__module__)
+        namespace = {**(vars(module) if module is not None else {}), "env": env}
     agents = list(agent_ids) if agent_ids is not None else list(getattr(env, "possible_agents", None) or [])
     num_players = 1 + len(doc["ids"]["peers"])
     if not agents:
@@ -114,6 +125,8 @@ def replay_export(
             if done_at is not None:
                 result.problems.append(f"episode {number}: the environment ended the episode at frame {done_at}, the export goes on to {frame}")
                 return result
+            if step_code is not None:
+                exec(step_code, namespace)
             step = env.step({agent: int(actions[i]) for i, agent in enumerate(agents)})
             result.frames_replayed += 1
             if isinstance(step, tuple) and len(step) == 5:

@@ -9,10 +9,14 @@
 import { io } from '../vendor/socket.io/socket.io.esm.min.js';
 import { createClientFlow, createDiag } from './client_flow.js';
 import { createDomUi } from './client_ui.js';
-import { loadPyodideRuntime, preparePyodideEnv } from './env_pyodide.js';
+import { installPythonModules, loadPyodideRuntime, preparePyodideEnv } from './env_pyodide.js';
+import { loadSceneAssets } from './assets.js';
 import { createVisibilityTracker } from './telemetry.js';
 
-/** Pyodide runtime (one per page) and the hashing.py and step_outcome.py sources, fetched once. */
+const IG_IMPORT = /^\s*(from|import)\s+interactive_gym\b/m;
+
+/** Pyodide runtime (one per page) and the hashing.py and step_outcome.py sources, fetched
+ * once; the scene's textures load beside them and ride on the adapter as `env.textures`. */
 function createEnvLoader(config) {
   let runtime = null;
   let hashing = null;
@@ -20,6 +24,10 @@ function createEnvLoader(config) {
   return async function loadEnv(p2p) {
     const env = p2p.env ?? {};
     if (env.runtime !== 'pyodide') throw new Error(`unsupported environment runtime ${JSON.stringify(env.runtime)}`);
+    const textures = loadSceneAssets(p2p.rendering?.textures);
+    textures.catch(() => {}); // awaited below; an early failure must not be "unhandled"
+    // restart_pyodide: this scene gets a fresh interpreter, as in Interactive Gym.
+    if (env.restart_pyodide && runtime) runtime = null;
     runtime ??= loadPyodideRuntime(config.pyodide_index_url);
     hashing ??= fetch(`${config.python_url ?? '/p2p/py/'}hashing.py`).then((r) => {
       if (!r.ok) throw new Error(`hashing.py: HTTP ${r.status}`);
@@ -39,8 +47,16 @@ function createEnvLoader(config) {
       await pyodide.loadPackage('micropip');
       await pyodide.pyimport('micropip').install(packages);
     }
+    // Env code written for Interactive Gym imports its object contexts; the server hands over
+    // those pure-Python modules of its installed Interactive Gym (unless a package provides them).
+    const viaPackage = packages.some((p) => /^interactive[-_]gym\b/i.test(p));
+    if (!viaPackage && (IG_IMPORT.test(env.code ?? '') || IG_IMPORT.test(env.on_game_step_code ?? ''))) {
+      const r = await fetch(`${config.python_url ?? '/p2p/py/'}interactive_gym.json`);
+      if (!r.ok) throw new Error(`interactive_gym modules: HTTP ${r.status}`);
+      installPythonModules(pyodide, await r.json());
+    }
     const p = p2p.settings?.p2p ?? {};
-    return preparePyodideEnv(pyodide, {
+    const adapter = await preparePyodideEnv(pyodide, {
       environmentCode: env.code,
       hashingSource,
       stepOutcomeSource,
@@ -50,6 +66,13 @@ function createEnvLoader(config) {
       defaultAction: p.default_action ?? p2p.gameplay?.default_action ?? 0,
       onGameStepCode: env.on_game_step_code || null,
     });
+    try {
+      adapter.textures = await textures;
+    } catch (err) {
+      adapter.destroy();
+      throw err;
+    }
+    return adapter;
   };
 }
 

@@ -42,6 +42,7 @@ export function createDiag() {
     upload: { status: 'idle', attempts: 0, error: null },
     gameOver: null,
     endedBy: null, // 'researcher' when the research console ended the game
+    render: null, // {frames, drawn, skipped, lastSkipReason, animating} of the game's renderer
     messages: [],
     errors: [],
   };
@@ -211,6 +212,7 @@ export function createClientFlow(o) {
     diag.confirmedFrame = null;
     diag.verifiedFrame = null;
     diag.episode = null;
+    diag.render = null;
     diag.gameOver = null;
     diag.endedBy = null;
     diag.upload = { status: 'idle', attempts: 0, error: null };
@@ -396,6 +398,11 @@ export function createClientFlow(o) {
         }
         if (phase === 'playing') {
           ui.game(true);
+          // Interactive Gym's in_game_scene_body replaces the scene body while the game runs.
+          const inGame = s.p2p.ui?.in_game_scene_body;
+          if (typeof inGame === 'string' && inGame) {
+            ui.showScene({ header: scene?.scene_header ?? s.p2p.ui?.scene_header ?? '', subheader: scene?.scene_subheader ?? '', body: inGame });
+          }
           say(`Connected. The game is on! You are player ${diag.playerIndex + 1}.`);
         }
         setPhase(phase);
@@ -423,6 +430,7 @@ export function createClientFlow(o) {
         diag.confirmedFrame = f.confirmedFrame;
         diag.verifiedFrame = f.verifiedFrame;
         diag.episode = f.episode;
+        if (f.render) diag.render = f.render;
       },
       hud(lines) {
         if (alive()) ui.hud(lines);

@@ -75,6 +75,7 @@ export function exportPath(path) {
  * @param {object} o.hooks          {phase, message, failed, path, frame, hud, episodeEnd, episodeStart,
  *                                   connection, gameOver, ended, error} (all optional)
  * @param {Function} [o.createCanvas]  (width, height) -> CanvasRenderingContext2D, or null for no drawing
+ * @param {Function} [o.requestAnimationFrame]  redraws while a tween glides (default the page's)
  * @param {object} [o.keyboardTarget]  where keys are read (window)
  * @param {Function} [o.RTCPeerConnection], [o.now], [o.wallClock], [o.timers]  injectable for tests
  */
@@ -109,6 +110,8 @@ export function createGame(o) {
   let session = null;
   let input = null;
   let renderer = null;
+  let animationPending = false;
+  const raf = o.requestAnimationFrame ?? globalThis.requestAnimationFrame?.bind(globalThis) ?? null;
   let loopHandle = null;
   let nextTickAt = 0;
   let lastHudAt = -Infinity;
@@ -184,13 +187,11 @@ export function createGame(o) {
     }
     // A long stall (tab in the background): do not replay the backlog in a burst.
     if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
-    if (advanced && renderer && typeof env.render === 'function') {
-      try { renderer.draw(env.render()); } catch (err) { call('error', { code: 'render', message: String(err?.message ?? err) }); }
-    }
+    if (advanced) drawFrame();
     if (last) {
       call('frame', {
         frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
-        episode: last.episode, status: last.status,
+        episode: last.episode, status: last.status, render: renderStats(),
       });
     }
     if (t - lastHudAt >= HUD_INTERVAL_MS) {
@@ -198,6 +199,35 @@ export function createGame(o) {
       call('hud', formatHud(hudValues()));
     }
     loopHandle = timers.setTimeout(loop, Math.max(0, nextTickAt - now()));
+  }
+
+  /** Draw what the environment holds now (the newest simulated frame). */
+  function drawFrame() {
+    if (!renderer || typeof env.render !== 'function') return;
+    try {
+      renderer.draw(env.render());
+    } catch (err) {
+      call('error', { code: 'render', message: String(err?.message ?? err) });
+    }
+    animate();
+  }
+
+  // Tweens glide between simulated frames: redraw on animation frames while one moves.
+  function animate() {
+    if (animationPending || !raf || ended || !renderer?.animating) return;
+    animationPending = true;
+    raf(() => {
+      animationPending = false;
+      if (ended || !renderer) return;
+      renderer.render();
+      animate();
+    });
+  }
+
+  function renderStats() {
+    if (!renderer) return null;
+    const st = renderer.stats;
+    return { frames: st.frames, drawn: st.drawn, skipped: st.skipped, lastSkipReason: st.lastSkipReason, animating: renderer.animating };
   }
 
   function hudValues() {
@@ -227,17 +257,32 @@ export function createGame(o) {
     get path() { return path; },
     get started() { return sessionStarted; },
     get ended() { return ended; },
+    get renderer() { return renderer; },
     /** Environment ready: create the session and start connecting. */
     begin(readyEnv) {
       if (env || connectFailed) return;
       env = readyEnv;
+      // Interactive Gym draws the state right after each reset (an env may list its permanent
+      // objects only then) on a cleared canvas: the session resets the env only there.
+      const simEnv = Object.create(env);
+      simEnv.reset = (seed) => {
+        const out = env.reset(seed);
+        renderer?.clear();
+        drawFrame();
+        return out;
+      };
       session = new P2PSession({
-        env, transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
+        env: simEnv, transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
         localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0,
         settings, now: o.now, wallClock: o.wallClock, path,
       });
       session.on('episode_start', (ev) => call('episodeStart', ev));
-      session.on('episode_end', (ev) => call('episodeEnd', ev));
+      session.on('episode_end', (ev) => {
+        // The env holds the episode's final confirmed frame until the next one starts (and
+        // through the reset freeze): show that, not the last predicted frame drawn.
+        drawFrame();
+        call('episodeEnd', ev);
+      });
       session.on('connection', (ev) => call('connection', ev));
       session.on('default_action', (ev) => call('defaultAction', ev));
       session.on('desync', (ev) => call('desync', ev));
@@ -259,7 +304,10 @@ export function createGame(o) {
         renderer = createRenderer(ctx, {
           width: r.game_width ?? 600, height: r.game_height ?? 400, background: r.background ?? '#FFFFFF',
           locationRepresentation: r.location_representation ?? 'relative',
+          textures: env.textures ?? new Map(),
         });
+        // Interactive Gym's state_init: what the canvas shows before the first frame.
+        renderer.draw(Array.isArray(r.state_init) ? r.state_init : []);
       }
       call('phase', 'peer_connecting');
       transport.start();

@@ -131,7 +131,15 @@ class P2PEnvGlue:
 
     def render_json(self):
         render = getattr(self.env, "render", None)
-        return json.dumps(render() if callable(render) else None)
+        out = render() if callable(render) else None
+        shape = getattr(out, "shape", None)
+        if shape is not None and len(shape) == 3 and shape[2] in (3, 4) and hasattr(out, "tobytes"):
+            # An RGB(A) array (numpy): its bytes, not a JSON list of every pixel.
+            import base64
+            data = (out.astype("uint8") if hasattr(out, "astype") else out).tobytes()
+            return json.dumps({"__p2p_rgb__": [int(n) for n in shape],
+                               "data": base64.b64encode(data).decode("ascii")})
+        return json.dumps(out)
 
     def close(self):
         sys.modules.pop(self.module_name, None)
@@ -297,6 +305,21 @@ export function createPyodideEnv(pyodide, opts) {
     },
   };
   return adapter;
+}
+
+/**
+ * Write pure-Python modules into the interpreter's site-packages ({'pkg/mod.py': source}),
+ * e.g. Interactive Gym's object contexts, so env code importing them runs offline.
+ */
+export function installPythonModules(pyodide, files) {
+  const site = pyodide.runPython('import site\nsite.getsitepackages()[0]');
+  for (const [rel, source] of Object.entries(files ?? {})) {
+    if (!/^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*\.py$/.test(rel)) throw new Error(`installPythonModules: bad module path ${rel}`);
+    const path = `${site}/${rel}`;
+    pyodide.FS.mkdirTree(path.slice(0, path.lastIndexOf('/')));
+    pyodide.FS.writeFile(path, source);
+  }
+  pyodide.runPython('import importlib\nimportlib.invalidate_caches()');
 }
 
 /** Async convenience: load the packages the env code imports, then build the adapter. */

@@ -204,3 +204,60 @@ test('connection_fallback "server": no WebRTC path, the game is played through t
   assert.equal(a.verified_frame, 19);
   assert.deepEqual(a.stats.path, { kind: 'fallback', protocol: 'tcp', local_candidate_type: null, remote_candidate_type: null });
 });
+
+test('drawing: state_init first, the reset state on a cleared canvas, the confirmed end frame, tweens on animation frames', async () => {
+  const scene = p2pScene({ numEpisodes: 2, maxSteps: 15, fps: 200 });
+  scene.p2p.rendering.state_init = [{ uuid: 'hello', object_type: 'text', text: 'get ready', x: 0.1, y: 0.1 }];
+  scene.p2p.settings.p2p.reset_freeze_frames = 3;
+  const net = new FakeNetwork();
+  const relay = new SignalingRelay();
+  const ended = [];
+  const log = [[], []]; // per player: what each draw showed
+  // An env whose render() says where it is: permanent walls only right after a reset (t == 0),
+  // as Interactive Gym's Overcooked lists its counters; a tweened chef every frame.
+  const makeEnv = () => {
+    const inner = createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 });
+    let t = 0;
+    return {
+      ...inner,
+      reset(seed) { t = 0; inner.reset(seed); },
+      step(a) { t += 1; return inner.step(a); },
+      save() { return [t, inner.save()]; },
+      load(s) { t = s[0]; inner.load(s[1]); },
+      render() {
+        const out = [{ uuid: 'chef', object_type: 'sprite', image_name: null, x: (t % 10) / 10, y: 0, width: 8, height: 8, tween: true, tween_duration: 40 }];
+        if (t === 0) out.push({ uuid: 'wall', object_type: 'rectangle', color: '#000', x: 0, y: 0, width: 5, height: 5, permanent: true });
+        out.push({ uuid: 't', object_type: 'text', text: `t=${t}`, x: 0, y: 0.5 });
+        return out;
+      },
+    };
+  };
+  const rafs = [];
+  const games = [0, 1].map((p) => {
+    const texts = log[p];
+    const ctx = new Proxy({}, {
+      get: (target, prop) => (prop in target ? target[prop] : (...args) => { if (prop === 'fillText') texts.push(args[0]); }),
+      set: (target, prop, value) => { target[prop] = value; return true; },
+    });
+    return createGame({
+      p2p: scene.p2p, gameReady: gameReady({ playerIndex: p, scene }), signaling: relay.endpoint(p),
+      hooks: { ended: (ev) => ended.push({ p, ...ev }) }, RTCPeerConnection: net.RTCPeerConnection,
+      createCanvas: () => ctx, requestAnimationFrame: (fn) => rafs.push(fn),
+    });
+  });
+  const endTexts = [[], []];
+  games.forEach((g, p) => g.begin(makeEnv()));
+  // Each episode end draws the env as it is then: the last frame of that episode (t = 15).
+  await until(() => games.every((g) => g.session?.state === 'running'), 'sessions to run', 10000);
+  games.forEach((g, p) => g.session.on('episode_end', () => endTexts[p].push(log[p].at(-1))));
+  await until(() => ended.length === 2, 'both games to end', 20000);
+  for (const p of [0, 1]) {
+    assert.equal(log[p][0], 'get ready', 'state_init is drawn before the first frame');
+    assert.equal(log[p][1], 't=0', 'the reset state is drawn before the first step');
+    assert.deepEqual(endTexts[p], ['t=15', 't=15']);
+    const r = games[p].renderer;
+    assert.equal(r.stats.skipped, 0);
+    assert.ok(log[p].filter((x) => x === 't=0').length >= 2, 'drawn again after the second reset');
+  }
+  assert.ok(rafs.length > 0, 'the gliding chef asked for animation frames');
+});

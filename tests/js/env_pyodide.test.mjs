@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadPyodide } from 'pyodide';
 
-import { createPyodideEnv } from '../../static/js/env_pyodide.js';
+import { createPyodideEnv, installPythonModules } from '../../static/js/env_pyodide.js';
 import { stateHash as jsStateHash } from '../../static/js/hashing.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -360,4 +360,32 @@ print(json.dumps(out))
 test('on_game_step_code: a syntax error or a bad type fails when the env is built', () => {
   assert.throws(() => makeEnv({ environmentCode: WEIGHTED_ENV, onGameStepCode: 'env.t +=' }), /SyntaxError|on_game_step_code/);
   assert.throws(() => makeEnv({ environmentCode: WEIGHTED_ENV, onGameStepCode: 5 }), TypeError);
+});
+
+test('installPythonModules writes importable modules (how Interactive Gym object contexts reach the env)', () => {
+  installPythonModules(pyodide, {
+    'p2p_test_pkg/__init__.py': '',
+    'p2p_test_pkg/contexts.py': 'import dataclasses\n@dataclasses.dataclass\nclass Dot:\n    uuid: str\n    x: float\n    def as_dict(self):\n        return dataclasses.asdict(self)\n',
+  });
+  const code = `from p2p_test_pkg.contexts import Dot\n${TINY_ENV('{"a": False, "b": False}')}\nenv.render = lambda: [Dot("d", 0.5).as_dict()]\n`;
+  const env = makeEnv({ environmentCode: code });
+  env.reset(0);
+  assert.deepEqual(env.render(), [{ uuid: 'd', x: 0.5 }]);
+  assert.throws(() => installPythonModules(pyodide, { '../evil.py': '' }), /bad module path/);
+});
+
+test('an RGB array from render() crosses as bytes (the renderer draws {__p2p_rgb__, data})', () => {
+  // A stand-in for a numpy array (numpy is not in the offline Pyodide): shape, astype, tobytes.
+  const code = `${TINY_ENV('{"a": False, "b": False}')}
+class Frame:
+    shape = (1, 2, 3)
+    def astype(self, dtype):
+        return self
+    def tobytes(self):
+        return bytes([255, 0, 0, 0, 0, 255])
+env.render = lambda: Frame()
+`;
+  const env = makeEnv({ environmentCode: code });
+  env.reset(0);
+  assert.deepEqual(env.render(), { __p2p_rgb__: [1, 2, 3], data: Buffer.from([255, 0, 0, 0, 0, 255]).toString('base64') });
 });

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createRenderer, formatHud } from '../../static/js/renderer.js';
+import { createRenderer, formatHud, rgbImage } from '../../static/js/renderer.js';
+import { atlasTexture, spritesheetTexture } from '../../static/js/textures.js';
 
 // Records every method call as [name, ...args] and every property write as ['set', prop, value].
 function recordingContext() {
@@ -79,7 +80,7 @@ test('polygons and lines scale every point; fill_below closes to the bottom edge
 
 test('sprites draw their texture (or atlas frame) at the top-left anchor, rotated in degrees', () => {
   const ctx = recordingContext();
-  const img = { tag: 'img' };
+  const img = { tag: 'img', width: 64, height: 16 };
   const r = createRenderer(ctx, {
     width: 200, height: 100,
     images: { hero: { image: img, frames: { walk1: { x: 16, y: 0, w: 16, h: 16 } } } },
@@ -88,25 +89,76 @@ test('sprites draw their texture (or atlas frame) at the top-left anchor, rotate
     { uuid: 's1', object_type: 'sprite', image_name: 'hero', x: 0.5, y: 0.5, width: 32, height: 32, angle: 90 },
     { uuid: 's2', object_type: 'sprite', image_name: 'hero', frame: 'walk1', x: 0, y: 0, width: 8, height: 8 },
     { uuid: 's3', object_type: 'sprite', image_name: 'missing', x: 0, y: 0, width: 8, height: 8 },
+    { uuid: 's4', object_type: 'sprite', image_name: 'hero', frame: 'run9', x: 0, y: 0, width: 8, height: 8 },
+    { uuid: 's5', object_type: 'sprite', image_name: null, x: 0, y: 0, width: 8, height: 8 },
   ]);
-  assert.deepEqual(res, { drawn: 2, skipped: 1 });
+  // s5 is a blank sprite (no texture yet), as in Phaser: neither drawn nor an error.
+  assert.deepEqual(res, { drawn: 2, skipped: 2 });
   assert.deepEqual(named(ctx, 'translate')[0], ['translate', 100, 50]);
   assert.deepEqual(named(ctx, 'rotate')[0], ['rotate', Math.PI / 2]);
   const draws = named(ctx, 'drawImage');
-  assert.deepEqual(draws[0], ['drawImage', img, 0, 0, 32, 32]);
+  // No frame: the whole image, scaled to width x height.
+  assert.deepEqual(draws[0], ['drawImage', img, 0, 0, 64, 16, 0, 0, 32, 32]);
   assert.deepEqual(draws[1], ['drawImage', img, 16, 0, 16, 16, 0, 0, 8, 8]);
-  assert.match(r.stats.lastSkipReason, /texture missing not loaded/);
+  assert.match(r.stats.lastSkipReason, /has no frame "run9"/);
+  assert.ok(ctx.calls.some((c) => c[0] === 'set' && c[1] === 'imageSmoothingEnabled' && c[2] === false), 'pixelArt');
 });
 
-test('an image background is drawn stretched over the scene', () => {
+test('sprite positions are floored pixels, as Interactive Gym places them', () => {
   const ctx = recordingContext();
-  const bg = { tag: 'bg' };
+  const r = createRenderer(ctx, { width: 100, height: 100, images: { t: { image: { width: 4, height: 4 } } } });
+  r.draw([{ uuid: 's', object_type: 'sprite', image_name: 't', x: 0.123, y: 0.987, width: 4, height: 4 }]);
+  assert.deepEqual(named(ctx, 'translate')[0], ['translate', 12, 98]);
+});
+
+test('atlas frames by name (trimmed ones at their offset), spritesheet frames by index, multi-atlas pages', () => {
+  const sheet = { tag: 'sheet', width: 64, height: 32 };
+  const page2 = { tag: 'page2', width: 16, height: 16 };
+  const atlas = atlasTexture('chefs', {
+    frames: {
+      'up.png': { frame: { x: 0, y: 0, w: 16, h: 16 } },
+      'small.png': { frame: { x: 16, y: 0, w: 8, h: 6 }, trimmed: true, spriteSourceSize: { x: 4, y: 5, w: 8, h: 6 }, sourceSize: { w: 16, h: 16 } },
+    },
+  }, sheet);
+  const multi = atlasTexture('objs', {
+    textures: [
+      { image: 'a.png', frames: [{ filename: 'onion', frame: { x: 32, y: 16, w: 16, h: 16 } }] },
+      { image: 'b.png', frames: [{ filename: 'dish', frame: { x: 0, y: 0, w: 16, h: 16 } }] },
+    ],
+  }, [sheet, page2]);
+  const grid = spritesheetTexture('grid', sheet, 16, 16);
+  assert.equal(grid.frames.size, 8);
+  const ctx = recordingContext();
+  const r = createRenderer(ctx, { width: 100, height: 100, textures: new Map([['chefs', atlas], ['objs', multi], ['grid', grid]]) });
+  const res = r.draw([
+    { uuid: 'a', object_type: 'sprite', image_name: 'chefs', frame: 'up.png', x: 0, y: 0, width: 32, height: 32 },
+    { uuid: 'b', object_type: 'sprite', image_name: 'chefs', frame: 'small.png', x: 0, y: 0, width: 32, height: 32 },
+    { uuid: 'c', object_type: 'sprite', image_name: 'objs', frame: 'dish', x: 0, y: 0, width: 16, height: 16 },
+    { uuid: 'd', object_type: 'sprite', image_name: 'grid', frame: 5, x: 0, y: 0, width: 16, height: 16 },
+    { uuid: 'e', object_type: 'sprite', image_name: 'objs', frame: 'onion', x: 0, y: 0, width: 16, height: 16 },
+  ]);
+  assert.deepEqual(res, { drawn: 5, skipped: 0 });
+  const draws = named(ctx, 'drawImage');
+  assert.deepEqual(draws[0], ['drawImage', sheet, 0, 0, 16, 16, 0, 0, 32, 32]);
+  // Trimmed: 8x6 pixels of a 16x16 source at (4, 5), the sprite is the whole source scaled by 2.
+  assert.deepEqual(draws[1], ['drawImage', sheet, 16, 0, 8, 6, 8, 10, 16, 12]);
+  assert.deepEqual(draws[2], ['drawImage', page2, 0, 0, 16, 16, 0, 0, 16, 16]);
+  assert.deepEqual(draws[3], ['drawImage', sheet, 16, 16, 16, 16, 0, 0, 16, 16]);
+  assert.deepEqual(draws[4], ['drawImage', sheet, 32, 16, 16, 16, 0, 0, 16, 16]);
+  assert.throws(() => atlasTexture('x', { frames: { r: { frame: { x: 0, y: 0, w: 1, h: 1 }, rotated: true } } }, sheet), /rotated/);
+  assert.throws(() => atlasTexture('x', { meta: {} }, sheet), /no frames/);
+});
+
+test('an image background is drawn centred at its own size over black', () => {
+  const ctx = recordingContext();
+  const bg = { tag: 'bg', width: 40, height: 20 };
   const r = createRenderer(ctx, { width: 60, height: 40, background: 'sky', images: { sky: { image: bg } } });
   r.draw([]);
-  assert.deepEqual(named(ctx, 'drawImage')[0], ['drawImage', bg, 0, 0, 60, 40]);
+  assert.deepEqual(fillStyles(ctx)[0], '#000000');
+  assert.deepEqual(named(ctx, 'drawImage')[0], ['drawImage', bg, 0, 0, 40, 20, 10, 10, 40, 20]);
 });
 
-test('permanent objects persist across frames until replaced', () => {
+test('permanent objects persist across frames until clear(); listing them again updates them', () => {
   const ctx = recordingContext();
   const r = createRenderer(ctx, { width: 10, height: 10 });
   r.draw([
@@ -125,6 +177,74 @@ test('permanent objects persist across frames until replaced', () => {
   assert.deepEqual(fillStyles(ctx).slice(1), []);
 });
 
+test('equal depths draw in creation order (a later object draws over an earlier one)', () => {
+  const ctx = recordingContext();
+  const r = createRenderer(ctx, { width: 10, height: 10 });
+  const rect = (uuid, depth = 0) => ({ uuid, object_type: 'rectangle', color: uuid, x: 0, y: 0, width: 1, height: 1, depth });
+  r.draw([rect('old')]);
+  ctx.calls.length = 0;
+  r.draw([rect('new'), rect('old'), rect('under', -1)]);
+  assert.deepEqual(fillStyles(ctx).slice(1), ['under', 'old', 'new']);
+});
+
+test('tweens glide from the shown position to the new one (render-only); a new target restarts the glide', () => {
+  let t = 1000;
+  const ctx = recordingContext();
+  const r = createRenderer(ctx, { width: 100, height: 100, now: () => t, images: { p: { image: { width: 1, height: 1 } } } });
+  const sprite = (x, tween = true) => ({ uuid: 'chef', object_type: 'sprite', image_name: 'p', x, y: 0, width: 10, height: 10, tween, tween_duration: 100 });
+  const shownX = () => named(ctx, 'translate').at(-1)[1];
+  r.draw([sprite(0)]);
+  assert.equal(shownX(), 0);
+  assert.equal(r.animating, false);
+  r.draw([sprite(0.5)]);
+  assert.equal(shownX(), 0, 'the glide starts where the sprite was');
+  assert.equal(r.animating, true);
+  t += 50;
+  r.render();
+  assert.equal(shownX(), 25);
+  r.draw([sprite(0.1)]); // retarget mid-glide: from 25 towards 10
+  t += 50;
+  r.render();
+  assert.equal(shownX(), 17.5);
+  t += 60;
+  r.render();
+  assert.equal(shownX(), 10);
+  assert.equal(r.animating, false);
+  r.draw([sprite(0.9, false)]); // tween off: jumps
+  assert.equal(shownX(), 90);
+});
+
+test('RGB frames: a list of rows of [r, g, b] pixels, the compact array form, and rendered_env_rgb objects', () => {
+  const made = [];
+  const makeCanvas = (w, h) => {
+    const c = { w, h, pixels: null };
+    c.getContext = () => ({
+      createImageData: (iw, ih) => ({ data: new Uint8ClampedArray(iw * ih * 4) }),
+      putImageData: (d) => { c.pixels = Array.from(d.data); },
+    });
+    made.push(c);
+    return c;
+  };
+  const ctx = recordingContext();
+  const r = createRenderer(ctx, { width: 4, height: 4, makeCanvas });
+  assert.deepEqual(r.draw([[[255, 0, 0], [0, 255, 0]]]), { drawn: 1, skipped: 0 });
+  assert.deepEqual([made[0].w, made[0].h], [2, 1]);
+  assert.deepEqual(made[0].pixels, [255, 0, 0, 255, 0, 255, 0, 255]);
+  assert.deepEqual(named(ctx, 'drawImage')[0], ['drawImage', made[0], 0, 0]);
+  const data = Buffer.from([1, 2, 3, 4, 5, 6]).toString('base64');
+  r.draw({ __p2p_rgb__: [2, 1, 3], data });
+  assert.deepEqual(made[1].pixels, [1, 2, 3, 255, 4, 5, 6, 255]);
+  assert.equal(rgbImage({ __p2p_rgb__: [2, 2, 3], data }), 'bad');
+  ctx.calls.length = 0;
+  const res = r.draw([
+    { uuid: 'dot', object_type: 'circle', x: 0.5, y: 0.5, radius: 1, color: '#fff' },
+    { object_type: 'rendered_env_rgb', name: 'view', game_image: [[[9, 9, 9]]] },
+  ]);
+  assert.deepEqual(res, { drawn: 2, skipped: 0 });
+  const first = ctx.calls.findIndex((c) => c[0] === 'drawImage');
+  assert.ok(first >= 0 && first < ctx.calls.findIndex((c) => c[0] === 'arc'), 'the RGB image is under the other objects');
+});
+
 test('bad objects are skipped and counted, never thrown', () => {
   const ctx = recordingContext();
   const r = createRenderer(ctx);
@@ -138,6 +258,7 @@ test('bad objects are skipped and counted, never thrown', () => {
   ]);
   assert.deepEqual(res, { drawn: 1, skipped: 7 });
   assert.deepEqual(r.draw(undefined), { drawn: 0, skipped: 0 });
+  assert.deepEqual(r.draw([[[1, 2]]]), { drawn: 0, skipped: 1 }, 'an RGB frame with 2-channel pixels');
   assert.deepEqual(r.draw({ game_state_objects: [{ uuid: 'x', object_type: 'circle', x: 0, y: 0, radius: 1 }] }), { drawn: 1, skipped: 0 });
 });
 

@@ -84,7 +84,9 @@ def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "em
                       wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
                       experiment: str = DEMO) -> GameServer:
     """The demo experiment served by a child process (``wrap`` may put it in a namespace)."""
-    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    # The repository and tests/e2e (experiments the tests define live in harness/).
+    paths = (str(REPO), str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", ""))
+    pythonpath = os.pathsep.join(p for p in paths if p)
     argv = ["env", f"PYTHONPATH={pythonpath}", sys.executable, str(GAME_SERVER),
             "--experiment", experiment, "--kwargs", json.dumps(kwargs), "--data-dir", str(data_dir),
             "--turn", turn, "--pyodide-dir", str(REPO / "node_modules" / "pyodide")]

@@ -39,6 +39,9 @@ def test_wheel_contains_static_and_templates(wheel: Path) -> None:
     assert "interactive_gym_p2p/static/js/hashing.js" in names
     assert any(n.startswith("interactive_gym_p2p/templates/") and n.endswith(".html") for n in names)
     assert not any("node_modules" in n or "__pycache__" in n for n in names)
+    # The pin travels with the wheel; Pyodide itself does not (python -m interactive_gym_p2p.pyodide fetch).
+    assert "interactive_gym_p2p/pyodide/pin.py" in names
+    assert not any(n.endswith((".wasm", ".tgz")) or "python_stdlib" in n for n in names)
 
 
 def test_installed_wheel_finds_its_assets(wheel: Path, tmp_path: Path) -> None:

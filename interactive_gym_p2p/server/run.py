@@ -41,6 +41,18 @@ def run(
         _serve(stager_or_experiment, wired)
 
 
+def default_config(stager_or_experiment: Any) -> ServerConfig:
+    """The ServerConfig ``run()`` uses when given none: an ExperimentConfig's host and port
+    (Interactive Gym's ``hosting(host=, port=)``), else the defaults."""
+    experiment = load_experiment(stager_or_experiment)
+    config = ServerConfig()
+    if experiment.host:
+        config = dataclasses.replace(config, host=experiment.host)
+    if experiment.port is not None:
+        config = dataclasses.replace(config, port=experiment.port)
+    return config
+
+
 def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
     app, socketio = create_app(stager_or_experiment, config)
     shown_host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host

@@ -16,19 +16,25 @@ import { createVisibilityTracker } from './telemetry.js';
 const IG_IMPORT = /^\s*(from|import)\s+interactive_gym\b/m;
 
 /** Pyodide runtime (one per page) and the hashing.py and step_outcome.py sources, fetched
- * once; the scene's textures load beside them and ride on the adapter as `env.textures`. */
-function createEnvLoader(config) {
+ * once; the scene's textures load beside them and ride on the adapter as `env.textures`.
+ * `deps` replace the real pieces in tests (loadRuntime, prepare, install, loadAssets, fetch). */
+export function createEnvLoader(config, deps = {}) {
+  const loadRuntime = deps.loadRuntime ?? loadPyodideRuntime;
+  const prepare = deps.prepare ?? preparePyodideEnv;
+  const install = deps.install ?? installPythonModules;
+  const loadAssets = deps.loadAssets ?? loadSceneAssets;
+  const fetch = deps.fetch ?? ((...args) => globalThis.fetch(...args));
   let runtime = null;
   let hashing = null;
   let outcome = null;
   return async function loadEnv(p2p) {
     const env = p2p.env ?? {};
     if (env.runtime !== 'pyodide') throw new Error(`unsupported environment runtime ${JSON.stringify(env.runtime)}`);
-    const textures = loadSceneAssets(p2p.rendering?.textures);
+    const textures = loadAssets(p2p.rendering?.textures);
     textures.catch(() => {}); // awaited below; an early failure must not be "unhandled"
     // restart_pyodide: this scene gets a fresh interpreter, as in Interactive Gym.
     if (env.restart_pyodide && runtime) runtime = null;
-    runtime ??= loadPyodideRuntime(config.pyodide_index_url);
+    runtime ??= loadRuntime(config.pyodide_index_url);
     hashing ??= fetch(`${config.python_url ?? '/p2p/py/'}hashing.py`).then((r) => {
       if (!r.ok) throw new Error(`hashing.py: HTTP ${r.status}`);
       return r.text();
@@ -53,10 +59,10 @@ function createEnvLoader(config) {
     if (!viaPackage && (IG_IMPORT.test(env.code ?? '') || IG_IMPORT.test(env.on_game_step_code ?? ''))) {
       const r = await fetch(`${config.python_url ?? '/p2p/py/'}interactive_gym.json`);
       if (!r.ok) throw new Error(`interactive_gym modules: HTTP ${r.status}`);
-      installPythonModules(pyodide, await r.json());
+      install(pyodide, await r.json());
     }
     const p = p2p.settings?.p2p ?? {};
-    const adapter = await preparePyodideEnv(pyodide, {
+    const adapter = await prepare(pyodide, {
       environmentCode: env.code,
       hashingSource,
       stepOutcomeSource,

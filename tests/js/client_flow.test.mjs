@@ -515,3 +515,32 @@ test('ended by the researcher while the export of a finished game uploads: the m
   assert.equal(t.diag.messages.at(-1), 'Stopped by the lab.');
   assert.deepEqual(sig.emitted('leave'), []);
 });
+
+test("in_game_scene_body replaces the scene body once the game runs; the renderer's counts reach window.p2p", async () => {
+  const t = setup();
+  const scene = p2pScene();
+  scene.p2p.ui.in_game_scene_body = '<p>Arrow keys to move.</p>';
+  t.root.serve('activate_scene', scene);
+  assert.deepEqual(t.ui.scenes.at(-1), { header: 'The game', subheader: '', body: '<p>play</p>' });
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady());
+  const game = t.createGame.games[0];
+  game.hooks.phase('peer_connecting');
+  assert.equal(t.ui.scenes.at(-1).body, '<p>play</p>', 'not before the game runs');
+  game.hooks.phase('playing');
+  assert.deepEqual(t.ui.scenes.at(-1), { header: 'The game', subheader: '', body: '<p>Arrow keys to move.</p>' });
+  const render = { frames: 12, drawn: 40, skipped: 0, lastSkipReason: null, animating: false };
+  game.hooks.frame({ frame: 12, confirmedFrame: 10, verifiedFrame: 9, episode: 0, render });
+  assert.deepEqual(t.diag.render, render);
+  // Without one, the scene body stays.
+  const u = setup();
+  u.root.serve('activate_scene', p2pScene());
+  const sig2 = u.connect.of('/p2p');
+  sig2.serve('connect');
+  await settle();
+  sig2.serve('game_ready', gameReady());
+  u.createGame.games[0].hooks.phase('playing');
+  assert.equal(u.ui.scenes.length, 1);
+});

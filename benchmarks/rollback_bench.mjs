@@ -36,7 +36,7 @@ function runConfig(fps, rtt, loss) {
     numPlayers: 2,
     seed: SEED,
     makeEnv: () => createTrivialEnv({ numPlayers: 2 }),
-    settings: { fps },
+    settings: { fps, inputDelay: 2 }, // fixed: this table is about the engine (input_delay_bench.mjs compares 'auto')
     link: { delayMs: rtt / 2, loss },
     input,
     measure: true,

@@ -1,4 +1,4 @@
-"""Binary DataChannel protocol v1: encode and decode peer messages.
+"""Binary DataChannel protocol v2: encode and decode peer messages.
 
 Mirror of ``static/js/protocol.js``; both read ``tests/vectors/protocol.json`` and must agree
 byte for byte. The byte layouts are documented in ``docs/protocol.md``.
@@ -21,10 +21,11 @@ from typing import Union
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_MESSAGE_BYTES = 1024
 MAX_INPUT_COUNT = 128
 NO_ACK = 0xFFFFFFFF  # wire value of Input.ack = None
+MAX_INPUT_DELAY = 16  # largest EpisodeReady.input_delay (frames)
 
 _U32_MAX = 0xFFFFFFFF
 _I32_MIN = -(2**31)
@@ -114,9 +115,10 @@ class EpisodeEnd:
 
 @dataclass(frozen=True)
 class EpisodeReady:
-    """The sender is ready to start ``episode``."""
+    """The sender is ready to start ``episode`` and will play it with ``input_delay``."""
 
     episode: int  # u32
+    input_delay: int  # u8, 0..MAX_INPUT_DELAY: frames between the sender's input and its frame
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ _INPUT_HEAD = struct.Struct(">BBIIB")  # type, player, ack, start, count
 _PING = struct.Struct(">Bhd")
 _PONG = struct.Struct(">Bd")
 _EPISODE_END = struct.Struct(">BII")
-_EPISODE_READY = struct.Struct(">BI")
+_EPISODE_READY = struct.Struct(">BIB")
 _STATE_HASH_HEAD = struct.Struct(">BI")  # followed by 8 hash bytes
 _HELLO = struct.Struct(">BBBB")
 _BYE = struct.Struct(">BB")
@@ -272,7 +274,9 @@ def encode(msg: Message) -> bytes:
         )
     if isinstance(msg, EpisodeReady):
         return _EPISODE_READY.pack(
-            MessageType.EPISODE_READY, _u32(msg.episode, "EpisodeReady.episode")
+            MessageType.EPISODE_READY,
+            _u32(msg.episode, "EpisodeReady.episode"),
+            _ranged(msg.input_delay, "EpisodeReady.input_delay", 0, MAX_INPUT_DELAY),
         )
     if isinstance(msg, StateHash):
         return _encode_state_hash(msg)
@@ -371,7 +375,13 @@ def _decode_fixed(data: bytes, kind: int) -> Message | DecodeError:
         _, frame = _STATE_HASH_HEAD.unpack_from(data)
         return StateHash(frame, bytes(data[_STATE_HASH_HEAD.size : _STATE_HASH_SIZE]).hex())
     st, name, make = _PLAIN[kind]
-    err = _need(data, st.size, name) or _no_tail(data, st.size, name)
+    err = _need(data, st.size, name)
+    if err:
+        return err
+    if kind == MessageType.EPISODE_READY and data[5] > MAX_INPUT_DELAY:
+        # input_delay is the last field: checked before leftover bytes, like a PING's time.
+        return DecodeError(INVALID, f"EPISODE_READY input_delay must be 0..{MAX_INPUT_DELAY}, got {data[5]}")
+    err = _no_tail(data, st.size, name)
     if err:
         return err
     return make(*st.unpack_from(data)[1:])

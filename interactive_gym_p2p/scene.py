@@ -8,7 +8,7 @@ return the scene), add it to a Stager, and run the Stager with this package's se
         .scene(scene_id="p2p_game")
         .pyodide(environment_initialization_code=ENV_CODE)
         .gameplay(default_action=0, action_mapping={"ArrowUp": 1})
-        .p2p(players=2, fps=30, input_delay=2)
+        .p2p(players=2, fps=30, input_delay="auto")
         .validation(hash_interval=1)
     )
 
@@ -106,7 +106,7 @@ class P2PGymScene(GymScene):
         self,
         players: int = NotProvided,
         fps: int = NotProvided,
-        input_delay: int = NotProvided,
+        input_delay: int | str = NotProvided,
         prediction_window: int = NotProvided,
         input_redundancy: int = NotProvided,
         disconnect_policy: str = NotProvided,

@@ -53,6 +53,15 @@ def check_number(setting: str, value: Any, lo: float, hi: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def check_input_delay(setting: str, value: Any) -> int | str:
+    """``'auto'`` or frames 0..16 (the protocol's largest delay)."""
+    if value == "auto" and isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16:
+        raise SceneConfigError(setting, f"must be 'auto' or an integer from 0 to 16, got {value!r}")
+    return value
+
+
 def check_choice(setting: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SceneConfigError(setting, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
@@ -144,8 +153,9 @@ class P2PSettings:
     """Participants per game (2..8); player i controls ``agent_ids[i]``."""
     fps: int = 30
     """Simulation frames per second (1..120); also the scene's rendering fps."""
-    input_delay: int = 2
-    """Frames a local input is delayed before it applies (0..20)."""
+    input_delay: int | str = "auto"
+    """Frames a local input is delayed before it applies (0..16), or 'auto': each player's delay
+    is chosen from the RTT measured just before the game (0 on a LAN; docs/rollback.md)."""
     prediction_window: int = 8
     """Frames the simulation may run ahead of the last confirmed input (0..60; 0 = lockstep)."""
     input_redundancy: int = 5
@@ -194,7 +204,7 @@ class P2PSettings:
 P2P_CHECKS: dict[str, Any] = {
     "players": lambda s, v: check_int(s, v, 2, MAX_PLAYERS),
     "fps": lambda s, v: check_int(s, v, 1, 120),
-    "input_delay": lambda s, v: check_int(s, v, 0, 20),
+    "input_delay": check_input_delay,
     "prediction_window": lambda s, v: check_int(s, v, 0, 60),
     "input_redundancy": lambda s, v: check_int(s, v, 1, 128),
     "disconnect_policy": lambda s, v: check_choice(s, v, DISCONNECT_POLICIES),

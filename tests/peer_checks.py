@@ -24,6 +24,8 @@ def assert_agreement(g: Game, window: int = 8, label: str = "") -> list[dict[str
         assert r["episode_end_mismatches"] == []
     rows = [confirmed_rows(r) for r in records]
     for i in range(1, len(rows)):
+        assert ([e["input_delays"] for e in records[i]["episodes"]]
+                == [e["input_delays"] for e in records[0]["episodes"]]), f"{label} peer {i} recorded other input delays"
         assert len(rows[i]) == len(rows[0]), f"{label} peer {i} confirmed {len(rows[i])} frames, peer 0 {len(rows[0])}"
         diff = next((k for k, (a, b) in enumerate(zip(rows[i], rows[0])) if a != b), None)
         assert diff is None, f"{label} peer {i} differs at row {diff}: {rows[i][diff]} vs {rows[0][diff]}"

@@ -39,8 +39,13 @@ def camel_link(link: dict[str, Any]) -> dict[str, Any]:
 
 def js_sim(n: int, seed: int, settings: dict[str, Any], link: dict[str, Any], env: dict[str, Any],
            noise_salt_by_player: list[int] | None = None, input: str = "default",
-           script: list[list[Any]] | None = None) -> list[dict[str, Any]]:
+           script: list[list[Any]] | None = None,
+           player_settings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    per_player = None
+    if player_settings:
+        per_player = [{k: v for k, v in make_settings({**settings, **o}).to_camel().items()} for o in player_settings]
     cfg = {"numPlayers": n, "seed": seed, "settings": make_settings(settings).to_camel(), "link": camel_link(link),
+           "playerSettings": per_player,
            "env": {"kind": "counter", **env}, "noiseSaltByPlayer": noise_salt_by_player, "input": input,
            "script": script or []}
     out = subprocess.run([node_path(), "tests/js/support/sim_records.mjs", json.dumps(cfg)], cwd=ROOT,
@@ -159,11 +164,32 @@ def test_countdown_hidden_and_exclusion_give_equal_records_in_both_engines(setti
         assert {py[0]["game_over_reason"], py[1]["game_over_reason"]} == {"peer_excluded"}
 
 
+@pytest.mark.parametrize("delays", [[0, 0], [0, 3], [2, 1], ["auto", "auto"], ["auto", 3]],
+                         ids=["0-0", "0-3", "2-1", "auto-auto", "auto-3"])
+def test_per_player_input_delays_give_equal_records_in_both_engines(delays):
+    """Each player's delay, the EPISODE_READY exchange and the 'auto' probe: the same wire."""
+    env = {"minSteps": 150, "maxSteps": 300}
+    link = {"delay_ms": 50, "loss": 0.05}
+    settings = {"max_episodes": 3}
+    per_player = [{"input_delay": d} for d in delays]
+    g = Game(num_players=2, seed=13, settings=settings, link=link, make_env=lambda p: counter(2, env),
+             player_settings=per_player)
+    g.run_to_end(600000)
+    records = assert_agreement(g)
+    want = [0 if d == "auto" else d for d in delays]  # 'auto' at 100 ms RTT and 30 fps: 0
+    assert all(e["input_delays"] == want for r in records for e in r["episodes"])
+    py = json.loads(json.dumps(records))
+    js = js_sim(2, 13, settings, link, env, player_settings=per_player)
+    for p in range(2):
+        assert py[p] == js[p], f"peer {p}: records differ"
+
+
 class MixedGame:
     """A Game where the seats in ``js_seats`` are JS sessions run by node."""
 
     def __init__(self, n: int, js_seats: set[int], seed: int, link: dict[str, Any], settings: dict[str, Any],
-                 env: dict[str, Any], noise_seat: int | None = None, input: Any = None) -> None:
+                 env: dict[str, Any], noise_seat: int | None = None, input: Any = None,
+                 player_settings: list[dict[str, Any]] | None = None) -> None:
         self.js: dict[int, JsSession] = {}
 
         def env_options(p: int) -> dict[str, Any]:
@@ -185,7 +211,7 @@ class MixedGame:
             return CounterEnv(n, o.get("minSteps", 40), o.get("maxSteps", 120), o.get("noiseAt"), o.get("noiseSalt", 0))
 
         self.game = Game(num_players=n, seed=seed, settings=settings, link=link, make_env=make_env,
-                         make_session=make_session, input=input)
+                         make_session=make_session, input=input, player_settings=player_settings)
 
     def close(self) -> None:
         for s in self.js.values():
@@ -226,6 +252,23 @@ def test_one_js_session_and_one_python_session_agree_frame_for_frame(link):
         # The twins are exact: the mixed game is the very game the JS simulator plays alone.
         js = js_sim(2, 11, settings, link, env)
         assert json.loads(json.dumps(records)) == js
+    finally:
+        mixed.close()
+
+
+def test_a_js_session_and_a_python_session_with_different_input_delays_agree():
+    env = {"minSteps": 150, "maxSteps": 300}
+    link = {"delay_ms": 50, "loss": 0.05}
+    mixed = MixedGame(2, {1}, 14, link, {"max_episodes": 3}, env, player_settings=[{"input_delay": 0}, {"input_delay": 3}])
+    try:
+        g = mixed.game
+        g.run_to_end(600000)
+        records = assert_agreement(g)
+        docs = {0: export_of(mixed, 0, records[0], None), 1: export_of(mixed, 1, records[1], mixed.js[1])}
+        for doc in docs.values():
+            validate_export(doc)
+            assert [e["input_delays"] for e in doc["episodes"]] == [[0, 3]] * 3
+        assert compare_exports(docs)["status"] == "agree"
     finally:
         mixed.close()
 

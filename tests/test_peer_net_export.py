@@ -30,7 +30,7 @@ def record() -> dict[str, Any]:
         "partial": False,
         "episodes": [
             {"episode": 0, "seed": 123456789, "start_frame": 0, "end_frame": 3, "last_confirmed_frame": 3,
-             "verified_frame": 3,
+             "verified_frame": 3, "input_delays": [0, 3],
              "frames": [[0, [0, 0], "0123456789abcdef"], [1, [1, -2], None], [2, [2147483647, -2147483648], "fedcba9876543210"],
                         [3, [4, 5], "00000000000000ff"]],
              "rewards": [[1, [0.5, -0.0]], [3, [2.0, None]]], "terminated": [[3, [True, True]]], "truncated": [],
@@ -38,7 +38,7 @@ def record() -> dict[str, Any]:
              "end_reason": "terminated"},
             # unfinished: rows past last_confirmed_frame are predictions and must be dropped
             {"episode": 1, "seed": 4294967295, "start_frame": 4, "end_frame": None, "last_confirmed_frame": 5,
-             "verified_frame": None,
+             "verified_frame": None, "input_delays": [2, None],
              "frames": [[4, [1, 1], "1111111111111111"], [5, [2, 2], None], [6, [3, 3], "2222222222222222"]],
              "rewards": [[5, [1, 0]], [6, [1, 1]]], "terminated": [], "truncated": [[6, [True, True]]],
              "infos": [], "end_reason": None},
@@ -91,6 +91,7 @@ def cases() -> list[dict[str, Any]]:
         {**base, "record": mutate(("timing", "ended_at"), "2023-11-14T22:15:23.456+01:30"), "settings": {**SETTINGS, "impairment": {"delay_ms": 40, "loss": 0.05, "seed": 7}}},
         {**base, "record": mutate(("timing", "duration_s"), 12.25)},
         {**base, "record": mutate(("stats", "rtt_ms", "p50"), None)},
+        {**base, "record": mutate(("stats", "key_to_screen_ms"), {"p50": 48.25, "p95": math.inf, "samples": 9})},
         {**base, "ids": {**IDS, "player_index": 1, "peers": [{"player_index": 0, "subject_id": "ben"}]}},
         # hidden intervals (optional key): an empty list (the Python peer's), then one closed
         # interval with frames and one open, excluded one without
@@ -126,6 +127,10 @@ def cases() -> list[dict[str, Any]]:
         {**base, "ids": {**IDS, "game_id": "../etc"}},
         {**base, "ids": {**IDS, "peers": [{"player_index": 2, "subject_id": "ben"}]}},
         {**base, "settings": {"p2p": {}}},
+        {**base, "record": mutate(("episodes", 0, "input_delays"), KeyError)},
+        {**base, "record": mutate(("episodes", 0, "input_delays"), [0])},
+        {**base, "record": mutate(("episodes", 1, "input_delays"), [0, 17])},
+        {**base, "record": mutate(("stats", "key_to_screen_ms"), {"p50": 1, "p95": 2})},
     ]
     return out
 

@@ -52,53 +52,66 @@ def test_options_are_checked_with_clear_errors():
                        ({"num_players": 1}, r"num_players must be an integer in \[2, 255\]"),
                        ({"local_player": 2}, "local_player"), ({"shared_seed": -1}, "shared_seed must be a u32"),
                        ({"settings": {"fps": 1000}}, "setting fps"),
-                       ({"settings": {"disconnect_policy": "default_action", "input_delay": 0}}, "input_delay >= 1")]:
+                       ({"settings": {"input_delay": "fast"}}, r"setting input_delay must be 'auto' or an integer in \[0, 16\]")]:
         with pytest.raises((TypeError, ValueError), match=match):
             P2PSession(**{**ok, **bad})
+    # default_action with delay 0 is fine: frame 0 of every player is the default action.
+    P2PSession(**{**ok, "settings": {"disconnect_policy": "default_action", "input_delay": 0}})
     s = P2PSession(**ok)
     s.start()
     with pytest.raises(ValueError, match="local_action must be a signed 32-bit integer"):
         s.tick(1.5)  # type: ignore[arg-type]
 
 
-def test_handshake_hello_to_everyone_resent_until_answered_game_starts_with_every_hello():
-    m = Manual(0, 3)
+def test_handshake_hello_to_everyone_resent_until_answered_then_episode_ready_0_with_the_delay():
+    m = Manual(0, 3, {"input_delay": 2})
     s, sent = m.s, m.sent
     assert s.tick(0).status == "created", "tick before start() does nothing"
     s.start()
-    assert [(p, msg) for p, _, msg in sent] == [(1, Hello(1, 0, 3)), (2, Hello(1, 0, 3))]
+    assert [(p, msg) for p, _, msg in sent] == [(1, Hello(2, 0, 3)), (2, Hello(2, 0, 3))]
     m.t += 100
     s.tick(0)
     assert len(sent) == 2, "not yet"
     m.t += 100
     assert s.tick(0).status == "handshake"
     assert sum(isinstance(x[2], Hello) for x in sent) == 4, "resent after hello_interval_ms"
-    s.receive(1, encode(Hello(1, 1, 3)))
-    assert sent[-1] == (1, 200, Hello(1, 0, 3)), "answered"
+    s.receive(1, encode(Hello(2, 1, 3)))
+    assert sent[-1] == (1, 200, Hello(2, 0, 3)), "answered"
     count = len(sent)
-    s.receive(1, encode(Hello(1, 1, 3)))
+    s.receive(1, encode(Hello(2, 1, 3)))
     assert len(sent) == count, "a repeated HELLO is not answered again"
     m.t += 33
     assert s.tick(0).status == "handshake", "player 2 is missing"
     assert all(isinstance(x[2], Hello) for x in sent), "nothing but HELLO before the game starts"
-    s.receive(2, encode(Hello(1, 2, 3)))
+    s.receive(2, encode(Hello(2, 2, 3)))
+    m.t += 33
+    assert s.tick(0).status == "handshake", "every HELLO is in: our delay goes out"
+    assert [(p, msg) for p, _, msg in sent[-2:]] == [(1, EpisodeReady(0, 2)), (2, EpisodeReady(0, 2))]
+    s.receive(1, encode(EpisodeReady(0, 0)))
+    m.t += 33
+    assert s.tick(0).status == "handshake", "player 2 has not announced its delay"
+    s.receive(2, encode(EpisodeReady(0, 3)))
     m.t += 33
     r = s.tick(0)
-    assert r == TickResult(True, 0, 0, "running"), "frame 0 simulated in the first tick"
+    assert r == TickResult(True, 0, 0, "running", 2), "frame 0 simulated in the first tick, our input for frame 2"
     inputs = [(p, msg) for p, _, msg in sent if isinstance(msg, Input)]
     assert sorted(p for p, _ in inputs) == [1, 2]
     assert inputs[0][1] == Input(0, None, 0, (0, 0, 0))
+    assert s.record()["episodes"][0]["input_delays"] == [2, 0, 3], "every player's delay of the episode"
+    # Player 2's frames 0..2 are known (the default action) without any INPUT from it.
+    assert s.sync.queues[2].last_confirmed_frame == 2 and s.sync.queues[1].last_confirmed_frame == 0
 
 
 def test_a_hello_that_arrives_before_start_is_kept():
-    m = Manual(1, 2)
-    m.s.receive(0, encode(Hello(1, 0, 2)))
+    m = Manual(1, 2, {"input_delay": 1})
+    m.s.receive(0, encode(Hello(2, 0, 2)))
+    m.s.receive(0, encode(EpisodeReady(0, 1)))
     assert m.sent == []
     m.s.start()
     assert m.s.tick(0).status == "running"
 
 
-@pytest.mark.parametrize("bad", [Hello(2, 1, 2), Hello(1, 0, 2), Hello(1, 1, 3)])
+@pytest.mark.parametrize("bad", [Hello(1, 1, 2), Hello(2, 0, 2), Hello(2, 1, 3)])
 def test_a_wrong_hello_ends_the_game_with_an_error(bad):
     m = Manual(0, 2)
     errors, over = [], []
@@ -112,10 +125,11 @@ def test_a_wrong_hello_ends_the_game_with_an_error(bad):
 
 
 def test_unsubscribe_and_events_are_delivered_after_the_call():
-    m = Manual(1, 2)
+    m = Manual(1, 2, {"input_delay": 2})
     seen: list[Any] = []
     off = m.s.on("started", lambda e: seen.append(("started", m.s.state)))
-    m.s.receive(0, encode(Hello(1, 0, 2)))
+    m.s.receive(0, encode(Hello(2, 0, 2)))
+    m.s.receive(0, encode(EpisodeReady(0, 2)))
     m.s.start()
     m.s.tick(0)
     assert seen == [("started", "running")], "the listener sees the session after the tick"
@@ -139,7 +153,7 @@ def test_malformed_bytes_and_bogus_messages_are_counted_and_dropped_the_game_is_
     g.inject(0, 1, encode(Input(0, 3, 0, (5,))), 500)  # another player's index, policy end
     g.inject(0, 1, encode(Pong(-5e9)), 600)  # not an echo of ours
     g.inject(0, 1, encode(StateHash(4000000000, "f" * 16)), 700)  # far away
-    g.inject(1, 0, encode(EpisodeReady(7)), 800)  # out of nowhere
+    g.inject(1, 0, encode(EpisodeReady(7, 0)), 800)  # out of nowhere
     g.inject(1, 7, encode(KeepAlive()), 900)  # no such peer
     g.inject(1, 0, "not bytes", 950)  # type: ignore[arg-type]
     g.run_to_end(600000)
@@ -181,8 +195,13 @@ def test_wire_rules_input_redundancy_and_ack_ping_cadence_keepalive_only_when_qu
         last_ack = ack
     for a, b in zip(inputs, inputs[1:]):
         assert b.start <= a.start + len(a.actions), "no input frame ever skipped"
-    pings = [t for _, _, t, m in from0 if isinstance(m, Ping)]
+    # In-game PINGs (after peer 0's first INPUT) every ping_interval_ms; before the game, the
+    # RTT probe of input_delay 'auto', RTT_PROBE_INTERVAL_MS apart.
+    first_input = next(t for _, _, t, m in from0 if isinstance(m, Input))
+    pings = [t for _, _, t, m in from0 if isinstance(m, Ping) and t > first_input]
     assert all(b - a >= 500 - 1e-9 for a, b in zip(pings, pings[1:]))
+    probes = [t for _, _, t, m in from0 if isinstance(m, Ping) and t < first_input]
+    assert len(probes) >= 5 and all(b - a >= 50 - 1e-9 for a, b in zip(probes, probes[1:]))
     assert records[0]["stats"]["rtt_ms"]["samples"] > 5
     assert abs(records[0]["stats"]["rtt_ms"]["p50"] - 140) < 40
     to1 = [x for x in from0 if x[1] == 1]
@@ -250,9 +269,9 @@ def test_random_well_formed_messages_from_a_broken_peer_never_raise_into_the_loo
         lambda: Ping(prng.int(65536) - 32768, prng.float() * 1e6),
         lambda: Pong(prng.float() * 1e6),
         lambda: EpisodeEnd(frame(), prng.int(5)),
-        lambda: EpisodeReady(prng.int(5)),
+        lambda: EpisodeReady(prng.int(5), prng.int(17)),
         lambda: StateHash(frame() % 600, f"{prng.next():08x}" * 2),
-        lambda: Hello(1, 2, 3),
+        lambda: Hello(2, 2, 3),  # a right one (a wrong HELLO ends the game, tested above)
         lambda: KeepAlive(),
     ]
     for i in range(1500):
@@ -268,8 +287,9 @@ def test_a_transport_that_raises_is_counted_and_the_loop_goes_on():
 
     t = [0.0]
     s = P2PSession(env=CounterEnv(2), transport=Broken(), local_player=1, num_players=2, shared_seed=3,
-                   now=lambda: t[0], wall_clock=lambda: 1e12 + t[0])
-    s.receive(0, encode(Hello(1, 0, 2)))
+                   settings={"input_delay": 2}, now=lambda: t[0], wall_clock=lambda: 1e12 + t[0])
+    s.receive(0, encode(Hello(2, 0, 2)))
+    s.receive(0, encode(EpisodeReady(0, 2)))
     s.start()
     for _ in range(10):
         t[0] += 33

@@ -14,6 +14,7 @@ from interactive_gym_p2p.peer.prng import Prng
 from interactive_gym_p2p.peer.session import episode_seed
 from interactive_gym_p2p.peer.sim import EPOCH_MS, Game, confirmed_rows
 from interactive_gym_p2p.peer.sim_envs import CounterEnv
+from interactive_gym_p2p.protocol import Input, decode
 
 from peer_checks import assert_agreement
 
@@ -63,7 +64,7 @@ def test_real_mispredictions_roll_back_within_the_window_and_still_agree():
         return last.get(p, 0)
 
     g = Game(num_players=2, seed=55, make_env=lambda p: CounterEnv(2),
-             settings={"fps": 60, "max_episodes": 6, "max_prediction_window": 6},
+             settings={"fps": 60, "max_episodes": 6, "max_prediction_window": 6, "input_delay": 2},
              link={"delay_ms": 150, "jitter_ms": 30, "loss": 0.1}, input=inp)
     g.run_to_end(600000)
     for r in assert_agreement(g, window=6):
@@ -287,14 +288,15 @@ def test_policy_end_with_3_players_the_remaining_peers_end_the_game_too():
     assert n > 50 and a[:n] == b[:n]
 
 
-def _default_action_game(seed: int, link: dict, before) -> tuple[Game, list[list[dict]], list[list[dict]]]:
+def _default_action_game(seed: int, link: dict, before,
+                         settings: dict | None = None) -> tuple[Game, list[list[dict]], list[list[dict]]]:
     def inp(p, tick, prng, last, s):
         if prng.float() < 0.2:
             last[p] = 1 + prng.int(4)
         return last.get(p, 1)
 
     g = Game(num_players=3, seed=seed, make_env=env3(), link=link, input=inp,
-             settings={"max_episodes": 4, "disconnect_policy": "default_action", "default_action": 0})
+             settings={"max_episodes": 4, "disconnect_policy": "default_action", "default_action": 0, **(settings or {})})
     decided: list[list[dict]] = [[], [], []]
     declared: list[list[dict]] = [[], [], []]
     for i, s in enumerate(g.sessions):
@@ -305,7 +307,7 @@ def _default_action_game(seed: int, link: dict, before) -> tuple[Game, list[list
     return g, decided, declared
 
 
-def _assert_default_agreement(g: Game, decided: list[list[dict]]) -> int:
+def _assert_default_agreement(g: Game, decided: list[list[dict]], min_rows2: int | None = 50) -> int:
     r0, r1, r2 = (s.record() for s in g.sessions)
     for r in (r0, r1):
         assert r["game_over_reason"] == "completed" and r["desyncs"] == [] and len(r["episodes"]) == 4
@@ -318,8 +320,9 @@ def _assert_default_agreement(g: Game, decided: list[list[dict]]) -> int:
     for f, actions, _ in frames:
         if f >= 2:
             assert (actions[2] != 0) if f < d else (actions[2] == 0), f"frame {f}, D={d}"
-    rows2 = confirmed_rows(r2)
-    assert len(rows2) > 50 and rows2 == rows0[:len(rows2)]
+    if min_rows2 is not None:
+        rows2 = confirmed_rows(r2)
+        assert len(rows2) > min_rows2 and rows2 == rows0[:len(rows2)]
     assert r0["verified_frame"] == frames[-1][0]
     return d
 
@@ -345,6 +348,28 @@ def test_policy_default_action_peers_that_heard_different_amounts_still_agree():
     d = _assert_default_agreement(g, decided)
     assert declared[0][0]["known_frame"] < declared[1][0]["known_frame"], "player 1 knew more"
     assert d == declared[1][0]["known_frame"] + 1
+
+
+def test_policy_default_action_with_input_delay_0_a_player_lost_before_any_input_arrived_is_agreed_from_frame_1():
+    # Once this needed input_delay >= 1: nobody holds a sampled input of player 2, but frame 0
+    # of every player is the default action, so every peer announces K = 0 and D = 1.
+    def before(g: Game) -> None:
+        inner = g.sessions[2].transport
+
+        class NoInputs:
+            def send(self, to: int, data: bytes) -> None:
+                if not isinstance(decode(data), Input):
+                    inner.send(to, data)
+
+        g.sessions[2].transport = NoInputs()
+        g.run(1500)
+        g.kill(2)
+
+    g, decided, _ = _default_action_game(9, {"delay_ms": 10, "loss": 0.05}, before, {"input_delay": 0})
+    # Player 2's own confirmed frames used its inputs, which nobody got: it played alone.
+    assert _assert_default_agreement(g, decided, None) == 1
+    for s in g.sessions[:2]:
+        assert s.record()["episodes"][0]["input_delays"] == [0, 0, 0]
 
 
 def test_policy_default_action_with_2_players_the_survivor_plays_on_alone():
@@ -403,7 +428,8 @@ def test_a_late_joiner_converges_without_long_stalls():
 
 
 def test_a_peer_whose_clock_runs_slow_the_faster_one_waits_instead_of_running_away():
-    g = Game(num_players=2, seed=23, make_env=_long_env, settings={"fps": 30, "max_steps_per_episode": 1200, "max_episodes": 1},
+    g = Game(num_players=2, seed=23, make_env=_long_env,
+             settings={"fps": 30, "max_steps_per_episode": 1200, "max_episodes": 1, "input_delay": 2},
              tick_period_ms=[1000 / 30, 1000 / 28.5], link={"delay_ms": 60, "jitter_ms": 10})
     g.run_to_end(600000)
     assert_agreement(g)

@@ -1,4 +1,4 @@
-"""Binary protocol v1 (interactive_gym_p2p.protocol) against tests/vectors/protocol.json, plus
+"""Binary protocol v2 (interactive_gym_p2p.protocol) against tests/vectors/protocol.json, plus
 seeded fuzzing: decode never raises, and whatever decodes re-encodes to the same bytes."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def to_native(m: dict[str, Any]) -> Any:
     if t == "episode_end":
         return p.EpisodeEnd(m["frame"], m["episode"])
     if t == "episode_ready":
-        return p.EpisodeReady(m["episode"])
+        return p.EpisodeReady(m["episode"], m.get("input_delay"))  # type: ignore[arg-type]
     if t == "state_hash":
         return p.StateHash(m["frame"], m["hash"])
     if t == "hello":
@@ -102,14 +102,15 @@ def test_sizes_match_the_table() -> None:
     assert len(p.encode(p.Pong(0.0))) == 9
     assert len(p.encode(p.KeepAlive())) == 1
     assert len(p.encode(p.EpisodeEnd(0, 0))) == 9
-    assert len(p.encode(p.EpisodeReady(0))) == 5
+    assert len(p.encode(p.EpisodeReady(0, 0))) == 6
     assert len(p.encode(p.StateHash(0, "0" * 16))) == 13
     assert len(p.encode(p.Hello(1, 0, 2))) == 4
     assert len(p.encode(p.Bye(p.ByeReason.LEFT))) == 2
 
 
 def test_constants() -> None:
-    assert p.PROTOCOL_VERSION == 1
+    assert p.PROTOCOL_VERSION == 2
+    assert p.MAX_INPUT_DELAY == 16
     assert p.MAX_MESSAGE_BYTES == 1024
     assert p.MAX_INPUT_COUNT == 128
     assert [int(t) for t in p.MessageType] == list(range(1, 11))
@@ -239,7 +240,7 @@ def test_fuzz_random_messages_round_trip() -> None:
             p.Ping(rng.randrange(-(2**15), 2**15), struct.unpack(">d", rng.randbytes(8))[0]),
             p.Pong(rng.uniform(-1e13, 1e13)),
             p.EpisodeEnd(rng.randrange(2**32), rng.randrange(2**32)),
-            p.EpisodeReady(rng.randrange(2**32)),
+            p.EpisodeReady(rng.randrange(2**32), rng.randrange(17)),
             p.StateHash(rng.randrange(2**32), rng.randbytes(8).hex()),
             p.Hello(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
             p.Bye(rng.randrange(256)),

@@ -34,7 +34,9 @@ def test_defaults_and_chaining() -> None:
         ("players", True, "integer"),
         ("players", 2.0, "integer"),
         ("fps", 0, "from 1 to 120"),
-        ("input_delay", -1, "from 0 to 20"),
+        ("input_delay", -1, "'auto' or an integer from 0 to 16"),
+        ("input_delay", 17, "'auto' or an integer from 0 to 16"),
+        ("input_delay", "AUTO", "'auto' or an integer from 0 to 16"),
         ("prediction_window", 61, "from 0 to 60"),
         ("input_redundancy", 0, "from 1 to 128"),
         ("input_redundancy", 129, "from 1 to 128"),
@@ -64,6 +66,8 @@ def test_refused_value_leaves_previous_settings() -> None:
     with pytest.raises(SceneConfigError):
         scene.p2p(input_delay=3, players=0)
     assert scene.p2p_settings.players == 3 and scene.p2p_settings.input_delay == 4
+    assert P2PGymScene().p2p_settings.input_delay == "auto", "the default: chosen from the network"
+    assert P2PGymScene().p2p(input_delay="auto").p2p_settings.input_delay == "auto"
 
 
 def test_cross_setting_checks() -> None:

@@ -66,7 +66,7 @@ def test_sample_exports_are_valid_under_both_validators() -> None:
 @pytest.mark.parametrize(
     ("mutate", "path"),
     [
-        (lambda d: d.__setitem__("schema_version", 2), "$.schema_version"),
+        (lambda d: d.__setitem__("schema_version", 1), "$.schema_version"),
         (lambda d: d["ids"].__setitem__("game_id", "../../etc"), "$.ids.game_id"),
         (lambda d: d["ids"].__setitem__("subject_id", "ok\n"), "$.ids.subject_id"),
         (lambda d: d["episodes"][0]["frames"][7].__setitem__(2, "ABCDEF0123456789"), "$.episodes[0].frames[7][2]"),

@@ -200,12 +200,12 @@ def played_exports(
     for p in (0, 1):
         eps = [
             {"episode": e, "seed": seed, "start_frame": s, "end_frame": end, "last_confirmed_frame": end,
-             "verified_frame": end, "frames": [list(r) for r in rows]}
+             "verified_frame": end, "input_delays": [2, 2], "frames": [list(r) for r in rows]}
             for e, seed, s, end, rows in rows_by_episode
         ]
         docs.append(
             {
-                "schema": "interactive-gym-p2p/validation-export", "schema_version": 1, "partial": False,
+                "schema": "interactive-gym-p2p/validation-export", "schema_version": 2, "partial": False,
                 "ids": {"game_id": game_id, "scene_id": "drift", "subject_id": subject_ids[p], "player_index": p,
                         "peers": [{"player_index": 1 - p, "subject_id": subject_ids[1 - p]}]},
                 "settings": {"p2p": {"fps": 30}, "validation": {"hash_interval": 1}, "impairment": None},
@@ -214,7 +214,8 @@ def played_exports(
                 "desyncs": [],
                 "connection_events": [],
                 "stats": {
-                    "rtt_ms": {"p50": None, "p95": None, "samples": 0}, "rollbacks": 0, "max_rollback_depth": 0,
+                    "rtt_ms": {"p50": None, "p95": None, "samples": 0},
+                    "key_to_screen_ms": {"p50": None, "p95": None, "samples": 0}, "rollbacks": 0, "max_rollback_depth": 0,
                     "rollback_depth_histogram": {}, "mispredicted_frames": 0, "stalled_frames": 0,
                     "frames_simulated": frame, "bytes_sent": 0, "bytes_received": 0, "messages_sent": 0,
                     "messages_received": 0, "decode_errors": 0,

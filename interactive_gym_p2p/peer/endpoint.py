@@ -51,6 +51,8 @@ class Endpoint:
         self.time_sync = TimeSync(settings.time_sync_window)
         # episodes
         self.ready_episode = -1
+        self.delays: dict[int, int] = {}  # episode -> the peer's input delay (its EPISODE_READY)
+        self.probe_rtts: list[float] = []  # RTT samples of the pre-game probe ('auto')
         self.started_episode = -1
         self.ends_received: dict[int, int] = {}
         self.last_episode_sent = -math.inf

@@ -23,13 +23,14 @@ from typing import Any, Callable, Mapping
 logger = logging.getLogger(__name__)
 
 SCHEMA_NAME = "interactive-gym-p2p/validation-export"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
 
 U32_MAX = 0xFFFFFFFF
 I32_MIN = -2147483648
 I32_MAX = 2147483647
 MAX_SAFE_INTEGER = 2**53 - 1
+MAX_INPUT_DELAY = 16  # protocol.MAX_INPUT_DELAY
 HASH = re.compile(r"[0-9a-f]{16}", re.ASCII)
 ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))", re.ASCII)
 CONNECTION_EVENTS = ("interrupted", "resumed", "disconnected", "left", "excluded")
@@ -248,6 +249,23 @@ def _build_settings(settings: Any) -> dict[str, Any]:
     }
 
 
+def _build_delays(v: Any, path: str, num_players: int) -> list[int | None]:
+    if not isinstance(v, (list, tuple)) or len(v) != num_players:
+        _fail(path, f"must hold {num_players} input delays (null = unknown)")
+    return [None if d is None else _int(d, f"{path}[{i}]", 0, MAX_INPUT_DELAY) for i, d in enumerate(v)]
+
+
+def _build_key_to_screen(v: Any, path: str) -> dict[str, Any]:
+    """Key-to-screen latency {p50, p95, samples}; absent = not measured (this peer has no screen)."""
+    if v is None:
+        return {"p50": None, "p95": None, "samples": 0}
+    return {
+        "p50": _finite_or_null(_need(v, "p50", path)),
+        "p95": _finite_or_null(_need(v, "p95", path)),
+        "samples": _count(_need(v, "samples", path), f"{path}.samples"),
+    }
+
+
 def _build_episode(ep: Any, e: int, num_players: int) -> dict[str, Any]:
     path = f"$.episodes[{e}]"
     start = _frame(_need(ep, "start_frame", path), f"{path}.start_frame")
@@ -283,6 +301,7 @@ def _build_episode(ep: Any, e: int, num_players: int) -> dict[str, Any]:
         "end_frame": _frame_or_null(_need(ep, "end_frame", path), f"{path}.end_frame"),
         "last_confirmed_frame": last,
         "verified_frame": verified,
+        "input_delays": _build_delays(_need(ep, "input_delays", path), f"{path}.input_delays", num_players),
         "frames": frames,
     }
     # Per-frame step data (optional keys: absent in records of older engines).
@@ -440,6 +459,7 @@ def _build_stats(stats: Any) -> dict[str, Any]:
             "p95": _finite_or_null(_need(rtt, "p95", f"{path}.rtt_ms")),
             "samples": _count(_need(rtt, "samples", f"{path}.rtt_ms"), f"{path}.rtt_ms.samples"),
         },
+        "key_to_screen_ms": _build_key_to_screen(stats.get("key_to_screen_ms"), f"{path}.key_to_screen_ms"),
     }
     for key in COUNTERS[:2]:
         out[key] = _count(_need(stats, key, path), f"{path}.{key}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
 from ..protocol import (
-    PROTOCOL_VERSION, Bye, ByeReason, Countdown, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
+    MAX_INPUT_DELAY, PROTOCOL_VERSION, Bye, ByeReason, Countdown, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
     KeepAlive, Message, Ping, Pong, StateHash, decode, encode,
 )
 from .countdown import StartCountdown
@@ -27,6 +27,9 @@ from .desync import DesyncDetector
 from .disconnect import DisconnectAgreement
 from .endpoint import Endpoint, PeerState
 from .hidden import HiddenLog
+from .input_delay import (
+    RTT_PROBE_INTERVAL_MS, RTT_PROBE_SAMPLES, RTT_PROBE_TIMEOUT_MS, auto_input_delay, median_rtt,
+)
 from .input_queue import GAP, IGNORED, NO_FRAME
 from .record import EpisodeLog
 from .settings import PeerSettings, SessionSettings, make_settings
@@ -58,8 +61,8 @@ def episode_seed(shared_seed: int, episode: int) -> int:
 
 class SessionState:
     CREATED = "created"  # constructed, start() not called
-    HANDSHAKE = "handshake"  # HELLO sent, waiting for every peer's HELLO
-    COUNTDOWN = "countdown"  # every HELLO in; counting down to frame 0 (countdown_frames)
+    HANDSHAKE = "handshake"  # HELLO sent, waiting for every HELLO (no countdown: then our delay, every EPISODE_READY(0))
+    COUNTDOWN = "countdown"  # every HELLO in; counting down to frame 0 (countdown_frames) while the delays are agreed
     RUNNING = "running"  # in an episode
     TRANSITION = "transition"  # episode ended: the reset freeze, then waiting for EPISODE_READY
     FINISHED = "finished"  # game over; lingering so peers get our last inputs and hashes
@@ -72,12 +75,14 @@ class Transport(Protocol):
 
 @dataclass
 class TickResult:
-    """What one tick did: ``frame`` = newest simulated frame (the env holds its state)."""
+    """What one tick did: ``frame`` = newest simulated frame (the env holds its state);
+    ``input_frame`` = the frame the local action was given to, or -1 when it was not taken."""
 
     advanced: bool
     frame: int
     episode: int
     status: str
+    input_frame: int = -1
 
 
 @dataclass
@@ -131,11 +136,6 @@ class P2PSession:
                  path: dict[str, Any] | None = None) -> None:
         _check_options(env, transport, local_player, num_players, shared_seed)
         s = settings if isinstance(settings, SessionSettings) else make_settings(settings or {})
-        if s.disconnect_policy == "default_action" and s.input_delay < 1:
-            # The relay needs every player's frames < input_delay known (the default action).
-            raise ValueError('P2PSession: disconnect_policy "default_action" needs input_delay >= 1')
-        if s.hidden_policy == "default_action" and s.input_delay < 1:
-            raise ValueError('P2PSession: hidden_policy "default_action" needs input_delay >= 1')
         self.settings = s
         self.env = env
         self.transport = transport
@@ -148,10 +148,17 @@ class P2PSession:
         self._state = SessionState.CREATED
         self.peers = [p for p in range(num_players) if p != local_player]
         self.sync = SyncLayer(env, num_players, s.default_action, s.hash_interval, s.max_steps_per_episode)
-        # Frames < input_delay: nobody has a local input for them; the default action, known to all.
-        for f in range(s.input_delay):
-            for p in range(num_players):
-                self.sync.add_input(p, f, s.default_action)
+        # Frame 0 of every player is the default action, whatever the delays: every input run
+        # starts known (a disconnect relay always has a frame to announce). A player's frames
+        # 1..d-1 are added once its delay d is known.
+        for p in range(num_players):
+            self.sync.add_input(p, 0, s.default_action)
+        # Input delay: ours once chosen (HANDSHAKE), every player's per episode (EPISODE_READY).
+        self.input_delay: int | None = None
+        self.first_input_frame: int | None = None  # first frame that takes a sampled local input
+        self.probe_started_at: float | None = None
+        self.probe_rtt_ms: float | None = None  # the RTT 'auto' chose from (inf = no sample)
+        self.episode_delays: dict[int, list[int | None]] = {}
         # Endpoints exist from the start so a HELLO arriving before start() is kept.
         self.endpoints: dict[int, Endpoint] = {p: Endpoint(p, s, 0) for p in self.peers}
         self.desync = DesyncDetector(self.peers, s.hash_interval, s.pending_hash_limit, s.hash_resend_ms)
@@ -360,15 +367,14 @@ class P2PSession:
     def exclude(self, reason: str = "excluded", policy: str = "end") -> bool:
         """Exclude the local player (as ``session.js`` ``exclude``): game over for us (reason
         ``excluded``); our BYE tells the others to end ('end') or play on with our default
-        action ('default_action', needs input_delay >= 1 and a running game)."""
+        action ('default_action', needs a running game)."""
         st = self._state
         if st not in (SessionState.HANDSHAKE, SessionState.COUNTDOWN, SessionState.RUNNING, SessionState.TRANSITION):
             return False
         if policy not in ("end", "default_action"):
             raise ValueError(f"P2PSession.exclude: policy must be 'end' or 'default_action', got {policy!r}")
         now = self.now()
-        play_on = (policy == "default_action" and self.settings.input_delay >= 1
-                   and st in (SessionState.RUNNING, SessionState.TRANSITION))
+        play_on = policy == "default_action" and st in (SessionState.RUNNING, SessionState.TRANSITION)
         self.exclusion = {"reason": str(reason), "policy": "default_action" if play_on else "end",
                           "frame": self.sync.current_frame, "time": iso_time(self.wall_clock())}
         self.hidden_log.mark_excluded()
@@ -497,7 +503,7 @@ class P2PSession:
             if due:
                 self._send_hello(ep, now)
             if self._is_playing() and ep.got_input and ep.state != PeerState.DONE and ep.ping_due(now):
-                adv = ep.local_advantage(self.sync.queues[self.local_player].last_confirmed_frame)
+                adv = self._advantage_over(ep)
                 ep.last_ping_sent = now
                 self._send(ep, Ping(int(js_round(0 if adv is None else adv)), now), now)
         self._poll_episode_messages(now)
@@ -523,17 +529,20 @@ class P2PSession:
         elif isinstance(msg, Input):
             self._on_input(ep, msg, now)
         elif isinstance(msg, Ping):
-            ep.time_sync.add_remote(msg.advantage)
+            # The pre-game RTT probe's PINGs carry no frame advantage: only in-game ones count.
+            if self._is_playing() and ep.got_input:
+                ep.time_sync.add_remote(msg.advantage)
             self._send(ep, Pong(msg.time), now)
         elif isinstance(msg, Pong):
-            ep.on_pong(now, msg.time)
+            rtt = ep.on_pong(now, msg.time)
+            if rtt is not None and self.input_delay is None:
+                ep.probe_rtts.append(rtt)
         elif isinstance(msg, KeepAlive):
             pass
         elif isinstance(msg, EpisodeEnd):
             self._on_episode_end(ep, msg, now)
         elif isinstance(msg, EpisodeReady):
-            if msg.episode > ep.ready_episode:
-                ep.ready_episode = msg.episode
+            self._on_episode_ready(ep, msg)
         elif isinstance(msg, StateHash):
             self._on_state_hash(ep, msg, now)
         elif isinstance(msg, Bye):
@@ -547,10 +556,10 @@ class P2PSession:
     def _plausible(self, msg: Message) -> bool:
         s = self.settings
         if isinstance(msg, Input):
-            # A peer's newest input is at most its frame + input_delay, its frame at most our
-            # newest input + the prediction window + 1.
+            # A peer's newest input is at most its frame + its delay, its frame at most our
+            # newest input + the prediction window + 1 (our own delay is in our newest input).
             return (msg.start + len(msg.actions) - 1
-                    <= self._plausible_frame_limit() + s.max_prediction_window + s.input_delay + 2)
+                    <= self._plausible_frame_limit() + s.max_prediction_window + MAX_INPUT_DELAY + 2)
         if isinstance(msg, StateHash):
             return msg.frame <= self._plausible_frame_limit()
         if isinstance(msg, EpisodeEnd):
@@ -621,6 +630,19 @@ class P2PSession:
             if mine is not None:
                 self._send(ep, StateHash(msg.frame, mine.hash), now)
 
+    def _on_episode_ready(self, ep: Endpoint, msg: EpisodeReady) -> None:
+        if msg.episode > ep.ready_episode:
+            ep.ready_episode = msg.episode
+        known = ep.delays.get(msg.episode)
+        if known is not None:
+            # A peer announces one delay per episode; a different one for the same episode is broken.
+            if known != msg.input_delay:
+                self.counters.invalid_messages += 1
+            return
+        ep.delays[msg.episode] = msg.input_delay
+        if msg.episode == 0:
+            self._prefill_delay(ep.peer, msg.input_delay)
+
     def _on_episode_end(self, ep: Endpoint, msg: EpisodeEnd, now: float) -> None:
         ep.ends_received[msg.episode] = msg.frame
         mine = self.episode_ends.get(msg.episode)
@@ -664,7 +686,7 @@ class P2PSession:
             ep.state = PeerState.DONE  # our game is over anyway
             return
         running = self._state in (SessionState.RUNNING, SessionState.TRANSITION)
-        if reason == ByeReason.EXCLUDED_DEFAULT_ACTION and running and self.settings.input_delay >= 1:
+        if reason == ByeReason.EXCLUDED_DEFAULT_ACTION and running:
             # One BYE(game over) back lets it close at once.
             self._declare_gone(ep.peer, "excluded", now, ByeReason.GAME_OVER, "default_action")
             return
@@ -740,33 +762,95 @@ class P2PSession:
         return all(ep.hello_received for ep in self.endpoints.values() if ep.active)
 
     def _begin_countdown(self, now: float) -> None:
-        """Every HELLO is in: count down (lined up with the peers), or start at once."""
+        """Every HELLO is in: count down (lined up with the peers) while the input delays are
+        agreed, or, without a countdown, agree them and start as soon as they are."""
         if self.countdown is None:
-            self._begin_game(now)
+            self._agree_delay(now)
+            if self._delays_agreed():
+                self._begin_game(now)
             return
         self._state = SessionState.COUNTDOWN
         self.countdown_seconds = None
 
     def _step_countdown(self, now: float) -> None:
-        """One countdown tick: line up, count, tell the peers where we are; frame 0 at zero."""
+        """One countdown tick: line up, count, tell the peers where we are; frame 0 at zero once
+        every delay is agreed (the count holds at zero until then)."""
         assert self.countdown is not None
+        self._agree_delay(now)
         active = self._remaining_peers(-1)
         done = self.countdown.tick(active)
         seconds = math.ceil(self.countdown.left / self.settings.fps)
-        if seconds != self.countdown_seconds and not done:
+        if seconds != self.countdown_seconds and not done and not self.countdown.done:
             self.countdown_seconds = seconds
             self._emit("countdown", {"seconds": seconds, "left": self.countdown.left})
         for peer in active:
             ep = self.endpoints[peer]
             self._send(ep, Countdown(self.countdown.left, self.countdown.advantage_for(peer)), now)
-        if done:
+        if self.countdown.done and self._delays_agreed():
             self._begin_game(now)
+
+    def _agree_delay(self, now: float) -> None:
+        """Choose our input delay (fixed: at once; 'auto': after the RTT probe) and announce it
+        in EPISODE_READY(0). Called every pre-game tick once every HELLO is in."""
+        if self.input_delay is not None:
+            return
+        s = self.settings
+        if self.probe_started_at is None:
+            self.probe_started_at = now
+        if s.input_delay != "auto":
+            self._choose_delay(int(s.input_delay), None, now)
+        elif self._probe_done(now):
+            rtt = self._probe_rtt()
+            self._choose_delay(auto_input_delay(rtt, s.fps, s.max_prediction_window), rtt, now)
+        else:
+            self._send_probes(now)
+
+    def _delays_agreed(self) -> bool:
+        """Our delay is chosen and every active peer's EPISODE_READY(0) (its delay) is in."""
+        return self.input_delay is not None and self._all_ready()
+    def _probe_done(self, now: float) -> bool:
+        assert self.probe_started_at is not None
+        if now - self.probe_started_at >= RTT_PROBE_TIMEOUT_MS:
+            return True
+        return all(len(ep.probe_rtts) >= RTT_PROBE_SAMPLES for ep in self.endpoints.values() if ep.active)
+
+    def _probe_rtt(self) -> float:
+        """Largest median probe RTT over the active peers (inf if one has no sample)."""
+        m = 0.0
+        for ep in self.endpoints.values():
+            if ep.active:
+                r = median_rtt(ep.probe_rtts)
+                m = max(m, math.inf if r is None else r)
+        return m
+
+    def _send_probes(self, now: float) -> None:
+        for ep in self.endpoints.values():
+            if (not ep.active or len(ep.probe_rtts) >= RTT_PROBE_SAMPLES
+                    or now - ep.last_ping_sent < RTT_PROBE_INTERVAL_MS):
+                continue
+            ep.last_ping_sent = now
+            self._send(ep, Ping(0, now), now)
+
+    def _choose_delay(self, delay: int, rtt: float | None, now: float) -> None:
+        self.input_delay = delay
+        self.probe_rtt_ms = rtt
+        self.first_input_frame = max(1, delay)
+        self._prefill_delay(self.local_player, delay)
+        self.ready_episode = 0
+        self._send_first_ready(now, True)
+
+    def _prefill_delay(self, player: int, delay: int) -> None:
+        """A player's frames 1..delay-1 of the game hold no sampled input: the default action."""
+        for f in range(1, delay):
+            r = self.sync.add_input(player, f, self.settings.default_action)
+            if r in (GAP, IGNORED):
+                break
 
     def _begin_game(self, now: float) -> None:
         # Countdown samples described the countdown, not the game's frames.
         for ep in self.endpoints.values():
             ep.time_sync.clear()
-        self._emit("started", {"time": iso_time(self.wall_clock())})
+        self._emit("started", {"time": iso_time(self.wall_clock()), "input_delay": self.input_delay})
         self._begin_episode(0, 0, now)
 
     def _begin_episode(self, episode: int, start_frame: int, now: float) -> None:
@@ -774,13 +858,20 @@ class P2PSession:
         seed = episode_seed(self.shared_seed, episode)
         if episode == 0:
             self.sync.start_episode(seed, start_frame)
+        delays: list[int | None] = [None] * self.num_players
+        delays[self.local_player] = self.input_delay
+        for ep in self.endpoints.values():
+            if episode in ep.delays:
+                delays[ep.peer] = ep.delays[episode]
+        self.episode_delays[episode] = delays
         self.episode_starts[episode] = start_frame
         self.current_log = EpisodeLog(episode, seed, start_frame, self.num_players,
                                       reports_rewards=getattr(self.env, "reports_rewards", False) is True)
         self.logs.append(self.current_log)
         self.ready_episode = episode
         self._state = SessionState.RUNNING
-        self._emit("episode_start", {"episode": episode, "seed": seed, "frame": start_frame})
+        self._emit("episode_start", {"episode": episode, "seed": seed, "frame": start_frame,
+                                     "input_delays": list(delays)})
 
     def _step_game(self, now: float, local_action: int, result: TickResult) -> str:
         s = self.settings
@@ -792,9 +883,14 @@ class P2PSession:
         # The local input for current_frame + input_delay is taken before any reason not to
         # advance: with no delay and no window the frame cannot be confirmed without it.
         f = self.sync.current_frame
-        input_frame = f + s.input_delay
+        assert self.input_delay is not None
+        input_frame = f + self.input_delay
         local = self.sync.queues[self.local_player]
         if input_frame > local.last_confirmed_frame:
+            # No gap opens while a player's delay stays the same; should it grow, the frames in
+            # between get the default action so the run stays contiguous.
+            for g in range(local.last_confirmed_frame + 1, input_frame):
+                self.sync.add_input(self.local_player, g, s.default_action)
             # While the page is hidden nobody chose this action: the hidden action, recorded as such.
             hidden = self.hidden_log.hidden
             if hidden:
@@ -803,6 +899,7 @@ class P2PSession:
             if hidden:
                 self.hidden_log.note_input(input_frame)
             self._input_tick[input_frame & 4095] = self.tick_count
+            result.input_frame = input_frame
         if not self.sync.can_advance():
             # The last simulated frame ended the episode on predicted inputs: never pass it.
             self.counters.stalled += 1
@@ -817,7 +914,7 @@ class P2PSession:
         first_time = f > self.sync.max_simulated_frame
         self.sync.advance_frame()
         self.frames_advanced += 1
-        if first_time and f >= s.input_delay:
+        if first_time and self.first_input_frame is not None and f >= self.first_input_frame:
             lat = self.tick_count - self._input_tick[f & 4095]
             self.latency_sum += lat
             self.latency_count += 1
@@ -828,13 +925,32 @@ class P2PSession:
         return "running"
 
     def _sample_advantage(self) -> None:
-        through = self.sync.queues[self.local_player].last_confirmed_frame
         for ep in self.endpoints.values():
             if not ep.active or ep.state == PeerState.DONE:
                 continue
-            a = ep.local_advantage(through)
+            a = self._advantage_over(ep)
             if a is not None:
                 ep.time_sync.add_local(a)
+
+    def _advantage_over(self, ep: Endpoint) -> int | None:
+        """Our frame advantage over a peer: newest input frames compared, each less its
+        player's delay in this episode, so players with different delays line up their frames."""
+        a = ep.local_advantage(self.sync.queues[self.local_player].last_confirmed_frame)
+        if a is None:
+            return None
+        delays = self.episode_delays.get(self.episode)
+        theirs = delays[ep.peer] if delays is not None else None
+        if theirs is None or self.input_delay is None:
+            return a
+        return a - (self.input_delay - theirs)
+
+    def _max_episode_delay(self) -> int:
+        """Largest input delay of this episode (the time-sync wait cap)."""
+        m = self.input_delay or 0
+        for d in self.episode_delays.get(self.episode) or ():
+            if d is not None and d > m:
+                m = d
+        return m
 
     def _time_sync_wait(self) -> bool:
         """Skip this tick so slower peers catch up? (at most every other tick)"""
@@ -843,7 +959,7 @@ class P2PSession:
             for ep in self.endpoints.values():
                 if not ep.active or ep.state == PeerState.DONE:
                     continue
-                r = ep.time_sync.recommend_wait(self.settings.max_prediction_window + self.settings.input_delay)
+                r = ep.time_sync.recommend_wait(self.settings.max_prediction_window + self._max_episode_delay())
                 if r > w:
                     w = r
             if w > 0:
@@ -924,7 +1040,8 @@ class P2PSession:
         later, or a hash of a frame after ITS end of n-1."""
         if ep.started_episode >= n:
             return True
-        yes = ep.ready_episode > n
+        # Episode 0: a peer sends INPUT and STATE_HASH only once it started the game.
+        yes = ep.ready_episode > n or (n == 0 and (ep.got_input or ep.highest_hash_frame >= 0))
         if not yes:
             yes = any(e >= n for e in ep.ends_received)
         if not yes and (n - 1) in ep.ends_received:
@@ -934,19 +1051,17 @@ class P2PSession:
         return yes
 
     def _all_ready(self) -> bool:
+        """Every active peer's EPISODE_READY of the episode we are ready for (with its delay) is
+        in. A peer resends it until we prove we started that episode: no deadlock."""
         n = self.ready_episode
-        for ep in self.endpoints.values():
-            if not ep.active:
-                continue
-            if ep.ready_episode < n and not self._peer_started(ep, n):
-                return False
-        return True
+        return all(n in ep.delays for ep in self.endpoints.values() if ep.active)
 
     def _send_episode_messages(self, now: float, force: bool) -> None:
         """EPISODE_END (+ EPISODE_READY of the next) until the peer proves it started the next
         episode; after the last episode EPISODE_END alone until its BYE."""
         last_ended = len(self.episode_ends) - 1
         if last_ended < 0:
+            self._send_first_ready(now, force)
             return
         end_frame = self.episode_ends[last_ended]
         final = self._state == SessionState.FINISHED
@@ -960,11 +1075,22 @@ class P2PSession:
             ep.last_episode_sent = now
             self._send(ep, EpisodeEnd(end_frame, last_ended), now)
             if not final:
-                self._send(ep, EpisodeReady(last_ended + 1), now)
+                assert self.input_delay is not None
+                self._send(ep, EpisodeReady(last_ended + 1, self.input_delay), now)
+
+    def _send_first_ready(self, now: float, force: bool) -> None:
+        """EPISODE_READY(0) to peers that have not shown they started the game, every resend_ms."""
+        if self.input_delay is None:
+            return
+        for ep in self.endpoints.values():
+            if not ep.active or ep.state == PeerState.DONE or self._peer_started(ep, 0):
+                continue
+            if not force and now - ep.last_episode_sent < self.settings.resend_ms:
+                continue
+            ep.last_episode_sent = now
+            self._send(ep, EpisodeReady(0, self.input_delay), now)
 
     def _poll_episode_messages(self, now: float) -> None:
-        if not self.episode_ends:
-            return
         if self._state == SessionState.FINISHED and self.finish_reason != "completed":
             return
         self._send_episode_messages(now, False)
@@ -1115,6 +1241,9 @@ class P2PSession:
             "timesync_wait_frames": c.timesync_waits,
             "local_input_latency_frames": round3(self.latency_sum / self.latency_count) if self.latency_count else None,
             "local_input_latency_max_frames": self.latency_max,
+            "input_delay": self.input_delay,
+            "input_delay_rtt_ms": (None if self.probe_rtt_ms is None or not math.isfinite(self.probe_rtt_ms)
+                                   else round3(self.probe_rtt_ms)),
             "send_errors": c.send_errors,
             "ignored_messages": c.ignored_messages,
             "invalid_messages": c.invalid_messages,
@@ -1143,6 +1272,7 @@ class P2PSession:
             episodes.append({
                 "episode": log.episode, "seed": log.seed, "start_frame": log.start_frame,
                 "end_frame": log.end_frame, "last_confirmed_frame": last, "verified_frame": v,
+                "input_delays": list(self.episode_delays.get(log.episode, [])),
                 "frames": log.rows(),
                 **log.step_record(),
             })

@@ -35,12 +35,13 @@ class _Spec:
     integer: bool = True
     nullable: bool = False
     one_of: tuple[str, ...] | None = None
+    auto: bool = False  # the string "auto" is also allowed
 
 
 # Same table as SETTINGS_SPEC in settings.js (keep them in step).
 SPEC: dict[str, _Spec] = {
     "fps": _Spec(30, 1, 240),
-    "input_delay": _Spec(2, 0, 16),
+    "input_delay": _Spec("auto", 0, 16, auto=True),
     "max_prediction_window": _Spec(8, 0, 32),
     "input_redundancy": _Spec(5, 1, 128),
     "disconnect_notify_ms": _Spec(750, 50, 600000, integer=False),
@@ -74,7 +75,7 @@ class SessionSettings:
     """Validated settings of one session (see docs/rollback.md, "Settings")."""
 
     fps: int = 30
-    input_delay: int = 2
+    input_delay: int | str = "auto"  # frames, or "auto": chosen from the RTT before the game
     max_prediction_window: int = 8
     input_redundancy: int = 5
     disconnect_notify_ms: float = 750
@@ -116,11 +117,13 @@ def _camel(name: str) -> str:
 def _check(name: str, spec: _Spec, value: Any) -> Any:
     if value is None and spec.nullable:
         return None
+    if spec.auto and value == "auto":
+        return "auto"
     if spec.one_of is not None:
         if value not in spec.one_of:
             raise SettingsError(name, f"setting {name} must be one of {', '.join(map(repr, spec.one_of))}, got {value!r}")
         return value
-    what = "an integer" if spec.integer else "a number"
+    what = ("'auto' or " if spec.auto else "") + ("an integer" if spec.integer else "a number")
     nullable = " or null" if spec.nullable else ""
     ok_type = isinstance(value, int) and not isinstance(value, bool)
     if not spec.integer and isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):

@@ -97,7 +97,7 @@ class Game:
                  link: Mapping[str, Any] | Callable[[int, int], Mapping[str, Any]] | None = None,
                  start_at: list[float] | None = None, input: Callable[..., int] | None = None,
                  tick_period_ms: list[float] | None = None, make_session: MakeSession | None = None,
-                 measure: bool = False) -> None:
+                 measure: bool = False, player_settings: list[Mapping[str, Any] | None] | None = None) -> None:
         self.num_players = num_players
         self.clock = VirtualClock()
         master = Prng(seed)
@@ -125,7 +125,9 @@ class Game:
             self.envs.append(env)
             self.input_prngs.append(Prng(master.next()))
             kwargs = dict(env=env, transport=_LinkTransport(self, p), local_player=p, num_players=num_players,
-                          shared_seed=self.shared_seed, settings=self.settings, now=self.clock.now,
+                          shared_seed=self.shared_seed,
+                          settings={**self.settings, **(player_settings[p] or {})} if player_settings else self.settings,
+                          now=self.clock.now,
                           wall_clock=lambda: EPOCH_MS + self.clock.now(), path=dict(SIMULATED_PATH))
             self.sessions.append(make_session(**kwargs) if make_session else P2PSession(**kwargs))
         self.input = input or default_input

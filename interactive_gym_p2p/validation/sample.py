@@ -74,6 +74,7 @@ def make_game_exports(
                 "end_frame": end if last == end and not partial else None,
                 "last_confirmed_frame": last,
                 "verified_frame": verified if verified >= start else None,
+                "input_delays": [2] * n,
                 "frames": rows,
             }
             if step_data:
@@ -119,7 +120,7 @@ def make_game_exports(
         docs.append(
             {
                 "schema": "interactive-gym-p2p/validation-export",
-                "schema_version": 1,
+                "schema_version": 2,
                 "partial": partial,
                 "ids": {
                     "game_id": game_id,
@@ -143,6 +144,7 @@ def make_game_exports(
                      "duration_s": 1, "excluded": False}],
                 "stats": {
                     "rtt_ms": {"p50": 12.5, "p95": 30.25, "samples": 100},
+                    "key_to_screen_ms": {"p50": 58.5, "p95": 91.25, "samples": 40},
                     "rollbacks": 40,
                     "max_rollback_depth": 3,
                     "rollback_depth_histogram": {"1": 30, "2": 8, "3": 2},

@@ -47,6 +47,8 @@ export class Endpoint {
     this.timeSync = new TimeSync(settings.timeSyncWindow);
     // episodes
     this.readyEpisode = -1; // highest EPISODE_READY episode received
+    this.delays = new Map(); // episode -> the peer's input delay (its EPISODE_READY)
+    this.probeRtts = []; // RTT samples of the pre-game probe (input_delay 'auto')
     this.startedEpisode = -1; // highest episode the peer is known to have started
     this.endsReceived = new Map(); // episode -> frame (EPISODE_END)
     this.lastEpisodeSent = -Infinity;

@@ -1,4 +1,4 @@
-// Binary DataChannel protocol v1: encode and decode peer messages.
+// Binary DataChannel protocol v2: encode and decode peer messages.
 //
 // Mirror of interactive_gym_p2p/protocol.py; both read tests/vectors/protocol.json and must
 // agree byte for byte. Layouts: docs/protocol.md.
@@ -8,10 +8,11 @@
 // it never throws. Encoding is canonical: encode(decode(b).msg) equals b byte for byte, which is
 // why non-minimal varints and trailing bytes are rejected.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const MAX_MESSAGE_BYTES = 1024;
 export const MAX_INPUT_COUNT = 128;
 export const NO_ACK = 0xffffffff; // wire value of ack = -1 (none yet)
+export const MAX_INPUT_DELAY = 16; // largest EPISODE_READY input_delay (frames)
 
 export const MessageType = Object.freeze({
   INPUT: 0x01,
@@ -57,7 +58,7 @@ const SIZES = {
   [MessageType.PONG]: 9,
   [MessageType.KEEPALIVE]: 1,
   [MessageType.EPISODE_END]: 9,
-  [MessageType.EPISODE_READY]: 5,
+  [MessageType.EPISODE_READY]: 6,
   [MessageType.STATE_HASH]: 13,
   [MessageType.HELLO]: 4,
   [MessageType.BYE]: 2,
@@ -182,7 +183,11 @@ export function encode(msg) {
     }
     case 'episode_ready': {
       const episode = u32(msg.episode, 'episode_ready.episode');
-      return fixed(MessageType.EPISODE_READY, (v) => v.setUint32(1, episode));
+      const delay = ranged(msg.inputDelay, 'episode_ready.inputDelay', 0, MAX_INPUT_DELAY);
+      return fixed(MessageType.EPISODE_READY, (v) => {
+        v.setUint32(1, episode);
+        v.setUint8(5, delay);
+      });
     }
     case 'state_hash': {
       const frame = u32(msg.frame, 'state_hash.frame');
@@ -283,6 +288,10 @@ function decodeFixed(type, b, view) {
     const t = view.getFloat64(size - 8);
     if (!Number.isFinite(t)) return fail(ErrorCode.INVALID, `${name} time must be finite, got ${t}`);
   }
+  // EPISODE_READY: input_delay is its last field, checked the same way.
+  if (type === MessageType.EPISODE_READY && b[5] > MAX_INPUT_DELAY) {
+    return fail(ErrorCode.INVALID, `EPISODE_READY input_delay must be 0..${MAX_INPUT_DELAY}, got ${b[5]}`);
+  }
   if (b.length > size) return fail(ErrorCode.OVERSIZED, `${name} is ${size} bytes, got ${b.length}`);
   switch (type) {
     case MessageType.PING:
@@ -294,7 +303,7 @@ function decodeFixed(type, b, view) {
     case MessageType.EPISODE_END:
       return ok({ type: 'episode_end', frame: view.getUint32(1), episode: view.getUint32(5) });
     case MessageType.EPISODE_READY:
-      return ok({ type: 'episode_ready', episode: view.getUint32(1) });
+      return ok({ type: 'episode_ready', episode: view.getUint32(1), inputDelay: b[5] });
     case MessageType.STATE_HASH: {
       let hash = '';
       for (let i = 5; i < 13; i++) hash += b[i].toString(16).padStart(2, '0');

@@ -11,7 +11,7 @@
 // lets the node network simulator run whole games on a virtual clock. Wire behaviour (what is
 // sent when) is specified in docs/rollback.md so the Python peer can match it.
 
-import { encode, decode, PROTOCOL_VERSION, ByeReason } from './protocol.js';
+import { encode, decode, PROTOCOL_VERSION, ByeReason, MAX_INPUT_DELAY } from './protocol.js';
 import { makeSettings } from './settings.js';
 import { SyncLayer, NO_FRAME } from './sync.js';
 import { Endpoint, PeerState } from './endpoint.js';
@@ -21,6 +21,7 @@ import { EpisodeLog } from './record.js';
 import { StartCountdown } from './countdown.js';
 import { HiddenLog } from './hidden.js';
 import { percentile, histogramObject, round3, isoTime } from './stats.js';
+import { autoInputDelay, medianRtt, RTT_PROBE_SAMPLES, RTT_PROBE_INTERVAL_MS, RTT_PROBE_TIMEOUT_MS } from './input_delay.js';
 
 /** Per-episode environment seed (pinned contract, same in Python). */
 export function episodeSeed(sharedSeed, episode) {
@@ -29,8 +30,8 @@ export function episodeSeed(sharedSeed, episode) {
 
 export const SessionState = Object.freeze({
   CREATED: 'created', // constructed, start() not called
-  HANDSHAKE: 'handshake', // HELLO sent, waiting for every peer's HELLO
-  COUNTDOWN: 'countdown', // every HELLO in; counting down to frame 0 (settings.countdownFrames)
+  HANDSHAKE: 'handshake', // HELLO sent, waiting for every peer's HELLO (without a countdown: then our delay and every EPISODE_READY(0))
+  COUNTDOWN: 'countdown', // every HELLO in; counting down to frame 0 (settings.countdownFrames) while the delays are agreed
   RUNNING: 'running', // in an episode
   TRANSITION: 'transition', // episode ended: the reset freeze, then waiting for EPISODE_READY from everyone
   FINISHED: 'finished', // game over; lingering so peers get our last inputs and hashes
@@ -82,14 +83,6 @@ export class P2PSession {
     checkOptions(o);
     this.settings = makeSettings(o.settings || {});
     const s = this.settings;
-    if (s.disconnectPolicy === 'default_action' && s.inputDelay < 1) {
-      // The disconnect relay needs every player's first inputs (frames < inputDelay) to be the
-      // known default action, so there is always at least one known frame to announce.
-      throw new RangeError('P2PSession: disconnectPolicy "default_action" needs inputDelay >= 1');
-    }
-    if (s.hiddenPolicy === 'default_action' && s.inputDelay < 1) {
-      throw new RangeError('P2PSession: hiddenPolicy "default_action" needs inputDelay >= 1');
-    }
     this.env = o.env;
     this.transport = o.transport;
     this.localPlayer = o.localPlayer;
@@ -109,11 +102,16 @@ export class P2PSession {
       hashInterval: s.hashInterval,
       maxStepsPerEpisode: s.maxStepsPerEpisode,
     });
-    // Frames 0..inputDelay-1 have no local input to give: every player's input there is the
-    // default action, known to all without waiting (they are still sent, like any input).
-    for (let f = 0; f < s.inputDelay; f++) {
-      for (let p = 0; p < this.numPlayers; p++) this.sync.addInput(p, f, s.defaultAction);
-    }
+    // Frame 0 of every player is the default action, whatever the delays: so every player's
+    // input run starts known (a disconnect relay always has a frame to announce, see
+    // docs/rollback.md "Disconnects"). A player's frames 1..d-1 are added once its delay d is known.
+    for (let p = 0; p < this.numPlayers; p++) this.sync.addInput(p, 0, s.defaultAction);
+    // Input delay: ours once chosen (HANDSHAKE), every player's per episode (EPISODE_READY).
+    this.inputDelay = null;
+    this.firstInputFrame = null; // first frame that takes a sampled local input
+    this.probeStartedAt = null;
+    this.probeRttMs = null; // the RTT 'auto' chose from (ms; Infinity = no sample)
+    this.episodeDelays = new Map(); // episode -> [delay of player 0, 1, ...] (null = unknown)
     this.endpoints = new Map();
     // Endpoints exist from the start so a HELLO (or INPUT) arriving before start() is kept.
     for (const p of this.peers) this.endpoints.set(p, new Endpoint({ peer: p, settings: s, startTime: 0 }));
@@ -237,11 +235,12 @@ export class P2PSession {
   /**
    * One frame period: call it fps times per second.
    * @param {number} [localAction] the local player's action now (default: settings.defaultAction)
-   * @returns {{advanced:boolean, frame:number, episode:number, status:string}} frame = newest
-   *   simulated frame (the environment holds its state when tick returns)
+   * @returns {{advanced:boolean, frame:number, episode:number, status:string, inputFrame:number}}
+   *   frame = newest simulated frame (the environment holds its state when tick returns);
+   *   inputFrame = the frame `localAction` was given to, or -1 when it was not taken
    */
   tick(localAction = this.settings.defaultAction) {
-    const result = { advanced: false, frame: this.sync.currentFrame - 1, episode: this.episode, status: this.state };
+    const result = { advanced: false, frame: this.sync.currentFrame - 1, episode: this.episode, status: this.state, inputFrame: -1 };
     if (this.state === SessionState.CREATED || this.state === SessionState.CLOSED) return result;
     if (!Number.isInteger(localAction) || localAction < -2147483648 || localAction > 2147483647) {
       throw new RangeError(`P2PSession.tick: localAction must be a signed 32-bit integer, got ${localAction}`);
@@ -323,7 +322,7 @@ export class P2PSession {
    * Exclude the local player (hidden too long, inactive, ...): the game is over for it
    * (reason `excluded`), and its BYE tells the others what to do: policy `end` ends the game
    * for everyone; `default_action` lets them play on with its default action from a frame
-   * they agree on (needs inputDelay >= 1 and a running game; otherwise it is `end`).
+   * they agree on (needs a running game; otherwise it is `end`).
    * @returns {boolean} false when there is no game to be excluded from
    */
   exclude({ reason = 'excluded', policy = 'end' } = {}) {
@@ -331,8 +330,7 @@ export class P2PSession {
     if (s !== SessionState.HANDSHAKE && s !== SessionState.COUNTDOWN && s !== SessionState.RUNNING && s !== SessionState.TRANSITION) return false;
     if (policy !== 'end' && policy !== 'default_action') throw new RangeError(`P2PSession.exclude: policy must be 'end' or 'default_action', got ${JSON.stringify(policy)}`);
     const now = this.now();
-    const playOn = policy === 'default_action' && this.settings.inputDelay >= 1
-      && (s === SessionState.RUNNING || s === SessionState.TRANSITION);
+    const playOn = policy === 'default_action' && (s === SessionState.RUNNING || s === SessionState.TRANSITION);
     this.exclusion = { reason: String(reason), policy: playOn ? 'default_action' : 'end', frame: this.sync.currentFrame, time: isoTime(this.wallClock()) };
     this.hiddenLog.markExcluded();
     this.finishBye = playOn ? ByeReason.EXCLUDED_DEFAULT_ACTION : ByeReason.EXCLUDED_END;
@@ -473,7 +471,7 @@ export class P2PSession {
         this.sendHello(ep, now);
       }
       if (this.isPlaying() && ep.gotInput && ep.state !== PeerState.DONE && ep.pingDue(now)) {
-        const adv = ep.localAdvantage(this.sync.queues[this.localPlayer].lastConfirmedFrame);
+        const adv = this.advantageOver(ep);
         ep.lastPingSent = now;
         this.send(ep, { type: 'ping', advantage: Math.round(adv === null ? 0 : adv), time: now }, now);
       }
@@ -504,15 +502,18 @@ export class P2PSession {
       case 'hello': this.onHello(ep, msg, now); break;
       case 'input': this.onInput(ep, msg, now); break;
       case 'ping':
-        ep.timeSync.addRemote(msg.advantage);
+        // The pre-game RTT probe's PINGs carry no frame advantage: only in-game ones count.
+        if (this.isPlaying() && ep.gotInput) ep.timeSync.addRemote(msg.advantage);
         this.send(ep, { type: 'pong', time: msg.time }, now);
         break;
-      case 'pong': ep.onPong(now, msg.time); break;
+      case 'pong': {
+        const rtt = ep.onPong(now, msg.time);
+        if (rtt !== null && this.inputDelay === null) ep.probeRtts.push(rtt);
+        break;
+      }
       case 'keepalive': break;
       case 'episode_end': this.onEpisodeEnd(ep, msg, now); break;
-      case 'episode_ready':
-        if (msg.episode > ep.readyEpisode) ep.readyEpisode = msg.episode;
-        break;
+      case 'episode_ready': this.onEpisodeReady(ep, msg); break;
       case 'state_hash': this.onStateHash(ep, msg, now); break;
       case 'bye': this.onBye(ep, msg, now); break;
       case 'countdown': this.countdown?.receive(ep.peer, msg.left, msg.advantage); break;
@@ -524,9 +525,9 @@ export class P2PSession {
     const s = this.settings;
     switch (msg.type) {
       case 'input':
-        // A peer's newest input frame is at most (its frame + inputDelay), and its frame at most
-        // our newest input + the prediction window + 1.
-        return msg.start + msg.actions.length - 1 <= this.plausibleFrameLimit() + s.maxPredictionWindow + s.inputDelay + 2;
+        // A peer's newest input frame is at most (its frame + its delay), and its frame at most
+        // our newest input + the prediction window + 1 (our own delay is in our newest input).
+        return msg.start + msg.actions.length - 1 <= this.plausibleFrameLimit() + s.maxPredictionWindow + MAX_INPUT_DELAY + 2;
       case 'state_hash':
         return msg.frame <= this.plausibleFrameLimit();
       case 'episode_end':
@@ -600,6 +601,26 @@ export class P2PSession {
     }
   }
 
+  onEpisodeReady(ep, msg) {
+    if (msg.episode > ep.readyEpisode) ep.readyEpisode = msg.episode;
+    const known = ep.delays.get(msg.episode);
+    if (known !== undefined) {
+      // A peer announces one delay per episode; a different one for the same episode is broken.
+      if (known !== msg.inputDelay) this.counters.invalidMessages += 1;
+      return;
+    }
+    ep.delays.set(msg.episode, msg.inputDelay);
+    if (msg.episode === 0) this.prefillDelay(ep.peer, msg.inputDelay);
+  }
+
+  /** A player's frames 1..delay-1 of the game hold no sampled input: the default action. */
+  prefillDelay(player, delay) {
+    for (let f = 1; f < delay; f++) {
+      const r = this.sync.addInput(player, f, this.settings.defaultAction);
+      if (r === 'gap' || r === 'ignored') break;
+    }
+  }
+
   onEpisodeEnd(ep, msg, now) {
     ep.endsReceived.set(msg.episode, msg.frame);
     const mine = this.episodeEnds.get(msg.episode);
@@ -648,7 +669,7 @@ export class P2PSession {
       return;
     }
     const running = this.state === SessionState.RUNNING || this.state === SessionState.TRANSITION;
-    if (reason === ByeReason.EXCLUDED_DEFAULT_ACTION && running && this.settings.inputDelay >= 1) {
+    if (reason === ByeReason.EXCLUDED_DEFAULT_ACTION && running) {
       // One BYE(game over) back lets it close at once (if lost, it stops after its timeout).
       this.declareGone(ep.peer, 'excluded', now, ByeReason.GAME_OVER, 'default_action');
       return;
@@ -732,22 +753,26 @@ export class P2PSession {
     return true;
   }
 
-  /** Every HELLO is in: count down (lined up with the peers), or start at once without a countdown. */
+  /** Every HELLO is in: count down (lined up with the peers) while the input delays are agreed,
+   * or, without a countdown, agree them and start as soon as they are. */
   beginCountdown(now) {
     if (this.countdown === null) {
-      this.beginGame(now);
+      this.agreeDelay(now);
+      if (this.delaysAgreed()) this.beginGame(now);
       return;
     }
     this.state = SessionState.COUNTDOWN;
     this.countdownSeconds = null;
   }
 
-  /** One countdown tick: line up with the peers, count, tell them where we are; frame 0 at zero. */
+  /** One countdown tick: line up with the peers, count, tell them where we are; frame 0 at zero
+   * once every delay is agreed (the count holds at zero until then). */
   stepCountdown(now) {
+    this.agreeDelay(now);
     const active = this.remainingPeers(-1);
     const done = this.countdown.tick(active);
     const seconds = Math.ceil(this.countdown.left / this.settings.fps);
-    if (seconds !== this.countdownSeconds && !done) {
+    if (seconds !== this.countdownSeconds && !done && !this.countdown.done) {
       this.countdownSeconds = seconds;
       this.emit('countdown', { seconds, left: this.countdown.left });
     }
@@ -755,13 +780,65 @@ export class P2PSession {
       const ep = this.endpoints.get(peer);
       this.send(ep, { type: 'countdown', left: this.countdown.left, advantage: this.countdown.advantageFor(peer) }, now);
     }
-    if (done) this.beginGame(now);
+    if (this.countdown.done && this.delaysAgreed()) this.beginGame(now);
+  }
+
+  /** Choose our input delay (fixed: at once; 'auto': after the RTT probe) and announce it in
+   * EPISODE_READY(0). Called every pre-game tick once every HELLO is in. */
+  agreeDelay(now) {
+    if (this.inputDelay !== null) return;
+    const s = this.settings;
+    if (this.probeStartedAt === null) this.probeStartedAt = now;
+    if (s.inputDelay !== 'auto') this.chooseDelay(s.inputDelay, null, now);
+    else if (this.probeDone(now)) {
+      const rtt = this.probeRtt();
+      this.chooseDelay(autoInputDelay(rtt, s.fps, s.maxPredictionWindow), rtt, now);
+    } else this.sendProbes(now);
+  }
+
+  /** Our delay is chosen and every active peer's EPISODE_READY(0) (its delay) is in. */
+  delaysAgreed() {
+    return this.inputDelay !== null && this.allReady();
+  }
+
+  probeDone(now) {
+    if (now - this.probeStartedAt >= RTT_PROBE_TIMEOUT_MS) return true;
+    for (const ep of this.endpoints.values()) if (ep.active && ep.probeRtts.length < RTT_PROBE_SAMPLES) return false;
+    return true;
+  }
+
+  /** Largest median probe RTT over the active peers (Infinity if one has no sample). */
+  probeRtt() {
+    let m = 0;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active) continue;
+      const r = medianRtt(ep.probeRtts);
+      m = Math.max(m, r === null ? Infinity : r);
+    }
+    return m;
+  }
+
+  sendProbes(now) {
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active || ep.probeRtts.length >= RTT_PROBE_SAMPLES || now - ep.lastPingSent < RTT_PROBE_INTERVAL_MS) continue;
+      ep.lastPingSent = now;
+      this.send(ep, { type: 'ping', advantage: 0, time: now }, now);
+    }
+  }
+
+  chooseDelay(delay, rtt, now) {
+    this.inputDelay = delay;
+    this.probeRttMs = rtt;
+    this.firstInputFrame = Math.max(1, delay);
+    this.prefillDelay(this.localPlayer, delay);
+    this.readyEpisode = 0;
+    this.sendFirstReady(now, true);
   }
 
   beginGame(now) {
     // Countdown samples described the countdown, not the game's frames.
     for (const ep of this.endpoints.values()) ep.timeSync.clear();
-    this.emit('started', { time: isoTime(this.wallClock()) });
+    this.emit('started', { time: isoTime(this.wallClock()), input_delay: this.inputDelay });
     this.beginEpisode(0, 0, now);
   }
 
@@ -769,12 +846,16 @@ export class P2PSession {
     this.episode = episode;
     const seed = episodeSeed(this.sharedSeed, episode);
     if (episode === 0) this.sync.startEpisode(seed, startFrame);
+    const delays = new Array(this.numPlayers).fill(null);
+    delays[this.localPlayer] = this.inputDelay;
+    for (const ep of this.endpoints.values()) if (ep.delays.has(episode)) delays[ep.peer] = ep.delays.get(episode);
+    this.episodeDelays.set(episode, delays);
     this.episodeStarts.set(episode, startFrame);
     this.currentLog = new EpisodeLog({ episode, seed, startFrame, numPlayers: this.numPlayers, reportsRewards: this.env.reportsRewards === true });
     this.logs.push(this.currentLog);
     this.readyEpisode = episode;
     this.state = SessionState.RUNNING;
-    this.emit('episode_start', { episode, seed, frame: startFrame });
+    this.emit('episode_start', { episode, seed, frame: startFrame, input_delays: delays.slice() });
   }
 
   /** In RUNNING: roll back if needed, record confirmed frames, advance one frame if allowed. */
@@ -787,14 +868,18 @@ export class P2PSession {
     // The local input for frame currentFrame + inputDelay is taken now, before any reason not to
     // advance: with no delay and no prediction window, the frame cannot be confirmed without it.
     const f = this.sync.currentFrame;
-    const inputFrame = f + s.inputDelay;
+    const inputFrame = f + this.inputDelay;
     const local = this.sync.queues[this.localPlayer];
     if (inputFrame > local.lastConfirmedFrame) {
+      // No gap can open while a player's delay stays the same; should it grow, the frames in
+      // between get the default action so the run stays contiguous.
+      for (let g = local.lastConfirmedFrame + 1; g < inputFrame; g++) this.sync.addInput(this.localPlayer, g, s.defaultAction);
       // While the page is hidden, nobody chose this action: it is the hidden action, recorded as such.
       const hidden = this.hiddenLog.hidden;
       this.sync.addInput(this.localPlayer, inputFrame, hidden ? (s.hiddenAction ?? s.defaultAction) : localAction);
       if (hidden) this.hiddenLog.noteInput(inputFrame);
       this.inputTick[inputFrame & 4095] = this.tickCount;
+      result.inputFrame = inputFrame;
     }
     if (!this.sync.canAdvance()) {
       // The last simulated frame ended the episode on predicted inputs: never simulate past it.
@@ -813,7 +898,7 @@ export class P2PSession {
     const firstTime = f > this.sync.maxSimulatedFrame;
     this.sync.advanceFrame();
     this.framesAdvanced += 1;
-    if (firstTime && f >= s.inputDelay) {
+    if (firstTime && f >= this.firstInputFrame) {
       const lat = this.tickCount - this.inputTick[f & 4095];
       this.latencySum += lat;
       this.latencyCount += 1;
@@ -825,12 +910,29 @@ export class P2PSession {
   }
 
   sampleAdvantage() {
-    const through = this.sync.queues[this.localPlayer].lastConfirmedFrame;
     for (const ep of this.endpoints.values()) {
       if (!ep.active || ep.state === PeerState.DONE) continue;
-      const a = ep.localAdvantage(through);
+      const a = this.advantageOver(ep);
       if (a !== null) ep.timeSync.addLocal(a);
     }
+  }
+
+  /** Our frame advantage over a peer: newest input frames compared, each less its player's delay
+   * in this episode, so players with different delays line up their simulated frames. */
+  advantageOver(ep) {
+    const a = ep.localAdvantage(this.sync.queues[this.localPlayer].lastConfirmedFrame);
+    if (a === null) return null;
+    const delays = this.episodeDelays.get(this.episode);
+    const theirs = delays ? delays[ep.peer] : null;
+    return theirs === null || theirs === undefined ? a : a - (this.inputDelay - theirs);
+  }
+
+  /** Largest input delay of this episode (the time-sync wait cap). */
+  maxEpisodeDelay() {
+    let m = this.inputDelay ?? 0;
+    const delays = this.episodeDelays.get(this.episode);
+    if (delays) for (const d of delays) if (d !== null && d > m) m = d;
+    return m;
   }
 
   /** Skip this tick to let slower peers catch up? (one skipped tick at most every other tick) */
@@ -839,7 +941,7 @@ export class P2PSession {
       let w = 0;
       for (const ep of this.endpoints.values()) {
         if (!ep.active || ep.state === PeerState.DONE) continue;
-        const r = ep.timeSync.recommendWait(this.settings.maxPredictionWindow + this.settings.inputDelay);
+        const r = ep.timeSync.recommendWait(this.settings.maxPredictionWindow + this.maxEpisodeDelay());
         if (r > w) w = r;
       }
       if (w > 0) {
@@ -935,19 +1037,19 @@ export class P2PSession {
    */
   peerStarted(ep, n) {
     if (ep.startedEpisode >= n) return true;
-    let yes = ep.readyEpisode > n;
+    // Episode 0: a peer sends INPUT and STATE_HASH only once it started the game.
+    let yes = ep.readyEpisode > n || (n === 0 && (ep.gotInput || ep.highestHashFrame >= 0));
     if (!yes) for (const e of ep.endsReceived.keys()) if (e >= n) yes = true;
     if (!yes && ep.endsReceived.has(n - 1)) yes = ep.highestHashFrame > ep.endsReceived.get(n - 1);
     if (yes) ep.startedEpisode = n;
     return yes;
   }
 
+  /** Every active peer's EPISODE_READY of the episode we are ready for (with its delay) is in.
+   * A peer resends it until we prove we started that episode, so waiting for it never deadlocks. */
   allReady() {
     const n = this.readyEpisode;
-    for (const ep of this.endpoints.values()) {
-      if (!ep.active) continue;
-      if (ep.readyEpisode < n && !this.peerStarted(ep, n)) return false;
-    }
+    for (const ep of this.endpoints.values()) if (ep.active && !ep.delays.has(n)) return false;
     return true;
   }
 
@@ -960,7 +1062,10 @@ export class P2PSession {
    * started it, every resendMs; after the last episode, EPISODE_END alone until the peer's BYE. */
   sendEpisodeMessages(now, force) {
     const lastEnded = this.episodeEnds.size - 1;
-    if (lastEnded < 0) return;
+    if (lastEnded < 0) {
+      this.sendFirstReady(now, force);
+      return;
+    }
     const endFrame = this.episodeEnds.get(lastEnded);
     const final = this.state === SessionState.FINISHED;
     for (const ep of this.endpoints.values()) {
@@ -969,12 +1074,22 @@ export class P2PSession {
       if (!force && now - ep.lastEpisodeSent < this.settings.resendMs) continue;
       ep.lastEpisodeSent = now;
       this.send(ep, { type: 'episode_end', frame: endFrame, episode: lastEnded }, now);
-      if (!final) this.send(ep, { type: 'episode_ready', episode: lastEnded + 1 }, now);
+      if (!final) this.send(ep, { type: 'episode_ready', episode: lastEnded + 1, inputDelay: this.inputDelay }, now);
+    }
+  }
+
+  /** EPISODE_READY(0) to peers that have not shown they started the game, every resendMs. */
+  sendFirstReady(now, force) {
+    if (this.inputDelay === null) return;
+    for (const ep of this.endpoints.values()) {
+      if (!ep.active || ep.state === PeerState.DONE || this.peerStarted(ep, 0)) continue;
+      if (!force && now - ep.lastEpisodeSent < this.settings.resendMs) continue;
+      ep.lastEpisodeSent = now;
+      this.send(ep, { type: 'episode_ready', episode: 0, inputDelay: this.inputDelay }, now);
     }
   }
 
   pollEpisodeMessages(now) {
-    if (this.episodeEnds.size === 0) return;
     if (this.state === SessionState.FINISHED && this.finishReason !== 'completed') return;
     this.sendEpisodeMessages(now, false);
   }
@@ -1127,6 +1242,8 @@ export class P2PSession {
       timesync_wait_frames: c.timesyncWaits,
       local_input_latency_frames: this.latencyCount ? round3(this.latencySum / this.latencyCount) : null,
       local_input_latency_max_frames: this.latencyMax,
+      input_delay: this.inputDelay,
+      input_delay_rtt_ms: this.probeRttMs === null || !Number.isFinite(this.probeRttMs) ? null : round3(this.probeRttMs),
       send_errors: c.sendErrors,
       ignored_messages: c.ignoredMessages,
       invalid_messages: c.invalidMessages,
@@ -1163,6 +1280,7 @@ export class P2PSession {
         end_frame: log.endFrame,
         last_confirmed_frame: last,
         verified_frame: v,
+        input_delays: (this.episodeDelays.get(log.episode) ?? []).slice(),
         frames: log.rows(),
         ...log.stepRecord(),
       };

@@ -18,7 +18,7 @@ const I32_MAX = 2147483647;
 // between two peers (see docs/rollback.md, "Disconnects").
 export const SETTINGS_SPEC = Object.freeze({
   fps: { default: 30, int: true, min: 1, max: 240, doc: 'simulation frames per second' },
-  inputDelay: { default: 2, int: true, min: 0, max: 16, doc: 'frames between a local input and the frame it applies to' },
+  inputDelay: { default: 'auto', int: true, min: 0, max: 16, auto: true, doc: "frames between a local input and the frame it applies to, or 'auto' (chosen from the RTT measured before the game)" },
   maxPredictionWindow: { default: 8, int: true, min: 0, max: 32, doc: 'frames the session may run past the last confirmed frame before it stalls' },
   inputRedundancy: { default: 5, int: true, min: 1, max: 128, doc: 'minimum number of most recent inputs in every INPUT message' },
   disconnectNotifyMs: { default: 750, int: false, min: 50, max: 600000, doc: 'silence before a peer is reported interrupted' },
@@ -52,13 +52,14 @@ export const DEFAULT_SETTINGS = Object.freeze(
 
 function checkOne(name, spec, value) {
   if (value === null && spec.nullable) return null;
+  if (value === 'auto' && spec.auto) return 'auto';
   if (spec.oneOf) {
     if (!spec.oneOf.includes(value)) {
       throw new SettingsError(name, `setting ${name} must be one of ${spec.oneOf.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`);
     }
     return value;
   }
-  const what = spec.int ? 'an integer' : 'a number';
+  const what = (spec.auto ? "'auto' or " : '') + (spec.int ? 'an integer' : 'a number');
   const nullable = spec.nullable ? ' or null' : '';
   if (typeof value !== 'number' || !Number.isFinite(value) || (spec.int && !Number.isInteger(value))) {
     throw new SettingsError(name, `setting ${name} must be ${what} in [${spec.min}, ${spec.max}]${nullable}, got ${JSON.stringify(value)}`);

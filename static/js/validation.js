@@ -9,10 +9,11 @@
 // so the end page can show it.
 
 export const SCHEMA_NAME = 'interactive-gym-p2p/validation-export';
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const U32_MAX = 0xffffffff;
+const MAX_INPUT_DELAY = 16; // protocol.js MAX_INPUT_DELAY (this module stays dependency-free)
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;
 const HASH = /^[0-9a-f]{16}$/;
@@ -156,6 +157,21 @@ function buildSettings(settings) {
   };
 }
 
+function buildDelays(v, path, numPlayers) {
+  if (!Array.isArray(v) || v.length !== numPlayers) fail(path, `must hold ${numPlayers} input delays (null = unknown)`);
+  return v.map((d, i) => (d === null ? null : int(d, `${path}[${i}]`, 0, MAX_INPUT_DELAY)));
+}
+
+/** Key-to-screen latency {p50, p95, samples}; absent = not measured (no screen: a Python peer). */
+function buildKeyToScreen(v, path) {
+  if (v === undefined || v === null) return { p50: null, p95: null, samples: 0 };
+  return {
+    p50: finiteOrNull(need(v, 'p50', path)),
+    p95: finiteOrNull(need(v, 'p95', path)),
+    samples: count(need(v, 'samples', path), `${path}.samples`),
+  };
+}
+
 function buildEpisode(ep, e, numPlayers) {
   const path = `$.episodes[${e}]`;
   const start = frameOf(need(ep, 'start_frame', path), `${path}.start_frame`);
@@ -186,6 +202,7 @@ function buildEpisode(ep, e, numPlayers) {
     end_frame: frameOrNull(need(ep, 'end_frame', path), `${path}.end_frame`),
     last_confirmed_frame: last,
     verified_frame: verified,
+    input_delays: buildDelays(need(ep, 'input_delays', path), `${path}.input_delays`, numPlayers),
     frames,
   };
   // Per-frame step data (optional keys: absent in records of older engines).
@@ -310,6 +327,7 @@ function buildStats(stats) {
       p95: finiteOrNull(need(rtt, 'p95', `${path}.rtt_ms`)),
       samples: count(need(rtt, 'samples', `${path}.rtt_ms`), `${path}.rtt_ms.samples`),
     },
+    key_to_screen_ms: buildKeyToScreen(stats.key_to_screen_ms, `${path}.key_to_screen_ms`),
   };
   for (const key of COUNTERS.slice(0, 2)) out[key] = count(need(stats, key, path), `${path}.${key}`);
   if (!isObject(histogram) && !(histogram instanceof Map)) fail(`${path}.rollback_depth_histogram`, 'must be an object of depth -> count');

@@ -1,11 +1,11 @@
-// Binary protocol v1 (static/js/protocol.js) against tests/vectors/protocol.json, plus seeded
+// Binary protocol v2 (static/js/protocol.js) against tests/vectors/protocol.json, plus seeded
 // fuzzing: decode never throws, and whatever decodes re-encodes to the same bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import {
-  encode, decode, PROTOCOL_VERSION, MAX_MESSAGE_BYTES, MAX_INPUT_COUNT, MessageType, ByeReason, ErrorCode, NO_ACK,
+  encode, decode, PROTOCOL_VERSION, MAX_MESSAGE_BYTES, MAX_INPUT_COUNT, MAX_INPUT_DELAY, MessageType, ByeReason, ErrorCode, NO_ACK,
   NO_ADVANTAGE, MAX_COUNTDOWN,
 } from '../../static/js/protocol.js';
 
@@ -20,6 +20,10 @@ function toNative(m) {
   if (m.type === 'hello') {
     delete out.num_players;
     out.numPlayers = m.num_players;
+  }
+  if (m.type === 'episode_ready') {
+    delete out.input_delay;
+    out.inputDelay = m.input_delay;
   }
   return out;
 }
@@ -91,7 +95,7 @@ test('invalid vectors: decode gives the error code', () => {
 
 test('encode-error vectors: TypeError/RangeError naming the field', () => {
   for (const v of VECTORS.encode_errors) {
-    const field = v.field === 'num_players' ? 'numPlayers' : v.field;
+    const field = { num_players: 'numPlayers', input_delay: 'inputDelay' }[v.field] ?? v.field;
     assert.throws(() => encode(toNative(v.message)), (err) => {
       assert.ok(err instanceof TypeError || err instanceof RangeError, `${v.name}: ${err}`);
       assert.ok(err.message.includes(field), `${v.name}: "${err.message}" should name ${field}`);
@@ -107,14 +111,15 @@ test('sizes match the table', () => {
   assert.equal(encode({ type: 'pong', time: 0 }).length, 9);
   assert.equal(encode({ type: 'keepalive' }).length, 1);
   assert.equal(encode({ type: 'episode_end', frame: 0, episode: 0 }).length, 9);
-  assert.equal(encode({ type: 'episode_ready', episode: 0 }).length, 5);
+  assert.equal(encode({ type: 'episode_ready', episode: 0, inputDelay: 0 }).length, 6);
   assert.equal(encode({ type: 'state_hash', frame: 0, hash: '0'.repeat(16) }).length, 13);
   assert.equal(encode({ type: 'hello', version: PROTOCOL_VERSION, player: 0, numPlayers: 2 }).length, 4);
   assert.equal(encode({ type: 'bye', reason: ByeReason.LEFT }).length, 2);
 });
 
 test('constants', () => {
-  assert.equal(PROTOCOL_VERSION, 1);
+  assert.equal(PROTOCOL_VERSION, 2);
+  assert.equal(MAX_INPUT_DELAY, 16);
   assert.equal(MAX_MESSAGE_BYTES, 1024);
   assert.equal(MAX_INPUT_COUNT, 128);
   assert.equal(NO_ACK, 0xffffffff);
@@ -141,7 +146,7 @@ test('encode rejects non-messages and bad JS values', () => {
   assert.throws(() => encode({ type: 'input', player: 0, ack: -2, start: 0, actions: [0] }), /input\.ack/);
   assert.throws(() => encode({ type: 'input', player: 0, ack: -1, start: 0, actions: 'ab' }), /input\.actions/);
   assert.throws(() => encode({ type: 'hello', version: 1, player: 0, num_players: 2 }), /hello\.numPlayers/);
-  assert.throws(() => encode({ type: 'episode_ready', episode: 2n }), TypeError);
+  assert.throws(() => encode({ type: 'episode_ready', episode: 2n, inputDelay: 0 }), TypeError);
 });
 
 test('decode never throws on non-bytes or unreadable buffers', () => {
@@ -248,7 +253,7 @@ test('fuzz: random valid messages round-trip', () => {
       { type: 'ping', advantage: r.int(65536) - 32768, time: timeBytes.getFloat64(0) },
       { type: 'pong', time: (r.next() - 0.5) * 2e13 },
       { type: 'episode_end', frame: u32(), episode: u32() },
-      { type: 'episode_ready', episode: u32() },
+      { type: 'episode_ready', episode: u32(), inputDelay: r.int(17) },
       { type: 'state_hash', frame: u32(), hash: toHex(r.bytes(8)) },
       { type: 'hello', version: r.int(256), player: r.int(256), numPlayers: r.int(256) },
       { type: 'bye', reason: r.int(256) },

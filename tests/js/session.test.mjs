@@ -38,32 +38,41 @@ test('options are checked with clear errors', () => {
   assert.throws(() => new P2PSession({ ...ok, localPlayer: 2 }), /localPlayer/);
   assert.throws(() => new P2PSession({ ...ok, sharedSeed: -1 }), /sharedSeed must be a u32/);
   assert.throws(() => new P2PSession({ ...ok, settings: { fps: 1000 } }), /setting fps/);
-  assert.throws(() => new P2PSession({ ...ok, settings: { disconnectPolicy: 'default_action', inputDelay: 0 } }), /inputDelay >= 1/);
+  assert.throws(() => new P2PSession({ ...ok, settings: { inputDelay: 'fast' } }), /setting inputDelay must be 'auto' or an integer in \[0, 16\]/);
+  // default_action with delay 0 is fine: frame 0 of every player is the default action.
+  new P2PSession({ ...ok, settings: { disconnectPolicy: 'default_action', inputDelay: 0 } });
   const s = new P2PSession(ok);
   assert.throws(() => { s.start(); s.tick(1.5); }, /localAction must be a signed 32-bit integer/);
 });
 
-test('handshake: HELLO to everyone, resent until answered; the game starts only with every HELLO', () => {
-  const { s, sent, advance } = manual(0, 3);
+test('handshake: HELLO to everyone, resent until answered; then EPISODE_READY(0) with the delay; the game starts with every one', () => {
+  const { s, sent, advance } = manual(0, 3, { inputDelay: 2 });
   assert.equal(s.tick(0).status, 'created', 'tick before start() does nothing');
   s.start();
   assert.deepEqual(sent.map((m) => [m.peer, m.msg.type]), [[1, 'hello'], [2, 'hello']]);
-  assert.deepEqual(sent[0].msg, { type: 'hello', version: 1, player: 0, numPlayers: 3 });
+  assert.deepEqual(sent[0].msg, { type: 'hello', version: 2, player: 0, numPlayers: 3 });
   advance(100);
   s.tick(0);
   assert.equal(sent.length, 2, 'not yet');
   advance(100);
   assert.equal(s.tick(0).status, 'handshake');
   assert.equal(sent.filter((m) => m.msg.type === 'hello').length, 4, 'resent after helloIntervalMs');
-  s.receive(1, encode({ type: 'hello', version: 1, player: 1, numPlayers: 3 }));
-  assert.deepEqual(sent.at(-1), { peer: 1, t: 200, msg: { type: 'hello', version: 1, player: 0, numPlayers: 3 } }, 'answered');
+  s.receive(1, encode({ type: 'hello', version: 2, player: 1, numPlayers: 3 }));
+  assert.deepEqual(sent.at(-1), { peer: 1, t: 200, msg: { type: 'hello', version: 2, player: 0, numPlayers: 3 } }, 'answered');
   const count = sent.length;
-  s.receive(1, encode({ type: 'hello', version: 1, player: 1, numPlayers: 3 }));
+  s.receive(1, encode({ type: 'hello', version: 2, player: 1, numPlayers: 3 }));
   assert.equal(sent.length, count, 'a repeated HELLO is not answered again');
   advance(33);
   assert.equal(s.tick(0).status, 'handshake', 'player 2 is missing');
   assert.ok(!sent.some((m) => m.msg.type !== 'hello'), 'nothing but HELLO before the game starts');
-  s.receive(2, encode({ type: 'hello', version: 1, player: 2, numPlayers: 3 }));
+  s.receive(2, encode({ type: 'hello', version: 2, player: 2, numPlayers: 3 }));
+  advance(33);
+  assert.equal(s.tick(0).status, 'handshake', 'every HELLO is in: our delay goes out');
+  assert.deepEqual(sent.slice(-2).map((m) => [m.peer, m.msg]), [1, 2].map((p) => [p, { type: 'episode_ready', episode: 0, inputDelay: 2 }]));
+  s.receive(1, encode({ type: 'episode_ready', episode: 0, inputDelay: 0 }));
+  advance(33);
+  assert.equal(s.tick(0).status, 'handshake', 'player 2 has not announced its delay');
+  s.receive(2, encode({ type: 'episode_ready', episode: 0, inputDelay: 3 }));
   advance(33);
   const r = s.tick(0);
   assert.equal(r.status, 'running');
@@ -71,18 +80,23 @@ test('handshake: HELLO to everyone, resent until answered; the game starts only 
   const inputs = sent.filter((m) => m.msg.type === 'input');
   assert.deepEqual(inputs.map((m) => m.peer).sort(), [1, 2]);
   assert.deepEqual(inputs[0].msg, { type: 'input', player: 0, ack: -1, start: 0, actions: [0, 0, 0] });
+  assert.deepEqual(s.record().episodes[0].input_delays, [2, 0, 3], 'every player\'s delay of the episode');
+  // Player 2's frames 0..2 are known (the default action) without any INPUT from it.
+  assert.equal(s.sync.queues[2].lastConfirmedFrame, 2);
+  assert.equal(s.sync.queues[1].lastConfirmedFrame, 0);
 });
 
 test('a HELLO that arrives before start() is kept', () => {
-  const { s, sent } = manual(1, 2);
-  s.receive(0, encode({ type: 'hello', version: 1, player: 0, numPlayers: 2 }));
+  const { s, sent } = manual(1, 2, { inputDelay: 1 });
+  s.receive(0, encode({ type: 'hello', version: 2, player: 0, numPlayers: 2 }));
+  s.receive(0, encode({ type: 'episode_ready', episode: 0, inputDelay: 1 }));
   assert.equal(sent.length, 0);
   s.start();
   assert.equal(s.tick(0).status, 'running');
 });
 
 test('a HELLO with the wrong version, player or player count ends the game with an error', () => {
-  for (const bad of [{ version: 2, player: 1, numPlayers: 2 }, { version: 1, player: 0, numPlayers: 2 }, { version: 1, player: 1, numPlayers: 3 }]) {
+  for (const bad of [{ version: 1, player: 1, numPlayers: 2 }, { version: 2, player: 0, numPlayers: 2 }, { version: 2, player: 1, numPlayers: 3 }]) {
     const { s, sent } = manual(0, 2);
     const errors = [];
     const over = [];
@@ -117,7 +131,7 @@ test('malformed bytes and bogus messages are counted and dropped; the game is un
   g.inject(0, 1, encode({ type: 'input', player: 0, ack: 3, start: 0, actions: [5] }), 500);
   g.inject(0, 1, encode({ type: 'pong', time: -5e9 }), 600);
   g.inject(0, 1, encode({ type: 'state_hash', frame: 4000000000, hash: 'ffffffffffffffff' }), 700);
-  g.inject(1, 0, encode({ type: 'episode_ready', episode: 7 }), 800);
+  g.inject(1, 0, encode({ type: 'episode_ready', episode: 7, inputDelay: 0 }), 800);
   g.inject(1, 7, encode({ type: 'keepalive' }), 900);
   g.inject(1, 0, 'not bytes', 950);
   g.runToEnd(600000);
@@ -159,8 +173,14 @@ test('wire rules: INPUT redundancy and ack, PING cadence, KEEPALIVE only when qu
   // Everything peer 1 had not acked (as peer 0 knew it) was in each INPUT: consecutive INPUTs
   // overlap or touch, so no input frame was ever skipped.
   for (let k = 1; k < inputs.length; k++) assert.ok(inputs[k].msg.start <= inputs[k - 1].msg.start + inputs[k - 1].msg.actions.length);
-  const pings = from0.filter((m) => m.msg.type === 'ping').map((m) => m.t);
+  // In-game PINGs (after peer 0's first INPUT) every pingIntervalMs; before the game, the RTT
+  // probe of input_delay 'auto': at most RTT_PROBE_SAMPLES answered, RTT_PROBE_INTERVAL_MS apart.
+  const firstInput = inputs[0].t;
+  const pings = from0.filter((m) => m.msg.type === 'ping' && m.t > firstInput).map((m) => m.t);
   for (let k = 1; k < pings.length; k++) assert.ok(pings[k] - pings[k - 1] >= 500 - 1e-9);
+  const probes = from0.filter((m) => m.msg.type === 'ping' && m.t < firstInput).map((m) => m.t);
+  assert.ok(probes.length >= 5, `${probes.length} probe PINGs`);
+  for (let k = 1; k < probes.length; k++) assert.ok(probes[k] - probes[k - 1] >= 50 - 1e-9);
   const records = g.sessions.map((s) => s.record());
   assert.ok(records[0].stats.rtt_ms.samples > 5);
   assert.ok(Math.abs(records[0].stats.rtt_ms.p50 - 140) < 40, `rtt p50 ${records[0].stats.rtt_ms.p50}`);
@@ -276,9 +296,9 @@ test('random well-formed messages from a broken peer never throw into the game l
       () => ({ type: 'ping', advantage: prng.int(65536) - 32768, time: prng.float() * 1e6 }),
       () => ({ type: 'pong', time: prng.float() * 1e6 }),
       () => ({ type: 'episode_end', frame: frame(), episode: prng.int(5) }),
-      () => ({ type: 'episode_ready', episode: prng.int(5) }),
+      () => ({ type: 'episode_ready', episode: prng.int(5), inputDelay: prng.int(17) }),
       () => ({ type: 'state_hash', frame: frame() % 600, hash: prng.next().toString(16).padStart(8, '0').repeat(2) }),
-      () => ({ type: 'hello', version: 1, player: 2, numPlayers: 3 }), // a wrong HELLO ends the game (tested above)
+      () => ({ type: 'hello', version: 2, player: 2, numPlayers: 3 }), // a right one (a wrong HELLO ends the game, tested above)
       () => ({ type: 'keepalive' }),
     ];
     // Only peer 2 is "broken": it injects junk into peer 0 while playing normally otherwise.

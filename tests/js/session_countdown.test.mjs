@@ -71,7 +71,8 @@ test('with loss and a countdown, the game still agrees; no countdown: frame 0 ri
   assert.deepEqual(confirmedRows(lossy.sessions[0]), confirmedRows(lossy.sessions[1]));
   for (const s of lossy.sessions) assert.equal(s.record().game_over_reason, 'completed');
 
-  const plain = createGame({ numPlayers: 2, seed: 12, makeEnv: env, settings: { maxEpisodes: 1 }, link: { delayMs: 30 } });
+  // A fixed delay: nothing to measure first ('auto' runs its RTT probe, about 5 x 50 ms + RTT).
+  const plain = createGame({ numPlayers: 2, seed: 12, makeEnv: env, settings: { maxEpisodes: 1, inputDelay: 2 }, link: { delayMs: 30 } });
   const seen = watch(plain);
   plain.runToEnd(60000);
   for (const s of seen) assert.ok(s.firstFrameAt < 200 && s.seconds.length === 0, JSON.stringify(s));

@@ -66,7 +66,7 @@ test('with real mispredictions: rollbacks happen, stay within the window, and st
   // so the window is exercised and the session stalls instead of predicting further.
   const g = createGame({
     numPlayers: 2, seed: 55, makeEnv: () => createCounterEnv({ numPlayers: 2 }),
-    settings: { fps: 60, maxEpisodes: 10, maxPredictionWindow: 6 }, link: { delayMs: 150, jitterMs: 30, loss: 0.1 },
+    settings: { fps: 60, maxEpisodes: 10, maxPredictionWindow: 6, inputDelay: 2 }, link: { delayMs: 150, jitterMs: 30, loss: 0.1 },
     input: (p, tick, prng) => { if (prng.float() < 0.4) prng.lastAction = prng.int(7) - 3; return prng.lastAction ?? 0; },
   });
   g.runToEnd(600000);

@@ -43,7 +43,7 @@ test('asymmetric RTT (20 ms one way, 180 ms the other): converges, stalls stay s
 
 test('a peer whose clock runs 5 % slow: the faster one waits instead of running away', () => {
   const g = createGame({
-    numPlayers: 2, seed: 23, makeEnv: longEnv, settings: { fps: 30, maxStepsPerEpisode: 1200, maxEpisodes: 1 },
+    numPlayers: 2, seed: 23, makeEnv: longEnv, settings: { fps: 30, maxStepsPerEpisode: 1200, maxEpisodes: 1, inputDelay: 2 },
     tickPeriodMs: [1000 / 30, 1000 / 28.5], link: { delayMs: 60, jitterMs: 10 },
   });
   g.runToEnd(600000);

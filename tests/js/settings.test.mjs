@@ -5,7 +5,7 @@ import { makeSettings, DEFAULT_SETTINGS, SettingsError, fromSnakeCase } from '..
 test('defaults are the documented ones', () => {
   const s = makeSettings();
   assert.equal(s.fps, 30);
-  assert.equal(s.inputDelay, 2);
+  assert.equal(s.inputDelay, 'auto');
   assert.equal(s.maxPredictionWindow, 8);
   assert.equal(s.inputRedundancy, 5);
   assert.equal(s.disconnectNotifyMs, 750);
@@ -33,7 +33,10 @@ test('overrides are validated; errors name the setting and the allowed range', (
   assert.equal(err.setting, 'fps');
   assert.match(err.message, /fps must be an integer in \[1, 240\], got 0/);
   err = e({ inputDelay: 2.5 });
-  assert.match(err.message, /inputDelay must be an integer in \[0, 16\]/);
+  assert.match(err.message, /inputDelay must be 'auto' or an integer in \[0, 16\]/);
+  assert.equal(makeSettings({ inputDelay: 'auto' }).inputDelay, 'auto');
+  assert.equal(makeSettings({ inputDelay: 0 }).inputDelay, 0);
+  assert.match(e({ inputDelay: 'AUTO' }).message, /inputDelay must be 'auto' or an integer/);
   err = e({ maxPredictionWindow: 33 });
   assert.match(err.message, /maxPredictionWindow .*\[0, 32\]/);
   err = e({ disconnectPolicy: 'pause' });

@@ -31,7 +31,7 @@ function record({ frames = 20, lastConfirmed = frames - 1, predictions = 3, desy
   return {
     episodes: [{
       episode: 0, seed: 123456789, start_frame: 0, end_frame: lastConfirmed === frames - 1 ? frames - 1 : null,
-      last_confirmed_frame: lastConfirmed, verified_frame: lastConfirmed - 2, frames: rows,
+      last_confirmed_frame: lastConfirmed, verified_frame: lastConfirmed - 2, input_delays: [0, 3], frames: rows,
     }],
     verified_frame: lastConfirmed - 2,
     desyncs: desync ? [desync] : [],
@@ -56,6 +56,11 @@ test('a complete game builds an export that fits the shipped schema, schema name
   assert.deepEqual(Object.keys(doc), ['schema', 'schema_version', 'partial', 'ids', 'settings', 'episodes',
     'verified_frame', 'desyncs', 'connection_events', 'stats', 'timing']);
   assert.equal(doc.stats.hashes_compared, undefined);
+  assert.deepEqual(doc.episodes[0].input_delays, [0, 3]);
+  assert.deepEqual(doc.stats.key_to_screen_ms, { p50: null, p95: null, samples: 0 }, 'not measured: nulls');
+  const measured = record();
+  measured.stats.key_to_screen_ms = { p50: 41.5, p95: 80, samples: 12 };
+  assert.deepEqual(buildExport({ record: measured, ids: IDS, settings: SETTINGS }).stats.key_to_screen_ms, { p50: 41.5, p95: 80, samples: 12 });
   assert.equal(doc.schema, SCHEMA_NAME);
   assert.equal(doc.partial, false);
   assert.equal(doc.timing.started_at, '2025-01-01T12:00:00.000Z');
@@ -77,7 +82,7 @@ test('only confirmed frames are exported: rows past last_confirmed_frame (predic
 
 test('an early leave before any confirmed frame is still a valid partial export', () => {
   const r = record();
-  r.episodes[0] = { episode: 0, seed: 5, start_frame: 0, end_frame: null, last_confirmed_frame: null, verified_frame: null, frames: [[0, [1, 2], null]] };
+  r.episodes[0] = { episode: 0, seed: 5, start_frame: 0, end_frame: null, last_confirmed_frame: null, verified_frame: null, input_delays: [0, null], frames: [[0, [1, 2], null]] };
   r.verified_frame = null;
   r.stats.rtt_ms = { p50: NaN, p95: NaN, samples: 0 };
   r.timing.fps_achieved = 0 / 0;
@@ -124,7 +129,7 @@ test('records that cannot be a valid export fail with the path of the field', ()
 test('the schema checker finds what a broken document gets wrong, with JSON paths', () => {
   const doc = buildExport({ record: record(), ids: IDS, settings: SETTINGS });
   const broken = JSON.parse(JSON.stringify(doc));
-  broken.schema_version = 2;
+  broken.schema_version = 1;
   broken.ids.subject_id = '../../x';
   broken.episodes[0].frames[5][2] = 'abc';
   broken.stats.surprise = 1;

@@ -1,4 +1,4 @@
-"""Write tests/vectors/protocol.json, the binary protocol v1 vectors (docs/protocol.md).
+"""Write tests/vectors/protocol.json, the binary protocol v2 vectors (docs/protocol.md).
 
     python tests/vectors/make_protocol_vectors.py
 
@@ -117,16 +117,20 @@ VALID = [
       {"type": "episode_end", "frame": 3599, "episode": 0}),
     v("episode_end: max", "05" + u32(U32_MAX) + u32(U32_MAX),
       {"type": "episode_end", "frame": U32_MAX, "episode": U32_MAX}),
-    v("episode_ready: 0", "06" + u32(0), {"type": "episode_ready", "episode": 0}),
-    v("episode_ready: 1", "06" + u32(1), {"type": "episode_ready", "episode": 1}),
-    v("episode_ready: max", "06" + u32(U32_MAX), {"type": "episode_ready", "episode": U32_MAX}),
+    v("episode_ready: episode 0, delay 0", "06" + u32(0) + u8(0),
+      {"type": "episode_ready", "episode": 0, "input_delay": 0}),
+    v("episode_ready: episode 1, delay 2", "06" + u32(1) + u8(2),
+      {"type": "episode_ready", "episode": 1, "input_delay": 2}),
+    v("episode_ready: episode max, delay 16 (max)", "06" + u32(U32_MAX) + u8(16),
+      {"type": "episode_ready", "episode": U32_MAX, "input_delay": 16}),
     v("state_hash: zeros", "07" + u32(0) + "00" * 8, {"type": "state_hash", "frame": 0, "hash": "0" * 16}),
     v("state_hash: frame 1234", "07" + u32(1234) + "0123456789abcdef",
       {"type": "state_hash", "frame": 1234, "hash": "0123456789abcdef"}),
     v("state_hash: max", "07" + u32(U32_MAX) + "ff" * 8,
       {"type": "state_hash", "frame": U32_MAX, "hash": "f" * 16}),
-    v("hello: v1 player 0 of 2", "08010002", {"type": "hello", "version": 1, "player": 0, "num_players": 2}),
-    v("hello: v1 player 1 of 2", "08010102", {"type": "hello", "version": 1, "player": 1, "num_players": 2}),
+    v("hello: v2 player 0 of 2", "08020002", {"type": "hello", "version": 2, "player": 0, "num_players": 2}),
+    v("hello: v2 player 1 of 2", "08020102", {"type": "hello", "version": 2, "player": 1, "num_players": 2}),
+    v("hello: v1 (older peer) still decodes", "08010002", {"type": "hello", "version": 1, "player": 0, "num_players": 2}),
     v("hello: version 0", "08000003", {"type": "hello", "version": 0, "player": 0, "num_players": 3}),
     v("hello: all 255", "08ffffff", {"type": "hello", "version": 255, "player": 255, "num_players": 255}),
     v("bye: left", "0900", {"type": "bye", "reason": 0}),
@@ -195,7 +199,8 @@ INVALID = [
     bad("pong: 8 of 9 bytes", "03" + f64(1.0)[:-2], "truncated"),
     bad("episode_end: 8 of 9 bytes", "05" + u32(1) + u32(2)[:-2], "truncated"),
     bad("episode_end: 5 of 9 bytes", "05" + u32(1), "truncated"),
-    bad("episode_ready: 4 of 5 bytes", "06" + u32(1)[:-2], "truncated"),
+    bad("episode_ready: 4 of 6 bytes", "06" + u32(1)[:-2], "truncated"),
+    bad("episode_ready: 5 of 6 bytes (a v1 EPISODE_READY)", "06" + u32(1), "truncated"),
     bad("state_hash: 12 of 13 bytes", "07" + u32(1) + "00" * 7, "truncated"),
     bad("state_hash: 5 of 13 bytes", "07" + u32(1), "truncated"),
     bad("hello: 3 of 4 bytes", "080100", "truncated"),
@@ -209,7 +214,7 @@ INVALID = [
     bad("pong: trailing byte", "03" + f64(1.0) + "00", "oversized"),
     bad("keepalive: trailing byte", "0400", "oversized"),
     bad("episode_end: trailing byte", "05" + u32(1) + u32(2) + "00", "oversized"),
-    bad("episode_ready: trailing byte", "06" + u32(1) + "00", "oversized"),
+    bad("episode_ready: trailing byte", "06" + u32(1) + "00" + "00", "oversized"),
     bad("state_hash: 14 bytes", "07" + u32(1) + "00" * 9, "oversized"),
     bad("hello: trailing byte", "0801000200", "oversized"),
     bad("bye: trailing byte", "090000", "oversized"),
@@ -236,6 +241,9 @@ INVALID = [
     bad("pong: NaN time", "03" + NAN, "invalid"),
     bad("pong: +Infinity time", "03" + INF, "invalid"),
     bad("pong: -Infinity time", "03" + NEG_INF, "invalid"),
+    bad("episode_ready: delay 17", "06" + u32(1) + u8(17), "invalid"),
+    bad("episode_ready: delay 255", "06" + u32(1) + u8(255), "invalid"),
+    bad("episode_ready: delay 17 then trailing byte", "06" + u32(1) + u8(17) + "00", "invalid"),
 ]
 
 # Messages encode must refuse (a bug on the sending side). "field" is the JSON-form field name
@@ -270,7 +278,14 @@ ENCODE_ERRORS = [
      "message": {"type": "episode_end", "frame": 2**32, "episode": 0}},
     {"name": "episode_end: episode -1", "field": "episode",
      "message": {"type": "episode_end", "frame": 0, "episode": -1}},
-    {"name": "episode_ready: episode 1.5", "field": "episode", "message": {"type": "episode_ready", "episode": 1.5}},
+    {"name": "episode_ready: episode 1.5", "field": "episode",
+     "message": {"type": "episode_ready", "episode": 1.5, "input_delay": 0}},
+    {"name": "episode_ready: delay 17", "field": "input_delay",
+     "message": {"type": "episode_ready", "episode": 0, "input_delay": 17}},
+    {"name": "episode_ready: delay -1", "field": "input_delay",
+     "message": {"type": "episode_ready", "episode": 0, "input_delay": -1}},
+    {"name": "episode_ready: delay missing", "field": "input_delay",
+     "message": {"type": "episode_ready", "episode": 0}},
     {"name": "state_hash: uppercase hash", "field": "hash",
      "message": {"type": "state_hash", "frame": 0, "hash": "0123456789ABCDEF"}},
     {"name": "state_hash: 15-char hash", "field": "hash",
@@ -289,14 +304,14 @@ ENCODE_ERRORS = [
 ]
 
 DOC = {
-    "about": "Binary DataChannel protocol v1 test vectors (docs/protocol.md). Read by "
+    "about": "Binary DataChannel protocol v2 test vectors (docs/protocol.md). Read by "
     "tests/test_protocol.py and tests/js/protocol.test.mjs. Regenerate with "
     "python tests/vectors/make_protocol_vectors.py.",
     "message_form": "Language-neutral JSON form of a message: {type, ...fields}, type one of input, "
     "ping, pong, keepalive, episode_end, episode_ready, state_hash, hello, bye, countdown. input: player, ack "
     "(null = none; JS -1, Python None), start, actions (list of int). ping: advantage, time. pong: "
-    "time. episode_end: frame, episode. episode_ready: episode. state_hash: frame, hash (16 "
-    "lowercase hex). hello: version, player, num_players (JS numPlayers). bye: reason. countdown: left, "
+    "time. episode_end: frame, episode. episode_ready: episode, input_delay (JS inputDelay). state_hash: frame, "
+    "hash (16 lowercase hex). hello: version, player, num_players (JS numPlayers). bye: reason. countdown: left, "
     "advantage (null = no sample).",
     "valid": "encode(message) == hex and decode(hex) == message (time -0.0 keeps its sign).",
     "encode_only": "encode(message) == hex only (PING advantage is clamped to i16, COUNTDOWN advantage to "
@@ -309,7 +324,7 @@ DOC = {
 
 def main() -> None:
     doc = {
-        "version": 1,
+        "version": 2,
         "doc": DOC,
         "valid": VALID,
         "encode_only": ENCODE_ONLY,

@@ -17,6 +17,7 @@ export function assertAgreement(g, { window = 8, label = '' } = {}) {
     assert.deepEqual(r.episode_end_mismatches, []);
   });
   for (let i = 1; i < rows.length; i++) {
+    assert.deepEqual(records[i].episodes.map((e) => e.input_delays), records[0].episodes.map((e) => e.input_delays), `${label} peer ${i} recorded other input delays`);
     assert.equal(rows[i].length, rows[0].length, `${label} peer ${i} confirmed ${rows[i].length} frames, peer 0 ${rows[0].length}`);
     const diff = rows[i].findIndex((r, k) => r !== rows[0][k]);
     assert.equal(diff, -1, `${label} peer ${i} differs at row ${diff}: ${rows[i][diff]} vs ${rows[0][diff]}`);

@@ -183,7 +183,7 @@ export function sampleRecord({ partial = false, frames = 10 } = {}) {
   for (let f = 0; f < frames; f++) rows.push([f, [f % 3, 0], hashOf(f)]);
   return {
     partial,
-    episodes: [{ episode: 0, seed: 7, start_frame: 0, end_frame: partial ? null : frames - 1, last_confirmed_frame: frames - 1, verified_frame: frames - 1, frames: rows }],
+    episodes: [{ episode: 0, seed: 7, start_frame: 0, end_frame: partial ? null : frames - 1, last_confirmed_frame: frames - 1, verified_frame: frames - 1, input_delays: [0, 0], frames: rows }],
     verified_frame: frames - 1,
     desyncs: [],
     connection_events: [],

@@ -94,6 +94,7 @@ export class VirtualClock {
  * @param {number} o.numPlayers
  * @param {(player:number) => object} o.makeEnv
  * @param {object} [o.settings]
+ * @param {object[]} [o.playerSettings] per-player overrides merged over `settings` (e.g. inputDelay)
  * @param {number} [o.seed=1]             master seed (links, inputs, shared seed)
  * @param {object|((from,to)=>object)} [o.link] impairment options per directed link (without seed)
  * @param {number[]} [o.startAt]          virtual ms at which each peer's session starts
@@ -169,7 +170,7 @@ export function createGame(o) {
       localPlayer: p,
       numPlayers,
       sharedSeed,
-      settings,
+      settings: o.playerSettings?.[p] ? { ...settings, ...o.playerSettings[p] } : settings,
       now: () => clock.now(),
       wallClock: () => epoch + clock.now(),
       path: { kind: 'simulated', protocol: null, local_candidate_type: null, remote_candidate_type: null },

@@ -1,7 +1,8 @@
 // Runs one simulated game (sim.mjs, counter or trivial environment) from a JSON config given
 // as argv[2] and prints every session's record() as one JSON line: the Python simulator
 // (interactive_gym_p2p/peer/sim.py) runs the same config and its tests compare the two.
-// Config: {numPlayers, seed, settings (camelCase), link (camelCase, all directed links),
+// Config: {numPlayers, seed, settings (camelCase), playerSettings (per player, camelCase, or null),
+//          link (camelCase, all directed links),
 //          env: {kind: 'counter'|'trivial', ...options}, noiseSaltByPlayer, maxMs,
 //          input: 'default'|'nonzero',
 //          script: [[t, 'kill'|'block'|'unblock'|'close'|'hide'|'show'|'exclude', a, b, both], ...]}
@@ -19,7 +20,7 @@ function makeEnv(p) {
 // 'nonzero': actions 1..4 (never the default action 0), as the disconnect tests use.
 const nonzero = (p, tick, prng) => { if (prng.float() < 0.2) prng.lastAction = 1 + prng.int(4); return prng.lastAction ?? 1; };
 const g = createGame({
-  numPlayers: cfg.numPlayers, seed: cfg.seed, makeEnv, settings: cfg.settings || {}, link: cfg.link || {},
+  numPlayers: cfg.numPlayers, seed: cfg.seed, makeEnv, settings: cfg.settings || {}, playerSettings: cfg.playerSettings || undefined, link: cfg.link || {},
   input: cfg.input === 'nonzero' ? nonzero : undefined,
 });
 for (const [t, op, a, b, both] of cfg.script || []) {

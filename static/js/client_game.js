@@ -7,10 +7,13 @@ import { createTransport } from './transport.js';
 import { P2PSession } from './session.js';
 import { fromSnakeCase } from './settings.js';
 import { createKeyboardInput } from './input.js';
+import { createInputTiming } from './input_timing.js';
 import { createRenderer, formatHud } from './renderer.js';
 
 const MAX_TICKS_PER_WAKE = 4; // catch up after a late timer, but never spiral
 const HUD_INTERVAL_MS = 500;
+// Tick statuses in which the session takes the local input (others drop unshown presses).
+const TAKES_INPUT = new Set(['running', 'stalled', 'waiting']);
 
 /** Session settings (settings.js names) from the scene's p2p block (activate_scene `p2p`). */
 export function sessionSettings(p2p) {
@@ -78,6 +81,7 @@ export function exportPath(path) {
  * @param {Function} [o.requestAnimationFrame]  redraws while a tween glides (default the page's)
  * @param {object} [o.keyboardTarget]  where keys are read (window)
  * @param {Function} [o.RTCPeerConnection], [o.now], [o.wallClock], [o.timers]  injectable for tests
+ *   (without any requestAnimationFrame, key-to-screen latency ends at the draw)
  */
 export function createGame(o) {
   const { p2p, gameReady, signaling } = o;
@@ -109,6 +113,7 @@ export function createGame(o) {
   let env = null;
   let session = null;
   let input = null;
+  let timing = null; // key-to-screen latency (input_timing.js), with a keyboard
   let renderer = null;
   let animationPending = false;
   const raf = o.requestAnimationFrame ?? globalThis.requestAnimationFrame?.bind(globalThis) ?? null;
@@ -181,13 +186,18 @@ export function createGame(o) {
     let last = null;
     for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {
       last = session.tick(input ? input.sample() : settings.defaultAction ?? 0);
+      if (timing) {
+        // Presses before the game or across an episode reset are not input latency.
+        if (TAKES_INPUT.has(last.status)) timing.sampled(last.inputFrame, input.consumedPress);
+        else timing.dropPending();
+      }
       if (last.advanced) advanced = true;
       nextTickAt += period;
       if (ended) return;
     }
     // A long stall (tab in the background): do not replay the backlog in a burst.
     if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
-    if (advanced) drawFrame();
+    if (advanced) drawFrame(session.currentFrame - 1);
     if (last) {
       call('frame', {
         frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
@@ -202,10 +212,13 @@ export function createGame(o) {
   }
 
   /** Draw what the environment holds now (the newest simulated frame). */
-  function drawFrame() {
+  /** Draw the env's state; `frame`: the game frame it shows (null: a reset state), which the
+   * key-to-screen timing needs to know which presses are now on the canvas. */
+  function drawFrame(frame = null) {
     if (!renderer || typeof env.render !== 'function') return;
     try {
       renderer.draw(env.render());
+      if (frame !== null) timing?.drawn(frame, now());
     } catch (err) {
       call('error', { code: 'render', message: String(err?.message ?? err) });
     }
@@ -246,9 +259,15 @@ export function createGame(o) {
     ended = true;
     stopLoop();
     input?.detach();
-    const record = session.record();
+    const record = withInputTiming(session.record());
     transport.close();
     call('ended', { record, reason: record.game_over_reason });
+  }
+
+  /** The record with this page's key-to-screen latency in its stats (only a page measures it). */
+  function withInputTiming(record) {
+    if (timing) record.stats.key_to_screen_ms = timing.summary();
+    return record;
   }
 
   const api = {
@@ -258,6 +277,8 @@ export function createGame(o) {
     get started() { return sessionStarted; },
     get ended() { return ended; },
     get renderer() { return renderer; },
+    /** Key-to-screen latency of this player's presses (input_timing.js), or null without a keyboard. */
+    get inputTiming() { return timing; },
     /** Environment ready: create the session and start connecting. */
     begin(readyEnv) {
       if (env || connectFailed) return;
@@ -280,7 +301,7 @@ export function createGame(o) {
       session.on('episode_end', (ev) => {
         // The env holds the episode's final confirmed frame until the next one starts (and
         // through the reset freeze): show that, not the last predicted frame drawn.
-        drawFrame();
+        drawFrame(ev.frame);
         call('episodeEnd', ev);
       });
       session.on('connection', (ev) => call('connection', ev));
@@ -293,8 +314,10 @@ export function createGame(o) {
       session.on('closed', () => finish());
       const g = p2p.gameplay ?? {};
       if (p2p.gameplay?.action_mapping) {
+        const inputMode = g.input_mode ?? 'pressed_keys';
+        timing = createInputTiming({ inputMode, now, requestFrame: raf });
         input = createKeyboardInput({
-          actionMapping: g.action_mapping, defaultAction: settings.defaultAction ?? 0, inputMode: g.input_mode ?? 'pressed_keys',
+          actionMapping: g.action_mapping, defaultAction: settings.defaultAction ?? 0, inputMode, timing,
         });
         if (o.keyboardTarget) input.attach(o.keyboardTarget);
       }
@@ -324,7 +347,7 @@ export function createGame(o) {
         return null;
       }
       // Record first: after close() the session counts the game as over (not partial).
-      const record = session.record();
+      const record = withInputTiming(session.record());
       ended = true; // so the 'closed' event of close() does not report a normal end
       session.close();
       stopLoop();

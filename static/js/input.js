@@ -16,9 +16,12 @@
  * @param {Object<string, number>} opts.actionMapping
  * @param {number} [opts.defaultAction=0]
  * @param {'pressed_keys'|'single_keystroke'} [opts.inputMode='pressed_keys']
+ * @param {{keyDown(key:string, t:number):void, keyUp(key:string):void}} [opts.timing]
+ *   input_timing.js: told of every mapped, non-repeat keydown (with KeyboardEvent.timeStamp)
+ *   and keyup, for the key-to-screen latency
  */
 export function createKeyboardInput(opts) {
-  const { actionMapping, defaultAction = 0, inputMode = 'pressed_keys' } = opts ?? {};
+  const { actionMapping, defaultAction = 0, inputMode = 'pressed_keys', timing = null } = opts ?? {};
   if (!actionMapping || typeof actionMapping !== 'object') {
     throw new TypeError('createKeyboardInput: actionMapping (key name -> action) is required');
   }
@@ -39,6 +42,7 @@ export function createKeyboardInput(opts) {
   const held = []; // key names, oldest press first
   const queue = []; // single_keystroke presses not yet consumed
   let attachedTo = null;
+  let consumed = false; // the last sample() took a queued single_keystroke press
 
   function lookup(keys) {
     return mapping.get(keys.length === 1 ? keys[0] : [...keys].sort().join(','));
@@ -70,7 +74,12 @@ export function createKeyboardInput(opts) {
     },
     /** The action for the frame being sampled now. */
     sample() {
-      if (inputMode === 'single_keystroke') return queue.length ? queue.shift() : defaultAction;
+      consumed = false;
+      if (inputMode === 'single_keystroke') {
+        if (queue.length === 0) return defaultAction;
+        consumed = true;
+        return queue.shift();
+      }
       if (held.length === 0) return defaultAction;
       const combo = lookup(held);
       if (combo !== undefined) return combo;
@@ -82,6 +91,10 @@ export function createKeyboardInput(opts) {
     },
     get heldKeys() {
       return [...held];
+    },
+    /** Whether the last sample() took a queued press (single_keystroke mode). */
+    get consumedPress() {
+      return consumed;
     },
     /** Listen on a window/element for keydown, keyup and blur. */
     attach(target) {
@@ -106,10 +119,15 @@ export function createKeyboardInput(opts) {
       return;
     }
     // Mapped keys must not scroll the page (arrow keys, space).
-    if (api.keyDown(ev.key)) ev.preventDefault?.();
+    if (api.keyDown(ev.key)) {
+      ev.preventDefault?.();
+      const key = mappedKey(ev.key);
+      if (timing && mapping.has(key)) timing.keyDown(key, typeof ev.timeStamp === 'number' ? ev.timeStamp : globalThis.performance?.now?.() ?? 0);
+    }
   }
   function onKeyUp(ev) {
     api.keyUp(ev.key);
+    timing?.keyUp(mappedKey(ev.key));
   }
   function onBlur() {
     api.releaseAll();

@@ -261,3 +261,41 @@ test('drawing: state_init first, the reset state on a cleared canvas, the confir
   }
   assert.ok(rafs.length > 0, 'the gliding chef asked for animation frames');
 });
+
+test('key-to-screen latency: presses on the page are timed to the animation frame after their frame is drawn', async () => {
+  const scene = p2pScene({ numEpisodes: 1, maxSteps: 90, fps: 60 });
+  scene.p2p.settings.p2p.input_delay = 'auto';
+  const net = new FakeNetwork({ localType: 'host', remoteType: 'host', protocol: 'udp' });
+  const relay = new SignalingRelay();
+  // Any 2D-context call or property is accepted: the renderer's drawing is not under test.
+  const ctx = new Proxy({}, { get: (t, k) => (k in t ? t[k] : () => {}), set: (t, k, v) => { t[k] = v; return true; } });
+  const keys = new EventTarget();
+  const ended = [];
+  const starts = [];
+  const games = [0, 1].map((p) => createGame({
+    p2p: scene.p2p, gameReady: gameReady({ playerIndex: p, scene }), signaling: relay.endpoint(p),
+    hooks: { ended: (ev) => ended.push({ p, ...ev }), episodeStart: (ev) => starts.push(ev) },
+    RTCPeerConnection: net.RTCPeerConnection, createCanvas: () => ctx,
+    keyboardTarget: p === 0 ? keys : undefined, requestAnimationFrame: (cb) => setTimeout(cb, 2),
+  }));
+  for (const g of games) g.begin(Object.assign(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }), { render: () => [] }));
+  const press = (type) => keys.dispatchEvent(Object.assign(new Event(type), { key: 'ArrowUp' }));
+  const presser = setInterval(() => { press('keydown'); setTimeout(() => press('keyup'), 40); }, 100);
+  try {
+    await until(() => ended.length === 2, 'both games to end', 20000);
+  } finally {
+    clearInterval(presser);
+  }
+  const [a, b] = [0, 1].map((p) => ended.find((e) => e.p === p).record);
+  assert.deepEqual(a.episodes.map((e) => e.frames), b.episodes.map((e) => e.frames));
+  assert.deepEqual(a.episodes[0].input_delays, [0, 0], "'auto' on a fast link: delay 0 for both");
+  const k = a.stats.key_to_screen_ms;
+  assert.ok(k.samples >= 5, JSON.stringify(k));
+  // Delay 0 at 60 fps: the next tick (<= 17 ms) takes the press and draws it; the fake
+  // animation frame follows 2 ms later; timers on a busy machine add their own lateness.
+  assert.ok(k.p50 > 0 && k.p50 < 200 && k.p95 >= k.p50, JSON.stringify(k));
+  assert.deepEqual(b.stats.key_to_screen_ms, { p50: null, p95: null, samples: 0 }, 'no key pressed on page 1');
+  assert.ok(a.episodes[0].frames.some(([, actions]) => actions[0] === 1), 'the presses reached the game');
+  const ev = games[0].inputTiming.events().filter((e) => e.shown !== null);
+  for (const e of ev) assert.ok(e.down <= e.drawn && e.drawn <= e.shown && e.frame >= 1, JSON.stringify(e));
+});

@@ -3,7 +3,7 @@
 // side, over the deterministic network simulator (virtual clock, seeded impairment), with the
 // model 'auto' uses (docs/rollback.md, "Input delay") beside the measured depth.
 //
-//   node benchmarks/input_delay_bench.mjs [seconds=60] [seed=1]
+//   node benchmarks/input_delay_bench.mjs [seconds=60] [seed=1] [rtts=0,80,150,300] [fps=30,60]
 //
 // Rows: fps {30 (the demo), 60} x RTT {0, 80, 150, 300} ms x loss {0, 5} % (one-way delay =
 // RTT/2, 5 ms jitter), inputs changing with probability 0.1 per frame, window 8.
@@ -20,9 +20,9 @@ import { expectedRollbackDepth } from '../static/js/input_delay.js';
 
 const SECONDS = Number(process.argv[2] ?? 60);
 const SEED = Number(process.argv[3] ?? 1);
-const RTTS = [0, 80, 150, 300];
+const RTTS = (process.argv[4] ?? '0,80,150,300').split(',').map(Number);
 const LOSSES = [0, 0.05];
-const FPS = [30, 60];
+const FPS = (process.argv[5] ?? '30,60').split(',').map(Number);
 const DELAYS = [2, 'auto'];
 
 function input(player, tick, prng) {

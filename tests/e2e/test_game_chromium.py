@@ -7,7 +7,8 @@ environment, keyboard input from Playwright, and the export files the server wri
 compares. Two participants, each in its own browser context, go start scene -> waitroom ->
 game -> end scene.
 
-- relay only through the embedded TURN server (the scene's ice_transport_policy 'relay');
+- relay only through the embedded TURN server (the scene's ice_transport_policy 'relay'),
+  with input_delay 'auto': delay 0 on this loopback path, key presses timed to the screen;
 - direct: server and browsers inside the test's network namespace (host candidates);
 - impaired link (the scene's seeded impairment: 80 ms delay, 5 % loss): rollbacks happen and
   the exports still agree;
@@ -136,6 +137,13 @@ def test_relay_only_through_embedded_turn(game_server, chromium_available, artif
             path = ex["stats"]["path"]
             assert path["local_candidate_type"] == "relay", f"player {i} path: {path}"
             assert ex["settings"]["p2p"]["ice_transport_policy"] == "relay"
+            # input_delay 'auto' (the scene default) on the loopback path: delay 0 for both
+            # players in every episode, and the key presses were timed to the screen.
+            assert ex["settings"]["p2p"]["input_delay"] == "auto"
+            assert [ep["input_delays"] for ep in ex["episodes"]] == [[0, 0]] * NUM_EPISODES, \
+                f"player {i}: {[ep['input_delays'] for ep in ex['episodes']]}"
+            k2s = ex["stats"]["key_to_screen_ms"]
+            assert k2s["samples"] >= 5 and 0 < k2s["p50"] <= k2s["p95"] < 1000, f"player {i}: {k2s}"
         assert all(s["p2p"]["path"]["kind"] == "relay" for s in snaps), [s["p2p"]["path"] for s in snaps]
         # The game's packets went through the EMBEDDED TURN server: its final stats (logged
         # when it stops) show both allocations and the relayed traffic.

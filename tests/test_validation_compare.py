@@ -131,3 +131,22 @@ def test_each_players_hidden_intervals_are_listed() -> None:
     assert report["agree"] is True
     report = compare_exports(docs)
     assert {p["player_index"]: p["hidden_s"] for p in report["players"]} == {0: 1, 1: 2.5}
+
+
+def test_each_players_input_delays_and_key_to_screen_latency_are_listed() -> None:
+    docs = make_game_exports(episodes=2, frames_per_episode=40)
+    for doc in docs:
+        for ep in doc["episodes"]:
+            ep["input_delays"] = [0, 3]
+    docs[1]["stats"]["key_to_screen_ms"] = {"p50": None, "p95": None, "samples": 0}  # a Python peer
+    report = compare_exports(docs)
+    by_player = {p["player_index"]: p for p in report["players"]}
+    assert by_player[0]["input_delays"] == [0, 0] and by_player[1]["input_delays"] == [3, 3]
+    assert by_player[0]["key_to_screen_ms"] == docs[0]["stats"]["key_to_screen_ms"]
+    assert by_player[1]["key_to_screen_ms"]["samples"] == 0
+    assert report["agree"] is True and report["warnings"] == []
+    # Different records of the agreed delays: a warning, not a divergence.
+    docs[1]["episodes"][1]["input_delays"] = [0, None]
+    report = compare_exports(docs)
+    assert report["agree"] is True
+    assert any("episode 1: players recorded different input delays" in w for w in report["warnings"]), report["warnings"]

@@ -11,6 +11,7 @@ Pure function of the documents: the same exports always give the same report.
 
 from __future__ import annotations
 
+import json
 import copy
 import logging
 from typing import Any, Iterable, Mapping
@@ -172,6 +173,12 @@ def compare_exports(exports: Mapping[int, Mapping[str, Any]] | Iterable[Mapping[
                 episode_mismatches.append(
                     {"episode": number, "field": field, "values": {str(p): v for p, v in values.items()}}
                 )
+        # Every peer records the delays it agreed on; they only differ when a player was lost
+        # while the episode started (its delay reached some peers): worth a look, no divergence.
+        delays = {p: e.get("input_delays") for p, e in present.items()}
+        if len({json.dumps(v) for v in delays.values()}) > 1:
+            warnings.append(f"episode {number}: players recorded different input delays: "
+                            f"{ {str(p): v for p, v in delays.items()} }")
 
     first_divergent: int | None = None
     kind: str | None = None
@@ -262,6 +269,9 @@ def compare_exports(exports: Mapping[int, Mapping[str, Any]] | Iterable[Mapping[
                 # hidden action. None: the export predates the field (not recorded).
                 "hidden_intervals": copy.deepcopy(doc.get("hidden_intervals")),
                 "hidden_s": _hidden_seconds(doc.get("hidden_intervals")),
+                # The delay this player used in each of its episodes, and what it felt of it.
+                "input_delays": [e.get("input_delays", [None] * len(players))[p] for e in doc["episodes"]],
+                "key_to_screen_ms": copy.deepcopy(doc["stats"].get("key_to_screen_ms")),
             }
         )
 

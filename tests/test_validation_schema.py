@@ -61,12 +61,18 @@ def test_sample_exports_are_valid_under_both_validators() -> None:
     for doc in make_game_exports(diverge_at=50, confirmed_upto={0: 120}, episodes=2, frames_per_episode=100):
         assert validate_export(doc) is doc
         assert validate_export(doc, reference=True) is doc
+    # Exports written before input_delays and key_to_screen_ms existed stay valid.
+    older = make_game_exports()[0]
+    for ep in older["episodes"]:
+        del ep["input_delays"]
+    del older["stats"]["key_to_screen_ms"]
+    assert validate_export(older) is older
 
 
 @pytest.mark.parametrize(
     ("mutate", "path"),
     [
-        (lambda d: d.__setitem__("schema_version", 1), "$.schema_version"),
+        (lambda d: d.__setitem__("schema_version", 2), "$.schema_version"),
         (lambda d: d["ids"].__setitem__("game_id", "../../etc"), "$.ids.game_id"),
         (lambda d: d["ids"].__setitem__("subject_id", "ok\n"), "$.ids.subject_id"),
         (lambda d: d["episodes"][0]["frames"][7].__setitem__(2, "ABCDEF0123456789"), "$.episodes[0].frames[7][2]"),
@@ -98,6 +104,11 @@ def test_sample_exports_are_valid_under_both_validators() -> None:
         (lambda d: d["episodes"][0]["terminated"][0][1].__setitem__(1, 1), "$.episodes[0].terminated[0][1][1]"),
         (lambda d: d["episodes"][0]["infos"][0][1]["score"].pop(), "$.episodes[0].infos[0][1].score"),
         (lambda d: d["episodes"][0].__setitem__("end_reason", "bored"), "$.episodes[0].end_reason"),
+        (lambda d: d["episodes"][0].__setitem__("input_delays", [0, 17]), "$.episodes[0].input_delays[1]"),
+        (lambda d: d["episodes"][0].__setitem__("input_delays", [0]), "$.episodes[0].input_delays"),
+        (lambda d: d["episodes"][0].__setitem__("input_delays", [0, 1, 2]), "$.episodes[0].input_delays"),
+        (lambda d: d["stats"]["key_to_screen_ms"].pop("samples"), "$.stats.key_to_screen_ms"),
+        (lambda d: d["stats"]["key_to_screen_ms"].__setitem__("p50", -1), "$.stats.key_to_screen_ms.p50"),
     ],
 )
 def test_invalid_documents_name_the_json_path(mutate, path: str) -> None:

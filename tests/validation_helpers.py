@@ -205,7 +205,7 @@ def played_exports(
         ]
         docs.append(
             {
-                "schema": "interactive-gym-p2p/validation-export", "schema_version": 2, "partial": False,
+                "schema": "interactive-gym-p2p/validation-export", "schema_version": 1, "partial": False,
                 "ids": {"game_id": game_id, "scene_id": "drift", "subject_id": subject_ids[p], "player_index": p,
                         "peers": [{"player_index": 1 - p, "subject_id": subject_ids[1 - p]}]},
                 "settings": {"p2p": {"fps": 30}, "validation": {"hash_interval": 1}, "impairment": None},

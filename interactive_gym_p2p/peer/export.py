@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 logger = logging.getLogger(__name__)
 
 SCHEMA_NAME = "interactive-gym-p2p/validation-export"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
 
 U32_MAX = 0xFFFFFFFF

@@ -120,7 +120,7 @@ def make_game_exports(
         docs.append(
             {
                 "schema": "interactive-gym-p2p/validation-export",
-                "schema_version": 2,
+                "schema_version": 1,
                 "partial": partial,
                 "ids": {
                     "game_id": game_id,

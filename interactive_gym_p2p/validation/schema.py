@@ -27,7 +27,7 @@ from .ids import identifier_problem
 logger = logging.getLogger(__name__)
 
 SCHEMA_NAME = "interactive-gym-p2p/validation-export"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SCHEMA_PATH = Path(__file__).resolve().parent / "export.schema.json"
 
@@ -187,8 +187,8 @@ def consistency_problems(doc: dict[str, Any], limit: int = MAX_REPORTED_PROBLEMS
             f"{base}.last_confirmed_frame", f"{last} is after end_frame {end}"
         ):
             return problems
-        delays = episode["input_delays"]
-        if len(delays) != num_players and add(f"{base}.input_delays", f"{len(delays)} delays for {num_players} players"):
+        delays = episode.get("input_delays")
+        if delays is not None and len(delays) != num_players and add(f"{base}.input_delays", f"{len(delays)} delays for {num_players} players"):
             return problems
         verified = episode["verified_frame"]
         if verified is not None and (last is None or verified > last) and add(

@@ -9,7 +9,7 @@
 // so the end page can show it.
 
 export const SCHEMA_NAME = 'interactive-gym-p2p/validation-export';
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 1;
 export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const U32_MAX = 0xffffffff;

@@ -129,7 +129,7 @@ test('records that cannot be a valid export fail with the path of the field', ()
 test('the schema checker finds what a broken document gets wrong, with JSON paths', () => {
   const doc = buildExport({ record: record(), ids: IDS, settings: SETTINGS });
   const broken = JSON.parse(JSON.stringify(doc));
-  broken.schema_version = 1;
+  broken.schema_version = 2;
   broken.ids.subject_id = '../../x';
   broken.episodes[0].frames[5][2] = 'abc';
   broken.stats.surprise = 1;

@@ -34,7 +34,7 @@ DELAYS: list[int | str] = [2, "auto"]
 
 
 async def play(frames: int, rtt: int, delay: int | str, tag: str, workdir: Path) -> list[dict[str, Any]]:
-    impairment = {"delay_ms": rtt / 2, "seed": 21} if rtt > 0 else None
+    impairment = {"delay_ms": rtt // 2, "seed": 21} if rtt > 0 else None
     server = start_game_server(workdir / tag, {"num_episodes": 1, "max_steps": frames, "input_delay": delay,
                                                "ice_transport_policy": "relay", "impairment": impairment})
     try:

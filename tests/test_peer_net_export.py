@@ -179,7 +179,7 @@ def test_python_build_export_equals_validation_js() -> None:
             assert schema_problems(got["doc"]) == [], i
         else:
             assert got["path"] == expected["path"], (i, got, expected)
-    assert oks == 11
+    assert oks == 12
 
 
 def test_dropped_predictions_and_tokens() -> None:

@@ -301,9 +301,11 @@ def _build_episode(ep: Any, e: int, num_players: int) -> dict[str, Any]:
         "end_frame": _frame_or_null(_need(ep, "end_frame", path), f"{path}.end_frame"),
         "last_confirmed_frame": last,
         "verified_frame": verified,
-        "input_delays": _build_delays(_need(ep, "input_delays", path), f"{path}.input_delays", num_players),
-        "frames": frames,
     }
+    # Every player's input delay (absent only in records of older engines), before the rows.
+    if "input_delays" in ep:
+        out["input_delays"] = _build_delays(ep["input_delays"], f"{path}.input_delays", num_players)
+    out["frames"] = frames
     # Per-frame step data (optional keys: absent in records of older engines).
     if "rewards" in ep:
         out["rewards"] = None if ep["rewards"] is None else _step_rows(

@@ -202,9 +202,10 @@ function buildEpisode(ep, e, numPlayers) {
     end_frame: frameOrNull(need(ep, 'end_frame', path), `${path}.end_frame`),
     last_confirmed_frame: last,
     verified_frame: verified,
-    input_delays: buildDelays(need(ep, 'input_delays', path), `${path}.input_delays`, numPlayers),
-    frames,
   };
+  // Every player's input delay (absent only in records of older engines), before the rows.
+  if (ep.input_delays !== undefined) out.input_delays = buildDelays(ep.input_delays, `${path}.input_delays`, numPlayers);
+  out.frames = frames;
   // Per-frame step data (optional keys: absent in records of older engines).
   if (ep.rewards !== undefined) {
     out.rewards = ep.rewards === null ? null : stepRows(ep.rewards, `${path}.rewards`, start, last, numPlayers, (v, p) => {

@@ -57,6 +57,7 @@ export function createRenderer(ctx, opts = {}) {
   const live = new Map(); // uuid -> {o, seq, permanent, x, y, tween, rgb}
   let created = 0;
   let frameImage = null; // a whole RGB frame (the env rendered an image, not objects)
+  let drewMidTween = false; // the last render showed a sprite part-way: one more render is due
   let hud = null;
   const stats = { frames: 0, drawn: 0, skipped: 0, lastSkipReason: null };
 
@@ -250,6 +251,7 @@ export function createRenderer(ctx, opts = {}) {
     const f = frameOf(tex, o.frame);
     if (!f) return skip(`sprite ${o.uuid}: texture ${o.image_name} has no frame ${JSON.stringify(o.frame)}`);
     const [x, y] = position(node, t);
+    if (node.tween) drewMidTween = true;
     ctx.globalAlpha = 1;
     ctx.save();
     ctx.translate(x, y);
@@ -303,6 +305,7 @@ export function createRenderer(ctx, opts = {}) {
     ctx.setTransform(pixelRatio, 0, 0, pixelRatio, 0, 0);
     ctx.globalAlpha = 1;
     ctx.imageSmoothingEnabled = false; // Interactive Gym's Phaser game runs with pixelArt: true
+    drewMidTween = false;
     drawBackground();
     if (frameImage) {
       ctx.drawImage(frameImage, 0, 0);
@@ -315,9 +318,11 @@ export function createRenderer(ctx, opts = {}) {
     return { drawn: stats.drawn - before.drawn, skipped: stats.skipped - before.skipped };
   }
 
+  // True until a render has shown every glide at its end (a glide that ended after the last
+  // render still needs one more, or the sprite would stay short of its position).
   function animating() {
-    const t = now();
-    for (const node of live.values()) if (node.tween && (position(node, t), node.tween)) return true;
+    if (drewMidTween) return true;
+    for (const node of live.values()) if (node.tween) return true;
     return false;
   }
 

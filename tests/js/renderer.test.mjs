@@ -212,6 +212,16 @@ test('tweens glide from the shown position to the new one (render-only); a new t
   assert.equal(r.animating, false);
   r.draw([sprite(0.9, false)]); // tween off: jumps
   assert.equal(shownX(), 90);
+  // A glide that ends between two renders still asks for the render that shows its end.
+  r.draw([sprite(0.5)]);
+  t += 40;
+  r.render();
+  assert.equal(shownX(), 74);
+  t += 500;
+  assert.equal(r.animating, true, 'the last render showed the sprite part-way');
+  r.render();
+  assert.equal(shownX(), 50);
+  assert.equal(r.animating, false);
 });
 
 test('RGB frames: a list of rows of [r, g, b] pixels, the compact array form, and rendered_env_rgb objects', () => {

@@ -116,8 +116,8 @@ SETTINGS: tuple[SettingRow, ...] = (
     SettingRow("GymScene.gameplay", "callback", REFUSED, "refused: server-side hooks; the game runs in the browsers",
                default=None,
                why="Interactive Gym calls it on its server around each tick of a server-side game; a P2P game runs "
-               "in the participants' browsers. Put per-step logic in pyodide(on_game_step_code) or the env; what you "
-               "logged is in each player's validation export"),
+               "in the participants' browsers. Put per-step logic in pyodide(on_game_step_code) or the env; each "
+               "player's export records every confirmed frame's rewards and the info keys of validation(record_info=[...])"),
     SettingRow("GymScene.gameplay", "reset_freeze_s", HONOURED,
                "the last frame of an episode stays on screen round(reset_freeze_s * fps) frames on every peer before the next starts"),
     # ------------------------------------------------------------------ GymScene.rendering

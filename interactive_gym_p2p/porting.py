@@ -105,7 +105,7 @@ SETTINGS: tuple[SettingRow, ...] = (
     SettingRow("GymScene.gameplay", "num_episodes", HONOURED, "episodes per game"),
     SettingRow("GymScene.gameplay", "max_steps", HONOURED, "an episode ends after this many frames (the env may end it sooner)"),
     SettingRow("GymScene.gameplay", "default_action", HONOURED,
-               "required: the first input_delay frames, and a disconnected player under disconnect_policy='default_action'"),
+               "required: each player's frames before max(1, its input delay), and a disconnected player under disconnect_policy='default_action'"),
     SettingRow("GymScene.gameplay", "action_population_method", REFUSED,
                "'default_action' only: no input is ever missing (rollback corrects predictions)",
                default="default_action",

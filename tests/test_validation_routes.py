@@ -243,6 +243,11 @@ def test_researcher_api_content(server: ServerProcess, research_game: list) -> N
     assert {n.split("/")[1] for n in everything.namelist()} >= {"res-1"}
     page = server.request("GET", "/p2p/research/")
     assert page[0] == 200 and b"Researcher token" in page[2] and b"res-1" not in page[2]
+    # The page's scripts are served here too (a validation-only server has no live console).
+    assert b'src="/p2p/static/js/console_page.js"' in page[2]
+    status, headers, body = server.request("GET", "/p2p/static/js/console_page.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript") and b"startConsole" in body
+    assert server.request("GET", "/p2p/static/vendor/uplot/uPlot.esm.js")[0] == 200
 
 
 def test_no_researcher_token_means_the_routes_are_off(tmp_path: Path) -> None:

@@ -182,7 +182,8 @@ def create_validation_blueprint(
     @bp.get("/p2p/research/")
     def research_page() -> str:
         # The page holds no data: it asks for the token and calls the API below with it.
-        return render_template("research.html", api="/p2p/research/api")
+        config = {"api": "/p2p/research/api", "console_namespace": "/p2p-console", "socketio_path": "/socket.io"}
+        return render_template("research.html", console_config=config, static_url="/p2p/static/")
 
     @bp.get("/p2p/research/api/games")
     def list_games() -> Response:

@@ -17,10 +17,13 @@ import argparse
 import logging
 import sys
 
-from flask import Flask
+from typing import Any
+
+from flask import Flask, send_from_directory
 from werkzeug.serving import make_server
 
 from .. import environ
+from ..resources import static_dir
 from .routes import DEFAULT_MAX_UPLOAD_BYTES, create_validation_blueprint
 from .storage import ExportStore
 from .tokens import UploadTokens
@@ -41,6 +44,13 @@ def create_app(
     tokens = UploadTokens(upload_secret) if upload_secret else UploadTokens()
     app.register_blueprint(create_validation_blueprint(store, tokens, researcher_token, max_upload_bytes=max_upload_bytes))
     app.extensions["p2p_export_store"] = store
+
+    @app.get("/p2p/static/<path:filename>")
+    def static_files(filename: str) -> Any:
+        # The researcher page's scripts (its live console finds no feed here: finished games only).
+        mimetype = "text/javascript" if filename.endswith(".js") else None
+        return send_from_directory(static_dir(), filename, mimetype=mimetype, max_age=0)
+
     return app
 
 

@@ -82,14 +82,21 @@ class GameServer:
 
 def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "embedded",
                       wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
-                      experiment: str = DEMO) -> GameServer:
-    """The demo experiment served by a child process (``wrap`` may put it in a namespace)."""
+                      experiment: str = DEMO, researcher_token: str | None = None) -> GameServer:
+    """The demo experiment served by a child process (``wrap`` may put it in a namespace);
+    ``researcher_token`` turns on the researcher routes and the research console."""
     # The repository and tests/e2e (experiments the tests define live in harness/).
     paths = (str(REPO), str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", ""))
     pythonpath = os.pathsep.join(p for p in paths if p)
     argv = ["env", f"PYTHONPATH={pythonpath}", sys.executable, str(GAME_SERVER),
             "--experiment", experiment, "--kwargs", json.dumps(kwargs), "--data-dir", str(data_dir),
             "--turn", turn, "--pyodide-dir", str(REPO / "node_modules" / "pyodide")]
+    if researcher_token is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        token_file = data_dir / "researcher-token"
+        token_file.write_text(researcher_token, encoding="utf-8")
+        token_file.chmod(0o600)
+        argv += ["--researcher-token-file", str(token_file)]
     try:
         proc = start_ready_process(wrap(argv), name="experiment server", timeout=60)
     except ProcessStartError as err:

@@ -12,7 +12,8 @@ of pytest) so it can run inside the test's network namespace (``nsenter -t PID -
 not compete with Playwright for pytest's GIL.
 
 Every game's end (signaling's ``on_game_ended``) is appended to ``DIR/game_ends.jsonl`` so a
-test can check what the server decided (``completed`` / ``incomplete``).
+test can check what the server decided (``completed`` / ``incomplete``, ``ended_by``).
+``--researcher-token-file`` turns on the researcher routes and the research console.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--turn", choices=["embedded", "none"], default="embedded")
     ap.add_argument("--pyodide-dir", type=Path, default=None)
+    ap.add_argument("--researcher-token-file", type=Path, default=None,
+                    help="turns on the researcher routes and the research console (a secret: never on the command line)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -54,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_game_ended(end: Any) -> None:
         row = {"game_id": end.game_id, "scene_id": end.scene_id, "outcome": end.outcome,
-               "seats": {str(k): str(v) for k, v in dict(end.seats).items()}}
+               "seats": {str(k): str(v) for k, v in dict(end.seats).items()}, "ended_by": end.ended_by}
         with lock, ends.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row, sort_keys=True) + "\n")
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
+    token = args.researcher_token_file.read_text(encoding="utf-8").strip() if args.researcher_token_file else None
     config = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=args.data_dir,
-                          pyodide_dir=args.pyodide_dir, on_game_ended=on_game_ended)
+                          pyodide_dir=args.pyodide_dir, on_game_ended=on_game_ended, researcher_token=token)
     turn = TurnSettings(mode="embedded", host="127.0.0.1", port=0, allow_loopback=True) if args.turn == "embedded" \
         else TurnSettings(mode="none")
     services = ExperimentServices(config, turn)

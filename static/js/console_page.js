@@ -127,6 +127,21 @@ export function startConsole(win = globalThis.window) {
     $('all').disabled = false;
     $('panels').hidden = false;
     socket?.disconnect();
+    // Is there a live console here? A validation-only server has none (its API says 404).
+    try {
+      render(await (await api('/live')).json());
+    } catch (err) {
+      if (err.status !== 404) {
+        hook.error = err.message;
+        say(`the live console is unavailable: ${err.message}`);
+        return;
+      }
+      hook.live = false;
+      $('live').hidden = true;
+      $('liveNote').textContent = 'This server has no live console (no experiment running here): finished games only.';
+      say(`${exportGames.length} game(s)`);
+      return;
+    }
     socket = io(config.console_namespace, {
       path: config.socketio_path, auth: { token: tokenInput.value }, transports: ['websocket', 'polling'],
     });
@@ -148,13 +163,7 @@ export function startConsole(win = globalThis.window) {
         socket.disconnect();
         return;
       }
-      if (/namespace/i.test(err?.message ?? '')) {
-        // A validation-only server (python -m interactive_gym_p2p.validation.standalone).
-        hook.live = false;
-        $('liveNote').textContent = 'This server has no live console (no experiment running here): finished games only.';
-        say(`${exportGames.length} game(s)`);
-        socket.disconnect();
-      }
+      say('live feed unavailable; retrying...');
     });
     socket.on('console_state', render);
   }

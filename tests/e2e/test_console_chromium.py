@@ -7,19 +7,27 @@ live game shows in the games table with both players' frames and path (reported 
 clients every 2 s), its timeline draws (uPlot canvases with data), and ending the game from
 the page ends it for both players (the researcher's message, a partial export each, the
 server's record says ended by the researcher). Closing recruitment from the page turns the
-next new participant away with study_full. Screenshots of the console are saved in
-test-artifacts/ whether the test passes or not.
+next new participant away with study_full. A second test opens the page on a validation-only
+server holding a diverged game and finds its state diff. Screenshots of the console are saved
+in test-artifacts/ whether the tests pass or not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from typing import Any
 
 import pytest
 
-from harness.game import LOAD_TIMEOUT_S, open_participant, read_json, snapshot, start_pair, wait_for_files, wait_until
+from interactive_gym_p2p.validation.sample import make_game_exports
+from interactive_gym_p2p.validation.storage import ExportStore
+
+from harness.game import (LOAD_TIMEOUT_S, REPO, open_participant, read_json, snapshot, start_pair, wait_for_files,
+                          wait_until)
+from harness.processes import start_ready_process
 from harness.session import BrowserSession, artifact_stem
 
 pytestmark = pytest.mark.e2e
@@ -142,3 +150,42 @@ def test_console_watches_a_live_game_and_ends_it(game_server, chromium_available
     assert all(ex["partial"] is True for ex in exports)
     report = read_json(folder / "comparison.json")
     assert report["status"] == "agree" and report["first_divergent_frame"] is None, report.get("divergence")
+
+
+
+def test_console_shows_the_state_diff_of_a_diverged_game(chromium_available, artifacts_dir, request, tmp_path):
+    """A validation-only server (no live feed) over a data directory holding a game that
+    diverged at frame 33: the page says there is no live console, lists the game as diverged,
+    and its panel shows the state diff at the first divergent frame."""
+    data = tmp_path / "data"
+    store = ExportStore(data)
+    for doc in make_game_exports("div-1", diverge_at=33):
+        store.store_export(json.dumps(doc).encode(), doc)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IGP2P_")}
+    env["IGP2P_RESEARCHER_TOKEN"] = TOKEN
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    server = start_ready_process([sys.executable, "-m", "interactive_gym_p2p.validation.standalone", "--data-dir", str(data)],
+                                 name="validation server", ready_prefix="listening on", env=env)
+    url = server.ready_line.split()[-1]
+    try:
+        async def scenario() -> None:
+            async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
+                page = await session.new_page(0, f"{url}/p2p/research/", ready=None, relay=False)
+                await page.fill("#token", TOKEN)
+                await page.click("#login button[type=submit]")
+                await wait_console(page, "c.live === false && c.exports && c.exports.length === 1", 30, "export list, no feed")
+                assert "no live console" in await page.inner_text("#liveNote")
+                row = page.locator('#finished tbody tr[data-game-id="div-1"]')
+                assert "diverged at frame 33" in await row.inner_text()
+                await row.get_by_role("button", name="timeline").click()
+                await wait_console(page, "c.diff && c.diff.frame === 33", 15, "state diff")
+                table = await page.inner_text("#diffTable")
+                assert "$.players[0][1]" in table and "player 0" in table and "player 1" in table, table
+                assert "no timeline of this game" in await page.inner_text("#timelineNote")
+                shots = artifacts_dir / artifact_stem(request.node.nodeid)
+                shots.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=f"{shots}-console-diff.png", full_page=True)
+
+        asyncio.run(scenario())
+    finally:
+        server.stop()

@@ -44,14 +44,16 @@ class ReadyProcess:
                 self.proc.wait(timeout=timeout)
 
 
-def start_ready_process(cmd: list[str], name: str, ready_prefix: str = "READY", timeout: float = 20.0) -> ReadyProcess:
-    """Start ``cmd``; return once a stdout line starts with ``ready_prefix``.
+def start_ready_process(cmd: list[str], name: str, ready_prefix: str = "READY", timeout: float = 20.0,
+                        env: dict[str, str] | None = None) -> ReadyProcess:
+    """Start ``cmd`` (with ``env`` as its whole environment, when given); return once a stdout
+    line starts with ``ready_prefix``.
 
     Raises ProcessStartError with the process's output if it exits or the deadline passes.
     """
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     except OSError as err:
         raise ProcessStartError(f"{name}: cannot start {cmd[0]}: {err}") from err
     lines: queue.Queue[str | None] = queue.Queue()

@@ -50,7 +50,7 @@ class View:
 
 
 def payload(game: int, player: int, seq: int) -> dict[str, Any]:
-    return {"game_id": f"{game:016x}", "seq": seq, "frame": 60 * seq, "confirmed_frame": 60 * seq - 3, "verified_frame": 60 * seq - 5,
+    return {"game_id": f"{game:016x}", "seq": seq, "frame": 60 * seq, "confirmed_frame": max(-1, 60 * seq - 3), "verified_frame": max(-1, 60 * seq - 5),
             "episode": 0, "state": "running", "rtt_ms": {str(1 - player): 40.0 + seq % 7}, "rollbacks": seq * 3,
             "max_rollback_depth": 4, "stalled_frames": seq // 5, "mispredicted_frames": seq * 4, "desyncs": 0,
             "first_desync_frame": None, "path_kind": "relay", "hidden": False, "hidden_s": 0.0}

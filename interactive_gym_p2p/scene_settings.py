@@ -205,7 +205,7 @@ P2P_CHECKS: dict[str, Any] = {
     "players": lambda s, v: check_int(s, v, 2, MAX_PLAYERS),
     "fps": lambda s, v: check_int(s, v, 1, 120),
     "input_delay": check_input_delay,
-    "prediction_window": lambda s, v: check_int(s, v, 0, 60),
+    "prediction_window": lambda s, v: check_int(s, v, 0, 32),
     "input_redundancy": lambda s, v: check_int(s, v, 1, 128),
     "disconnect_policy": lambda s, v: check_choice(s, v, DISCONNECT_POLICIES),
     "disconnect_notify_ms": lambda s, v: check_int(s, v, 50, 60_000),

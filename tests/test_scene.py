@@ -37,7 +37,7 @@ def test_defaults_and_chaining() -> None:
         ("input_delay", -1, "'auto' or an integer from 0 to 16"),
         ("input_delay", 17, "'auto' or an integer from 0 to 16"),
         ("input_delay", "AUTO", "'auto' or an integer from 0 to 16"),
-        ("prediction_window", 61, "from 0 to 60"),
+        ("prediction_window", 33, "from 0 to 32"),
         ("input_redundancy", 0, "from 1 to 128"),
         ("input_redundancy", 129, "from 1 to 128"),
         ("disconnect_policy", "pause", "'end', 'default_action'"),

@@ -42,6 +42,15 @@ from .env_check import (
     inspect_step_code,
 )
 from .scene_assets import SceneAssets, check_asset_specs
+from .matchmaking.settings import (
+    MATCHMAKING_CHECKS,
+    WAITING_ROOM_CHECKS,
+    Condition,
+    MatchmakingSettings,
+    WaitingRoomSettings,
+    check_conditions,
+    check_waiting_room,
+)
 from .scene_settings import (
     P2P_CHECKS,
     VALIDATION_CHECKS,
@@ -95,6 +104,9 @@ class P2PGymScene(GymScene):
         self.packages_to_install = []
         self.p2p_settings = P2PSettings()
         self.validation_settings = ValidationSettings()
+        self.matchmaking_settings = MatchmakingSettings()
+        self.waiting_room_settings = WaitingRoomSettings()
+        self.condition_list: tuple[Condition, ...] = ()
         self.fps = self.p2p_settings.fps
         self.env_code_report: EnvCodeReport | None = None
         self._binding: SignalingBinding | None = None
@@ -128,8 +140,58 @@ class P2PGymScene(GymScene):
             players_now = checked.get("players", self.p2p_settings.players)
             checked["agent_ids"] = check_agent_ids("p2p(agent_ids)", given["agent_ids"], players_now)
         # replace() re-runs the cross-setting checks; on error the old settings stay.
-        self.p2p_settings = dataclasses.replace(self.p2p_settings, **checked)
+        new = dataclasses.replace(self.p2p_settings, **checked)
+        if self.condition_list:
+            # Conditions were checked against the old settings: check them again.
+            check_conditions("conditions", [c.to_dict() for c in self.condition_list], new)
+        self.p2p_settings = new
         self.fps = self.p2p_settings.fps
+        return self
+
+    def matchmaking(
+        self,
+        matcher: Any = NotProvided,
+        max_p2p_rtt_ms: int | None = NotProvided,
+        probe: bool | None = NotProvided,
+        probe_pings: int = NotProvided,
+        probe_timeout_s: float = NotProvided,
+        rtt_wait_s: float = NotProvided,
+        requeue_on_connection_failure: bool = NotProvided,
+        max_requeues: int = NotProvided,
+    ) -> P2PGymScene:
+        """Who plays whom; see :class:`~interactive_gym_p2p.matchmaking.settings.MatchmakingSettings`."""
+        given = _given(locals())
+        checked = {name: MATCHMAKING_CHECKS[name](f"matchmaking({name})", v) for name, v in given.items()}
+        self.matchmaking_settings = dataclasses.replace(self.matchmaking_settings, **checked)
+        return self
+
+    def waiting_room(
+        self,
+        on_timeout: str = NotProvided,
+        min_players: int | None = NotProvided,
+        bot_actions: str = NotProvided,
+        bot_start_timeout_s: float = NotProvided,
+        announce_bot: bool = NotProvided,
+    ) -> P2PGymScene:
+        """The waiting room's timeout policy; see :class:`~interactive_gym_p2p.matchmaking.settings.WaitingRoomSettings`.
+
+        The timeout itself is ``p2p(wait_timeout_s=...)`` (or Interactive Gym's ``waitroom_timeout``).
+        """
+        given = _given(locals())
+        checked = {name: WAITING_ROOM_CHECKS[name](f"waiting_room({name})", v) for name, v in given.items()}
+        self.waiting_room_settings = dataclasses.replace(self.waiting_room_settings, **checked)
+        return self
+
+    def conditions(self, conditions: Any) -> P2PGymScene:
+        """Experimental conditions its games are assigned to, balanced by completed games.
+
+        ``{"name": {"p2p": {setting: value, ...}, "target": n}, ...}`` (or a list of
+        :class:`~interactive_gym_p2p.matchmaking.settings.Condition`); ``None`` removes them.
+        """
+        if conditions is None:
+            self.condition_list = ()
+            return self
+        self.condition_list = check_conditions("conditions", conditions, self.p2p_settings)
         return self
 
     def validation(
@@ -341,6 +403,7 @@ class P2PGymScene(GymScene):
             )
         check_action("gameplay(default_action)", self.default_action)
         porting.check_scene(self)
+        check_waiting_room(self.waiting_room_settings, self.p2p_settings.players)
         if not self.environment_initialization_code:
             raise SceneConfigError(
                 "pyodide(environment_initialization_code)", "must be set: the Python source every browser runs"
@@ -386,9 +449,11 @@ class P2PGymScene(GymScene):
         """``environment(seed=...)``: the shared seed of every game, else None (fresh per game)."""
         return getattr(self, "seed", None)
 
-    def game_settings(self) -> dict[str, Any]:
-        """The settings of every game of this scene (``settings`` of the validation export)."""
-        p2p = p2p_settings_dict(self.p2p_settings)
+    def game_settings(self, condition: Condition | None = None) -> dict[str, Any]:
+        """The settings of every game of this scene (``settings`` of the validation export),
+        or of its games in ``condition`` (the scene's with the condition's overrides)."""
+        settings = self.p2p_settings if condition is None else dataclasses.replace(self.p2p_settings, **condition.p2p)
+        p2p = p2p_settings_dict(settings)
         p2p["wait_timeout_s"] = check_number("wait_timeout_s", self.wait_timeout_s, 0, 10**9)
         p2p["agent_ids"] = None if self.agent_ids is None else list(self.agent_ids)
         p2p["default_action"] = self.default_action
@@ -399,7 +464,7 @@ class P2PGymScene(GymScene):
         return {
             "p2p": p2p,
             "validation": validation_settings_dict(self.validation_settings),
-            "impairment": None if self.p2p_settings.impairment is None else dict(self.p2p_settings.impairment),
+            "impairment": None if settings.impairment is None else dict(settings.impairment),
         }
 
     def signaling_rules(self) -> SignalingRules:
@@ -420,6 +485,11 @@ class P2PGymScene(GymScene):
             settings=self.game_settings(),
             timeout_redirect_url=self.waitroom_timeout_redirect_url,
             seed=self.fixed_seed,
+            connection_fallback=s.connection_fallback,
+            matchmaking=self.matchmaking_settings,
+            waiting_room=self.waiting_room_settings,
+            conditions=self.condition_list,
+            condition_settings={c.name: self.game_settings(c) for c in self.condition_list},
         )
 
     def p2p_payload(self) -> dict[str, Any]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .matchmaking.settings import Condition, MatchmakingSettings, WaitingRoomSettings
 
 I32_MIN = -(2**31)
 I32_MAX = 2**31 - 1
@@ -294,3 +297,27 @@ class SignalingRules:
     timeout_redirect_url: str | None = None
     seed: int | None = None
     """Shared seed of every game (``environment(seed=...)``); None: a fresh one per game."""
+    connection_fallback: str = "none"
+    matchmaking: MatchmakingSettings = field(default_factory=lambda: _matchmaking_default())
+    waiting_room: WaitingRoomSettings = field(default_factory=lambda: _waiting_room_default())
+    conditions: tuple[Condition, ...] = ()
+    condition_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The game settings of each condition (the scene's with the condition's p2p overrides)."""
+
+    def settings_for(self, condition: str | None) -> dict[str, Any]:
+        """The settings a game in ``condition`` is played with."""
+        if condition is None:
+            return self.settings
+        return self.condition_settings[condition]
+
+
+def _matchmaking_default() -> MatchmakingSettings:
+    from .matchmaking.settings import MatchmakingSettings
+
+    return MatchmakingSettings()
+
+
+def _waiting_room_default() -> WaitingRoomSettings:
+    from .matchmaking.settings import WaitingRoomSettings
+
+    return WaitingRoomSettings()

@@ -20,9 +20,12 @@ from ..console.namespace import ConsoleNamespace
 from ..console.routes import create_console_blueprint
 from ..console.service import Console
 from ..console.store import InMemoryConsoleStore
+from ..matchmaking.bots import ProcessBotLauncher
+from ..matchmaking.conditions import JsonlLedger, MemoryLedger
+from ..matchmaking.decisions import JsonlDecisionLog, MemoryDecisionLog
 from ..signaling.core import Signaling
 from ..signaling.namespace import NAMESPACE as SIGNALING_NAMESPACE
-from ..signaling.namespace import GameHooks, SignalingNamespace
+from ..signaling.namespace import GameHooks, MatchmakingServices, SignalingNamespace
 from ..signaling.tickets import SignalingTickets
 from ..validation.tokens import UploadTokens
 from .config import ServerConfig, ServerContext, derive_secret
@@ -89,6 +92,18 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
             end_game=lambda game_id, message: signaling_ns.end_game(game_id, message),
             report_interval_s=config.console_interval_s,
         )
+    matchmaking_dir = data_dir / "matchmaking"
+    ledger = JsonlLedger(matchmaking_dir / "conditions.jsonl") if config.matchmaking_log else MemoryLedger()
+    signaling.load_condition_counts(ledger.load())
+    bots = config.bot_launcher
+    if bots is None:
+        bots = ProcessBotLauncher(log_dir=data_dir / "bots", server_url=_local_url(config))
+    matchmaking = MatchmakingServices(
+        decisions=JsonlDecisionLog(matchmaking_dir / "decisions.jsonl") if config.matchmaking_log else MemoryDecisionLog(),
+        ledger=ledger,
+        bots=bots,
+        rtt_interval_s=config.rtt_interval_s,
+    )
     signaling_ns = SignalingNamespace(
         signaling,
         tickets,
@@ -98,6 +113,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
             _chain(config.on_game_ended, console.game_ended if console else None),
         ),
         sweep_interval_s=config.sweep_interval_s,
+        matchmaking=matchmaking,
     )
     flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, config.save_scene_data and experiment.save_data)
     socketio.on_namespace(signaling_ns)
@@ -118,7 +134,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         tickets=tickets,
         experiment_id=experiment.experiment_id,
         extra={"signaling_namespace": signaling_ns, "participants": flow, "console": console,
-               "console_namespace": console_ns},
+               "console_namespace": console_ns, "matchmaking": matchmaking},
     )
     app.extensions[EXTENSION_KEY] = context
     if console is not None:
@@ -166,6 +182,21 @@ def _chain(first: Callable[[Any], None] | None, second: Callable[[Any], None] | 
             second(arg)
 
     return both
+
+
+def _local_url(config: ServerConfig) -> str | None:
+    """Where a process on this machine reaches the server (bots); None until the port is known."""
+    if config.port == 0:
+        return None
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    return f"http://{host}:{config.port}"
+
+
+def set_server_url(app: flask.Flask, url: str) -> None:
+    """Tell the bot launcher the server's URL (once a server on port 0 knows its port)."""
+    bots = server_context(app).extra["matchmaking"].bots
+    if bots is not None and hasattr(bots, "server_url") and not bots.server_url:
+        bots.server_url = url
 
 
 def server_context(app: flask.Flask) -> ServerContext:

@@ -16,7 +16,7 @@ import flask
 import flask_socketio
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import create_app, server_context
+from .app import create_app, server_context, set_server_url
 from .config import ServerConfig, ServerContext
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class BackgroundServer:
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="p2p-background-server", daemon=True)
         self._thread.start()
+        set_server_url(self.app, self.url)
         logger.info("serving on %s", self.url)
         return self.url
 

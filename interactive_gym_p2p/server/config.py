@@ -81,6 +81,14 @@ class ServerConfig:
     console_interval_s: float = 2.0
     """How often the research console's feed is pushed (and how often clients are expected to
     report; a player silent for three intervals shows as stale)."""
+    bot_launcher: Any = None
+    """Starts bots for waiting rooms whose timeout policy is 'bot' (``matchmaking.bots.BotLauncher``);
+    None: one ``python -m interactive_gym_p2p.peer`` process per fill, logs in ``data_dir/bots``."""
+    rtt_interval_s: float = 1.0
+    """How often each waiting participant's RTT to the server is measured on its socket."""
+    matchmaking_log: bool = True
+    """Write the matchmaking decision log and the completed games per condition under
+    ``data_dir/matchmaking`` (False: kept in memory only)."""
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -110,6 +118,10 @@ class ServerConfig:
             raise ValueError("ServerConfig.console_interval_s must be from 0.05 to 60 seconds")
         if not (isinstance(self.sweep_interval_s, (int, float)) and math.isfinite(self.sweep_interval_s) and 0.01 <= self.sweep_interval_s <= 5):
             raise ValueError("ServerConfig.sweep_interval_s must be from 0.01 to 5 seconds")
+        if not (isinstance(self.rtt_interval_s, (int, float)) and math.isfinite(self.rtt_interval_s) and 0.1 <= self.rtt_interval_s <= 60):
+            raise ValueError("ServerConfig.rtt_interval_s must be from 0.1 to 60 seconds")
+        if self.bot_launcher is not None and not hasattr(self.bot_launcher, "launch"):
+            raise ValueError("ServerConfig.bot_launcher must have launch(request), poll() and stop()")
 
 
 def derive_secret(secret: bytes, purpose: str) -> bytes:

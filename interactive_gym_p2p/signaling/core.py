@@ -13,11 +13,12 @@ import logging
 import random
 import secrets
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Protocol
 
+from ..matchmaking.conditions import Completion, choose_condition
 from ..scene_settings import SignalingRules
 from ..validation.tokens import UploadTokens
+from .matching import Matching, group_room, room_scene
 from .messages import GameRef, Relay, Signal
 from .records import (
     Connection,
@@ -25,7 +26,6 @@ from .records import (
     GameEnd,
     GameInfo,
     Group,
-    Outbound,
     PlayerInfo,
     Result,
     Seat,
@@ -33,8 +33,8 @@ from .records import (
     Slot,
     SlotGame,
     Waiter,
-    error_ack,
 )
+from .step import Step, utc_now
 from .store import SignalingStore
 
 logger = logging.getLogger(__name__)
@@ -55,35 +55,7 @@ class Transport(Protocol):
     def emit(self, event: str, payload: Any, sid: str) -> None: ...
 
 
-def _fifo_room(scene_id: str) -> str:
-    return f"fifo:{scene_id}"
-
-
-def _group_room(scene_id: str, group_id: str) -> str:
-    return f"group:{scene_id}:{group_id}"
-
-
-def _room_scene(room: str) -> str:
-    return room.split(":")[1]
-
-
-class _Step:
-    """Events and outcomes of one step, delivered together."""
-
-    def __init__(self) -> None:
-        self.out: list[Outbound] = []
-        self.result = Result()
-
-    def send(self, event: str, payload: Any, to: str | None) -> None:
-        if to is not None:
-            self.out.append(Outbound(event, payload, to))
-
-    def refuse(self, code: str, message: str) -> Result:
-        self.result.ack = error_ack(code, message)
-        return self.result
-
-
-class Signaling:
+class Signaling(Matching):
     """Matchmaking and relay for the P2P scenes of one experiment."""
 
     def __init__(
@@ -107,11 +79,14 @@ class Signaling:
         self.clock = clock
         # CSPRNG: seeds, game ids and player indices must not be guessable or biased.
         self.rng = rng if rng is not None else secrets.SystemRandom()
+        self._matchers: dict[str, Any] = {}
+        self._last_hold: dict[str, str] = {}
+        """Last 'hold' decision logged per room (so the log gets changes, not every sweep)."""
 
     # ------------------------------------------------------------------ plumbing
 
-    def _run(self, body: Callable[[_Step], Any]) -> Result:
-        step = _Step()
+    def _run(self, body: Callable[[Step], Any]) -> Result:
+        step = Step()
         with self.store.transaction():
             body(step)
             for out in step.out:
@@ -132,7 +107,7 @@ class Signaling:
     def connect(self, sid: str, slot: Slot) -> Result:
         """A socket showed a valid ticket for ``slot``."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             if slot.scene_id not in self.rules:
                 step.refuse("unknown_scene", f"scene {slot.scene_id!r} is not a P2P scene of this experiment")
                 return
@@ -143,7 +118,7 @@ class Signaling:
     def disconnect(self, sid: str) -> Result:
         """A socket closed: leave the waiting room, or hold the seat for the grace period."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             connection = self.store.get_connection(sid)
             self.store.delete_connection(sid)
             if connection is None:
@@ -179,7 +154,7 @@ class Signaling:
     def join(self, sid: str) -> Result:
         """Take a seat: rejoin the slot's live game, or wait to be matched."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             connection = self.store.get_connection(sid)
             if connection is None:
                 step.refuse("not_connected", "this socket has no valid signaling ticket")
@@ -187,7 +162,7 @@ class Signaling:
             slot = connection.slot
             rules = self.rules[slot.scene_id]
             record = self.store.get_slot_game(slot)
-            if record is not None:
+            if record is not None and record.state is not SeatState.REQUEUED:
                 located = self._live_seat(slot)
                 if located is not None:
                     self._rejoin(step, located[0], located[1], sid, rules)
@@ -198,22 +173,25 @@ class Signaling:
             if room is not None:
                 self._rebind_waiter(step, room, slot, sid, rules)
                 return
+            fill = self._fill_of_bot(slot.subject_id)
+            if fill is not None and fill.scene_id == slot.scene_id:
+                self._bot_joins(step, fill, slot, sid)
+                return
             group = self.store.get_group(slot.subject_id) if rules.wait_for_known_group else None
             if group is not None and len(group.subject_ids) == rules.players:
                 deadline = self._now() + rules.group_wait_timeout_s
-                self._enter_room(step, _group_room(slot.scene_id, group.group_id), Waiter(slot, sid, self._now(), deadline), rules, group)
+                self._enter_room(step, group_room(slot.scene_id, group.group_id), Waiter(slot, sid, self._now(), deadline), rules, group)
             else:
                 if group is not None:
                     logger.info(
                         "subject %s: known group of %d does not fit %d players; FIFO matching",
                         slot.subject_id, len(group.subject_ids), rules.players,
                     )
-                deadline = self._now() + rules.wait_timeout_s
-                self._enter_room(step, _fifo_room(slot.scene_id), Waiter(slot, sid, self._now(), deadline), rules, None)
+                self._enter_fifo(step, slot, sid, rules)
 
         return self._run(body)
 
-    def _refuse_finished_slot(self, step: _Step, record: SlotGame, rules: SignalingRules) -> None:
+    def _refuse_finished_slot(self, step: Step, record: SlotGame, rules: SignalingRules) -> None:
         gid = record.game_id
         if record.state is SeatState.DROPPED:
             step.refuse(
@@ -230,60 +208,43 @@ class Signaling:
         else:
             step.refuse("game_over", f"game {gid} is over")
 
-    def _rebind_waiter(self, step: _Step, room: str, slot: Slot, sid: str, rules: SignalingRules) -> None:
+    def _rebind_waiter(self, step: Step, room: str, slot: Slot, sid: str, rules: SignalingRules) -> None:
         waiters = self.store.get_waiting(room)
+        probes = []
         for waiter in waiters:
             if waiter.slot == slot and waiter.sid != sid:
                 self._supersede(step, waiter.sid)
                 waiter.sid = sid
+                if waiter.reserved is not None and self.store.get_probe(waiter.reserved) is not None:
+                    probes.append(waiter.reserved)
         self.store.set_waiting(room, waiters)
-        self._announce_waiting(step, room, waiters, rules)
+        step.result.pings.append(sid)
+        for probe_id in probes:
+            # The new page knows nothing of the probe the old one was running.
+            self._abandon_probe(step, probe_id, slot.subject_id)
+        self._announce_waiting(step, room, self.store.get_waiting(room), rules)
         step.result.ack = {"ok": True, "status": "waiting"}
 
-    def _enter_room(self, step: _Step, room: str, waiter: Waiter, rules: SignalingRules, group: Group | None) -> None:
-        waiters = self.store.get_waiting(room) + [waiter]
-        if group is not None:
-            complete = {w.slot.subject_id for w in waiters} >= set(group.subject_ids)
-        else:
-            complete = len(waiters) >= rules.players
-        if not complete:
-            self.store.set_waiting(room, waiters)
+    def _enter_room(self, step: Step, room: str, waiter: Waiter, rules: SignalingRules, group: Group) -> None:
+        """A known group's room: the game forms when every member is here."""
+        self._insert_waiter(room, waiter)
+        waiters = self.store.get_waiting(room)
+        step.result.pings.append(waiter.sid)
+        if not {w.slot.subject_id for w in waiters} >= set(group.subject_ids):
             self._announce_waiting(step, room, waiters, rules)
             step.result.ack = {"ok": True, "status": "waiting"}
             return
         batch, rest = waiters[: rules.players], waiters[rules.players :]
         self.store.set_waiting(room, rest)
-        game = self._create_game(step, rules, batch)
+        game = self._create_game(step, rules, batch, {"matcher": "known_group", "reason": f"group {group.group_id}"})
+        step.decide({
+            "event": "group_match", "scene_id": rules.scene_id, "game_id": game.game_id, "condition": game.condition,
+            "reason": f"known group {group.group_id} from scene {group.source_scene_id}",
+            "players": [self._player_entry(w) for w in batch],
+        })
         step.result.ack = {"ok": True, "status": "matched", "game_id": game.game_id}
 
-    def _announce_waiting(self, step: _Step, room: str, waiters: list[Waiter], rules: SignalingRules) -> None:
-        now = self._now()
-        for waiter in waiters:
-            step.send(
-                "waiting",
-                {
-                    "scene_id": rules.scene_id,
-                    "players_needed": rules.players,
-                    "players_waiting": len(waiters),
-                    "remaining_s": round(max(0.0, waiter.deadline - now), 3),
-                    "group": room.startswith("group:"),
-                },
-                waiter.sid,
-            )
-
-    def _leave_waiting_room(self, step: _Step, slot: Slot, only_sid: str | None = None) -> bool:
-        room = self.store.get_waiting_room_of(slot)
-        if room is None:
-            return False
-        waiters = self.store.get_waiting(room)
-        keep = [w for w in waiters if not (w.slot == slot and (only_sid is None or w.sid == only_sid))]
-        if len(keep) == len(waiters):
-            return False
-        self.store.set_waiting(room, keep)
-        self._announce_waiting(step, room, keep, self.rules[_room_scene(room)])
-        return True
-
-    def _supersede(self, step: _Step, old_sid: str | None) -> None:
+    def _supersede(self, step: Step, old_sid: str | None) -> None:
         if old_sid is None:
             return
         step.send("superseded", {"message": "a newer connection of this participant took over"}, old_sid)
@@ -291,7 +252,7 @@ class Signaling:
 
     # ------------------------------------------------------------------ games
 
-    def _create_game(self, step: _Step, rules: SignalingRules, batch: list[Waiter]) -> Game:
+    def _create_game(self, step: Step, rules: SignalingRules, batch: list[Waiter], match: dict[str, Any]) -> Game:
         game_id = self._new_id()
         # A scene's fixed seed (environment(seed=...)) makes every game replay the same episodes.
         seed = self.rng.getrandbits(32) if rules.seed is None else rules.seed
@@ -302,27 +263,52 @@ class Signaling:
             token = None
             if rules.export and self.upload_tokens is not None:
                 token = self.upload_tokens.issue(game_id, index, waiter.slot.subject_id)
-            seats.append(Seat(index, waiter.slot, waiter.sid, SeatState.CONNECTED, None, token))
+            seats.append(Seat(index, waiter.slot, waiter.sid, SeatState.CONNECTED, None, token, bot=waiter.bot))
         seats.sort(key=lambda s: s.player_index)
-        created_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        game = Game(game_id, rules.scene_id, seed, seats, created_at)
+        created_at = utc_now()
+        condition = None
+        if rules.conditions:
+            chosen, why = choose_condition(
+                rules.conditions, self.store.get_condition_counts(rules.scene_id), self._running_conditions(rules.scene_id), self.rng
+            )
+            condition = chosen.name
+            match = {**match, "condition_reason": why}
+        game = Game(game_id, rules.scene_id, seed, seats, created_at, condition, dict(match))
         self.store.put_game(game)
         for seat in seats:
             self.store.set_slot_game(seat.slot, SlotGame(game_id, seat.state))
         for seat in seats:
             step.send("game_ready", self._ready_payload(game, seat, rules, rejoin=False), seat.sid)
         step.result.created.append(
-            GameInfo(game_id, rules.scene_id, seed, tuple(self._player_infos(game, rules)), rules.settings, created_at)
+            GameInfo(game_id, rules.scene_id, seed, tuple(self._player_infos(game, rules)), rules.settings_for(condition),
+                     created_at, condition)
         )
         logger.info(
-            "game %s created in scene %s: %s",
-            game_id, rules.scene_id, ", ".join(f"{s.player_index}={s.slot.subject_id}" for s in seats),
+            "game %s created in scene %s%s: %s",
+            game_id, rules.scene_id, "" if condition is None else f" (condition {condition})",
+            ", ".join(f"{s.player_index}={s.slot.subject_id}{' (bot)' if s.bot else ''}" for s in seats),
         )
         return game
 
+    def _running_conditions(self, scene_id: str) -> dict[str, int]:
+        """Games in progress per condition (bot games left out: they never count)."""
+        running: dict[str, int] = {}
+        for game_id in self.store.game_ids():
+            game = self.store.get_game(game_id)
+            if game is not None and game.scene_id == scene_id and game.condition is not None and not game.has_bot:
+                running[game.condition] = running.get(game.condition, 0) + 1
+        return running
+
+    def load_condition_counts(self, counts: dict[str, dict[str, int]]) -> None:
+        """Completed games per scene and condition from the durable ledger (at start)."""
+        with self.store.transaction():
+            for scene_id, per_condition in counts.items():
+                if scene_id in self.rules:
+                    self.store.set_condition_counts(scene_id, per_condition)
+
     def _player_infos(self, game: Game, rules: SignalingRules) -> list[PlayerInfo]:
         return [
-            PlayerInfo(s.player_index, s.slot.subject_id, None if rules.agent_ids is None else rules.agent_ids[s.player_index])
+            PlayerInfo(s.player_index, s.slot.subject_id, None if rules.agent_ids is None else rules.agent_ids[s.player_index], s.bot)
             for s in game.seats
         ]
 
@@ -341,7 +327,7 @@ class Signaling:
         me = seat.player_index
         players = [
             {"player_index": p.player_index, "subject_id": p.subject_id, "agent_id": p.agent_id,
-             "state": game.seat_at(p.player_index).state.value}  # type: ignore[union-attr]
+             "state": game.seat_at(p.player_index).state.value, "bot": p.bot}  # type: ignore[union-attr]
             for p in self._player_infos(game, rules)
         ]
         upload = None
@@ -363,7 +349,8 @@ class Signaling:
             "ice_servers": self._ice_servers_for(rules, seat.slot.subject_id),
             "ice_transport_policy": rules.ice_transport_policy,
             "upload": upload,
-            "settings": rules.settings,
+            "settings": rules.settings_for(game.condition),
+            "condition": game.condition,
             "rejoin": rejoin,
         }
 
@@ -377,7 +364,7 @@ class Signaling:
             return None
         return game, seat
 
-    def _rejoin(self, step: _Step, game: Game, seat: Seat, sid: str, rules: SignalingRules) -> None:
+    def _rejoin(self, step: Step, game: Game, seat: Seat, sid: str, rules: SignalingRules) -> None:
         new_socket = seat.sid != sid
         if new_socket:
             self._supersede(step, seat.sid)
@@ -394,7 +381,7 @@ class Signaling:
                     step.send("peer_rejoined", {"game_id": game.game_id, "player_index": seat.player_index}, other.sid)
         step.result.ack = {"ok": True, "status": "rejoined", "game_id": game.game_id}
 
-    def _depart(self, step: _Step, game: Game, seat: Seat, state: SeatState, reason: str) -> None:
+    def _depart(self, step: Step, game: Game, seat: Seat, state: SeatState, reason: str) -> None:
         """A seat stops being live; tell the others and apply the disconnect policy."""
         seat.state = state
         seat.sid = None
@@ -432,7 +419,7 @@ class Signaling:
         self.store.put_game(game)
         self._close_if_done(step, game)
 
-    def _close_if_done(self, step: _Step, game: Game, ended_by: str | None = None) -> None:
+    def _close_if_done(self, step: Step, game: Game, ended_by: str | None = None) -> None:
         if game.live_seats():
             return
         finished = tuple(s.slot.subject_id for s in game.seats if s.state is SeatState.FINISHED)
@@ -440,9 +427,18 @@ class Signaling:
             # Interactive Gym's player groups: who played a game to its end together.
             self.store.put_group(Group(self._new_id(), finished, game.scene_id))
         self.store.delete_game(game.game_id)
-        outcome = "completed" if len(finished) == len(game.seats) else "incomplete"
+        if len(finished) == len(game.seats):
+            outcome = "completed"
+        elif game.connection_failed:
+            outcome = "connection_failed"
+        else:
+            outcome = "incomplete"
+        if outcome == "completed" and game.condition is not None and not game.has_bot:
+            self.store.add_condition_completion(game.scene_id, game.condition)
+            step.result.completions.append(Completion(game.scene_id, game.condition, game.game_id, utc_now()))
         step.result.ended.append(
-            GameEnd(game.game_id, game.scene_id, outcome, {s.player_index: s.state.value for s in game.seats}, ended_by)
+            GameEnd(game.game_id, game.scene_id, outcome, {s.player_index: s.state.value for s in game.seats}, ended_by,
+                    game.condition)
         )
         logger.info("game %s closed: %s%s", game.game_id, outcome, f" (ended by the {ended_by})" if ended_by else "")
 
@@ -455,7 +451,7 @@ class Signaling:
         or ``not_found`` when no such game is in progress.
         """
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             game = self.store.get_game(game_id)
             if game is None or not game.live_seats():
                 step.refuse("not_found", f"no game {game_id!r} is in progress")
@@ -488,54 +484,78 @@ class Signaling:
             return located[1].player_index
 
     def snapshot(self) -> dict[str, Any]:
-        """Waiting rooms and games in progress as plain values (the research console's view).
+        """Waiting rooms, games in progress and condition counts as plain values (the research
+        console's view; docs/matchmaking.md).
 
         ``waiting``: ``[{room, scene_id, group, players_needed, waiters: [{subject_id,
-        waited_s, remaining_s, rtt_ms}]}]``; ``games``: ``[{game_id, scene_id, created_at,
-        condition, seats: [{player_index, subject_id, state}]}]``. ``rtt_ms`` and ``condition``
-        are None where matchmaking does not measure or assign them.
+        waited_s, remaining_s, rtt_ms, state, requeues, bot}]}]`` (``rtt_ms``: the waiter's
+        median RTT to the server, None before the first sample; ``state``: waiting, probing or
+        bot); ``games``: ``[{game_id, scene_id, created_at, condition, seats: [{player_index,
+        subject_id, state, bot}], match}]`` (``match``: matcher, reason, estimated and probed
+        RTT, path); ``conditions``: ``{scene_id: {condition: {completed, running, target}}}``.
         """
         with self.store.transaction():
             now = self._now()
             rooms = []
             for room in sorted(self.store.waiting_rooms()):
-                scene_id = _room_scene(room)
+                scene_id = room_scene(room)
                 rules = self.rules.get(scene_id)
+                waiters = []
+                for w in self.store.get_waiting(room):
+                    history = self.store.get_history(w.slot)
+                    state = "waiting"
+                    if w.reserved is not None:
+                        state = "probing" if self.store.get_probe(w.reserved) is not None else "bot"
+                    waiters.append({
+                        "subject_id": w.slot.subject_id,
+                        "waited_s": round(max(0.0, now - w.since), 3),
+                        "remaining_s": round(max(0.0, w.deadline - now), 3),
+                        "rtt_ms": None if w.server_rtt_ms is None else round(w.server_rtt_ms, 1),
+                        "state": state,
+                        "requeues": 0 if history is None else history.requeues,
+                        "bot": w.bot,
+                    })
                 rooms.append({
                     "room": room,
                     "scene_id": scene_id,
                     "group": room.startswith("group:"),
                     "players_needed": rules.players if rules is not None else None,
-                    "waiters": [
-                        {
-                            "subject_id": w.slot.subject_id,
-                            "waited_s": round(max(0.0, now - w.since), 3),
-                            "remaining_s": round(max(0.0, w.deadline - now), 3),
-                            "rtt_ms": getattr(w, "rtt_ms", None),
-                        }
-                        for w in self.store.get_waiting(room)
-                    ],
+                    "waiters": waiters,
                 })
             games = []
+            running: dict[str, dict[str, int]] = {}
             for game_id in self.store.game_ids():
                 game = self.store.get_game(game_id)
                 if game is None:
                     continue
+                if game.condition is not None and not game.has_bot:
+                    per_scene = running.setdefault(game.scene_id, {})
+                    per_scene[game.condition] = per_scene.get(game.condition, 0) + 1
                 games.append({
                     "game_id": game.game_id,
                     "scene_id": game.scene_id,
                     "created_at": game.created_at,
-                    "condition": getattr(game, "condition", None),
+                    "condition": game.condition,
                     "seats": [
-                        {"player_index": s.player_index, "subject_id": s.slot.subject_id, "state": s.state.value}
+                        {"player_index": s.player_index, "subject_id": s.slot.subject_id, "state": s.state.value, "bot": s.bot}
                         for s in game.seats
                     ],
+                    "match": dict(game.match),
                 })
-            return {"waiting": rooms, "games": games}
+            conditions = {}
+            for scene_id, rules in self.rules.items():
+                if rules.conditions:
+                    done = self.store.get_condition_counts(scene_id)
+                    conditions[scene_id] = {
+                        c.name: {"completed": done.get(c.name, 0), "running": running.get(scene_id, {}).get(c.name, 0),
+                                 "target": c.target}
+                        for c in rules.conditions
+                    }
+            return {"waiting": rooms, "games": games, "conditions": conditions}
 
     # ------------------------------------------------------------------ in-game messages
 
-    def _seat_for(self, step: _Step, sid: str, game_id: str, event: str) -> tuple[Game, Seat] | None:
+    def _seat_for(self, step: Step, sid: str, game_id: str, event: str) -> tuple[Game, Seat] | None:
         connection = self.store.get_connection(sid)
         if connection is None:
             step.refuse("not_connected", "this socket has no valid signaling ticket")
@@ -550,7 +570,7 @@ class Signaling:
             return None
         return located
 
-    def _target(self, step: _Step, game: Game, seat: Seat, to: int, event: str) -> Seat | None:
+    def _target(self, step: Step, game: Game, seat: Seat, to: int, event: str) -> Seat | None:
         target = game.seat_at(to)
         if target is None or target is seat:
             logger.warning("refused %s in game %s from player %d to player %d: no such peer", event, game.game_id, seat.player_index, to)
@@ -564,7 +584,7 @@ class Signaling:
     def signal(self, sid: str, message: Signal) -> Result:
         """Relay an SDP offer/answer or ICE candidate to one peer of the sender's game."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             located = self._seat_for(step, sid, message.game_id, "signal")
             if located is None:
                 return
@@ -582,7 +602,7 @@ class Signaling:
     def relay(self, sid: str, message: Relay) -> Result:
         """Forward one binary protocol message to a peer (the fallback path without WebRTC)."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             located = self._seat_for(step, sid, message.game_id, "relay")
             if located is None:
                 return
@@ -596,7 +616,7 @@ class Signaling:
     def finished(self, sid: str, ref: GameRef) -> Result:
         """The sender's game is over for it (its last episode ended)."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             located = self._seat_for(step, sid, ref.game_id, "finished")
             if located is not None:
                 self._depart(step, located[0], located[1], SeatState.FINISHED, "finished")
@@ -606,7 +626,7 @@ class Signaling:
     def leave(self, sid: str, ref: GameRef) -> Result:
         """The sender gives up its seat before the game is over."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             located = self._seat_for(step, sid, ref.game_id, "leave")
             if located is not None:
                 self._depart(step, located[0], located[1], SeatState.LEFT, "left")
@@ -616,7 +636,7 @@ class Signaling:
     def release(self, slot: Slot) -> Result:
         """The participant left the scene (Stager advanced): give up its place or seat."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             self._leave_waiting_room(step, slot)
             located = self._live_seat(slot)
             if located is not None:
@@ -627,38 +647,11 @@ class Signaling:
     # ------------------------------------------------------------------ time
 
     def sweep(self) -> Result:
-        """Expire waiting-room timeouts and reconnect grace periods that have passed."""
+        """Expire probes, bot fills, waiting-room timeouts and reconnect grace periods that have passed."""
 
-        def body(step: _Step) -> None:
+        def body(step: Step) -> None:
             now = self._now()
-            for room in self.store.waiting_rooms():
-                waiters = self.store.get_waiting(room)
-                expired = [w for w in waiters if w.deadline <= now]
-                if not expired:
-                    continue
-                keep = [w for w in waiters if w.deadline > now]
-                self.store.set_waiting(room, keep)
-                rules = self.rules[_room_scene(room)]
-                group = room.startswith("group:")
-                for waiter in expired:
-                    waited = now - waiter.since
-                    message = (
-                        f"your group members from the previous game did not all arrive within {waited:.0f} s"
-                        if group
-                        else f"no other participant could be matched with you within {waited:.0f} s"
-                    )
-                    step.send(
-                        "wait_timeout",
-                        {
-                            "scene_id": rules.scene_id,
-                            "reason": "group" if group else "no_match",
-                            "message": message,
-                            "waited_s": round(waited, 3),
-                            "redirect_url": rules.timeout_redirect_url,
-                        },
-                        waiter.sid,
-                    )
-                self._announce_waiting(step, room, keep, rules)
+            self._sweep_matching(step, now)
             for game_id in self.store.game_ids():
                 game = self.store.get_game(game_id)
                 if game is None:

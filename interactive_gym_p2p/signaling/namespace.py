@@ -20,9 +20,20 @@ import flask_socketio
 from flask_socketio import ConnectionRefusedError
 
 from ..console.report import ReportInvalid, TelemetryReport, parse_report
+from ..matchmaking.bots import BotLauncher, BotLaunchError
+from ..matchmaking.conditions import ConditionLedger
+from ..matchmaking.decisions import DecisionLog
 from .core import Signaling
 from .limits import SignalingLimits, TokenBucket
-from .messages import Refusal, parse_game_ref, parse_join, parse_relay, parse_signal
+from .messages import (
+    Refusal,
+    parse_connection_failed,
+    parse_game_ref,
+    parse_join,
+    parse_probe_result,
+    parse_relay,
+    parse_signal,
+)
 from .records import GameEnd, GameInfo, Result, Slot, error_ack
 from .tickets import SignalingTickets, TicketError
 
@@ -44,6 +55,20 @@ class GameHooks:
     on_game_ended: Callable[[GameEnd], None] | None = None
 
 
+@dataclass(frozen=True)
+class MatchmakingServices:
+    """Where matchmaking's side effects go (all used outside signaling's lock)."""
+
+    decisions: DecisionLog | None = None
+    """The JSON-lines decision log."""
+    ledger: ConditionLedger | None = None
+    """Durable completed-game counts per condition."""
+    bots: BotLauncher | None = None
+    """Starts bot processes for waiting rooms whose timeout policy is 'bot'."""
+    rtt_interval_s: float = 1.0
+    """How often each waiting participant's RTT to the server is measured."""
+
+
 class SignalingNamespace(flask_socketio.Namespace):
     def __init__(
         self,
@@ -53,6 +78,7 @@ class SignalingNamespace(flask_socketio.Namespace):
         hooks: GameHooks = GameHooks(),
         sweep_interval_s: float = 0.2,
         namespace: str = NAMESPACE,
+        matchmaking: MatchmakingServices = MatchmakingServices(),
     ) -> None:
         super().__init__(namespace)
         self.signaling = signaling
@@ -66,6 +92,10 @@ class SignalingNamespace(flask_socketio.Namespace):
         }
         self.telemetry_sink: TelemetrySink | None = None
         """Where checked telemetry reports go (the research console), or None: not collected."""
+        self.matchmaking = matchmaking
+        self._pinged: dict[str, float] = {}
+        """When each waiting socket was last sent an ``rtt_ping``."""
+        self._ping_seq = 0
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._violations: dict[str, int] = {}
         self._last_error: dict[tuple[str, str], float] = {}
@@ -85,7 +115,60 @@ class SignalingNamespace(flask_socketio.Namespace):
             self._call_hook(self.hooks.on_game_ended, end)
         for sid in result.disconnect:
             self._close(sid)
+        mm = self.matchmaking
+        if result.completions and mm.ledger is not None:
+            for completion in result.completions:
+                try:
+                    mm.ledger.record(completion)
+                except Exception:
+                    logger.exception("recording completed game %s of condition %s failed", completion.game_id, completion.condition)
+        for request in result.bots:
+            self._launch_bots(request)
+        if result.decisions and mm.decisions is not None:
+            mm.decisions.write(result.decisions)
+        for sid in result.pings:
+            self._ping(sid)
         return result.ack
+
+    def _launch_bots(self, request: Any) -> None:
+        launcher = self.matchmaking.bots
+        try:
+            if launcher is None:
+                raise BotLaunchError("this server has no bot launcher")
+            launcher.launch(request)
+        except Exception as exc:
+            logger.error("bot fill %s: %s", request.fill_id, exc)
+            self._finish(self.signaling.bot_launch_failed(request.fill_id, str(exc)))
+
+    def _ping(self, sid: str) -> None:
+        """Measure the RTT to the server on a waiting participant's own socket."""
+        now = time.monotonic()
+        self._pinged[sid] = now
+        self._ping_seq += 1
+        sent = time.perf_counter()
+
+        def answered(*_: Any) -> None:
+            rtt_ms = (time.perf_counter() - sent) * 1000.0
+            try:
+                self._finish(self.signaling.rtt_sample(sid, rtt_ms))
+            except Exception:
+                logger.exception("RTT sample of %s failed", sid)
+
+        try:
+            self.socketio.emit("rtt_ping", {"seq": self._ping_seq}, to=sid, namespace=self.namespace, callback=answered)
+        except Exception:
+            logger.exception("rtt_ping to %s failed", sid)
+
+    def _ping_waiters(self) -> None:
+        interval = self.matchmaking.rtt_interval_s
+        now = time.monotonic()
+        waiting = set(self.signaling.waiting_sids())
+        for sid in list(self._pinged):
+            if sid not in waiting:
+                del self._pinged[sid]
+        for sid in waiting:
+            if now - self._pinged.get(sid, -interval) >= interval:
+                self._ping(sid)
 
     def _call_hook(self, hook: Callable[[Any], None] | None, arg: Any) -> None:
         if hook is None:
@@ -178,6 +261,7 @@ class SignalingNamespace(flask_socketio.Namespace):
         for key in [k for k in self._last_error if k[0] == sid]:
             self._last_error.pop(key, None)
         self._violations.pop(sid, None)
+        self._pinged.pop(sid, None)
 
     # ------------------------------------------------------------------ events
 
@@ -240,6 +324,27 @@ class SignalingNamespace(flask_socketio.Namespace):
             logger.exception("%s from %s failed", event, sid)
             return error_ack("internal", f"{event}: internal server error")
 
+    def on_connection_failed(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            failure = parse_connection_failed(payload)
+            return failure if isinstance(failure, Refusal) else self.signaling.connection_failed(sid, failure)
+
+        return self._handle("connection_failed", "control", args, step)
+
+    def on_probe_signal(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            message = parse_signal(payload, self.limits, event="probe_signal", id_field="probe_id")
+            return message if isinstance(message, Refusal) else self.signaling.probe_signal(sid, message)
+
+        return self._handle("probe_signal", "signal", args, step)
+
+    def on_probe_result(self, *args: Any) -> dict[str, Any]:
+        def step(sid: str, payload: Any) -> Result | Refusal:
+            report = parse_probe_result(payload)
+            return report if isinstance(report, Refusal) else self.signaling.probe_result(sid, report)
+
+        return self._handle("probe_result", "control", args, step)
+
     # ------------------------------------------------------------------ server side
 
     def end_game(self, game_id: str, message: str) -> dict[str, Any]:
@@ -266,9 +371,17 @@ class SignalingNamespace(flask_socketio.Namespace):
             self.socketio.sleep(self.sweep_interval_s)
             try:
                 self._finish(self.signaling.sweep())
+                self._ping_waiters()
+                if self.matchmaking.bots is not None:
+                    self.matchmaking.bots.poll()
             except Exception:
                 logger.exception("signaling sweep failed")
 
     def stop(self) -> None:
-        """End the sweeper (the server is shutting down)."""
+        """End the sweeper and any bot processes (the server is shutting down)."""
         self._stopped = True
+        if self.matchmaking.bots is not None:
+            try:
+                self.matchmaking.bots.stop()
+            except Exception:
+                logger.exception("stopping the bots failed")

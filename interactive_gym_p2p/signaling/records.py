@@ -39,9 +39,13 @@ class SeatState(str, Enum):
     DROPPED = "dropped"
     """Did not come back within the reconnect grace period."""
     ENDED = "ended"
-    """The game was ended for it (disconnect policy 'end' after a peer left)."""
+    """The game was ended for it (disconnect policy 'end' after a peer left, or its
+    connection failed and it could not be put back into the waiting room)."""
     STOPPED = "stopped"
     """The researcher ended the game (research console)."""
+    REQUEUED = "requeued"
+    """The game's WebRTC connection failed before it started; the participant went back
+    into the waiting room (never to be grouped with the same players again)."""
 
     @property
     def live(self) -> bool:
@@ -63,7 +67,84 @@ class Waiter:
     slot: Slot
     sid: str
     since: float
+    """When the participant first entered this scene's waiting room (kept when put back)."""
     deadline: float
+    rtt_samples: list[float] = field(default_factory=list)
+    """Latest RTTs to the server on its signaling socket, ms (at most RTT_SAMPLES)."""
+    reserved: str | None = None
+    """Probe id or bot-fill id holding this waiter (not matchable meanwhile)."""
+    bot: bool = False
+    """A bot the server started for a fill."""
+
+    @property
+    def server_rtt_ms(self) -> float | None:
+        """Median of the latest samples (robust to one slow answer); None before the first."""
+        if not self.rtt_samples:
+            return None
+        ordered = sorted(self.rtt_samples)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+RTT_SAMPLES = 5
+"""Server RTT samples kept per waiter."""
+
+
+@dataclass
+class MatchHistory:
+    """What matchmaking remembers about one slot across its stays in the waiting room."""
+
+    slot: Slot
+    since: float
+    """First entry into the scene's waiting room (store clock)."""
+    excluded: list[str] = field(default_factory=list)
+    """Subject ids never to be grouped with again (a failed connection or probe together)."""
+    requeues: int = 0
+    """Times put back into the waiting room after a failed connection."""
+
+
+@dataclass
+class ProbeMember:
+    index: int
+    slot: Slot
+    sid: str
+    report: dict[str, Any] | None = None
+    """Its ``probe_result``: ``{"rtt_ms": {peer_index: [samples]}, "path": ..., "error": ...}``."""
+
+
+@dataclass
+class Probe:
+    """A short WebRTC connection between candidates before their game is formed."""
+
+    probe_id: str
+    scene_id: str
+    room: str
+    members: list[ProbeMember]
+    started: float
+    deadline: float
+    estimated_ms: dict[str, float | None] = field(default_factory=dict)
+    """Estimated RTT per pair ``"i-j"`` (player indices of the probe)."""
+    reason: str = ""
+    """The matcher's reason for proposing this group."""
+
+    def member_of(self, sid: str) -> ProbeMember | None:
+        return next((m for m in self.members if m.sid == sid), None)
+
+
+@dataclass
+class BotFill:
+    """Seats of a waiting room's timed-out group that bots take."""
+
+    fill_id: str
+    scene_id: str
+    room: str
+    humans: list[Slot]
+    bots: list[str]
+    """Subject ids of the bots the server starts."""
+    deadline: float
+    """The bots must all have joined by then, or the humans leave after all."""
+    cancelled: bool = False
+    """Given up (kept so a bot arriving late is told it is not needed)."""
 
 
 @dataclass
@@ -74,6 +155,8 @@ class Seat:
     state: SeatState
     grace_deadline: float | None = None
     upload_token: str | None = None
+    bot: bool = False
+    """A bot the server started to fill this seat."""
 
 
 @dataclass
@@ -84,6 +167,16 @@ class Game:
     seats: list[Seat]
     created_at: str
     """ISO 8601 wall time (for humans and exports; deadlines use the store's clock)."""
+    condition: str | None = None
+    """The experimental condition (None when the scene declares none)."""
+    match: dict[str, Any] = field(default_factory=dict)
+    """How the game was formed: matcher, reason, estimated and probed RTTs (console, logs)."""
+    connection_failed: bool = False
+    """Its WebRTC connection failed before the start (players put back or ended)."""
+
+    @property
+    def has_bot(self) -> bool:
+        return any(s.bot for s in self.seats)
 
     def seat_of(self, slot: Slot) -> Seat | None:
         return next((s for s in self.seats if s.slot == slot), None)
@@ -117,6 +210,7 @@ class PlayerInfo:
     player_index: int
     subject_id: str
     agent_id: str | int | None
+    bot: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +223,13 @@ class GameInfo:
     players: tuple[PlayerInfo, ...]
     settings: dict[str, Any]
     created_at: str
+    condition: str | None = None
+    """The game's experimental condition (None: the scene declares none)."""
+
+    @property
+    def bot_players(self) -> tuple[int, ...]:
+        """Player indices of bot seats."""
+        return tuple(p.player_index for p in self.players if p.bot)
 
     @property
     def subject_ids(self) -> tuple[str, ...]:
@@ -146,11 +247,13 @@ class GameEnd:
     game_id: str
     scene_id: str
     outcome: str
-    """'completed' when every player finished, else 'incomplete'."""
+    """'completed' when every player finished; 'connection_failed' when its WebRTC connection
+    failed before the start (players put back into the waiting room or ended); else 'incomplete'."""
     seats: dict[int, str]
-    """Final state of each seat by player index (finished, left, dropped, ended, stopped)."""
+    """Final state of each seat by player index (finished, left, dropped, ended, stopped, requeued)."""
     ended_by: str | None = None
     """'researcher' when the game was ended from the research console, else None."""
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +274,14 @@ class Result:
     ended: list[GameEnd] = field(default_factory=list)
     disconnect: list[str] = field(default_factory=list)
     """Sockets to close after the step (superseded by a newer socket of the same slot)."""
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    """Matchmaking decision-log entries (written outside the lock)."""
+    bots: list[Any] = field(default_factory=list)
+    """``BotRequest``s to start (outside the lock)."""
+    completions: list[Any] = field(default_factory=list)
+    """Completed games of a condition (``Completion``) for the durable ledger."""
+    pings: list[str] = field(default_factory=list)
+    """Sockets to measure the server RTT of now (they just started waiting)."""
 
 
 def error_ack(code: str, message: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from .records import Connection, Game, Group, Slot, SlotGame, Waiter
+from .records import BotFill, Connection, Game, Group, MatchHistory, Probe, Slot, SlotGame, Waiter
 
 
 class SignalingStore(Protocol):
@@ -48,6 +48,21 @@ class SignalingStore(Protocol):
     def put_group(self, group: Group) -> None: ...
     def remove_from_group(self, subject_id: str) -> None: ...
 
+    # matchmaking: per-slot history, probes, bot fills, completed games per condition
+    def get_history(self, slot: Slot) -> MatchHistory | None: ...
+    def put_history(self, history: MatchHistory) -> None: ...
+    def get_probe(self, probe_id: str) -> Probe | None: ...
+    def put_probe(self, probe: Probe) -> None: ...
+    def delete_probe(self, probe_id: str) -> None: ...
+    def probe_ids(self) -> list[str]: ...
+    def get_fill(self, fill_id: str) -> BotFill | None: ...
+    def put_fill(self, fill: BotFill) -> None: ...
+    def delete_fill(self, fill_id: str) -> None: ...
+    def fill_ids(self) -> list[str]: ...
+    def get_condition_counts(self, scene_id: str) -> dict[str, int]: ...
+    def add_condition_completion(self, scene_id: str, condition: str) -> None: ...
+    def set_condition_counts(self, scene_id: str, counts: dict[str, int]) -> None: ...
+
 
 class InMemoryStore:
     """The single-process store: dicts guarded by one lock."""
@@ -61,6 +76,10 @@ class InMemoryStore:
         self._slot_games: dict[Slot, SlotGame] = {}
         self._groups: dict[str, Group] = {}
         self._group_of: dict[str, str] = {}
+        self._history: dict[Slot, MatchHistory] = {}
+        self._probes: dict[str, Probe] = {}
+        self._fills: dict[str, BotFill] = {}
+        self._condition_counts: dict[str, dict[str, int]] = {}
 
     def transaction(self) -> AbstractContextManager[None]:
         # RLock: the logic's helpers may open a nested transaction (same thread).
@@ -136,3 +155,43 @@ class InMemoryStore:
                 self._group_of.pop(s, None)
         else:
             self._groups[group.group_id] = Group(group.group_id, remaining, group.source_scene_id)
+
+    def get_history(self, slot: Slot) -> MatchHistory | None:
+        return self._history.get(slot)
+
+    def put_history(self, history: MatchHistory) -> None:
+        self._history[history.slot] = history
+
+    def get_probe(self, probe_id: str) -> Probe | None:
+        return self._probes.get(probe_id)
+
+    def put_probe(self, probe: Probe) -> None:
+        self._probes[probe.probe_id] = probe
+
+    def delete_probe(self, probe_id: str) -> None:
+        self._probes.pop(probe_id, None)
+
+    def probe_ids(self) -> list[str]:
+        return list(self._probes)
+
+    def get_fill(self, fill_id: str) -> BotFill | None:
+        return self._fills.get(fill_id)
+
+    def put_fill(self, fill: BotFill) -> None:
+        self._fills[fill.fill_id] = fill
+
+    def delete_fill(self, fill_id: str) -> None:
+        self._fills.pop(fill_id, None)
+
+    def fill_ids(self) -> list[str]:
+        return list(self._fills)
+
+    def get_condition_counts(self, scene_id: str) -> dict[str, int]:
+        return dict(self._condition_counts.get(scene_id, {}))
+
+    def add_condition_completion(self, scene_id: str, condition: str) -> None:
+        counts = self._condition_counts.setdefault(scene_id, {})
+        counts[condition] = counts.get(condition, 0) + 1
+
+    def set_condition_counts(self, scene_id: str, counts: dict[str, int]) -> None:
+        self._condition_counts[scene_id] = dict(counts)

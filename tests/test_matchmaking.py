@@ -76,6 +76,10 @@ def test_latency_fifo_prefers_the_lowest_estimate_within_the_limit() -> None:
     assert m.decide(v).group == ("b", "c")
     # no limit: still the closest partner
     assert m.decide(view(cand("a", 20, 30), cand("b", 290, 20), cand("c", 20, 10))).group == ("a", "c")
+    # with probing the estimate gets a margin (the probe decides): 140 ms is proposed under a 100 ms limit
+    margin = MatchView("game", 2, (cand("a", 70, 30), cand("b", 70, 20)), 100, 2, 150)
+    assert m.decide(margin).group == ("a", "b")
+    assert m.decide(MatchView("game", 2, margin.candidates, 100, 2)).group is None
     # nobody compatible at all: hold, with the pairs weighed
     d = m.decide(view(cand("a", 200, 30), cand("b", 200, 20), limit=150))
     assert d.group is None and "within 150 ms" in d.reason and len(d.weighed) == 2

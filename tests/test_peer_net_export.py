@@ -97,6 +97,14 @@ def cases() -> list[dict[str, Any]]:
         # interval with frames and one open, excluded one without
         {**base, "record": {**record(), "hidden_intervals": []}},
         {**base, "record": {**record(), "hidden_intervals": HIDDEN}},
+        # optional ids: the condition, bot seats (false/None mean "not a bot": left out)
+        {**base, "ids": {**IDS, "condition": "fast", "bot": True,
+                         "peers": [{"player_index": 1, "subject_id": "ben", "bot": True}]}},
+        {**base, "ids": {**IDS, "condition": None, "bot": False, "peers": [{"player_index": 1, "subject_id": "ben", "bot": None}]}},
+        # errors in the optional ids
+        {**base, "ids": {**IDS, "condition": "no/slash"}},
+        {**base, "ids": {**IDS, "bot": "yes"}},
+        {**base, "ids": {**IDS, "peers": [{"player_index": 1, "subject_id": "ben", "bot": 1}]}},
         # errors: each must fail at the same path in both languages
         {**base, "record": {**record(), "hidden_intervals": [{**HIDDEN[0], "last_frame": None}]}},
         {**base, "record": {**record(), "hidden_intervals": [{**HIDDEN[0], "last_frame": 1}]}},

@@ -116,6 +116,28 @@ def test_registered_manifest_decides_the_players_and_refuses_contradictions(tmp_
     assert store.revisions("game-2", 0) == []
 
 
+def test_condition_and_bot_seats_must_match_the_registered_game(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    store = ExportStore(tmp_path)
+    store.register_game(replace(record(), condition="fast", bot_players=(1,)))
+    docs = make_game_exports()
+    with pytest.raises(ExportConflict, match="condition None is not the game's condition 'fast'"):
+        store.store_export(dumps(docs[0]))
+    docs[0]["ids"]["condition"] = "slow"
+    with pytest.raises(ExportConflict, match="condition 'slow'"):
+        store.store_export(dumps(docs[0]))
+    docs[0]["ids"]["condition"] = "fast"
+    with pytest.raises(ExportConflict, match=r"bot seats \[\] are not the game's \[1\]"):
+        store.store_export(dumps(docs[0]))
+    docs[0]["ids"]["peers"][0]["bot"] = True
+    assert store.store_export(dumps(docs[0])).created
+    docs[1]["ids"].update(condition="fast", bot=True)
+    assert store.store_export(dumps(docs[1])).comparison_status == "agree"
+    summary = store.game_summary("game-1")
+    assert summary["condition"] == "fast" and [p["bot"] for p in summary["players"]] == [False, True]
+
+
 def test_game_record_from_signaling_info() -> None:
     info = {"game_id": "g1", "scene_id": "s1", "seed": 7, "players": [{"subject_id": "a"}, {"subject_id": "b"}], "settings": {"x": 1}}
     assert GameRecord.from_info(info).subject_ids == ("a", "b")

@@ -63,8 +63,16 @@ class MatchView:
     candidates: tuple[Candidate, ...]
     """Matchable waiters, oldest first (waiters in a probe or awaiting a bot are left out)."""
     max_p2p_rtt_ms: int | None = None
+    """The scene's limit (what probes are judged against)."""
     waiting_total: int = 0
     """Everyone in the room, matchable or not."""
+    estimate_limit_ms: int | None = None
+    """Largest *estimated* RTT a pair may have (``max_p2p_rtt_ms`` plus the estimate margin
+    when probing); defaults to ``max_p2p_rtt_ms``."""
+
+    @property
+    def limit_ms(self) -> int | None:
+        return self.max_p2p_rtt_ms if self.estimate_limit_ms is None else self.estimate_limit_ms
 
     def by_key(self) -> dict[str, Candidate]:
         return {c.key: c for c in self.candidates}
@@ -74,11 +82,12 @@ class MatchView:
         return a.subject_id not in b.excluded and b.subject_id not in a.excluded and a.subject_id != b.subject_id
 
     def within_limit(self, a: Candidate, b: Candidate) -> bool:
-        """Is the estimated RTT within ``max_p2p_rtt_ms`` (an unknown estimate counts as within)?"""
-        if self.max_p2p_rtt_ms is None:
+        """Is the estimated RTT within the limit (an unknown estimate counts as within)?"""
+        limit = self.limit_ms
+        if limit is None:
             return True
         est = estimate_rtt_ms(a, b)
-        return est is None or est <= self.max_p2p_rtt_ms
+        return est is None or est <= limit
 
 
 @dataclass(frozen=True)
@@ -178,7 +187,7 @@ class LatencyFifoMatcher:
                         known = [r for r in rtts if r is not None]
                         how = f"estimated RTT {max(known):.0f} ms" if known else "RTT unknown"
                         return Decision(tuple(c.key for c in group), f"oldest servable waiter; {how}", tuple(weighed))
-        limit = f"within {view.max_p2p_rtt_ms} ms " if view.max_p2p_rtt_ms is not None else ""
+        limit = f"within {view.limit_ms} ms " if view.limit_ms is not None else ""
         return Decision(None, f"no group {limit}among {len(ready)} waiters", tuple(all_weighed))
 
 

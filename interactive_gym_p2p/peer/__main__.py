@@ -1,7 +1,8 @@
 """``python -m interactive_gym_p2p.peer``: N headless peers against a running experiment.
 
     python -m interactive_gym_p2p.peer --server http://127.0.0.1:5702 --peers 2 \\
-        [--actions random|noop|script:1,2,3] [--seed S] [--impair delay=80,loss=0.05,seed=1]
+        [--actions random|noop|script:1,2,3|policy:module:function] [--seed S] [--impair delay=80,loss=0.05,seed=1]
+        [--subject-ids a,b] [--scene SCENE_ID]
 
 Every peer is a participant with its own subject id: it goes through the Stager's scenes,
 plays every P2P scene over WebRTC (the server's ICE servers only) and uploads its export.
@@ -85,7 +86,7 @@ async def run_many(args: argparse.Namespace, subjects: list[str]) -> list[PeerRe
 
     results = await asyncio.gather(*(
         run_peer(args.server, subject_id=s, actions=factory(i), impairment=args.impair, timeout_s=args.timeout,
-                 upload=not args.no_upload)
+                 upload=not args.no_upload, only_scene=args.scene)
         for i, s in enumerate(subjects)), return_exceptions=True)
     return list(results)
 
@@ -95,12 +96,18 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", required=True, help="experiment URL, e.g. http://127.0.0.1:5702")
     parser.add_argument("--peers", type=int, default=2, help="number of concurrent peers (participants)")
-    parser.add_argument("--actions", default="random", help="random | noop | script:a,b,... (default random)")
+    parser.add_argument("--actions", default="random",
+                        help="random | noop | script:a,b,... | policy:package.module:function (default random)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random actions (per peer: seed*1000+i)")
     parser.add_argument("--impair", type=parse_impairment, default=None,
                         help="seeded impairment of each peer's sends: delay=MS,jitter=MS,loss=P,duplicate=P,reorder=P,seed=N "
                              "(default: the scene's own setting)")
     parser.add_argument("--subject-prefix", default=None, help="subject ids are PREFIX0, PREFIX1, ... (default: random)")
+    parser.add_argument("--subject-ids", default=None,
+                        help="comma-separated subject ids, one per peer (overrides --peers and --subject-prefix; "
+                             "how the server starts its bots)")
+    parser.add_argument("--scene", default=None,
+                        help="play only this P2P scene and stop there (default: every P2P scene, then the end scene)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for each peer's whole run")
     parser.add_argument("--no-upload", action="store_true", help="build the exports but do not upload them")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
@@ -113,8 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     except ActionError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    prefix = args.subject_prefix or f"pypeer-{secrets.token_hex(3)}-"
-    subjects = [f"{prefix}{i}" for i in range(args.peers)]
+    if args.subject_ids:
+        subjects = [x.strip() for x in args.subject_ids.split(",") if x.strip()]
+        if not subjects:
+            parser.error("--subject-ids lists no subject id")
+    else:
+        prefix = args.subject_prefix or f"pypeer-{secrets.token_hex(3)}-"
+        subjects = [f"{prefix}{i}" for i in range(args.peers)]
     results = asyncio.run(run_many(args, subjects))
     rows = summary_rows(results, subjects)
     print_table(rows)

@@ -8,6 +8,8 @@ a load test or an experiment check can be replayed.
 
 from __future__ import annotations
 
+import importlib
+
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -133,9 +135,27 @@ def scene_actions(scene: dict[str, Any]) -> list[int]:
     return sorted(values)
 
 
+def load_policy(spec: str) -> Callable[[Any], int]:
+    """``package.module:function`` -> the function (imported now; errors name the spec)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ActionError(f"a policy is 'package.module:function', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+        policy = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise ActionError(f"policy {spec!r} cannot be loaded: {exc}") from exc
+    if not callable(policy):
+        raise ActionError(f"policy {spec!r} is not callable")
+    return policy  # type: ignore[no-any-return]
+
+
 def parse_action_source(spec: str, *, seed: int, choices: Sequence[int], hold: int = 5) -> ActionSource:
     """The CLI's ``--actions`` value: ``random`` (over ``choices``) | ``noop`` | ``script:1,2,3``
-    (comma list, repeated)."""
+    (comma list, repeated) | ``policy:package.module:function`` (``PolicyActions`` of that
+    function, called with the environment's state)."""
+    if spec.startswith("policy:"):
+        return PolicyActions(load_policy(spec[len("policy:"):]))
     if spec == "random":
         return RandomActions(seed=seed & 0xFFFFFFFF, choices=list(choices), hold=hold)
     if spec == "noop":
@@ -146,4 +166,4 @@ def parse_action_source(spec: str, *, seed: int, choices: Sequence[int], hold: i
         except ValueError as exc:
             raise ActionError(f"--actions {spec!r}: a script is a comma-separated list of integers") from exc
         return ScriptedActions(values, cycle=bool(values))
-    raise ActionError(f"--actions must be random, noop or script:<a,b,...>, got {spec!r}")
+    raise ActionError(f"--actions must be random, noop, script:<a,b,...> or policy:<module:function>, got {spec!r}")

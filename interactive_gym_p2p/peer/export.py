@@ -205,6 +205,27 @@ def _key(k: Any) -> str:
     return str(k)
 
 
+def _bot_flag(obj: Any, path: str) -> bool:
+    """``bot`` of an ids object: True, or False/None/absent; anything else is an error."""
+    v = obj.get("bot") if isinstance(obj, dict) else None
+    if v is None or v is False:
+        return False
+    if v is True:
+        return True
+    _fail(f"{path}.bot", "must be true, false or absent")
+    return False
+
+
+def _build_peer(p: Any, path: str) -> dict[str, Any]:
+    peer: dict[str, Any] = {
+        "player_index": _int(_need(p, "player_index", path), f"{path}.player_index", 0, 255),
+        "subject_id": _identifier(_need(p, "subject_id", path), f"{path}.subject_id"),
+    }
+    if _bot_flag(p, path):
+        peer["bot"] = True
+    return peer
+
+
 def _build_ids(ids: Any) -> dict[str, Any]:
     path = "$.ids"
     player_index = _int(_need(ids, "player_index", path), f"{path}.player_index", 0, 255)
@@ -216,14 +237,14 @@ def _build_ids(ids: Any) -> dict[str, Any]:
         "scene_id": _identifier(_need(ids, "scene_id", path), f"{path}.scene_id"),
         "subject_id": _identifier(_need(ids, "subject_id", path), f"{path}.subject_id"),
         "player_index": player_index,
-        "peers": [
-            {
-                "player_index": _int(_need(p, "player_index", f"{path}.peers[{i}]"), f"{path}.peers[{i}].player_index", 0, 255),
-                "subject_id": _identifier(_need(p, "subject_id", f"{path}.peers[{i}]"), f"{path}.peers[{i}].subject_id"),
-            }
-            for i, p in enumerate(peers)
-        ],
+        "peers": [_build_peer(p, f"{path}.peers[{i}]") for i, p in enumerate(peers)],
     }
+    # Optional: present only when they apply (a scene with conditions; a bot's seat).
+    condition = ids.get("condition") if isinstance(ids, dict) else None
+    if condition is not None:
+        out["condition"] = _identifier(condition, f"{path}.condition")
+    if _bot_flag(ids, path):
+        out["bot"] = True
     indexes = sorted([player_index, *(p["player_index"] for p in out["peers"])])
     if indexes != list(range(len(indexes))):
         _fail(path, f"player indexes {_js(indexes)} must be 0..{len(indexes) - 1}, each once")

@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping
 from .actions import ActionContext, ActionSource, ScriptedActions
 from .env import InteractiveGymEnvAdapter
 from .export import UploadResult, build_export, upload_export
-from .rtc import RtcMesh
+from .probe import run_probe
+from .rtc import RtcError, RtcMesh
 from .session import P2PSession, SessionState
 from .settings import from_game_settings
 from .signaling import END_SCENE_TYPE, P2P_SCENE_TYPE, PeerSignaling
@@ -87,6 +88,12 @@ class GameResult:
     transport: dict[str, Any] | None = None
     signaling_events: list[tuple[str, Any]] = field(default_factory=list)
     error: str | None = None
+    condition: str | None = None
+    """The game's experimental condition (game_ready)."""
+    failed_games: list[str] = field(default_factory=list)
+    """Games of this scene whose connection failed before this peer was put back and re-paired."""
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    """Matchmaking probes this peer took part in (what it reported)."""
 
 
 @dataclass
@@ -143,6 +150,9 @@ async def run_peer(
     advance_to_end: bool = True,
     max_games: int = 100,
     signaling_timeout_s: float = 30.0,
+    only_scene: str | None = None,
+    socket_delay_ms: float | None = None,
+    fail_first_connections: int = 0,
 ) -> PeerResult:
     """Play every P2P scene of the experiment at ``server_url`` as ``subject_id``.
 
@@ -151,15 +161,27 @@ async def run_peer(
     ``impairment``: seeded network impairment of our outgoing messages
     (``{delay_ms, jitter_ms, loss, duplicate, reorder, seed}``); None: the scene's own setting.
     ``timeout_s`` bounds the whole run (PeerError when exceeded).
+    ``only_scene``: advance to this P2P scene, play it, and stop there (a bot the server started).
+    ``socket_delay_ms``: delay before answering the server's RTT pings; None: the one-way delay
+    of ``impairment`` (``delay_ms + jitter_ms / 2``), so a peer with a set latency shows it to
+    the matchmaker as well.
+    ``fail_first_connections``: fault injection for tests: the WebRTC connections of this
+    peer's first N games never open (its signaling messages are dropped).
     """
-    flow = PeerSignaling(server_url, subject_id, timeout_s=signaling_timeout_s)
+    if socket_delay_ms is None:
+        socket_delay_ms = 0.0
+        if impairment is not None:
+            socket_delay_ms = float(impairment.get("delay_ms", 0) or 0) + float(impairment.get("jitter_ms", 0) or 0) / 2
+    flow = PeerSignaling(server_url, subject_id, timeout_s=signaling_timeout_s, socket_delay_ms=socket_delay_ms)
     result = PeerResult(subject_id=subject_id)
     deadline = time.monotonic() + timeout_s
+    faults = _Faults(fail_first_connections)
     try:
         scene = await flow.connect()
         result.scenes.append(scene["scene_id"])
         while True:
-            if scene.get("scene_type") == P2P_SCENE_TYPE and "p2p" in scene and len(result.games) < max_games:
+            is_p2p = scene.get("scene_type") == P2P_SCENE_TYPE and "p2p" in scene
+            if is_p2p and len(result.games) < max_games and (only_scene is None or scene["scene_id"] == only_scene):
                 game = GameResult(scene_id=scene["scene_id"])
                 result.games.append(game)
                 if actions is None:
@@ -168,8 +190,8 @@ async def run_peer(
                     source = actions  # type: ignore[assignment]
                 else:
                     source = actions(scene)  # type: ignore[operator]
-                await _play(flow, server_url, scene, game, source, impairment, upload, deadline)
-                if not advance_to_end:
+                await _play(flow, server_url, scene, game, source, impairment, upload, deadline, faults)
+                if not advance_to_end or only_scene is not None:
                     break
             if scene.get("scene_type") == END_SCENE_TYPE:
                 result.reached_end = True
@@ -185,6 +207,50 @@ async def run_peer(
     return result
 
 
+class _Faults:
+    """Connections to make fail (tests of re-pairing)."""
+
+    def __init__(self, connections: int) -> None:
+        self.connections = connections
+
+    def take(self) -> bool:
+        if self.connections > 0:
+            self.connections -= 1
+            return True
+        return False
+
+
+class _Probes:
+    """Matchmaking probes the server asks for while this peer waits (``peer/probe.py``)."""
+
+    def __init__(self, flow: PeerSignaling, impairment: Mapping[str, Any] | None) -> None:
+        self.flow = flow
+        self.impairment = impairment
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.reports: list[dict[str, Any]] = []
+
+    def on_event(self, name: str, data: Any) -> None:
+        """``PeerSignaling.on_p2p_event`` while waiting: a ``probe`` starts one."""
+        if name == "probe" and isinstance(data, dict):
+            self.start(data)
+
+    def start(self, probe: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(probe))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, probe: dict[str, Any]) -> None:
+        try:
+            self.reports.append(await run_probe(self.flow, probe, self.impairment))
+        except Exception:
+            logger.exception("%s: probe %s failed", self.flow.subject_id, probe.get("probe_id"))
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
 async def _play(
     flow: PeerSignaling,
     server_url: str,
@@ -194,30 +260,75 @@ async def _play(
     impairment_override: Mapping[str, Any] | None,
     upload: bool,
     deadline: float,
+    faults: _Faults,
 ) -> None:
     p2p = scene["p2p"]
-    settings = p2p["settings"]
-    p2p_settings = settings["p2p"]
+    p2p_settings = p2p["settings"]["p2p"]
     gameplay = p2p.get("gameplay") or {}
     # Build the env before joining: a broken env code must not cost the partner a game.
     env = InteractiveGymEnvAdapter.from_code(
         p2p["env"]["code"], p2p_settings["players"], p2p_settings.get("agent_ids"),
         int(p2p_settings.get("default_action", gameplay.get("default_action", 0)) or 0),
-        record_info=tuple(settings.get("validation", {}).get("record_info") or ()),
+        record_info=tuple(p2p["settings"].get("validation", {}).get("record_info") or ()),
         on_game_step_code=p2p["env"].get("on_game_step_code") or None,
     )
-    ack = await flow.join(p2p["signaling"]["ticket"])
-    logger.info("%s joined %s: %s", flow.subject_id, game.scene_id, ack.get("status"))
-    wait_s = max(1.0, deadline - time.monotonic())
-    ready = await flow.wait_game_ready(wait_s)
+    probes = _Probes(flow, impairment_override)
+    try:
+        ack = await flow.join(p2p["signaling"]["ticket"])
+        logger.info("%s joined %s: %s", flow.subject_id, game.scene_id, ack.get("status"))
+        mark = 0
+        flow.on_p2p_event = probes.on_event
+        while True:
+            ready = await flow.wait_game_ready(max(1.0, deadline - time.monotonic()), start=mark)
+            requeued_at = await _game(flow, server_url, scene, game, env, ready, source, impairment_override, upload,
+                                      deadline, faults.take(), probes)
+            if requeued_at is None:
+                break
+            mark = requeued_at
+    finally:
+        flow.on_p2p_event = None
+        game.probes = probes.reports
+        await probes.close()
+        env.close()
+        await flow.leave_namespace()
+    if game.error is not None:
+        raise PeerError(f"{flow.subject_id}: game {game.game_id}: {game.error}")
+
+
+class _Requeued(Exception):
+    """The server put this peer back into the waiting room (the game's connection failed)."""
+
+
+async def _game(
+    flow: PeerSignaling,
+    server_url: str,
+    scene: dict[str, Any],
+    game: GameResult,
+    env: InteractiveGymEnvAdapter,
+    ready: dict[str, Any],
+    source: ActionSource,
+    impairment_override: Mapping[str, Any] | None,
+    upload: bool,
+    deadline: float,
+    fail_connection: bool,
+    probes: _Probes,
+) -> int | None:
+    """One game_ready to its end. Returns the inbox index after ``requeued`` when the game's
+    connection failed and the server put this peer back into the waiting room, else None."""
+    p2p = scene["p2p"]
+    gameplay = p2p.get("gameplay") or {}
     game.game_id = ready["game_id"]
     game.player_index = me = ready["player_index"]
     game.num_players = n = ready["num_players"]
     game.seed = ready["seed"]
-    settings = ready.get("settings") or settings
+    game.condition = ready.get("condition")
+    settings = ready.get("settings") or p2p["settings"]
+    p2p_settings = settings["p2p"]
     applied_impairment = dict(impairment_override) if impairment_override is not None else settings.get("impairment")
 
     async def send_signal(to: int, kind: str, data: Any) -> None:
+        if fail_connection:
+            return  # fault injection: our offers and answers never arrive
         await flow.signal(game.game_id, to, kind, data)  # type: ignore[arg-type]
 
     mesh = RtcMesh(
@@ -230,9 +341,11 @@ async def _play(
 
     abort = _Abort()
     started = False
+    requeued_event: dict[str, Any] = {}
 
     def on_event(name: str, data: Any) -> None:
         game.signaling_events.append((name, data))
+        probes.on_event(name, data)  # after a requeue the next probe may come at once
         if not isinstance(data, dict):
             data = {}
         if name == "peer_rejoined" and data.get("game_id") == game.game_id:
@@ -245,6 +358,9 @@ async def _play(
         elif name == "game_ended" and data.get("game_id") == game.game_id:
             game.ended_message = str(data.get("message") or "")
             abort.end()
+        elif name == "requeued" and data.get("game_id") == game.game_id:
+            requeued_event.update(data)
+            abort.set(f"the game's connection failed: {data.get('message') or data.get('reason')}")
 
     flow.on_p2p_event = on_event
     session: P2PSession | None = None
@@ -258,9 +374,20 @@ async def _play(
         task.add_done_callback(sends.discard)
 
     try:
-        await mesh.start()
-        connect_s = float(p2p_settings.get("connection_timeout_s") or 20)
-        await abort.race(mesh.wait_open(min(connect_s, max(1.0, deadline - time.monotonic()))))
+        try:
+            await mesh.start()
+            connect_s = float(p2p_settings.get("connection_timeout_s") or 20)
+            await abort.race(mesh.wait_open(min(connect_s, max(1.0, deadline - time.monotonic()))))
+        except RtcError as exc:
+            # Tell the server; it puts the players back into the waiting room or ends the game.
+            ack = await flow.connection_failed(game.game_id, exc.code, str(exc))  # type: ignore[arg-type]
+            if ack.get("status") == "requeued":
+                raise _Requeued() from None
+            raise
+        except PeerError:
+            if requeued_event.get("requeued"):
+                raise _Requeued() from None
+            raise
         started = True
         session = P2PSession(
             env=env, transport=mesh, local_player=me, num_players=n, shared_seed=ready["seed"],
@@ -279,6 +406,16 @@ async def _play(
         logger.info("%s: game %s ended by the researcher", flow.subject_id, game.game_id)
         if session is not None:
             session.close()
+    except _Requeued:
+        game.failed_games.append(game.game_id)  # type: ignore[arg-type]
+        logger.info("%s: game %s could not connect; back in the waiting room", flow.subject_id, game.game_id)
+        index = next((i for i, (ev, data, _) in enumerate(flow.p2p.events)
+                      if ev == "requeued" and isinstance(data, dict) and data.get("game_id") == game.game_id), None)
+        if index is None:  # the ack came first; the event follows it on the same socket
+            await flow.p2p.wait("requeued", lambda d: isinstance(d, dict) and d.get("game_id") == game.game_id, timeout=10)
+            index = next(i for i, (ev, data, _) in enumerate(flow.p2p.events)
+                         if ev == "requeued" and isinstance(data, dict) and data.get("game_id") == game.game_id)
+        return index + 1
     except Exception as exc:
         game.error = f"{type(exc).__name__}: {exc}"
         logger.warning("%s: game %s failed: %s", flow.subject_id, game.game_id, game.error)
@@ -286,7 +423,7 @@ async def _play(
             session.close()
     finally:
         flow.set_signal_handler(None)
-        flow.on_p2p_event = None
+        flow.on_p2p_event = probes.on_event
         game.transport = mesh.stats()
         if session is not None:
             _update_path(mesh, session, game)
@@ -296,7 +433,6 @@ async def _play(
             game.confirmed_frame = session.confirmed_frame
             game.verified_frame = session.verified_frame
         await mesh.close()
-        env.close()
     try:
         if session is not None and not abort.ended:
             # The totals, for the console, while the seat is still live.
@@ -306,26 +442,39 @@ async def _play(
         if abort.ended:
             pass  # the server already stopped our seat
         elif game.error is None:
-            await flow.finished(game.game_id)
+            await flow.finished(game.game_id)  # type: ignore[arg-type]
         else:
-            await flow.leave(game.game_id)
+            await flow.leave(game.game_id)  # type: ignore[arg-type]
     except Exception as exc:  # the seat may already be over (peer left, game ended)
         logger.info("%s: finished/leave: %s", flow.subject_id, exc)
     if game.record is not None and settings["validation"].get("export", True):
-        ids = {
-            "game_id": game.game_id, "scene_id": game.scene_id, "subject_id": flow.subject_id, "player_index": me,
-            "peers": [{"player_index": p["player_index"], "subject_id": p["subject_id"]}
-                      for p in ready["players"] if p["player_index"] != me],
-        }
+        ids = export_ids(ready, game.scene_id, flow.subject_id)
         export_settings = {"p2p": settings["p2p"], "validation": settings["validation"],
                            "impairment": applied_impairment or None}
         game.export = build_export(game.record, ids, export_settings, None, time.time() * 1000.0)
         if upload and ready.get("upload"):
             game.upload = await upload_export(server_url.rstrip("/") + ready["upload"]["url"], ready["upload"]["token"],
                                               game.export)
-    await flow.leave_namespace()
-    if game.error is not None:
-        raise PeerError(f"{flow.subject_id}: game {game.game_id}: {game.error}")
+    return None
+
+
+def export_ids(ready: dict[str, Any], scene_id: str, subject_id: str) -> dict[str, Any]:
+    """The export's ids from ``game_ready`` (twin of client_export.js ``exportIds``)."""
+    me = ready["player_index"]
+    peers = []
+    for p in sorted(ready["players"], key=lambda p: p["player_index"]):
+        if p["player_index"] != me:
+            peer = {"player_index": p["player_index"], "subject_id": p["subject_id"]}
+            if p.get("bot") is True:
+                peer["bot"] = True
+            peers.append(peer)
+    ids: dict[str, Any] = {"game_id": ready["game_id"], "scene_id": ready.get("scene_id") or scene_id,
+                           "subject_id": subject_id, "player_index": me, "peers": peers}
+    if isinstance(ready.get("condition"), str):
+        ids["condition"] = ready["condition"]
+    if any(p["player_index"] == me and p.get("bot") is True for p in ready["players"]):
+        ids["bot"] = True
+    return ids
 
 
 class _Abort:

@@ -91,13 +91,45 @@ def _check_ack(event: str, ack: Any) -> dict[str, Any]:
     return ack
 
 
+class _ProbeChannel:
+    """One probe's relayed signals: queued until its handler is set, then delivered in order
+    by one task (aiortc's slow steps never block the Socket.IO reader)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
+        self.ended: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, handler: SignalHandler, ended: asyncio.Event | None) -> None:
+        self.ended = ended
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._deliver(handler))
+
+    async def _deliver(self, handler: SignalHandler) -> None:
+        while True:
+            sender, kind, data = await self.queue.get()
+            try:
+                result = handler(sender, kind, data)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                logger.exception("handling probe signal %s from player %s failed", kind, sender)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 class PeerSignaling:
     """One participant: its scene flow on ``/`` and, per P2P scene, signaling on ``/p2p``."""
 
-    def __init__(self, server_url: str, subject_id: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, server_url: str, subject_id: str, *, timeout_s: float = 30.0, socket_delay_ms: float = 0.0) -> None:
         self.server_url = server_url.rstrip("/")
         self.subject_id = subject_id
         self.timeout_s = timeout_s
+        self.socket_delay_ms = socket_delay_ms
+        """Extra delay before answering the server's ``rtt_ping`` (a peer with a set latency)."""
+        self._probes: dict[str, _ProbeChannel] = {}
         self.flow = _Inbox()
         self.p2p = _Inbox()
         self.scene: dict[str, Any] | None = None
@@ -158,9 +190,12 @@ class PeerSignaling:
         client = socketio.AsyncClient(reconnection=False)
         self._p2p_client = client
         for name in ("waiting", "game_ready", "wait_timeout", "peer_interrupted", "peer_rejoined", "peer_left",
-                     "superseded", "signal_error", "relay", "game_ended"):
+                     "superseded", "signal_error", "relay", "game_ended", "probe", "requeued"):
             client.on(name, self._recorder(self.p2p, name), namespace=P2P_NAMESPACE)
         client.on("signal", self._on_signal, namespace=P2P_NAMESPACE)
+        client.on("rtt_ping", self._on_rtt_ping, namespace=P2P_NAMESPACE)
+        client.on("probe_signal", self._on_probe_signal, namespace=P2P_NAMESPACE)
+        client.on("probe_end", self._on_probe_end, namespace=P2P_NAMESPACE)
         self._signal_tasks = asyncio.Queue()
         self._signal_worker = asyncio.create_task(self._deliver_signals(self._signal_tasks))
         try:
@@ -170,8 +205,9 @@ class PeerSignaling:
             raise SignalingError("connect_refused", f"signaling connection of {self.subject_id!r}: {exc}") from exc
         return _check_ack("join", await client.call("join", {}, namespace=P2P_NAMESPACE, timeout=self.timeout_s))
 
-    async def wait_game_ready(self, timeout_s: float) -> dict[str, Any]:
-        return await self.p2p.wait("game_ready", timeout=timeout_s, fatal=FATAL_P2P_EVENTS)
+    async def wait_game_ready(self, timeout_s: float, start: int = 0) -> dict[str, Any]:
+        """The first ``game_ready`` from inbox index ``start`` (after a requeue: a new game)."""
+        return await self.p2p.wait("game_ready", timeout=timeout_s, fatal=FATAL_P2P_EVENTS, start=start)
 
     async def signal(self, game_id: str, to: int, kind: str, data: Any) -> None:
         """Send one signaling message (order is kept; a refusal arrives as ``signal_error``)."""
@@ -183,6 +219,32 @@ class PeerSignaling:
         client = self._p2p_client
         if client is not None and client.connected:
             await client.emit("telemetry", report, namespace=P2P_NAMESPACE)
+
+    async def connection_failed(self, game_id: str, code: str, detail: str) -> dict[str, Any]:
+        """Our WebRTC connection to the game's peers failed; the ack says ``requeued`` or ``ended``."""
+        client = self._need(self._p2p_client, "join() first")
+        return _check_ack("connection_failed", await client.call(
+            "connection_failed", {"game_id": game_id, "code": code, "detail": detail[:400]},
+            namespace=P2P_NAMESPACE, timeout=self.timeout_s))
+
+    async def probe_signal(self, probe_id: str, to: int, kind: str, data: Any) -> None:
+        client = self._need(self._p2p_client, "join() first")
+        await client.emit("probe_signal", {"probe_id": probe_id, "to": to, "kind": kind, "data": data}, namespace=P2P_NAMESPACE)
+
+    async def probe_result(self, report: dict[str, Any]) -> None:
+        client = self._need(self._p2p_client, "join() first")
+        await client.emit("probe_result", report, namespace=P2P_NAMESPACE)
+
+    def set_probe_handler(self, probe_id: str, handler: SignalHandler | None, ended: asyncio.Event | None) -> None:
+        """``handler(from, kind, data)`` for a probe's relayed signals, in order (those that came
+        before are delivered now); ``ended`` is set on ``probe_end``. None: the probe is over."""
+        if handler is None:
+            channel = self._probes.pop(probe_id, None)
+            if channel is not None:
+                channel.close()
+            return
+        channel = self._probes.get(probe_id) or self._probes.setdefault(probe_id, _ProbeChannel())
+        channel.attach(handler, ended)
 
     async def finished(self, game_id: str) -> dict[str, Any]:
         client = self._need(self._p2p_client, "join() first")
@@ -215,6 +277,9 @@ class PeerSignaling:
         if worker is not None:
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
+        for channel in self._probes.values():
+            channel.close()
+        self._probes.clear()
 
     async def close(self) -> None:
         await self.leave_namespace()
@@ -250,6 +315,25 @@ class PeerSignaling:
         await self.p2p.put("signal", data)
         if self._signal_tasks is not None:
             self._signal_tasks.put_nowait((data["from"], data.get("kind", ""), data.get("data")))
+
+    async def _on_rtt_ping(self, data: Any = None) -> dict[str, Any]:
+        # The return value is the ack: the server times the round trip.
+        if self.socket_delay_ms > 0:
+            await asyncio.sleep(self.socket_delay_ms / 1000.0)
+        return {}
+
+    async def _on_probe_signal(self, data: Any = None) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("from"), int):
+            return
+        probe_id = str(data.get("probe_id"))
+        channel = self._probes.get(probe_id) or self._probes.setdefault(probe_id, _ProbeChannel())
+        channel.queue.put_nowait((data["from"], data.get("kind", ""), data.get("data")))
+
+    async def _on_probe_end(self, data: Any = None) -> None:
+        await self.p2p.put("probe_end", data)
+        channel = self._probes.get(str((data or {}).get("probe_id")))
+        if channel is not None and channel.ended is not None:
+            channel.ended.set()
 
     async def _deliver_signals(self, queue: asyncio.Queue[tuple[int, str, Any]]) -> None:
         # One consumer: the WebRTC layer sees one peer's messages strictly in arrival order,

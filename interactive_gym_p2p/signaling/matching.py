@@ -190,7 +190,8 @@ class Matching:
                     requeues=history.requeues if history else 0,
                 )
             )
-        return MatchView(rules.scene_id, rules.players, tuple(candidates), rules.matchmaking.max_p2p_rtt_ms, len(waiters))
+        mm = rules.matchmaking
+        return MatchView(rules.scene_id, rules.players, tuple(candidates), mm.max_p2p_rtt_ms, len(waiters), mm.estimate_limit_ms)
 
     def _match_room(self, step: Step, room: str, rules: SignalingRules) -> bool:
         """Form games (or start probes) while the matcher finds groups in this FIFO room;
@@ -231,6 +232,7 @@ class Matching:
             "matcher": name,
             "reason": decision.reason,
             "max_p2p_rtt_ms": view.max_p2p_rtt_ms,
+            "estimate_limit_ms": view.limit_ms,
             "waiting": view.waiting_total,
             "candidates": [self._candidate_entry(c) for c in view.candidates],
             "pairs": [p.to_dict() for p in decision.weighed],

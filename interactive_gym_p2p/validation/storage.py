@@ -79,6 +79,10 @@ class GameRecord:
     """Settings the server gave the players (JSON-able)."""
     created_at: str = ""
     """ISO 8601 UTC time of creation; filled in by ``register_game`` when empty."""
+    condition: str | None = None
+    """The game's experimental condition (None: the scene declares none)."""
+    bot_players: tuple[int, ...] = ()
+    """Player indices of seats a bot took."""
 
     def __post_init__(self) -> None:
         check_identifier(self.game_id, "game id")
@@ -89,6 +93,11 @@ class GameRecord:
             check_identifier(subject, f"subject id of player {i}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= 0xFFFFFFFF:
             raise ValueError(f"seed {self.seed!r} is not a u32")
+        if self.condition is not None:
+            check_identifier(self.condition, "condition")
+        for index in self.bot_players:
+            if not 0 <= index < len(self.subject_ids):
+                raise ValueError(f"bot player {index!r} is not a player of this game")
 
     @classmethod
     def from_info(cls, info: Any) -> "GameRecord":
@@ -100,6 +109,15 @@ class GameRecord:
         get = info.get if isinstance(info, Mapping) else lambda k, d=None: getattr(info, k, d)
         players = get("subject_ids") or get("players") or ()
         subjects = tuple(p["subject_id"] if isinstance(p, Mapping) else str(p) for p in players)
+        bots = get("bot_players")
+        if bots is None:
+            bots = tuple(i for i, p in enumerate(players) if (p.get("bot") if isinstance(p, Mapping) else getattr(p, "bot", False)))
+        if isinstance(players, (list, tuple)) and players and not isinstance(players[0], (str, Mapping)):
+            # PlayerInfo records: by player index
+            ordered = sorted(players, key=lambda p: p.player_index)
+            subjects = tuple(p.subject_id for p in ordered)
+            bots = tuple(p.player_index for p in ordered if getattr(p, "bot", False))
+        condition = get("condition")
         return cls(
             game_id=str(get("game_id")),
             scene_id=str(get("scene_id")),
@@ -107,6 +125,8 @@ class GameRecord:
             subject_ids=subjects,
             settings=dict(get("settings") or {}),
             created_at=str(get("created_at") or ""),
+            condition=None if condition is None else str(condition),
+            bot_players=tuple(int(b) for b in bots),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -117,6 +137,8 @@ class GameRecord:
             "subject_ids": list(self.subject_ids),
             "settings": dict(self.settings),
             "created_at": self.created_at,
+            "condition": self.condition,
+            "bot_players": list(self.bot_players),
         }
 
     @classmethod
@@ -128,6 +150,8 @@ class GameRecord:
             subject_ids=tuple(data["subject_ids"]),
             settings=data.get("settings") or {},
             created_at=data.get("created_at") or "",
+            condition=data.get("condition"),
+            bot_players=tuple(data.get("bot_players") or ()),
         )
 
 
@@ -357,6 +381,12 @@ class ExportStore:
         for index, subject in sorted(subjects.items()):
             if index >= len(record.subject_ids) or record.subject_ids[index] != subject:
                 raise ExportConflict(f"player {index} is not subject {subject!r} in this game")
+        if ids.get("condition") != record.condition:
+            raise ExportConflict(f"condition {ids.get('condition')!r} is not the game's condition {record.condition!r}")
+        bots = {player} if ids.get("bot") else set()
+        bots |= {p["player_index"] for p in ids["peers"] if p.get("bot")}
+        if bots != set(record.bot_players):
+            raise ExportConflict(f"bot seats {sorted(bots)} are not the game's {sorted(record.bot_players)}")
 
     # --- derived data: index and comparison
     def _index(self, game_id: str) -> dict[str, Any]:
@@ -460,6 +490,7 @@ class ExportStore:
                 {
                     "player_index": p,
                     "subject_id": subject,
+                    "bot": bool(record and p in record.bot_players),
                     "uploaded": entry is not None,
                     "revisions": revs,
                     "partial": entry["partial"] if entry else None,
@@ -475,6 +506,7 @@ class ExportStore:
             "scene_id": record.scene_id if record else next((e["scene_id"] for e in index["exports"]), None),
             "registered": record is not None,
             "created_at": record.created_at if record else first_upload,
+            "condition": record.condition if record else None,
             "num_players": n,
             "players": players,
             "uploads": len(latest),

@@ -3,20 +3,26 @@
 
 import { buildExport } from './validation.js';
 
-/** ids block of the export for this participant (game_ready gives every player's subject id). */
+/** ids block of the export for this participant (game_ready gives every player's subject id,
+ * which seats are bots, and the game's condition). */
 export function exportIds(gameReady, { sceneId, subjectId }) {
   const me = gameReady.player_index;
   const peers = (gameReady.players ?? [])
     .filter((p) => p.player_index !== me)
-    .map((p) => ({ player_index: p.player_index, subject_id: p.subject_id }))
+    .map((p) => (p.bot === true ? { player_index: p.player_index, subject_id: p.subject_id, bot: true }
+      : { player_index: p.player_index, subject_id: p.subject_id }))
     .sort((a, b) => a.player_index - b.player_index);
-  return {
+  const ids = {
     game_id: gameReady.game_id,
     scene_id: gameReady.scene_id ?? sceneId,
     subject_id: subjectId,
     player_index: me,
     peers,
   };
+  // Present only when they apply: the game's condition; this seat being a bot's.
+  if (typeof gameReady.condition === 'string') ids.condition = gameReady.condition;
+  if ((gameReady.players ?? []).some((p) => p.player_index === me && p.bot === true)) ids.bot = true;
+  return ids;
 }
 
 /** The export document of a finished (or abandoned) game. */

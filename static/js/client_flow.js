@@ -10,6 +10,7 @@
 
 import { createGame as defaultCreateGame } from './client_game.js';
 import { createSocketSignaling } from './client_signaling.js';
+import { runProbe as defaultRunProbe } from './client_probe.js';
 import { gameExport, uploadStatus, sendPartialExport } from './client_export.js';
 import { uploadExport as defaultUploadExport } from './validation.js';
 import { createReporter } from './telemetry.js';
@@ -57,6 +58,17 @@ export function waitroomText(w, remainingS = w.remaining_s) {
   const waiting = w.players_waiting ?? 0;
   const needed = w.players_needed ?? 0;
   const lines = [];
+  if (w.state === 'bot') {
+    // The lobby timed out and the server starts a computer partner (told only if the study says so).
+    lines.push(w.announce_bot === false ? 'Partner found; getting the game ready...'
+      : 'No other participant arrived in time: you will play with a computer partner. Starting it...');
+    return lines.join(' ');
+  }
+  if (w.state === 'probing') {
+    lines.push('Possible partner found: checking the connection between you...');
+    return lines.join(' ');
+  }
+  if (w.requeues > 0) lines.push('The connection to your last partner could not be made; looking for another one.');
   if (w.group) lines.push(`Waiting for your group: ${waiting} of ${needed} here.`);
   else lines.push(`Waiting for other participants: ${plural(waiting, 'player', 'players')} here, ${needed} needed.`);
   if (Number.isFinite(remainingS)) {
@@ -91,6 +103,7 @@ export function createClientFlow(o) {
   const upload = o.uploadExport ?? defaultUploadExport;
   const navigate = o.navigate ?? ((url) => { globalThis.location?.assign?.(url); });
   const log = o.log ?? globalThis.console;
+  const startProbe = o.runProbe ?? defaultRunProbe;
 
   let root = null;
   let scene = null; // the current scene's payload
@@ -202,6 +215,8 @@ export function createClientFlow(o) {
       uploadDone: false,
       reporter: null, // telemetry for the research console (telemetry.js)
       endedMessage: null, // set when the researcher ended the game
+      probe: null, // a running matchmaking probe (client_probe.js)
+      failureReported: null, // game id whose connection failure was reported
     };
     p2pScene = s;
     diag.gameId = null;
@@ -242,6 +257,10 @@ export function createClientFlow(o) {
     socket.on('game_ready', (g) => onGameReady(s, g));
     socket.on('peer_left', (ev) => onPeerLeft(s, ev));
     socket.on('game_ended', (ev) => onGameEnded(s, ev));
+    // The server times its RTT to this page on this socket (matchmaking): answer at once.
+    socket.on('rtt_ping', (_, ack) => { if (typeof ack === 'function') ack({}); });
+    socket.on('probe', (p) => onProbe(s, p));
+    socket.on('requeued', (ev) => onRequeued(s, ev));
     socket.on('superseded', (ev) => onSuperseded(ev));
     socket.on('signal_error', (ev) => log?.warn?.('signaling refused a message', ev));
 
@@ -285,6 +304,46 @@ export function createClientFlow(o) {
     s.waiting = { event: w, at: now() };
     if (s.env) setPhase('waiting');
     showWaitroom(s);
+  }
+
+  function onProbe(s, p) {
+    if (p2pScene !== s || s.over || s.gameReady || !p?.probe_id) return;
+    s.probe?.close();
+    try {
+      s.probe = startProbe({ probe: p, socket: s.socket });
+    } catch (err) {
+      // No WebRTC here: tell the server at once, it judges the probe failed.
+      log?.warn?.('probe could not start', err);
+      s.socket.emit('probe_result', { probe_id: p.probe_id, rtt_ms: {}, path: null, error: 'probe_failed' });
+    }
+  }
+
+  function onRequeued(s, ev) {
+    if (p2pScene !== s || !s.gameReady || ev?.game_id !== s.gameReady.game_id) return;
+    s.reporter?.stop(false);
+    s.reporter = null;
+    s.game?.abandon();
+    ui.game(false);
+    if (!ev.requeued) {
+      s.over = true;
+      fail('connection_failed', ev.message || 'Could not connect to your partner. The game cannot take place.');
+      showAdvance();
+      return;
+    }
+    // Back to the waiting room (never with the same partner): a new game_ready will come.
+    s.game = null;
+    s.gameReady = null;
+    s.connectedReported = false;
+    s.partnerLeft = false;
+    s.seatEnded = false;
+    s.failureReported = null;
+    diag.gameId = null;
+    diag.playerIndex = null;
+    diag.numPlayers = null;
+    diag.path = null;
+    say(ev.message || 'Could not connect to your partner; looking for another partner...');
+    setPhase(s.env ? 'waiting' : 'loading');
+    if (s.waiting) showWaitroom(s);
   }
 
   function showWaitroom(s) {
@@ -334,6 +393,8 @@ export function createClientFlow(o) {
       // Our signaling socket reconnected while the game runs over WebRTC: nothing to redo.
       return;
     }
+    s.probe?.close();
+    s.probe = null;
     stopCountdown(s);
     ui.waitroom(null);
     diag.gameId = g.game_id;
@@ -386,7 +447,8 @@ export function createClientFlow(o) {
   }
 
   function gameHooks(s) {
-    const p2pSettings = s.p2p.settings?.p2p ?? {};
+    // game_ready's settings: a condition may change some of the scene's.
+    const p2pSettings = (s.gameReady?.settings ?? s.p2p.settings)?.p2p ?? {};
     const numEpisodes = p2pSettings.num_episodes ?? s.p2p.gameplay?.num_episodes ?? null;
     const alive = () => p2pScene === s;
     return {
@@ -497,6 +559,24 @@ export function createClientFlow(o) {
 
   function abortGame(s, code, message) {
     if (s.over) return;
+    if ((code === 'connect_timeout' || code === 'ice_failed') && s.gameReady && !s.game?.started) {
+      // Before the game started: the server may put us back into the waiting room (with
+      // someone else); its `requeued` event says which. Until then nothing else to do.
+      if (s.failureReported === s.gameReady.game_id) return;
+      s.failureReported = s.gameReady.game_id;
+      s.reporter?.stop(false);
+      s.game?.abandon();
+      ui.game(false);
+      report(s, 'connect_failed', { detail: message });
+      const gameId = s.gameReady.game_id;
+      say('Could not connect to your partner...');
+      s.socket.emit('connection_failed', { game_id: gameId, code, detail: String(message).slice(0, 400) }, (ack) => {
+        // ok: the `requeued` event (sent to every player of the game) decides what follows.
+        if (p2pScene !== s || !ack || ack.ok !== false || s.gameReady?.game_id !== gameId) return;
+        connectionFailed(s, code, message);
+      });
+      return;
+    }
     s.over = true;
     s.reporter?.stop(false);
     s.game?.abandon();
@@ -529,6 +609,13 @@ export function createClientFlow(o) {
     }
     ui.waitroom(null);
     fail('env_load', ENV_LOAD_MESSAGE, { detail });
+    showAdvance();
+  }
+
+  function connectionFailed(s, code, message) {
+    if (s.over) return;
+    s.over = true;
+    fail(code, `Could not connect to your partner (${message}). The game cannot take place.`);
     showAdvance();
   }
 
@@ -639,6 +726,7 @@ export function createClientFlow(o) {
     p2pScene = null;
     stopCountdown(s);
     s.reporter?.stop(false);
+    s.probe?.close();
     if (s.game && !s.game.ended) s.game.abandon();
     s.socket?.disconnect?.();
     try { s.env?.destroy?.(); } catch { /* the interpreter may be gone with the page */ }

@@ -84,7 +84,9 @@ export function exportPath(path) {
  *   (without any requestAnimationFrame, key-to-screen latency ends at the draw)
  */
 export function createGame(o) {
-  const { p2p, gameReady, signaling } = o;
+  const { gameReady, signaling } = o;
+  // game_ready's settings are the game's own: a condition may change some of the scene's.
+  const p2p = gameReady?.settings ? { ...o.p2p, settings: gameReady.settings } : o.p2p;
   const hooks = o.hooks ?? {};
   const call = (name, ...args) => {
     try { hooks[name]?.(...args); } catch (err) { globalThis.console?.error?.(`client_game: hook ${name} threw`, err); }

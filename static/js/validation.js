@@ -121,6 +121,14 @@ export function jsonCopy(v, path = '$', seen = new Set()) {
   return out;
 }
 
+/** `bot` of an ids object: true, or false/null/absent; anything else is an error. */
+function botFlag(obj, path) {
+  const v = obj.bot;
+  if (v === undefined || v === null || v === false) return false;
+  if (v === true) return true;
+  return fail(`${path}.bot`, 'must be true, false or absent');
+}
+
 function buildIds(ids) {
   const path = '$.ids';
   const playerIndex = int(need(ids, 'player_index', path), `${path}.player_index`, 0, 255);
@@ -131,11 +139,18 @@ function buildIds(ids) {
     scene_id: identifier(need(ids, 'scene_id', path), `${path}.scene_id`),
     subject_id: identifier(need(ids, 'subject_id', path), `${path}.subject_id`),
     player_index: playerIndex,
-    peers: peers.map((p, i) => ({
-      player_index: int(need(p, 'player_index', `${path}.peers[${i}]`), `${path}.peers[${i}].player_index`, 0, 255),
-      subject_id: identifier(need(p, 'subject_id', `${path}.peers[${i}]`), `${path}.peers[${i}].subject_id`),
-    })),
+    peers: peers.map((p, i) => {
+      const peer = {
+        player_index: int(need(p, 'player_index', `${path}.peers[${i}]`), `${path}.peers[${i}].player_index`, 0, 255),
+        subject_id: identifier(need(p, 'subject_id', `${path}.peers[${i}]`), `${path}.peers[${i}].subject_id`),
+      };
+      if (botFlag(p, `${path}.peers[${i}]`)) peer.bot = true;
+      return peer;
+    }),
   };
+  // Optional: present only when they apply (a scene with conditions; a bot's seat).
+  if (ids.condition !== undefined && ids.condition !== null) out.condition = identifier(ids.condition, `${path}.condition`);
+  if (botFlag(ids, path)) out.bot = true;
   const indexes = [playerIndex, ...out.peers.map((p) => p.player_index)].sort((a, b) => a - b);
   if (!indexes.every((v, i) => v === i)) fail(path, `player indexes ${JSON.stringify(indexes)} must be 0..${indexes.length - 1}, each once`);
   out.peers.sort((a, b) => a.player_index - b.player_index);

@@ -226,11 +226,12 @@ test('partner leaves mid-game: message, final phase partner_left, seat left', as
 
 test('with policy default_action the game goes on after the partner left', async () => {
   const t = setup();
-  t.root.serve('activate_scene', p2pScene({ policy: 'default_action' }));
+  const scene = p2pScene({ policy: 'default_action' });
+  t.root.serve('activate_scene', scene);
   const sig = t.connect.of('/p2p');
   sig.serve('connect');
   await settle();
-  sig.serve('game_ready', gameReady());
+  sig.serve('game_ready', gameReady({ scene }));
   const game = t.createGame.games[0];
   game.hooks.phase('playing');
   game.hooks.connection({ peer_index: 1, event: 'disconnected', frame: 50, time: 0 });
@@ -247,17 +248,109 @@ test('partner leaves before the connection opened: partner_left and Continue', a
   assert.ok(t.ui.button);
 });
 
-test('connection timeout: clear message, status to the server, seat left, Continue', async () => {
+test('connection timeout, no second chance: clear message, status to the server, Continue', async () => {
   const t = setup();
   const { sig, game } = await enterGame(t);
   game.hooks.failed({ peer: 1, code: 'connect_timeout', message: 'no WebRTC connection to player 1 within 20 s' });
-  assert.equal(t.diag.phase, 'error');
-  assert.equal(t.diag.errors.at(-1).code, 'connect_timeout');
-  assert.match(t.diag.errors.at(-1).message, /Could not connect to your partner/);
+  assert.equal(game.abandoned, 1);
   assert.deepEqual(t.root.emitted('client_callback').at(-1),
     { type: 'p2p_status', game_id: 'g1', event: 'connect_failed', detail: 'no WebRTC connection to player 1 within 20 s' });
-  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.deepEqual(sig.emitted('connection_failed'),
+    [{ game_id: 'g1', code: 'connect_timeout', detail: 'no WebRTC connection to player 1 within 20 s' }]);
+  game.hooks.failed({ peer: 1, code: 'ice_failed', message: 'again' });
+  assert.equal(sig.emitted('connection_failed').length, 1, 'reported once');
+  // The server says this participant cannot be put back (limit reached or re-pairing off).
+  sig.serve('requeued', { game_id: 'g1', requeued: false, reason: 'connect_timeout', message: 'Could not connect to your partner. The game cannot take place.' });
+  assert.equal(t.diag.phase, 'error');
+  assert.equal(t.diag.errors.at(-1).code, 'connection_failed');
+  assert.match(t.diag.errors.at(-1).message, /Could not connect to your partner/);
   assert.ok(t.ui.button);
+});
+
+test('connection failure refused by the server (not in that game any more): the old message', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.hooks.failed({ peer: 1, code: 'ice_failed', message: 'ICE to player 1 failed' });
+  const [, , ack] = sig.acks.find(([ev]) => ev === 'connection_failed');
+  ack({ ok: false, error: { code: 'not_in_game', message: 'no' } });
+  assert.equal(t.diag.phase, 'error');
+  assert.match(t.diag.errors.at(-1).message, /Could not connect to your partner \(ICE to player 1 failed\)/);
+  assert.ok(t.ui.button);
+});
+
+test('a failed connection puts the participant back into the waiting room, then a new game', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  sig.serve('waiting', { scene_id: 'game', players_needed: 2, players_waiting: 1, remaining_s: 60 });
+  game.hooks.phase('peer_connecting');
+  // The partner reported first: the server's word arrives before our own timeout.
+  sig.serve('requeued', { game_id: 'g1', requeued: true, reason: 'ice_failed', message: 'Could not connect to your partner; looking for another partner...' });
+  assert.equal(game.abandoned, 1);
+  assert.equal(t.diag.phase, 'waiting');
+  assert.equal(t.diag.gameId, null);
+  assert.ok(t.diag.messages.includes('Could not connect to your partner; looking for another partner...'));
+  sig.serve('requeued', { game_id: 'g1', requeued: true }); // repeated: ignored
+  sig.serve('waiting', { scene_id: 'game', players_needed: 2, players_waiting: 1, remaining_s: 60, requeues: 1 });
+  assert.match(t.ui.waitroomTexts.at(-1), /looking for another one/);
+  const second = { ...gameReady(), game_id: 'g2', upload: { url: '/p2p/exports/g2/0', token: 'T2' } };
+  sig.serve('game_ready', second);
+  assert.equal(t.createGame.games.length, 2);
+  assert.equal(t.diag.gameId, 'g2');
+  const g2 = t.createGame.games[1];
+  assert.deepEqual(g2.beganWith, { fake: 'env' });
+  g2.hooks.phase('playing');
+  assert.equal(t.diag.phase, 'playing');
+  assert.equal(sig.emitted('leave').length, 0);
+});
+
+test('the server measures its RTT on the signaling socket: rtt_ping is acked at once', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  const acks = [];
+  for (const fn of sig.handlers.get('rtt_ping')) fn({ seq: 1 }, (x) => acks.push(x));
+  assert.deepEqual(acks, [{}]);
+});
+
+test('a probe runs until game_ready; its texts in the waiting room', async () => {
+  const probes = [];
+  const flowProbe = (opts) => { const p = { opts, closed: 0, close() { p.closed += 1; } }; probes.push(p); return p; };
+  const connect = fakeConnector();
+  const ui = fakeUi();
+  const diag = createDiag();
+  const flow = createClientFlow({ config: CONFIG, diag, ui, connect, createGame: fakeGameFactory(),
+    timers: manualTimers(), loadEnv: async () => ({}), runProbe: flowProbe, log: { warn() {} } });
+  flow.start();
+  connect.of('/').serve('activate_scene', p2pScene());
+  const sig = connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('probe', { probe_id: 'p1', player_index: 0, num_players: 2, pings: 5, timeout_s: 10 });
+  assert.equal(probes.length, 1);
+  assert.equal(probes[0].opts.probe.probe_id, 'p1');
+  assert.equal(probes[0].opts.socket, sig);
+  sig.serve('probe', { probe_id: 'p2', player_index: 1, num_players: 2 });
+  assert.equal(probes[0].closed, 1, 'a new probe replaces the old one');
+  sig.serve('game_ready', gameReady());
+  assert.equal(probes[1].closed, 1, 'game_ready ends the probe');
+  assert.equal(diag.gameId, 'g1');
+  assert.match(waitroomText({ state: 'probing' }), /checking the connection/);
+  assert.match(waitroomText({ state: 'bot', announce_bot: true }), /computer partner/);
+  assert.doesNotMatch(waitroomText({ state: 'bot', announce_bot: false }), /computer/);
+});
+
+test('game_ready settings (a condition) drive the game, not the scene block', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  const g = gameReady({ scene: p2pScene({ policy: 'default_action' }) });
+  sig.serve('game_ready', { ...g, condition: 'lenient' });
+  const game = t.createGame.games[0];
+  game.hooks.phase('playing');
+  game.hooks.connection({ peer_index: 1, event: 'disconnected', frame: 5, time: 0 });
+  assert.ok(t.diag.messages.includes('Your partner left the game. The game goes on without them.'));
 });
 
 test('game_ready before the environment loaded: the game begins when it is ready', async () => {

@@ -497,3 +497,19 @@ def test_decision_log_file(tmp_path: Path) -> None:
     lines = (tmp_path / "d" / "decisions.jsonl").read_text().splitlines()
     assert [json.loads(line)["event"] for line in lines] == ["match", "hold"]
     assert log.read()[1]["t"] == "y"
+
+
+def test_fewer_players_view_of_the_env_adapter() -> None:
+    from interactive_gym_p2p.examples import tug
+    from interactive_gym_p2p.peer.env import InteractiveGymEnvAdapter, with_players
+
+    env = InteractiveGymEnvAdapter.from_code(tug.environment_initialization_code(4, 10), 4, default_action=0)
+    assert with_players(env, 4) is env
+    three = with_players(env, 3)
+    assert three.num_players == 3
+    three.reset(7)
+    three.step([tug.RIGHT, tug.RIGHT, tug.LEFT])  # agent 3 gets the default action (no push)
+    assert env.canonical_state()["pushes"] == [1, 1, 1, 0]
+    with pytest.raises(ValueError, match="cannot run"):
+        with_players(env, 5)
+    env.close()

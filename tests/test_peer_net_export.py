@@ -187,7 +187,7 @@ def test_python_build_export_equals_validation_js() -> None:
             assert schema_problems(got["doc"]) == [], i
         else:
             assert got["path"] == expected["path"], (i, got, expected)
-    assert oks == 12
+    assert oks == 14
 
 
 def test_dropped_predictions_and_tokens() -> None:

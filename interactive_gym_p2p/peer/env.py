@@ -152,3 +152,27 @@ class InteractiveGymEnvAdapter:
     def close(self) -> None:
         if self.module_name is not None:
             sys.modules.pop(self.module_name, None)
+
+
+class FewerPlayers:
+    """An adapter for a game with fewer players than the environment has agents (a waiting
+    room's 'start_with_fewer'): player i still controls ``agent_ids[i]``, the agents past
+    ``num_players`` get the default action (the adapter pads ``step``'s actions). Twin of
+    client_game.js ``withPlayers``."""
+
+    def __init__(self, env: Any, num_players: int) -> None:
+        self._env = env
+        self.num_players = num_players
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+def with_players(env: Any, num_players: int) -> Any:
+    """``env`` itself when it has ``num_players`` players, else a :class:`FewerPlayers` view."""
+    have = getattr(env, "num_players", None)
+    if have is None or have == num_players:
+        return env
+    if num_players > have:
+        raise ValueError(f"a game of {num_players} players cannot run an environment of {have} agents")
+    return FewerPlayers(env, num_players)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .actions import ActionContext, ActionSource, ScriptedActions
-from .env import InteractiveGymEnvAdapter
+from .env import InteractiveGymEnvAdapter, with_players
 from .export import UploadResult, build_export, upload_export
 from .probe import run_probe
 from .rtc import RtcError, RtcMesh
@@ -390,7 +390,7 @@ async def _game(
             raise
         started = True
         session = P2PSession(
-            env=env, transport=mesh, local_player=me, num_players=n, shared_seed=ready["seed"],
+            env=with_players(env, n), transport=mesh, local_player=me, num_players=n, shared_seed=ready["seed"],
             settings=from_game_settings(settings, max_steps=gameplay.get("max_steps")),
             now=_ms, wall_clock=lambda: time.time() * 1000.0,
         )

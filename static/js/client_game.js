@@ -71,6 +71,20 @@ export function exportPath(path) {
 }
 
 /**
+ * The environment adapter for a game of `numPlayers` when the environment has more agents (a
+ * waiting room's 'start_with_fewer'): player i still controls agent i, the agents past
+ * numPlayers get the default action (the adapters pad step()'s actions). Twin of the Python
+ * peer's env.with_players.
+ */
+export function withPlayers(env, numPlayers) {
+  if (env.numPlayers === undefined || env.numPlayers === numPlayers) return env;
+  if (numPlayers > env.numPlayers) {
+    throw new RangeError(`a game of ${numPlayers} players cannot run an environment of ${env.numPlayers} agents`);
+  }
+  return new Proxy(env, { get: (target, key) => (key === 'numPlayers' ? numPlayers : Reflect.get(target, key)) });
+}
+
+/**
  * @param {object} o
  * @param {object} o.p2p            the scene's p2p block
  * @param {object} o.gameReady      the game_ready payload
@@ -295,7 +309,7 @@ export function createGame(o) {
         return out;
       };
       session = new P2PSession({
-        env: simEnv, transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
+        env: withPlayers(simEnv, gameReady.num_players), transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
         localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0,
         settings, now: o.now, wallClock: o.wallClock, path,
       });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createGame, sessionSettings, transportImpairment, exportPath } from '../../static/js/client_game.js';
+import { createGame, sessionSettings, transportImpairment, exportPath, withPlayers } from '../../static/js/client_game.js';
 import { toServerSignal, fromServerSignal, createSocketSignaling } from '../../static/js/client_signaling.js';
 import { exportIds, uploadStatus, sendPartialExport, KEEPALIVE_LIMIT_BYTES, gameExport } from '../../static/js/client_export.js';
 import { makeSettings } from '../../static/js/settings.js';
@@ -308,4 +308,16 @@ test('key-to-screen latency: presses on the page are timed to the animation fram
   assert.ok(a.episodes[0].frames.some(([, actions]) => actions[0] === 1), 'the presses reached the game');
   const ev = games[0].inputTiming.events().filter((e) => e.shown !== null);
   for (const e of ev) assert.ok(e.down <= e.drawn && e.drawn <= e.shown && e.frame >= 1, JSON.stringify(e));
+});
+
+test('a game with fewer players than the environment has agents: the others get the default action', () => {
+  const steps = [];
+  const env = { numPlayers: 4, step(actions) { steps.push(actions); return { done: false }; }, render() { return 'r'; } };
+  assert.equal(withPlayers(env, 4), env);
+  const three = withPlayers(env, 3);
+  assert.equal(three.numPlayers, 3);
+  three.step([1, 2, 3]);
+  assert.deepEqual(steps, [[1, 2, 3]]);  // the adapter pads index 3 with its default action
+  assert.equal(three.render(), 'r');
+  assert.throws(() => withPlayers(env, 5), /cannot run an environment of 4 agents/);
 });

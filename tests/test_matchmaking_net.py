@@ -1,0 +1,160 @@
+"""Matchmaking through a real server: a bot the server starts in its own process fills a
+timed-out seat, a smaller game starts at a timeout, completed games per condition survive a
+restart. Real Socket.IO, real aiortc peers through the embedded TURN server, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from interactive_gym_p2p.examples import tug
+from interactive_gym_p2p.peer.actions import RandomActions
+from interactive_gym_p2p.peer.runner import PeerResult, run_peer
+from interactive_gym_p2p.scene import P2PGymScene
+from interactive_gym_p2p.server import BackgroundServer, ServerConfig
+from interactive_gym_p2p.signaling.tickets import SignalingTickets
+from interactive_gym_p2p.server.config import derive_secret
+
+from peer_net_support import SECRET, demo_stager, gem_rush_scene, served
+from server_harness import SignalingClient, make_scene, make_stager
+
+STEPS = 60
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    """Poll a condition with a deadline (files appear, a sample arrives); fail naming it."""
+    end = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+def wait_for_files(paths: list[Path], timeout_s: float, what: str) -> None:
+    wait_until(lambda: all(p.exists() for p in paths), timeout_s, f"{what} ({', '.join(p.name for p in paths)})")
+
+
+def decisions(data_dir: Path) -> list[dict]:
+    path = data_dir / "matchmaking" / "decisions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def test_a_bot_started_by_the_server_fills_the_seat_at_the_lobby_timeout(tmp_path: Path) -> None:
+    scene = gem_rush_scene("gems", episodes=1, steps=STEPS, wait_timeout_s=2).waiting_room(
+        on_timeout="bot", bot_actions="random")
+    with served(demo_stager(scene), tmp_path) as s:
+        result = asyncio.run(run_peer(s.url, subject_id="human-1", actions=RandomActions(seed=3, n_actions=5, hold=3),
+                                      timeout_s=120))
+        game = result.games[0]
+        assert game.error is None and game.game_over_reason == "completed", game.error
+        folder = s.games_dir / game.game_id  # type: ignore[operator]
+        wait_for_files([folder / "player-0.json", folder / "player-1.json", folder / "comparison.json"], 60,
+                       "both exports (the bot's too) and the comparison report")
+        report = json.loads((folder / "comparison.json").read_text())
+        manifest = json.loads((folder / "game.json").read_text())
+        bot_export = json.loads((folder / f"player-{1 - game.player_index}.json").read_text())
+        log = decisions(tmp_path / "data")
+        bot_logs = list((tmp_path / "data" / "bots").glob("bot-*.log"))
+    assert report["status"] == "agree" and report["complete"] and report["common_frames"] == STEPS, report
+    [peer] = game.export["ids"]["peers"]
+    assert peer["bot"] is True and peer["subject_id"].startswith("bot-")
+    assert "bot" not in game.export["ids"]
+    assert bot_export["ids"]["bot"] is True and bot_export["ids"]["subject_id"] == peer["subject_id"]
+    assert manifest["bot_players"] == [1 - game.player_index]
+    [fill] = [e for e in log if e["event"] == "bot_fill"]
+    [match] = [e for e in log if e["event"] == "bot_match"]
+    assert fill["bots"] == [peer["subject_id"]] and fill["players"][0]["subject_id"] == "human-1"
+    assert match["game_id"] == game.game_id
+    assert len(bot_logs) == 1 and "completed" in bot_logs[0].read_text()
+
+
+def test_a_smaller_game_starts_when_the_minimum_is_waiting(tmp_path: Path) -> None:
+    scene = (
+        P2PGymScene().scene(scene_id="tug4")
+        .pyodide(environment_initialization_code=tug.environment_initialization_code(4, STEPS))
+        .gameplay(default_action=tug.NOOP, action_mapping=tug.ACTION_MAPPING, num_episodes=1, max_steps=STEPS)
+        .p2p(players=4, fps=30, ice_transport_policy="relay", wait_timeout_s=3, disconnect_timeout_ms=15000)
+        .waiting_room(on_timeout="start_with_fewer", min_players=3)
+    )
+    with served(demo_stager(scene), tmp_path) as s:
+        async def three() -> list[PeerResult]:
+            return list(await asyncio.gather(*(
+                run_peer(s.url, subject_id=f"t{i}", actions=RandomActions(seed=i, choices=[0, 1, 2], n_actions=3, hold=4),
+                         timeout_s=120) for i in range(3))))
+
+        results = asyncio.run(three())
+        game_id = results[0].games[0].game_id
+        folder = s.games_dir / game_id  # type: ignore[operator]
+        wait_for_files([folder / f"player-{i}.json" for i in range(3)] + [folder / "comparison.json"], 30, "three exports")
+        report = json.loads((folder / "comparison.json").read_text())
+        log = decisions(tmp_path / "data")
+    for r in results:
+        g = r.games[0]
+        assert g.error is None and g.game_over_reason == "completed" and g.num_players == 3, (g.error, g.num_players)
+        assert g.game_id == game_id
+    assert report["status"] == "agree" and report["complete"], report
+    [smaller] = [e for e in log if e["event"] == "start_with_fewer"]
+    assert smaller["game_id"] == game_id and "3 of 4 players" in smaller["reason"]
+
+
+def _play_one(url: str, tickets: SignalingTickets, scene: str, a: str, b: str) -> dict:
+    ca = SignalingClient(url, tickets.issue(a, scene, 1))
+    cb = SignalingClient(url, tickets.issue(b, scene, 1))
+    try:
+        ca.join()
+        cb.join()
+        ready = ca.log.wait("game_ready")
+        cb.log.wait("game_ready")
+        for c in (ca, cb):
+            assert c.call("finished", {"game_id": ready["game_id"]})["ok"]
+        return ready
+    finally:
+        ca.close()
+        cb.close()
+
+
+def test_completed_games_per_condition_survive_a_restart(tmp_path: Path) -> None:
+    scene = make_scene("game").conditions({"A": {"p2p": {"input_delay": 1}}, "B": {"p2p": {"input_delay": 4}}})
+    config = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=tmp_path / "data", secret=SECRET)
+    tickets = SignalingTickets(derive_secret(SECRET, "signaling-ticket"))
+    with BackgroundServer(make_stager(scene), config) as server:
+        first = _play_one(server.url, tickets, "game", "a1", "b1")
+        signaling = server.context.signaling
+        wait_for_files([tmp_path / "data" / "matchmaking" / "conditions.jsonl"], 10, "the ledger line")
+        assert signaling.snapshot()["conditions"]["game"][first["condition"]]["completed"] == 1
+    with BackgroundServer(make_stager(scene), config) as server:
+        counts = server.context.signaling.snapshot()["conditions"]["game"]
+        assert {k: v["completed"] for k, v in counts.items()} == {first["condition"]: 1, ({"A", "B"} - {first["condition"]}).pop(): 0}
+        second = _play_one(server.url, tickets, "game", "a2", "b2")
+    assert second["condition"] != first["condition"], "the other condition is behind after the restart"
+    assert second["settings"]["p2p"]["input_delay"] == {"A": 1, "B": 4}[second["condition"]]
+    lines = (tmp_path / "data" / "matchmaking" / "conditions.jsonl").read_text().splitlines()
+    assert [json.loads(x)["condition"] for x in lines] == [first["condition"], second["condition"]]
+
+
+def test_rtt_pings_measure_each_waiter_on_its_socket(tmp_path: Path) -> None:
+    config = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=tmp_path / "data", secret=SECRET,
+                          rtt_interval_s=0.2)
+    tickets = SignalingTickets(derive_secret(SECRET, "signaling-ticket"))
+    with BackgroundServer(make_stager(make_scene("game", players=3)), config) as server:
+        client = SignalingClient(server.url, tickets.issue("solo", "game", 1))
+        try:
+            client.join()
+            signaling = server.context.signaling
+
+            def measured() -> bool:
+                rooms = signaling.snapshot()["waiting"]
+                return bool(rooms) and rooms[0]["waiters"][0]["rtt_ms"] is not None
+
+            wait_until(measured, 15, "a server RTT for the waiter")
+            waiter = signaling.snapshot()["waiting"][0]["waiters"][0]
+            assert 0 < waiter["rtt_ms"] < 1000 and waiter["state"] == "waiting"
+            assert client.log.count("rtt_ping") >= 1
+        finally:
+            client.close()

@@ -155,7 +155,7 @@ class P2PGymScene(GymScene):
         probe: bool | None = NotProvided,
         probe_pings: int = NotProvided,
         probe_timeout_s: float = NotProvided,
-        estimate_margin_ms: int = NotProvided,
+        rtt_slack_ms: int = NotProvided,
         rtt_wait_s: float = NotProvided,
         requeue_on_connection_failure: bool = NotProvided,
         max_requeues: int = NotProvided,

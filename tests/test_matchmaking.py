@@ -76,10 +76,14 @@ def test_latency_fifo_prefers_the_lowest_estimate_within_the_limit() -> None:
     assert m.decide(v).group == ("b", "c")
     # no limit: still the closest partner
     assert m.decide(view(cand("a", 20, 30), cand("b", 290, 20), cand("c", 20, 10))).group == ("a", "c")
-    # with probing the estimate gets a margin (the probe decides): 140 ms is proposed under a 100 ms limit
-    margin = MatchView("game", 2, (cand("a", 70, 30), cand("b", 70, 20)), 100, 2, 150)
-    assert m.decide(margin).group == ("a", "b")
-    assert m.decide(MatchView("game", 2, margin.candidates, 100, 2)).group is None
+    # with probing only the lower bound (difference of server RTTs) rules a pair out: two
+    # participants far from the server (sum 240 ms) may be close to each other; the probe decides
+    far = (cand("a", 120, 30), cand("b", 120, 20), cand("c", 10, 10))
+    # a~c: at least 110 ms apart (over 100 + 5 of slack), a~b: anywhere from 0 to 240 ms
+    assert m.decide(MatchView("game", 2, far, 100, 3, probing=True, slack_ms=5)).group == ("a", "b")
+    assert m.decide(MatchView("game", 2, far, 100, 3)).group is None  # without a probe the sum must be within
+    # with 20 ms of slack a~c (sum 130) may still be under the limit: the lower sum goes first
+    assert m.decide(MatchView("game", 2, far, 100, 3, probing=True, slack_ms=20)).group == ("a", "c")
     # nobody compatible at all: hold, with the pairs weighed
     d = m.decide(view(cand("a", 200, 30), cand("b", 200, 20), limit=150))
     assert d.group is None and "within 150 ms" in d.reason and len(d.weighed) == 2

@@ -1,10 +1,12 @@
 """The demo experiment: a start page, a two-player Gem Rush game over WebRTC, an end page.
 
     python -m interactive_gym_p2p.examples.demo [--port 5702] [--host 127.0.0.1]
-        [--turn embedded|none] [--turn-port 3478] [--data-dir data]
+        [--turn embedded|none] [--turn-port 3478] [--data-dir data] [--bot-after S]
         [--pyodide-dir DIR | --pyodide-index-url URL | --pyodide-cdn]
 
-Open the printed URL in two browser windows (two participants). The server hands out TURN
+Open the printed URL in two browser windows (two participants), or in one with ``--bot-after
+20``: after 20 s alone in the waiting room a computer partner (the Python peer, started by
+the server) takes the empty seat. The server hands out TURN
 credentials for its embedded TURN server, serves the pinned Pyodide from this origin (the cache
 of ``python -m interactive_gym_p2p.pyodide fetch``, or ``node_modules/pyodide`` in a clone: no
 internet needed) and stores each player's validation export under
@@ -49,10 +51,13 @@ def build_game_scene(
     impairment: dict[str, Any] | None = None,
     ice_transport_policy: str = "all",
     scene_id: str = GAME_SCENE_ID,
+    waiting_room: dict[str, Any] | None = None,
+    matchmaking: dict[str, Any] | None = None,
     **p2p: Any,
 ) -> P2PGymScene:
-    """The Gem Rush scene: two players, ``num_episodes`` rounds of ``max_steps`` frames."""
-    return (
+    """The Gem Rush scene: two players, ``num_episodes`` rounds of ``max_steps`` frames.
+    ``waiting_room`` and ``matchmaking`` go to those calls (docs/matchmaking.md)."""
+    scene = (
         P2PGymScene()
         .scene(scene_id=scene_id)
         .user_experience(scene_header="Gem Rush", scene_body=GAME_BODY, in_game_scene_body=GAME_BODY)
@@ -68,6 +73,11 @@ def build_game_scene(
         # Each player's running score on every confirmed frame (the data tables' info_score).
         .validation(record_info=["score"])
     )
+    if waiting_room:
+        scene.waiting_room(**waiting_room)
+    if matchmaking:
+        scene.matchmaking(**matchmaking)
+    return scene
 
 
 def build_stager(
@@ -107,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--episodes", type=int, default=2, help="rounds per game (default 2)")
     parser.add_argument("--max-steps", type=int, default=1350, help="frames per round (default 1350 = 45 s at 30 fps)")
     parser.add_argument("--relay", action="store_true", help="force the TURN relay (iceTransportPolicy 'relay')")
+    parser.add_argument("--bot-after", type=float, default=None, metavar="S",
+                        help="after S seconds alone in the waiting room, a bot (the Python peer) takes the empty seat")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     add_pyodide_arguments(parser)
     return parser
@@ -122,9 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..server.services import TurnSettings
 
     try:
+        bot: dict[str, Any] = {}
+        if args.bot_after is not None:
+            bot = {"wait_timeout_s": args.bot_after, "waiting_room": {"on_timeout": "bot", "bot_actions": "random"}}
         stager = build_stager(
             num_episodes=args.episodes, max_steps=args.max_steps,
-            ice_transport_policy="relay" if args.relay else "all",
+            ice_transport_policy="relay" if args.relay else "all", **bot,
         )
         # The demo turns the researcher page on: the token comes from the environment, else a
         # fresh one per run that only the person at this terminal sees.
@@ -141,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         turn = TurnSettings(mode=args.turn, host=args.host, port=args.turn_port)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         print(f"Gem Rush demo: open http://{shown}:{args.port}/ in two browser windows (one per player).", flush=True)
+        if args.bot_after is not None:
+            print(f"Alone? After {args.bot_after:g} s in the waiting room a bot takes the other seat.", flush=True)
         print(f"Exports are stored under {Path(args.data_dir) / 'exports'}.", flush=True)
         if from_env:
             print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token from ${RESEARCHER_TOKEN_ENV}).", flush=True)

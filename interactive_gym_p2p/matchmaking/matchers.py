@@ -11,9 +11,13 @@ here does I/O or keeps state, so every matcher is tested alone on hand-made view
   partners are the compatible waiters with the lowest estimated RTT (ties: arrival order).
 - :class:`CallableMatcher`: a researcher's function ``view -> keys | None``, checked.
 
-The peer-to-peer RTT of two waiters is estimated as the sum of their RTTs to the server:
-exact for a path relayed by a TURN server next to the signaling server, an upper bound (by
-the triangle inequality, roughly) for a direct path. The probe, when on, measures it.
+What the server RTTs tell about the peer-to-peer RTT of two waiters: their sum is the RTT of
+a path relayed by a TURN server next to the signaling server, and an upper bound (by the
+triangle inequality, roughly) for a direct path; their difference is a lower bound for any
+path. Without a probe a pair is compatible when the sum is within the limit (whatever path
+the game takes, it is then within); with a probe a pair is proposed unless the lower bound
+is already over the limit (two far-away participants close to each other may still have a
+fast direct path), and the probe decides.
 """
 
 from __future__ import annotations
@@ -47,10 +51,18 @@ def pair_key(a: str, b: str) -> tuple[str, str]:
 
 
 def estimate_rtt_ms(a: Candidate, b: Candidate) -> float | None:
-    """Estimated peer-to-peer RTT: the sum of both RTTs to the server (None if one is unknown)."""
+    """Estimated peer-to-peer RTT: the sum of both RTTs to the server (None if one is unknown).
+    The RTT through a TURN relay beside the server; an upper bound for a direct path."""
     if a.server_rtt_ms is None or b.server_rtt_ms is None:
         return None
     return a.server_rtt_ms + b.server_rtt_ms
+
+
+def lower_bound_rtt_ms(a: Candidate, b: Candidate) -> float | None:
+    """The difference of both RTTs to the server: no path between them is faster."""
+    if a.server_rtt_ms is None or b.server_rtt_ms is None:
+        return None
+    return abs(a.server_rtt_ms - b.server_rtt_ms)
 
 
 @dataclass(frozen=True)
@@ -63,16 +75,13 @@ class MatchView:
     candidates: tuple[Candidate, ...]
     """Matchable waiters, oldest first (waiters in a probe or awaiting a bot are left out)."""
     max_p2p_rtt_ms: int | None = None
-    """The scene's limit (what probes are judged against)."""
+    """The scene's limit."""
     waiting_total: int = 0
     """Everyone in the room, matchable or not."""
-    estimate_limit_ms: int | None = None
-    """Largest *estimated* RTT a pair may have (``max_p2p_rtt_ms`` plus the estimate margin
-    when probing); defaults to ``max_p2p_rtt_ms``."""
-
-    @property
-    def limit_ms(self) -> int | None:
-        return self.max_p2p_rtt_ms if self.estimate_limit_ms is None else self.estimate_limit_ms
+    probing: bool = False
+    """A probe will measure the group before it forms (then only the lower bound rules a pair out)."""
+    slack_ms: float = 0.0
+    """Allowance for measurement noise on the lower bound (``rtt_slack_ms``)."""
 
     def by_key(self) -> dict[str, Candidate]:
         return {c.key: c for c in self.candidates}
@@ -82,10 +91,15 @@ class MatchView:
         return a.subject_id not in b.excluded and b.subject_id not in a.excluded and a.subject_id != b.subject_id
 
     def within_limit(self, a: Candidate, b: Candidate) -> bool:
-        """Is the estimated RTT within the limit (an unknown estimate counts as within)?"""
-        limit = self.limit_ms
+        """May this pair be proposed under ``max_p2p_rtt_ms``? Without probing: the sum of the
+        server RTTs is within; with probing: the lower bound is not over (plus the slack).
+        Unknown RTTs count as within."""
+        limit = self.max_p2p_rtt_ms
         if limit is None:
             return True
+        if self.probing:
+            low = lower_bound_rtt_ms(a, b)
+            return low is None or low <= limit + self.slack_ms
         est = estimate_rtt_ms(a, b)
         return est is None or est <= limit
 
@@ -97,12 +111,17 @@ class WeighedPair:
     a: str
     b: str
     estimated_ms: float | None
+    """Sum of the server RTTs (relay path; upper bound of a direct one)."""
+    lower_ms: float | None
+    """Difference of the server RTTs (lower bound of any path)."""
     allowed: bool
     within_limit: bool
 
     def to_dict(self) -> dict[str, Any]:
         est = None if self.estimated_ms is None else round(self.estimated_ms, 1)
-        return {"a": self.a, "b": self.b, "estimated_ms": est, "allowed": self.allowed, "within_limit": self.within_limit}
+        low = None if self.lower_ms is None else round(self.lower_ms, 1)
+        return {"a": self.a, "b": self.b, "estimated_ms": est, "lower_ms": low, "allowed": self.allowed,
+                "within_limit": self.within_limit}
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,8 @@ class Matcher(Protocol):
 
 def _weigh(view: MatchView, a: Candidate, others: Iterable[Candidate]) -> list[WeighedPair]:
     return [
-        WeighedPair(a.subject_id, b.subject_id, estimate_rtt_ms(a, b), view.allowed(a, b), view.within_limit(a, b))
+        WeighedPair(a.subject_id, b.subject_id, estimate_rtt_ms(a, b), lower_bound_rtt_ms(a, b), view.allowed(a, b),
+                    view.within_limit(a, b))
         for b in others
     ]
 
@@ -150,9 +170,9 @@ class FifoMatcher:
 class LatencyFifoMatcher:
     """The oldest waiter that can be served anchors; partners by lowest estimated RTT.
 
-    A pair is compatible when it may play together and its estimated RTT is within
-    ``max_p2p_rtt_ms`` (unknown counts as compatible). A waiter younger than ``rtt_wait_s``
-    without a server RTT is held back until its first measurement arrives.
+    A pair is compatible when it may play together and ``view.within_limit`` holds (unknown
+    RTTs count as compatible). A waiter younger than ``rtt_wait_s`` without a server RTT is
+    held back until its first measurement arrives.
     """
 
     name = "latency_fifo"
@@ -187,7 +207,7 @@ class LatencyFifoMatcher:
                         known = [r for r in rtts if r is not None]
                         how = f"estimated RTT {max(known):.0f} ms" if known else "RTT unknown"
                         return Decision(tuple(c.key for c in group), f"oldest servable waiter; {how}", tuple(weighed))
-        limit = f"within {view.limit_ms} ms " if view.limit_ms is not None else ""
+        limit = f"within {view.max_p2p_rtt_ms} ms " if view.max_p2p_rtt_ms is not None else ""
         return Decision(None, f"no group {limit}among {len(ready)} waiters", tuple(all_weighed))
 
 

@@ -60,9 +60,9 @@ class MatchmakingSettings:
     """PING/PONG round trips per peer in a probe (1..50)."""
     probe_timeout_s: float = 10.0
     """Seconds a probe may take (connect and measure) before it counts as failed (1..120)."""
-    estimate_margin_ms: int = 50
-    """With probing on, pairs whose *estimated* RTT exceeds ``max_p2p_rtt_ms`` by at most this
-    are still proposed (the probe decides): the estimate errs by the sockets' own delays."""
+    rtt_slack_ms: int = 20
+    """With probing on, a pair is not proposed when the difference of its server RTTs (a lower
+    bound of any path between them) exceeds ``max_p2p_rtt_ms`` by more than this (noise)."""
     rtt_wait_s: float = 2.0
     """Latency-aware matching waits this long for a newcomer's first server RTT (0..30)."""
     requeue_on_connection_failure: bool = True
@@ -74,13 +74,6 @@ class MatchmakingSettings:
     @property
     def probing(self) -> bool:
         return self.max_p2p_rtt_ms is not None if self.probe is None else self.probe
-
-    @property
-    def estimate_limit_ms(self) -> int | None:
-        """The largest estimated RTT a pair may have to be proposed."""
-        if self.max_p2p_rtt_ms is None:
-            return None
-        return self.max_p2p_rtt_ms + (self.estimate_margin_ms if self.probing else 0)
 
     @property
     def matcher_name(self) -> str:
@@ -95,7 +88,7 @@ MATCHMAKING_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "probe": lambda s, v: None if v is None else check_bool(s, v),
     "probe_pings": lambda s, v: check_int(s, v, 1, 50),
     "probe_timeout_s": lambda s, v: check_number(s, v, 1, 120),
-    "estimate_margin_ms": lambda s, v: check_int(s, v, 0, 10_000),
+    "rtt_slack_ms": lambda s, v: check_int(s, v, 0, 10_000),
     "rtt_wait_s": lambda s, v: check_number(s, v, 0, 30),
     "requeue_on_connection_failure": check_bool,
     "max_requeues": lambda s, v: check_int(s, v, 0, 10),

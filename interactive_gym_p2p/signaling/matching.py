@@ -191,7 +191,8 @@ class Matching:
                 )
             )
         mm = rules.matchmaking
-        return MatchView(rules.scene_id, rules.players, tuple(candidates), mm.max_p2p_rtt_ms, len(waiters), mm.estimate_limit_ms)
+        return MatchView(rules.scene_id, rules.players, tuple(candidates), mm.max_p2p_rtt_ms, len(waiters), mm.probing,
+                         float(mm.rtt_slack_ms))
 
     def _match_room(self, step: Step, room: str, rules: SignalingRules) -> bool:
         """Form games (or start probes) while the matcher finds groups in this FIFO room;
@@ -232,7 +233,7 @@ class Matching:
             "matcher": name,
             "reason": decision.reason,
             "max_p2p_rtt_ms": view.max_p2p_rtt_ms,
-            "estimate_limit_ms": view.limit_ms,
+            "probing": view.probing,
             "waiting": view.waiting_total,
             "candidates": [self._candidate_entry(c) for c in view.candidates],
             "pairs": [p.to_dict() for p in decision.weighed],
@@ -323,8 +324,9 @@ class Matching:
                 if w.sid == sid:
                     w.rtt_samples = (w.rtt_samples + [round(float(rtt_ms), 2)])[-RTT_SAMPLES:]
             self.store.set_waiting(room, waiters)
-            if room.startswith("fifo:"):
-                self._match_room(step, room, self.rules[room_scene(room)])
+            rules = self.rules[room_scene(room)]
+            if room.startswith("fifo:") and not isinstance(self._matcher(rules), FifoMatcher):
+                self._match_room(step, room, rules)  # FIFO does not look at RTTs
 
         return self._run(body)
 

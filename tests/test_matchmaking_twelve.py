@@ -35,10 +35,12 @@ from harness.processes import start_ready_process  # noqa: E402
 MAX_RTT = 100
 NEAR, FAR = 5, 60
 # (subject, one-way delay ms, arrival s, connections to make fail)
+# Two far peers come first and wait alone together: their pair is tried and refused (no game
+# above the limit even when it is the only pair); then near ones arrive and take them.
 PEERS = [
-    ("far-0", FAR, 0.0, 0), ("near-0", NEAR, 0.7, 0), ("far-1", FAR, 1.4, 0), ("near-1", NEAR, 2.1, 0),
-    ("far-2", FAR, 2.8, 0), ("near-2", NEAR, 3.5, 0), ("far-3", FAR, 4.2, 0), ("near-3", NEAR, 4.9, 0),
-    ("flaky-0", NEAR, 5.6, 1), ("near-4", NEAR, 6.3, 0), ("flaky-1", NEAR, 7.0, 1), ("near-5", NEAR, 7.7, 0),
+    ("far-0", FAR, 0.0, 0), ("far-1", FAR, 0.3, 0), ("near-0", NEAR, 2.5, 0), ("near-1", NEAR, 3.2, 0),
+    ("far-2", FAR, 3.9, 0), ("near-2", NEAR, 4.6, 0), ("far-3", FAR, 5.3, 0), ("near-3", NEAR, 6.0, 0),
+    ("flaky-0", NEAR, 6.7, 1), ("near-4", NEAR, 7.4, 0), ("flaky-1", NEAR, 8.1, 1), ("near-5", NEAR, 8.8, 0),
 ]
 
 

@@ -328,8 +328,12 @@ class RtcMesh:
 
     async def wait_open(self, timeout_s: float) -> None:
         """Until every DataChannel is open; RtcError naming the peers and ICE states otherwise."""
+        gathered = asyncio.gather(*(link.opened.wait() for link in self.links.values()))
+        # When the wait itself is cancelled (the game was given up), the gather ends with a
+        # CancelledError nobody reads: mark it read so asyncio does not log it as lost.
+        gathered.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
-            await asyncio.wait_for(asyncio.gather(*(link.opened.wait() for link in self.links.values())), timeout_s)
+            await asyncio.wait_for(gathered, timeout_s)
         except asyncio.TimeoutError:
             waiting = [
                 f"player {l.peer} (ICE {l.pc.iceConnectionState if l.pc else 'none'})"

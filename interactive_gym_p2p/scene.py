@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -87,6 +88,14 @@ class SignalingBinding:
     """Socket.IO namespace of the signaling server."""
     release: Callable[[], None]
     """Called when the participant leaves the scene: gives up the waiting place or the seat."""
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|(rgb|rgba|hsl|hsla)\(.*\)|[A-Za-z]+")
+
+
+def _looks_like_colour(value: Any) -> bool:
+    """A CSS colour as far as the server can tell (#hex, rgb()/hsl(), or a colour name)."""
+    return isinstance(value, str) and _COLOUR.fullmatch(value.strip()) is not None
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -415,7 +424,12 @@ class P2PGymScene(GymScene):
             inspect_step_code(self.on_game_step_code or "", "pyodide(on_game_step_code)")
         except EnvCheckError as exc:
             raise SceneConfigError("pyodide(on_game_step_code)", str(exc).split(": ", 1)[1]) from None
-        self.asset_specs()
+        names = {spec["name"] for spec in self.asset_specs()}
+        if self.background not in names and not _looks_like_colour(self.background):
+            raise SceneConfigError(
+                "rendering(background)",
+                f"{self.background!r} is neither a colour nor the name of a texture in assets_to_preload/preload_specs",
+            )
         return self
 
     def create_env(self) -> Any:

@@ -134,3 +134,11 @@ def test_served_files_and_scene_payload(assets: Path, tmp_path: Path) -> None:
         assert "interactive_gym/__init__.py" in modules
     finally:
         server_ctx.__exit__(None, None, None)
+
+
+def test_background_is_a_colour_or_a_preloaded_texture() -> None:
+    make_scene().rendering(background="#0f172a").check()
+    make_scene().rendering(background="white").check()
+    make_scene().rendering(background="floor", assets_to_preload=[ImgSpec("floor", "floor.png")]).check()
+    with pytest.raises(SceneConfigError, match=r"rendering\(background\): 'floor.png' is neither a colour nor the name"):
+        make_scene().rendering(background="floor.png", assets_to_preload=[ImgSpec("floor", "floor.png")]).check()

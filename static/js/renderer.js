@@ -153,6 +153,7 @@ export function createRenderer(ctx, opts = {}) {
       const f = bg.base;
       ctx.drawImage(f.image, f.x, f.y, f.w, f.h, Math.floor((width - f.w) / 2), Math.floor((height - f.h) / 2), f.w, f.h);
     } else {
+      ctx.fillStyle = '#FFFFFF'; // an invalid colour leaves fillStyle as it was: start from white
       ctx.fillStyle = background;
       ctx.fillRect(0, 0, width, height);
     }

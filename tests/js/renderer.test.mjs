@@ -26,7 +26,11 @@ function recordingContext() {
 }
 
 const named = (ctx, name) => ctx.calls.filter((c) => c[0] === name);
-const fillStyles = (ctx) => ctx.calls.filter((c) => c[0] === 'set' && c[1] === 'fillStyle').map((c) => c[2]);
+// Fill colours in order. Before a background colour the renderer sets white (an invalid colour
+// leaves fillStyle as it was); that reset, a fillStyle set right before another, is left out.
+const fillStyles = (ctx) => ctx.calls
+  .filter((c, i, all) => c[0] === 'set' && c[1] === 'fillStyle' && !(all[i + 1]?.[0] === 'set' && all[i + 1]?.[1] === 'fillStyle'))
+  .map((c) => c[2]);
 
 test('background colour fills the scene, then objects in depth order', () => {
   const ctx = recordingContext();

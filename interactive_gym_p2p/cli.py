@@ -41,6 +41,11 @@ def add_pyodide_arguments(parser: argparse.ArgumentParser) -> None:
         help="local Pyodide: the cache root filled by `python -m interactive_gym_p2p.pyodide fetch --dir DIR`, "
         "or a folder holding pyodide.mjs (default: $IGP2P_PYODIDE_DIR or the user cache, else node_modules/pyodide)",
     )
+    group.add_argument(
+        "--wheelhouse", type=Path, default=None,
+        help="folder of your own wheels (`pip wheel . -w DIR`), served to the browsers' micropip as its only "
+        "package index: packages_to_install come from Pyodide's packages or from here, never from PyPI",
+    )
     choice = group.add_mutually_exclusive_group()
     choice.add_argument("--pyodide-index-url", default=None, help="browsers load Pyodide from this URL (a copy you host)")
     choice.add_argument("--pyodide-cdn", action="store_true",
@@ -90,6 +95,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         pyodide_dir=args.pyodide_dir,
         pyodide_index_url=args.pyodide_index_url,
         pyodide_cdn=args.pyodide_cdn,
+        wheelhouse=args.wheelhouse,
         assets_dir=args.assets_dir,
     )
 

@@ -609,5 +609,10 @@ class P2PGymScene(GymScene):
         """Status reports from the P2P client (``{"type": "p2p_status", ...}``) go to the log."""
         if isinstance(data, dict) and data.get("type") == "p2p_status":
             subject = self._binding.subject_id if self._binding else None
-            status = {k: data[k] for k in ("game_id", "event", "path", "detail") if k in data}
+            status = {k: data[k] for k in ("game_id", "event", "path", "detail", "package") if k in data}
+            if status.get("event") == "env_load_failed" and isinstance(status.get("package"), str):
+                # The researcher's line: which package of packages_to_install a browser could not install.
+                logger.warning("scene %s subject %s: the browser could not install package %r of packages_to_install: %s",
+                               self.scene_id, subject, status["package"][:200], str(status.get("detail", ""))[:500])
+                return
             logger.info("scene %s subject %s p2p status %s", self.scene_id, subject, status)

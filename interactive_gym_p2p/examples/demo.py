@@ -2,7 +2,7 @@
 
     python -m interactive_gym_p2p.examples.demo [--port 5702] [--host 127.0.0.1]
         [--turn embedded|none] [--turn-port 3478] [--data-dir data] [--bot-after S]
-        [--pyodide-dir DIR | --pyodide-index-url URL | --pyodide-cdn]
+        [--pyodide-dir DIR | --pyodide-index-url URL | --pyodide-cdn] [--wheelhouse DIR]
 
 Open the printed URL in two browser windows (two participants), or in one with ``--bot-after
 20``: after 20 s alone in the waiting room a computer partner (the Python peer, started by
@@ -148,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = ServerConfig(
             host=args.host, port=args.port, data_dir=args.data_dir,
             pyodide_dir=args.pyodide_dir, pyodide_index_url=args.pyodide_index_url, pyodide_cdn=args.pyodide_cdn,
+            wheelhouse=args.wheelhouse,
             researcher_token=token,
         )
         config.check()

@@ -32,7 +32,7 @@ from .config import ServerConfig, ServerContext, derive_secret
 from .experiment import load_experiment
 from .participants import ParticipantFlow, ParticipantNamespace
 from .pyodide import PYODIDE_VERSION, pyodide_for
-from .routes import PageSettings, participant_blueprint
+from .routes import WHEELHOUSE_INDEX_URL, PageSettings, participant_blueprint
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,10 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         logging.WARNING if pyodide.kind == "cdn" else logging.INFO,
         "Pyodide (pinned %s) for the participants' browsers: %s", PYODIDE_VERSION, pyodide.description,
     )
+    if pyodide.wheelhouse is not None:
+        logger.info("wheelhouse %s: %s served to the browsers' micropip at %s (its only package index)",
+                    pyodide.wheelhouse.folder, ", ".join(w.filename for w in pyodide.wheelhouse.files.values()) or "no wheels",
+                    WHEELHOUSE_INDEX_URL)
     logger.info(
         "experiment %s: %d P2P scene(s) %s; data in %s",
         experiment.experiment_id, len(experiment.rules), sorted(experiment.rules), data_dir,

@@ -64,6 +64,10 @@ class ServerConfig:
     pyodide_cdn: bool = False
     """Let browsers load Pyodide from the public CDN (only when asked for: with no local copy
     and neither this nor ``pyodide_index_url``, the server refuses to start)."""
+    wheelhouse: Path | None = None
+    """A folder of the researcher's wheels (pure Python, or built for Pyodide), served at
+    /p2p/wheels/ as the browsers' micropip's only package index: scenes' packages_to_install
+    come from Pyodide's lock or from here, never from PyPI (docs/deployment.md, "Your own wheels")."""
     assets_dir: Path | None = None
     """Experiment assets (images, ...) served at /assets/ when set."""
     cors_allowed_origins: str | list[str] | None = None

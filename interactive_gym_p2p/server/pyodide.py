@@ -21,7 +21,9 @@ from typing import Any, Mapping
 
 from .. import resources
 from ..pyodide import cache, pin
-from ..pyodide.lock import Needs, resolve_needs
+from ..pyodide.lock import Needs, requirement_name, resolve, resolve_needs
+from ..wheelhouse import Wheelhouse, WheelhouseError, load_wheelhouse
+from ..wheelhouse import resolve as resolve_wheels
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ class PyodideSource:
     folder: Path | None = None
     served: Mapping[str, str] = field(default_factory=dict)
     """Local only: file name -> SHA-256 of every file the route may serve."""
+    wheelhouse: Wheelhouse | None = None
+    """The researcher's wheels, served as micropip's only package index (wheelhouse.py)."""
 
 
 def experiment_needs(experiment: Any) -> Needs:
@@ -87,18 +91,32 @@ def _refusal(found: cache.Found) -> str:
     return "\n".join(lines)
 
 
+def _wheel_problem(missing: tuple[str, ...], wheelhouse: Wheelhouse) -> str:
+    return (f"The scenes need the packages {'; '.join(missing)}, which neither Pyodide's package repository "
+            f"nor the wheelhouse {wheelhouse.folder} provides (with a wheelhouse, micropip installs only from "
+            "these two, never from PyPI). Add their wheels to the wheelhouse (`pip wheel NAME -w DIR`).")
+
+
 def choose_pyodide(*, index_url: str | None = None, cdn: bool = False, pyodide_dir: Path | None = None,
-                   needs: Needs = Needs()) -> PyodideSource:
+                   needs: Needs = Needs(), wheelhouse: Wheelhouse | None = None) -> PyodideSource:
     """The source browsers load Pyodide from (see the module's docstring for the order).
 
     Raises PyodideUnavailable when the local copy is missing, stale, corrupted or lacks a
-    package the scenes need."""
+    package the scenes need (or, with a wheelhouse, when a package is in neither)."""
+    if index_url or cdn:
+        if wheelhouse is not None:
+            # The remote lock is not known here: only names the wheelhouse does list are checked.
+            listed = [p for p in needs.packages if requirement_name(p) in wheelhouse.projects]
+            problems = resolve_wheels(wheelhouse, listed, None).missing
+            if problems:
+                raise PyodideUnavailable(_wheel_problem(problems, wheelhouse))
     if index_url:
         url = index_url if index_url.endswith("/") else index_url + "/"
-        return PyodideSource("index_url", url, f"the index URL given by the researcher, {url} (not checked by this server)")
+        return PyodideSource("index_url", url, f"the index URL given by the researcher, {url} (not checked by this server)",
+                             wheelhouse=wheelhouse)
     if cdn:
         return PyodideSource("cdn", CDN_INDEX_URL, f"the public CDN {CDN_INDEX_URL} (--pyodide-cdn): every "
-                             "participant's browser depends on it")
+                             "participant's browser depends on it", wheelhouse=wheelhouse)
     found = cache.find(pyodide_dir, _search_paths())
     if found.folder is None:
         raise PyodideUnavailable(_refusal(found))
@@ -117,26 +135,39 @@ def choose_pyodide(*, index_url: str | None = None, cdn: bool = False, pyodide_d
                                  + "; ".join(seen.package_problems) + f".\nRepair it with:  {repair}")
     assert seen.lock is not None
     resolved = resolve_needs(seen.lock, needs)
-    missing = [p.name for p in resolved.packages if p.name not in seen.packages]
+    lock_packages = resolved.packages
+    if wheelhouse is not None:
+        wheels = resolve_wheels(wheelhouse, resolved.not_in_lock, seen.lock.packages.keys())
+        if wheels.missing:
+            raise PyodideUnavailable(_wheel_problem(wheels.missing, wheelhouse))
+        # Lock packages the researcher's wheels depend on are served from the Pyodide folder too.
+        lock_packages = resolve(seen.lock, [p.name for p in lock_packages] + list(wheels.lock_names))
+    missing = [p.name for p in lock_packages if p.name not in seen.packages]
     if missing:
         flags = " ".join(f"--package {name}" for name in missing)
         raise PyodideUnavailable(
             f"The scenes need the Pyodide packages {', '.join(missing)}, which {found.folder} does not hold.\n"
             f"Fetch them (from Pyodide's package repository) with:  {cache.fetch_command(found.root)} {flags}")
-    if resolved.not_in_lock:
+    if resolved.not_in_lock and wheelhouse is None:
         logger.warning("packages_to_install %s are not in Pyodide's lock file: micropip fetches them from PyPI "
                        "in each participant's browser (not from this server)", list(resolved.not_in_lock))
-    packages = f"; packages {', '.join(sorted(p.name for p in resolved.packages))}" if resolved.packages else ""
+    packages = f"; packages {', '.join(sorted(p.name for p in lock_packages))}" if lock_packages else ""
     where = "the local cache" if found.kind == "cache" else "the local folder"
     return PyodideSource(
         "local", LOCAL_URL,
         f"{where} {found.folder} ({len(pin.FILES)} core files checked against the pin{packages}), "
         f"served at {LOCAL_URL}",
-        folder=found.folder, served=seen.served(),
+        folder=found.folder, served=seen.served(), wheelhouse=wheelhouse,
     )
 
 
 def pyodide_for(config: Any, experiment: Any) -> PyodideSource:
     """:func:`choose_pyodide` for a ServerConfig and a loaded experiment."""
+    wheelhouse = None
+    if getattr(config, "wheelhouse", None) is not None:
+        try:
+            wheelhouse = load_wheelhouse(config.wheelhouse)
+        except WheelhouseError as exc:
+            raise PyodideUnavailable(str(exc)) from None
     return choose_pyodide(index_url=config.pyodide_index_url, cdn=config.pyodide_cdn,
-                          pyodide_dir=config.pyodide_dir, needs=experiment_needs(experiment))
+                          pyodide_dir=config.pyodide_dir, needs=experiment_needs(experiment), wheelhouse=wheelhouse)

@@ -16,6 +16,9 @@ from werkzeug.exceptions import NotFound
 
 from .. import resources
 from ..validation.ids import identifier_problem
+from ..wheelhouse import FILES_URL as WHEELHOUSE_FILES_URL
+from ..wheelhouse import INDEX_URL as WHEELHOUSE_INDEX_URL
+from ..wheelhouse import SIMPLE_JSON
 from .pyodide import PYODIDE_VERSION, PyodideSource
 
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
@@ -80,6 +83,8 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
             "static_url": "/p2p/static/",
             "python_url": "/p2p/py/",
             "pyodide_index_url": page.pyodide.index_url,
+            # micropip's only package index when the server has a wheelhouse (else micropip's default).
+            "wheelhouse_url": None if page.pyodide.wheelhouse is None else WHEELHOUSE_INDEX_URL,
         }
         response = flask.make_response(flask.render_template("participant.html", config=config))
         response.headers["Cache-Control"] = "no-store"
@@ -128,6 +133,27 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
         # Pinned content under a versioned path never changes: browsers may keep it for good.
         response.headers["Cache-Control"] = f"public, max-age={PYODIDE_MAX_AGE_S}, immutable"
         return response
+
+    @bp.get(f"{WHEELHOUSE_INDEX_URL}<name>/")
+    def wheel_project(name: str) -> Any:
+        # PEP 691 Simple JSON, the form micropip asks for first.
+        wheelhouse = page.pyodide.wheelhouse
+        # Absolute file URLs, on the origin the browser reached this server at.
+        project = None if wheelhouse is None else wheelhouse.project_json(name, flask.request.host_url)
+        if project is None:
+            raise NotFound()
+        response = flask.Response(flask.json.dumps(project), mimetype=SIMPLE_JSON)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @bp.get(f"{WHEELHOUSE_FILES_URL}<filename>")
+    def wheel_file(filename: str) -> Any:
+        wheelhouse = page.pyodide.wheelhouse
+        wheel = None if wheelhouse is None else wheelhouse.files.get(filename)
+        if wheel is None:
+            raise NotFound()
+        # micropip checks the SHA-256 the index gives; a rebuilt wheel with the same name gets a new one.
+        return _send(wheel.path.parent, wheel.path.name, max_age=0)
 
     @bp.get("/assets/<path:filename>")
     def assets(filename: str) -> Any:

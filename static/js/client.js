@@ -49,10 +49,7 @@ export function createEnvLoader(config, deps = {}) {
     outcome.catch(() => { outcome = null; });
     const [pyodide, hashingSource, stepOutcomeSource] = await Promise.all([runtime, hashing, outcome]);
     const packages = Array.isArray(env.packages) ? env.packages : [];
-    if (packages.length > 0) {
-      await pyodide.loadPackage('micropip');
-      await pyodide.pyimport('micropip').install(packages);
-    }
+    if (packages.length > 0) await installPackages(pyodide, packages, config.wheelhouse_url ?? null, deps.baseUrl);
     // Env code written for Interactive Gym imports its object contexts; the server hands over
     // those pure-Python modules of its installed Interactive Gym (unless a package provides them).
     const viaPackage = packages.some((p) => /^interactive[-_]gym\b/i.test(p));
@@ -80,6 +77,53 @@ export function createEnvLoader(config, deps = {}) {
     }
     return adapter;
   };
+}
+
+/** An environment package that did not install: `package` names it (the researcher's log
+ * line, the p2p_status report), the message keeps micropip's reason (never shown to the
+ * participant). */
+export class PackageInstallError extends Error {
+  constructor(pkg, cause) {
+    const reason = String(cause?.message ?? cause).trim().split('\n').filter((l) => l.trim()).pop() ?? 'unknown error';
+    super(`could not install package ${JSON.stringify(pkg)}: ${reason}`);
+    this.name = 'PackageInstallError';
+    this.package = pkg;
+  }
+}
+
+/**
+ * The scene's packages_to_install through micropip, one at a time so a failure names its
+ * package. Pyodide's own packages come from the Pyodide folder (its lock); everything else
+ * from the server's wheelhouse index when it has one (then micropip never asks PyPI).
+ */
+export async function installPackages(pyodide, packages, wheelhouseUrl = null, baseUrl = globalThis.location?.href) {
+  try {
+    await pyodide.loadPackage('micropip');
+  } catch (err) {
+    throw new PackageInstallError('micropip', err);
+  }
+  const micropip = pyodide.pyimport('micropip');
+  try {
+    for (const pkg of packages) {
+      const kwargs = {};
+      let indexUrls = null;
+      if (wheelhouseUrl) {
+        // micropip fetches from Python: an absolute URL of this server, without the final
+        // slash (micropip appends "/<name>/").
+        indexUrls = pyodide.toPy([new URL(wheelhouseUrl, baseUrl).href.replace(/\/+$/, '')]);
+        kwargs.index_urls = indexUrls;
+      }
+      try {
+        await micropip.install.callKwargs(pkg, kwargs);
+      } catch (err) {
+        throw new PackageInstallError(pkg, err);
+      } finally {
+        indexUrls?.destroy();
+      }
+    }
+  } finally {
+    micropip.destroy?.();
+  }
 }
 
 export function main(win = globalThis.window) {

@@ -599,7 +599,9 @@ export function createClientFlow(o) {
     s.over = true;
     const detail = String(s.envError?.message ?? s.envError);
     log?.warn?.('the game environment could not be loaded', s.envError);
-    report(s, 'env_load_failed', { detail });
+    // A package that did not install is named, so the researcher's log says which.
+    const pkg = typeof s.envError?.package === 'string' ? { package: s.envError.package } : {};
+    report(s, 'env_load_failed', { detail, ...pkg });
     if (s.game) {
       s.game.abandon();
       ui.game(false);

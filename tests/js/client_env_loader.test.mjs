@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createEnvLoader } from '../../static/js/client.js';
+import { createEnvLoader, installPackages, PackageInstallError } from '../../static/js/client.js';
 
 function fakes({ assetsFail = false } = {}) {
   const calls = { runtimes: 0, installs: [], prepared: [], fetched: [], destroyed: 0 };
@@ -16,7 +16,8 @@ function fakes({ assetsFail = false } = {}) {
       return {
         id: calls.runtimes, installed,
         loadPackage: async () => {},
-        pyimport: () => ({ install: async (pkgs) => installed.push(...pkgs) }),
+        pyimport: () => ({ install: { callKwargs: async (pkg, kwargs) => installed.push([pkg, kwargs]) } }),
+        toPy: (v) => ({ value: v, destroy() {} }),
       };
     },
     prepare: async (pyodide, opts) => {
@@ -75,4 +76,56 @@ test('the step code and the textures ride along; a texture that fails fails the 
   const failing = fakes({ assetsFail: true });
   await assert.rejects(createEnvLoader({}, failing.deps)(scene({}, { textures: [{ name: 'chefs' }] })), /texture 'chefs'.*HTTP 404/);
   assert.equal(failing.calls.destroyed, 1, 'the half-built environment is dropped');
+});
+
+/** A Pyodide whose micropip installs what `known` holds and fails like micropip otherwise. */
+function fakePyodide({ known = [], micropipLoads = true } = {}) {
+  const installed = [];
+  return {
+    installed,
+    loadPackage: async (name) => {
+      if (!micropipLoads) throw new Error(`PythonError: Traceback ...\nValueError: Failed to load ${name}`);
+    },
+    toPy: (v) => ({ value: v, destroy() {} }),
+    pyimport: () => ({
+      install: {
+        callKwargs: async (pkg, kwargs) => {
+          if (!known.includes(pkg)) {
+            throw new Error(`PythonError: Traceback (most recent call last):\n  File "micropip"\nValueError: Can't fetch metadata for '${pkg}'.\n`);
+          }
+          installed.push({ pkg, indexUrls: kwargs.index_urls?.value ?? null });
+        },
+      },
+    }),
+  };
+}
+
+test('packages install one at a time, from the wheelhouse index (absolute URL) when the server has one', async () => {
+  const py = fakePyodide({ known: ['numpy', 'tug-rules'] });
+  await installPackages(py, ['numpy', 'tug-rules'], '/p2p/wheels/simple/', 'http://10.0.0.5:5702/someone');
+  assert.deepEqual(py.installed, [
+    { pkg: 'numpy', indexUrls: ['http://10.0.0.5:5702/p2p/wheels/simple'] },
+    { pkg: 'tug-rules', indexUrls: ['http://10.0.0.5:5702/p2p/wheels/simple'] },
+  ]);
+  const plain = fakePyodide({ known: ['six'] });
+  await installPackages(plain, ['six'], null, 'http://x/');
+  assert.deepEqual(plain.installed, [{ pkg: 'six', indexUrls: null }], 'no wheelhouse: micropip keeps its default index');
+});
+
+test('a package that does not install is named, with the last line of micropip\'s reason', async () => {
+  const py = fakePyodide({ known: ['numpy'] });
+  const err = await installPackages(py, ['numpy', 'tug-rules', 'never-reached'], '/p2p/wheels/simple/', 'http://x/').catch((e) => e);
+  assert.ok(err instanceof PackageInstallError);
+  assert.equal(err.package, 'tug-rules');
+  assert.equal(err.message, 'could not install package "tug-rules": ValueError: Can\'t fetch metadata for \'tug-rules\'.');
+  assert.deepEqual(py.installed.map((i) => i.pkg), ['numpy']);
+  const noMicropip = await installPackages(fakePyodide({ micropipLoads: false }), ['x'], null, 'http://x/').catch((e) => e);
+  assert.equal(noMicropip.package, 'micropip');
+  assert.match(noMicropip.message, /could not install package "micropip": ValueError: Failed to load micropip/);
+  // Through the loader: the error reaches the flow with its package.
+  const { deps } = fakes();
+  deps.loadRuntime = async () => fakePyodide({ known: [] });
+  const loadErr = await createEnvLoader({ wheelhouse_url: '/p2p/wheels/simple/' }, { ...deps, baseUrl: 'http://x/' })(
+    scene({ packages: ['tug-rules'] })).catch((e) => e);
+  assert.equal(loadErr.package, 'tug-rules');
 });

@@ -417,7 +417,7 @@ test('environment that fails after game_ready: the seat is given up with the sam
   sig.serve('game_ready', gameReady());
   assert.equal(ui.statuses.at(-1), 'Partner found; loading the game...');
   await settle();
-  fail(new Error('micropip: no such package'));
+  fail(Object.assign(new Error('could not install package "tug-rules": ValueError: no such package'), { package: 'tug-rules' }));
   await settle();
   assert.equal(diag.phase, 'error');
   assert.equal(createGame.games[0].abandoned, 1);
@@ -425,7 +425,8 @@ test('environment that fails after game_ready: the seat is given up with the sam
   assert.equal(ui.errors.at(-1), ENV_LOAD_MESSAGE);
   assert.equal(ui.statuses.at(-1), '');
   assert.deepEqual(root.emitted('client_callback').at(-1),
-    { type: 'p2p_status', game_id: 'g1', event: 'env_load_failed', detail: 'micropip: no such package' });
+    { type: 'p2p_status', game_id: 'g1', event: 'env_load_failed', detail: 'could not install package "tug-rules": ValueError: no such package',
+      package: 'tug-rules' });
 });
 
 test('every error clears the status line under it', async () => {

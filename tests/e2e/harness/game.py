@@ -82,7 +82,8 @@ class GameServer:
 
 def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "embedded",
                       wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
-                      experiment: str = DEMO, researcher_token: str | None = None) -> GameServer:
+                      experiment: str = DEMO, researcher_token: str | None = None,
+                      extra_args: tuple[str, ...] = ()) -> GameServer:
     """The demo experiment served by a child process (``wrap`` may put it in a namespace);
     ``researcher_token`` turns on the researcher routes and the research console."""
     # The repository and tests/e2e (experiments the tests define live in harness/).
@@ -90,7 +91,7 @@ def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "em
     pythonpath = os.pathsep.join(p for p in paths if p)
     argv = ["env", f"PYTHONPATH={pythonpath}", sys.executable, str(GAME_SERVER),
             "--experiment", experiment, "--kwargs", json.dumps(kwargs), "--data-dir", str(data_dir),
-            "--turn", turn, "--pyodide-dir", str(REPO / "node_modules" / "pyodide")]
+            "--turn", turn, "--pyodide-dir", str(REPO / "node_modules" / "pyodide"), *extra_args]
     if researcher_token is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
         token_file = data_dir / "researcher-token"

@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--turn", choices=["embedded", "none"], default="embedded")
     ap.add_argument("--pyodide-dir", type=Path, default=None)
+    ap.add_argument("--pyodide-folder", type=Path, default=None,
+                    help="a Pyodide folder the test made, served as-is at /test-pyodide/ (the pages' index URL; "
+                    "not checked against the pin)")
+    ap.add_argument("--wheelhouse", type=Path, default=None, help="the researcher's wheels (ServerConfig.wheelhouse)")
     ap.add_argument("--researcher-token-file", type=Path, default=None,
                     help="turns on the researcher routes and the research console (a secret: never on the command line)")
     args = ap.parse_args(argv)
@@ -63,8 +67,25 @@ def main(argv: list[str] | None = None) -> int:
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
     token = args.researcher_token_file.read_text(encoding="utf-8").strip() if args.researcher_token_file else None
+    blueprints = []
+    index_url = None
+    if args.pyodide_folder is not None:
+        import flask
+
+        folder = args.pyodide_folder.resolve()
+        bp = flask.Blueprint("test_pyodide", __name__)
+        types = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
+                 ".json": "application/json", ".zip": "application/zip", ".whl": "application/zip"}
+
+        @bp.get("/test-pyodide/<name>")
+        def test_pyodide(name: str) -> Any:
+            return flask.send_from_directory(folder, name, mimetype=types.get(Path(name).suffix))
+
+        blueprints.append(bp)
+        index_url = "/test-pyodide/"
     config = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=args.data_dir,
-                          pyodide_dir=args.pyodide_dir, on_game_ended=on_game_ended, researcher_token=token)
+                          pyodide_dir=args.pyodide_dir, on_game_ended=on_game_ended, researcher_token=token,
+                          pyodide_index_url=index_url, wheelhouse=args.wheelhouse, blueprints=tuple(blueprints))
     turn = TurnSettings(mode="embedded", host="127.0.0.1", port=0, allow_loopback=True) if args.turn == "embedded" \
         else TurnSettings(mode="none")
     services = ExperimentServices(config, turn)

@@ -236,3 +236,26 @@ def test_recruitment_flag_is_kept_on_disk(setup, tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text("{not json")
     broken = Console(FakeSignaling(), InMemoryConsoleStore(recruitment_file=tmp_path / "broken.json"))
     assert broken.recruitment_open() is False  # unreadable: closed, the safe side
+
+
+def test_matchmaking_details_pass_through(setup) -> None:
+    console, sig, _, _ = setup
+    game = live_game() | {"match": {"matcher": "latency_fifo", "reason": "probed", "estimated_rtt_ms": 80.0,
+                                    "probed_rtt_ms": 75.0, "path": "relay"}}
+    game["seats"][1]["bot"] = True
+    sig.view = {
+        "waiting": [{"room": "fifo:game", "scene_id": "game", "group": False, "players_needed": 2,
+                     "waiters": [{"subject_id": "w", "waited_s": 1.0, "remaining_s": 9.0, "rtt_ms": 31.5,
+                                  "state": "probing", "requeues": 1, "bot": False}]}],
+        "games": [game],
+        "conditions": {"game": {"delay0": {"completed": 3, "running": 1, "target": 10}}},
+    }
+    snap = console.snapshot()
+    waiter = snap["waiting"][0]["waiters"][0]
+    assert (waiter["rtt_ms"], waiter["state"], waiter["requeues"]) == (31.5, "probing", 1)
+    g = snap["games"][0]
+    assert g["match"]["matcher"] == "latency_fifo" and [p["bot"] for p in g["players"]] == [False, True]
+    assert snap["conditions"] == {"game": {"delay0": {"completed": 3, "running": 1, "target": 10}}}
+    sig.view = {"waiting": [], "games": [live_game()]}
+    snap = console.snapshot()
+    assert snap["conditions"] == {} and snap["games"][0]["match"] is None

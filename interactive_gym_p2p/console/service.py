@@ -168,6 +168,7 @@ class Console:
                     summary = _player_summary(p if p is not None else PlayerTelemetry(seat["player_index"]), now)
                     summary["subject_id"] = seat["subject_id"]
                     summary["seat"] = seat["state"]
+                    summary["bot"] = bool(seat.get("bot", False))
                     summary["stale"] = summary["report_age_s"] is None or summary["report_age_s"] > stale_after
                     players.append(summary)
                 frames = [p["frame"] for p in players if p["frame"] is not None]
@@ -187,6 +188,7 @@ class Console:
                     "first_desync_frame": min(desync_frames) if desync_frames else None,
                     "paths": sorted({p["path_kind"] for p in players if p["path_kind"] is not None}),
                     "hidden_players": [p["player_index"] for p in players if p["hidden"]],
+                    "match": g.get("match"),
                     "players": players,
                 })
             games.sort(key=lambda g: g["created_at"] or "")
@@ -209,6 +211,7 @@ class Console:
             "waiting": waiting,
             "games": games,
             "finished": finished,
+            "conditions": view.get("conditions") or {},
         }
 
     def timeline(self, game_id: str) -> dict[str, Any] | None:

@@ -46,6 +46,10 @@ export function waitingRows(state) {
         left: fmtDuration(w.remaining_s),
         rtt: fmtMs(w.rtt_ms),
         needed: dash(room.players_needed),
+        // Matchmaking's view of the waiter, when it gives one: probing a partner, held for a
+        // bot fill, put back after a failed connection (requeues), or a bot itself.
+        state: [w.bot ? 'bot' : null, w.state === 'bot' ? 'held for a bot fill' : w.state && w.state !== 'waiting' ? w.state : null,
+          w.requeues ? `re-queued ${w.requeues}×` : null].filter(Boolean).join(', ') || 'waiting',
       });
     }
   }
@@ -55,11 +59,34 @@ export function waitingRows(state) {
 /** One player's cell text: "0 alice (relay, 42 ms)" plus its flags. */
 export function playerLabel(p) {
   const flags = [];
+  if (p.bot) flags.push('bot');
   if (p.seat && p.seat !== 'connected') flags.push(p.seat);
   if (p.hidden) flags.push('hidden');
   if (p.stale) flags.push(p.reports ? 'no report for ' + fmtDuration(p.report_age_s) : 'no report yet');
   if (p.desyncs) flags.push(`desync at ${dash(p.first_desync_frame)}`);
   return `${p.player_index}: ${p.subject_id}${flags.length ? ` [${flags.join(', ')}]` : ''}`;
+}
+
+/** How matchmaking formed a game ("latency_fifo: estimated 80 ms, probed 75 ms, relay"), or "–". */
+export function matchText(m) {
+  if (!m || !m.matcher) return '–';
+  const parts = [];
+  if (m.reason) parts.push(String(m.reason));
+  if (Number.isFinite(m.estimated_rtt_ms)) parts.push(`estimated ${Math.round(m.estimated_rtt_ms)} ms`);
+  if (Number.isFinite(m.probed_rtt_ms)) parts.push(`probed ${Math.round(m.probed_rtt_ms)} ms`);
+  if (m.path) parts.push(String(m.path));
+  return parts.length ? `${m.matcher}: ${parts.join(', ')}` : String(m.matcher);
+}
+
+/** Condition counts per scene -> rows (completed games decide the balance). */
+export function conditionRows(state) {
+  const rows = [];
+  for (const [scene, conditions] of Object.entries(state?.conditions ?? {})) {
+    for (const [name, c] of Object.entries(conditions)) {
+      rows.push({ scene, condition: name, completed: dash(c.completed), running: dash(c.running), target: dash(c.target) });
+    }
+  }
+  return rows;
 }
 
 /** Games in progress -> one row each (newest last, as the server orders them). */
@@ -76,6 +103,7 @@ export function gameRows(state) {
     desync: g.desync ? `yes, frame ${dash(g.first_desync_frame)}` : 'no',
     hidden: g.hidden_players.length ? g.hidden_players.map((i) => `player ${i}`).join(', ') : '\u2013',
     age: fmtDuration(g.age_s),
+    match: matchText(g.match),
     flags: { desync: g.desync, hidden: g.hidden_players.length > 0, stale: g.players.some((p) => p.stale) },
   }));
 }

@@ -10,7 +10,7 @@
 import { io } from '../vendor/socket.io/socket.io.esm.min.js';
 import uPlot from '../vendor/uplot/uPlot.esm.js';
 import {
-  PLAYER_COLORS, finishedRows, fmtClock, gameRows, stateDiff, timelineCharts, waitingRows,
+  PLAYER_COLORS, conditionRows, finishedRows, fmtClock, gameRows, stateDiff, timelineCharts, waitingRows,
 } from './console_model.js';
 
 const TOKEN_KEY = 'igp2p-research-token';
@@ -189,6 +189,7 @@ export function startConsole(win = globalThis.window) {
     const c = state.counts;
     $('counts').textContent = `${c.waiting} waiting \u00b7 ${c.games} game(s) in progress (${c.players} players) \u00b7 updated ${fmtClock(state.generated_at)}`;
     renderWaiting(state);
+    renderConditions(state);
     renderGames(state);
     // A game that just finished: its exports may be arriving; list them again.
     const finishedIds = new Set(state.finished.map((f) => f.game_id));
@@ -212,9 +213,19 @@ export function startConsole(win = globalThis.window) {
     body.replaceChildren();
     const rows = waitingRows(state);
     for (const r of rows) {
-      body.append(el(doc, 'tr', {}, ...[r.room, r.subject, r.since, r.waited, r.left, r.rtt].map((v) => el(doc, 'td', {}, v))));
+      body.append(el(doc, 'tr', {}, ...[r.room, r.subject, r.since, r.waited, r.left, r.rtt, r.state].map((v) => el(doc, 'td', {}, v))));
     }
     $('waitingEmpty').hidden = rows.length > 0;
+  }
+
+  function renderConditions(state) {
+    const rows = conditionRows(state);
+    const body = doc.querySelector('#conditions tbody');
+    body.replaceChildren();
+    for (const r of rows) {
+      body.append(el(doc, 'tr', {}, ...[r.scene, r.condition, r.completed, r.running, r.target].map((v) => el(doc, 'td', {}, v))));
+    }
+    $('conditionsBox').hidden = rows.length === 0;
   }
 
   function renderGames(state) {
@@ -231,7 +242,8 @@ export function startConsole(win = globalThis.window) {
         el(doc, 'td', { className: 'mono' }, r.gameId), el(doc, 'td', {}, r.scene), players,
         el(doc, 'td', {}, r.frame), el(doc, 'td', {}, r.rtt), el(doc, 'td', {}, r.rollbacks), el(doc, 'td', {}, r.stalls),
         el(doc, 'td', {}, r.path), el(doc, 'td', { className: r.flags.desync ? 'diverged' : '' }, r.desync),
-        el(doc, 'td', { className: r.flags.hidden ? 'warn' : '' }, r.hidden), el(doc, 'td', {}, r.age), actions);
+        el(doc, 'td', { className: r.flags.hidden ? 'warn' : '' }, r.hidden), el(doc, 'td', {}, r.age),
+        el(doc, 'td', { className: 'small' }, r.match), actions);
       if (r.flags.stale) tr.classList.add('stale');
       body.append(tr);
     }

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  finishedRows, fmtDuration, fmtMs, gameRows, outcomeText, playerLabel, stateDiff, timelineCharts, waitingRows,
+  conditionRows, finishedRows, fmtDuration, fmtMs, gameRows, matchText, outcomeText, playerLabel, stateDiff, timelineCharts, waitingRows,
 } from '../../static/js/console_model.js';
 
 const player = (i, extra = {}) => ({
@@ -114,4 +114,27 @@ test('state diff rows from a comparison report', () => {
   assert.deepEqual(d.rows, [{ path: '$.players[0][1]', values: ['20', '21'] }, { path: '$.extra', values: ['(absent)', 'true'] }]);
   assert.equal(stateDiff({ divergence: null }), null);
   assert.equal(stateDiff(null), null);
+});
+
+test('matchmaking details when the server gives them: waiter state, bots, how a game was matched, conditions', () => {
+  const state = {
+    waiting: [{ room: 'fifo:game', scene_id: 'game', group: false, players_needed: 2, waiters: [
+      { subject_id: 'w1', waited_s: 5, since: null, remaining_s: 55, rtt_ms: 31.2, state: 'probing', requeues: 1, bot: false },
+      { subject_id: 'b1', waited_s: 1, since: null, remaining_s: 59, rtt_ms: null, state: 'bot', requeues: 0, bot: true },
+      { subject_id: 'w2', waited_s: 1, since: null, remaining_s: 59, rtt_ms: 12, state: 'waiting', requeues: 0, bot: false }] }],
+    conditions: { game: { delay0: { completed: 4, running: 1, target: 10 }, delay4: { completed: 3, running: 2, target: 10 } } },
+  };
+  assert.deepEqual(waitingRows(state).map((r) => [r.subject, r.rtt, r.state]),
+    [['w1', '31 ms', 'probing, re-queued 1\u00d7'], ['b1', '\u2013', 'bot, held for a bot fill'], ['w2', '12 ms', 'waiting']]);
+  assert.deepEqual(conditionRows(state), [
+    { scene: 'game', condition: 'delay0', completed: '4', running: '1', target: '10' },
+    { scene: 'game', condition: 'delay4', completed: '3', running: '2', target: '10' }]);
+  assert.deepEqual(conditionRows({}), []);
+  assert.equal(matchText({ matcher: 'latency_fifo', reason: 'probed', estimated_rtt_ms: 80.4, probed_rtt_ms: 75, path: 'relay' }),
+    'latency_fifo: probed, estimated 80 ms, probed 75 ms, relay');
+  assert.equal(matchText({ matcher: 'fifo', reason: null, estimated_rtt_ms: null, probed_rtt_ms: null, path: null }), 'fifo');
+  assert.equal(matchText(undefined), '\u2013');
+  assert.equal(playerLabel(player(1, { bot: true })), '1: s1 [bot]');
+  const [g] = gameRows({ games: [{ ...STATE.games[0], match: { matcher: 'fifo' } }] });
+  assert.equal(g.match, 'fifo');
 });

@@ -73,6 +73,8 @@ def test_telemetry_feed_and_end_game(tmp_path: Path) -> None:
             first = watcher.log.wait("console_state")
             assert [g["game_id"] for g in first["games"]] == [game_id]
             assert all(p["frame"] is None for p in first["games"][0]["players"])
+            # Matchmaking's word on the game (docs/matchmaking.md) comes through.
+            assert first["games"][0]["match"]["matcher"] == "fifo" and first["conditions"] == {}
 
             # Each player reports; the feed shows their frames within a push.
             for seq in range(3):

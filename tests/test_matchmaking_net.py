@@ -158,3 +158,39 @@ def test_rtt_pings_measure_each_waiter_on_its_socket(tmp_path: Path) -> None:
             assert client.log.count("rtt_ping") >= 1
         finally:
             client.close()
+
+
+def test_a_bot_process_exits_when_the_server_that_started_it_is_gone(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "bot.pid"
+    bot = tmp_path / "bot.py"
+    bot.write_text(
+        "import asyncio, os, pathlib, sys\n"
+        "from interactive_gym_p2p.peer.__main__ import exit_with_parent\n"
+        "pathlib.Path(sys.argv[1]).write_text(str(os.getpid()))\n"
+        "asyncio.run(exit_with_parent(os.getppid(), 0.1))\n"
+    )
+    # A stand-in server process starts the "bot" (the peer's parent watch) and exits.
+    parent = tmp_path / "server.py"
+    parent.write_text(
+        "import pathlib, subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, sys.argv[1], sys.argv[2]], start_new_session=True)\n"
+        "while not pathlib.Path(sys.argv[2]).exists():\n"
+        "    time.sleep(0.05)\n"
+    )
+    subprocess.run([sys.executable, str(parent), str(bot), str(pid_file)], check=True, timeout=30)
+    pid = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie (exited, not yet reaped by init) counts as gone
+        stat = Path(f"/proc/{pid}/stat")
+        return stat.exists() and stat.read_text().split()[2] == "Z"
+
+    wait_until(gone, 10, "the orphaned bot process exiting")

@@ -70,6 +70,7 @@ class ProcessBotLauncher:
             "--seed", str(request.seed),
             "--timeout", str(self.timeout_s),
             "--log-level", "INFO",
+            "--exit-with-parent",
         ]
 
     def launch(self, request: BotRequest) -> None:

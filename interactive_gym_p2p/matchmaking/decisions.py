@@ -41,11 +41,13 @@ class MemoryDecisionLog:
 
 
 class JsonlDecisionLog:
-    """Appends each entry as one line (a single write per batch, so lines never interleave)."""
+    """Appends each batch of entries with one write (lines never interleave); the file stays
+    open between batches (a burst of matches costs no open/close each) until ``close()``."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._fd: int | None = None
 
     def write(self, entries: list[dict[str, Any]]) -> None:
         if not entries:
@@ -53,14 +55,25 @@ class JsonlDecisionLog:
         data = "".join(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in entries).encode("utf-8")
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                try:
-                    os.write(fd, data)
-                finally:
-                    os.close(fd)
+                if self._fd is None:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.write(self._fd, data)
             except OSError:
                 logger.exception("writing %d matchmaking decisions to %s failed", len(entries), self.path)
+                self.close_locked()
+
+    def close_locked(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_locked()
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():

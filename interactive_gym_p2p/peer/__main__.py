@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import secrets
 import sys
 from typing import Any
@@ -77,8 +78,18 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print("  ".join(str(r[c]).rjust(widths[c]) for c in cols))
 
 
+async def exit_with_parent(parent: int, period_s: float = 1.0) -> None:
+    """A bot the server started ends when that server is gone (its parent process changed)."""
+    while True:
+        await asyncio.sleep(period_s)
+        if os.getppid() != parent:
+            logger.warning("the process that started these peers (pid %d) is gone: exiting", parent)
+            os._exit(3)
+
+
 async def run_many(args: argparse.Namespace, subjects: list[str]) -> list[PeerResult | BaseException]:
     quiet_lost_link_errors(asyncio.get_running_loop())
+    watcher = asyncio.create_task(exit_with_parent(os.getppid())) if args.exit_with_parent else None
 
     def factory(i: int) -> Any:
         # One source per game, seeded from --seed and the peer's number: a run can be replayed.
@@ -88,6 +99,8 @@ async def run_many(args: argparse.Namespace, subjects: list[str]) -> list[PeerRe
         run_peer(args.server, subject_id=s, actions=factory(i), impairment=args.impair, timeout_s=args.timeout,
                  upload=not args.no_upload, only_scene=args.scene)
         for i, s in enumerate(subjects)), return_exceptions=True)
+    if watcher is not None:
+        watcher.cancel()
     return list(results)
 
 
@@ -106,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subject-ids", default=None,
                         help="comma-separated subject ids, one per peer (overrides --peers and --subject-prefix; "
                              "how the server starts its bots)")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when the process that started this one is gone (bots the server starts)")
     parser.add_argument("--scene", default=None,
                         help="play only this P2P scene and stop there (default: every P2P scene, then the end scene)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for each peer's whole run")

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from .app import create_app
+from .app import create_app, server_context
 from .config import ServerConfig
 from .experiment import load_experiment
 from .pyodide import pyodide_for
@@ -59,11 +59,15 @@ def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
     print(f"Serving the experiment at http://{shown_host}:{config.port}/ (bound to {config.host}, {config.async_mode})", flush=True)
     if config.host in ("0.0.0.0", "::"):
         print("Listening on all interfaces: participants on the LAN use this machine's address.", flush=True)
-    socketio.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_output=False,
-        use_reloader=False,
-        allow_unsafe_werkzeug=config.async_mode == "threading",
-    )
+    try:
+        socketio.run(
+            app,
+            host=config.host,
+            port=config.port,
+            log_output=False,
+            use_reloader=False,
+            allow_unsafe_werkzeug=config.async_mode == "threading",
+        )
+    finally:
+        # Ends the sweeper and the bot processes the server started (they also watch for it).
+        server_context(app).extra["signaling_namespace"].stop()

@@ -115,7 +115,10 @@ class Matching:
         history = self._history(slot)
         room = fifo_room(slot.scene_id)
         self._insert_waiter(room, Waiter(slot, sid, history.since, self._now() + rules.wait_timeout_s))
-        step.result.pings.append(sid)
+        if not isinstance(self._matcher(rules), FifoMatcher):
+            # This matcher waits for the newcomer's RTT: measure it now. (FIFO does not look
+            # at RTTs: the sweep measures its waiters for the console a moment later.)
+            step.result.pings.append(sid)
         if not self._match_room(step, room, rules):
             self._announce_waiting(step, room, self.store.get_waiting(room), rules)
         located = self._live_seat(slot)

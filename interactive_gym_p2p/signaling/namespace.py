@@ -385,3 +385,6 @@ class SignalingNamespace(flask_socketio.Namespace):
                 self.matchmaking.bots.stop()
             except Exception:
                 logger.exception("stopping the bots failed")
+        close = getattr(self.matchmaking.decisions, "close", None)
+        if close is not None:
+            close()

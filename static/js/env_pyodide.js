@@ -51,7 +51,7 @@ def _p2p_episode_over(flags, agent_ids):
 
 class P2PEnvGlue:
     def __init__(self, module_name, env_source, hashing, agent_ids, default_action, ig_globals_json,
-                 outcome=None, record_info=None, step_source=None):
+                 outcome=None, record_info=None, step_source=None, ai_module=None, ai_json=None):
         self.module_name = module_name
         # step_outcome.py (shared with CPython): rewards, flags and record_info per step.
         self.outcome = outcome
@@ -80,22 +80,46 @@ class P2PEnvGlue:
         self.default_action = int(default_action)
         self.hashing = hashing
         self._state = None  # get_state() of the current frame, while it is current
+        # AI seats (ai_policy.py): their actions are chosen inside the simulated step from the
+        # state it starts from; the snapshot keeps what the choice needs beside the env state.
+        self.ai = None
+        if ai_json:
+            ai = json.loads(ai_json)
+            self.ai = ai_module.AISeats(self.env, ai["seats"], ai["policies"], module_prefix=module_name + "_ai")
+
+    def _step_json(self, out):
+        return json.dumps(out, separators=(",", ":"), allow_nan=False)
 
     def num_agents(self):
         return len(self.agent_ids)
 
     def reset(self, seed):
         self._state = None
-        self.env.reset(seed=int(seed))
+        out = self.env.reset(seed=int(seed))
+        if self.ai is not None:
+            self.ai.reset(int(seed), out)
 
     def step(self, *actions):
         self._state = None
         acts = {}
         for i, agent in enumerate(self.agent_ids):
             acts[agent] = int(actions[i]) if i < len(actions) else self.default_action
+        ai_used = self.ai.apply(acts) if self.ai is not None else None
         if self.step_code is not None:
             exec(self.step_code, self.namespace)
-        _, rewards, terminateds, truncateds, infos = self.env.step(acts)
+        obs, rewards, terminateds, truncateds, infos = self.env.step(acts)
+        if ai_used is not None:
+            # Every step with AI seats reports their actions (the session records them).
+            over = (_p2p_episode_over(terminateds, self.agent_ids)
+                    or _p2p_episode_over(truncateds, self.agent_ids))
+            if not over:
+                self.ai.advance(obs)
+            if self.outcome is not None:
+                out = self.outcome.step_outcome(rewards, terminateds, truncateds, infos, self.agent_ids, self.record_info)
+            else:
+                out = {"done": over}
+            out["ai_actions"] = ai_used
+            return self._step_json(out)
         if self.outcome is not None:
             # False (nothing to record: the common frame, no string crosses into JS) or JSON text.
             return self.outcome.encode_outcome(self.outcome.step_outcome(
@@ -111,17 +135,27 @@ class P2PEnvGlue:
     def save(self):
         # Fresh get_state() each time: the snapshot must not share lists with later frames.
         self._state = self.env.get_state()
+        if self.ai is not None:
+            return (self._state, self.ai.get_state())
         return self._state
 
     def save_json(self):
-        return json.dumps(self.save(), separators=(",", ":"))
+        snap = self.save()
+        if self.ai is not None:
+            snap = {"env": snap[0], "ai": snap[1]}
+        return json.dumps(snap, separators=(",", ":"))
 
     def load(self, state):
         self._state = None
-        self.env.set_state(state)
+        if self.ai is not None:
+            self.env.set_state(state[0])
+            self.ai.set_state(state[1])
+        else:
+            self.env.set_state(state)
 
     def load_json(self, text):
-        self.load(json.loads(text))
+        snap = json.loads(text)
+        self.load((snap["env"], snap["ai"]) if self.ai is not None else snap)
 
     def state_hash(self):
         return self.hashing.state_hash(self._current_state())
@@ -142,6 +176,8 @@ class P2PEnvGlue:
         return json.dumps(out)
 
     def close(self):
+        if self.ai is not None:
+            self.ai.close()
         sys.modules.pop(self.module_name, None)
 `;
 
@@ -168,12 +204,20 @@ let envCounter = 0;
  *        dict `interactive_gym_globals`, as in Interactive Gym
  * @param {string} [opts.onGameStepCode]  Interactive Gym's on_game_step_code: Python run in the
  *        env's module right before every env.step (so rollback re-runs it)
+ * @param {object} [opts.ai]  AI seats: {seats: [[playerIndex, agentId, policyName], ...],
+ *        policies: {name: pythonSource}}; needs opts.aiPolicySource (ai_policy.py). Their actions
+ *        are chosen inside each step; step() reports them as `aiActions` ([[playerIndex, action]])
  */
 export function createPyodideEnv(pyodide, opts) {
   const {
     environmentCode, hashingSource, agentIds = null, defaultAction = 0, snapshot = 'proxy',
     interactiveGymGlobals = {}, stepOutcomeSource = null, recordInfo = [], onGameStepCode = null,
+    ai = null, aiPolicySource = null,
   } = opts ?? {};
+  const hasAi = ai !== null && ai !== undefined && Array.isArray(ai.seats) && ai.seats.length > 0;
+  if (hasAi && (typeof aiPolicySource !== 'string' || aiPolicySource.length === 0)) {
+    throw new TypeError('createPyodideEnv: AI seats need aiPolicySource (the source of ai_policy.py)');
+  }
   if (stepOutcomeSource !== null && (typeof stepOutcomeSource !== 'string' || stepOutcomeSource.length === 0)) {
     throw new TypeError('createPyodideEnv: stepOutcomeSource must be the source of step_outcome.py');
   }
@@ -215,17 +259,26 @@ export function createPyodideEnv(pyodide, opts) {
       outcome = loadModule('interactive_gym_p2p_step_outcome', stepOutcomeSource, 'step_outcome.py');
     }
   }
+  let aiModule;
+  if (hasAi) {
+    aiModule = pyodide.runPython('import sys\nsys.modules.get("interactive_gym_p2p_ai_policy")');
+    if (aiModule === undefined || aiModule === null) {
+      aiModule = loadModule('interactive_gym_p2p_ai_policy', aiPolicySource, 'ai_policy.py');
+    }
+  }
   // JS undefined arrives in Python as None (null would be a JsNull object).
   const pyAgentIds = agentIds === null ? undefined : pyodide.toPy(agentIds);
   const pyRecordInfo = pyodide.toPy(recordInfo);
   let glue;
   try {
     glue = GlueClass(`p2p_scene_env_${id}`, environmentCode, hashing, pyAgentIds, defaultAction,
-      JSON.stringify(interactiveGymGlobals), outcome, pyRecordInfo, onGameStepCode || undefined);
+      JSON.stringify(interactiveGymGlobals), outcome, pyRecordInfo, onGameStepCode || undefined,
+      aiModule, hasAi ? JSON.stringify({ seats: ai.seats, policies: ai.policies ?? {} }) : undefined);
   } finally {
     pyAgentIds?.destroy();
     pyRecordInfo.destroy();
     outcome?.destroy();
+    aiModule?.destroy();
     hashing.destroy();
     loadModule.destroy();
     GlueClass.destroy();
@@ -254,6 +307,8 @@ export function createPyodideEnv(pyodide, opts) {
 
   const adapter = {
     numPlayers,
+    /** Player indices of the AI seats (their step actions are chosen by the env's policies). */
+    aiSeats: hasAi ? ai.seats.map((s) => s[0]) : [],
     snapshotMode: snapshot,
     reportsRewards: stepOutcomeSource !== null,
     reset(seed) {
@@ -270,10 +325,12 @@ export function createPyodideEnv(pyodide, opts) {
       const r = m.step(...actionBuf);
       if (typeof r !== 'string') return { done: r === true };
       const o = JSON.parse(r);
-      return {
+      const out = {
         done: o.done, endedBy: o.ended_by ?? undefined, rewards: o.rewards, terminated: o.terminated,
-        truncated: o.truncated, info: Object.keys(o.info).length > 0 ? o.info : undefined,
+        truncated: o.truncated, info: o.info && Object.keys(o.info).length > 0 ? o.info : undefined,
       };
+      if (o.ai_actions) out.aiActions = o.ai_actions;
+      return out;
     },
     save() {
       return snapshot === 'proxy' ? m.save() : m.save_json();

@@ -39,11 +39,12 @@ function flagRow(flags, n) {
 /**
  * The part of an adapter's step() result worth keeping until the frame is confirmed, or null.
  * Results carry `done` plus, optionally, rewards/terminated/truncated (one entry per player),
- * info ({key: [value per player]}) and endedBy ('terminated' | 'truncated').
+ * info ({key: [value per player]}), endedBy ('terminated' | 'truncated') and aiActions
+ * ([[playerIndex, action], ...]: what the AI seats did in this step).
  */
 export function stepReport(out) {
   if (out === null || typeof out !== 'object') return null;
-  if (!out.rewards && !out.terminated && !out.truncated && !out.info && !out.endedBy) return null;
+  if (!out.rewards && !out.terminated && !out.truncated && !out.info && !out.endedBy && !out.aiActions) return null;
   return out;
 }
 

@@ -60,6 +60,11 @@ function checkOptions(o) {
   if (!Number.isInteger(o.localPlayer) || o.localPlayer < 0 || o.localPlayer >= o.numPlayers) {
     throw new RangeError(`P2PSession: localPlayer must be an integer in [0, ${o.numPlayers - 1}], got ${o.localPlayer}`);
   }
+  const ai = o.aiSeats ?? [];
+  if (!Array.isArray(ai) || new Set(ai).size !== ai.length
+      || !ai.every((p) => Number.isInteger(p) && p >= 0 && p < o.numPlayers && p !== o.localPlayer)) {
+    throw new RangeError(`P2PSession: aiSeats must be distinct player indices other than localPlayer, got ${JSON.stringify(o.aiSeats)}`);
+  }
   if (!Number.isInteger(o.sharedSeed) || o.sharedSeed < 0 || o.sharedSeed > 0xffffffff) {
     throw new RangeError(`P2PSession: sharedSeed must be a u32, got ${o.sharedSeed}`);
   }
@@ -78,6 +83,10 @@ export class P2PSession {
    * @param {() => number} [o.now]    monotonic clock in ms (default performance.now / Date.now)
    * @param {() => number} [o.wallClock] epoch ms for ISO times in the record (default Date.now)
    * @param {object|null} [o.path]    stats.path for the record ({kind, protocol, local_candidate_type, remote_candidate_type})
+   * @param {number[]} [o.aiSeats]    players that are AI seats: no peer behind them; every peer's
+   *   environment chooses their action inside each simulated step (ai_policy.py) and reports it,
+   *   and the confirmed frame's row records it in their column. A game whose other players are
+   *   all AI seats has no peer at all: it runs alone.
    */
   constructor(o) {
     checkOptions(o);
@@ -93,8 +102,9 @@ export class P2PSession {
     this.wallClock = o.wallClock || (() => Date.now());
     this.path = o.path || null;
     this.state = SessionState.CREATED;
+    this.aiSeats = [...(o.aiSeats ?? [])].sort((a, b) => a - b);
     this.peers = [];
-    for (let p = 0; p < this.numPlayers; p++) if (p !== this.localPlayer) this.peers.push(p);
+    for (let p = 0; p < this.numPlayers; p++) if (p !== this.localPlayer && !this.aiSeats.includes(p)) this.peers.push(p);
     this.sync = new SyncLayer({
       env: this.env,
       numPlayers: this.numPlayers,
@@ -106,6 +116,9 @@ export class P2PSession {
     // input run starts known (a disconnect relay always has a frame to announce, see
     // docs/rollback.md "Disconnects"). A player's frames 1..d-1 are added once its delay d is known.
     for (let p = 0; p < this.numPlayers; p++) this.sync.addInput(p, 0, s.defaultAction);
+    // An AI seat's queue is settled for every frame (nobody sends it inputs); the environment
+    // replaces that placeholder with the seat's policy action inside each step.
+    for (const p of this.aiSeats) this.sync.setDefaultFrom(p, 1);
     // Input delay: ours once chosen (HANDSHAKE), every player's per episode (EPISODE_READY).
     this.inputDelay = null;
     this.firstInputFrame = null; // first frame that takes a sampled local input
@@ -848,6 +861,7 @@ export class P2PSession {
     if (episode === 0) this.sync.startEpisode(seed, startFrame);
     const delays = new Array(this.numPlayers).fill(null);
     delays[this.localPlayer] = this.inputDelay;
+    for (const p of this.aiSeats) delays[p] = 0; // an AI acts on the state its frame starts from
     for (const ep of this.endpoints.values()) if (ep.delays.has(episode)) delays[ep.peer] = ep.delays.get(episode);
     this.episodeDelays.set(episode, delays);
     this.episodeStarts.set(episode, startFrame);
@@ -976,7 +990,11 @@ export class P2PSession {
     const confirmed = this.sync.confirmedFrame();
     for (let f = this.lastRecordedFrame + 1; f <= confirmed; f++) {
       const h = byFrame !== null && byFrame.has(f) ? byFrame.get(f) : null;
-      this.currentLog.append(f, this.sync.confirmedActions(f), h, this.sync.takeStepReport(f));
+      const report = this.sync.takeStepReport(f);
+      const actions = this.sync.confirmedActions(f);
+      // AI seats: the action their policy took in this confirmed step (the queue holds a placeholder).
+      if (report !== null && report.aiActions) for (const [p, a] of report.aiActions) actions[p] = a;
+      this.currentLog.append(f, actions, h, report);
     }
     if (confirmed > this.lastRecordedFrame) this.lastRecordedFrame = confirmed;
     const doneAt = this.sync.doneAt;

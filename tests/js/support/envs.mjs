@@ -117,3 +117,45 @@ export function createTrivialEnv({ numPlayers, episodeSteps = 1e9 }) {
     },
   };
 }
+
+/**
+ * An environment adapter with AI seats, as env_pyodide.js's glue runs them: each seat's next
+ * action is chosen right after reset and after every step from the state reached
+ * (`policy(canonicalState, seat, step)`), kept in the snapshot, applied by the next step (the
+ * placeholder the session passes for the seat is ignored) and reported as `aiActions`.
+ */
+export function withAiSeats(env, seats, policy) {
+  let next = [];
+  let step = 0;
+  const decide = () => { next = seats.map((p) => policy(env.canonicalState(), p, step)); };
+  return {
+    numPlayers: env.numPlayers,
+    reportsRewards: env.reportsRewards,
+    aiSeats: seats.slice(),
+    policyCalls: 0,
+    reset(seed) {
+      env.reset(seed);
+      step = 0;
+      decide();
+    },
+    step(actions) {
+      const a = actions.slice();
+      const used = seats.map((p, i) => [p, next[i]]);
+      for (const [p, v] of used) a[p] = v;
+      const r = env.step(a);
+      step += 1;
+      this.policyCalls += seats.length;
+      if (!r.done) decide();
+      return { ...r, aiActions: used };
+    },
+    save() { return { env: env.save(), next: next.slice(), step }; },
+    load(s) {
+      env.load(s.env);
+      next = s.next.slice();
+      step = s.step;
+    },
+    stateHash: () => env.stateHash(),
+    canonicalState: () => env.canonicalState(),
+    render: () => env.render(),
+  };
+}

@@ -104,6 +104,11 @@ export class VirtualClock {
  */
 export function createGame(o) {
   const numPlayers = o.numPlayers;
+  // AI seats (o.aiSeats): players with no session of their own; `sessions` lists the humans'.
+  const aiSeats = o.aiSeats ?? [];
+  const humans = [];
+  for (let p = 0; p < numPlayers; p++) if (!aiSeats.includes(p)) humans.push(p);
+  const bySeat = new Array(numPlayers).fill(null);
   const clock = new VirtualClock();
   const master = new Prng(o.seed ?? 1);
   const sharedSeed = master.next();
@@ -147,9 +152,10 @@ export function createGame(o) {
   }
 
   for (let p = 0; p < numPlayers; p++) {
+    inputPrngs.push(new Prng(master.next()));
+    if (aiSeats.includes(p)) continue;
     const env = o.makeEnv(p);
     envs.push(env);
-    inputPrngs.push(new Prng(master.next()));
     const transport = {
       send(to, bytes) {
         stats.sentBytes[p] += bytes.byteLength;
@@ -164,40 +170,42 @@ export function createGame(o) {
         }
       },
     };
-    sessions.push(new P2PSession({
+    bySeat[p] = new P2PSession({
       env: timedEnv(env),
       transport,
       localPlayer: p,
       numPlayers,
+      aiSeats,
       sharedSeed,
       settings: o.playerSettings?.[p] ? { ...settings, ...o.playerSettings[p] } : settings,
       now: () => clock.now(),
       wallClock: () => epoch + clock.now(),
       path: { kind: 'simulated', protocol: null, local_candidate_type: null, remote_candidate_type: null },
-    }));
+    });
+    sessions.push(bySeat[p]);
   }
 
   function deliver(to, from, bytes) {
-    if (!measure) return sessions[to].receive(from, bytes);
+    if (!measure) return bySeat[to].receive(from, bytes);
     const t0 = process.hrtime.bigint();
-    sessions[to].receive(from, bytes);
+    bySeat[to].receive(from, bytes);
     engineTime.ns += process.hrtime.bigint() - t0;
   }
 
   const input = o.input || defaultInput;
   const tickCounts = new Array(numPlayers).fill(0);
-  const results = sessions.map(() => ({ advanced: 0, stalled: 0, waiting: 0, stallRun: 0, maxStallRun: 0 }));
+  const results = bySeat.map(() => ({ advanced: 0, stalled: 0, waiting: 0, stallRun: 0, maxStallRun: 0 }));
   // Per-peer tick period: a peer whose clock runs slow ticks less often (time sync must cope).
   const periods = o.tickPeriodMs || new Array(numPlayers).fill(period);
 
   function scheduleTicks(p, t0) {
     clock.at(t0, () => {
       if (!alive[p]) return;
-      sessions[p].start();
+      bySeat[p].start();
       const loop = (k) => {
         clock.at(t0 + k * periods[p], () => {
           if (!alive[p]) return;
-          const s = sessions[p];
+          const s = bySeat[p];
           if (s.state === 'closed') return;
           const a = input(p, tickCounts[p]++, inputPrngs[p], s);
           let r;
@@ -220,11 +228,13 @@ export function createGame(o) {
   }
 
   const startAt = o.startAt || new Array(numPlayers).fill(0);
-  for (let p = 0; p < numPlayers; p++) scheduleTicks(p, startAt[p]);
+  for (const p of humans) scheduleTicks(p, startAt[p]);
 
   return {
     clock,
     sessions,
+    /** player index -> its session (null for an AI seat) */
+    bySeat,
     envs,
     links,
     stats,
@@ -238,7 +248,7 @@ export function createGame(o) {
     },
     /** Run until every session is closed (or `maxMs` virtual ms passed). */
     runToEnd(maxMs) {
-      return clock.run(maxMs, () => sessions.every((s, i) => !alive[i] || s.state === 'closed'));
+      return clock.run(maxMs, () => humans.every((p) => !alive[p] || bySeat[p].state === 'closed'));
     },
     /** Cut one direction (or both with `both`) of a link. */
     block(from, to, both = false) {
@@ -257,7 +267,7 @@ export function createGame(o) {
     inject(to, from, bytes, t = clock.now()) {
       clock.at(t, () => {
         stats.injected += 1;
-        sessions[to].receive(from, bytes);
+        bySeat[to].receive(from, bytes);
       });
     },
   };

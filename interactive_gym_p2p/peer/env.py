@@ -17,6 +17,7 @@ import sys
 import types
 from typing import Any, Mapping, Sequence
 
+from ..ai_policy import AISeats
 from ..hashing import canonicalize, state_hash
 from ..step_outcome import episode_over, step_outcome
 from .record import StepResult
@@ -56,7 +57,7 @@ class InteractiveGymEnvAdapter:
     def __init__(self, env: Any, num_players: int, agent_ids: Sequence[Any] | None = None,
                  default_action: int = 0, module_name: str | None = None,
                  record_info: Sequence[str] = (), on_game_step_code: str | None = None,
-                 namespace: dict[str, Any] | None = None) -> None:
+                 namespace: dict[str, Any] | None = None, ai: Mapping[str, Any] | None = None) -> None:
         for name in ("reset", "step", "get_state", "set_state"):
             if not callable(getattr(env, name, None)):
                 raise TypeError(f"env has no {name}() method; P2P rollback needs reset, step, get_state and set_state")
@@ -81,13 +82,23 @@ class InteractiveGymEnvAdapter:
             self.step_code = compile(on_game_step_code, "<on_game_step_code>", "exec")
         self.namespace = namespace if namespace is not None else {"env": env}
         self._state: Any = None  # get_state() of the current frame while it is current
+        # AI seats ({seats: [[player, agent, policy]], policies: {name: source}}), as the browser's glue.
+        self.ai: AISeats | None = None
+        if ai and ai.get("seats"):
+            self.ai = AISeats(env, ai["seats"], ai.get("policies") or {}, module_prefix=f"{module_name or 'p2p_env'}_ai")
+
+    @property
+    def ai_seats(self) -> list[int]:
+        """Player indices of the AI seats."""
+        return [] if self.ai is None else [s[0] for s in self.ai.seats]
 
     @classmethod
     def from_code(cls, code: str, num_players: int, agent_ids: Sequence[Any] | None = None,
                   default_action: int = 0,
                   interactive_gym_globals: Mapping[str, Any] | None = None,
                   record_info: Sequence[str] = (),
-                  on_game_step_code: str | None = None) -> "InteractiveGymEnvAdapter":
+                  on_game_step_code: str | None = None,
+                  ai: Mapping[str, Any] | None = None) -> "InteractiveGymEnvAdapter":
         """Exec an Interactive Gym ``environment_initialization_code`` (defines ``env``)."""
         if not isinstance(code, str) or not code:
             raise TypeError("from_code: code (a Python source string defining env) is required")
@@ -98,7 +109,7 @@ class InteractiveGymEnvAdapter:
             raise RuntimeError("the environment initialization code must define a variable named 'env'")
         try:
             return cls(mod.__dict__["env"], num_players, agent_ids, default_action, module_name=name,
-                       record_info=record_info, on_game_step_code=on_game_step_code, namespace=mod.__dict__)
+                       record_info=record_info, on_game_step_code=on_game_step_code, namespace=mod.__dict__, ai=ai)
         except BaseException:
             sys.modules.pop(name, None)
             raise
@@ -107,7 +118,9 @@ class InteractiveGymEnvAdapter:
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 0xFFFFFFFF:
             raise ValueError(f"reset: seed must be a u32, got {seed!r}")
         self._state = None
-        self.env.reset(seed=seed)
+        out = self.env.reset(seed=seed)
+        if self.ai is not None:
+            self.ai.reset(seed, out)
 
     def step(self, actions: Sequence[int]) -> StepResult:
         self._state = None
@@ -115,12 +128,15 @@ class InteractiveGymEnvAdapter:
         for i, agent in enumerate(self.agent_ids):
             a = actions[i] if i < len(actions) else self.default_action
             acts[agent] = int(a) if isinstance(a, int) and not isinstance(a, bool) else self.default_action
+        ai_used = self.ai.apply(acts) if self.ai is not None else None
         if self.step_code is not None:
             exec(self.step_code, self.namespace)
-        _, rewards, terminateds, truncateds, infos = self.env.step(acts)
+        obs, rewards, terminateds, truncateds, infos = self.env.step(acts)
         o = step_outcome(rewards, terminateds, truncateds, infos, self.agent_ids, self.record_info)
+        if self.ai is not None and not o["done"]:
+            self.ai.advance(obs)
         return StepResult(done=o["done"], ended_by=o["ended_by"], rewards=o["rewards"], terminated=o["terminated"],
-                          truncated=o["truncated"], info=o["info"] or None)
+                          truncated=o["truncated"], info=o["info"] or None, ai_actions=ai_used)
 
     def _current_state(self) -> Any:
         if self._state is None:
@@ -131,11 +147,17 @@ class InteractiveGymEnvAdapter:
         # A deep copy: an env whose get_state() shares lists with its live state must not let
         # later frames rewrite a snapshot kept for rollback.
         self._state = self.env.get_state()
+        if self.ai is not None:
+            return (copy.deepcopy(self._state), copy.deepcopy(self.ai.get_state()))
         return copy.deepcopy(self._state)
 
     def load(self, snapshot: Any) -> None:
         self._state = None
         # set_state may keep the object it is given; the snapshot must stay intact for reuse.
+        if self.ai is not None:
+            self.env.set_state(copy.deepcopy(snapshot[0]))
+            self.ai.set_state(copy.deepcopy(snapshot[1]))
+            return
         self.env.set_state(copy.deepcopy(snapshot))
 
     def state_hash(self) -> str:
@@ -150,6 +172,8 @@ class InteractiveGymEnvAdapter:
         return json.loads(json.dumps(render())) if callable(render) else None
 
     def close(self) -> None:
+        if self.ai is not None:
+            self.ai.close()
         if self.module_name is not None:
             sys.modules.pop(self.module_name, None)
 

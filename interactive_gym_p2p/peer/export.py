@@ -226,12 +226,31 @@ def _build_peer(p: Any, path: str) -> dict[str, Any]:
     return peer
 
 
+def _build_ai_seat(a: Any, path: str) -> dict[str, Any]:
+    agent = _need(a, "agent_id", path)
+    if agent is not None and (isinstance(agent, bool) or not isinstance(agent, (str, int))):
+        _fail(f"{path}.agent_id", "must be a string, an integer or null")
+    policy = _need(a, "policy", path)
+    if not isinstance(policy, str) or not 1 <= len(policy) <= 64:
+        _fail(f"{path}.policy", "must be the policy's name (1..64 characters)")
+    kind = _need(a, "kind", path)
+    if kind != "python":
+        _fail(f"{path}.kind", "must be 'python'")
+    return {"player_index": _int(_need(a, "player_index", path), f"{path}.player_index", 0, 255),
+            "agent_id": agent, "policy": policy, "kind": kind}
+
+
 def _build_ids(ids: Any) -> dict[str, Any]:
     path = "$.ids"
     player_index = _int(_need(ids, "player_index", path), f"{path}.player_index", 0, 255)
     peers = _need(ids, "peers", path)
-    if not isinstance(peers, (list, tuple)) or len(peers) == 0:
-        _fail(f"{path}.peers", "must list at least one peer")
+    if not isinstance(peers, (list, tuple)):
+        _fail(f"{path}.peers", "must be a list of the other players")
+    ai_seats = ids.get("ai_seats") if isinstance(ids, dict) else None
+    if ai_seats is not None and (not isinstance(ai_seats, (list, tuple)) or len(ai_seats) == 0):
+        _fail(f"{path}.ai_seats", "must be absent or a non-empty list")
+    if len(peers) == 0 and not ai_seats:
+        _fail(f"{path}.peers", "must list at least one peer (or the game's AI seats)")
     out = {
         "game_id": _identifier(_need(ids, "game_id", path), f"{path}.game_id"),
         "scene_id": _identifier(_need(ids, "scene_id", path), f"{path}.scene_id"),
@@ -245,7 +264,10 @@ def _build_ids(ids: Any) -> dict[str, Any]:
         out["condition"] = _identifier(condition, f"{path}.condition")
     if _bot_flag(ids, path):
         out["bot"] = True
-    indexes = sorted([player_index, *(p["player_index"] for p in out["peers"])])
+    if ai_seats:
+        out["ai_seats"] = sorted((_build_ai_seat(a, f"{path}.ai_seats[{i}]") for i, a in enumerate(ai_seats)),
+                                 key=lambda a: a["player_index"])
+    indexes = sorted([player_index, *(p["player_index"] for p in out["peers"]), *(a["player_index"] for a in out.get("ai_seats", ()))])
     if indexes != list(range(len(indexes))):
         _fail(path, f"player indexes {_js(indexes)} must be 0..{len(indexes) - 1}, each once")
     out["peers"].sort(key=lambda p: p["player_index"])
@@ -547,7 +569,7 @@ def build_export(
     if not _is_object(record):
         _fail("$", "record must be an object")
     out_ids = _build_ids(ids)
-    num_players = 1 + len(out_ids["peers"])
+    num_players = 1 + len(out_ids["peers"]) + len(out_ids.get("ai_seats", ()))
     episodes = _need(record, "episodes", "$")
     if not isinstance(episodes, (list, tuple)):
         _fail("$.episodes", "must be an array")

@@ -37,6 +37,8 @@ class StepResult:
     """One truncated flag per player."""
     info: Mapping[str, Sequence[Any]] | None = None
     """``{key: [value per player]}`` for the scene's ``record_info`` keys (JSON values)."""
+    ai_actions: Sequence[Sequence[int]] | None = None
+    """``[[player_index, action], ...]``: what the AI seats did in this step (ai_policy.py)."""
 
 
 def step_report(out: Any) -> StepResult | None:
@@ -44,7 +46,8 @@ def step_report(out: Any) -> StepResult | None:
     (``stepReport`` in record.js)."""
     if not isinstance(out, StepResult):
         return None
-    if not out.rewards and not out.terminated and not out.truncated and not out.info and not out.ended_by:
+    if (not out.rewards and not out.terminated and not out.truncated and not out.info and not out.ended_by
+            and not out.ai_actions):
         return None
     return out
 

@@ -16,7 +16,7 @@ import logging
 import math
 import time as _time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..protocol import (
     MAX_INPUT_DELAY, PROTOCOL_VERSION, Bye, ByeReason, Countdown, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
@@ -104,7 +104,8 @@ def _is_i32(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and I32_MIN <= v <= I32_MAX
 
 
-def _check_options(env: Any, transport: Any, local_player: Any, num_players: Any, shared_seed: Any) -> None:
+def _check_options(env: Any, transport: Any, local_player: Any, num_players: Any, shared_seed: Any,
+                   ai_seats: Sequence[int] = ()) -> None:
     for m in ("reset", "step", "save", "load", "state_hash", "canonical_state"):
         if not callable(getattr(env, m, None)):
             raise TypeError(f"P2PSession: env.{m}() is missing (environment adapter contract)")
@@ -117,6 +118,9 @@ def _check_options(env: Any, transport: Any, local_player: Any, num_players: Any
         raise ValueError(f"P2PSession: env.num_players ({env_n}) differs from num_players ({num_players})")
     if isinstance(local_player, bool) or not isinstance(local_player, int) or not 0 <= local_player < num_players:
         raise ValueError(f"P2PSession: local_player must be an integer in [0, {num_players - 1}], got {local_player!r}")
+    if (len(set(ai_seats)) != len(ai_seats)
+            or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p < num_players and p != local_player for p in ai_seats)):
+        raise ValueError(f"P2PSession: ai_seats must be distinct player indices other than local_player, got {list(ai_seats)!r}")
     if isinstance(shared_seed, bool) or not isinstance(shared_seed, int) or not 0 <= shared_seed <= 0xFFFFFFFF:
         raise ValueError(f"P2PSession: shared_seed must be a u32, got {shared_seed!r}")
 
@@ -133,8 +137,10 @@ class P2PSession:
     def __init__(self, env: EnvAdapter, transport: Transport, local_player: int, num_players: int,
                  shared_seed: int, settings: SessionSettings | Mapping[str, Any] | None = None,
                  now: Callable[[], float] | None = None, wall_clock: Callable[[], float] | None = None,
-                 path: dict[str, Any] | None = None) -> None:
-        _check_options(env, transport, local_player, num_players, shared_seed)
+                 path: dict[str, Any] | None = None, ai_seats: Sequence[int] = ()) -> None:
+        """``ai_seats``: players that are AI seats (no peer behind them; the environment chooses
+        their action inside each step and reports it, ai_policy.py); the twin of session.js's aiSeats."""
+        _check_options(env, transport, local_player, num_players, shared_seed, tuple(ai_seats))
         s = settings if isinstance(settings, SessionSettings) else make_settings(settings or {})
         self.settings = s
         self.env = env
@@ -146,13 +152,17 @@ class P2PSession:
         self.wall_clock = wall_clock or _epoch_ms
         self.path = path
         self._state = SessionState.CREATED
-        self.peers = [p for p in range(num_players) if p != local_player]
+        self.ai_seats = sorted(ai_seats)
+        self.peers = [p for p in range(num_players) if p != local_player and p not in self.ai_seats]
         self.sync = SyncLayer(env, num_players, s.default_action, s.hash_interval, s.max_steps_per_episode)
         # Frame 0 of every player is the default action, whatever the delays: every input run
         # starts known (a disconnect relay always has a frame to announce). A player's frames
         # 1..d-1 are added once its delay d is known.
         for p in range(num_players):
             self.sync.add_input(p, 0, s.default_action)
+        # An AI seat's queue is settled for every frame; the environment replaces the placeholder.
+        for p in self.ai_seats:
+            self.sync.set_default_from(p, 1)
         # Input delay: ours once chosen (HANDSHAKE), every player's per episode (EPISODE_READY).
         self.input_delay: int | None = None
         self.first_input_frame: int | None = None  # first frame that takes a sampled local input
@@ -860,6 +870,8 @@ class P2PSession:
             self.sync.start_episode(seed, start_frame)
         delays: list[int | None] = [None] * self.num_players
         delays[self.local_player] = self.input_delay
+        for p in self.ai_seats:
+            delays[p] = 0  # an AI acts on the state its frame starts from
         for ep in self.endpoints.values():
             if episode in ep.delays:
                 delays[ep.peer] = ep.delays[episode]
@@ -989,7 +1001,13 @@ class P2PSession:
         log = self.current_log
         assert log is not None
         for f in range(self.last_recorded_frame + 1, confirmed + 1):
-            log.append(f, self.sync.confirmed_actions(f), by_frame.get(f), self.sync.take_step_report(f))
+            report = self.sync.take_step_report(f)
+            actions = self.sync.confirmed_actions(f)
+            # AI seats: the action their policy took in this confirmed step (the queue holds a placeholder).
+            if report is not None and report.ai_actions:
+                for p, a in report.ai_actions:
+                    actions[p] = a
+            log.append(f, actions, by_frame.get(f), report)
         if confirmed > self.last_recorded_frame:
             self.last_recorded_frame = confirmed
         done_at = self.sync.done_at

@@ -97,8 +97,11 @@ class Game:
                  link: Mapping[str, Any] | Callable[[int, int], Mapping[str, Any]] | None = None,
                  start_at: list[float] | None = None, input: Callable[..., int] | None = None,
                  tick_period_ms: list[float] | None = None, make_session: MakeSession | None = None,
-                 measure: bool = False, player_settings: list[Mapping[str, Any] | None] | None = None) -> None:
+                 measure: bool = False, player_settings: list[Mapping[str, Any] | None] | None = None,
+                 ai_seats: tuple[int, ...] = ()) -> None:
         self.num_players = num_players
+        self.ai_seats = tuple(ai_seats)
+        """Players that are AI seats: no session of their own (``sessions[p]`` is None)."""
         self.clock = VirtualClock()
         master = Prng(seed)
         self.shared_seed = master.next()
@@ -115,27 +118,34 @@ class Game:
         self.blocked: set[tuple[int, int]] = set()
         self.alive = [True] * num_players
         self.envs: list[Any] = []
-        self.sessions: list[Any] = []
+        self.sessions: list[Any] = []  # by player index; None for an AI seat
         self.input_prngs: list[Prng] = []
         self._last_action: dict[int, int] = {}
         self.measure = measure
         self.engine_s = 0.0
         for p in range(num_players):
+            self.input_prngs.append(Prng(master.next()))
+            if p in self.ai_seats:
+                self.envs.append(None)
+                self.sessions.append(None)
+                continue
             env = make_env(p)
             self.envs.append(env)
-            self.input_prngs.append(Prng(master.next()))
             kwargs = dict(env=env, transport=_LinkTransport(self, p), local_player=p, num_players=num_players,
                           shared_seed=self.shared_seed,
                           settings={**self.settings, **(player_settings[p] or {})} if player_settings else self.settings,
                           now=self.clock.now,
                           wall_clock=lambda: EPOCH_MS + self.clock.now(), path=dict(SIMULATED_PATH))
+            if self.ai_seats:
+                kwargs["ai_seats"] = self.ai_seats
             self.sessions.append(make_session(**kwargs) if make_session else P2PSession(**kwargs))
         self.input = input or default_input
         self.tick_counts = [0] * num_players
         self.results = [PlayerResult() for _ in range(num_players)]
         self.periods = tick_period_ms or [period] * num_players
         for p in range(num_players):
-            self._schedule_ticks(p, (start_at or [0] * num_players)[p])
+            if p not in self.ai_seats:
+                self._schedule_ticks(p, (start_at or [0] * num_players)[p])
 
     def _send(self, frm: int, to: int, data: bytes) -> None:
         self.stats.sent_bytes[frm] += len(data)
@@ -197,7 +207,7 @@ class Game:
 
     def run_to_end(self, max_ms: float) -> bool:
         """Run until every live session is closed (or ``max_ms`` virtual ms passed)."""
-        return self.clock.run(max_ms, lambda: all(not self.alive[i] or s.state == "closed"
+        return self.clock.run(max_ms, lambda: all(s is None or not self.alive[i] or s.state == "closed"
                                                   for i, s in enumerate(self.sessions)))
 
     def block(self, frm: int, to: int, both: bool = False) -> None:

@@ -92,7 +92,8 @@ def replay_export(
         module = sys.modules.get(type(env).__module__)
         namespace = {**(vars(module) if module is not None else {}), "env": env}
     agents = list(agent_ids) if agent_ids is not None else list(getattr(env, "possible_agents", None) or [])
-    num_players = 1 + len(doc["ids"]["peers"])
+    # AI seats' actions are in the rows like anyone's: the replay needs no policy.
+    num_players = 1 + len(doc["ids"]["peers"]) + len(doc["ids"].get("ai_seats", ()))
     if not agents:
         agents = list(range(num_players))
     if len(agents) != num_players:

@@ -164,7 +164,8 @@ def consistency_problems(doc: dict[str, Any], limit: int = MAX_REPORTED_PROBLEMS
         reason = identifier_problem(ids[key])
         if reason is not None and add(f"$.ids.{key}", reason):
             return problems
-    indexes = [ids["player_index"]] + [p["player_index"] for p in ids["peers"]]
+    indexes = ([ids["player_index"]] + [p["player_index"] for p in ids["peers"]]
+               + [a["player_index"] for a in ids.get("ai_seats", ())])
     num_players = len(indexes)
     if sorted(indexes) != list(range(num_players)):
         add("$.ids", f"player indexes {sorted(indexes)} should be 0..{num_players - 1}, each once")

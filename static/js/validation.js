@@ -129,11 +129,25 @@ function botFlag(obj, path) {
   return fail(`${path}.bot`, 'must be true, false or absent');
 }
 
+/** One AI seat of ids.ai_seats: {player_index, agent_id, policy, kind: 'python'}. */
+function buildAiSeat(a, path) {
+  const agent = need(a, 'agent_id', path);
+  if (agent !== null && typeof agent !== 'string' && !Number.isInteger(agent)) fail(`${path}.agent_id`, 'must be a string, an integer or null');
+  const policy = need(a, 'policy', path);
+  if (typeof policy !== 'string' || policy.length < 1 || policy.length > 64) fail(`${path}.policy`, "must be the policy's name (1..64 characters)");
+  const kind = need(a, 'kind', path);
+  if (kind !== 'python') fail(`${path}.kind`, "must be 'python'");
+  return { player_index: int(need(a, 'player_index', path), `${path}.player_index`, 0, 255), agent_id: agent, policy, kind };
+}
+
 function buildIds(ids) {
   const path = '$.ids';
   const playerIndex = int(need(ids, 'player_index', path), `${path}.player_index`, 0, 255);
   const peers = need(ids, 'peers', path);
-  if (!Array.isArray(peers) || peers.length === 0) fail(`${path}.peers`, 'must list at least one peer');
+  if (!Array.isArray(peers)) fail(`${path}.peers`, 'must be a list of the other players');
+  const aiSeats = ids.ai_seats ?? null;
+  if (aiSeats !== null && (!Array.isArray(aiSeats) || aiSeats.length === 0)) fail(`${path}.ai_seats`, 'must be absent or a non-empty list');
+  if (peers.length === 0 && !aiSeats) fail(`${path}.peers`, "must list at least one peer (or the game's AI seats)");
   const out = {
     game_id: identifier(need(ids, 'game_id', path), `${path}.game_id`),
     scene_id: identifier(need(ids, 'scene_id', path), `${path}.scene_id`),
@@ -151,7 +165,9 @@ function buildIds(ids) {
   // Optional: present only when they apply (a scene with conditions; a bot's seat).
   if (ids.condition !== undefined && ids.condition !== null) out.condition = identifier(ids.condition, `${path}.condition`);
   if (botFlag(ids, path)) out.bot = true;
-  const indexes = [playerIndex, ...out.peers.map((p) => p.player_index)].sort((a, b) => a - b);
+  if (aiSeats) out.ai_seats = aiSeats.map((a, i) => buildAiSeat(a, `${path}.ai_seats[${i}]`)).sort((a, b) => a.player_index - b.player_index);
+  const indexes = [playerIndex, ...out.peers.map((p) => p.player_index), ...(out.ai_seats ?? []).map((a) => a.player_index)]
+    .sort((a, b) => a - b);
   if (!indexes.every((v, i) => v === i)) fail(path, `player indexes ${JSON.stringify(indexes)} must be 0..${indexes.length - 1}, each once`);
   out.peers.sort((a, b) => a.player_index - b.player_index);
   return out;
@@ -391,7 +407,7 @@ function buildTiming(timing, fallbackEnd) {
 export function buildExport({ record, ids, settings, partial, now } = {}) {
   if (!isObject(record)) fail('$', 'record must be an object');
   const outIds = buildIds(ids);
-  const numPlayers = 1 + outIds.peers.length;
+  const numPlayers = 1 + outIds.peers.length + (outIds.ai_seats?.length ?? 0);
   const episodes = need(record, 'episodes', '$');
   if (!Array.isArray(episodes)) fail('$.episodes', 'must be an array');
   const desyncs = record.desyncs ?? [];

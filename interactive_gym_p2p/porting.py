@@ -66,11 +66,13 @@ class SettingRow:
         return value == self.default
 
 
-def _human_only(mapping: Any) -> bool:
-    return isinstance(mapping, dict) and all(p == "human" for p in mapping.values())
+def _human_or_named(mapping: Any) -> bool:
+    # "human" or the name of the scene's ai_policy (checked against the defined names in check()).
+    return isinstance(mapping, dict) and all(isinstance(p, str) and p for p in mapping.values())
 
 
-_PEER = "an AI or scripted partner joins as a Python peer (python -m interactive_gym_p2p.peer, docs/peer.md)"
+_PEER = ("an AI partner is an AI seat: policy_mapping names it and P2PGymScene.ai_policy(name, code=...) gives the "
+         "Python policy every browser runs (docs/ai.md); a scripted participant joins as a Python peer (docs/peer.md)")
 
 SETTINGS: tuple[SettingRow, ...] = (
     # ------------------------------------------------------------------ Scene.scene
@@ -87,15 +89,17 @@ SETTINGS: tuple[SettingRow, ...] = (
                attribute="seed"),
     # ------------------------------------------------------------------ GymScene.policies
     SettingRow("GymScene.policies", "policy_mapping", HONOURED,
-               "every agent must be 'human'; its keys, in order, are the agent each player controls (unless p2p(agent_ids))",
-               allowed=_human_only,
-               why=f"every agent of a P2P scene is played by a participant; {_PEER}"),
-    SettingRow("GymScene.policies", "load_policy_fn", REFUSED, "refused: no bots run in the browsers",
-               default=None, why=f"loads a bot's policy, but P2P scenes run no bots; {_PEER}"),
-    SettingRow("GymScene.policies", "policy_inference_fn", REFUSED, "refused: no bots run in the browsers",
-               default=None, why=f"runs a bot's policy, but P2P scenes run no bots; {_PEER}"),
-    SettingRow("GymScene.policies", "frame_skip", REFUSED, "refused unless 4 (its default): only bots read it",
-               default=4, why=f"sets how often a bot acts, but P2P scenes run no bots; {_PEER}"),
+               "its keys, in order, are the seats' agents; 'human' is a participant, any other value names an AI seat's "
+               "policy given with P2PGymScene.ai_policy(name, code=...), run inside every browser's simulated step (docs/ai.md)",
+               allowed=_human_or_named,
+               why=f"maps each agent to 'human' or the name of an AI policy (a non-empty string); {_PEER}"),
+    SettingRow("GymScene.policies", "load_policy_fn", REFUSED, "refused: a server-side callable; use ai_policy(name, code=...)",
+               default=None, why=f"loads a policy on Interactive Gym's server, but a P2P game runs in the browsers; {_PEER}"),
+    SettingRow("GymScene.policies", "policy_inference_fn", REFUSED, "refused: a server-side callable; use ai_policy(name, code=...)",
+               default=None, why=f"runs a policy on Interactive Gym's server, but a P2P game runs in the browsers; {_PEER}"),
+    SettingRow("GymScene.policies", "frame_skip", REFUSED, "refused unless 4 (its default): an AI seat acts every frame",
+               default=4, why="sets how often a server-side policy acts; an AI seat's policy acts on every frame "
+               "(a policy that wants to act less often repeats its last action, docs/ai.md)"),
     # ------------------------------------------------------------------ GymScene.gameplay
     SettingRow("GymScene.gameplay", "action_mapping", HONOURED,
                "key (or sorted composite keys) -> action, read by the keyboard; actions are signed 32-bit integers"),
@@ -203,10 +207,10 @@ SETTINGS: tuple[SettingRow, ...] = (
                "scene pauses between episodes for gameplay(reset_freeze_s)"),
     SettingRow("GymScene", "env_seed", REFUSED, "refused unless 42: not read; use environment(seed)", default=42,
                why="is not read by Interactive Gym or P2P scenes; fix the shared seed with environment(seed=...)"),
-    SettingRow("GymScene", "available_policies", REFUSED, "refused unless empty: no bots", default={},
-               why=f"lists bot policies, but P2P scenes run no bots; {_PEER}"),
-    SettingRow("GymScene", "policy_configs", REFUSED, "refused unless empty: no bots", default={},
-               why=f"configures bot policies, but P2P scenes run no bots; {_PEER}"),
+    SettingRow("GymScene", "available_policies", REFUSED, "refused unless empty: AI seats use ai_policy()", default={},
+               why=f"lists Interactive Gym's server-side policies; {_PEER}"),
+    SettingRow("GymScene", "policy_configs", REFUSED, "refused unless empty: AI seats use ai_policy()", default={},
+               why=f"configures Interactive Gym's server-side policies; {_PEER}"),
     SettingRow("GymScene", "game_has_composite_actions", INTERNAL, "derived from action_mapping"),
     SettingRow("Scene", "element_ids", INTERNAL, "static scenes' input elements; a GymScene has none"),
     SettingRow("Scene", "sio", INTERNAL, "set by the server"),

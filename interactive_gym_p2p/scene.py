@@ -21,9 +21,11 @@ participant's seat; :meth:`on_client_callback` takes the client's status reports
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import logging
+import re
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -53,6 +55,7 @@ from .matchmaking.settings import (
     check_waiting_room,
 )
 from .scene_settings import (
+    MAX_PLAYERS,
     P2P_CHECKS,
     VALIDATION_CHECKS,
     P2PSettings,
@@ -75,6 +78,41 @@ PROTOCOL_VERSION = 1
 """Binary DataChannel protocol version the scene's clients speak (pinned contract)."""
 
 __all__ = ["P2PGymScene", "SceneConfigError", "SignalingBinding", "P2PSettings", "ValidationSettings"]
+
+
+@dataclass(frozen=True)
+class AIPolicySpec:
+    """A policy AI seats play with (``P2PGymScene.ai_policy``; docs/ai.md)."""
+
+    name: str
+    """What ``policy_mapping`` calls it."""
+    code: str
+    """Python source defining ``act(observation, context) -> int`` (ai_policy.py), run inside the
+    simulated step of every peer's environment."""
+    kind: str = "python"
+
+
+AI_POLICY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _check_policy_code(name: str, code: Any) -> str:
+    setting = f"ai_policy({name!r}, code)"
+    if not isinstance(code, str) or not code.strip():
+        raise SceneConfigError(setting, "must be Python source defining act(observation, context)")
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        raise SceneConfigError(setting, f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    assigned = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    if "act" not in defined | assigned:
+        raise SceneConfigError(setting, "must define act(observation, context) -> int at the top level")
+    try:
+        report = inspect_step_code(code, setting)
+    except EnvCheckError as exc:
+        raise SceneConfigError(setting, str(exc).split(": ", 1)[1]) from None
+    del report
+    return code
 
 
 @dataclass
@@ -118,6 +156,7 @@ class P2PGymScene(GymScene):
         self.condition_list: tuple[Condition, ...] = ()
         self.fps = self.p2p_settings.fps
         self.env_code_report: EnvCodeReport | None = None
+        self.ai_policies: dict[str, AIPolicySpec] = {}
         self._binding: SignalingBinding | None = None
         self._assets: SceneAssets | None = None
 
@@ -375,12 +414,30 @@ class P2PGymScene(GymScene):
         policy_inference_fn: Callable = NotProvided,
         frame_skip: int = NotProvided,
     ) -> P2PGymScene:
-        """Interactive Gym's policies: every agent must be 'human' (a participant)."""
+        """Interactive Gym's policies: each agent is 'human' (a participant) or the name of an
+        AI seat's policy (:meth:`ai_policy`). With AI seats, ``p2p(players)`` becomes the number
+        of 'human' agents (the participants a game waits for)."""
         given = _given(locals())
         porting.check_given("GymScene.policies", given)
         if policy_mapping is not NotProvided and policy_mapping:
             check_agent_ids("policies(policy_mapping)", list(policy_mapping), len(policy_mapping))
+            humans = sum(1 for v in policy_mapping.values() if v == "human")
+            if humans == 0:
+                raise SceneConfigError("policies(policy_mapping)", "needs at least one 'human' agent (a participant)")
+            if humans < len(policy_mapping):
+                check_int("policies(policy_mapping) humans", humans, 1, MAX_PLAYERS)
+                self.p2p_settings = dataclasses.replace(self.p2p_settings, players=humans)
         super().policies(**given)
+        return self
+
+    def ai_policy(self, name: str, code: str) -> P2PGymScene:
+        """A policy for AI seats: ``policy_mapping`` entries naming it are played by ``code``, a
+        Python source defining ``act(observation, context) -> int``, which every peer runs
+        inside its simulated step (seeded from the shared seed; docs/ai.md). Its action is part
+        of every frame's actions, so it is deterministic, hashed and exported like a human's."""
+        if not isinstance(name, str) or not AI_POLICY_NAME.match(name) or name == "human":
+            raise SceneConfigError("ai_policy(name)", f"must be an identifier of at most 64 characters other than 'human', got {name!r}")
+        self.ai_policies[name] = AIPolicySpec(name, _check_policy_code(name, code))
         return self
 
     def user_experience(
@@ -418,8 +475,13 @@ class P2PGymScene(GymScene):
             raise SceneConfigError(
                 "pyodide(environment_initialization_code)", "must be set: the Python source every browser runs"
             )
+        seats = self.ai_seats
+        if seats:
+            self._check_ai_seats(seats)
+        elif self.p2p_settings.players < 2:
+            raise SceneConfigError("p2p(players)", "a game needs two seats: 2 or more players, or AI seats in policy_mapping")
         if self.p2p_settings.agent_ids is None and self.policy_mapping:
-            check_agent_ids("policies(policy_mapping)", list(self.policy_mapping), self.p2p_settings.players)
+            check_agent_ids("policies(policy_mapping)", list(self.policy_mapping), self.num_seats)
         try:
             inspect_step_code(self.on_game_step_code or "", "pyodide(on_game_step_code)")
         except EnvCheckError as exc:
@@ -431,6 +493,24 @@ class P2PGymScene(GymScene):
                 f"{self.background!r} is neither a colour nor the name of a texture in assets_to_preload/preload_specs",
             )
         return self
+
+    def _check_ai_seats(self, seats: list[dict[str, Any]]) -> None:
+        humans = self.num_seats - len(seats)
+        if self.p2p_settings.players != humans:
+            raise SceneConfigError(
+                "p2p(players)", f"is {self.p2p_settings.players}, but policy_mapping has {humans} 'human' agents: "
+                "players counts the participants of a game (AI seats are not players)")
+        if self.p2p_settings.agent_ids is not None:
+            raise SceneConfigError("p2p(agent_ids)", "must not be set with AI seats: the seats are policy_mapping's keys, in order")
+        unknown = sorted({s["policy"] for s in seats} - set(self.ai_policies))
+        if unknown:
+            raise SceneConfigError(
+                "policies(policy_mapping)", f"names the policies {unknown}, which the scene does not define: "
+                "give each one with ai_policy(name, code=...) (docs/ai.md)")
+        if self.waiting_room_settings.on_timeout == "start_with_fewer":
+            raise SceneConfigError("waiting_room(on_timeout)", "'start_with_fewer' is not available with AI seats")
+        if any("players" in c.p2p for c in self.condition_list):
+            raise SceneConfigError("conditions", "a condition cannot change players in a scene with AI seats")
 
     def create_env(self) -> Any:
         """Build the CPython environment from ``env_creator`` and check its rollback methods."""
@@ -460,6 +540,25 @@ class P2PGymScene(GymScene):
         return tuple(self.policy_mapping) if self.policy_mapping else None
 
     @property
+    def num_seats(self) -> int:
+        """Seats of a game: policy_mapping's agents when it names AI seats, else the players."""
+        if self.policy_mapping and any(v != "human" for v in self.policy_mapping.values()):
+            return len(self.policy_mapping)
+        return self.p2p_settings.players
+
+    @property
+    def ai_seats(self) -> list[dict[str, Any]]:
+        """The AI seats, in player order: ``{player_index, agent_id, policy, kind}`` (empty without)."""
+        if not self.policy_mapping:
+            return []
+        out = []
+        for i, (agent, policy) in enumerate(self.policy_mapping.items()):
+            if policy != "human":
+                spec = self.ai_policies.get(policy)
+                out.append({"player_index": i, "agent_id": agent, "policy": policy, "kind": spec.kind if spec else "python"})
+        return out
+
+    @property
     def fixed_seed(self) -> int | None:
         """``environment(seed=...)``: the shared seed of every game, else None (fresh per game)."""
         return getattr(self, "seed", None)
@@ -476,6 +575,10 @@ class P2PGymScene(GymScene):
         # gameplay(reset_freeze_s) as a frame count, so every peer pauses exactly as long.
         p2p["reset_freeze_frames"] = round(float(self.reset_freeze_s or 0) * self.p2p_settings.fps)
         p2p["protocol_version"] = PROTOCOL_VERSION
+        # Seats of a game (players + AI seats) and the AI seats (absent without: older exports).
+        if self.ai_seats:
+            p2p["seats"] = self.num_seats
+            p2p["ai_seats"] = self.ai_seats
         return {
             "p2p": p2p,
             "validation": validation_settings_dict(self.validation_settings),
@@ -505,6 +608,7 @@ class P2PGymScene(GymScene):
             waiting_room=self.waiting_room_settings,
             conditions=self.condition_list,
             condition_settings={c.name: self.game_settings(c) for c in self.condition_list},
+            ai_seats=tuple(self.ai_seats),
         )
 
     def p2p_payload(self) -> dict[str, Any]:
@@ -520,6 +624,9 @@ class P2PGymScene(GymScene):
                 "on_game_step_code": self.on_game_step_code,
                 "restart_pyodide": bool(self.restart_pyodide),
                 "verified": bool(self.env_code_report and self.env_code_report.verified),
+                # The AI seats' policies every browser runs (their seats: settings.p2p.ai_seats).
+                "ai_policies": {name: spec.code for name, spec in sorted(self.ai_policies.items())
+                                if any(s["policy"] == name for s in self.ai_seats)},
             },
             "gameplay": {
                 "action_mapping": dict(self.action_mapping),

@@ -153,7 +153,8 @@ class P2PSettings:
     """What ``P2PGymScene.p2p(...)`` configures (defaults shown)."""
 
     players: int = 2
-    """Participants per game (2..8); player i controls ``agent_ids[i]``."""
+    """Participants per game (2..8; 1..8 with AI seats, which are not players: docs/ai.md);
+    player i controls ``agent_ids[i]``."""
     fps: int = 30
     """Simulation frames per second (1..120); also the scene's rendering fps."""
     input_delay: int | str = "auto"
@@ -205,7 +206,8 @@ class P2PSettings:
 
 
 P2P_CHECKS: dict[str, Any] = {
-    "players": lambda s, v: check_int(s, v, 2, MAX_PLAYERS),
+    # 1 only with AI seats (P2PGymScene.check): a game needs two seats.
+    "players": lambda s, v: check_int(s, v, 1, MAX_PLAYERS),
     "fps": lambda s, v: check_int(s, v, 1, 120),
     "input_delay": check_input_delay,
     "prediction_window": lambda s, v: check_int(s, v, 0, 32),
@@ -303,6 +305,19 @@ class SignalingRules:
     conditions: tuple[Condition, ...] = ()
     condition_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The game settings of each condition (the scene's with the condition's p2p overrides)."""
+    ai_seats: tuple[dict[str, Any], ...] = ()
+    """AI seats ``{player_index, agent_id, policy, kind}``: seats no participant takes."""
+
+    @property
+    def seats(self) -> int:
+        """Seats of a game: the players and the AI seats."""
+        return self.players + len(self.ai_seats)
+
+    @property
+    def human_seats(self) -> tuple[int, ...]:
+        """Player indices the participants take."""
+        ai = {a["player_index"] for a in self.ai_seats}
+        return tuple(i for i in range(self.seats) if i not in ai)
 
     def settings_for(self, condition: str | None) -> dict[str, Any]:
         """The settings a game in ``condition`` is played with."""

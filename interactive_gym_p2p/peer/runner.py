@@ -266,11 +266,15 @@ async def _play(
     p2p_settings = p2p["settings"]["p2p"]
     gameplay = p2p.get("gameplay") or {}
     # Build the env before joining: a broken env code must not cost the partner a game.
+    ai_seats = p2p_settings.get("ai_seats") or []
     env = InteractiveGymEnvAdapter.from_code(
-        p2p["env"]["code"], p2p_settings["players"], p2p_settings.get("agent_ids"),
+        p2p["env"]["code"], p2p_settings.get("seats") or p2p_settings["players"], p2p_settings.get("agent_ids"),
         int(p2p_settings.get("default_action", gameplay.get("default_action", 0)) or 0),
         record_info=tuple(p2p["settings"].get("validation", {}).get("record_info") or ()),
         on_game_step_code=p2p["env"].get("on_game_step_code") or None,
+        # AI seats: the same policies the browsers run, in CPython (ai_policy.py).
+        ai={"seats": [[a["player_index"], a["agent_id"], a["policy"]] for a in ai_seats],
+            "policies": p2p["env"].get("ai_policies") or {}} if ai_seats else None,
     )
     probes = _Probes(flow, impairment_override)
     try:
@@ -331,8 +335,9 @@ async def _game(
             return  # fault injection: our offers and answers never arrive
         await flow.signal(game.game_id, to, kind, data)  # type: ignore[arg-type]
 
+    ai_seats = [int(a["player_index"]) for a in ready.get("ai_seats") or ()]
     mesh = RtcMesh(
-        me, [p for p in range(n) if p != me], send_signal,
+        me, [p for p in range(n) if p != me and p not in ai_seats], send_signal,
         ice_servers=ready.get("ice_servers") or [],
         ice_transport_policy=ready.get("ice_transport_policy") or "all",
         impairment=applied_impairment or None,
@@ -391,6 +396,7 @@ async def _game(
         started = True
         session = P2PSession(
             env=with_players(env, n), transport=mesh, local_player=me, num_players=n, shared_seed=ready["seed"],
+            ai_seats=ai_seats,
             settings=from_game_settings(settings, max_steps=gameplay.get("max_steps")),
             now=_ms, wall_clock=lambda: time.time() * 1000.0,
         )
@@ -474,6 +480,10 @@ def export_ids(ready: dict[str, Any], scene_id: str, subject_id: str) -> dict[st
         ids["condition"] = ready["condition"]
     if any(p["player_index"] == me and p.get("bot") is True for p in ready["players"]):
         ids["bot"] = True
+    ai = [{"player_index": a["player_index"], "agent_id": a.get("agent_id"), "policy": a["policy"],
+           "kind": a.get("kind", "python")} for a in ready.get("ai_seats") or ()]
+    if ai:
+        ids["ai_seats"] = sorted(ai, key=lambda a: a["player_index"])
     return ids
 
 

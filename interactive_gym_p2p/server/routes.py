@@ -22,7 +22,8 @@ from ..wheelhouse import SIMPLE_JSON
 from .pyodide import PYODIDE_VERSION, PyodideSource
 
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
-PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py", "step_outcome.py": "step_outcome.py"}
+PY_SOURCES = {"hashing.py": "hashing.py", "protocol.py": "protocol.py", "step_outcome.py": "step_outcome.py",
+              "ai_policy.py": "ai_policy.py"}
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 

@@ -256,8 +256,10 @@ class Signaling(Matching):
         game_id = self._new_id()
         # A scene's fixed seed (environment(seed=...)) makes every game replay the same episodes.
         seed = self.rng.getrandbits(32) if rules.seed is None else rules.seed
-        indices = list(range(len(batch)))
-        self.rng.shuffle(indices)  # roles uniformly at random, as Interactive Gym assigns them
+        # The participants' seats (AI seats are nobody's): roles uniformly at random, as
+        # Interactive Gym assigns them.
+        indices = list(rules.human_seats)[: len(batch)] if rules.ai_seats else list(range(len(batch)))
+        self.rng.shuffle(indices)
         seats = []
         for waiter, index in zip(batch, indices):
             token = None
@@ -273,7 +275,8 @@ class Signaling(Matching):
             )
             condition = chosen.name
             match = {**match, "condition_reason": why}
-        game = Game(game_id, rules.scene_id, seed, seats, created_at, condition, dict(match))
+        game = Game(game_id, rules.scene_id, seed, seats, created_at, condition, dict(match),
+                    num_players=rules.seats if rules.ai_seats else None, ai_seats=tuple(rules.ai_seats))
         self.store.put_game(game)
         for seat in seats:
             self.store.set_slot_game(seat.slot, SlotGame(game_id, seat.state))
@@ -281,7 +284,7 @@ class Signaling(Matching):
             step.send("game_ready", self._ready_payload(game, seat, rules, rejoin=False), seat.sid)
         step.result.created.append(
             GameInfo(game_id, rules.scene_id, seed, tuple(self._player_infos(game, rules)), rules.settings_for(condition),
-                     created_at, condition)
+                     created_at, condition, ai_seats=tuple(game.ai_seats))
         )
         logger.info(
             "game %s created in scene %s%s: %s",
@@ -338,8 +341,10 @@ class Signaling(Matching):
             "scene_id": game.scene_id,
             "seed": game.seed,
             "player_index": me,
-            "num_players": len(game.seats),
+            "num_players": game.size,
             "players": players,
+            # Seats no participant takes: every page's environment plays them (ai_policy.py).
+            "ai_seats": [dict(a) for a in game.ai_seats],
             # Full mesh; for each pair the lower index makes the offer, so no glare.
             "connections": [
                 {"peer_index": s.player_index, "role": "offer" if me < s.player_index else "answer"}

@@ -216,7 +216,7 @@ class Matching:
             by_key = {w.slot.key(): w for w in free}
             batch = [by_key[k] for k in decision.group]
             changed = True
-            if rules.matchmaking.probing:
+            if rules.matchmaking.probing and len(batch) > 1:  # a one-participant game has no path to probe
                 self._start_probe(step, room, rules, batch, decision, matcher.name)
             else:
                 self._form(step, room, rules, batch, decision.reason, matcher.name, self._pairs(batch, decision), None)

@@ -173,6 +173,15 @@ class Game:
     """How the game was formed: matcher, reason, estimated and probed RTTs (console, logs)."""
     connection_failed: bool = False
     """Its WebRTC connection failed before the start (players put back or ended)."""
+    num_players: int | None = None
+    """Seats of the game when some are AI seats (None: one per seat in ``seats``)."""
+    ai_seats: tuple[dict[str, Any], ...] = ()
+    """AI seats ``{player_index, agent_id, policy, kind}`` (no participant takes them)."""
+
+    @property
+    def size(self) -> int:
+        """Seats of the game (players and AI seats)."""
+        return self.num_players if self.num_players is not None else len(self.seats)
 
     @property
     def has_bot(self) -> bool:
@@ -225,6 +234,13 @@ class GameInfo:
     created_at: str
     condition: str | None = None
     """The game's experimental condition (None: the scene declares none)."""
+    ai_seats: tuple[dict[str, Any], ...] = ()
+    """AI seats ``{player_index, agent_id, policy, kind}``: seats without a participant."""
+
+    @property
+    def ai_players(self) -> tuple[int, ...]:
+        """Player indices of AI seats."""
+        return tuple(int(a["player_index"]) for a in self.ai_seats)
 
     @property
     def bot_players(self) -> tuple[int, ...]:

@@ -73,8 +73,8 @@ class GameRecord:
     """Plain identifier of the scene the game belongs to."""
     seed: int
     """Shared u32 seed; episode seeds derive from it (``episode_seed``)."""
-    subject_ids: tuple[str, ...]
-    """Subject id of each player, indexed by player index."""
+    subject_ids: tuple[str | None, ...]
+    """Subject id of each player, indexed by player index (None for an AI seat)."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Settings the server gave the players (JSON-able)."""
     created_at: str = ""
@@ -83,6 +83,8 @@ class GameRecord:
     """The game's experimental condition (None: the scene declares none)."""
     bot_players: tuple[int, ...] = ()
     """Player indices of seats a bot took."""
+    ai_players: tuple[int, ...] = ()
+    """Player indices of AI seats (no participant, no export: ai_policy.py)."""
 
     def __post_init__(self) -> None:
         check_identifier(self.game_id, "game id")
@@ -90,7 +92,13 @@ class GameRecord:
         if len(self.subject_ids) < 2:
             raise ValueError("a game has at least two players")
         for i, subject in enumerate(self.subject_ids):
+            if i in self.ai_players:
+                if subject is not None:
+                    raise ValueError(f"player {i} is an AI seat: it has no subject id")
+                continue
             check_identifier(subject, f"subject id of player {i}")
+        if len(self.ai_players) >= len(self.subject_ids):
+            raise ValueError("a game has at least one participant")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= 0xFFFFFFFF:
             raise ValueError(f"seed {self.seed!r} is not a u32")
         if self.condition is not None:
@@ -118,6 +126,19 @@ class GameRecord:
             subjects = tuple(p.subject_id for p in ordered)
             bots = tuple(p.player_index for p in ordered if getattr(p, "bot", False))
         condition = get("condition")
+        ai = tuple(int(a) for a in (get("ai_players") or ()))
+        if ai:
+            # Seats by player index: the participants' subjects, None at the AI seats.
+            by_index: dict[int, str] = {}
+            for i, p in enumerate(players):
+                if isinstance(p, Mapping):
+                    by_index[int(p.get("player_index", i))] = str(p["subject_id"])
+                elif isinstance(p, str):
+                    raise ValueError("a game with AI seats lists its players with their player_index")
+                else:
+                    by_index[int(p.player_index)] = str(p.subject_id)
+            seats = len(by_index) + len(ai)
+            subjects = tuple(None if i in ai else by_index[i] for i in range(seats))  # type: ignore[assignment]
         return cls(
             game_id=str(get("game_id")),
             scene_id=str(get("scene_id")),
@@ -127,6 +148,7 @@ class GameRecord:
             created_at=str(get("created_at") or ""),
             condition=None if condition is None else str(condition),
             bot_players=tuple(int(b) for b in bots),
+            ai_players=ai,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -139,7 +161,13 @@ class GameRecord:
             "created_at": self.created_at,
             "condition": self.condition,
             "bot_players": list(self.bot_players),
+            "ai_players": list(self.ai_players),
         }
+
+    @property
+    def uploaders(self) -> tuple[int, ...]:
+        """Players that upload an export: every seat but the AI seats."""
+        return tuple(i for i in range(len(self.subject_ids)) if i not in self.ai_players)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "GameRecord":
@@ -152,6 +180,7 @@ class GameRecord:
             created_at=data.get("created_at") or "",
             condition=data.get("condition"),
             bot_players=tuple(data.get("bot_players") or ()),
+            ai_players=tuple(data.get("ai_players") or ()),
         )
 
 
@@ -376,8 +405,11 @@ class ExportStore:
         subjects = {player: ids["subject_id"], **{p["player_index"]: p["subject_id"] for p in ids["peers"]}}
         if ids["scene_id"] != record.scene_id:
             raise ExportConflict(f"scene {ids['scene_id']!r} is not the game's scene {record.scene_id!r}")
-        if len(subjects) != len(record.subject_ids):
-            raise ExportConflict(f"the export names {len(subjects)} players, the game has {len(record.subject_ids)}")
+        ai = sorted(a["player_index"] for a in ids.get("ai_seats", ()))
+        if len(subjects) + len(ai) != len(record.subject_ids):
+            raise ExportConflict(f"the export names {len(subjects) + len(ai)} players, the game has {len(record.subject_ids)}")
+        if ai != sorted(record.ai_players):
+            raise ExportConflict(f"AI seats {ai} are not the game's {sorted(record.ai_players)}")
         for index, subject in sorted(subjects.items()):
             if index >= len(record.subject_ids) or record.subject_ids[index] != subject:
                 raise ExportConflict(f"player {index} is not subject {subject!r} in this game")
@@ -424,6 +456,20 @@ class ExportStore:
         counts = {e["num_players"] for e in index["exports"]}
         return max(counts) if counts else None
 
+    def _ai_players(self, game_id: str, index: Mapping[str, Any]) -> set[int]:
+        record = self.game(game_id)
+        if record is not None:
+            return set(record.ai_players)
+        return {a for e in index["exports"] for a in e.get("ai_players", ())}
+
+    def _uploaders(self, game_id: str, index: Mapping[str, Any]) -> list[int] | None:
+        """Players expected to upload (AI seats upload nothing), or None while unknown."""
+        n = self._num_players(game_id, index)
+        if n is None:
+            return None
+        ai = self._ai_players(game_id, index)
+        return [p for p in range(n) if p not in ai]
+
     def _latest(self, index: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
         latest: dict[int, Mapping[str, Any]] = {}
         for entry in index["exports"]:
@@ -437,8 +483,8 @@ class ExportStore:
         exports were validated when they came in, so they are only parsed again.
         """
         latest = self._latest(index)
-        n = self._num_players(game_id, index)
-        if n is None or sorted(latest) != list(range(n)):
+        expected = self._uploaders(game_id, index)
+        if expected is None or sorted(latest) != expected:
             return "waiting"
         inputs = [{"player_index": p, "revision": e["revision"], "sha256": e["sha256"]} for p, e in sorted(latest.items())]
         path = self.game_dir(game_id) / "comparison.json"
@@ -481,6 +527,7 @@ class ExportStore:
         record = self.game(game_id)
         latest = self._latest(index)
         n = self._num_players(game_id, index) or 0
+        ai = self._ai_players(game_id, index)
         players = []
         for p in range(n):
             entry = latest.get(p)
@@ -491,6 +538,7 @@ class ExportStore:
                     "player_index": p,
                     "subject_id": subject,
                     "bot": bool(record and p in record.bot_players),
+                    "ai": p in ai,
                     "uploaded": entry is not None,
                     "revisions": revs,
                     "partial": entry["partial"] if entry else None,
@@ -557,7 +605,8 @@ def _index_entry(doc: Mapping[str, Any], player: int, revision: int, digest: str
         "uploaded_at": uploaded_at,
         "subject_id": doc["ids"]["subject_id"],
         "scene_id": doc["ids"]["scene_id"],
-        "num_players": 1 + len(doc["ids"]["peers"]),
+        "num_players": 1 + len(doc["ids"]["peers"]) + len(doc["ids"].get("ai_seats", ())),
+        "ai_players": [a["player_index"] for a in doc["ids"].get("ai_seats", ())],
         "partial": doc["partial"],
         "verified_frame": doc["verified_frame"],
         "last_confirmed_frame": max(last) if last else None,

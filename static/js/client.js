@@ -27,6 +27,7 @@ export function createEnvLoader(config, deps = {}) {
   let runtime = null;
   let hashing = null;
   let outcome = null;
+  let aiPolicy = null;
   return async function loadEnv(p2p) {
     const env = p2p.env ?? {};
     if (env.runtime !== 'pyodide') throw new Error(`unsupported environment runtime ${JSON.stringify(env.runtime)}`);
@@ -43,11 +44,20 @@ export function createEnvLoader(config, deps = {}) {
       if (!r.ok) throw new Error(`step_outcome.py: HTTP ${r.status}`);
       return r.text();
     });
+    const aiSeats = p2p.settings?.p2p?.ai_seats ?? [];
+    if (aiSeats.length > 0) {
+      aiPolicy ??= fetch(`${config.python_url ?? '/p2p/py/'}ai_policy.py`).then((r) => {
+        if (!r.ok) throw new Error(`ai_policy.py: HTTP ${r.status}`);
+        return r.text();
+      });
+      aiPolicy.catch(() => { aiPolicy = null; });
+    }
     // Any failure must be retried by the next scene, not remembered forever.
     runtime.catch(() => { runtime = null; });
     hashing.catch(() => { hashing = null; });
     outcome.catch(() => { outcome = null; });
-    const [pyodide, hashingSource, stepOutcomeSource] = await Promise.all([runtime, hashing, outcome]);
+    const [pyodide, hashingSource, stepOutcomeSource, aiPolicySource] = await Promise.all(
+      [runtime, hashing, outcome, aiSeats.length > 0 ? aiPolicy : null]);
     const packages = Array.isArray(env.packages) ? env.packages : [];
     if (packages.length > 0) await installPackages(pyodide, packages, config.wheelhouse_url ?? null, deps.baseUrl);
     // Env code written for Interactive Gym imports its object contexts; the server hands over
@@ -64,7 +74,11 @@ export function createEnvLoader(config, deps = {}) {
       hashingSource,
       stepOutcomeSource,
       recordInfo: p2p.settings?.validation?.record_info ?? [],
-      numPlayers: p.players,
+      // Every seat of the game: the players and the AI seats.
+      numPlayers: p.seats ?? p.players,
+      ai: aiSeats.length > 0
+        ? { seats: aiSeats.map((a) => [a.player_index, a.agent_id, a.policy]), policies: env.ai_policies ?? {} } : null,
+      aiPolicySource,
       agentIds: p.agent_ids ?? null,
       defaultAction: p.default_action ?? p2p.gameplay?.default_action ?? 0,
       onGameStepCode: env.on_game_step_code || null,

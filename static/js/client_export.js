@@ -22,6 +22,9 @@ export function exportIds(gameReady, { sceneId, subjectId }) {
   // Present only when they apply: the game's condition; this seat being a bot's.
   if (typeof gameReady.condition === 'string') ids.condition = gameReady.condition;
   if ((gameReady.players ?? []).some((p) => p.player_index === me && p.bot === true)) ids.bot = true;
+  // Seats an AI policy played (their actions are in the rows like anyone's).
+  const ai = (gameReady.ai_seats ?? []).map((a) => ({ player_index: a.player_index, agent_id: a.agent_id ?? null, policy: a.policy, kind: a.kind ?? 'python' }));
+  if (ai.length > 0) ids.ai_seats = ai.sort((a, b) => a.player_index - b.player_index);
   return ids;
 }
 

@@ -84,6 +84,11 @@ export function withPlayers(env, numPlayers) {
   return new Proxy(env, { get: (target, key) => (key === 'numPlayers' ? numPlayers : Reflect.get(target, key)) });
 }
 
+/** The transport of a game with no other participant (its other seats are AI seats). */
+function soloTransport() {
+  return { peers: [], on() {}, start() {}, close() {}, send() {}, path: () => null };
+}
+
 /**
  * @param {object} o
  * @param {object} o.p2p            the scene's p2p block
@@ -112,9 +117,16 @@ export function createGame(o) {
   const period = 1000 / fps;
   const connectTimeoutMs = Math.round((p2p.settings.p2p.connection_timeout_s ?? 20) * 1000);
   const me = gameReady.player_index;
+  // AI seats: no participant behind them, so no connection; every page's environment plays them.
+  const aiSeats = (gameReady.ai_seats ?? []).map((a) => a.player_index);
+  const humanPeers = [];
+  for (let p = 0; p < gameReady.num_players; p++) if (p !== me && !aiSeats.includes(p)) humanPeers.push(p);
+  // A game whose other seats are all AI seats has nobody to connect to: it runs in this page alone.
+  const solo = humanPeers.length === 0;
 
-  const transport = createTransport({
+  const transport = solo ? soloTransport() : createTransport({
     selfIndex: me,
+    peers: humanPeers,
     numPlayers: gameReady.num_players,
     signaling,
     iceServers: gameReady.ice_servers ?? [],
@@ -310,7 +322,7 @@ export function createGame(o) {
       };
       session = new P2PSession({
         env: withPlayers(simEnv, gameReady.num_players), transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
-        localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0,
+        localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0, aiSeats,
         settings, now: o.now, wallClock: o.wallClock, path,
       });
       session.on('episode_start', (ev) => call('episodeStart', ev));
@@ -347,6 +359,10 @@ export function createGame(o) {
         });
         // Interactive Gym's state_init: what the canvas shows before the first frame.
         renderer.draw(Array.isArray(r.state_init) ? r.state_init : []);
+      }
+      if (solo) {
+        startSession();
+        return;
       }
       call('phase', 'peer_connecting');
       transport.start();

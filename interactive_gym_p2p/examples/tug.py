@@ -82,8 +82,24 @@ def environment_initialization_code(num_players: int = 3, max_steps: int = 300) 
     return f"{source}\n\nenv = TugEnv(num_players={int(num_players)}, max_steps={int(max_steps)})\n"
 
 
-def build_stager(num_players: int = 3, max_steps: int = 300, ice_transport_policy: str = "all", **p2p: Any):
-    """Start -> an N-player Tug scene -> End (used by the 3-player browser test)."""
+AI_POLICY = """
+# Tug's AI seat (ai_policy.py): pull the marker back to the middle, resting now and then.
+MIDDLE = 240
+
+
+def act(observation, context):
+    x, _t = observation
+    if context.rng.random() < 0.25:  # seeded from the shared seed: the same on every peer
+        return 0
+    return 2 if x < MIDDLE else 1
+"""
+"""An AI seat's policy for Tug (``P2PGymScene.ai_policy("tug_ai", code=AI_POLICY)``)."""
+
+
+def build_stager(num_players: int = 3, max_steps: int = 300, ice_transport_policy: str = "all",
+                 ai_seats: tuple[int, ...] = (), **p2p: Any):
+    """Start -> an N-player Tug scene -> End (used by the 3-player browser test). ``ai_seats``:
+    player indices the AI policy plays (``num_players`` counts every seat, humans and AI)."""
     from interactive_gym.scenes.stager import Stager
     from interactive_gym.scenes.static_scene import EndScene, StartScene
 
@@ -97,7 +113,12 @@ def build_stager(num_players: int = 3, max_steps: int = 300, ice_transport_polic
         .pyodide(environment_initialization_code=environment_initialization_code(num_players, max_steps))
         .gameplay(default_action=NOOP, action_mapping=ACTION_MAPPING, num_episodes=1, max_steps=max_steps)
         .rendering(fps=30, game_width=WIDTH, game_height=HEIGHT, background="#111827")
-        .p2p(players=num_players, ice_transport_policy=ice_transport_policy, **p2p)
     )
+    if ai_seats:
+        game.ai_policy("tug_ai", code=AI_POLICY)
+        game.policies(policy_mapping={i: "tug_ai" if i in ai_seats else "human" for i in range(num_players)})
+        game.p2p(ice_transport_policy=ice_transport_policy, **p2p)
+    else:
+        game.p2p(players=num_players, ice_transport_policy=ice_transport_policy, **p2p)
     end = EndScene().scene(scene_id="thanks").display(scene_header="Thank you!", scene_body="<p>Done.</p>")
     return Stager(scenes=[start, game, end])

@@ -208,7 +208,11 @@ class Matching:
             if len(free) < rules.players:
                 break
             view = self._view(rules, waiters, free)
-            decision = matcher.decide(view)
+            if rules.players == 1:
+                # One participant per game (the other seats are AI seats): nobody to match with.
+                decision = Decision((view.candidates[0].key,), "one participant per game (AI seats)")
+            else:
+                decision = matcher.decide(view)
             if decision.group is None:
                 self._log_hold(step, room, rules, view, decision, matcher.name)
                 break

@@ -130,7 +130,7 @@ class GameRecord:
         if ai:
             # Seats by player index: the participants' subjects, None at the AI seats.
             by_index: dict[int, str] = {}
-            for i, p in enumerate(players):
+            for i, p in enumerate(get("players") or players):
                 if isinstance(p, Mapping):
                     by_index[int(p.get("player_index", i))] = str(p["subject_id"])
                 elif isinstance(p, str):

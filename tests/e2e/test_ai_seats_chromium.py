@@ -1,0 +1,108 @@
+"""AI seats in real Chromium (Tug, interactive_gym_p2p/examples/tug.py, with its AI policy).
+
+- One participant and one AI seat: the page runs the game alone (no partner, no WebRTC), to
+  the end; its export marks the AI seat, and a CPython replay of the confirmed rows
+  reproduces every hash and, from each replayed state, every action the AI took in Pyodide.
+- Two participants and an AI seat between them (three seats): relay-only over the embedded
+  TURN server; both exports agree frame for frame, mark the AI seat, and the server's
+  comparison agrees and is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from harness.game import LOAD_TIMEOUT_S, open_participant, read_json, start_pair, wait_for_files
+from harness.session import BrowserSession
+from interactive_gym_p2p.examples import tug
+from interactive_gym_p2p.peer.env import InteractiveGymEnvAdapter
+from interactive_gym_p2p.validation.replay import replay_export
+
+pytestmark = pytest.mark.e2e
+
+TUG = "interactive_gym_p2p.examples.tug:build_stager"
+MAX_STEPS = 120
+AI = {"agent_id": 1, "policy": "tug_ai", "kind": "python", "player_index": 1}
+
+
+def rows_of(export: dict[str, Any]) -> list[Any]:
+    return [r for ep in export["episodes"] for r in ep["frames"]]
+
+
+def assert_ai_replays(export: dict[str, Any], num_players: int) -> None:
+    """CPython, from the export alone: the hashes, and the AI's choice at every confirmed frame."""
+    result = replay_export(export, lambda: tug.TugEnv(num_players=num_players, max_steps=MAX_STEPS))
+    assert result.ok and result.hashes_checked == MAX_STEPS, (result.problems, result.mismatch)
+    env = InteractiveGymEnvAdapter.from_code(tug.environment_initialization_code(num_players, MAX_STEPS), num_players,
+                                             ai={"seats": [[1, 1, "tug_ai"]], "policies": {"tug_ai": tug.AI_POLICY}})
+    (episode,) = export["episodes"]
+    env.reset(episode["seed"])
+    for frame, actions, digest in episode["frames"]:
+        assert env.ai is not None and actions[1] == env.ai.next[0], f"frame {frame}: the AI's action differs from CPython's"
+        env.step(actions)
+        assert env.state_hash() == digest
+
+
+def test_one_participant_and_an_ai_seat_play_alone(game_server, chromium_available, artifacts_dir, request):
+    server = game_server({"num_players": 2, "max_steps": MAX_STEPS, "ai_seats": [1]}, experiment=TUG)
+
+    async def scenario() -> dict[str, Any]:
+        async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
+            p = await open_participant(session, server.url, 0, "solo")
+            await p.advance_to_game(LOAD_TIMEOUT_S)
+            await p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started without a partner")
+            await p.press_keys_while_playing(["ArrowLeft", "ArrowRight"], frames_per_key=10)
+            snap = await p.finish()
+            snap["phases"] = [e["phase"] for e in snap["phases"]]
+            return snap
+
+    snap = asyncio.run(scenario())
+    print("DEBUG", snap["p2p"]["upload"], snap["p2p"]["errors"], snap["p2p"]["messages"][-5:])
+    assert "peer_connecting" not in snap["phases"], snap["phases"]
+    assert snap["p2p"]["playerIndex"] == 0 and snap["p2p"]["path"] is None
+    folder = server.game_dir(snap["p2p"]["gameId"])
+    wait_for_files([folder / "player-0.json", folder / "comparison.json"], 20, "the export and the report")
+    export = read_json(folder / "player-0.json")
+    assert export["ids"]["peers"] == [] and export["ids"]["ai_seats"] == [AI], export["ids"]
+    assert export["partial"] is False and export["settings"]["p2p"]["ai_seats"] == [AI]
+    rows = rows_of(export)
+    assert len(rows) == MAX_STEPS and {r[1][1] for r in rows} == {0, 1, 2}, "the AI pushed both ways and rested"
+    assert {r[1][0] for r in rows} >= {1, 2}, "the participant's keys are in column 0"
+    report = read_json(folder / "comparison.json")
+    assert report["agree"] is True and report["complete"] is True
+    assert_ai_replays(export, 2)
+
+
+def test_two_participants_and_an_ai_seat_in_a_three_seat_game(game_server, chromium_available, artifacts_dir, request):
+    server = game_server({"num_players": 3, "max_steps": MAX_STEPS, "ai_seats": [1], "ice_transport_policy": "relay"},
+                         experiment=TUG)
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
+            pair = await start_pair(session, server, "trio")
+            keys = (["ArrowLeft"], ["ArrowRight", "ArrowLeft"])
+            await asyncio.gather(*(p.press_keys_while_playing(keys[i], frames_per_key=10) for i, p in enumerate(pair)))
+            return list(await asyncio.gather(*(p.finish() for p in pair)))
+
+    snaps = asyncio.run(scenario())
+    (game_id,) = {s["p2p"]["gameId"] for s in snaps}
+    assert sorted(s["p2p"]["playerIndex"] for s in snaps) == [0, 2], "the participants take the human seats"
+    folder = server.game_dir(game_id)
+    files = [folder / "player-0.json", folder / "player-2.json"]
+    wait_for_files([*files, folder / "comparison.json"], 20, "both exports and the report")
+    exports = [read_json(f) for f in files]
+    for ex in exports:
+        assert ex["ids"]["ai_seats"] == [AI] and len(ex["ids"]["peers"]) == 1, ex["ids"]
+        assert ex["desyncs"] == [] and ex["partial"] is False and ex["stats"]["path"]["kind"] == "relay"
+        assert ex["episodes"][0]["input_delays"][1] == 0
+    assert rows_of(exports[0]) == rows_of(exports[1]), "the players' confirmed frames differ"
+    rows = rows_of(exports[0])
+    assert len(rows) == MAX_STEPS and all(len(r[1]) == 3 and r[2] for r in rows)
+    assert {r[1][1] for r in rows} == {0, 1, 2} and any(r[1][0] for r in rows) and any(r[1][2] for r in rows)
+    report = read_json(folder / "comparison.json")
+    assert report["agree"] is True and report["complete"] is True, report.get("divergence")
+    assert report["hashed_frames_compared"] == MAX_STEPS
+    assert_ai_replays(exports[0], 3)

@@ -26,7 +26,6 @@ import dataclasses
 import inspect
 import logging
 import re
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 

@@ -71,6 +71,27 @@ IDS = {"game_id": "g-1", "scene_id": "gems", "subject_id": "ann", "player_index"
 SETTINGS = {"p2p": {"fps": 30, "agent_ids": [0, 1]}, "validation": {"hash_interval": 1}, "impairment": None}
 
 
+AI_SEAT = {"player_index": 1, "agent_id": 1, "policy": "tug_ai", "kind": "python"}
+
+
+def three_seats() -> dict[str, Any]:
+    """The record with a third seat (player 1 an AI seat, its column after the others' moves)."""
+    r = record()
+    for ep in r["episodes"]:
+        for row in ep["frames"]:
+            row[1] = [row[1][0], 2, row[1][1]]
+        for key in ("rewards", "terminated", "truncated"):
+            if isinstance(ep.get(key), list):
+                for row in ep[key]:
+                    if isinstance(row, list) and len(row) == 2 and isinstance(row[1], list) and len(row[1]) == 2:
+                        row[1] = [row[1][0], row[1][1], row[1][1]]
+        for row in ep.get("infos") or []:
+            row[1] = {k: [v[0], None, v[1]] for k, v in row[1].items()}
+        if "input_delays" in ep:
+            ep["input_delays"] = [ep["input_delays"][0], 0, ep["input_delays"][1]]
+    return r
+
+
 def mutate(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     r = record()
     target = r
@@ -101,7 +122,15 @@ def cases() -> list[dict[str, Any]]:
         {**base, "ids": {**IDS, "condition": "fast", "bot": True,
                          "peers": [{"player_index": 1, "subject_id": "ben", "bot": True}]}},
         {**base, "ids": {**IDS, "condition": None, "bot": False, "peers": [{"player_index": 1, "subject_id": "ben", "bot": None}]}},
+        # AI seats: a participant alone with an AI seat (no peers, no connection), and the same
+        # seat beside a peer in a three-seat game
+        {**base, "ids": {**IDS, "peers": [], "ai_seats": [AI_SEAT]},
+         "record": mutate(("stats", "path", "kind"), "local")},
+        {**base, "ids": {**IDS, "peers": [{"player_index": 2, "subject_id": "ben"}], "ai_seats": [AI_SEAT]},
+         "record": three_seats()},
         # errors in the optional ids
+        {**base, "ids": {**IDS, "peers": [], "ai_seats": [{**AI_SEAT, "kind": "onnx"}]}},
+        {**base, "ids": {**IDS, "ai_seats": [AI_SEAT]}},
         {**base, "ids": {**IDS, "condition": "no/slash"}},
         {**base, "ids": {**IDS, "bot": "yes"}},
         {**base, "ids": {**IDS, "peers": [{"player_index": 1, "subject_id": "ben", "bot": 1}]}},
@@ -187,7 +216,7 @@ def test_python_build_export_equals_validation_js() -> None:
             assert schema_problems(got["doc"]) == [], i
         else:
             assert got["path"] == expected["path"], (i, got, expected)
-    assert oks == 14
+    assert oks == 16
 
 
 def test_dropped_predictions_and_tokens() -> None:

@@ -116,8 +116,8 @@ def test_refused_setting_says_why(row: porting.SettingRow) -> None:
     "call, kwargs, fragment",
     [
         ("pyodide", {"run_through_pyodide": False}, "must stay True: every participant's browser runs the environment"),
-        ("policies", {"policy_mapping": {0: "human", 1: "onnx/ppo.onnx"}}, "played by a participant; an AI or scripted"),
-        ("policies", {"policy_mapping": {0: "human", 1: "random"}}, "python -m interactive_gym_p2p.peer"),
+        ("policies", {"policy_mapping": {0: "human", 1: ""}}, "the name of an AI policy (a non-empty string)"),
+        ("policies", {"policy_mapping": {0: "human", 1: None}}, "a scripted participant joins as a Python peer"),
         ("gameplay", {"input_mode": "mouse"}, "'pressed_keys' or 'single_keystroke'"),
         ("gameplay", {"reset_freeze_s": -1}, "from 0 to 3600"),
         ("environment", {"seed": -5}, "from 0 to 4294967295"),

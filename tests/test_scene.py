@@ -29,8 +29,8 @@ def test_defaults_and_chaining() -> None:
 @pytest.mark.parametrize(
     "setting, value, fragment",
     [
-        ("players", 1, "from 2 to 8"),
-        ("players", 9, "from 2 to 8"),
+        ("players", 0, "from 1 to 8"),
+        ("players", 9, "from 1 to 8"),
         ("players", True, "integer"),
         ("players", 2.0, "integer"),
         ("fps", 0, "from 1 to 120"),
@@ -236,8 +236,13 @@ def test_check_needs_the_whole_scene() -> None:
         P2PGymScene().scene(scene_id="g").gameplay(default_action=0).check()
     bots = make_scene()
     bots.policy_mapping = {0: "human", 1: "ppo"}  # assigned directly: check() still sees it
-    with pytest.raises(SceneConfigError, match=r"policies\(policy_mapping\).*Python peer.*'ppo'"):
+    with pytest.raises(SceneConfigError, match=r"p2p\(players\): is 2, but policy_mapping has 1 'human'"):
         bots.check()
+    bots.p2p(players=1)
+    with pytest.raises(SceneConfigError, match=r"policies\(policy_mapping\): names the policies \['ppo'\].*ai_policy"):
+        bots.check()
+    with pytest.raises(SceneConfigError, match=r"p2p\(players\): a game needs two seats"):
+        make_scene().p2p(players=1).check()
     assert make_scene().check() is not None
 
 

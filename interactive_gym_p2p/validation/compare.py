@@ -150,6 +150,11 @@ def compare_exports(exports: Mapping[int, Mapping[str, Any]] | Iterable[Mapping[
     docs = dict(exports) if isinstance(exports, Mapping) else {int(d["ids"]["player_index"]): d for d in exports}
     if len(docs) < 1:
         raise ValueError("a comparison needs at least one export")
+    if len(docs) == 1:
+        (only,) = docs.values()
+        if not only["ids"].get("ai_seats") or only["ids"].get("peers"):
+            raise ValueError("a comparison needs the exports of at least two players "
+                             "(or the one export of a game whose other seats are all AI seats)")
     players = sorted(docs)
     game_ids = {docs[p]["ids"]["game_id"] for p in players}
     if len(game_ids) != 1:

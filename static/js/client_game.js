@@ -361,6 +361,10 @@ export function createGame(o) {
         renderer.draw(Array.isArray(r.state_init) ? r.state_init : []);
       }
       if (solo) {
+        // No connection at all: the export's stats.path says so (kind 'local').
+        path = { kind: 'local', protocol: null, local_candidate_type: null, remote_candidate_type: null };
+        session.setPath(path);
+        call('path', path, null);
         startSession();
         return;
       }

@@ -439,11 +439,16 @@ export function createClientFlow(o) {
     if (s.envError) {
       envLoadFailed(s);
     } else if (s.env) {
-      say('Partner found.');
+      say(alone(g) ? 'Your game is ready.' : 'Partner found.');
       s.game.begin(s.env);
     } else {
-      say('Partner found; loading the game...');
+      say(alone(g) ? 'Loading the game...' : 'Partner found; loading the game...');
     }
+  }
+
+  /** A game whose other seats are all AI seats (docs/ai.md): this page plays it alone. */
+  function alone(g) {
+    return Number.isInteger(g?.num_players) && (g.ai_seats?.length ?? 0) === g.num_players - 1;
   }
 
   function gameHooks(s) {
@@ -459,13 +464,16 @@ export function createClientFlow(o) {
           s.reporter?.start();
         }
         if (phase === 'playing') {
+          // A game alone with AI seats never connects: telemetry starts with the game.
+          s.reporter?.start();
           ui.game(true);
           // Interactive Gym's in_game_scene_body replaces the scene body while the game runs.
           const inGame = s.p2p.ui?.in_game_scene_body;
           if (typeof inGame === 'string' && inGame) {
             ui.showScene({ header: scene?.scene_header ?? s.p2p.ui?.scene_header ?? '', subheader: scene?.scene_subheader ?? '', body: inGame });
           }
-          say(`Connected. The game is on! You are player ${diag.playerIndex + 1}.`);
+          say(alone(s.gameReady) ? `The game is on! You are player ${diag.playerIndex + 1}.`
+            : `Connected. The game is on! You are player ${diag.playerIndex + 1}.`);
         }
         setPhase(phase);
       },

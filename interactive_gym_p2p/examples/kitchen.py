@@ -44,13 +44,16 @@ class KitchenEnv:
 
     metadata = {"render_modes": ["interactive_gym"], "name": "kitchen"}
 
-    def __init__(self, num_players: int = 2, max_steps: int = 900) -> None:
+    def __init__(self, num_players: int = 2, max_steps: int = 900, work: int = 0) -> None:
         if not 2 <= num_players <= len(STARTS):
             raise ValueError(f"num_players must be 2..{len(STARTS)}")
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
         self.possible_agents = list(range(num_players))
         self.max_steps = int(max_steps)
+        # Benchmarks only (benchmarks/frame_pacing.py): extra deterministic arithmetic per step,
+        # standing in for a research environment whose step costs milliseconds. It changes nothing.
+        self.work = int(work)
         self.pot_cells = [(x, y) for y, row in enumerate(LAYOUT) for x, c in enumerate(row) if c == "P"]
         self.reset(seed=0)
 
@@ -74,6 +77,8 @@ class KitchenEnv:
                 self._move(agent, a)
             elif a == INTERACT:
                 reward += self._interact(agent)
+        if self.work:
+            self._busy()
         for pot in self._pots:
             if pot[1] > 0:
                 pot[1] -= 1
@@ -82,6 +87,12 @@ class KitchenEnv:
         obs = self._observations()
         return (obs, {a: reward for a in obs}, {a: False for a in obs}, {a: done for a in obs},
                 {a: {} for a in obs})
+
+    def _busy(self) -> int:
+        acc = self._t
+        for i in range(self.work):
+            acc = (acc * 1103515245 + 12345 + i) & 0x7FFFFFFF
+        return acc
 
     def get_state(self) -> dict[str, Any]:
         return {
@@ -177,10 +188,10 @@ class KitchenEnv:
         return objs
 
 
-def environment_initialization_code(num_players: int = 2, max_steps: int = 900) -> str:
+def environment_initialization_code(num_players: int = 2, max_steps: int = 900, work: int = 0) -> str:
     """Interactive Gym's ``environment_initialization_code``: defines ``env``."""
     source = Path(__file__).read_text(encoding="utf-8")
-    return f"{source}\n\nenv = KitchenEnv(num_players={int(num_players)}, max_steps={int(max_steps)})\n"
+    return f"{source}\n\nenv = KitchenEnv(num_players={int(num_players)}, max_steps={int(max_steps)}, work={int(work)})\n"
 
 
 AI_POLICY = '''
@@ -250,7 +261,7 @@ def asset_paths() -> dict[str, str]:
 
 
 def build_scene(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int, ...] = (), scene_id: str = "kitchen",
-                **p2p: Any):
+                work: int = 0, **p2p: Any):
     """The Kitchen scene: ``num_players`` seats; ``ai_seats`` are played by ``AI_POLICY``."""
     from interactive_gym.configurations.object_contexts import AtlasSpec
 
@@ -262,7 +273,7 @@ def build_scene(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int,
         .user_experience(scene_header="Kitchen", scene_body=(
             "<p>Arrows move, space uses what you face. Three onions in a pot cook a soup; put it on a "
             "dish and serve it at the window.</p>"))
-        .pyodide(environment_initialization_code=environment_initialization_code(num_players, max_steps))
+        .pyodide(environment_initialization_code=environment_initialization_code(num_players, max_steps, work))
         .gameplay(default_action=NOOP, action_mapping=ACTION_MAPPING, num_episodes=1, max_steps=max_steps)
         .rendering(fps=30, game_width=WIDTH, game_height=HEIGHT, background="#1f2937",
                    location_representation="pixels",
@@ -277,11 +288,11 @@ def build_scene(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int,
     return game
 
 
-def build_stager(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int, ...] = (), **p2p: Any):
+def build_stager(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int, ...] = (), work: int = 0, **p2p: Any):
     """Start -> Kitchen -> End (the browser tests and a quick demo)."""
     from interactive_gym.scenes.stager import Stager
     from interactive_gym.scenes.static_scene import EndScene, StartScene
 
     start = StartScene().scene(scene_id="welcome").display(scene_header="Kitchen", scene_body="<p>Press Continue.</p>")
     end = EndScene().scene(scene_id="thanks").display(scene_header="Thank you!", scene_body="<p>Done.</p>")
-    return Stager(scenes=[start, build_scene(num_players, max_steps, tuple(ai_seats), **p2p), end])
+    return Stager(scenes=[start, build_scene(num_players, max_steps, tuple(ai_seats), work=work, **p2p), end])

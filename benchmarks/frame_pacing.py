@@ -2,7 +2,9 @@
 through the real server and the embedded TURN relay; each page records, on every animation
 frame, whether a new game frame is on screen. The table gives the interval between new game
 frames on screen (p50/p99, ms; the target is 1000/fps), the game frames never shown (the
-screen skipped them), and the intervals over twice the target (visible stutter).
+screen skipped them), the intervals over twice the target (visible stutter), and from each
+export the engine's side: rollbacks, stalled ticks (prediction window full: waiting for the
+other page) and re-simulated frames per frame.
 
     python benchmarks/frame_pacing.py [--frames 600] [--games gem_rush,kitchen,kitchen3ms] [--rtt 0,150]
 
@@ -26,7 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from harness.game import start_game_server, start_pair  # noqa: E402
+from harness.game import read_json, start_game_server, start_pair, wait_for_files  # noqa: E402
 from harness.session import BrowserSession  # noqa: E402
 
 GAMES: dict[str, tuple[str, dict[str, Any], list[list[str]]]] = {
@@ -75,10 +77,20 @@ async def play(game: str, frames: int, rtt: int, workdir: Path) -> list[dict[str
         async with BrowserSession(f"bench-{tag}", workdir / "artifacts") as session:
             pair = await start_pair(session, server, tag)
             await asyncio.gather(*(p.page.evaluate(PROBE) for p in pair))
+            game_id = await pair[0].page.evaluate("() => window.p2p.gameId")
             await asyncio.gather(*(p.press_keys_while_playing(keys[i], frames_per_key=8, timeout_s=frames / 30 * 4 + 60)
                                    for i, p in enumerate(pair)))
             logs = await asyncio.gather(*(p.page.evaluate("() => window.__pace") for p in pair))
-        return [pacing(log, 30) for log in logs]
+        folder = server.game_dir(game_id)
+        files = [folder / f"player-{i}.json" for i in range(2)]
+        wait_for_files(files, 60, "exports")
+        rows = []
+        for log, f in zip(logs, files):
+            st = read_json(f)["stats"]
+            # The engine's side: re-simulated frames per frame played, and ticks it could not advance.
+            rows.append({**pacing(log, 30), "rollbacks": st["rollbacks"], "stalled": st["stalled_frames"],
+                         "resim": st["frames_simulated"] / max(1, frames) - 1})
+        return rows
     finally:
         server.stop()
 
@@ -89,14 +101,16 @@ def main() -> int:
     parser.add_argument("--games", default=",".join(GAMES))
     parser.add_argument("--rtt", default="0,150", help="comma-separated RTTs in ms (the impairment shim)")
     args = parser.parse_args()
-    print(f"{'game':<10} {'rtt ms':>6} {'player':>6} {'p50 ms':>7} {'p99 ms':>7} {'skipped':>8} {'>2x':>5} {'shown':>6}")
+    print(f"{'game':<10} {'rtt ms':>6} {'player':>6} {'p50 ms':>7} {'p99 ms':>7} {'skipped':>8} {'>2x':>5} {'shown':>6} "
+          f"{'rollbacks':>9} {'stalled':>8} {'resim/f':>8}")
     with tempfile.TemporaryDirectory(prefix="p2p-pacing-") as tmp:
         for game in args.games.split(","):
             for rtt in (int(r) for r in args.rtt.split(",")):
                 rows = asyncio.run(play(game, args.frames, rtt, Path(tmp)))
                 for i, r in enumerate(rows):
                     print(f"{game:<10} {rtt:>6} {i:>6} {r['p50']:>7.1f} {r['p99']:>7.1f} {r['skipped']:>8} "
-                          f"{r['stutter']:>5} {r['shown']:>6}", flush=True)
+                          f"{r['stutter']:>5} {r['shown']:>6} {r['rollbacks']:>9} {r['stalled']:>8} {r['resim']:>8.2f}",
+                          flush=True)
     return 0
 
 

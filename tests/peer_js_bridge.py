@@ -70,6 +70,12 @@ class JsSession:
     def close(self) -> None:
         self._call({"op": "close", "t": self.now()})
 
+    def note_key(self, key: str, down: bool) -> None:
+        self._call({"op": "note_key", "t": self.now(), "key": key, "down": down})
+
+    def note_displayed(self, frame: int) -> None:
+        self._call({"op": "note_displayed", "t": self.now(), "frame": frame})
+
     def record(self) -> dict[str, Any]:
         return self._call({"op": "record"})["record"]
 

@@ -57,6 +57,9 @@ def record() -> dict[str, Any]:
                   "frames_advanced": 7, "send_errors": 0},
         "timing": {"started_at": NOW - 10_000, "ended_at": None, "duration_s": None, "fps_target": 30, "fps_achieved": 29.5},
         "game_over_reason": "completed",
+        "inputs": [["ArrowUp", True, NOW - 9000, 1000.5, 31, 29, True, False, 1066.667],
+                   ["ArrowUp", False, NOW - 8800, 1200, None, None, None, None, None],
+                   ["w", True, NOW - 8000.0, -5.25, 0, None, None, None, 10.0]],
     }
 
 
@@ -156,6 +159,11 @@ def cases() -> list[dict[str, Any]]:
         {**base, "record": mutate(("episodes", 0, "infos", 0, 1, "score"), [0])},
         {**base, "record": mutate(("episodes", 0, "end_reason"), "bored")},
         {**base, "record": mutate(("episodes", 0, "rewards"), None)},
+        {**base, "record": mutate(("inputs", 0, 0), "")},
+        {**base, "record": mutate(("inputs", 0, 4), -1)},
+        {**base, "record": mutate(("inputs", 1, 7), 0)},
+        {**base, "record": mutate(("inputs", 2), ["w", True])},
+        {**base, "record": mutate(("inputs",), {"w": 1})},
         {**base, "record": mutate(("desyncs", 0, "time"), "yesterday")},
         {**base, "record": mutate(("connection_events", 0, "event"), "exploded")},
         {**base, "record": mutate(("timing", "fps_target"), 0)},

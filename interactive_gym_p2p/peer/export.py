@@ -448,6 +448,38 @@ def _build_connection_event(ev: Any, i: int) -> dict[str, Any]:
     }
 
 
+def _build_inputs(rows: Any) -> list[list[Any]]:
+    """``buildInputs``: the input log's rows ``[key, down, epoch_ms, t_ms, frame, screen_frame,
+    predicted, corrected, shown_ms]``."""
+    if not isinstance(rows, (list, tuple)):
+        _fail("$.inputs", "must be an array of key event rows")
+
+    def number(v: Any, p: str) -> Any:
+        if not _is_number(v) or not math.isfinite(v):
+            _fail(p, f"{_js(v)} is not a finite number")
+        return int(v) if isinstance(v, float) and v.is_integer() and abs(v) <= MAX_SAFE_INTEGER else v
+
+    def flag_or_null(v: Any, p: str) -> bool | None:
+        if v is not None and not isinstance(v, bool):
+            _fail(p, f"{_js(v)} is not a boolean or null")
+        return v
+
+    out = []
+    for i, row in enumerate(rows):
+        p = f"$.inputs[{i}]"
+        if not isinstance(row, (list, tuple)) or len(row) != 9:
+            _fail(p, "must be [key, down, epoch_ms, t_ms, frame, screen_frame, predicted, corrected, shown_ms]")
+        if not isinstance(row[0], str) or not 0 < len(row[0]) <= 64:
+            _fail(f"{p}[0]", f"{_js(row[0])} is not a key name")
+        if not isinstance(row[1], bool):
+            _fail(f"{p}[1]", "must be a boolean")
+        out.append([row[0], row[1], _int(row[2], f"{p}[2]", 0, MAX_SAFE_INTEGER), number(row[3], f"{p}[3]"),
+                    _frame_or_null(row[4], f"{p}[4]"), _frame_or_null(row[5], f"{p}[5]"),
+                    flag_or_null(row[6], f"{p}[6]"), flag_or_null(row[7], f"{p}[7]"),
+                    None if row[8] is None else number(row[8], f"{p}[8]")])
+    return out
+
+
 def _build_hidden_interval(iv: Any, i: int) -> dict[str, Any]:
     path = f"$.hidden_intervals[{i}]"
     first = _frame_or_null(_need(iv, "first_frame", path), f"{path}.first_frame")
@@ -602,6 +634,8 @@ def build_export(
     }
     if hidden is not _MISSING:
         doc["hidden_intervals"] = [_build_hidden_interval(iv, i) for i, iv in enumerate(hidden)]
+    if "inputs" in record:
+        doc["inputs"] = _build_inputs(record["inputs"])
     doc["stats"] = _build_stats(_need(record, "stats", "$"))
     doc["timing"] = _build_timing(_need(record, "timing", "$"), time.time() * 1000 if now_ms is None else now_ms)
     return doc

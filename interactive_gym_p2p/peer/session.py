@@ -30,6 +30,7 @@ from .hidden import HiddenLog
 from .input_delay import (
     RTT_PROBE_INTERVAL_MS, RTT_PROBE_SAMPLES, RTT_PROBE_TIMEOUT_MS, auto_input_delay, median_rtt,
 )
+from .input_log import InputLog
 from .input_queue import GAP, IGNORED, NO_FRAME
 from .record import EpisodeLog
 from .settings import PeerSettings, SessionSettings, make_settings
@@ -201,6 +202,7 @@ class P2PSession:
                           if s.countdown_frames > 0 else None)
         self.countdown_seconds: int | None = None
         self.hidden_log = HiddenLog()
+        self.input_log = InputLog()
         # records
         self.desync_events: list[dict[str, Any]] = []
         self.state_dumps = 0
@@ -350,6 +352,19 @@ class P2PSession:
 
     def set_path(self, path: dict[str, Any] | None) -> None:
         self.path = path
+
+    def note_key(self, key: str, down: bool, t: float | None = None, epoch_ms: float | None = None) -> None:
+        """A local key went down or up (``noteKey``): for the record's ``inputs``."""
+        if self._state == SessionState.CLOSED:
+            return
+        self.input_log.key(key, down, self.now() if t is None else t, self.wall_clock() if epoch_ms is None else epoch_ms)
+
+    def note_displayed(self, frame: int, t: float | None = None) -> None:
+        """The newest simulated frame ``frame`` was drawn (``noteDisplayed``)."""
+        if self._state == SessionState.CLOSED or frame < 0:
+            return
+        self.input_log.displayed(frame, self.now() if t is None else t, frame > self.sync.confirmed_frame(),
+                                 self.sync.stamp_of(frame))
 
     def set_hidden(self, hidden: bool) -> dict[str, Any] | None:
         """The local page went to the background (True) or came back (False); while hidden the
@@ -860,6 +875,7 @@ class P2PSession:
         # Countdown samples described the countdown, not the game's frames.
         for ep in self.endpoints.values():
             ep.time_sync.clear()
+        self.input_log.start(now)
         self._emit("started", {"time": iso_time(self.wall_clock()), "input_delay": self.input_delay})
         self._begin_episode(0, 0, now)
 
@@ -910,6 +926,7 @@ class P2PSession:
             self.sync.add_input(self.local_player, input_frame, local_action)
             if hidden:
                 self.hidden_log.note_input(input_frame)
+            self.input_log.assign(input_frame)
             self._input_tick[input_frame & 4095] = self.tick_count
             result.input_frame = input_frame
         if not self.sync.can_advance():
@@ -1010,6 +1027,7 @@ class P2PSession:
             log.append(f, actions, by_frame.get(f), report)
         if confirmed > self.last_recorded_frame:
             self.last_recorded_frame = confirmed
+        self.input_log.confirm_through(confirmed, self.sync.stamp_of)
         done_at = self.sync.done_at
         if done_at != NO_FRAME and done_at <= confirmed:
             self._end_episode(done_at, now, False)
@@ -1277,6 +1295,7 @@ class P2PSession:
             "countdown_held_frames": 0 if self.countdown is None else self.countdown.held,
             "hidden_s": self.hidden_log.total_s(self.now()),
             "hidden_intervals_dropped": self.hidden_log.dropped,
+            "input_events_dropped": self.input_log.dropped,
         }
 
     def record(self) -> dict[str, Any]:
@@ -1315,5 +1334,6 @@ class P2PSession:
             "episode_end_mismatches": [dict(e) for e in self.end_mismatches],
             "default_action_from": {str(p): f for p, f in self.default_action_from.items()},
             "hidden_intervals": self.hidden_log.records(self.now()),
+            "inputs": self.input_log.rows(),
             "exclusion": None if self.exclusion is None else dict(self.exclusion),
         }

@@ -121,6 +121,7 @@ class Game:
         self.sessions: list[Any] = []  # by player index; None for an AI seat
         self.input_prngs: list[Prng] = []
         self._last_action: dict[int, int] = {}
+        self._keyed: dict[int, int] = {}  # the action each player's keys last said (key events)
         self.measure = measure
         self.engine_s = 0.0
         for p in range(num_players):
@@ -183,12 +184,23 @@ class Game:
                 return
             a = self.input(p, self.tick_counts[p], self.input_prngs[p], self._last_action, s)
             self.tick_counts[p] += 1
+            # Key events for the input log (sim.mjs does the same): a change of action is a key
+            # up and a key down.
+            held = self._keyed.get(p, 0)
+            if a != held:
+                if held != 0:
+                    s.note_key(f"a{held}", False)
+                if a != 0:
+                    s.note_key(f"a{a}", True)
+                self._keyed[p] = a
             if self.measure:
                 t1 = time.perf_counter()
                 r = s.tick(a)
                 self.engine_s += time.perf_counter() - t1
             else:
                 r = s.tick(a)
+            if r.advanced:
+                s.note_displayed(r.frame)
             res = self.results[p]
             if r.advanced:
                 res.advanced += 1

@@ -67,6 +67,9 @@ class SyncLayer:
         self.hashed_through = -1
         self.step_hashes: dict[int, str] = {}  # frames confirmed when simulated -> hash
         self.wrong_flags = [False] * _WRONG_SLOTS
+        # frame & 4095 -> stamp of its latest simulation (input_log: drawn vs confirmed stamp)
+        self.sim_stamps = [0] * _WRONG_SLOTS
+        self.sim_counter = 0
         self.max_simulated_frame = -1
         self.stats = SyncStats()
 
@@ -142,6 +145,8 @@ class SyncLayer:
             # First simulation of f: its flag slot is reused from frame f - 4096.
             self.wrong_flags[f & (_WRONG_SLOTS - 1)] = False
             self.max_simulated_frame = f
+        self.sim_counter = (self.sim_counter + 1) & 0xFFFFFFFF
+        self.sim_stamps[f & (_WRONG_SLOTS - 1)] = self.sim_counter
         result = self.env.step(actions)
         done = result.done if isinstance(result, StepResult) else bool(result)
         reason = None
@@ -265,6 +270,10 @@ class SyncLayer:
         """The step report of a confirmed frame (removed: each frame is recorded once), or None.
         Only for ``frame <= confirmed_frame()``, after ``rollback()``."""
         return self.step_reports.pop(frame, None)
+
+    def stamp_of(self, frame: int) -> int:
+        """Stamp of the latest simulation of a recent frame (changes each time it is simulated)."""
+        return self.sim_stamps[frame & (_WRONG_SLOTS - 1)]
 
     def confirmed_actions(self, frame: int) -> list[int]:
         return [q.confirmed(frame) for q in self.queues]

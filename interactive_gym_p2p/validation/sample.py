@@ -115,6 +115,15 @@ def make_game_exports(
                     "state": state,
                 }
             )
+        inputs: list[list[Any]] = []
+        if step_data:
+            # A key down whenever this player's action changes (key "k<action>"), taken by the frame
+            # 2 frames later (input delay 2), drawn 3 frames after the one on screen.
+            for f in range(1, last_global - 2):
+                if actions[f][p] != actions[f - 1][p]:
+                    t_ms = round(f * 1000 / fps, 3)
+                    inputs.append([f"k{actions[f][p]}", True, 1735689600000 + round(t_ms), t_ms, f + 2, f,
+                                   f % 3 == 0, f % 3 == 0 and f % 2 == 0, round(t_ms + 3000 / fps, 3)])
         verified_frames = [ep["verified_frame"] for ep in eps if ep["verified_frame"] is not None]
         duration = (last_global + 1) / fps
         docs.append(
@@ -138,6 +147,7 @@ def make_game_exports(
                 "verified_frame": max(verified_frames) if verified_frames else None,
                 "desyncs": desyncs,
                 "connection_events": [],
+                **({"inputs": inputs} if step_data else {}),
                 # Player 0 had its page hidden once (frames 5..9), the others never.
                 "hidden_intervals": [] if p else [
                     {"first_frame": 5, "last_frame": 9, "started_at": _timestamp(1), "ended_at": _timestamp(2),

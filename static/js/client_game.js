@@ -111,6 +111,7 @@ export function createGame(o) {
     try { hooks[name]?.(...args); } catch (err) { globalThis.console?.error?.(`client_game: hook ${name} threw`, err); }
   };
   const now = o.now ?? (() => globalThis.performance.now());
+  const wallClock = o.wallClock ?? (() => Date.now());
   const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
   const settings = sessionSettings(p2p);
   const fps = settings.fps ?? 30;
@@ -247,6 +248,8 @@ export function createGame(o) {
     try {
       renderer.draw(env.render());
       if (frame !== null) timing?.drawn(frame, now());
+      // The input log: the newest simulated frame is what the participant sees from now on.
+      session?.noteDisplayed(session.currentFrame - 1, now());
     } catch (err) {
       call('error', { code: 'render', message: String(err?.message ?? err) });
     }
@@ -346,6 +349,11 @@ export function createGame(o) {
         timing = createInputTiming({ inputMode, now, requestFrame: raf });
         input = createKeyboardInput({
           actionMapping: g.action_mapping, defaultAction: settings.defaultAction ?? 0, inputMode, timing,
+          // Key times for the input log: the event's own time, its wall clock from the same offset.
+          onKey: (key, down, ts) => {
+            const t = Number.isFinite(ts) ? ts : now();
+            session?.noteKey(key, down, t, wallClock() - (now() - t));
+          },
         });
         if (o.keyboardTarget) input.attach(o.keyboardTarget);
       }

@@ -19,9 +19,12 @@
  * @param {{keyDown(key:string, t:number):void, keyUp(key:string):void}} [opts.timing]
  *   input_timing.js: told of every mapped, non-repeat keydown (with KeyboardEvent.timeStamp)
  *   and keyup, for the key-to-screen latency
+ * @param {(key: string, down: boolean, timeStamp: number) => void} [opts.onKey]  every press
+ *        and release of a key the mapping uses (auto-repeat excluded), with the event's own
+ *        time (KeyboardEvent.timeStamp, the performance.now() time base): the input log's feed
  */
 export function createKeyboardInput(opts) {
-  const { actionMapping, defaultAction = 0, inputMode = 'pressed_keys', timing = null } = opts ?? {};
+  const { actionMapping, defaultAction = 0, inputMode = 'pressed_keys', timing = null, onKey = null } = opts ?? {};
   if (!actionMapping || typeof actionMapping !== 'object') {
     throw new TypeError('createKeyboardInput: actionMapping (key name -> action) is required');
   }
@@ -123,11 +126,23 @@ export function createKeyboardInput(opts) {
       ev.preventDefault?.();
       const key = mappedKey(ev.key);
       if (timing && mapping.has(key)) timing.keyDown(key, typeof ev.timeStamp === 'number' ? ev.timeStamp : globalThis.performance?.now?.() ?? 0);
+      report(ev, true);
     }
   }
   function onKeyUp(ev) {
+    const wasHeld = api.heldKeys.includes(mappedKey(ev.key));
     api.keyUp(ev.key);
     timing?.keyUp(mappedKey(ev.key));
+    if (wasHeld && usesKey(mappedKey(ev.key))) report(ev, false);
+  }
+  function usesKey(key) {
+    return mapping.has(key) || [...mapping.keys()].some((k) => k.split(',').includes(key));
+  }
+  function report(ev, down) {
+    if (onKey === null) return;
+    try {
+      onKey(mappedKey(ev.key), down, typeof ev.timeStamp === 'number' ? ev.timeStamp : NaN);
+    } catch { /* the log's problem, never the game's */ }
   }
   function onBlur() {
     api.releaseAll();

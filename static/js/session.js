@@ -18,6 +18,7 @@ import { Endpoint, PeerState } from './endpoint.js';
 import { DesyncDetector } from './desync.js';
 import { DisconnectAgreement } from './disconnect.js';
 import { EpisodeLog } from './record.js';
+import { InputLog } from './input_log.js';
 import { StartCountdown } from './countdown.js';
 import { HiddenLog } from './hidden.js';
 import { percentile, histogramObject, round3, isoTime } from './stats.js';
@@ -161,6 +162,7 @@ export class P2PSession {
     this.countdown = s.countdownFrames > 0 ? new StartCountdown({ frames: s.countdownFrames, peers: this.peers, windowSize: s.timeSyncWindow }) : null;
     this.countdownSeconds = null;
     this.hiddenLog = new HiddenLog();
+    this.inputLog = new InputLog();
     // records
     this.desyncEvents = [];
     this.stateDumps = 0;
@@ -293,6 +295,23 @@ export class P2PSession {
   /** Highest frame verified with every active peer, or -1. */
   get verifiedFrame() {
     return this.desync.verifiedFrame();
+  }
+
+  /**
+   * A local key went down (true) or up (false), for the record's `inputs`. `t`: when, in the
+   * session clock's time base (the page: the event's timeStamp), `epochMs`: wall clock.
+   * Frames are filled in by the session: the frame whose local input it went into, the frame
+   * on screen at `t` (noteDisplayed), whether that was a prediction and later corrected.
+   */
+  noteKey(key, down, t = this.now(), epochMs = this.wallClock()) {
+    if (this.state === SessionState.CLOSED) return;
+    this.inputLog.key(key, down, t, epochMs);
+  }
+
+  /** The page drew `frame` (the newest simulated frame, as tick() left it) at `t`. */
+  noteDisplayed(frame, t = this.now()) {
+    if (this.state === SessionState.CLOSED || frame < 0) return;
+    this.inputLog.displayed(frame, t, frame > this.sync.confirmedFrame(), this.sync.stampOf(frame));
   }
 
   /** Set stats.path of the record (the transport knows the ICE path). */
@@ -849,6 +868,7 @@ export class P2PSession {
   }
 
   beginGame(now) {
+    this.inputLog.start(now);
     // Countdown samples described the countdown, not the game's frames.
     for (const ep of this.endpoints.values()) ep.timeSync.clear();
     this.emit('started', { time: isoTime(this.wallClock()), input_delay: this.inputDelay });
@@ -892,6 +912,7 @@ export class P2PSession {
       const hidden = this.hiddenLog.hidden;
       this.sync.addInput(this.localPlayer, inputFrame, hidden ? (s.hiddenAction ?? s.defaultAction) : localAction);
       if (hidden) this.hiddenLog.noteInput(inputFrame);
+      this.inputLog.assign(inputFrame);
       this.inputTick[inputFrame & 4095] = this.tickCount;
       result.inputFrame = inputFrame;
     }
@@ -997,6 +1018,7 @@ export class P2PSession {
       this.currentLog.append(f, actions, h, report);
     }
     if (confirmed > this.lastRecordedFrame) this.lastRecordedFrame = confirmed;
+    this.inputLog.confirmThrough(confirmed, (f) => this.sync.stampOf(f));
     const doneAt = this.sync.doneAt;
     if (doneAt !== NO_FRAME && doneAt <= confirmed) {
       this.endEpisode(doneAt, now, false);
@@ -1277,6 +1299,7 @@ export class P2PSession {
       countdown_held_frames: this.countdown === null ? 0 : this.countdown.held,
       hidden_s: this.hiddenLog.totalS(this.now()),
       hidden_intervals_dropped: this.hiddenLog.dropped,
+      input_events_dropped: this.inputLog.dropped,
     };
   }
 
@@ -1324,6 +1347,7 @@ export class P2PSession {
       episode_end_mismatches: this.endMismatches.map((e) => ({ ...e })),
       default_action_from: Object.fromEntries(Array.from(this.defaultActionFrom, ([p, f]) => [String(p), f])),
       hidden_intervals: this.hiddenLog.records(this.now()),
+      inputs: this.inputLog.rows(),
       exclusion: this.exclusion === null ? null : { ...this.exclusion },
     };
   }

@@ -53,6 +53,10 @@ export class SyncLayer {
     this.stepHashes = new Map();
     this.actionsScratch = new Array(numPlayers).fill(0);
     this.wrongFlags = new Uint8Array(4096);
+    // frame & 4095 -> stamp of its latest simulation (a counter): a frame drawn with one stamp
+    // and confirmed with another was re-simulated in between (input_log.js).
+    this.simStamps = new Uint32Array(4096);
+    this.simCounter = 0;
     this.maxSimulatedFrame = -1;
     this.stats = { framesSimulated: 0, rollbacks: 0, maxRollbackDepth: 0, rollbackDepthHistogram: new Map(), mispredictedFrames: 0, snapshotLoads: 0 };
   }
@@ -150,6 +154,8 @@ export class SyncLayer {
       this.wrongFlags[f & 4095] = 0;
       this.maxSimulatedFrame = f;
     }
+    this.simCounter = (this.simCounter + 1) >>> 0;
+    this.simStamps[f & 4095] = this.simCounter;
     const result = this.env.step(actions.slice());
     let done = Boolean(result && result.done);
     let reason = done ? (result.endedBy === 'truncated' ? 'truncated' : 'terminated') : null;
@@ -289,6 +295,11 @@ export class SyncLayer {
     if (r === undefined) return null;
     this.stepReports.delete(frame);
     return r;
+  }
+
+  /** Stamp of the latest simulation of a recent frame (changes each time it is simulated). */
+  stampOf(frame) {
+    return this.simStamps[frame & 4095];
   }
 
   /** Confirmed actions of every player for a confirmed frame (a fresh array). */

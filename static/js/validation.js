@@ -339,6 +339,24 @@ function buildHiddenInterval(iv, i) {
   };
 }
 
+/** The input log's rows: [key, down, epoch_ms, t_ms, frame, screen_frame, predicted, corrected, shown_ms]. */
+function buildInputs(rows) {
+  if (!Array.isArray(rows)) fail('$.inputs', 'must be an array of key event rows');
+  const number = (v, p) => (typeof v === 'number' && Number.isFinite(v) ? v : fail(p, `${JSON.stringify(v)} is not a finite number`));
+  const flagOrNull = (v, p) => (v === null || typeof v === 'boolean' ? v : fail(p, `${JSON.stringify(v)} is not a boolean or null`));
+  return rows.map((row, i) => {
+    const p = `$.inputs[${i}]`;
+    if (!Array.isArray(row) || row.length !== 9) fail(p, 'must be [key, down, epoch_ms, t_ms, frame, screen_frame, predicted, corrected, shown_ms]');
+    if (typeof row[0] !== 'string' || row[0].length === 0 || row[0].length > 64) fail(`${p}[0]`, `${JSON.stringify(row[0])} is not a key name`);
+    if (typeof row[1] !== 'boolean') fail(`${p}[1]`, 'must be a boolean');
+    return [
+      row[0], row[1], int(row[2], `${p}[2]`, 0, Number.MAX_SAFE_INTEGER), number(row[3], `${p}[3]`),
+      frameOrNull(row[4], `${p}[4]`), frameOrNull(row[5], `${p}[5]`), flagOrNull(row[6], `${p}[6]`),
+      flagOrNull(row[7], `${p}[7]`), row[8] === null ? null : number(row[8], `${p}[8]`),
+    ];
+  });
+}
+
 function buildStats(stats) {
   const path = '$.stats';
   const rtt = need(stats, 'rtt_ms', path);
@@ -431,6 +449,8 @@ export function buildExport({ record, ids, settings, partial, now } = {}) {
   };
   // Optional (absent from older records): this player's hidden-page intervals.
   if (hidden !== undefined) doc.hidden_intervals = hidden.map(buildHiddenInterval);
+  // Optional: this player's key events (input_log.js).
+  if (record.inputs !== undefined) doc.inputs = buildInputs(record.inputs);
   doc.stats = buildStats(need(record, 'stats', '$'));
   doc.timing = buildTiming(need(record, 'timing', '$'), now ?? new Date());
   return doc;

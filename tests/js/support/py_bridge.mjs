@@ -52,6 +52,8 @@ function handle(cmd) {
     case 'tick': return flush({ result: session.tick(cmd.action) });
     case 'receive': session.receive(cmd.peer, new Uint8Array(Buffer.from(cmd.hex, 'hex'))); break;
     case 'close': session.close(); break;
+    case 'note_key': session.noteKey(cmd.key, cmd.down); break;
+    case 'note_displayed': session.noteDisplayed(cmd.frame); break;
     case 'record': return { record: session.record() };
     case 'build_export':
       try {

@@ -197,6 +197,7 @@ export function createGame(o) {
   const results = bySeat.map(() => ({ advanced: 0, stalled: 0, waiting: 0, stallRun: 0, maxStallRun: 0 }));
   // Per-peer tick period: a peer whose clock runs slow ticks less often (time sync must cope).
   const periods = o.tickPeriodMs || new Array(numPlayers).fill(period);
+  const keyed = new Array(numPlayers).fill(0);
 
   function scheduleTicks(p, t0) {
     clock.at(t0, () => {
@@ -208,12 +209,20 @@ export function createGame(o) {
           const s = bySeat[p];
           if (s.state === 'closed') return;
           const a = input(p, tickCounts[p]++, inputPrngs[p], s);
+          // Key events for the input log: a change of action is a key up and a key down
+          // (the Python simulator does the same, so records stay equal).
+          if (a !== keyed[p]) {
+            if (keyed[p] !== 0) s.noteKey(`a${keyed[p]}`, false);
+            if (a !== 0) s.noteKey(`a${a}`, true);
+            keyed[p] = a;
+          }
           let r;
           if (measure) {
             const ts = process.hrtime.bigint();
             r = s.tick(a);
             engineTime.ns += process.hrtime.bigint() - ts;
           } else r = s.tick(a);
+          if (r.advanced) s.noteDisplayed(r.frame);
           const res = results[p];
           if (r.advanced) res.advanced += 1;
           else if (r.status === 'stalled') res.stalled += 1;

@@ -5,6 +5,8 @@
     validate  check export files against the schema
     compare   the cross-player comparison report of export files (or of a stored game)
     verify    replay an export's confirmed actions through the environment and check every hash
+    table     research tables (frames, inputs, episodes, events, players, participants) of one
+              game, of export files, or of a whole data directory, as CSV (and Parquet)
 
 The researcher token comes from $IGP2P_RESEARCHER_TOKEN or --token-file (a --token flag
 would be visible to other users in the process list).
@@ -91,7 +93,12 @@ def cmd_download(args: argparse.Namespace, out: TextIO) -> int:
     client = ResearchClient(args.server, _token(args))
     if args.player is not None and not args.game:
         raise _Trouble("--player needs --game")
-    if args.game and args.player is not None:
+    if args.study:
+        if args.game or args.player is not None:
+            raise _Trouble("--study downloads the whole study; leave out --game and --player")
+        dest = Path(args.output or "study.zip")
+        client.download_study(dest)
+    elif args.game and args.player is not None:
         dest = Path(args.output or f"{args.game}-player-{args.player}.json")
         client.download_export(args.game, args.player, dest, args.revision)
     elif args.game:
@@ -210,6 +217,77 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _agents(text: str | None) -> list[Any] | None:
+    if not text:
+        return None
+    return [int(a) if a.lstrip("-").isdigit() else a for a in text.split(",")]
+
+
+def cmd_table(args: argparse.Namespace, out: TextIO) -> int:
+    from ..data.files import write_tables
+    from ..data.tables import GameSource, game_tables
+
+    derive = None
+    if args.replay:
+        from ..data.derive import DerivationFailed, derive_step_data
+        from ..validation.replay import load_factory
+
+        if not args.env:
+            raise _Trouble("--replay needs --env module:factory (the environment to replay the actions through)")
+        try:
+            factory = load_factory(args.env)
+        except (ImportError, AttributeError, ValueError, TypeError) as exc:
+            raise _Trouble(f"--env {args.env}: {exc}") from None
+        agents = _agents(args.agents)
+
+        def replayed(doc: Any) -> Any:
+            try:
+                return derive_step_data(doc, factory, agents)
+            except DerivationFailed as exc:
+                out.write(f"warning: game {doc['ids']['game_id']}: rewards not derived: {exc}\n")
+                return None
+
+        derive = replayed
+    formats = ["csv", "parquet"] if args.format == "both" else [args.format]
+    if args.exports:
+        if args.data_dir:
+            raise _Trouble("give export files or --data-dir, not both")
+        from ..data.files import merge
+
+        by_game: dict[str, dict[int, Any]] = {}
+        for path in args.exports:
+            doc = _read_export(path)
+            by_game.setdefault(doc["ids"]["game_id"], {})[doc["ids"]["player_index"]] = doc
+        per_game = []
+        for gid, exports in sorted(by_game.items()):
+            report = compare_exports(exports) if len(exports) == 1 + len(next(iter(exports.values()))["ids"]["peers"]) else None
+            src = GameSource(game_id=gid, exports=exports, comparison=report)
+            if derive is not None:
+                ref = max(sorted(exports), key=lambda q: sum(len(e["frames"]) for e in exports[q]["episodes"]))
+                if any(e.get("rewards") is None for e in exports[ref]["episodes"]):
+                    src.derived = derive(exports[ref])
+            per_game.append(game_tables(src))
+        tables = {name: merge(name, [t[name] for t in per_game]) for name in per_game[0]}
+    elif args.data_dir:
+        from ..data.study import study_tables
+
+        try:
+            tables = study_tables(Path(args.data_dir), derive=derive, game_ids=args.game or None,
+                                  on_error=lambda gid, exc: out.write(f"warning: game {gid}: {exc}\n"))
+        except FileNotFoundError as exc:
+            raise _Trouble(str(exc)) from None
+    else:
+        raise _Trouble("give export files or --data-dir")
+    try:
+        written = write_tables(tables, Path(args.output), formats)
+    except RuntimeError as exc:
+        raise _Trouble(str(exc)) from None
+    for name, t in tables.items():
+        out.write(f"{name}: {len(t.rows)} rows\n")
+    out.write(f"wrote {len(written)} file(s) to {args.output}\n")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m interactive_gym_p2p.exports",
@@ -235,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--game", help="one game (a zip), or with --player one export")
     p.add_argument("--player", type=int)
     p.add_argument("--revision", type=int, help="with --player: a given revision (default the latest)")
+    p.add_argument("--study", action="store_true",
+                   help="the study zip: research tables, codebook, raw exports, reports, participant records")
     p.add_argument("-o", "--output", help="where to write (default: a name in the current folder)")
     token_args(p)
     p.set_defaults(run=cmd_download)
@@ -260,6 +340,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-game-step-code", metavar="FILE",
                    help="the scene's on_game_step_code (a .py file), run before every step as the browser does")
     p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("table", help="research tables of export files or of a data directory")
+    p.add_argument("exports", nargs="*", help="export files (any games; every player's export of a game for 'verified')")
+    p.add_argument("--data-dir", help="a server's data directory (or its exports/ folder): every game, participants, forms")
+    p.add_argument("--game", action="append", help="with --data-dir: only this game (repeatable)")
+    p.add_argument("-o", "--output", required=True, help="folder to write the tables into")
+    p.add_argument("--format", choices=["csv", "parquet", "both"], default="csv",
+                   help="csv (default), parquet or both (Parquet needs the [data] extra)")
+    p.add_argument("--replay", action="store_true",
+                   help="derive rewards for exports without them by replaying the actions through --env in CPython")
+    p.add_argument("--env", help="with --replay: module:factory returning a fresh environment")
+    p.add_argument("--agents", help="with --replay: agent ids in player order, comma-separated")
+    p.set_defaults(run=cmd_table)
     return parser
 
 

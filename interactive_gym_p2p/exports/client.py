@@ -75,3 +75,7 @@ class ResearchClient:
 
     def download_all(self, dest: Path) -> Path:
         return self.download("/download", dest)
+
+    def download_study(self, dest: Path) -> Path:
+        """The study zip: research tables, codebook, raw exports and reports, participant records."""
+        return self.download("/study.zip", dest)

@@ -133,7 +133,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         signaling=signaling,
         tickets=tickets,
         experiment_id=experiment.experiment_id,
-        extra={"signaling_namespace": signaling_ns, "participants": flow, "console": console,
+        extra={"socketio": socketio, "signaling_namespace": signaling_ns, "participants": flow, "console": console,
                "console_namespace": console_ns, "matchmaking": matchmaking},
     )
     app.extensions[EXTENSION_KEY] = context

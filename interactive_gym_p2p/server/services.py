@@ -108,7 +108,11 @@ class ExperimentServices:
                 previous_hook(info)
 
         def validation_routes(ctx: ServerContext) -> Any:
-            return create_validation_blueprint(store, ctx.upload_tokens, ctx.researcher_token)
+            socketio = ctx.extra.get("socketio")
+            return create_validation_blueprint(
+                store, ctx.upload_tokens, ctx.researcher_token, data_root=ctx.data_dir,
+                background=socketio.start_background_task if socketio is not None else None,
+            )
 
         return dataclasses.replace(
             self.config,

@@ -78,11 +78,14 @@ def replay_export(
     shared_seed: int | None = None,
     agent_ids: Sequence[Any] | None = None,
     on_game_step_code: str | None = None,
+    on_step: Callable[[int, int, Any, Sequence[Any]], None] | None = None,
 ) -> ReplayResult:
     """Replay every episode of a (valid) export through a fresh env from ``make_env()``.
 
     ``on_game_step_code`` (the scene's): run before every step with the env's module globals
-    and ``env``, as the browser runs it inside each simulated step."""
+    and ``env``, as the browser runs it inside each simulated step. ``on_step(episode, frame,
+    step, agents)`` sees every ``env.step()`` result (the research tables derive rewards from
+    it: ``interactive_gym_p2p.data.derive``)."""
     result = ReplayResult()
     env = make_env()
     step_code = None
@@ -130,6 +133,8 @@ def replay_export(
                 exec(step_code, namespace)
             step = env.step({agent: int(actions[i]) for i, agent in enumerate(agents)})
             result.frames_replayed += 1
+            if on_step is not None:
+                on_step(number, frame, step, agents)
             if isinstance(step, tuple) and len(step) == 5:
                 if episode_over(step[2], agents) or episode_over(step[3], agents):
                     done_at = frame

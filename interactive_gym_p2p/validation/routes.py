@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from typing import Any
+import threading
+from pathlib import Path
+from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file
 from werkzeug.exceptions import ClientDisconnected
@@ -89,11 +91,36 @@ def create_validation_blueprint(
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     name: str = "p2p_validation",
+    data_root: Path | None = None,
+    background: Callable[..., Any] | None = None,
 ) -> Blueprint:
-    """The upload route, the schema, and (when ``researcher_token`` is set) the researcher routes."""
+    """The upload route, the schema, and (when ``researcher_token`` is set) the researcher routes.
+
+    ``data_root``: the server's data directory (participant records and form answers for the
+    study zip; default: beside the store). ``background(fn, *args)`` runs work off the request
+    (the app passes ``socketio.start_background_task``; default: a daemon thread): each game's
+    research tables are built there once its exports are complete."""
     if researcher_token is not None and len(researcher_token) < MIN_TOKEN_LENGTH:
         raise ValueError("the researcher token must be at least 16 characters (or None to turn the routes off)")
     bp = Blueprint(name, __name__, template_folder=str(templates_dir()))
+    study_root = Path(data_root) if data_root is not None else store.data_dir
+
+    def build_tables(game_id: str) -> None:
+        from ..data.study import build_game_tables
+
+        try:
+            build_game_tables(store, game_id)
+            logger.info("research tables of game %s built", game_id)
+        except Exception:
+            logger.exception("building the research tables of game %s failed", game_id)
+
+    def run_in_background(fn: Callable[..., Any], *args: Any) -> None:
+        if background is not None:
+            background(fn, *args)
+        else:
+            threading.Thread(target=fn, args=args, name="p2p-tables", daemon=True).start()
+
+    store.on_complete = lambda game_id: run_in_background(build_tables, game_id)
 
     @bp.post("/p2p/exports/<game_id>/<int:player_index>")
     def upload(game_id: str, player_index: int) -> Response:
@@ -250,5 +277,17 @@ def create_validation_blueprint(
         if (denied := guard()) is not None:
             return denied
         return zip_response(None, "validation-exports.zip")
+
+    @bp.get("/p2p/research/api/study.zip")
+    def download_study() -> Response:
+        """Research tables (built where missing), codebook, raw exports, reports, participants."""
+        if (denied := guard()) is not None:
+            return denied
+        from ..data.study import write_study_zip
+
+        spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+        write_study_zip(study_root, spool)
+        spool.seek(0)
+        return send_file(spool, mimetype="application/zip", as_attachment=True, download_name="study.zip", max_age=0)
 
     return bp

@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Mapping
+from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
 from .compare import compare_exports
 from .ids import check_identifier, check_player_index, is_identifier
@@ -233,6 +233,9 @@ class ExportStore:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self.removed_temp_files = self._remove_stale_temp_files()
+        self.on_complete: Callable[[str], None] | None = None
+        """Called with the game id when every player's export is in and a new comparison was
+        written (the server builds the game's research tables then: data/study.py)."""
 
     # --- paths and locks
     def game_dir(self, game_id: str) -> Path:
@@ -501,6 +504,11 @@ class ExportStore:
         report["generated_at"] = utc_now()
         self._replace_file(path, _dumps(report))
         logger.info("comparison of game %s: %s (first divergent frame %s)", game_id, report["status"], report["first_divergent_frame"])
+        if self.on_complete is not None:
+            try:
+                self.on_complete(game_id)
+            except Exception:  # a failing hook must not fail the upload that completed the game
+                logger.exception("on_complete hook failed for game %s", game_id)
         return str(report["status"])
 
     def comparison(self, game_id: str) -> dict[str, Any] | None:

@@ -125,6 +125,7 @@ export function startConsole(win = globalThis.window) {
     }
     win.sessionStorage.setItem(TOKEN_KEY, tokenInput.value);
     $('all').disabled = false;
+    $('study').disabled = false;
     $('panels').hidden = false;
     socket?.disconnect();
     // Is there a live console here? A validation-only server has none (its API says 404).
@@ -427,6 +428,8 @@ export function startConsole(win = globalThis.window) {
 
   $('login').addEventListener('submit', (e) => { e.preventDefault(); connect(); });
   $('all').addEventListener('click', () => download('/download', 'validation-exports.zip'));
+  // The study zip: research tables, codebook, raw exports, reports, participant records (docs/data.md).
+  $('study').addEventListener('click', () => download('/study.zip', 'study.zip'));
   $('refreshExports').addEventListener('click', () => loadExports().catch((err) => say(`could not list games: ${err.message}`)));
   $('endConfirm').addEventListener('click', endGame);
   $('endCancel').addEventListener('click', () => { $('endPanel').hidden = true; });

@@ -1,0 +1,188 @@
+"""Research tables (interactive_gym_p2p.data) from real engine exports: a Gem Rush game played
+by two Python peers over a lossy simulated link. The tables reproduce each player's score,
+--replay derives the same rewards for exports that have none, a data directory's tables carry
+participants (recruitment ids, outcome, completion code, form answers), CSV and Parquet load to
+the same DataFrames, and the study zip the researcher route serves loads with load()."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from interactive_gym_p2p.data import load
+from interactive_gym_p2p.data.codebook import COLUMNS, TABLE_NAMES
+from interactive_gym_p2p.data.tables import GameSource, game_tables
+from interactive_gym_p2p.exports.cli import main as exports_main
+from interactive_gym_p2p.validation.storage import ExportStore
+from interactive_gym_p2p.validation.tokens import UploadTokens
+
+from data_helpers import final_scores, gem_rush_exports, without_step_data
+from validation_helpers import RESEARCHER_TOKEN, UPLOAD_SECRET, ServerProcess, post_export
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[dict]:
+    return gem_rush_exports()
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return exports_main(list(argv), out), out.getvalue()
+
+
+def test_tables_reproduce_every_players_score(docs: list[dict]) -> None:
+    t = game_tables(GameSource("gems-1", {d["ids"]["player_index"]: d for d in docs}))
+    frames, episodes = t["frames"], t["episodes"]
+    confirmed = sum(len(e["frames"]) for e in docs[0]["episodes"])
+    assert len(frames.rows) == 2 * confirmed
+    c = frames.columns
+    sums: dict[tuple[int, int], float] = {}
+    for r in frames.rows:
+        assert r[c.index("reward_source")] == "recorded"
+        key = (r[c.index("episode")], r[c.index("player_index")])
+        sums[key] = sums.get(key, 0) + r[c.index("reward")]
+    scores = final_scores(docs[0])
+    assert any(s > 0 for ep in scores for s in ep), "somebody scored"
+    for e, ep_scores in enumerate(scores):
+        for p, score in enumerate(ep_scores):
+            assert sums[(e, p)] == score
+    ec = episodes.columns
+    assert {(r[ec.index("episode")], r[ec.index("player_index")]): r[ec.index("return")] for r in episodes.rows} == sums
+    assert {r[ec.index("end_reason")] for r in episodes.rows} == {"truncated"}
+    # The last frame of each episode carries the score info the page showed.
+    last = {}
+    for r in frames.rows:
+        last[(r[c.index("episode")], r[c.index("player_index")])] = r[c.index("info.score")]
+    assert last == {k: scores[k[0]][k[1]] for k in last}
+
+
+def test_replay_derives_the_same_rewards_for_exports_without_them(docs: list[dict], tmp_path: Path) -> None:
+    paths = []
+    for d in docs:
+        p = tmp_path / f"old-{d['ids']['player_index']}.json"
+        p.write_text(json.dumps(without_step_data(d)))
+        paths.append(str(p))
+    code, out = cli("table", *paths, "-o", str(tmp_path / "plain"))
+    assert code == 0, out
+    plain = load(tmp_path / "plain")
+    assert plain["frames"]["reward"].isna().all() and plain["frames"]["reward_source"].isna().all()
+    code, out = cli("table", *paths, "-o", str(tmp_path / "derived"), "--replay", "--env", "data_helpers:gem_rush_150")
+    assert code == 0, out
+    derived = load(tmp_path / "derived")
+    code, out = cli("table", *_write(tmp_path, docs), "-o", str(tmp_path / "recorded"))
+    assert code == 0, out
+    recorded = load(tmp_path / "recorded")
+    assert (derived["frames"]["reward_source"] == "derived").all()
+    assert derived["frames"]["reward"].tolist() == recorded["frames"]["reward"].tolist()
+    assert derived["frames"]["info.score"].tolist() == recorded["frames"]["info.score"].tolist()
+    assert derived["episodes"]["return"].tolist() == recorded["episodes"]["return"].tolist()
+    assert derived["episodes"]["end_reason"].tolist() == recorded["episodes"]["end_reason"].tolist()
+    # A replay that does not reproduce the game derives nothing (and says so).
+    code, out = cli("table", *paths, "-o", str(tmp_path / "wrong"), "--replay", "--env",
+                    "interactive_gym_p2p.examples.tug:TugEnv")
+    assert "rewards not derived" in out or code != 0
+
+
+def _write(tmp_path: Path, docs: list[dict]) -> list[str]:
+    out = []
+    for d in docs:
+        p = tmp_path / f"new-{d['ids']['player_index']}.json"
+        p.write_text(json.dumps(d))
+        out.append(str(p))
+    return out
+
+
+def _data_dir(tmp_path: Path, docs: list[dict]) -> Path:
+    root = tmp_path / "data"
+    store = ExportStore(root / "exports")
+    for d in docs:
+        store.store_export(json.dumps(d).encode())
+    for sid, code in (("ann", "C-ANN"), ("ben", None)):
+        pdir = root / "participants" / sid
+        pdir.mkdir(parents=True)
+        (pdir / "participant.json").write_text(json.dumps({
+            "subject_id": sid, "recruitment": {"PROLIFIC_PID": f"pid-{sid}", "STUDY_ID": "s1"},
+            "started_at": "2025-01-01T00:00:00.000Z",
+            "games": [{"scene_id": "gem_rush", "game_id": "gems-1", "player_index": 0 if sid == "ann" else 1, "joined_at": "2025-01-01T00:00:01.000Z"}],
+        }))
+        if code:
+            (pdir / "outcome.json").write_text(json.dumps({
+                "outcome": "completed", "reason": None, "code": code, "game_id": "gems-1", "scene_id": "gem_rush",
+                "recorded_at": "2025-01-01T00:05:00.000Z", "reported_by": "server"}))
+    (root / "survey").mkdir()
+    (root / "survey" / "ann.json").write_text(json.dumps({"subject_id": "ann", "scene_id": "survey", "data": {"age": "31", "enjoyed": 4}}))
+    (root / "survey" / "ann_metadata.json").write_text(json.dumps({"scene_id": "survey"}))
+    return root
+
+
+def test_a_data_directory_gives_all_tables_in_csv_and_parquet(docs: list[dict], tmp_path: Path) -> None:
+    root = _data_dir(tmp_path, docs)
+    code, out = cli("table", "--data-dir", str(root), "-o", str(tmp_path / "t"), "--format", "both")
+    assert code == 0, out
+    for name in TABLE_NAMES:
+        assert (tmp_path / "t" / f"{name}.csv").exists() and (tmp_path / "t" / f"{name}.parquet").exists()
+    from_parquet = load(tmp_path / "t")
+    for name in TABLE_NAMES:
+        (tmp_path / "t" / f"{name}.parquet").unlink()
+    from_csv = load(tmp_path / "t")
+    for name in TABLE_NAMES:
+        assert from_csv[name].equals(from_parquet[name]), name
+        assert list(from_csv[name].dtypes) == list(from_parquet[name].dtypes), name
+    people = from_csv["participants"].set_index("subject_id")
+    assert people.loc["ann", "recruitment.PROLIFIC_PID"] == "pid-ann"
+    assert people.loc["ann", "outcome"] == "completed" and people.loc["ann", "completion_code"] == "C-ANN"
+    assert people.loc["ann", "survey.age"] == "31" and people.loc["ann", "survey.enjoyed"] == "4"
+    assert people.loc["ben", "games"] == "gems-1"
+    events = from_csv["events"]
+    assert ((events["kind"] == "outcome") & (events["subject_id"] == "ann")).sum() == 1
+    # Columns follow the codebook (dynamic ones by their pattern).
+    for name in TABLE_NAMES:
+        fixed = {c.name for c in COLUMNS[name]}
+        for col in from_csv[name].columns:
+            assert col in fixed or col.startswith(("recruitment.", "info.", "survey.")), (name, col)
+
+
+def test_the_loader_reads_the_study_zip_the_researcher_route_serves(docs: list[dict], tmp_path: Path) -> None:
+    data = tmp_path / "store"
+    tokens = UploadTokens(UPLOAD_SECRET)
+    server = ServerProcess(data)
+    try:
+        for d in docs:
+            ids = d["ids"]
+            status, body = post_export(server, ids["game_id"], ids["player_index"], json.dumps(d).encode(),
+                                       tokens.issue(ids["game_id"], ids["player_index"], ids["subject_id"]))
+            assert status == 201, body
+        # The tables are built in the background once the game's exports are complete.
+        source = data / "games" / "gems-1" / "tables" / "source.json"
+        deadline = time.monotonic() + 30
+        while not source.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert source.exists(), "the server built the game's tables"
+        req = urllib.request.Request(f"{server.url}/p2p/research/api/study.zip",
+                                     headers={"Authorization": f"Bearer {RESEARCHER_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert r.headers["Content-Type"] == "application/zip"
+            (tmp_path / "study.zip").write_bytes(r.read())
+        req = urllib.request.Request(f"{server.url}/p2p/research/api/study.zip")
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(req, timeout=30)
+        assert denied.value.code == 401
+    finally:
+        server.stop()
+    names = zipfile.ZipFile(tmp_path / "study.zip").namelist()
+    assert "codebook.csv" in names and "exports/games/gems-1/player-0.json" in names
+    assert "exports/games/gems-1/comparison.json" in names
+    tables = load(tmp_path / "study.zip")
+    assert set(tables) == set(TABLE_NAMES)
+    returns = tables["episodes"].groupby(["episode", "player_index"])["return"].sum()
+    scores = final_scores(docs[0])
+    assert {k: int(v) for k, v in returns.items()} == {(e, p): scores[e][p] for e in range(2) for p in range(2)}
+    assert tables["frames"]["verified"].all()

@@ -21,7 +21,8 @@ class DerivationFailed(RuntimeError):
 
 
 def derive_step_data(doc: Mapping[str, Any], make_env: Callable[[], Any],
-                     agent_ids: Sequence[Any] | None = None) -> dict[int, dict[str, Any]]:
+                     agent_ids: Sequence[Any] | None = None,
+                     on_game_step_code: str | None = None) -> dict[int, dict[str, Any]]:
     """episode -> ``{rewards, terminated, truncated, infos, end_reason}`` as the engines record it
     (sparse rows), from a replay of ``doc``'s confirmed actions. Raises :class:`DerivationFailed`
     when the replay does not reproduce the export's hashes."""
@@ -45,7 +46,7 @@ def derive_step_data(doc: Mapping[str, Any], make_env: Callable[[], Any],
         if o["done"] and o["ended_by"]:
             ended[episode] = o["ended_by"]
 
-    result = replay_export(doc, make_env, agent_ids=agent_ids, on_step=on_step)
+    result = replay_export(doc, make_env, agent_ids=agent_ids, on_step=on_step, on_game_step_code=on_game_step_code)
     if result.mismatch is not None:
         m = result.mismatch
         raise DerivationFailed(f"frame {m.frame} does not reproduce (hash {m.actual}, the export says {m.expected})")

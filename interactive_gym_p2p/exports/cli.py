@@ -239,10 +239,16 @@ def cmd_table(args: argparse.Namespace, out: TextIO) -> int:
         except (ImportError, AttributeError, ValueError, TypeError) as exc:
             raise _Trouble(f"--env {args.env}: {exc}") from None
         agents = _agents(args.agents)
+        step_code = None
+        if args.on_game_step_code:
+            try:
+                step_code = Path(args.on_game_step_code).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise _Trouble(f"--on-game-step-code {args.on_game_step_code}: {exc}") from None
 
         def replayed(doc: Any) -> Any:
             try:
-                return derive_step_data(doc, factory, agents)
+                return derive_step_data(doc, factory, agents, step_code)
             except DerivationFailed as exc:
                 out.write(f"warning: game {doc['ids']['game_id']}: rewards not derived: {exc}\n")
                 return None
@@ -352,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="derive rewards for exports without them by replaying the actions through --env in CPython")
     p.add_argument("--env", help="with --replay: module:factory returning a fresh environment")
     p.add_argument("--agents", help="with --replay: agent ids in player order, comma-separated")
+    p.add_argument("--on-game-step-code", metavar="FILE", help="with --replay: the scene's on_game_step_code (a .py file)")
     p.set_defaults(run=cmd_table)
     return parser
 

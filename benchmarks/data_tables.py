@@ -1,0 +1,127 @@
+"""Research tables: build time and peak memory for a 10-minute 60 fps two-player game, and the
+export bytes per frame that the per-frame step data and the input log cost.
+
+    python benchmarks/data_tables.py [--frames 36000] [--size-frames 2700]
+
+1. Size: a real Gem Rush game (two Python peers over a 60 ms / 5 % loss simulated link, the
+   demo's record_info=["score"], key events for every change of action), exported by the
+   engine's export builder; compact JSON as the browser uploads it. "before" is the same
+   export without the new fields (rewards, flags, infos, end_reason, inputs).
+2. Build: a synthetic schema-valid export of --frames frames (validation/sample.py, step data
+   and key events included) per player, stored in an export store; the tables are built from
+   the store (frames, inputs, episodes, events, players, participants), written as CSV (and
+   Parquet with pyarrow), then loaded with load().
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from interactive_gym_p2p.data.files import parquet_available, write_tables  # noqa: E402
+from interactive_gym_p2p.data.study import study_tables  # noqa: E402
+from interactive_gym_p2p.validation.sample import make_game_exports  # noqa: E402
+from interactive_gym_p2p.validation.storage import ExportStore  # noqa: E402
+
+NEW_EPISODE_KEYS = ("rewards", "terminated", "truncated", "infos", "end_reason")
+
+
+def compact(doc: dict) -> int:
+    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def size_table(frames: int) -> None:
+    from data_helpers import gem_rush_exports
+
+    episodes = 2
+    docs = gem_rush_exports("size-1", episodes=episodes, max_steps=frames // episodes,
+                            link={"delay_ms": 60, "jitter_ms": 20, "loss": 0.05})
+    doc = docs[0]
+    old = json.loads(json.dumps(doc))
+    for ep in old["episodes"]:
+        for k in NEW_EPISODE_KEYS:
+            ep.pop(k, None)
+    old.pop("inputs", None)
+    n = sum(len(e["frames"]) for e in doc["episodes"])
+    base = {k: v for k, v in old.items() if k != "episodes"}
+    base["episodes"] = []
+    fixed = compact(base)
+    before, after = compact(old), compact(doc)
+    rewards = sum(len(e["rewards"]) for e in doc["episodes"])
+    infos = sum(len(e["infos"]) for e in doc["episodes"])
+    print(f"Export size, real Gem Rush game ({n} confirmed frames, 2 players, record_info=['score'],"
+          f" {len(doc['inputs'])} key events, {rewards} reward rows, {infos} info rows)")
+    print(f"  {'':<34}{'bytes':>10}{'bytes/frame':>14}")
+    print(f"  {'before (frames and hashes only)':<34}{before:>10}{(before - fixed) / n:>14.1f}")
+    print(f"  {'after (+ step data, key events)':<34}{after:>10}{(after - fixed) / n:>14.1f}")
+    print(f"  growth per frame: {(after - fixed) / (before - fixed):.3f}x (goal: under 2x)\n")
+
+
+def build_table(frames: int) -> None:
+    docs = make_game_exports("bench-1", frames_per_episode=frames, fps=60)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "data"
+        store = ExportStore(root / "exports")
+        for d in docs:
+            store.store_export(json.dumps(d).encode())
+        size = sum(p.stat().st_size for p in (root / "exports" / "games" / "bench-1").glob("player-*.json"))
+        print(f"Tables of a {frames}-frame two-player game ({frames / 60 / 60:.0f} min at 60 fps; exports {size / 1e6:.1f} MB,"
+              f" {len(docs[0]['inputs'])} key events per player)")
+        print(f"  {'step':<44}{'seconds':>9}{'peak MB':>9}")
+
+        def measure(label: str, fn):  # type: ignore[no-untyped-def]
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            out = fn()
+            dt = time.perf_counter() - t0
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            print(f"  {label:<44}{dt:>9.2f}{peak / 1e6:>9.1f}")
+            return out
+
+        tables = measure("build the tables (first time, cached beside)", lambda: study_tables(root))
+        measure("build again (from the game's cached CSV)", lambda: study_tables(root))
+        print(f"  rows: " + ", ".join(f"{k} {len(t.rows)}" for k, t in tables.items()))
+        measure("write CSV", lambda: write_tables(tables, Path(tmp) / "csv", ["csv"]))
+        if parquet_available():
+            measure("write Parquet", lambda: write_tables(tables, Path(tmp) / "pq", ["parquet"]))
+        csv_mb = sum(p.stat().st_size for p in (Path(tmp) / "csv").glob("*.csv")) / 1e6
+        print(f"  CSV files: {csv_mb:.1f} MB" + (
+            f", Parquet: {sum(p.stat().st_size for p in (Path(tmp) / 'pq').glob('*.parquet')) / 1e6:.1f} MB"
+            if parquet_available() else ""))
+        try:
+            from interactive_gym_p2p.data import load
+
+            measure("load() the CSV folder (pandas)", lambda: load(Path(tmp) / "csv"))
+            if parquet_available():
+                measure("load() the Parquet folder (pandas)", lambda: load(Path(tmp) / "pq"))
+        except ImportError:
+            print("  (pandas not installed: load() not measured)")
+        from interactive_gym_p2p.data.study import write_study_zip
+
+        buf = io.BytesIO()
+        measure("study zip (tables + exports)", lambda: write_study_zip(root, buf))
+        print(f"  study zip: {len(buf.getvalue()) / 1e6:.1f} MB\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=36000, help="frames of the built game (default 36000 = 10 min at 60 fps)")
+    ap.add_argument("--size-frames", type=int, default=2700, help="frames of the real game for the size measurement")
+    args = ap.parse_args()
+    size_table(args.size_frames)
+    build_table(args.frames)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Research data from the demo played in real Chromium (two participants, relay through the
+embedded TURN server, the scene's seeded impairment so rollbacks happen): the server builds
+the game's tables when both exports are in; each player's final score in the tables (reward
+sum over the confirmed frames) is the score the page showed at the end; the rewards equal a
+CPython replay's; every key event's frame is consistent with the input delay; and some keys
+were pressed while a predicted frame was on screen."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+
+from harness.game import (KEYS, LOAD_TIMEOUT_S, PHASE_RECORDER, Participant, play_to_end, read_json,
+                          wait_for_files)
+from harness.session import BrowserSession
+
+from interactive_gym_p2p.data import load
+from interactive_gym_p2p.data.derive import derive_step_data
+from interactive_gym_p2p.examples import gem_rush
+
+pytestmark = pytest.mark.e2e
+
+MAX_STEPS = 150
+IMPAIRMENT = {"delay_ms": 80, "loss": 0.05, "seed": 20261125}
+
+# Every score line the page draws on its canvas (Gem Rush's HUD text "P1 <n>   P2 <n>").
+HUD_RECORDER = r"""
+(() => {
+  const drawn = [];
+  window.__hudTexts = drawn;
+  const fillText = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+    const s = String(text);
+    if (/^P1 \d+\s+P2 \d+$/.test(s) && drawn[drawn.length - 1] !== s) drawn.push(s);
+    return fillText.call(this, text, ...rest);
+  };
+})();
+"""
+
+
+async def start_recorded_pair(session: BrowserSession, server: Any) -> list[Participant]:
+    pair = []
+    for i, subject in enumerate(("data-a", "data-b")):
+        page = await session.new_page(i, f"{server.url}/{subject}", ready=None, relay=False,
+                                      init_script=PHASE_RECORDER + HUD_RECORDER)
+        p = Participant(f"participant {i} ({subject})", page)
+        await p.advance_to_game(LOAD_TIMEOUT_S)
+        if i == 0:
+            await p.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
+        pair.append(p)
+    await asyncio.gather(*(p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started") for p in pair))
+    return pair
+
+
+def test_the_demos_tables_reproduce_the_scores_the_pages_showed(game_server, chromium_available, artifacts_dir, request):
+    server = game_server({"num_episodes": 2, "max_steps": MAX_STEPS, "ice_transport_policy": "relay",
+                          "impairment": IMPAIRMENT})
+
+    async def body(session: BrowserSession) -> None:
+        pair = await start_recorded_pair(session, server)
+        snaps = await play_to_end(pair)
+        shown = [await p.page.evaluate("window.__hudTexts") for p in pair]
+        game_id = snaps[0]["p2p"]["gameId"]
+        folder = server.game_dir(game_id)
+        wait_for_files([folder / "comparison.json", folder / "tables" / "source.json"], 30,
+                       "both exports and the game's tables built by the server")
+        check_tables(server, folder, game_id, shown)
+
+    async def scenario() -> None:
+        async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
+            await body(session)
+
+    asyncio.run(scenario())
+
+
+def check_tables(server: Any, folder: Any, game_id: str, shown: list[list[str]]) -> None:
+    tables = load(server.data_dir)
+    frames, episodes, inputs, players = tables["frames"], tables["episodes"], tables["inputs"], tables["players"]
+    assert set(frames["game_id"]) == {game_id}
+    assert (frames["reward_source"] == "recorded").all() and frames["verified"].all()
+
+    # The score each page showed last (the final confirmed frame, drawn at the episode's end).
+    last_episode = int(episodes["episode"].max())
+    final = frames[frames["episode"] == last_episode].groupby("player_index")["reward"].sum()
+    for p, texts in enumerate(shown):
+        assert texts, f"page {p} drew no score"
+        page_scores = [int(x) for x in re.findall(r"\d+", texts[-1])[1::2]]
+        assert page_scores == [int(final[0]), int(final[1])], f"page {p} showed {texts[-1]!r}, tables {final.tolist()}"
+    # ... and equals the score the environment reported on the episode's last frame.
+    last_rows = frames.sort_values("frame").groupby(["episode", "player_index"]).tail(1)
+    for _, r in last_rows.iterrows():
+        total = frames[(frames["episode"] == r["episode"]) & (frames["player_index"] == r["player_index"])]["reward"].sum()
+        assert total == r["info.score"], (r["episode"], r["player_index"], total, r["info.score"])
+
+    # The rewards equal a CPython replay of the confirmed actions.
+    exports = [read_json(folder / f"player-{i}.json") for i in range(2)]
+    derived = derive_step_data(exports[0], lambda: gem_rush.GemRushEnv(max_steps=MAX_STEPS))
+    for ep in exports[0]["episodes"]:
+        assert derived[ep["episode"]]["rewards"] == ep["rewards"], f"episode {ep['episode']}"
+        assert derived[ep["episode"]]["infos"] == ep["infos"]
+
+    # Key events: frames consistent with the input delay (the input goes to the frame after the
+    # one on screen, plus the delay; later only when the game could not advance at that tick).
+    delay = exports[0]["settings"]["p2p"]["input_delay"]
+    assert len(inputs) > 20 and set(inputs["key"]) <= {"ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"}
+    known = inputs.dropna(subset=["frame", "screen_frame"])
+    ahead = known["frame"] - known["screen_frame"]
+    assert (ahead >= 1 + delay).all(), known[ahead < 1 + delay]
+    assert (ahead == 1 + delay).mean() > 0.5, ahead.value_counts()
+    assert (known["display_lag_ms"] > 0).all()
+    # Under the impaired link some keys were pressed while a predicted frame was on screen.
+    assert inputs["screen_predicted"].fillna(False).any(), inputs[["screen_frame", "screen_predicted"]]
+    assert players["display_lag_mean_ms"].notna().all() and (players["key_events"] > 0).all()
+    # Each player's action on a key's frame is that key's action (the key was still held then).
+    acts = frames.set_index(["frame", "player_index"])["action"]
+    downs = known[known["event"] == "down"]
+    mapping = gem_rush.ACTION_MAPPING
+    hits = sum(1 for _, r in downs.iterrows() if acts.get((r["frame"], r["player_index"])) == mapping[r["key"]])
+    assert hits >= len(downs) * 0.5, (hits, len(downs))

@@ -110,7 +110,9 @@ def check_tables(server: Any, folder: Any, game_id: str, shown: list[list[str]])
     ahead = known["frame"] - known["screen_frame"]
     assert (ahead >= 1 + delay).all(), known[ahead < 1 + delay]
     assert (ahead == 1 + delay).mean() > 0.5, ahead.value_counts()
-    assert (known["display_lag_ms"] > 0).all()
+    # Display lag: positive; missing only for keys whose frame was never drawn (the game ended).
+    lag = known["display_lag_ms"]
+    assert (lag.dropna() > 0).all() and lag.notna().mean() > 0.9, lag.describe()
     # Under the impaired link some keys were pressed while a predicted frame was on screen.
     assert inputs["screen_predicted"].fillna(False).any(), inputs[["screen_frame", "screen_predicted"]]
     assert players["display_lag_mean_ms"].notna().all() and (players["key_events"] > 0).all()

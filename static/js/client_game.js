@@ -247,9 +247,11 @@ export function createGame(o) {
     if (!renderer || typeof env.render !== 'function') return;
     try {
       renderer.draw(env.render());
-      if (frame !== null) timing?.drawn(frame, now());
-      // The input log: the newest simulated frame is what the participant sees from now on.
-      session?.noteDisplayed(session.currentFrame - 1, now());
+      if (frame !== null) {
+        timing?.drawn(frame, now());
+        // The input log: this frame is what the participant sees from now on.
+        session?.noteDisplayed(frame, now());
+      }
     } catch (err) {
       call('error', { code: 'render', message: String(err?.message ?? err) });
     }

@@ -104,12 +104,15 @@ def check_tables(server: Any, folder: Any, game_id: str, shown: list[list[str]])
 
     # Key events: frames consistent with the input delay (the input goes to the frame after the
     # one on screen, plus the delay; later only when the game could not advance at that tick).
-    delay = exports[0]["settings"]["p2p"]["input_delay"]
+    # The delay each player used in each episode (fixed, or chosen per episode by input_delay='auto').
     assert len(inputs) > 20 and set(inputs["key"]) <= {"ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"}
-    known = inputs.dropna(subset=["frame", "screen_frame"])
-    ahead = known["frame"] - known["screen_frame"]
-    assert (ahead >= 1 + delay).all(), known[ahead < 1 + delay]
-    assert (ahead == 1 + delay).mean() > 0.5, ahead.value_counts()
+    delays = episodes.set_index(["episode", "player_index"])["input_delay"]
+    assert delays.notna().all(), delays
+    known = inputs.dropna(subset=["frame", "screen_frame"]).copy()
+    known["delay"] = [int(delays[(e, p)]) for e, p in zip(known["episode"], known["player_index"])]
+    ahead = known["frame"] - known["screen_frame"] - known["delay"]
+    assert (ahead >= 1).all(), known[ahead < 1]
+    assert (ahead == 1).mean() > 0.5, ahead.value_counts()
     # Display lag: positive; missing only for keys whose frame was never drawn (the game ended).
     lag = known["display_lag_ms"]
     assert (lag.dropna() > 0).all() and lag.notna().mean() > 0.9, lag.describe()

@@ -57,6 +57,12 @@ def test_tables_reproduce_every_players_score(docs: list[dict]) -> None:
     ec = episodes.columns
     assert {(r[ec.index("episode")], r[ec.index("player_index")]): r[ec.index("return")] for r in episodes.rows} == sums
     assert {r[ec.index("end_reason")] for r in episodes.rows} == {"truncated"}
+    # The input delay each player used per episode (the export's episodes[].input_delays).
+    assert [r[ec.index("input_delay")] for r in episodes.rows] == [1] * len(episodes.rows)
+    # Python peers have no keyboard or screen: no key-to-screen measurement, 0 samples.
+    pc = t["players"].columns
+    for r in t["players"].rows:
+        assert (r[pc.index("key_to_screen_p50_ms")], r[pc.index("key_to_screen_samples")]) == (None, 0)
     # The last frame of each episode carries the score info the page showed.
     last = {}
     for r in frames.rows:
@@ -186,3 +192,27 @@ def test_the_loader_reads_the_study_zip_the_researcher_route_serves(docs: list[d
     scores = final_scores(docs[0])
     assert {k: int(v) for k, v in returns.items()} == {(e, p): scores[e][p] for e in range(2) for p in range(2)}
     assert tables["frames"]["verified"].all()
+
+
+def test_a_games_tables_are_kept_and_rebuilt_when_their_source_changes(docs: list[dict], tmp_path: Path) -> None:
+    from interactive_gym_p2p.data.study import build_game_tables
+
+    store = ExportStore(tmp_path / "exports")
+    store.store_export(json.dumps(docs[0]).encode())
+    folder = store.game_dir("gems-1") / "tables"
+    first = build_game_tables(store, "gems-1")
+    assert first is not None and (folder / "source.json").exists()
+    stamp = (folder / "frames.csv").stat().st_mtime_ns
+    again = build_game_tables(store, "gems-1")
+    assert (folder / "frames.csv").stat().st_mtime_ns == stamp, "same exports: the kept tables are read"
+    assert again["episodes"].rows == first["episodes"].rows
+    # Tables kept by a version with other columns are rebuilt.
+    source = json.loads((folder / "source.json").read_text())
+    (folder / "source.json").write_text(json.dumps({**source, "codebook": "older"}))
+    build_game_tables(store, "gems-1")
+    assert json.loads((folder / "source.json").read_text()) == source
+    # The second player's export arrives: its rows join the tables.
+    store.store_export(json.dumps(docs[1]).encode())
+    both = build_game_tables(store, "gems-1")
+    pc = both["players"].columns
+    assert [r[pc.index("uploaded")] for r in both["players"].rows] == [True, True]

@@ -15,6 +15,7 @@ and forms are looked for beside it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -93,7 +94,10 @@ def _source_key(store: ExportStore, game_id: str, derived: bool) -> dict[str, An
         if index.isdigit():
             revisions[index] = max(store.revisions(game_id, int(index)) or [0])
     comp = store.game_dir(game_id) / "comparison.json"
-    return {"revisions": dict(sorted(revisions.items())), "comparison": comp.exists(), "derived": derived}
+    # The codebook's columns too: tables kept by an older version are rebuilt, not reused.
+    columns = hashlib.sha256(json.dumps(codebook_rows()).encode()).hexdigest()[:16]
+    return {"revisions": dict(sorted(revisions.items())), "comparison": comp.exists(), "derived": derived,
+            "codebook": columns}
 
 
 def build_game_tables(store: ExportStore, game_id: str, *, derive: Derive | None = None,

@@ -314,7 +314,7 @@ def players_table(game: _Game) -> Table:
             round(sum(1 for r in shown if r[7]) / len(shown), 4) if shown else None,
             round(sum(lags) / len(lags), 3) if lags else None,
             round(percentile(lags, 0.95), 3) if lags else None,
-            k2s.get("p50"), k2s.get("p95"),
+            k2s.get("p50"), k2s.get("p95"), k2s.get("samples"),
         ])
     return t
 

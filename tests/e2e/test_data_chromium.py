@@ -119,6 +119,14 @@ def check_tables(server: Any, folder: Any, game_id: str, shown: list[list[str]])
     # Under the impaired link some keys were pressed while a predicted frame was on screen.
     assert inputs["screen_predicted"].fillna(False).any(), inputs[["screen_frame", "screen_predicted"]]
     assert players["display_lag_mean_ms"].notna().all() and (players["key_events"] > 0).all()
+    # The browser's own key-to-screen measurement (export stats) per player, a few ms above the
+    # display lag (it waits for the animation frame after the draw).
+    k2s = players.set_index("player_index")
+    for p in range(2):
+        row, export = k2s.loc[p], exports[p]["stats"]["key_to_screen_ms"]
+        assert row["key_to_screen_samples"] == export["samples"] > 0, (row, export)
+        assert row["key_to_screen_p50_ms"] == export["p50"] and row["key_to_screen_p95_ms"] == export["p95"]
+        assert 0 < row["key_to_screen_p50_ms"] <= row["key_to_screen_p95_ms"] < 1000
     # Each player's action on a key's frame is that key's action (the key was still held then).
     acts = frames.set_index(["frame", "player_index"])["action"]
     downs = known[known["event"] == "down"]

@@ -146,7 +146,7 @@ def test_a_data_directory_gives_all_tables_in_csv_and_parquet(docs: list[dict], 
     assert people.loc["ann", "recruitment.PROLIFIC_PID"] == "pid-ann"
     assert people.loc["ann", "outcome"] == "completed" and people.loc["ann", "completion_code"] == "C-ANN"
     assert people.loc["ann", "survey.age"] == "31" and people.loc["ann", "survey.enjoyed"] == "4"
-    assert people.loc["ben", "games"] == "gems-1"
+    assert people.loc["ben", "games"] == "gems-1" and not people["bot"].any()
     events = from_csv["events"]
     assert ((events["kind"] == "outcome") & (events["subject_id"] == "ann")).sum() == 1
     # Columns follow the codebook (dynamic ones by their pattern).

@@ -122,6 +122,7 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "participants": [
         _c("subject_id", "string", "", "the participant"),
+        _c("bot", "bool", "", "a bot the server started to fill a seat (the headless Python peer), not a person: leave it out when counting participants"),
         RECRUITMENT,
         _c("games", "string", "", "the games the participant played, separated by ';'"),
         _c("conditions", "string", "", "the conditions of those games, separated by ';'"),

@@ -207,12 +207,15 @@ def participants_table(people: Participants, players: Table | None) -> Table:
     """One row per participant seen anywhere in the study (exports, records, forms)."""
     games: dict[str, list[tuple[str, str | None]]] = {}
     recruitment: dict[str, dict[str, str]] = {}
+    bots: set[str] = set()
     if players is not None:
         cols = players.columns
-        gi, si, ci = cols.index("game_id"), cols.index("subject_id"), cols.index("condition")
+        gi, si, ci, bi = cols.index("game_id"), cols.index("subject_id"), cols.index("condition"), cols.index("bot")
         for r in players.rows:
             if r[si] is not None:
                 games.setdefault(r[si], []).append((r[gi], r[ci]))
+                if r[bi]:
+                    bots.add(r[si])
     for sid, rec in people.records.items():
         recruitment[sid] = {str(k): str(v) for k, v in (rec.get("recruitment") or {}).items()}
         for g in rec.get("games") or []:
@@ -228,7 +231,7 @@ def participants_table(people: Participants, players: Table | None) -> Table:
         out = people.outcomes.get(sid, {})
         g = games.get(sid, [])
         t.rows.append(
-            [sid] + [recruitment.get(sid, {}).get(k) for k in rkeys] + [
+            [sid, sid in bots] + [recruitment.get(sid, {}).get(k) for k in rkeys] + [
                 ";".join(x[0] for x in g) or None,
                 ";".join(sorted({x[1] for x in g if x[1]})) or None,
                 out.get("outcome"), out.get("reason"), out.get("code"),

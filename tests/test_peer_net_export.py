@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 import subprocess
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -194,7 +195,11 @@ def run_node(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
         "return { ok: false, path: err instanceof ExportBuildError ? err.path : null, message: String(err.message ?? err) }; } });\n"
         "process.stdout.write(JSON.stringify(out));\n"
     )
-    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=120)
+    # A file, not `node -e`: the cases outgrow the kernel's 128 KiB limit on one argument.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cases.mjs"
+        path.write_text(script, encoding="utf-8")
+        done = subprocess.run([node, str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -216,3 +216,47 @@ def test_a_games_tables_are_kept_and_rebuilt_when_their_source_changes(docs: lis
     both = build_game_tables(store, "gems-1")
     pc = both["players"].columns
     assert [r[pc.index("uploaded")] for r in both["players"].rows] == [True, True]
+
+
+def test_an_ai_seat_has_its_rows_and_no_participant(tmp_path: Path) -> None:
+    from interactive_gym_p2p.data.derive import derive_step_data
+    from interactive_gym_p2p.examples import tug
+    from interactive_gym_p2p.peer.export import build_export
+    from interactive_gym_p2p.peer.sim import Game
+
+    from test_ai_policy import make_adapter
+
+    seats = [[1, 1, "middle"]]
+    g = Game(num_players=3, seed=5, ai_seats=(1,), make_env=lambda p: make_adapter(60, seats),
+             settings={"fps": 30, "max_episodes": 1, "input_delay": 0}, link={"delay_ms": 40, "loss": 0.02},
+             input=lambda p, tick, prng, last, s: (tick // 9 + p) % 3)
+    g.run_to_end(600_000)
+    ai = [{"player_index": 1, "agent_id": 1, "policy": "middle", "kind": "python"}]
+    exports = {}
+    for p, other in ((0, 2), (2, 0)):
+        ids = {"game_id": "tug-ai", "scene_id": "tug", "subject_id": f"s{p}", "player_index": p,
+               "peers": [{"player_index": other, "subject_id": f"s{other}"}], "ai_seats": ai}
+        exports[p] = json.loads(json.dumps(build_export(g.sessions[p].record(), ids, {"p2p": {}, "validation": {}})))
+    t = game_tables(GameSource("tug-ai", exports))
+    fc = t["frames"].columns
+    seat1 = [r for r in t["frames"].rows if r[fc.index("player_index")] == 1]
+    assert len(t["frames"].rows) == 3 * len(seat1) and len(seat1) == 60
+    assert {(r[fc.index("subject_id")], r[fc.index("ai_policy")]) for r in seat1} == {(None, "middle")}
+    assert {r[fc.index("action")] for r in seat1} <= {0, 1, 2}
+    pc = t["players"].columns
+    rows = {r[pc.index("player_index")]: r for r in t["players"].rows}
+    assert [rows[p][pc.index("uploaded")] for p in range(3)] == [True, False, True]
+    assert rows[0][pc.index("ai_policy")] is None and rows[1][pc.index("ai_policy")] == "middle"
+    ec = t["episodes"].columns
+    assert {(r[ec.index("player_index")], r[ec.index("input_delay")]) for r in t["episodes"].rows} == {(0, 0), (1, 0), (2, 0)}
+    # --replay covers the AI seat's column too.
+    derived = derive_step_data(without_step_data(exports[0]), lambda: tug.TugEnv(num_players=3, max_steps=60))
+    recorded = exports[0]["episodes"][0]
+    assert recorded["truncated"] or recorded["terminated"], "the episode's end is in the step data"
+    for key in ("rewards", "terminated", "truncated", "end_reason"):
+        assert derived[0][key] == recorded[key], key
+    # Participants are the two people only.
+    from interactive_gym_p2p.data.study import Participants, participants_table
+
+    people = participants_table(Participants(), t["players"])
+    assert [r[0] for r in people.rows] == ["s0", "s2"]

@@ -26,7 +26,7 @@ def derive_step_data(doc: Mapping[str, Any], make_env: Callable[[], Any],
     """episode -> ``{rewards, terminated, truncated, infos, end_reason}`` as the engines record it
     (sparse rows), from a replay of ``doc``'s confirmed actions. Raises :class:`DerivationFailed`
     when the replay does not reproduce the export's hashes."""
-    n = 1 + len(doc["ids"]["peers"])
+    n = 1 + len(doc["ids"]["peers"]) + len(doc["ids"].get("ai_seats") or ())
     record_info = tuple(((doc.get("settings") or {}).get("validation") or {}).get("record_info") or ())
     logs: dict[int, EpisodeLog] = {}
     ended: dict[int, str] = {}

@@ -83,12 +83,15 @@ class _Game:
         ids = self.ref["ids"]
         m = src.manifest or {}
         self.scene_id = ids["scene_id"]
-        self.num_players = 1 + len(ids["peers"])
+        ai_seats = ids.get("ai_seats") or []
+        self.num_players = 1 + len(ids["peers"]) + len(ai_seats)
         self.subjects: dict[int, str] = {ids["player_index"]: ids["subject_id"]}
         self.bots: dict[int, bool] = {ids["player_index"]: bool(ids.get("bot", False))}
         for peer in ids["peers"]:
             self.subjects[peer["player_index"]] = peer["subject_id"]
             self.bots[peer["player_index"]] = bool(peer.get("bot", False))
+        # AI seats (docs/ai.md): no participant, no export; their actions are in every frame.
+        self.ai_policies: dict[int, str] = {a["player_index"]: a["policy"] for a in ai_seats}
         for p in m.get("bot_players") or []:
             self.bots[int(p)] = True
         self.condition = ids.get("condition") or m.get("condition")
@@ -114,7 +117,7 @@ class _Game:
         return [self.src.game_id, self.scene_id, self.condition]
 
     def player_cols(self, p: int) -> list[Any]:
-        return [p, self.subjects.get(p), self.bots.get(p, False)]
+        return [p, self.subjects.get(p), self.bots.get(p, False), self.ai_policies.get(p)]
 
     def is_hidden(self, p: int, frame: int) -> bool | None:
         ivs = self.hidden_frames.get(p)
@@ -294,7 +297,7 @@ def players_table(game: _Game) -> Table:
     for p in range(game.num_players):
         doc = game.src.exports.get(p)
         if doc is None:
-            t.rows.append(game.game_cols() + game.player_cols(p) + [False] + [None] * (len(t.columns) - 7))
+            t.rows.append(game.game_cols() + game.player_cols(p) + [False] + [None] * (len(t.columns) - 8))
             continue
         stats = doc["stats"]
         timing = doc["timing"]

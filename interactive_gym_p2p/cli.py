@@ -54,7 +54,8 @@ def add_pyodide_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interactive-gym-p2p", description="Serve an Interactive Gym P2P experiment.")
-    parser.add_argument("experiment", help="path/to/file.py[:name] or package.module[:name] (a Stager or ExperimentConfig)")
+    parser.add_argument("experiment", help="path/to/file.py[:name] or package.module[:name] (a Stager or ExperimentConfig; "
+                        "a `study` defined beside it sets recruitment ids, completion codes and screening)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--public", action="store_true", help="bind all interfaces (0.0.0.0) so the LAN can join")
     parser.add_argument("--port", type=int, default=5702, help="TCP port (default 5702; 0 picks a free one)")
@@ -117,11 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .server import ExperimentError, resolve_experiment, run  # heavy imports only when running
     from .server.pyodide import PyodideUnavailable
+    from .server.experiment import resolve_study
 
     try:
         config = config_from_args(args)
-        config.check()
         experiment = resolve_experiment(args.experiment)
+        # Recruitment ids, outcome map and screening: a `study` beside the Stager (docs/participants.md).
+        config.study = resolve_study(args.experiment)
+        config.check()
         run(experiment, config, turn=turn_from_args(args))
     except (ExperimentError, ValueError, FileNotFoundError, PyodideUnavailable) as exc:
         print(f"interactive-gym-p2p: {exc}", file=sys.stderr)

@@ -53,6 +53,7 @@ from .matchmaking.settings import (
     check_conditions,
     check_waiting_room,
 )
+from .exclusion_settings import EXCLUSION_CHECKS, ExclusionSettings
 from .scene_settings import (
     MAX_PLAYERS,
     P2P_CHECKS,
@@ -153,6 +154,7 @@ class P2PGymScene(GymScene):
         self.matchmaking_settings = MatchmakingSettings()
         self.waiting_room_settings = WaitingRoomSettings()
         self.condition_list: tuple[Condition, ...] = ()
+        self.exclusion_settings = ExclusionSettings()
         self.fps = self.p2p_settings.fps
         self.env_code_report: EnvCodeReport | None = None
         self.ai_policies: dict[str, AIPolicySpec] = {}
@@ -253,6 +255,21 @@ class P2PGymScene(GymScene):
         given = _given(locals())
         checked = {name: VALIDATION_CHECKS[name](f"validation({name})", v) for name, v in given.items()}
         self.validation_settings = dataclasses.replace(self.validation_settings, **checked)
+        return self
+
+    def exclusion(
+        self,
+        inactive_s: float | None = NotProvided,
+        inactive_warn_s: float | None = NotProvided,
+        max_rtt_ms: float | None = NotProvided,
+        max_rtt_for_s: float = NotProvided,
+        policy: str = NotProvided,
+    ) -> P2PGymScene:
+        """Exclusion during play (inactivity, slow connection); see
+        :class:`~interactive_gym_p2p.exclusion_settings.ExclusionSettings`."""
+        given = _given(locals())
+        checked = {name: EXCLUSION_CHECKS[name](f"exclusion({name})", v) for name, v in given.items()}
+        self.exclusion_settings = dataclasses.replace(self.exclusion_settings, **checked)
         return self
 
     def rendering(
@@ -578,6 +595,7 @@ class P2PGymScene(GymScene):
         if self.ai_seats:
             p2p["seats"] = self.num_seats
             p2p["ai_seats"] = self.ai_seats
+        p2p.update(self.exclusion_settings.to_p2p())
         return {
             "p2p": p2p,
             "validation": validation_settings_dict(self.validation_settings),

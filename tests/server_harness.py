@@ -17,6 +17,7 @@ import socketio
 from interactive_gym.scenes.stager import Stager
 from interactive_gym.scenes.static_scene import EndScene, StartScene, StaticScene
 
+from interactive_gym_p2p.participants import Study
 from interactive_gym_p2p.scene import P2PGymScene
 from interactive_gym_p2p.server import BackgroundServer, ServerConfig
 from interactive_gym_p2p.signaling.tickets import SignalingTickets
@@ -81,9 +82,15 @@ def static_scene(scene_id: str) -> StaticScene:
 SECRET = b"test-secret-for-signaling-0123456789"
 
 
+def no_screening() -> Study:
+    """These clients are not browsers: they run no screening (tests/test_participants.py does)."""
+    return Study().screening(webrtc=False, turn=False)
+
+
 @contextmanager
 def running_server(stager: Stager, tmp_path: Path, **config: Any) -> Iterator[BackgroundServer]:
-    base = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=tmp_path / "data", secret=SECRET)
+    base = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=tmp_path / "data", secret=SECRET,
+                        study=no_screening())
     server = BackgroundServer(stager, replace(base, **config))
     server.start()
     try:
@@ -170,11 +177,16 @@ class SignalingClient:
 class ParticipantClient:
     """A python-socketio client of the participant flow (default namespace)."""
 
-    def __init__(self, url: str, subject_id: str) -> None:
+    def __init__(self, url: str, subject_id: str, recruitment: dict[str, str] | None = None, client: str | None = None) -> None:
         self.sio = socketio.Client(reconnection=False)
         self.log = Recorder()
         self.sio.on("*", self.log.record)
-        self.sio.connect(url, auth={"subject_id": subject_id}, transports=["websocket"], wait_timeout=WAIT_S)
+        auth: dict[str, Any] = {"subject_id": subject_id}
+        if recruitment:
+            auth["recruitment"] = recruitment
+        if client:
+            auth["client"] = client
+        self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT_S)
 
     def call(self, event: str, *args: Any) -> Any:
         data = args[0] if len(args) == 1 else (tuple(args) if args else None)

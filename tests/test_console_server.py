@@ -167,12 +167,12 @@ def test_closed_recruitment_refuses_new_arrivals_only(tmp_path: Path) -> None:
         inside.close()
         status, body = api(server.url, "/recruitment", "POST", {"open": False})
         assert status == 200 and body["recruitment"]["open"] is False
-        sio = socketio.Client(reconnection=False)
-        errors: list[Any] = []
-        sio.on("connect_error", errors.append)
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            sio.connect(server.url, auth={"subject_id": "latecomer"}, transports=["websocket"], wait_timeout=WAIT_S)
-        assert errors and errors[0]["data"]["code"] == "study_full", errors
+        # A new arrival gets the study_full outcome page (docs/participants.md), not the study.
+        late = ParticipantClient(server.url, "latecomer")
+        page = late.log.wait("study_end")
+        assert (page["outcome"], page["reason"]) == ("study_full", "closed"), page
+        assert late.log.count("activate_scene") == 0
+        late.close()
         again = ParticipantClient(server.url, "early-bird")  # already in the study: goes on
         again.log.wait("activate_scene")
         again.close()
@@ -181,7 +181,7 @@ def test_closed_recruitment_refuses_new_arrivals_only(tmp_path: Path) -> None:
     with running_server(make_stager(make_scene()), tmp_path, researcher_token=TOKEN) as server:
         assert api(server.url, "")[1]["recruitment"]["open"] is False
         assert api(server.url, "/recruitment", "POST", {"open": True})[1]["recruitment"]["open"] is True
-        newcomer = ParticipantClient(server.url, "latecomer")
+        newcomer = ParticipantClient(server.url, "newcomer")  # "latecomer" keeps its study_full outcome
         newcomer.log.wait("activate_scene")
         newcomer.close()
 

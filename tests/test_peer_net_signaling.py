@@ -91,10 +91,14 @@ def test_refusals_surface_as_errors(tmp_path: Path) -> None:
                     await lonely.wait_game_ready(15)
                 assert timed_out.value.code == "wait_timeout"
 
-                # a second connection of the same subject takes over the participant flow
+                # the timeout ended the study (lobby_timeout): a new connection of the same
+                # subject takes over and gets the outcome page instead of a scene
                 again = PeerSignaling(server.url, "lonely", timeout_s=10)
                 try:
-                    assert (await again.connect())["scene_id"] == "game"
+                    with pytest.raises(SignalingError) as over:
+                        await again.connect()
+                    assert over.value.code == "study_end"
+                    assert again.outcome["outcome"] == "lobby_timeout"
                     await lonely.flow.wait("superseded", timeout=10)
                 finally:
                     await again.close()

@@ -279,7 +279,7 @@ HONOURED_TESTS: dict[str, list[str]] = {
     "GymScene.user_experience.in_game_scene_body_filepath": ["tests/test_porting.py::test_page_texts_from_files_reach_the_browser"],
     "GymScene.user_experience.waitroom_timeout": ["tests/test_scene.py::test_game_settings_and_wait_timeout"],
     "GymScene.user_experience.waitroom_timeout_redirect_url": ["tests/test_porting.py::test_waitroom_redirect_url_reaches_the_wait_timeout_event",
-                                                               "tests/js/client_flow.test.mjs::wait timeout: message, then the redirect"],
+                                                               "tests/test_participants.py::test_lobby_timeout_is_recorded_by_the_server_with_igs_redirect"],
     "GymScene.pyodide.run_through_pyodide": ["tests/test_porting.py::test_limited_honoured_settings_refuse_what_cannot_work"],
     "GymScene.pyodide.environment_initialization_code": ["tests/test_scene.py::test_env_code_inspected_when_set"],
     "GymScene.pyodide.environment_initialization_code_filepath": ["tests/test_scene.py::test_env_code_file"],

@@ -19,8 +19,10 @@ from server_harness import WAIT_S, ParticipantClient, SignalingClient
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPERIMENT = """
-from server_harness import make_scene, make_stager
+from server_harness import make_scene, make_stager, no_screening
 stager = make_stager(make_scene("game", reconnect_grace_s=1, disconnect_policy="end"))
+# The CLI reads the study beside the stager (these python-socketio clients run no screening).
+study = no_screening().outcomes(completed="EVENTLET-1")
 """
 
 
@@ -86,6 +88,10 @@ def test_cli_serves_under_eventlet_without_writing_to_cwd(tmp_path: Path) -> Non
         peers["e1"].close()
         left = peers["e2"].log.wait("peer_left", timeout=WAIT_S)
         assert left["reason"] == "disconnected" and left["game_over"] is True
+        # ... and records e1's outcome (the study beside the stager was loaded: its screening is
+        # off, so the joins above were let in).
+        page = clients[0].log.wait("study_end")
+        assert (page["outcome"], page["reason"]) == ("connection_failed", "server"), page
     finally:
         for client in clients:
             client.close()

@@ -117,7 +117,10 @@ def test_leaving_the_p2p_scene_mid_game_tells_the_peer(tmp_path: Path) -> None:
             advance(people["x"], "game", "end")  # the scene's deactivate hook gives up the seat
             left = signaling["y"].log.wait("peer_left")
             assert left["player_index"] == rx["player_index"] and left["reason"] == "left" and left["game_over"] is True
-            assert signaling["x"].join()["error"]["code"] == "left_game"
+            # x reached the end without finishing its game: the server's outcome, not "completed".
+            end = people["x"].log.wait("study_end")
+            assert (end["outcome"], end["reason"]) == ("excluded", "left")
+            assert signaling["x"].join()["error"]["code"] == "study_over"
         finally:
             for c in [*people.values(), *signaling.values()]:
                 c.close()

@@ -239,7 +239,10 @@ def test_reconnect_after_the_grace_period(tmp_path: Path) -> None:
             assert left == {"game_id": ra["game_id"], "player_index": ra["player_index"], "reason": "disconnected", "policy": "end", "game_over": True}
             late = SignalingClient(server.url, ticket_for(server, "a"))
             ack = late.join()
-            assert ack["error"]["code"] == "seat_expired" and "grace period (1 s)" in ack["error"]["message"]
+            # The dropped seat ended a's study (outcome connection_failed:server): no seat any more.
+            assert ack["error"]["code"] == "study_over"
+            outcome = server.context.ledger.outcome_of("a")
+            assert (outcome.outcome, outcome.reason, outcome.game_id) == ("connection_failed", "server", ra["game_id"])
         finally:
             close_all([*clients.values(), *([late] if late else [])])
 

@@ -207,7 +207,7 @@ def played_exports(
             {
                 "schema": "interactive-gym-p2p/validation-export", "schema_version": 1, "partial": False,
                 "ids": {"game_id": game_id, "scene_id": "drift", "subject_id": subject_ids[p], "player_index": p,
-                        "peers": [{"player_index": 1 - p, "subject_id": subject_ids[1 - p]}]},
+                        "peers": [{"player_index": 1 - p, "subject_id": subject_ids[1 - p]}], "recruitment": {}},
                 "settings": {"p2p": {"fps": 30}, "validation": {"hash_interval": 1}, "impairment": None},
                 "episodes": eps,
                 "verified_frame": frame - 1,

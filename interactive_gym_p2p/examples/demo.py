@@ -3,6 +3,14 @@
     python -m interactive_gym_p2p.examples.demo [--port 5702] [--host 127.0.0.1]
         [--turn embedded|none] [--turn-port 3478] [--data-dir data] [--bot-after S]
         [--pyodide-dir DIR | --pyodide-index-url URL | --pyodide-cdn] [--wheelhouse DIR]
+        [--code OUTCOME=CODE ...] [--example-codes] [--redirect-url URL | --prolific]
+
+Completion codes (docs/participants.md): ``--code completed=C1A2B3`` gives participants who
+finish that code (repeat for ``partner_left``, ``lobby_timeout``, ``connection_failed``,
+``excluded`` or ``excluded:screening``, ``study_full``, ``error``); ``--example-codes`` sets a
+readable code for every outcome (``DEMO-COMPLETED``, ...). ``--prolific`` sends participants
+back to Prolific's completion page with their code. Open the printed Prolific-style link to see
+the recruitment ids land in the participant records and exports.
 
 Open the printed URL in two browser windows (two participants), or in one with ``--bot-after
 20``: after 20 s alone in the waiting room a computer partner (the Python peer, started by
@@ -26,6 +34,8 @@ from interactive_gym.scenes.stager import Stager
 from interactive_gym.scenes.static_scene import EndScene, StartScene
 
 from ..cli import add_pyodide_arguments
+from ..participants.outcomes import OUTCOMES
+from ..participants.study import PROLIFIC_COMPLETION_URL, Study
 from ..scene import P2PGymScene
 from . import gem_rush
 
@@ -106,6 +116,24 @@ def build_stager(
     return Stager(scenes=[start, play, end])
 
 
+def example_codes() -> dict[str, str]:
+    """A readable code for every outcome: DEMO-COMPLETED, DEMO-PARTNER-LEFT, ..."""
+    return {outcome: "DEMO-" + outcome.upper().replace("_", "-") for outcome in OUTCOMES}
+
+
+def build_study(codes: dict[str, Any] | None = None, redirect_url: str | None = None) -> Study:
+    """The demo's participant settings: Prolific's URL parameters, ``codes`` (outcome or
+    ``outcome:reason`` -> code or OutcomeSpec fields), an optional redirect for every coded outcome."""
+    return Study().recruitment().outcomes(dict(codes or {}), redirect_url=redirect_url).check()
+
+
+def _code_arg(text: str) -> tuple[str, str]:
+    outcome, sep, code = text.partition("=")
+    if not sep or not outcome or not code:
+        raise argparse.ArgumentTypeError(f"expected OUTCOME=CODE (e.g. completed=C1A2B3), got {text!r}")
+    return outcome, code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m interactive_gym_p2p.examples.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -119,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--relay", action="store_true", help="force the TURN relay (iceTransportPolicy 'relay')")
     parser.add_argument("--bot-after", type=float, default=None, metavar="S",
                         help="after S seconds alone in the waiting room, a bot (the Python peer) takes the empty seat")
+    parser.add_argument("--code", type=_code_arg, action="append", default=[], metavar="OUTCOME=CODE",
+                        help="completion code of an outcome (repeatable): completed, partner_left, lobby_timeout, "
+                             "connection_failed, excluded (or excluded:screening, ...), study_full, error")
+    parser.add_argument("--example-codes", action="store_true",
+                        help="a readable code for every outcome (DEMO-COMPLETED, DEMO-PARTNER-LEFT, ...); --code overrides")
+    redirect = parser.add_mutually_exclusive_group()
+    redirect.add_argument("--redirect-url", default=None,
+                          help="send participants with a code here; {code}, {subject_id}, {PROLIFIC_PID}, ... are filled in")
+    redirect.add_argument("--prolific", action="store_true", help=f"redirect to Prolific's completion page ({PROLIFIC_COMPLETION_URL})")
+    parser.add_argument("--wait-timeout", type=float, default=None, help="seconds in the waiting room before lobby_timeout (default 120)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     add_pyodide_arguments(parser)
     return parser
@@ -134,13 +172,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..server.services import TurnSettings
 
     try:
-        bot: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
         if args.bot_after is not None:
-            bot = {"wait_timeout_s": args.bot_after, "waiting_room": {"on_timeout": "bot", "bot_actions": "random"}}
+            extra = {"wait_timeout_s": args.bot_after, "waiting_room": {"on_timeout": "bot", "bot_actions": "random"}}
+        elif args.wait_timeout is not None:
+            extra = {"wait_timeout_s": args.wait_timeout}
         stager = build_stager(
             num_episodes=args.episodes, max_steps=args.max_steps,
-            ice_transport_policy="relay" if args.relay else "all", **bot,
+            ice_transport_policy="relay" if args.relay else "all", **extra,
         )
+        codes = {**(example_codes() if args.example_codes else {}), **dict(args.code)}
+        study = build_study(codes, PROLIFIC_COMPLETION_URL if args.prolific else args.redirect_url)
         # The demo turns the researcher page on: the token comes from the environment, else a
         # fresh one per run that only the person at this terminal sees.
         from_env = environ.get(environ.RESEARCHER_TOKEN)
@@ -149,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host, port=args.port, data_dir=args.data_dir,
             pyodide_dir=args.pyodide_dir, pyodide_index_url=args.pyodide_index_url, pyodide_cdn=args.pyodide_cdn,
             wheelhouse=args.wheelhouse,
-            researcher_token=token,
+            researcher_token=token, study=study,
         )
         config.check()
         pyodide_for(config, load_experiment(stager))  # refuses before the banner, naming the fetch command
@@ -159,11 +201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Gem Rush demo: open http://{shown}:{args.port}/ in two browser windows (one per player).", flush=True)
         if args.bot_after is not None:
             print(f"Alone? After {args.bot_after:g} s in the waiting room a bot takes the other seat.", flush=True)
-        print(f"Exports are stored under {Path(args.data_dir) / 'exports'}.", flush=True)
+        print(f"A participant arriving from Prolific: http://{shown}:{args.port}/?PROLIFIC_PID=demo1&STUDY_ID=study1&SESSION_ID=s1", flush=True)
+        if codes:
+            print("Completion codes: " + ", ".join(f"{k}={v}" for k, v in sorted(codes.items())), flush=True)
+        print(f"Exports are stored under {Path(args.data_dir) / 'exports'}; participant outcomes under "
+              f"{Path(args.data_dir) / 'participants'}.", flush=True)
         if from_env:
             print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token from ${RESEARCHER_TOKEN_ENV}).", flush=True)
         else:
             print(f"Researcher page: http://{shown}:{args.port}/p2p/research/ (token for this run: {token}).", flush=True)
+        print(f"Outcomes for payments: IGP2P_RESEARCHER_TOKEN=... python -m interactive_gym_p2p.exports participants "
+              f"--server http://{shown}:{args.port} --csv", flush=True)
         run(stager, config, turn=turn)
     except (ValueError, PyodideUnavailable) as exc:
         print(f"demo: {exc}", file=sys.stderr)

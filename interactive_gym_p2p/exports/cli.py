@@ -7,6 +7,7 @@
     verify    replay an export's confirmed actions through the environment and check every hash
     table     research tables (frames, inputs, episodes, events, players, participants) of one
               game, of export files, or of a whole data directory, as CSV (and Parquet)
+    participants  every participant's outcome and completion code (a table, JSON or the payment CSV)
 
 The researcher token comes from $IGP2P_RESEARCHER_TOKEN or --token-file (a --token flag
 would be visible to other users in the process list).
@@ -294,6 +295,59 @@ def cmd_table(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _participant_records(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.server:
+        return ResearchClient(args.server, _token(args)).participants()
+    from ..participants.ledger import ParticipantLedger
+    from ..participants.store import FileParticipantStore
+    from ..participants.study import Study
+
+    folder = Path(args.data_dir, "participants")
+    if not folder.is_dir():
+        raise _Trouble(f"{args.data_dir} has no participants/ folder (no participant has connected yet?)")
+    return ParticipantLedger(FileParticipantStore(folder), Study()).records()
+
+
+def cmd_participants(args: argparse.Namespace, out: TextIO) -> int:
+    from ..participants.routes import participants_csv
+
+    records = _participant_records(args)
+    if args.outcome:
+        records = [r for r in records if (r.get("outcome") or {}).get("outcome") == args.outcome
+                   or (args.outcome == "none" and not r.get("outcome"))]
+    from ..participants.recruitment import MTURK_PARAMS, PROLIFIC_PARAMS
+
+    known = (*PROLIFIC_PARAMS, *MTURK_PARAMS)
+    names = {k for r in records for k in r.get("recruitment") or {}}
+    # The recruiters' own order (PROLIFIC_PID, STUDY_ID, SESSION_ID), then any other name.
+    params = sorted(names, key=lambda k: (known.index(k) if k in known else len(known), k))
+    if args.csv:
+        text = participants_csv(records, params)
+    elif args.json:
+        text = json.dumps(records, indent=1) + "\n"
+    else:
+        header = ("subject", *params, "outcome", "code", "started", "ended")
+        rows = [header]
+        for r in records:
+            o = r.get("outcome") or {}
+            name = (o.get("outcome") or "-") + (f":{o['reason']}" if o.get("reason") else "")
+            rows.append((r["subject_id"], *((r.get("recruitment") or {}).get(p, "-") for p in params), name,
+                         o.get("code") or "-", r.get("started_at") or "-", r.get("ended_at") or "-"))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+        text = "".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() + "\n" for row in rows)
+        counts: dict[str, int] = {}
+        for r in records:
+            key = (r.get("outcome") or {}).get("outcome") or "no outcome yet"
+            counts[key] = counts.get(key, 0) + 1
+        text += f"{len(records)} participant(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        out.write(f"wrote {args.output} ({len(records)} participant(s))\n")
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m interactive_gym_p2p.exports",
@@ -360,6 +414,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", help="with --replay: agent ids in player order, comma-separated")
     p.add_argument("--on-game-step-code", metavar="FILE", help="with --replay: the scene's on_game_step_code (a .py file)")
     p.set_defaults(run=cmd_table)
+
+    p = sub.add_parser("participants", help="participants' outcomes and completion codes (for approving payments)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--server", help="a running server, e.g. http://127.0.0.1:8000")
+    where.add_argument("--data-dir", help="a server's data directory")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--csv", action="store_true", help="the payment table as CSV (one row per participant)")
+    shape.add_argument("--json", action="store_true", help="the full records as JSON")
+    p.add_argument("--outcome", help="only this outcome (completed, partner_left, ..., or none: no outcome yet)")
+    p.add_argument("-o", "--output", help="write to this file instead of the terminal")
+    token_args(p)
+    p.set_defaults(run=cmd_participants)
     return parser
 
 

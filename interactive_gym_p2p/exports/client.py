@@ -43,7 +43,7 @@ class ResearchClient:
                 message = json.loads(exc.read()).get("message", exc.reason)
             except ValueError:
                 message = exc.reason
-            if exc.code == 404 and path == "/games":
+            if exc.code == 404 and path in ("/games", "/participants"):
                 message = f"{message} (are the researcher routes on? they need a researcher token configured)"
             raise ServerError(f"{url}: HTTP {exc.code}: {message}") from None
         except (urllib.error.URLError, OSError) as exc:
@@ -52,6 +52,11 @@ class ResearchClient:
     def games(self) -> list[dict[str, Any]]:
         with self._open("/games") as response:
             return json.loads(response.read())["games"]
+
+    def participants(self) -> list[dict[str, Any]]:
+        """Every participant's record (recruitment ids, games, outcome with its code)."""
+        with self._open("/participants") as response:
+            return json.loads(response.read())["participants"]
 
     def game(self, game_id: str) -> dict[str, Any]:
         with self._open(f"/games/{urllib.parse.quote(game_id, safe='')}") as response:

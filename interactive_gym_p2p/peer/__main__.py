@@ -97,11 +97,18 @@ async def run_many(args: argparse.Namespace, subjects: list[str]) -> list[PeerRe
 
     results = await asyncio.gather(*(
         run_peer(args.server, subject_id=s, actions=factory(i), impairment=args.impair, timeout_s=args.timeout,
-                 upload=not args.no_upload, only_scene=args.scene)
+                 upload=not args.no_upload, only_scene=args.scene, recruitment=args.recruitment)
         for i, s in enumerate(subjects)), return_exceptions=True)
     if watcher is not None:
         watcher.cancel()
     return list(results)
+
+
+def parse_recruitment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,11 +132,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="play only this P2P scene and stop there (default: every P2P scene, then the end scene)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for each peer's whole run")
     parser.add_argument("--no-upload", action="store_true", help="build the exports but do not upload them")
+    parser.add_argument("--recruitment", type=parse_recruitment, action="append", default=[], metavar="NAME=VALUE",
+                        help="a recruitment id every peer sends, as a study link's parameter (repeatable), "
+                             "e.g. STUDY_ID=pilot1; it lands in the participant records and the exports")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     if args.peers < 1:
         parser.error("--peers must be >= 1")
+    args.recruitment = dict(args.recruitment)
     try:
         parse_action_source(args.actions, seed=0, choices=[0])
     except ActionError as exc:

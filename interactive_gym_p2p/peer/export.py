@@ -240,6 +240,27 @@ def _build_ai_seat(a: Any, path: str) -> dict[str, Any]:
             "agent_id": agent, "policy": policy, "kind": kind}
 
 
+_RECRUITMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_RECRUITMENT_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
+
+
+def _build_recruitment(r: Any, path: str) -> dict[str, str]:
+    """Recruitment ids (PROLIFIC_PID, ...): name -> non-empty text, keys in sorted order."""
+    if r is None:
+        return {}
+    if not _is_object(r):
+        _fail(path, "must be an object of recruitment parameter -> value")
+    out: dict[str, str] = {}
+    for name in sorted(r, key=str):
+        if not isinstance(name, str) or not _RECRUITMENT_NAME.fullmatch(name):
+            _fail(f"{path}.{name}", "is not a plain parameter name")
+        value = r[name]
+        if not isinstance(value, str) or not _RECRUITMENT_VALUE.fullmatch(value):
+            _fail(f"{path}.{name}", "must be 1 to 256 characters without control characters")
+        out[name] = value
+    return out
+
+
 def _build_ids(ids: Any) -> dict[str, Any]:
     path = "$.ids"
     player_index = _int(_need(ids, "player_index", path), f"{path}.player_index", 0, 255)
@@ -258,6 +279,7 @@ def _build_ids(ids: Any) -> dict[str, Any]:
         "player_index": player_index,
         "peers": [_build_peer(p, f"{path}.peers[{i}]") for i, p in enumerate(peers)],
     }
+    out["recruitment"] = _build_recruitment(ids.get("recruitment") if _is_object(ids) else None, f"{path}.recruitment")
     # Optional: present only when they apply (a scene with conditions; a bot's seat).
     condition = ids.get("condition") if isinstance(ids, dict) else None
     if condition is not None:

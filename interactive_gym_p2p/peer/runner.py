@@ -105,6 +105,8 @@ class PeerResult:
     scenes: list[str] = field(default_factory=list)
     """Scene ids visited, in order."""
     reached_end: bool = False
+    outcome: dict[str, Any] | None = None
+    """The outcome page the server sent (``study_end``): outcome, reason, code, redirect_url, ..."""
 
     def _first(self) -> GameResult | None:
         return self.games[0] if self.games else None
@@ -153,6 +155,7 @@ async def run_peer(
     only_scene: str | None = None,
     socket_delay_ms: float | None = None,
     fail_first_connections: int = 0,
+    recruitment: Mapping[str, str] | None = None,
 ) -> PeerResult:
     """Play every P2P scene of the experiment at ``server_url`` as ``subject_id``.
 
@@ -167,12 +170,15 @@ async def run_peer(
     the matchmaker as well.
     ``fail_first_connections``: fault injection for tests: the WebRTC connections of this
     peer's first N games never open (its signaling messages are dropped).
+    ``recruitment``: recruitment ids sent as a browser sends its study link's (``PROLIFIC_PID``, ...);
+    the server's copy goes into each export's ``ids.recruitment``.
     """
     if socket_delay_ms is None:
         socket_delay_ms = 0.0
         if impairment is not None:
             socket_delay_ms = float(impairment.get("delay_ms", 0) or 0) + float(impairment.get("jitter_ms", 0) or 0) / 2
-    flow = PeerSignaling(server_url, subject_id, timeout_s=signaling_timeout_s, socket_delay_ms=socket_delay_ms)
+    flow = PeerSignaling(server_url, subject_id, timeout_s=signaling_timeout_s, socket_delay_ms=socket_delay_ms,
+                         recruitment=dict(recruitment or {}))
     result = PeerResult(subject_id=subject_id)
     deadline = time.monotonic() + timeout_s
     faults = _Faults(fail_first_connections)
@@ -203,6 +209,7 @@ async def run_peer(
             if time.monotonic() > deadline:
                 raise PeerError(f"{subject_id}: timed out after {timeout_s:g} s in scene {scene['scene_id']}")
     finally:
+        result.outcome = flow.outcome
         await flow.close()
     return result
 
@@ -368,6 +375,11 @@ async def _game(
             abort.set(f"the game's connection failed: {data.get('message') or data.get('reason')}")
 
     flow.on_p2p_event = on_event
+    # Events that came before the listener (a partner who left while we were still setting up,
+    # right after game_ready) must count too.
+    for name, data, _ in list(flow.p2p.events):
+        if name in ("peer_left", "superseded", "game_ended"):
+            on_event(name, data)
     session: P2PSession | None = None
     reporter = Reporter(game.game_id)
     sends: set[asyncio.Task[None]] = set()
@@ -454,7 +466,7 @@ async def _game(
     except Exception as exc:  # the seat may already be over (peer left, game ended)
         logger.info("%s: finished/leave: %s", flow.subject_id, exc)
     if game.record is not None and settings["validation"].get("export", True):
-        ids = export_ids(ready, game.scene_id, flow.subject_id)
+        ids = {**export_ids(ready, game.scene_id, flow.subject_id), "recruitment": flow.recruitment}
         export_settings = {"p2p": settings["p2p"], "validation": settings["validation"],
                            "impairment": applied_impairment or None}
         game.export = build_export(game.record, ids, export_settings, None, time.time() * 1000.0)

@@ -123,9 +123,12 @@ class _ProbeChannel:
 class PeerSignaling:
     """One participant: its scene flow on ``/`` and, per P2P scene, signaling on ``/p2p``."""
 
-    def __init__(self, server_url: str, subject_id: str, *, timeout_s: float = 30.0, socket_delay_ms: float = 0.0) -> None:
+    def __init__(self, server_url: str, subject_id: str, *, timeout_s: float = 30.0, socket_delay_ms: float = 0.0,
+                 recruitment: dict[str, str] | None = None) -> None:
         self.server_url = server_url.rstrip("/")
         self.subject_id = subject_id
+        self.given_recruitment = dict(recruitment or {})
+        """Recruitment ids sent when connecting (as a browser sends its study link's parameters)."""
         self.timeout_s = timeout_s
         self.socket_delay_ms = socket_delay_ms
         """Extra delay before answering the server's ``rtt_ping`` (a peer with a set latency)."""
@@ -149,16 +152,40 @@ class PeerSignaling:
         """Connect as the subject; returns the first (or current, after a reload) scene."""
         client = socketio.AsyncClient(reconnection=False)
         self._flow_client = client
-        for name in ("activate_scene", "terminate_scene", "superseded", "flow_error"):
+        for name in ("activate_scene", "terminate_scene", "superseded", "flow_error", "participant", "study_end"):
             client.on(name, self._recorder(self.flow, name))
         mark = self.flow.mark()
+        auth: dict[str, Any] = {"subject_id": self.subject_id, "client": "python-peer"}
+        if self.given_recruitment:
+            auth["recruitment"] = self.given_recruitment
         try:
-            await client.connect(self.server_url, auth={"subject_id": self.subject_id}, transports=["websocket"],
-                                 wait_timeout=self.timeout_s)
+            await client.connect(self.server_url, auth=auth, transports=["websocket"], wait_timeout=self.timeout_s)
         except socketio.exceptions.ConnectionError as exc:
             raise SignalingError("connect_refused", f"participant connection of {self.subject_id!r}: {exc}") from exc
-        self.scene = await self.flow.wait("activate_scene", timeout=self.timeout_s, fatal=("superseded",), start=mark)
+        # A participant whose study is over gets its outcome page (study_end) instead of a scene.
+        self.scene = await self.flow.wait("activate_scene", timeout=self.timeout_s, fatal=("superseded", "study_end"),
+                                          start=mark)
         return self.scene
+
+    @property
+    def recruitment(self) -> dict[str, str]:
+        """The recruitment ids the server keeps for this participant (its ``participant`` event)."""
+        info = [d for e, d, _ in self.flow.events if e == "participant" and isinstance(d, dict)]
+        return dict(info[-1].get("recruitment") or {}) if info else dict(self.given_recruitment)
+
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        """The last ``study_end`` page (outcome, reason, code, redirect_url, ...), if any."""
+        pages = [d for e, d, _ in self.flow.events if e == "study_end" and isinstance(d, dict)]
+        return pages[-1] if pages else None
+
+    async def report_outcome(self, outcome: str, reason: str | None = None, detail: str | None = None,
+                             game_id: str | None = None) -> dict[str, Any]:
+        """``study_outcome``: end this participant's study; returns the page of the outcome that stands."""
+        client = self._need(self._flow_client, "connect() first")
+        payload = {"outcome": outcome, "reason": reason, "detail": detail, "game_id": game_id}
+        ack = _check_ack("study_outcome", await client.call("study_outcome", payload, timeout=self.timeout_s))
+        return ack["page"]
 
     async def advance(self) -> dict[str, Any]:
         """``advance_scene`` from the current scene; returns the next scene's ``activate_scene``."""

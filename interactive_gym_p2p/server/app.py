@@ -7,6 +7,7 @@ async mode: background work goes through ``socketio.start_background_task`` and
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from pathlib import Path
@@ -23,6 +24,10 @@ from ..console.store import InMemoryConsoleStore
 from ..matchmaking.bots import ProcessBotLauncher
 from ..matchmaking.conditions import JsonlLedger, MemoryLedger
 from ..matchmaking.decisions import JsonlDecisionLog, MemoryDecisionLog
+from ..participants.ledger import ParticipantLedger
+from ..participants.routes import create_participants_blueprint
+from ..participants.store import FileParticipantStore, InMemoryParticipantStore
+from ..participants.study import Study
 from ..signaling.core import Signaling
 from ..signaling.namespace import NAMESPACE as SIGNALING_NAMESPACE
 from ..signaling.namespace import GameHooks, MatchmakingServices, SignalingNamespace
@@ -104,18 +109,37 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         bots=bots,
         rtt_interval_s=config.rtt_interval_s,
     )
+    study = (config.study or Study()).check()
+    save_data = config.save_scene_data and experiment.save_data
+    if config.participant_store_factory is not None:
+        participant_store = config.participant_store_factory(data_dir)
+    elif save_data:
+        participant_store = FileParticipantStore(data_dir / "participants")
+    else:  # the experiment saves no data: records live only while the server runs
+        participant_store = InMemoryParticipantStore()
+    participants = ParticipantLedger(participant_store, study, experiment.experiment_id)
+
+    def on_game_created(info: Any) -> None:
+        for player in info.players:
+            participants.note_game(player.subject_id, info.scene_id, info.game_id, player.player_index)
+        if config.on_game_created is not None:
+            config.on_game_created(info)
+
     signaling_ns = SignalingNamespace(
         signaling,
         tickets,
         limits=config.limits,
         hooks=GameHooks(
-            _chain(config.on_game_created, console.game_created if console else None),
+            _chain(on_game_created, console.game_created if console else None),
             _chain(config.on_game_ended, console.game_ended if console else None),
         ),
         sweep_interval_s=config.sweep_interval_s,
         matchmaking=matchmaking,
     )
-    flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, config.save_scene_data and experiment.save_data)
+    flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, save_data, participants)
+    # Signaling's outcomes (lobby timeout, dropped seat) and join admission go to the flow.
+    signaling_ns.hooks = dataclasses.replace(signaling_ns.hooks, on_outcome=flow.on_signaling_outcome)
+    signaling_ns.admission = flow.admit
     socketio.on_namespace(signaling_ns)
     participant_ns = ParticipantNamespace(flow, rate=config.limits.control_rate)
     socketio.on_namespace(participant_ns)
@@ -135,6 +159,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         experiment_id=experiment.experiment_id,
         extra={"socketio": socketio, "signaling_namespace": signaling_ns, "participants": flow, "console": console,
                "console_namespace": console_ns, "matchmaking": matchmaking},
+        ledger=participants,
     )
     app.extensions[EXTENSION_KEY] = context
     if console is not None:
@@ -146,7 +171,10 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         blueprint = source if isinstance(source, flask.Blueprint) else source(context)
         app.register_blueprint(blueprint)
 
+    app.register_blueprint(create_participants_blueprint(participants, config.researcher_token))
+
     page = PageSettings(
+        recruitment=study.recruitment_settings,
         experiment_id=experiment.experiment_id,
         participant_namespace="/",
         signaling_namespace=SIGNALING_NAMESPACE,

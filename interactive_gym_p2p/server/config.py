@@ -18,6 +18,10 @@ from ..validation.tokens import UploadTokens
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Blueprint
 
+    from ..participants.ledger import ParticipantLedger
+    from ..participants.store import ParticipantStore
+    from ..participants.study import Study
+
     from ..signaling.core import Signaling
     from ..signaling.tickets import SignalingTickets
 
@@ -93,6 +97,12 @@ class ServerConfig:
     matchmaking_log: bool = True
     """Write the matchmaking decision log and the completed games per condition under
     ``data_dir/matchmaking`` (False: kept in memory only)."""
+    study: "Study | None" = None
+    """Recruitment ids, the outcome map (completion codes, redirects) and screening
+    (docs/participants.md); None: ``Study()`` (Prolific's parameters, no codes)."""
+    participant_store_factory: "Callable[[Path], ParticipantStore] | None" = None
+    """data_dir -> where participant records and outcomes live; None: files under
+    ``data_dir/participants`` (``FileParticipantStore``)."""
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -120,6 +130,12 @@ class ServerConfig:
             raise ValueError("ServerConfig.max_socket_message_bytes must be from 1024 to 16 MiB")
         if not (isinstance(self.console_interval_s, (int, float)) and math.isfinite(self.console_interval_s) and 0.05 <= self.console_interval_s <= 60):
             raise ValueError("ServerConfig.console_interval_s must be from 0.05 to 60 seconds")
+        if self.study is not None:
+            from ..participants.study import Study
+
+            if not isinstance(self.study, Study):
+                raise ValueError(f"ServerConfig.study must be an interactive_gym_p2p.participants.Study, got {type(self.study).__name__}")
+            self.study.check()
         if not (isinstance(self.sweep_interval_s, (int, float)) and math.isfinite(self.sweep_interval_s) and 0.01 <= self.sweep_interval_s <= 5):
             raise ValueError("ServerConfig.sweep_interval_s must be from 0.01 to 5 seconds")
         if not (isinstance(self.rtt_interval_s, (int, float)) and math.isfinite(self.rtt_interval_s) and 0.1 <= self.rtt_interval_s <= 60):
@@ -145,3 +161,6 @@ class ServerContext:
     tickets: "SignalingTickets"
     experiment_id: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    ledger: "ParticipantLedger | None" = None
+    """Participant records and outcomes (read them; record an outcome through
+    ``extra["participants"].end_study`` so the participant's page is told too)."""

@@ -110,6 +110,41 @@ def load_experiment(source: Stager | ExperimentConfig, base_dir: Path | None = N
     )
 
 
+def _module(target: str) -> Any:
+    """The experiment's module (imported once; a second call returns the same module)."""
+    if target.endswith(".py") or "/" in target:
+        path = Path(target).resolve()
+        if not path.is_file():
+            raise ExperimentError(f"experiment file {path} does not exist")
+        module_name = f"_interactive_gym_p2p_experiment_{path.stem}"
+        if module_name in sys.modules and getattr(sys.modules[module_name], "__file__", None) == str(path):
+            return sys.modules[module_name]
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ExperimentError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        module_spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(target)
+
+
+def resolve_study(spec: str) -> Any:
+    """The ``study`` (an ``interactive_gym_p2p.participants.Study``, or a callable returning
+    one) defined beside the Stager in the experiment's module, or None."""
+    from ..participants.study import Study
+
+    module = _module(spec.partition(":")[0])
+    value = getattr(module, "study", None)
+    if value is None:
+        return None
+    if callable(value) and not isinstance(value, Study):
+        value = value()
+    if not isinstance(value, Study):
+        raise ExperimentError(f"{spec}: study is a {type(value).__name__}, not an interactive_gym_p2p.participants.Study")
+    return value
+
+
 def resolve_experiment(spec: str) -> Stager | ExperimentConfig:
     """``path/to/file.py[:name]`` or ``package.module[:name]`` -> the Stager/ExperimentConfig.
 
@@ -117,19 +152,7 @@ def resolve_experiment(spec: str) -> Stager | ExperimentConfig:
     ``stager``, ``experiment_config`` and ``experiment`` are tried in that order.
     """
     target, _, attr = spec.partition(":")
-    if target.endswith(".py") or "/" in target:
-        path = Path(target).resolve()
-        if not path.is_file():
-            raise ExperimentError(f"experiment file {path} does not exist")
-        module_name = f"_interactive_gym_p2p_experiment_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(module_name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ExperimentError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_name] = module
-        module_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(target)
+    module = _module(target)
     names = [attr] if attr else ["stager", "experiment_config", "experiment"]
     for name in names:
         if hasattr(module, name):

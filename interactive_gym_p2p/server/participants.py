@@ -5,6 +5,12 @@ Event names follow Interactive Gym (``activate_scene``, ``terminate_scene``,
 work unchanged: they emit without a namespace, which is this one. A participant who reloads
 gets the scene they were in again (a P2P scene with a fresh signaling ticket for the same
 seat); a second tab takes over from the first.
+
+Every participant ends with one outcome (docs/participants.md): :meth:`ParticipantFlow.end_study`
+records it in the ledger, leaves the current scene and sends the page ``study_end``. The
+server decides ``completed`` itself when a participant reaches the last scene, from what
+signaling knows about each of their games. After the outcome the study is over for that
+participant: a reload shows the same outcome page again.
 """
 
 from __future__ import annotations
@@ -23,12 +29,19 @@ from typing import Any, Callable
 import flask
 import flask_socketio
 from flask_socketio import ConnectionRefusedError
+from interactive_gym.scenes.scene import SceneStatus
 from interactive_gym.scenes.stager import Stager
+from interactive_gym.scenes.static_scene import CompletionCodeScene, EndScene
 
+from ..participants.ledger import OutcomeRefused, OutcomeReport, ParticipantLedger
+from ..participants.outcomes import literal_url
+from ..participants.records import OutcomeRecord
+from ..participants.recruitment import pick as pick_recruitment
+from ..participants.screening import ScreeningInfo, ScreeningResult, judge_report, run_callback
 from ..scene import P2PGymScene, SignalingBinding
 from ..signaling.limits import Rate, TokenBucket
 from ..signaling.namespace import SignalingNamespace
-from ..signaling.records import Slot, error_ack
+from ..signaling.records import Slot, SlotOutcome, error_ack
 from ..signaling.tickets import SignalingTickets
 from ..validation.ids import identifier_problem
 from .experiment import Experiment
@@ -57,7 +70,20 @@ class Participant:
     stager: Stager
     sid: str | None = None
     started: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    ended: bool = False
+    """The participant's outcome is recorded: no more scenes, no more games."""
+    scene_data: dict[str, Any] = field(default_factory=dict)
+    """Static scenes' answers by scene id (what screening's researcher callback sees)."""
+    screening: ScreeningResult | None = None
+    """The screening result once the page reported (None: not screened yet)."""
+    screening_checks: dict[str, Any] | None = None
+    """What the page was asked to check (the last ``screening`` event)."""
+    screening_report: dict[str, Any] | None = None
+    """The page's measurements, kept for the researcher's check."""
+    bot: bool = False
+    """A Python peer (``auth.client == "python-peer"``): not screened."""
+    user_agent: str | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def at_last_scene(self) -> bool:
@@ -74,14 +100,25 @@ class ParticipantFlow:
         signaling: SignalingNamespace,
         data_dir: Path,
         save_scene_data: bool,
+        ledger: ParticipantLedger,
     ) -> None:
         self.experiment = experiment
         self.tickets = tickets
         self.signaling = signaling
         self.data_dir = data_dir
         self.save_scene_data = save_scene_data
+        self.ledger = ledger
         self._participants: dict[str, Participant] = {}
         self._lock = threading.Lock()
+        self._emit: Callable[[str, Any, str], None] | None = None
+
+    def bind_emitter(self, emit: Callable[[str, Any, str], None]) -> None:
+        """(event, payload, sid) -> None on the participant namespace (set by ParticipantNamespace)."""
+        self._emit = emit
+
+    def find(self, subject_id: str) -> Participant | None:
+        with self._lock:
+            return self._participants.get(subject_id)
 
     def __len__(self) -> int:
         return len(self._participants)
@@ -128,6 +165,154 @@ class ParticipantFlow:
         write_json(path, document)
         logger.info("saved scene data %s", path)
 
+    # ------------------------------------------------------------------ outcomes
+
+    def end_study(self, subject_id: str, report: OutcomeReport) -> tuple[OutcomeRecord, bool]:
+        """Record how ``subject_id``'s study ends and tell their page.
+
+        The first final outcome wins: the returned record is the one that stands (``created``
+        says whether it is this report). The participant leaves the scene they are in (their
+        waiting place or seat is given up) unless it is the last scene, and their page gets
+        ``study_end``. Safe to call from any thread, with or without a connected page.
+        Raises :class:`OutcomeRefused` for an invalid report.
+        """
+        outcome, created = self.ledger.end(subject_id, report)
+        participant = self.find(subject_id)
+        sid = None
+        if participant is not None:
+            with participant.lock:
+                first = not participant.ended
+                participant.ended = True
+                scene = participant.stager.current_scene
+                if first and participant.started and not participant.at_last_scene and scene.status == SceneStatus.Active:
+                    try:
+                        scene.deactivate()
+                    except Exception:
+                        logger.exception("leaving scene %s of %s failed", scene.scene_id, subject_id)
+                sid = participant.sid
+        if sid is not None:
+            self.show_outcome(subject_id, outcome, sid)
+        return outcome, created
+
+    def show_outcome(self, subject_id: str, outcome: OutcomeRecord, sid: str) -> None:
+        if self._emit is not None:
+            self._emit("study_end", self.ledger.page(subject_id, outcome), sid)
+
+    def on_signaling_outcome(self, outcome: SlotOutcome) -> None:
+        """Signaling's ``on_outcome`` hook (lobby timeout, dropped seat)."""
+        self.end_study(
+            outcome.slot.subject_id,
+            OutcomeReport(
+                outcome=outcome.outcome, reason=outcome.reason, detail=outcome.detail,
+                scene_id=outcome.slot.scene_id, game_id=outcome.game_id, reported_by="server",
+                fallback_redirect=literal_url(outcome.fallback_redirect) if outcome.fallback_redirect else None,
+            ),
+        )
+
+    def admit(self, slot: Slot) -> tuple[str, str] | None:
+        """Signaling's admission check before ``join``: an ended study takes no seat, and with
+        screening on, a participant waits only once screened (the researcher's check runs here,
+        the first time, so it sees the static scenes' answers)."""
+        participant = self.find(slot.subject_id)
+        if participant is None:
+            if self.ledger.outcome_of(slot.subject_id) is not None:
+                return "study_over", "your part in this study is over"
+            return None  # tickets come from the flow; a server-made ticket (tests, tools) is let in
+        if participant.ended:
+            return "study_over", "your part in this study is over"
+        if not self.screening_required(participant):
+            return None
+        result = participant.screening
+        if result is None:
+            return "screening_pending", "the browser checks have not finished yet; join again when they have"
+        if result.passed is None:
+            settings = self.ledger.study.screening_settings
+            with participant.lock:
+                scene_data = {k: dict(v) for k, v in participant.scene_data.items()}
+            info = ScreeningInfo(
+                subject_id=participant.subject_id, recruitment=self.ledger.recruitment_of(participant.subject_id),
+                browser=result.browser, device=result.device or "desktop", user_agent=participant.user_agent,
+                rtt_ms=result.rtt_ms, scene_data=scene_data, report=dict(participant.screening_report or {}),
+            )
+            result = run_callback(settings, result, info)
+            self.screened(participant, result)
+        if result.passed is False:
+            return "study_over", "your part in this study is over"
+        return None
+
+    # ------------------------------------------------------------------ screening
+
+    def screening_required(self, participant: Participant) -> bool:
+        return self.ledger.study.screening_settings.enabled and not participant.bot
+
+    def screening_request(self, participant: Participant) -> dict[str, Any] | None:
+        """The ``screening`` event for a participant not screened yet (None: nothing to check)."""
+        if participant.ended or not self.screening_required(participant):
+            return None
+        if participant.screening is None:
+            record = self.ledger.get(participant.subject_id)
+            kept = record.screening if record is not None else None
+            if isinstance(kept, dict) and kept.get("passed") is True:
+                participant.screening = ScreeningResult(**{k: v for k, v in kept.items() if k in ScreeningResult.__dataclass_fields__})
+        if participant.screening is not None:
+            return None
+        settings = self.ledger.study.screening_settings
+        try:
+            servers = list(self.signaling.signaling.ice_servers(participant.subject_id)) if settings.turn else []
+        except Exception:
+            logger.exception("ice_servers_provider failed for the screening of %s", participant.subject_id)
+            servers = []
+        checks = settings.client_checks(servers)
+        if settings.turn and not checks["turn"]:
+            logger.info("screening of %s: no TURN server to test through; the TURN check is skipped", participant.subject_id)
+        participant.screening_checks = checks
+        return checks
+
+    def screened(self, participant: Participant, result: ScreeningResult) -> None:
+        """Keep the result; a failure ends the study with excluded:screening."""
+        participant.screening = result
+        self.ledger.note_screening(participant.subject_id, result.to_json())
+        if result.passed is False:
+            scene = participant.stager.current_scene
+            self.end_study(participant.subject_id, OutcomeReport(
+                "excluded", "screening", " ".join(result.problems) or "screening failed", scene_id=scene.scene_id))
+
+    def finish_at_last_scene(self, participant: Participant) -> None:
+        """The participant reached the last scene: ``completed`` if signaling saw them finish
+        every game of their path, else the outcome their games say (never the client's word)."""
+        stager = participant.stager
+        slots = [
+            Slot(participant.subject_id, scene.scene_id, visit)
+            for visit, scene in enumerate(stager.scenes[: stager.current_scene_index])
+            if isinstance(scene, P2PGymScene)
+        ]
+        states = self.signaling.signaling.slot_states(slots)
+        last = stager.current_scene
+        redirect = None
+        if isinstance(last, EndScene) and last.url:
+            redirect = literal_url(last.url)
+            if last.append_subject_id:
+                redirect += ("&" if "?" in redirect else "?") + "subject_id={subject_id}"
+        code = last.completion_code if isinstance(last, CompletionCodeScene) else None
+        report = OutcomeReport("completed", fallback_redirect=redirect, fallback_code=code, scene_id=last.scene_id)
+        for slot in slots:
+            state = states.get(slot)
+            if state is None:
+                report = OutcomeReport("error", "game_not_finished", f"scene {slot.scene_id}: no game was played", scene_id=slot.scene_id)
+                break
+            game_id, seat = state
+            if seat == "finished":
+                continue
+            outcome, reason = {
+                "ended": ("partner_left", "left"),
+                "dropped": ("connection_failed", "server"),
+                "left": ("excluded", "left"),
+            }.get(seat, ("error", "game_not_finished"))
+            report = OutcomeReport(outcome, reason, f"scene {slot.scene_id}: seat {seat} in game {game_id}",
+                                   scene_id=slot.scene_id, game_id=game_id, server_seat=seat)
+            break
+        self.end_study(participant.subject_id, report)
+
 
 class ParticipantNamespace(flask_socketio.Namespace):
     """The default namespace: connect with ``auth={"subject_id": ...}``; see docs/server.md."""
@@ -141,6 +326,7 @@ class ParticipantNamespace(flask_socketio.Namespace):
         self.admits_new: Callable[[], bool] = lambda: True
         """False while recruitment is closed (research console): a subject the server has not
         seen yet is refused with ``study_full``; participants already in go on."""
+        flow.bind_emitter(lambda event, payload, sid: self.socketio.emit(event, payload, to=sid, namespace=self.namespace))
 
     def _sid(self) -> str:
         return flask.request.sid  # type: ignore[attr-defined]
@@ -166,15 +352,37 @@ class ParticipantNamespace(flask_socketio.Namespace):
         problem = identifier_problem(subject_id)
         if problem is not None:
             raise ConnectionRefusedError(f"subject id {subject_id!r} is not a plain identifier: {problem}", {"code": "invalid_subject_id"})
-        if not self.flow.known(subject_id) and not self.admits_new():
-            logger.info("participant %s refused: recruitment is closed", subject_id)
-            raise ConnectionRefusedError("This study is not taking new participants.", {"code": "study_full"})
+        settings = self.flow.ledger.study.recruitment_settings
+        given = auth.get("recruitment") if isinstance(auth, dict) and isinstance(auth.get("recruitment"), dict) else {}
+        recruitment = {**pick_recruitment(settings, flask.request.args), **pick_recruitment(settings, given)}
         try:
+            ledger = self.flow.ledger
+            known = ledger.get(subject_id) is not None
+            record = ledger.arrive(subject_id, recruitment, flask.request.headers.get("User-Agent"))
+            if not known and not (ledger.recruitment_open and self.admits_new()):
+                # Recruitment is closed (the research console): a new arrival ends at once, with
+                # the study_full page (and its code), not a refused connection.
+                record.outcome, _ = ledger.end(subject_id, OutcomeReport(
+                    "study_full", "closed", "recruitment was closed when the participant arrived"))
             participant = self.flow.participant(subject_id)
             with participant.lock:
                 old_sid, participant.sid = participant.sid, sid
                 self._by_sid[sid] = participant
-                if not participant.started:
+                participant.user_agent = flask.request.headers.get("User-Agent") or participant.user_agent
+                # A Python peer says so; it is not screened (it cannot lie its way to a code: the
+                # server decides `completed`, and screening only protects the participant's own game).
+                participant.bot = isinstance(auth, dict) and auth.get("client") == "python-peer"
+                if record.outcome is not None:
+                    participant.ended = True
+                self.emit("participant", {"subject_id": subject_id, "recruitment": record.recruitment}, room=sid)
+                checks = self.flow.screening_request(participant)
+                if checks is not None:
+                    self.emit("screening", checks, room=sid)
+                if participant.ended:
+                    outcome = record.outcome or self.flow.ledger.outcome_of(subject_id)
+                    if outcome is not None:
+                        self.flow.show_outcome(subject_id, outcome, sid)
+                elif not participant.started:
                     participant.started = True
                     participant.stager.start(self.socketio, room=sid)
                     self.flow.export_metadata(participant)
@@ -183,7 +391,8 @@ class ParticipantNamespace(flask_socketio.Namespace):
         except Exception:
             logger.exception("starting the flow of %s failed", subject_id)
             raise ConnectionRefusedError("internal server error", {"code": "internal"}) from None
-        logger.info("participant %s connected (%s) at scene %s", subject_id, sid, participant.stager.current_scene.scene_id)
+        logger.info("participant %s connected (%s) at scene %s%s", subject_id, sid, participant.stager.current_scene.scene_id,
+                    " (study over)" if participant.ended else "")
         if old_sid is not None and old_sid != sid:
             self._by_sid.pop(old_sid, None)
             self.emit("superseded", {"message": "this experiment was opened in another tab or window"}, room=old_sid)
@@ -214,6 +423,8 @@ class ParticipantNamespace(flask_socketio.Namespace):
         data = args[0] if args else None
         expected = data.get("scene_id") if isinstance(data, dict) else None
         with participant.lock:
+            if participant.ended and not participant.at_last_scene:
+                return self._error("advance_scene", "study_over", "advance_scene: your part in this study is over")
             current = participant.stager.current_scene
             if expected is not None and expected != current.scene_id:
                 return self._error("advance_scene", "stale_scene", f"advance_scene: the current scene is {current.scene_id!r}, not {expected!r}")
@@ -222,6 +433,8 @@ class ParticipantNamespace(flask_socketio.Namespace):
             participant.stager.advance(self.socketio, room=self._sid())
             self.flow.export_metadata(participant)
             scene_id = participant.stager.current_scene.scene_id
+            if participant.at_last_scene:
+                self.flow.finish_at_last_scene(participant)
         logger.info("participant %s advanced to scene %s", participant.subject_id, scene_id)
         return {"ok": True, "scene_id": scene_id}
 
@@ -246,6 +459,8 @@ class ParticipantNamespace(flask_socketio.Namespace):
             return self._error(event, "unknown_scene", f"{event}: {scene_id!r} is not a scene of this experiment")
         if len(data["data"]) > MAX_DATA_KEYS:
             return self._error(event, "oversized", f"{event}: at most {MAX_DATA_KEYS} elements")
+        with participant.lock:
+            participant.scene_data[scene_id] = data["data"]
         if not self.flow.save_scene_data:
             return {"ok": True, "saved": False}
         document = {
@@ -254,6 +469,7 @@ class ParticipantNamespace(flask_socketio.Namespace):
             "received_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "data": data["data"],
             "globals": data.get("interactiveGymGlobals") if isinstance(data.get("interactiveGymGlobals"), dict) else {},
+            "recruitment": self.flow.ledger.recruitment_of(participant.subject_id),
         }
         try:
             self.flow.save_scene_data_document(participant, scene_id, document)
@@ -261,3 +477,69 @@ class ParticipantNamespace(flask_socketio.Namespace):
             logger.exception("saving scene data of %s failed", participant.subject_id)
             return self._error(event, "not_saved", f"{event}: the data could not be saved ({type(exc).__name__})")
         return {"ok": True, "saved": True}
+
+    def on_study_outcome(self, *args: Any) -> dict[str, Any]:
+        """The page reports how the study ends for this participant (``CLIENT_OUTCOMES`` only).
+
+        Payload ``{outcome, reason?, detail?, game_id?}``; the ack is ``{ok, recorded, page}``
+        where ``page`` is the outcome that stands (maybe an earlier one) as ``study_end`` shows it.
+        """
+        event = "study_outcome"
+        participant = self._current(event)
+        if isinstance(participant, dict):
+            return participant
+        data = args[0] if args else None
+        if not isinstance(data, dict) or not isinstance(data.get("outcome"), str):
+            return self._error(event, "malformed", f"{event}: expected {{outcome, reason?, detail?, game_id?}}")
+        detail = data.get("detail")
+        game_id = data.get("game_id")
+        if game_id is not None and identifier_problem(game_id) is not None:
+            return self._error(event, "malformed", f"{event}: game_id {game_id!r} is not a plain identifier")
+        scene = participant.stager.current_scene
+        seat = None
+        if isinstance(scene, P2PGymScene):
+            slot = Slot(participant.subject_id, scene.scene_id, participant.stager.current_scene_index)
+            state = self.flow.signaling.signaling.slot_states([slot])[slot]
+            if state is not None and (game_id is None or state[0] == game_id):
+                game_id, seat = state
+        report = OutcomeReport(
+            outcome=data["outcome"], reason=data.get("reason"),
+            detail=detail[:1000] if isinstance(detail, str) else None,
+            scene_id=scene.scene_id, game_id=game_id, reported_by="client", server_seat=seat,
+        )
+        try:
+            outcome, created = self.flow.end_study(participant.subject_id, report)
+        except OutcomeRefused as exc:
+            return self._error(event, exc.code, f"{event}: {exc}")
+        return {"ok": True, "recorded": created, "page": self.flow.ledger.page(participant.subject_id, outcome)}
+
+    def on_screening_report(self, *args: Any) -> dict[str, Any]:
+        """The page's screening measurements (answer to ``screening``); ack ``{ok, passed}``
+        (``passed`` None: the researcher's check runs when the participant first asks for a seat)."""
+        event = "screening_report"
+        participant = self._current(event)
+        if isinstance(participant, dict):
+            return participant
+        data = args[0] if args else None
+        if not isinstance(data, dict):
+            return self._error(event, "malformed", f"{event}: expected the report object")
+        checks = participant.screening_checks
+        if participant.ended or checks is None:
+            return self._error(event, "not_screening", f"{event}: no screening is pending for this participant")
+        if participant.screening is not None:
+            return {"ok": True, "passed": participant.screening.passed}
+        settings = self.flow.ledger.study.screening_settings
+        result = judge_report(settings, checks, data, participant.user_agent)
+        participant.screening_report = {k: data.get(k) for k in ("webrtc", "turn", "rtt_ms", "ua_mobile", "touch_points", "screen")}
+        self.flow.screened(participant, result)
+        logger.info("participant %s screening: %s%s", participant.subject_id,
+                    {True: "passed", False: "failed", None: "passed the built-in checks"}[result.passed],
+                    f" ({' '.join(result.problems)})" if result.problems else "")
+        return {"ok": True, "passed": result.passed}
+
+    def on_p2p_ping(self, *args: Any) -> dict[str, Any]:
+        """A round trip for the page's RTT measurements (screening, and during play)."""
+        participant = self._current("p2p_ping")
+        if isinstance(participant, dict):
+            return participant
+        return {"ok": True}

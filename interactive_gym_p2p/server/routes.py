@@ -6,6 +6,8 @@ page's configuration as JSON and loads ``static/js/client.js``, which does every
 
 from __future__ import annotations
 
+import html
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ import flask
 from werkzeug.exceptions import NotFound
 
 from .. import resources
+from ..participants.recruitment import RecruitmentSettings
 from ..validation.ids import identifier_problem
 from ..wheelhouse import FILES_URL as WHEELHOUSE_FILES_URL
 from ..wheelhouse import INDEX_URL as WHEELHOUSE_INDEX_URL
@@ -36,6 +39,7 @@ class PageSettings:
     assets_dir: Path | None
     scene_asset_files: Mapping[str, Path] = field(default_factory=dict)
     """``<sha256-16>/<name>`` -> file: what the P2P scenes' asset specs name (scene_assets.py)."""
+    recruitment: RecruitmentSettings = field(default_factory=RecruitmentSettings)
 
 
 # Browsers refuse module scripts and streaming wasm compiles with a wrong type, and the
@@ -57,18 +61,42 @@ def _bad_subject(value: object, problem: str) -> flask.Response:
     return flask.Response(text, status=400, mimetype="text/plain")
 
 
+def _missing_id(param: str) -> flask.Response:
+    text = (
+        "<!doctype html><meta charset=utf-8><title>Link incomplete</title>"
+        "<main style='font-family:system-ui;max-width:40rem;margin:3rem auto'>"
+        "<h1>This study link is incomplete</h1>"
+        f"<p>The link does not carry your participant id (<code>{html.escape(param)}</code>). "
+        "Please open the study again from the site you were recruited on (for example Prolific).</p></main>"
+    )
+    return flask.Response(text, status=400, mimetype="text/html")
+
+
 def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]]) -> flask.Blueprint:
     bp = flask.Blueprint("p2p_participant", __name__)
 
     @bp.get("/")
     def index() -> Any:
-        subject_id = flask.request.args.get("subject_id")
+        # The participant id: ?subject_id=, else the recruiter's id parameter (PROLIFIC_PID),
+        # else a fresh random one (unless the study requires a recruiter id).
+        args = flask.request.args
+        settings = page.recruitment
+        subject_id = args.get("subject_id")
+        if subject_id is None and settings.id_param:
+            subject_id = args.get(settings.id_param)
         if subject_id is None:
+            if settings.require_id:
+                return _missing_id(settings.id_param or "subject_id")
             subject_id = uuid.uuid4().hex
         problem = identifier_problem(subject_id)
         if problem is not None:
             return _bad_subject(subject_id, problem)
-        return flask.redirect(flask.url_for("p2p_participant.participant", subject_id=subject_id))
+        # Every other parameter goes along (recruitment ids, autoadvance): the page reads them.
+        rest = [(k, v) for k, v in args.items(multi=True) if k != "subject_id"]
+        target = flask.url_for("p2p_participant.participant", subject_id=subject_id)
+        if rest:
+            target += "?" + urllib.parse.urlencode(rest)
+        return flask.redirect(target)
 
     @bp.get("/<subject_id>")
     def participant(subject_id: str) -> Any:
@@ -86,6 +114,7 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
             "pyodide_index_url": page.pyodide.index_url,
             # micropip's only package index when the server has a wheelhouse (else micropip's default).
             "wheelhouse_url": None if page.pyodide.wheelhouse is None else WHEELHOUSE_INDEX_URL,
+            "recruitment_params": list(page.recruitment.params),
         }
         response = flask.make_response(flask.render_template("participant.html", config=config))
         response.headers["Cache-Control"] = "no-store"

@@ -32,6 +32,7 @@ from .records import (
     SeatState,
     Slot,
     SlotGame,
+    SlotOutcome,
     Waiter,
 )
 from .step import Step, utc_now
@@ -394,6 +395,12 @@ class Signaling(Matching):
         self.store.set_slot_game(seat.slot, SlotGame(game.game_id, state))
         if state is SeatState.DROPPED:
             self.store.remove_from_group(seat.slot.subject_id)
+        if state is SeatState.DROPPED and not seat.bot:
+            step.result.outcomes.append(SlotOutcome(
+                seat.slot, "connection_failed", "server",
+                f"signaling connection lost for longer than the reconnect grace period in game {game.game_id}",
+                game.game_id,
+            ))
         if state is not SeatState.FINISHED:
             rules = self.rules[game.scene_id]
             remaining = game.live_seats()
@@ -666,6 +673,23 @@ class Signaling(Matching):
                         self._depart(step, game, seat, SeatState.DROPPED, "disconnected")
 
         return self._run(body)
+
+    # ------------------------------------------------------------------ reads for the participant flow
+
+    def slot_of(self, sid: str) -> Slot | None:
+        """The slot a signaling socket's ticket names (None: no such socket)."""
+        with self.store.transaction():
+            connection = self.store.get_connection(sid)
+            return None if connection is None else connection.slot
+
+    def slot_states(self, slots: list[Slot]) -> dict[Slot, tuple[str, str] | None]:
+        """For each slot: (game id, seat state) of its game, or None when it never had one."""
+        with self.store.transaction():
+            out: dict[Slot, tuple[str, str] | None] = {}
+            for slot in slots:
+                record = self.store.get_slot_game(slot)
+                out[slot] = None if record is None else (record.game_id, record.state.value)
+            return out
 
     def stats(self) -> dict[str, int]:
         with self.store.transaction():

@@ -38,6 +38,7 @@ from .records import (
     SeatState,
     Slot,
     SlotGame,
+    SlotOutcome,
     Waiter,
 )
 from .step import Step
@@ -576,6 +577,10 @@ class Matching:
                 {"game_id": game.game_id, "requeued": again, "reason": failure.code, "message": message},
                 sid,
             )
+            if not again and not seat.bot:
+                # No partner left to try: the participant's study ends (docs/participants.md).
+                step.result.outcomes.append(SlotOutcome(
+                    seat.slot, "connection_failed", "peer", f"{failure.code}: {failure.detail}"[:300], game.game_id))
         self.store.put_game(game)
         self._close_if_done(step, game)
         step.decide({
@@ -652,17 +657,21 @@ class Matching:
         self.store.set_waiting(fill.room, [w for w in waiters if w.reserved != fill.fill_id])
         now = self._now()
         for w in members:
+            message = "no other participant could be matched with you, and no computer partner could be started"
             step.send(
                 "wait_timeout",
                 {
                     "scene_id": rules.scene_id,
                     "reason": "bot_unavailable",
-                    "message": "no other participant could be matched with you, and no computer partner could be started",
+                    "message": message,
                     "waited_s": round(now - w.since, 3),
                     "redirect_url": rules.timeout_redirect_url,
                 },
                 w.sid,
             )
+            if not w.bot:
+                step.result.outcomes.append(SlotOutcome(
+                    w.slot, "lobby_timeout", "bot_unavailable", message, None, rules.timeout_redirect_url))
         step.decide({
             "event": "bot_fill_failed",
             "scene_id": rules.scene_id,
@@ -773,6 +782,8 @@ class Matching:
             },
             waiter.sid,
         )
+        step.result.outcomes.append(SlotOutcome(
+            waiter.slot, "lobby_timeout", "group" if group else "no_match", message, None, rules.timeout_redirect_url))
         step.decide({
             "event": "timeout",
             "scene_id": rules.scene_id,

@@ -34,7 +34,7 @@ from .messages import (
     parse_relay,
     parse_signal,
 )
-from .records import GameEnd, GameInfo, Result, Slot, error_ack
+from .records import GameEnd, GameInfo, Result, Slot, SlotOutcome, error_ack
 from .tickets import SignalingTickets, TicketError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,13 @@ class GameHooks:
 
     on_game_created: Callable[[GameInfo], None] | None = None
     on_game_ended: Callable[[GameEnd], None] | None = None
+    on_outcome: Callable[[SlotOutcome], None] | None = None
+    """A participant's study ends (lobby timeout, seat dropped): the participant flow records it."""
+
+
+Admission = Callable[[Slot], "tuple[str, str] | None"]
+"""slot -> None (may join) or (error code, message): the participant flow refuses joins of a
+participant whose study has ended (or who has not passed screening)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,10 @@ class SignalingNamespace(flask_socketio.Namespace):
         sweep_interval_s: float = 0.2,
         namespace: str = NAMESPACE,
         matchmaking: MatchmakingServices = MatchmakingServices(),
+        admission: Admission | None = None,
     ) -> None:
         super().__init__(namespace)
+        self.admission = admission
         self.signaling = signaling
         self.tickets = tickets
         self.limits = limits
@@ -113,6 +122,8 @@ class SignalingNamespace(flask_socketio.Namespace):
             self._call_hook(self.hooks.on_game_created, info)
         for end in result.ended:
             self._call_hook(self.hooks.on_game_ended, end)
+        for outcome in result.outcomes:
+            self._call_hook(self.hooks.on_outcome, outcome)
         for sid in result.disconnect:
             self._close(sid)
         mm = self.matchmaking
@@ -176,7 +187,8 @@ class SignalingNamespace(flask_socketio.Namespace):
         try:
             hook(arg)
         except Exception:
-            logger.exception("hook %s failed for game %s", getattr(hook, "__name__", hook), getattr(arg, "game_id", "?"))
+            logger.exception("hook %s failed for %s", getattr(hook, "__name__", hook),
+                             getattr(arg, "game_id", None) or getattr(getattr(arg, "slot", None), "subject_id", "?"))
 
     def _close(self, sid: str) -> None:
         try:
@@ -268,7 +280,14 @@ class SignalingNamespace(flask_socketio.Namespace):
     def on_join(self, *args: Any) -> dict[str, Any]:
         def step(sid: str, payload: Any) -> Result | Refusal:
             refusal = parse_join(payload)
-            return refusal if refusal is not None else self.signaling.join(sid)
+            if refusal is not None:
+                return refusal
+            if self.admission is not None:
+                slot = self.signaling.slot_of(sid)
+                refused = None if slot is None else self.admission(slot)
+                if refused is not None:
+                    return Refusal(*refused)
+            return self.signaling.join(sid)
 
         return self._handle("join", "control", args, step)
 

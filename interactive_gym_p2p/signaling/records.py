@@ -273,6 +273,21 @@ class GameEnd:
 
 
 @dataclass(frozen=True)
+class SlotOutcome:
+    """A way out of the study that signaling decided for one participant (the server records
+    it as the participant's outcome: docs/participants.md)."""
+
+    slot: Slot
+    outcome: str
+    """``lobby_timeout`` (the waiting room timed out) or ``connection_failed`` (a seat dropped)."""
+    reason: str | None = None
+    detail: str | None = None
+    game_id: str | None = None
+    fallback_redirect: str | None = None
+    """Interactive Gym's redirect for this way out (the scene's waitroom_timeout_redirect_url)."""
+
+
+@dataclass(frozen=True)
 class Outbound:
     """One event to emit to one socket."""
 
@@ -298,6 +313,8 @@ class Result:
     """Completed games of a condition (``Completion``) for the durable ledger."""
     pings: list[str] = field(default_factory=list)
     """Sockets to measure the server RTT of now (they just started waiting)."""
+    outcomes: list[SlotOutcome] = field(default_factory=list)
+    """Participants whose study ends because of this step (hook ``on_outcome``)."""
 
 
 def error_ack(code: str, message: str) -> dict[str, Any]:

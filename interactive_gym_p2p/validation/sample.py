@@ -137,6 +137,7 @@ def make_game_exports(
                     "subject_id": subject_ids[p],
                     "player_index": p,
                     "peers": [{"player_index": q, "subject_id": subject_ids[q]} for q in range(n) if q != p],
+                    "recruitment": {},
                 },
                 "settings": {
                     "p2p": {"players": n, "fps": fps, "input_delay": 2, "max_rollback": 8},

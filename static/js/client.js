@@ -140,13 +140,27 @@ export async function installPackages(pyodide, packages, wheelhouseUrl = null, b
   }
 }
 
+/** The configured recruitment parameters present in the page's query string. */
+export function recruitmentFromQuery(query, names) {
+  const out = {};
+  for (const name of names) {
+    const value = query.get(name);
+    if (value !== null && value !== '') out[name] = value;
+  }
+  return out;
+}
+
 export function main(win = globalThis.window) {
   const doc = win.document;
   const config = JSON.parse(doc.getElementById('p2p-config').textContent);
   const diag = createDiag();
   win.p2p = diag;
   const ui = createDomUi(doc, win);
-  const autoAdvance = new URLSearchParams(win.location.search).get('autoadvance') === '1';
+  const query = new URLSearchParams(win.location.search);
+  const autoAdvance = query.get('autoadvance') === '1';
+  // Recruitment ids from the study link (Prolific's PROLIFIC_PID, STUDY_ID, SESSION_ID by
+  // default): the server keeps them with the participant's data (docs/participants.md).
+  config.recruitment = recruitmentFromQuery(query, config.recruitment_params ?? []);
   const flow = createClientFlow({
     config,
     diag,
@@ -157,6 +171,8 @@ export function main(win = globalThis.window) {
     fetch: win.fetch.bind(win),
     navigate: (url) => win.location.assign(url),
     visibility: createVisibilityTracker(doc, () => win.performance.now()),
+    RTCPeerConnection: win.RTCPeerConnection,
+    win,
   });
   const recordUncaught = (message) => {
     diag.errors.push({ code: 'uncaught', message: String(message) });

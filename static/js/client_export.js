@@ -4,8 +4,9 @@
 import { buildExport } from './validation.js';
 
 /** ids block of the export for this participant (game_ready gives every player's subject id,
- * which seats are bots, and the game's condition). */
-export function exportIds(gameReady, { sceneId, subjectId }) {
+ * which seats are bots, and the game's condition; the recruitment ids are this participant's,
+ * as the server stored them). */
+export function exportIds(gameReady, { sceneId, subjectId, recruitment = {} }) {
   const me = gameReady.player_index;
   const peers = (gameReady.players ?? [])
     .filter((p) => p.player_index !== me)
@@ -18,6 +19,7 @@ export function exportIds(gameReady, { sceneId, subjectId }) {
     subject_id: subjectId,
     player_index: me,
     peers,
+    recruitment: { ...recruitment },
   };
   // Present only when they apply: the game's condition; this seat being a bot's.
   if (typeof gameReady.condition === 'string') ids.condition = gameReady.condition;
@@ -29,11 +31,11 @@ export function exportIds(gameReady, { sceneId, subjectId }) {
 }
 
 /** The export document of a finished (or abandoned) game. */
-export function gameExport({ record, gameReady, sceneId, subjectId, partial, now }) {
+export function gameExport({ record, gameReady, sceneId, subjectId, recruitment, partial, now }) {
   const settings = gameReady.settings ?? {};
   return buildExport({
     record,
-    ids: exportIds(gameReady, { sceneId, subjectId }),
+    ids: exportIds(gameReady, { sceneId, subjectId, recruitment }),
     settings: { p2p: settings.p2p ?? {}, validation: settings.validation ?? {}, impairment: settings.impairment ?? null },
     partial,
     now,

@@ -3,6 +3,8 @@
 //   `/`    activate_scene -> static scene (header, body, Continue) or P2P scene
 //   `/p2p` join -> waiting ... -> game_ready -> (client_game.js) connect, play, game over
 //          -> export upload -> finished -> Continue
+//   every other way out -> (export upload) -> the outcome page (client_outcome.js): the page
+//          reports the outcome (`study_outcome`) or the server decides it (`study_end`)
 //
 // Everything the page needs is injected (sockets, the screens, the environment loader, the
 // game factory, the uploader, timers), so node tests drive it with fakes. The diagnostic
@@ -12,12 +14,15 @@ import { createGame as defaultCreateGame } from './client_game.js';
 import { createSocketSignaling } from './client_signaling.js';
 import { runProbe as defaultRunProbe } from './client_probe.js';
 import { gameExport, uploadStatus, sendPartialExport } from './client_export.js';
+import { createOutcomes } from './client_outcome.js';
+import { runScreening as defaultRunScreening } from './screening.js';
+import { createPlayChecks } from './play_checks.js';
 import { uploadExport as defaultUploadExport } from './validation.js';
 import { createReporter } from './telemetry.js';
 
 export const PHASES = Object.freeze([
   'connecting', 'scene', 'loading', 'waiting', 'peer_connecting', 'playing', 'episode_transition',
-  'uploading', 'done', 'partner_left', 'error',
+  'uploading', 'done', 'partner_left', 'error', 'ended',
 ]);
 
 const MAX_MESSAGES = 200;
@@ -46,6 +51,9 @@ export function createDiag() {
     render: null, // {frames, drawn, skipped, lastSkipReason, animating} of the game's renderer
     messages: [],
     errors: [],
+    outcome: null,
+    recruitment: {},
+    screening: null,
   };
 }
 
@@ -91,7 +99,10 @@ export function waitroomText(w, remainingS = w.remaining_s) {
  * @param {boolean} [o.autoAdvance]  click Continue by itself (tests: ?autoadvance=1)
  * @param {Function} [o.navigate]  (url) -> void
  * @param {object} [o.timers]      {setTimeout, clearTimeout}
- * @param {Function} [o.now]       ms clock for the waiting-room countdown
+ * @param {Function} [o.now]       ms clock for the waiting-room countdown and screening RTTs
+ * @param {Function} [o.runScreening]  screening.js runScreening (tests pass a fake)
+ * @param {Function} [o.RTCPeerConnection]  for the screening checks (default the global one)
+ * @param {object} [o.win]         window (screening's device hints)
  * @param {object} [o.visibility]  {hidden, hiddenS} of the page (telemetry.js createVisibilityTracker)
  * @param {number} [o.telemetryIntervalMs]  how often the game reports to the research console
  */
@@ -108,6 +119,70 @@ export function createClientFlow(o) {
   let root = null;
   let scene = null; // the current scene's payload
   let p2pScene = null; // per-P2P-scene state, see startP2PScene
+  let recruitment = { ...(config.recruitment ?? {}) }; // the server's copy replaces it ('participant')
+  const outcomes = createOutcomes({
+    emit: (event, payload, ack) => root.emit(event, payload, ack),
+    ui, diag, timers, navigate,
+    subjectId: () => config.subject_id,
+    onShown: () => setPhase('ended'),
+  });
+
+  /**
+   * End this participant's study with an outcome (client_outcome.js CLIENT_OUTCOMES):
+   * the server records it (the first final outcome wins) and answers with the page to show.
+   * Everything that ends a study on the page goes through here.
+   */
+  function endStudy(outcome, opts = {}) {
+    stopAdvance();
+    return outcomes.report(outcome, opts);
+  }
+
+  function stopAdvance() {
+    ui.advance(null);
+  }
+
+  // ------------------------------------------------------------------ screening
+
+  // The server asks for browser checks (`screening`) when the participant arrives; they run
+  // while the first pages are read, and the page joins a waiting room only after them.
+  let screening = null; // {promise, passed} while or after the checks run
+
+  function onScreening(checks) {
+    if (screening || !checks || typeof checks !== 'object') return;
+    diag.screening = { status: 'running', passed: null };
+    const run = o.runScreening ?? defaultRunScreening;
+    const promise = Promise.resolve()
+      .then(() => run(checks, {
+        RTCPeerConnection: o.RTCPeerConnection ?? globalThis.RTCPeerConnection,
+        ping: () => new Promise((resolve) => root.emit('p2p_ping', {}, resolve)),
+        timers, now, win: o.win,
+      }))
+      .catch((err) => ({ error: String(err?.message ?? err) }))
+      .then((report) => new Promise((resolve) => {
+        root.emit('screening_report', report, (ack) => {
+          const passed = ack?.ok ? ack.passed : null;
+          diag.screening = { status: passed === false ? 'failed' : 'done', passed, report };
+          resolve(passed);
+        });
+      }));
+    screening = { promise };
+  }
+
+  /** Resolves once screening is over (at once when none was asked for). */
+  function whenScreened() {
+    return screening ? screening.promise : Promise.resolve(true);
+  }
+
+  async function onStudyEnd(page) {
+    const s = p2pScene;
+    if (s) {
+      await settleP2PScene(s);
+      if (p2pScene === s) endP2PScene();
+    }
+    const type = scene?.scene_type;
+    const keepScene = page?.outcome === 'completed' && (type === 'EndScene' || type === 'CompletionCodeScene');
+    outcomes.show(page, { keepScene });
+  }
 
   function setPhase(phase) {
     diag.phase = phase;
@@ -159,6 +234,7 @@ export function createClientFlow(o) {
 
   function onActivate(payload) {
     if (!payload || typeof payload !== 'object') return;
+    if (outcomes.shown && outcomes.shown.outcome !== 'completed') return; // the study is over
     // After a reconnect of the `/` socket the server shows the current scene again: a P2P
     // scene in progress keeps its game (its own /p2p socket rejoins by itself).
     if (p2pScene && p2pScene.sceneId === payload.scene_id && payload.p2p) return;
@@ -192,7 +268,13 @@ export function createClientFlow(o) {
   }
 
   function onTerminate(payload) {
-    if (p2pScene && (!payload || payload.scene_id === p2pScene.sceneId)) endP2PScene();
+    const s = p2pScene;
+    if (!s || (payload && payload.scene_id !== s.sceneId)) return;
+    // The server left the scene for us (the study ended, the researcher stopped the game): a
+    // running game is left and its partial export sent, an export being saved is finished first.
+    const running = s.game && !s.over && s.gameReady;
+    if (running || (s.finishing && !s.uploadDone)) settleP2PScene(s).then(() => { if (p2pScene === s) endP2PScene(); });
+    else endP2PScene();
   }
 
   // ------------------------------------------------------------------ P2P scene
@@ -217,6 +299,7 @@ export function createClientFlow(o) {
       endedMessage: null, // set when the researcher ended the game
       probe: null, // a running matchmaking probe (client_probe.js)
       failureReported: null, // game id whose connection failure was reported
+      finishing: null, // finishGame's promise (export upload) once the game has ended
     };
     p2pScene = s;
     diag.gameId = null;
@@ -242,9 +325,14 @@ export function createClientFlow(o) {
     // Join first (the seat of a reload is held only for the reconnect grace), load in parallel.
     const socket = o.connect(sig.namespace ?? config.signaling_namespace ?? '/p2p', { auth: { ticket: sig.ticket } });
     s.socket = socket;
-    socket.on('connect', () => {
+    const join = () => {
       if (p2pScene !== s || s.over) return;
       socket.emit('join', {}, (ack) => onJoinAck(s, ack));
+    };
+    s.join = join;
+    socket.on('connect', () => {
+      if (screening) screening.promise.then(join);
+      else join();
     });
     socket.on('connect_error', (err) => {
       if (p2pScene !== s) return;
@@ -287,16 +375,26 @@ export function createClientFlow(o) {
   function onJoinAck(s, ack) {
     if (p2pScene !== s || !ack || ack.ok !== false) return;
     const code = ack.error?.code ?? 'join_refused';
+    if (code === 'screening_pending') {
+      // The checks had not reached the server yet (a reload during them): join once they have.
+      say('Checking your browser and connection...');
+      whenScreened().then(() => timers.setTimeout(() => s.join?.(), screening ? 0 : 1000));
+      return;
+    }
+    s.over = true;
+    stopCountdown(s);
+    ui.waitroom(null);
+    if (code === 'study_over') return; // the server's study_end shows the outcome
     const why = {
       seat_expired: 'You were away from the game for too long; it went on without you.',
       left_game: 'You left this game (the page was closed or reloaded during it), so it cannot go on.',
       game_over: 'This game is already over.',
     }[code] ?? `Could not join the game: ${ack.error?.message ?? code}`;
-    s.over = true;
-    stopCountdown(s);
-    ui.waitroom(null);
     fail(code, why);
-    showAdvance();
+    if (code === 'seat_expired') endStudy('connection_failed', { reason: 'server', detail: ack.error?.message });
+    else if (code === 'left_game') endStudy('excluded', { reason: 'left', detail: ack.error?.message });
+    else if (code === 'game_over') showAdvance(); // the server's check at the last scene says how it ended
+    else endStudy('error', { reason: 'join_refused', detail: `${code}: ${ack.error?.message ?? ''}` });
   }
 
   function onWaiting(s, w) {
@@ -327,7 +425,8 @@ export function createClientFlow(o) {
     if (!ev.requeued) {
       s.over = true;
       fail('connection_failed', ev.message || 'Could not connect to your partner. The game cannot take place.');
-      showAdvance();
+      // The server records connection_failed too (first one wins): the page shows its outcome.
+      endStudy('connection_failed', { reason: 'peer', detail: `${ev.reason ?? 'connection'}: ${ev.message ?? ''}`, gameId: ev.game_id });
       return;
     }
     // Back to the waiting room (never with the same partner): a new game_ready will come.
@@ -376,10 +475,8 @@ export function createClientFlow(o) {
     ui.waitroom(null);
     const message = w?.message || 'Not enough participants joined in time.';
     fail('wait_timeout', message);
-    if (w?.redirect_url) {
-      say('You will be redirected in a few seconds.');
-      timers.setTimeout(() => navigate(w.redirect_url), 3000);
-    }
+    // The server records the lobby_timeout outcome and sends study_end (with the scene's
+    // waitroom_timeout_redirect_url when the outcome map has no redirect of its own).
   }
 
   function onSuperseded(ev) {
@@ -405,8 +502,8 @@ export function createClientFlow(o) {
       // with the page, so this participant cannot take its seat back.
       s.over = true;
       s.socket.emit('leave', { game_id: g.game_id });
-      fail('rejoin_unsupported', 'The page was reloaded during the game, so the game cannot go on. Please continue with the experiment.');
-      showAdvance();
+      fail('rejoin_unsupported', 'The page was reloaded during the game, so the game cannot go on.');
+      endStudy('excluded', { reason: 'left', detail: 'the page was reloaded during the game', gameId: g.game_id });
       return;
     }
     s.gameReady = g;
@@ -433,7 +530,7 @@ export function createClientFlow(o) {
       fail('game_setup', `The game could not start: ${err?.message ?? err}`);
       s.socket.emit('leave', { game_id: g.game_id });
       s.over = true;
-      showAdvance();
+      endStudy('error', { reason: 'game_setup', detail: String(err?.message ?? err), gameId: g.game_id });
       return;
     }
     if (s.envError) {
@@ -474,6 +571,7 @@ export function createClientFlow(o) {
           }
           say(alone(s.gameReady) ? `The game is on! You are player ${diag.playerIndex + 1}.`
             : `Connected. The game is on! You are player ${diag.playerIndex + 1}.`);
+          startPlayChecks(s);
         }
         setPhase(phase);
       },
@@ -556,7 +654,7 @@ export function createClientFlow(o) {
       ended({ record, reason }) {
         if (!alive()) return;
         s.reporter?.stop(true); // the totals, while our seat is still live
-        finishGame(s, record, reason);
+        s.finishing = finishGame(s, record, reason);
       },
     };
   }
@@ -591,11 +689,15 @@ export function createClientFlow(o) {
     ui.game(false);
     report(s, 'connect_failed', { detail: message });
     if (s.gameReady) s.socket.emit('leave', { game_id: s.gameReady.game_id });
-    const text = code === 'connect_timeout' || code === 'ice_failed'
+    const connection = code === 'connect_timeout' || code === 'ice_failed';
+    const text = connection
       ? `Could not connect to your partner (${message}). The game cannot take place.`
       : `The game cannot take place: ${message}`;
     fail(code, text);
-    showAdvance();
+    const gameId = s.gameReady?.game_id ?? null;
+    if (connection) endStudy('connection_failed', { reason: 'peer', detail: `${code}: ${message}`, gameId });
+    else if (code === 'env_load') endStudy('error', { reason: 'env_load', detail: message, gameId });
+    else endStudy('error', { reason: /^[a-z][a-z0-9_]{0,31}$/.test(code ?? '') ? code : 'game_error', detail: message, gameId });
   }
 
   /** The environment (Pyodide, packages, the scene's Python code) did not load. The page says
@@ -617,16 +719,17 @@ export function createClientFlow(o) {
     } else {
       s.socket?.disconnect();
     }
+    stopCountdown(s);
     ui.waitroom(null);
     fail('env_load', ENV_LOAD_MESSAGE, { detail });
-    showAdvance();
+    endStudy('error', { reason: 'env_load', detail, gameId: s.gameReady?.game_id ?? null });
   }
 
   function connectionFailed(s, code, message) {
     if (s.over) return;
     s.over = true;
     fail(code, `Could not connect to your partner (${message}). The game cannot take place.`);
-    showAdvance();
+    endStudy('connection_failed', { reason: 'peer', detail: `${code}: ${message}`, gameId: s.gameReady?.game_id ?? null });
   }
 
   function onPeerLeft(s, ev) {
@@ -648,11 +751,73 @@ export function createClientFlow(o) {
     s.game?.abandon();
     if (!s.seatEnded) s.socket.emit('leave', { game_id: s.gameReady.game_id });
     ui.game(false);
-    say(diag.phase === 'peer_connecting'
+    const connecting = diag.phase === 'peer_connecting';
+    say(connecting
       ? 'Your partner gave up: the connection between you could not be made.'
       : 'Your partner left before the game started.');
     setPhase('partner_left');
-    showAdvance();
+    const gameId = s.gameReady.game_id;
+    if (connecting) endStudy('connection_failed', { reason: 'peer', detail: `player ${ev.player_index} gave up connecting`, gameId });
+    else endStudy('partner_left', { reason: ev.reason === 'disconnected' ? 'disconnected' : 'left', detail: `player ${ev.player_index} ${ev.reason}`, gameId });
+  }
+
+  // ------------------------------------------------------------------ in-play exclusion
+
+  /** Inactivity and slow-connection checks while the game runs (play_checks.js). */
+  function startPlayChecks(s) {
+    if (s.checks !== undefined) return;
+    const p = s.p2p.settings?.p2p ?? {};
+    const checks = createPlayChecks({
+      inactiveS: p.inactive_s ?? null, inactiveWarnS: p.inactive_warn_s ?? null,
+      maxRttMs: p.max_rtt_ms ?? null, maxRttForS: p.max_rtt_for_s ?? 10, startMs: now(),
+    });
+    s.checks = checks.enabled ? checks : null;
+    if (!s.checks) return;
+    const keys = new Set(Object.keys(s.p2p.gameplay?.action_mapping ?? {}));
+    const target = ui.keyboardTarget;
+    const onKey = (ev) => { if (keys.size === 0 || keys.has(ev?.key)) checks.input(now()); };
+    target?.addEventListener?.('keydown', onKey);
+    let timer = null;
+    s.stopChecks = () => {
+      target?.removeEventListener?.('keydown', onKey);
+      if (timer !== null) timers.clearTimeout(timer);
+      timer = null;
+      s.stopChecks = null;
+    };
+    const tick = () => {
+      timer = null;
+      if (p2pScene !== s || s.over) return;
+      if (checks.pinging && !checks.pingOut) {
+        checks.pingSent(now());
+        root.emit('p2p_ping', {}, () => checks.pingAnswered(now()));
+      }
+      const verdict = checks.check(now());
+      if (verdict?.exclude) {
+        s.stopChecks?.();
+        excludeFromGame(s, verdict.exclude, p.exclusion_policy ?? 'end');
+        return;
+      }
+      if (verdict?.warn) ui.status(`Are you still there? Press a key within ${verdict.warn.leftS} s, or the game ends for you.`);
+      else if (verdict?.unwarn) say('Thank you, the game goes on.');
+      timer = timers.setTimeout(tick, 1000);
+    };
+    timer = timers.setTimeout(tick, 1000);
+  }
+
+  /** The local participant is excluded: the session tells the peers (the game ends for them,
+   * or goes on with this seat's default action) and ends our game; finishGame reports it. */
+  function excludeFromGame(s, { reason, detail }, policy) {
+    s.exclusion = { reason, detail };
+    say(reason === 'inactive' ? 'No input came from you for too long: the game has ended for you.'
+      : 'Your connection to the study server was too slow for too long: the game has ended for you.');
+    const excluded = s.game?.session?.exclude?.({ reason, policy });
+    if (!excluded && !s.over) {
+      // No running session to end (it just ended): leave and report directly.
+      s.over = true;
+      s.game?.abandon();
+      if (s.gameReady && !s.seatEnded) s.socket.emit('leave', { game_id: s.gameReady.game_id });
+      endStudy('excluded', { reason, detail, gameId: s.gameReady?.game_id ?? null });
+    }
   }
 
   /** The researcher ended the game from the research console: the seat is over on the server. */
@@ -678,12 +843,13 @@ export function createClientFlow(o) {
     ui.game(false);
     say(s.endedMessage);
     setPhase('done');
-    showAdvance();
+    endStudy('error', { reason: 'researcher', detail: s.endedMessage, gameId: s.gameReady.game_id });
   }
 
   async function finishGame(s, record, reason) {
     if (s.over) return;
     s.over = true;
+    s.stopChecks?.();
     const g = s.gameReady;
     let finalPhase = s.partnerLeft && reason !== 'completed' ? 'partner_left' : 'done';
     const up = g.upload;
@@ -693,7 +859,7 @@ export function createClientFlow(o) {
       setPhase('uploading');
       let doc = null;
       try {
-        doc = gameExport({ record, gameReady: g, sceneId: s.sceneId, subjectId: config.subject_id });
+        doc = gameExport({ record, gameReady: g, sceneId: s.sceneId, subjectId: config.subject_id, recruitment });
       } catch (err) {
         diag.upload = { status: 'failed', attempts: 0, error: String(err?.message ?? err) };
         fail('export_build', `Could not save your data: ${err?.message ?? err}. Please tell the experimenter.`, { phase: null });
@@ -727,7 +893,52 @@ export function createClientFlow(o) {
       say(s.endedMessage);
     }
     setPhase(finalPhase);
-    showAdvance();
+    if (reason === 'completed') {
+      showAdvance();
+    } else if (s.endedMessage || reason === 'researcher') {
+      await endStudy('error', { reason: 'researcher', detail: s.endedMessage, gameId: g.game_id });
+    } else if (reason === 'excluded') {
+      // Excluded by this page (inactive, ping) or by the session itself (hidden too long).
+      const why = record?.exclusion?.reason ?? s.exclusion?.reason;
+      const plain = typeof why === 'string' && /^[a-z][a-z0-9_]{0,31}$/.test(why) ? why : 'excluded';
+      await endStudy('excluded', { reason: plain, detail: s.exclusion?.detail ?? `excluded at frame ${record?.exclusion?.frame ?? '?'}`, gameId: g.game_id });
+    } else if (reason === 'peer_excluded') {
+      await endStudy('partner_left', { reason: 'excluded', detail: 'a partner was excluded', gameId: g.game_id });
+    } else if (reason === 'disconnected' || reason === 'peer_ended' || s.partnerLeft) {
+      await endStudy('partner_left', { reason: reason === 'disconnected' ? 'disconnected' : 'left', detail: `game over: ${reason}`, gameId: g.game_id });
+    } else {
+      await endStudy('error', { reason: 'game_error', detail: `game over: ${reason}`, gameId: g.game_id });
+    }
+  }
+
+  /** Before the outcome page: a running game is left and its partial export sent; an export
+   * being uploaded is waited for. Resolves when the game's data is handled. */
+  function settleP2PScene(s) {
+    if (s.finishing) return s.finishing;
+    if (!s.game || s.over || !s.gameReady) return Promise.resolve();
+    s.finishing = abandonAndUpload(s);
+    return s.finishing;
+  }
+
+  async function abandonAndUpload(s) {
+    s.over = true;
+    const record = s.game.abandon();
+    ui.game(false);
+    if (!s.seatEnded) s.socket.emit('leave', { game_id: s.gameReady.game_id });
+    const up = s.gameReady.upload;
+    if (!record || !up?.url || !up?.token) return;
+    setPhase('uploading');
+    try {
+      const doc = gameExport({ record, gameReady: s.gameReady, sceneId: s.sceneId, subjectId: config.subject_id,
+        recruitment, partial: record.partial !== false });
+      await upload({ url: up.url, token: up.token, doc, onStatus: (step) => {
+        const u = uploadStatus(step);
+        diag.upload = { status: u.status, attempts: u.attempts, error: u.error };
+      } });
+    } catch (err) {
+      diag.upload = { status: 'failed', attempts: 0, error: String(err?.message ?? err) };
+    }
+    s.uploadDone = true;
   }
 
   function endP2PScene() {
@@ -737,6 +948,7 @@ export function createClientFlow(o) {
     stopCountdown(s);
     s.reporter?.stop(false);
     s.probe?.close();
+    s.stopChecks?.();
     if (s.game && !s.game.ended) s.game.abandon();
     s.socket?.disconnect?.();
     try { s.env?.destroy?.(); } catch { /* the interpreter may be gone with the page */ }
@@ -750,7 +962,17 @@ export function createClientFlow(o) {
     start() {
       setPhase('connecting');
       say('Connecting to the experiment...');
-      root = o.connect(config.participant_namespace ?? '/', { auth: { subject_id: config.subject_id } });
+      const auth = { subject_id: config.subject_id };
+      if (Object.keys(recruitment).length > 0) auth.recruitment = recruitment;
+      root = o.connect(config.participant_namespace ?? '/', { auth });
+      root.on('participant', (info) => {
+        if (info && typeof info.recruitment === 'object' && info.recruitment) {
+          recruitment = { ...info.recruitment };
+          diag.recruitment = { ...recruitment };
+        }
+      });
+      root.on('study_end', (page) => { onStudyEnd(page); });
+      root.on('screening', onScreening);
       root.on('activate_scene', onActivate);
       root.on('terminate_scene', onTerminate);
       root.on('superseded', onSuperseded);
@@ -779,13 +1001,16 @@ export function createClientFlow(o) {
       const up = s.gameReady.upload;
       if (!record || !up?.url || !up?.token) return { sent: false, reason: 'nothing to send' };
       try {
-        const doc = gameExport({ record, gameReady: s.gameReady, sceneId: s.sceneId, subjectId: config.subject_id, partial: record.partial !== false });
+        const doc = gameExport({ record, gameReady: s.gameReady, sceneId: s.sceneId, subjectId: config.subject_id, recruitment, partial: record.partial !== false });
         return sendPartialExport({ url: up.url, token: up.token, doc, fetch: o.fetch });
       } catch (err) {
         return { sent: false, reason: String(err?.message ?? err) };
       }
     },
+    /** End the study with an outcome (see endStudy above); resolves with the page shown. */
+    endStudy,
     get scene() { return scene; },
     get game() { return p2pScene?.game ?? null; },
+    get outcome() { return outcomes.shown; },
   };
 }

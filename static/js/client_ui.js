@@ -16,11 +16,23 @@ export function createDomUi(doc, win = doc.defaultView) {
   const statusText = $('statusText');
   const errorText = $('errorText');
   const button = $('advanceButton');
+  const outcome = {
+    panel: $('outcomePanel'), message: $('outcomeMessage'), detail: $('outcomeDetail'),
+    codeBox: $('outcomeCodeBox'), code: $('outcomeCode'), copy: $('outcomeCopy'), copied: $('outcomeCopied'),
+    next: $('outcomeNext'), redirect: $('outcomeRedirect'), subject: $('outcomeSubject'),
+  };
+  let onRedirect = null;
   let onClick = null;
   let hud = null;
   let canvas = null;
 
   button.addEventListener('click', () => onClick?.());
+  outcome.redirect?.addEventListener('click', () => onRedirect?.());
+  outcome.copy?.addEventListener('click', () => {
+    copyText(doc, win, outcome.code).then((ok) => {
+      outcome.copied.textContent = ok ? 'Copied.' : 'Select the code and copy it (Ctrl+C / Cmd+C).';
+    });
+  });
   button.classList.add('p2p-button');
   statusText.classList.add('p2p-banner');
   errorText.classList.add('p2p-banner', 'p2p-error');
@@ -85,6 +97,41 @@ export function createDomUi(doc, win = doc.defaultView) {
         return span;
       }));
     },
+    /**
+     * The outcome page (client_outcome.js): {keepScene, title, message, detail, next, code,
+     * redirectUrl, subjectId, onRedirect}; null hides it. Hides the game, waiting room and
+     * Continue: the study is over for this participant.
+     */
+    outcome(v) {
+      if (!outcome.panel) return;
+      if (!v) {
+        outcome.panel.hidden = true;
+        return;
+      }
+      game.hidden = true;
+      waitroom.hidden = true;
+      button.hidden = true;
+      onClick = null;
+      errorText.hidden = true;
+      statusText.textContent = '';
+      if (!v.keepScene) {
+        header.textContent = v.title ?? '';
+        subheader.textContent = '';
+        body.replaceChildren();
+      }
+      outcome.message.textContent = v.keepScene ? '' : v.message ?? '';
+      outcome.message.hidden = v.keepScene;
+      outcome.detail.textContent = v.detail ?? '';
+      outcome.detail.hidden = !v.detail;
+      outcome.code.textContent = v.code ?? '';
+      outcome.codeBox.hidden = !v.code;
+      outcome.copied.textContent = '';
+      outcome.next.textContent = v.next ?? '';
+      onRedirect = v.onRedirect ?? null;
+      outcome.redirect.hidden = !v.redirectUrl;
+      outcome.subject.textContent = v.subjectId ? `Your participant id: ${v.subjectId}` : '';
+      outcome.panel.hidden = false;
+    },
     /** Values of the scene's input elements by id (static scenes' element_ids). */
     collect(ids) {
       const out = {};
@@ -96,4 +143,26 @@ export function createDomUi(doc, win = doc.defaultView) {
       return out;
     },
   };
+}
+
+/** Copy the code element's text: the Clipboard API where allowed (https, localhost), else a
+ * selection and execCommand (plain-http LAN pages). Resolves true when copied. */
+async function copyText(doc, win, element) {
+  const text = element.textContent ?? '';
+  try {
+    if (win.navigator?.clipboard?.writeText && win.isSecureContext) {
+      await win.navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch { /* fall through to the selection */ }
+  try {
+    const range = doc.createRange();
+    range.selectNodeContents(element);
+    const selection = win.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    return doc.execCommand('copy');
+  } catch {
+    return false;
+  }
 }

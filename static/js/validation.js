@@ -140,6 +140,22 @@ function buildAiSeat(a, path) {
   return { player_index: int(need(a, 'player_index', path), `${path}.player_index`, 0, 255), agent_id: agent, policy, kind };
 }
 
+const RECRUITMENT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const RECRUITMENT_VALUE = /^[^\u0000-\u001f\u007f]{1,256}$/u;
+
+/** Recruitment ids (PROLIFIC_PID, ...): name -> non-empty text, keys in sorted order. */
+function buildRecruitment(r, path) {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) fail(path, 'must be an object of recruitment parameter -> value');
+  const out = {};
+  for (const name of Object.keys(r).sort()) {
+    if (!RECRUITMENT_NAME.test(name)) fail(`${path}.${name}`, 'is not a plain parameter name');
+    const v = r[name];
+    if (typeof v !== 'string' || !RECRUITMENT_VALUE.test(v)) fail(`${path}.${name}`, 'must be 1 to 256 characters without control characters');
+    out[name] = v;
+  }
+  return out;
+}
+
 function buildIds(ids) {
   const path = '$.ids';
   const playerIndex = int(need(ids, 'player_index', path), `${path}.player_index`, 0, 255);
@@ -162,6 +178,7 @@ function buildIds(ids) {
       return peer;
     }),
   };
+  out.recruitment = buildRecruitment(ids.recruitment ?? {}, `${path}.recruitment`);
   // Optional: present only when they apply (a scene with conditions; a bot's seat).
   if (ids.condition !== undefined && ids.condition !== null) out.condition = identifier(ids.condition, `${path}.condition`);
   if (botFlag(ids, path)) out.bot = true;
@@ -417,7 +434,7 @@ function buildTiming(timing, fallbackEnd) {
  * @param {object} args
  * @param {object} args.record    the session's record: {episodes, verified_frame, desyncs,
  *                                connection_events, stats, timing[, partial, hidden_intervals]}
- * @param {object} args.ids       {game_id, scene_id, subject_id, player_index, peers: [{player_index, subject_id}]}
+ * @param {object} args.ids       {game_id, scene_id, subject_id, player_index, peers: [{player_index, subject_id}], recruitment?: {name: value}}
  * @param {object} args.settings  {p2p, validation, impairment | null}
  * @param {boolean} [args.partial]  written before the game ended (default: record.partial ?? false)
  * @param {Date|number|string} [args.now]  end time when the record has no timing.ended_at

@@ -111,14 +111,17 @@ def test_console_watches_a_live_game_and_ends_it(game_server, chromium_available
         await page.fill("#endMessage", MESSAGE)
         await page.click("#endConfirm")
         await wait_console(page, "c.lastAction && c.lastAction.action === 'end' && c.lastAction.ok", 15, "end acknowledged")
-        ends = await asyncio.gather(*(p.wait("p.phase === 'done' && p.endedBy === 'researcher' && "
+        # Each leaves with its data, then its study ends with error:researcher (docs/participants.md).
+        ends = await asyncio.gather(*(p.wait("p.phase === 'ended' && p.endedBy === 'researcher' && p.outcome && "
                                              "['uploaded', 'failed'].includes(p.upload.status)", 60, "ended by the researcher")
                                       for p in pair))
         for snap in ends:
             p2p = snap["p2p"]
             assert p2p["upload"]["status"] == "uploaded", p2p["upload"]
             assert MESSAGE in p2p["messages"], p2p["messages"][-5:]
-            assert await pair[0].page.locator("#advanceButton").is_visible()
+            assert (p2p["outcome"]["outcome"], p2p["outcome"]["reason"]) == ("error", "researcher"), p2p["outcome"]
+        assert "stopped this game" in await pair[0].page.inner_text("#outcomeMessage")
+        assert not await pair[0].page.locator("#advanceButton").is_visible()
         await wait_console(page, f"c.state.games.length === 0 && c.state.finished.some((f) => f.game_id === {json.dumps(game_id)})",
                            15, "the game listed as finished")
         finished_row = page.locator(f'#finished tbody tr[data-game-id="{game_id}"]')
@@ -132,8 +135,8 @@ def test_console_watches_a_live_game_and_ends_it(game_server, chromium_available
                            "recruitment closed")
         assert "CLOSED" in await page.inner_text("#recruitmentState")
         late = await open_participant(session, server.url, 3, "console-latecomer")
-        snap = await late.wait("p.errors.some((e) => e.code === 'study_full')", 30, "study_full", allow_error=True)
-        assert any("not taking new participants" in e["message"] for e in snap["p2p"]["errors"]), snap["p2p"]["errors"]
+        snap = await late.wait("p.phase === 'ended' && p.outcome && p.outcome.outcome === 'study_full'", 30, "study_full")
+        assert "not taking new participants" in await late.page.inner_text("#outcomeMessage")
 
     async def scenario() -> None:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:

@@ -186,10 +186,11 @@ def test_impaired_link_rolls_back_and_agrees(game_server, chromium_available, ar
 
 
 def test_partner_closes_tab_mid_game(game_server, chromium_available, artifacts_dir, request):
-    server = game_server(demo_kwargs(ice_transport_policy="relay"))
+    # Prolific parameters in, the partner_left code out (docs/participants.md).
+    server = game_server(demo_kwargs(ice_transport_policy="relay"), study={"codes": {"partner_left": "PL-E2E", "completed": "C-E2E"}})
 
     async def body(session: BrowserSession) -> None:
-        stay, leave = await start_pair(session, server, "leave")
+        stay, leave = await start_pair(session, server, "leave", prolific=True)
         keys = asyncio.gather(stay.press_keys_while_playing(KEYS[0], timeout_s=GAME_TIMEOUT_S),
                               leave.press_keys_while_playing(KEYS[1], timeout_s=GAME_TIMEOUT_S),
                               return_exceptions=True)
@@ -197,12 +198,23 @@ def test_partner_closes_tab_mid_game(game_server, chromium_available, artifacts_
         await stay.wait(f"p.confirmedFrame >= {MAX_STEPS // 2}", GAME_TIMEOUT_S, "half of episode 0 confirmed")
         leaver = (await snapshot(leave.page))["p2p"]["playerIndex"]
         await leave.page.close()
-        snap = await stay.wait("['partner_left', 'done'].includes(p.phase) && p.upload && "
-                               "['uploaded', 'failed', 'disabled'].includes(p.upload.status)",
-                               60, "partner left and export handled")
+        snap = await stay.wait("p.phase === 'ended' && p.outcome", 60, "partner left, export handled, outcome page")
         results = await keys
         assert not isinstance(results[0], BaseException), f"remaining participant's input: {results[0]!r}"
         check_partner_left(server, snap["p2p"], leaver)
+        p = snap["p2p"]
+        assert (p["outcome"]["outcome"], p["outcome"]["code"]) == ("partner_left", "PL-E2E"), p["outcome"]
+        assert "partner_left" in [e["phase"] for e in snap["phases"]], snap["phases"]
+        # What the participant sees: the code (with its copy button), no game canvas.
+        assert await stay.page.inner_text("#outcomeCode") == "PL-E2E"
+        assert await stay.page.is_visible("#outcomeCopy") and not await stay.page.is_visible("#gameCanvas")
+        record = server.participant("leave-a")  # start_pair's first page stays
+        assert record["recruitment"] == {"PROLIFIC_PID": record["subject_id"], "STUDY_ID": "study-e2e",
+                                         "SESSION_ID": f"session-{record['subject_id']}"}
+        assert (record["outcome"]["outcome"], record["outcome"]["code"], record["outcome"]["game_id"]) == (
+            "partner_left", "PL-E2E", p["gameId"])
+        export = read_json(server.game_dir(p["gameId"]) / f"player-{p['playerIndex']}.json")
+        assert export["ids"]["recruitment"] == record["recruitment"]
 
     run_in_browser(request, artifacts_dir, body)
 

@@ -174,7 +174,9 @@ def test_pip_only_install_fetches_pyodide_once_and_two_participants_play(install
         game_ids = {s["p2p"]["gameId"] for s in snaps}
         assert len(game_ids) == 1 and None not in game_ids
         for s in snaps:
-            assert s["p2p"]["phase"] == "scene" and s["p2p"]["sceneType"] == "EndScene", s["p2p"]["phase"]
+            # The end scene, with the server's `completed` outcome on it (docs/participants.md).
+            assert s["p2p"]["phase"] == "ended" and s["p2p"]["sceneType"] == "EndScene", s["p2p"]["phase"]
+            assert s["p2p"]["outcome"]["outcome"] == "completed", s["p2p"]["outcome"]
             assert s["p2p"]["upload"]["status"] == "uploaded", s["p2p"]["upload"]
         games = demo.data / "exports" / "games" / game_ids.pop()
         wait_for_files([games / "player-0.json", games / "player-1.json", games / "comparison.json"], 20, "exports")
@@ -205,17 +207,27 @@ def test_a_page_whose_pyodide_cannot_load_says_so_plainly(install: Install, chro
             person = await open_participant(session, demo.url, 0, "noload")
             await person.wait("p.phase === 'scene' && p.sceneType === 'StartScene'", LOAD_TIMEOUT_S, "start scene")
             await person.page.click("#advanceButton")
-            snap = await person.wait("p.phase === 'error'", LOAD_TIMEOUT_S, "the load error", allow_error=True)
+            # The plain message, then the study ends with the `error` outcome (its page).
+            await person.page.wait_for_function("() => window.p2p && window.p2p.phase === 'ended'",
+                                                timeout=LOAD_TIMEOUT_S * 1000, polling=100)
+            snap = await snapshot(person.page)
             shown = await person.page.evaluate(
-                "() => ({error: document.getElementById('errorText').textContent,"
-                " status: document.getElementById('statusText').textContent,"
+                "() => ({text: document.body.innerText,"
+                " message: document.getElementById('outcomeMessage').textContent,"
                 " button: !document.getElementById('advanceButton').hidden})")
             return {"snap": snap, "shown": shown}
 
         seen = run_in_browser(request, artifacts_dir, body)
-        assert seen["shown"] == {"error": ENV_LOAD_MESSAGE, "status": "", "button": True}, seen["shown"]
+        assert seen["snap"]["p2p"]["outcome"]["outcome"] == "error", seen["snap"]["p2p"]["outcome"]
+        assert "could not be loaded in your browser" in seen["shown"]["message"], seen["shown"]
+        assert "pyodide.mjs" not in seen["shown"]["text"] and "dynamically imported" not in seen["shown"]["text"], seen["shown"]
+        assert seen["shown"]["button"] is False
+        assert "error" in [e["phase"] for e in seen["snap"]["phases"]], "the plain message came first"
         (error,) = [e for e in seen["snap"]["p2p"]["errors"] if e["code"] == "env_load"]
         assert "pyodide.mjs" in error["detail"] and error["message"] == ENV_LOAD_MESSAGE, error
+        # The server's outcome record keeps the technical reason for the researcher.
+        outcome = read_json(demo.data / "participants" / "noload" / "outcome.json")
+        assert (outcome["outcome"], outcome["reason"]) == ("error", "env_load") and "pyodide.mjs" in outcome["detail"], outcome
         wait_until(lambda: "env_load_failed" in demo.log(), 10, "the server's record of the failure")
         assert "pyodide.mjs" in next(line for line in demo.log().splitlines() if "env_load_failed" in line)
     finally:

@@ -9,11 +9,12 @@ import { createClientFlow, createDiag, waitroomText, PHASES, ENV_LOAD_MESSAGE } 
 import { schemaChecker } from './support/export_schema.mjs';
 import {
   fakeConnector, fakeUi, fakeGameFactory, manualTimers, CONFIG, p2pScene, gameReady, sampleRecord, settle,
+  answerOutcome, outcomePage,
 } from './support/client_fakes.mjs';
 
 const check = schemaChecker(JSON.parse(readFileSync(new URL('../../interactive_gym_p2p/validation/export.schema.json', import.meta.url), 'utf8')));
 
-function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, uploadExport, fetch } = {}) {
+function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, uploadExport, fetch, config = CONFIG, runScreening } = {}) {
   const connect = fakeConnector();
   const ui = fakeUi();
   const diag = createDiag();
@@ -22,7 +23,7 @@ function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, up
   const uploads = [];
   const navigations = [];
   const flow = createClientFlow({
-    config: CONFIG, diag, ui, connect, createGame, timers, now: timers.now, autoAdvance,
+    config, diag, ui, connect, createGame, timers, now: timers.now, autoAdvance,
     loadEnv: async () => { if (envError) throw envError; return env; },
     uploadExport: uploadExport ?? (async (args) => {
       uploads.push(args);
@@ -31,6 +32,7 @@ function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, up
       return { ok: true, outcome: 'stored', attempts: 1 };
     }),
     fetch,
+    runScreening,
     navigate: (url) => navigations.push(url),
     log: { warn() {}, info() {}, error() {} },
   });
@@ -52,7 +54,8 @@ async function enterGame(t, { env } = {}) {
 test('the diagnostic object starts in Contract A shape', () => {
   const d = createDiag();
   assert.deepEqual(Object.keys(d), ['phase', 'sceneId', 'sceneType', 'gameId', 'playerIndex', 'numPlayers', 'path',
-    'frame', 'confirmedFrame', 'verifiedFrame', 'episode', 'upload', 'gameOver', 'endedBy', 'render', 'messages', 'errors']);
+    'frame', 'confirmedFrame', 'verifiedFrame', 'episode', 'upload', 'gameOver', 'endedBy', 'render', 'messages', 'errors',
+    'outcome', 'recruitment', 'screening']);
   assert.equal(d.phase, 'connecting');
   assert.deepEqual(d.upload, { status: 'idle', attempts: 0, error: null });
   assert.ok(PHASES.includes('partner_left') && PHASES.includes('episode_transition'));
@@ -157,7 +160,7 @@ test('P2P scene: join at once, load, wait with a countdown, then connect, play a
   const up = t.uploads[0];
   assert.equal(up.url, '/p2p/exports/g1/0');
   assert.equal(up.token, 'TOKEN');
-  assert.deepEqual(up.doc.ids, { game_id: 'g1', scene_id: 'game', subject_id: 'alice', player_index: 0, peers: [{ player_index: 1, subject_id: 'bob' }] });
+  assert.deepEqual(up.doc.ids, { game_id: 'g1', scene_id: 'game', subject_id: 'alice', player_index: 0, peers: [{ player_index: 1, subject_id: 'bob' }], recruitment: {} });
   assert.equal(up.doc.partial, false);
   assert.deepEqual(up.doc.settings, p2pScene().p2p.settings);
   assert.deepEqual(check(up.doc), [], 'the export fits the shipped schema');
@@ -222,6 +225,15 @@ test('partner leaves mid-game: message, final phase partner_left, seat left', as
   assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
   assert.deepEqual(sig.emitted('finished'), []);
   assert.equal(t.uploads.length, 1, 'what was played is still uploaded');
+  // Then (after the upload) the study ends with partner_left; the server answers with the page.
+  assert.deepEqual(t.root.emitted('study_outcome'), [{ outcome: 'partner_left', reason: 'disconnected', detail: 'game over: disconnected', game_id: 'g1' }]);
+  assert.equal(t.ui.button, null, 'no Continue: the study is over');
+  answerOutcome(t.root, { code: 'PL123' });
+  await settle();
+  assert.equal(t.diag.phase, 'ended');
+  assert.equal(t.diag.outcome.code, 'PL123');
+  assert.equal(t.ui.outcomes.at(-1).code, 'PL123');
+  assert.equal(t.ui.outcomes.at(-1).keepScene, false);
 });
 
 test('with policy default_action the game goes on after the partner left', async () => {
@@ -239,16 +251,24 @@ test('with policy default_action the game goes on after the partner left', async
   assert.equal(t.diag.phase, 'playing');
 });
 
-test('partner leaves before the connection opened: partner_left and Continue', async () => {
+test('partner leaves before the connection opened: connection_failed outcome, no Continue', async () => {
   const t = setup();
   const { sig, game } = await enterGame(t);
+  game.hooks.phase('peer_connecting');
   sig.serve('peer_left', { game_id: 'g1', player_index: 1, reason: 'left', policy: 'end', game_over: true });
   assert.equal(game.abandoned, 1);
   assert.equal(t.diag.phase, 'partner_left');
-  assert.ok(t.ui.button);
+  assert.equal(t.ui.button, null);
+  const [report] = t.root.emitted('study_outcome');
+  assert.equal(report.outcome, 'connection_failed');
+  assert.equal(report.reason, 'peer');
+  answerOutcome(t.root, { code: 'CF1' });
+  await settle();
+  assert.equal(t.diag.phase, 'ended');
+  assert.equal(t.diag.outcome.outcome, 'connection_failed');
 });
 
-test('connection timeout, no second chance: clear message, status to the server, Continue', async () => {
+test('connection timeout, no second chance: clear message, status to the server, connection_failed outcome', async () => {
   const t = setup();
   const { sig, game } = await enterGame(t);
   game.hooks.failed({ peer: 1, code: 'connect_timeout', message: 'no WebRTC connection to player 1 within 20 s' });
@@ -264,7 +284,9 @@ test('connection timeout, no second chance: clear message, status to the server,
   assert.equal(t.diag.phase, 'error');
   assert.equal(t.diag.errors.at(-1).code, 'connection_failed');
   assert.match(t.diag.errors.at(-1).message, /Could not connect to your partner/);
-  assert.ok(t.ui.button);
+  assert.equal(t.ui.button, null);
+  assert.deepEqual(t.root.emitted('study_outcome'), [{ outcome: 'connection_failed', reason: 'peer',
+    detail: 'connect_timeout: Could not connect to your partner. The game cannot take place.', game_id: 'g1' }]);
 });
 
 test('connection failure refused by the server (not in that game any more): the old message', async () => {
@@ -394,7 +416,9 @@ test('environment that fails to load while waiting: plain message, out of the wa
   assert.equal(sig.disconnected, true);
   assert.deepEqual(t.root.emitted('client_callback').at(-1),
     { type: 'p2p_status', game_id: null, event: 'env_load_failed', detail: RAW_MODULE_ERROR });
-  assert.equal(t.ui.button?.label, 'Continue');
+  // The study ends with the error outcome (the technical reason goes to the server).
+  assert.equal(t.ui.button, null);
+  assert.deepEqual(t.root.emitted('study_outcome'), [{ outcome: 'error', reason: 'env_load', detail: RAW_MODULE_ERROR, game_id: null }]);
   // A later connect does not join.
   sig.serve('connect');
   assert.deepEqual(sig.emitted('join'), []);
@@ -427,6 +451,7 @@ test('environment that fails after game_ready: the seat is given up with the sam
   assert.deepEqual(root.emitted('client_callback').at(-1),
     { type: 'p2p_status', game_id: 'g1', event: 'env_load_failed', detail: 'could not install package "tug-rules": ValueError: no such package',
       package: 'tug-rules' });
+  assert.deepEqual(root.emitted('study_outcome'), [{ outcome: 'error', reason: 'env_load', detail: 'could not install package "tug-rules": ValueError: no such package', game_id: 'g1' }]);
 });
 
 test('every error clears the status line under it', async () => {
@@ -439,7 +464,7 @@ test('every error clears the status line under it', async () => {
   assert.equal(t.ui.statuses.at(-1), '');
 });
 
-test('wait timeout: message, then the redirect', async () => {
+test('wait timeout: message, then the server\'s outcome page and its redirect', async () => {
   const t = setup();
   t.root.serve('activate_scene', p2pScene());
   const sig = t.connect.of('/p2p');
@@ -447,12 +472,22 @@ test('wait timeout: message, then the redirect', async () => {
   sig.serve('wait_timeout', { scene_id: 'game', reason: 'no_match', message: 'Nobody else came.', waited_s: 120, redirect_url: 'https://example.org/x' });
   assert.equal(t.diag.phase, 'error');
   assert.deepEqual(t.diag.errors.at(-1), { code: 'wait_timeout', message: 'Nobody else came.' });
+  t.timers.advance(10_000);
+  assert.deepEqual(t.navigations, [], 'the page does not redirect on its own: the server decides');
+  assert.deepEqual(t.root.emitted('study_outcome'), [], 'lobby_timeout is the server\'s to record');
+  // The server recorded lobby_timeout: it leaves the scene and sends the page.
+  t.root.serve('terminate_scene', { scene_id: 'game' });
+  t.root.serve('study_end', outcomePage('lobby_timeout', { reason: 'no_match', code: 'LT1', redirectUrl: 'https://example.org/x?cc=LT1', delay: 2 }));
+  await settle();
+  assert.equal(t.diag.phase, 'ended');
+  assert.equal(t.ui.outcomes.at(-1).code, 'LT1');
+  t.timers.advance(1999);
   assert.deepEqual(t.navigations, []);
-  t.timers.advance(3000);
-  assert.deepEqual(t.navigations, ['https://example.org/x']);
+  t.timers.advance(1);
+  assert.deepEqual(t.navigations, ['https://example.org/x?cc=LT1']);
 });
 
-test('reload during the game (rejoin): clear message, seat given up, Continue', async () => {
+test('reload during the game (rejoin): clear message, seat given up, excluded:left', async () => {
   const t = setup();
   t.root.serve('activate_scene', p2pScene());
   const sig = t.connect.of('/p2p');
@@ -463,10 +498,11 @@ test('reload during the game (rejoin): clear message, seat given up, Continue', 
   assert.equal(t.diag.phase, 'error');
   assert.equal(t.diag.errors.at(-1).code, 'rejoin_unsupported');
   assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
-  assert.ok(t.ui.button);
+  assert.equal(t.ui.button, null);
+  assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['excluded', 'left']]);
 });
 
-test('join refused (seat expired): message and Continue', async () => {
+test('join refused (seat expired): message and connection_failed:server', async () => {
   const t = setup();
   t.root.serve('activate_scene', p2pScene());
   const sig = t.connect.of('/p2p');
@@ -475,7 +511,7 @@ test('join refused (seat expired): message and Continue', async () => {
   ack({ ok: false, error: { code: 'seat_expired', message: 'gone' } });
   assert.equal(t.diag.phase, 'error');
   assert.equal(t.diag.errors.at(-1).code, 'seat_expired');
-  assert.ok(t.ui.button);
+  assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['connection_failed', 'server']]);
 });
 
 test('page closed mid-game: partial export with fetch keepalive and the bearer token', async () => {
@@ -569,7 +605,8 @@ test('ended by the researcher mid-game: session closed, partial export uploaded,
   assert.deepEqual([sig.emitted('leave'), sig.emitted('finished')], [[], []], 'the server already stopped the seat');
   assert.equal(t.diag.phase, 'done');
   assert.equal(t.diag.messages.at(-1), 'The study is closing. Thank you!');
-  assert.ok(t.ui.button, 'Continue');
+  // The study ends with error:researcher (docs/participants.md); the server answers with the page.
+  assert.deepEqual(t.root.emitted('study_outcome'), [{ outcome: 'error', reason: 'researcher', detail: 'The study is closing. Thank you!', game_id: 'g1' }]);
   const reports = sig.emitted('telemetry').length;
   t.timers.advance(10000);
   assert.equal(sig.emitted('telemetry').length, reports, 'reporting stopped');
@@ -586,7 +623,7 @@ test('ended by the researcher while connecting: no export, message, done', async
   assert.equal(t.diag.phase, 'done');
   assert.equal(t.diag.messages.at(-1), 'The researcher ended this game.');
   assert.deepEqual(sig.emitted('leave'), []);
-  assert.ok(t.ui.button);
+  assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['error', 'researcher']]);
 });
 
 test('ended by the researcher while the export of a finished game uploads: the message wins at the end', async () => {
@@ -637,4 +674,110 @@ test("in_game_scene_body replaces the scene body once the game runs; the rendere
   sig2.serve('game_ready', gameReady());
   u.createGame.games[0].hooks.phase('playing');
   assert.equal(u.ui.scenes.length, 1);
+});
+
+test('the server ends the study mid-game: partial export uploaded first, then the outcome page', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.started = true;
+  game.abandonRecord = sampleRecord({ partial: true });
+  game.hooks.phase('playing');
+  // The console stopped the game: the scene is left, then study_end arrives.
+  t.root.serve('terminate_scene', { scene_id: 'game' });
+  t.root.serve('study_end', outcomePage('error', { reason: 'researcher', code: 'R1' }));
+  assert.equal(game.abandoned, 1);
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  await settle();
+  assert.equal(t.uploads.length, 1, 'the partial export is sent');
+  assert.equal(t.uploads[0].doc.partial, true);
+  assert.equal(sig.disconnected, true);
+  assert.equal(t.diag.phase, 'ended');
+  assert.equal(t.diag.outcome.code, 'R1');
+});
+
+test('screening: checks run on arrival, the report goes to the server, the page joins only after', async () => {
+  const asked = [];
+  let finish;
+  const t = setup({ runScreening: (checks) => { asked.push(checks); return new Promise((resolve) => { finish = resolve; }); } });
+  t.root.serve('participant', { subject_id: 'alice', recruitment: { PROLIFIC_PID: 'alice' } });
+  assert.deepEqual(t.diag.recruitment, { PROLIFIC_PID: 'alice' });
+  t.root.serve('screening', { webrtc: true, turn: true, ice_servers: [], turn_timeout_s: 10, rtt_samples: 0 });
+  await settle();
+  assert.equal(asked.length, 1);
+  assert.equal(t.diag.screening.status, 'running');
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  assert.deepEqual(sig.emitted('join'), [], 'no waiting room before the checks');
+  finish({ webrtc: { ok: true, detail: null }, turn: { ok: true, detail: null } });
+  await settle();
+  const [, report, ack] = t.root.acks.find(([e]) => e === 'screening_report');
+  assert.deepEqual(report.webrtc, { ok: true, detail: null });
+  ack({ ok: true, passed: true });
+  await settle();
+  assert.equal(t.diag.screening.status, 'done');
+  assert.deepEqual(sig.emitted('join'), [{}]);
+  // The export carries the server's copy of the recruitment ids.
+  sig.serve('game_ready', gameReady());
+  const game = t.createGame.games[0];
+  game.hooks.ended({ record: sampleRecord(), reason: 'completed' });
+  await settle();
+  assert.deepEqual(t.uploads[0].doc.ids.recruitment, { PROLIFIC_PID: 'alice' });
+});
+
+test('screening that fails: no join; the server ends the study (study_end)', async () => {
+  const t = setup({ runScreening: async () => ({ webrtc: { ok: false, detail: 'no API' } }) });
+  t.root.serve('screening', { webrtc: true });
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  const [, , ack] = t.root.acks.find(([e]) => e === 'screening_report');
+  ack({ ok: true, passed: false });
+  t.root.serve('terminate_scene', { scene_id: 'game' });
+  t.root.serve('study_end', outcomePage('excluded', { reason: 'screening', code: 'SCR' }));
+  await settle();
+  // join may go out after the failed screening; the server refuses it (study_over), harmless
+  for (const [ev, , joinAck] of sig.acks) if (ev === 'join') joinAck({ ok: false, error: { code: 'study_over', message: 'over' } });
+  assert.equal(t.diag.phase, 'ended');
+  assert.equal(t.diag.outcome.code, 'SCR');
+  assert.equal(t.diag.screening.status, 'failed');
+});
+
+test('inactivity during play: a warning, then the session excludes this player and the study ends excluded:inactive', async () => {
+  const t = setup();
+  const scene = p2pScene();
+  Object.assign(scene.p2p.settings.p2p, { inactive_s: 10, inactive_warn_s: 5, exclusion_policy: 'default_action' });
+  t.root.serve('activate_scene', scene);
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady());
+  const game = t.createGame.games[0];
+  const excluded = [];
+  game.session = { ...fakeSession(), exclude: (opts) => { excluded.push(opts); return true; } };
+  game.started = true;
+  game.hooks.phase('playing');
+  t.timers.advance(6000);
+  assert.match(t.ui.statuses.at(-1), /Are you still there\? Press a key within 4 s/);
+  t.timers.advance(4000);
+  assert.deepEqual(excluded, [{ reason: 'inactive', policy: 'default_action' }]);
+  game.hooks.gameOver({ reason: 'excluded', frame: 300, episode: 0 });
+  game.hooks.ended({ record: { ...sampleRecord({ partial: true }), exclusion: { reason: 'inactive', frame: 300 } }, reason: 'excluded' });
+  await settle();
+  assert.equal(t.uploads.length, 1, 'the export is saved first');
+  const [report] = t.root.emitted('study_outcome');
+  assert.deepEqual([report.outcome, report.reason, report.detail], ['excluded', 'inactive', 'no input for 10 s']);
+});
+
+test('the partner of an excluded player ends with partner_left:excluded', async () => {
+  const t = setup();
+  const { game } = await enterGame(t);
+  game.started = true;
+  game.hooks.phase('playing');
+  game.hooks.gameOver({ reason: 'peer_excluded', frame: 10, episode: 0 });
+  game.hooks.ended({ record: sampleRecord(), reason: 'peer_excluded' });
+  await settle();
+  assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['partner_left', 'excluded']]);
 });

@@ -83,19 +83,21 @@ test('signaling messages translate both ways; malformed ones are refused', () =>
   assert.equal(relayed.length, 2);
 });
 
-test('export ids come from game_ready, peers in player order', () => {
+test('export ids come from game_ready, peers in player order, with the recruitment ids', () => {
   assert.deepEqual(exportIds(gameReady({ playerIndex: 1 }), { sceneId: 'game', subjectId: 'alice' }),
-    { game_id: 'g1', scene_id: 'game', subject_id: 'alice', player_index: 1, peers: [{ player_index: 0, subject_id: 'bob' }] });
+    { game_id: 'g1', scene_id: 'game', subject_id: 'alice', player_index: 1, peers: [{ player_index: 0, subject_id: 'bob' }], recruitment: {} });
+  const recruitment = { PROLIFIC_PID: 'p1', STUDY_ID: 's1' };
+  assert.deepEqual(exportIds(gameReady(), { sceneId: 'game', subjectId: 'alice', recruitment }).recruitment, recruitment);
   // A game with a condition and a bot seat: both marked (the bot's own export says bot: true).
   const g = { ...gameReady({ playerIndex: 1 }), condition: 'fast' };
   g.players = g.players.map((p) => ({ ...p, bot: p.player_index === 0 }));
   assert.deepEqual(exportIds(g, { sceneId: 'game', subjectId: 'alice' }),
     { game_id: 'g1', scene_id: 'game', subject_id: 'alice', player_index: 1,
-      peers: [{ player_index: 0, subject_id: 'bob', bot: true }], condition: 'fast' });
+      peers: [{ player_index: 0, subject_id: 'bob', bot: true }], recruitment: {}, condition: 'fast' });
   const asBot = { ...g, player_index: 0 };
   assert.deepEqual(exportIds(asBot, { sceneId: 'game', subjectId: 'bob' }),
     { game_id: 'g1', scene_id: 'game', subject_id: 'bob', player_index: 0,
-      peers: [{ player_index: 1, subject_id: 'alice' }], condition: 'fast', bot: true });
+      peers: [{ player_index: 1, subject_id: 'alice' }], recruitment: {}, condition: 'fast', bot: true });
 });
 
 test('upload status text for each uploader step', () => {

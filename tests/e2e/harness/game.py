@@ -28,7 +28,7 @@ DEMO = "interactive_gym_p2p.examples.demo:build_stager"
 
 # Phases in which the game is still running (Contract A).
 LIVE_PHASES = ("peer_connecting", "playing", "episode_transition")
-AFTER_GAME = ("uploading", "done", "partner_left")
+AFTER_GAME = ("uploading", "done", "partner_left", "ended")
 
 # Records every (phase, scene) the page goes through, so a test can check the whole flow even
 # through phases that last one frame. Runs before the client's own scripts.
@@ -70,6 +70,14 @@ class GameServer:
     def log(self) -> str:
         return "\n".join(self.process.output)
 
+    def participant(self, subject_id: str) -> dict[str, Any]:
+        """The server's record of one participant, with its outcome (null when none yet)."""
+        folder = self.data_dir / "participants" / subject_id
+        record = json.loads((folder / "participant.json").read_text(encoding="utf-8"))
+        outcome = folder / "outcome.json"
+        record["outcome"] = json.loads(outcome.read_text(encoding="utf-8")) if outcome.exists() else None
+        return record
+
     def game_ends(self) -> list[dict[str, Any]]:
         path = self.data_dir / "game_ends.jsonl"
         if not path.exists():
@@ -83,9 +91,10 @@ class GameServer:
 def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "embedded",
                       wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
                       experiment: str = DEMO, researcher_token: str | None = None,
-                      extra_args: tuple[str, ...] = ()) -> GameServer:
+                      extra_args: tuple[str, ...] = (), study: dict[str, Any] | None = None) -> GameServer:
     """The demo experiment served by a child process (``wrap`` may put it in a namespace);
-    ``researcher_token`` turns on the researcher routes and the research console."""
+    ``researcher_token`` turns on the researcher routes and the research console; ``study``:
+    keyword arguments of the demo's ``build_study`` (codes, redirect_url)."""
     # The repository and tests/e2e (experiments the tests define live in harness/).
     paths = (str(REPO), str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", ""))
     pythonpath = os.pathsep.join(p for p in paths if p)
@@ -98,6 +107,8 @@ def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "em
         token_file.write_text(researcher_token, encoding="utf-8")
         token_file.chmod(0o600)
         argv += ["--researcher-token-file", str(token_file)]
+    if study is not None:
+        argv += ["--study", json.dumps(study)]
     try:
         proc = start_ready_process(wrap(argv), name="experiment server", timeout=60)
     except ProcessStartError as err:
@@ -225,7 +236,8 @@ class Participant:
         snap = await self.wait("p.phase === 'done' && ['uploaded', 'failed', 'disabled'].includes(p.upload && p.upload.status)",
                                timeout_s, "game over and export handled")
         await self.page.click("#advanceButton", timeout=timeout_s * 1000)
-        await self.wait("p.phase === 'scene' && p.sceneType === 'EndScene'", timeout_s, "end scene")
+        # The end scene, then at once the server's outcome (completed) on it: phase 'ended'.
+        await self.wait("['scene', 'ended'].includes(p.phase) && p.sceneType === 'EndScene'", timeout_s, "end scene")
         # The end page shows no game: neither the container nor the canvas takes any space.
         shown = await self.page.evaluate("""() => ['#gameContainer', '#gameCanvas'].map((sel) => {
             const el = document.querySelector(sel);
@@ -243,18 +255,23 @@ LOAD_TIMEOUT_S = 90  # Pyodide + environment on a loaded 2-core machine
 GAME_TIMEOUT_S = 120
 
 
-async def open_participant(session: Any, server_url: str, index: int, subject: str) -> Participant:
-    """A participant's page on the real server (its own browser context, phases recorded)."""
-    page = await session.new_page(index, f"{server_url}/{subject}", ready=None, relay=False, init_script=PHASE_RECORDER)
+async def open_participant(session: Any, server_url: str, index: int, subject: str, *, prolific: bool = False,
+                           init_script: str = "") -> Participant:
+    """A participant's page on the real server (its own browser context, phases recorded).
+    ``prolific``: arrive as from a Prolific study link (``/?PROLIFIC_PID=<subject>&STUDY_ID=...``)."""
+    url = f"{server_url}/{subject}"
+    if prolific:
+        url = f"{server_url}/?PROLIFIC_PID={subject}&STUDY_ID=study-e2e&SESSION_ID=session-{subject}"
+    page = await session.new_page(index, url, ready=None, relay=False, init_script=PHASE_RECORDER + init_script)
     return Participant(f"participant {index} ({subject})", page)
 
 
-async def start_pair(session: Any, server: GameServer, tag: str) -> list[Participant]:
+async def start_pair(session: Any, server: GameServer, tag: str, *, prolific: bool = False) -> list[Participant]:
     """Both participants into the game; the first one provably waits in the waitroom."""
-    first = await open_participant(session, server.url, 0, f"{tag}-a")
+    first = await open_participant(session, server.url, 0, f"{tag}-a", prolific=prolific)
     await first.advance_to_game(LOAD_TIMEOUT_S)
     await first.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
-    second = await open_participant(session, server.url, 1, f"{tag}-b")
+    second = await open_participant(session, server.url, 1, f"{tag}-b", prolific=prolific)
     await second.advance_to_game(LOAD_TIMEOUT_S)
     pair = [first, second]
     await asyncio.gather(*(p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started") for p in pair))

@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wheelhouse", type=Path, default=None, help="the researcher's wheels (ServerConfig.wheelhouse)")
     ap.add_argument("--researcher-token-file", type=Path, default=None,
                     help="turns on the researcher routes and the research console (a secret: never on the command line)")
+    ap.add_argument("--study", default=None, help="JSON keyword arguments of the demo's build_study (codes, redirect_url)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
     token = args.researcher_token_file.read_text(encoding="utf-8").strip() if args.researcher_token_file else None
+    study = None
+    if args.study is not None:
+        from interactive_gym_p2p.examples.demo import build_study
+
+        study = build_study(**json.loads(args.study))
     blueprints = []
     index_url = None
     if args.pyodide_folder is not None:
@@ -85,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         index_url = "/test-pyodide/"
     config = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=args.data_dir,
                           pyodide_dir=args.pyodide_dir, on_game_ended=on_game_ended, researcher_token=token,
-                          pyodide_index_url=index_url, wheelhouse=args.wheelhouse, blueprints=tuple(blueprints))
+                          pyodide_index_url=index_url, wheelhouse=args.wheelhouse, blueprints=tuple(blueprints),
+                          study=study)
     turn = TurnSettings(mode="embedded", host="127.0.0.1", port=0, allow_loopback=True) if args.turn == "embedded" \
         else TurnSettings(mode="none")
     services = ExperimentServices(config, turn)

@@ -70,6 +70,8 @@ export function fakeUi() {
     game(v) { ui.gameVisible = v; },
     createCanvas() { return null; },
     hud(lines) { ui.hudLines = lines; },
+    outcomes: [],
+    outcome(v) { ui.outcomes.push(v); if (v) ui.button = null; },
     collect(ids) { return Object.fromEntries(ids.map((id) => [id, `value-of-${id}`])); },
   };
   return ui;
@@ -200,3 +202,21 @@ export function sampleRecord({ partial = false, frames = 10 } = {}) {
 
 /** Let pending promise callbacks run. */
 export const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** The server's answer to a `study_outcome` report (ParticipantLedger.page). */
+export function outcomePage(outcome, { reason = null, code = null, redirectUrl = null, delay = null, subject = 'alice' } = {}) {
+  return {
+    subject_id: subject, outcome, reason, title: `T:${outcome}`, message: `M:${outcome}`, detail: null,
+    next: 'N', code, redirect_url: redirectUrl, redirect_delay_s: redirectUrl ? delay ?? 5 : null,
+    recorded_at: `2026-01-01T00:00:00.000Z#${outcome}`,
+  };
+}
+
+/** Answer the last `study_outcome` report the page sent on ``root`` as the server would. */
+export function answerOutcome(root, extra = {}) {
+  const pending = root.acks.filter(([e]) => e === 'study_outcome');
+  const [, payload, ack] = pending.at(-1);
+  const page = outcomePage(payload.outcome, { reason: payload.reason, ...extra });
+  ack({ ok: true, recorded: true, page });
+  return { payload, page };
+}

@@ -1,0 +1,126 @@
+"""Prolific parameters in, the configured completion code out, in real Chromium
+(docs/participants.md). The real experiment server (demo Stager, embedded TURN, export store),
+real screening (a relay-only DataChannel through the embedded TURN server), real WebRTC.
+
+- completed: both participants arrive from a Prolific link, pass screening, play a short game
+  to the end and see the `completed` code on the end page; the records and the exports carry
+  the Prolific ids;
+- screening failure: a browser without WebRTC is screened out on the start page with the
+  `excluded:screening` code, before any waiting room;
+- connection failure: relay-only ICE with no TURN server: both see the `connection_failed` code.
+(partner left: tests/e2e/test_game_chromium.py::test_partner_closes_tab_mid_game.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from harness.game import (LOAD_TIMEOUT_S, KEYS, GameServer, open_participant, read_json, snapshot, start_pair,
+                          wait_for_files)
+from harness.session import BrowserSession
+from test_game_chromium import run_in_browser
+
+pytestmark = pytest.mark.e2e
+
+CODES = {"completed": "C-DONE-1", "partner_left": "C-PL-1", "connection_failed": "C-CF-1",
+         "excluded:screening": "C-SCR-1", "excluded": "C-EX-1", "error": "C-ERR-1"}
+STUDY = {"codes": CODES, "redirect_url": None}
+NO_WEBRTC = "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;"
+
+
+def prolific_ids(subject: str) -> dict[str, str]:
+    return {"PROLIFIC_PID": subject, "STUDY_ID": "study-e2e", "SESSION_ID": f"session-{subject}"}
+
+
+async def outcome_page(p: Any, subject: str, outcome: str, timeout_s: float = 60) -> dict[str, Any]:
+    """Wait for the outcome page; check what the participant sees (code, copy button, no game)."""
+    # Not p.wait: an error phase on the way (connection failed) is expected here.
+    try:
+        await p.page.wait_for_function("() => window.p2p && window.p2p.phase === 'ended' && window.p2p.outcome",
+                                       timeout=timeout_s * 1000, polling=100)
+    except Exception as err:
+        raise AssertionError(f"{p.name}: no {outcome} page within {timeout_s:.0f} s: {await snapshot(p.page)}") from err
+    snap = await snapshot(p.page)
+    shown = snap["p2p"]["outcome"]
+    assert shown["outcome"] == outcome, shown
+    assert await p.page.inner_text("#outcomeCode") == shown["code"]
+    assert await p.page.is_visible("#outcomeCopy")
+    assert not await p.page.is_visible("#gameCanvas")
+    assert snap["p2p"]["recruitment"] == prolific_ids(subject), snap["p2p"]
+    return snap
+
+
+def check_record(server: GameServer, subject: str, outcome: str, code: str) -> dict[str, Any]:
+    record = server.participant(subject)
+    assert record["recruitment"] == prolific_ids(subject), record
+    assert (record["outcome"]["outcome"], record["outcome"]["code"]) == (outcome, code), record["outcome"]
+    return record
+
+
+def test_completed_with_prolific_ids(game_server, chromium_available, artifacts_dir, request):
+    server = game_server({"num_episodes": 1, "max_steps": 60, "ice_transport_policy": "relay"}, study=STUDY)
+
+    async def body(session: BrowserSession) -> None:
+        pair = await start_pair(session, server, "done", prolific=True)
+        await asyncio.gather(*(p.press_keys_while_playing(KEYS[i], timeout_s=60) for i, p in enumerate(pair)))
+        for p in pair:
+            await p.finish()
+        snaps = [await outcome_page(p, s, "completed") for p, s in zip(pair, ("done-a", "done-b"))]
+        # On the end page: the EndScene's own text stays, the code is added under it.
+        assert await pair[0].page.inner_text("#sceneHeader") == "Thank you!"
+        game_id = snaps[0]["p2p"]["gameId"]
+        for subject, snap in zip(("done-a", "done-b"), snaps):
+            record = check_record(server, subject, "completed", CODES["completed"])
+            assert record["outcome"]["reported_by"] == "server"
+            assert [g["game_id"] for g in record["games"]] == [game_id]
+            # Screening ran for real: a DataChannel through the embedded TURN server's relay.
+            assert record["screening"]["passed"] is True and record["screening"]["turn"]["ok"] is True, record["screening"]
+            index = snap["p2p"]["playerIndex"]
+            path = server.game_dir(game_id) / f"player-{index}.json"
+            wait_for_files([path], 20, "export")
+            assert read_json(path)["ids"]["recruitment"] == prolific_ids(subject)
+
+    run_in_browser(request, artifacts_dir, body)
+
+
+def test_screening_failure_before_waiting(game_server, chromium_available, artifacts_dir, request):
+    server = game_server({"num_episodes": 1, "max_steps": 60}, study=STUDY)
+
+    async def body(session: BrowserSession) -> None:
+        p = await open_participant(session, server.url, 0, "noweb", prolific=True, init_script=NO_WEBRTC)
+        snap = await outcome_page(p, "noweb", "excluded")
+        assert snap["p2p"]["outcome"]["reason"] == "screening" and snap["p2p"]["outcome"]["code"] == CODES["excluded:screening"]
+        assert "WebRTC" in await p.page.inner_text("#outcomeDetail")
+        assert not any(e["phase"] == "waiting" for e in snap["phases"]), "screened out before any waiting room"
+        record = check_record(server, "noweb", "excluded", CODES["excluded:screening"])
+        assert record["outcome"]["reason"] == "screening" and record["screening"]["webrtc"]["ok"] is False
+        assert record["games"] == []
+
+    run_in_browser(request, artifacts_dir, body)
+
+
+def test_connection_failure(game_server, chromium_available, artifacts_dir, request):
+    # Relay only, but no TURN server at all: no candidate, the browsers give up after 3 s.
+    server = game_server({"num_episodes": 1, "max_steps": 60, "ice_transport_policy": "relay", "connection_timeout_s": 3},
+                         turn="none", study=STUDY)
+
+    async def body(session: BrowserSession) -> None:
+        pair = await start_pair_connecting(session, server)
+        for p, subject in zip(pair, ("cf-a", "cf-b")):
+            snap = await outcome_page(p, subject, "connection_failed")
+            assert snap["p2p"]["outcome"]["code"] == CODES["connection_failed"]
+            record = check_record(server, subject, "connection_failed", CODES["connection_failed"])
+            assert record["outcome"]["reason"] == "peer" and record["outcome"]["game_id"] == snap["p2p"]["gameId"]
+
+    run_in_browser(request, artifacts_dir, body)
+
+
+async def start_pair_connecting(session: BrowserSession, server: GameServer) -> list[Any]:
+    first = await open_participant(session, server.url, 0, "cf-a", prolific=True)
+    await first.advance_to_game(LOAD_TIMEOUT_S)
+    second = await open_participant(session, server.url, 1, "cf-b", prolific=True)
+    await second.advance_to_game(LOAD_TIMEOUT_S)
+    return [first, second]

@@ -1,7 +1,8 @@
 """Are onnxruntime-web's outputs bit-identical across runs and engines? A small policy network
 (64 -> 128 tanh -> 128 relu -> 6 softmax, float32, seeded weights) is built with the `onnx`
 package; onnxruntime-web's wasm backend runs it on the same 256 inputs in node and in Debian's
-Chromium (several runs, each in a fresh session; wasm SIMD on and off), and numpy computes the
+Chromium (several runs, each in a fresh session; `env.wasm.simd` on and off: onnxruntime-web
+1.31 ships only the SIMD build, so the flag may change nothing), and numpy computes the
 same network in CPython. The table gives each output's SHA-256 prefix and the largest
 difference from the first engine's output, and how often the argmax (the action) differs.
 
@@ -134,9 +135,11 @@ async def chromium_runs(model: Path, runs: int, simd: bool, port: int) -> list[b
 
 
 def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, server.server_address[1]
 
@@ -150,7 +153,7 @@ def compare(name: str, outs: list[bytes], ref: bytes) -> None:
         diff = float(np.max(np.abs(a.astype(np.float64) - r.astype(np.float64))))
         bits = int(np.sum(a.view(np.uint32) != r.view(np.uint32)))
         actions = int(np.sum(a.argmax(axis=1) != r.argmax(axis=1)))
-        print(f"{name:<22} {i:>3} {hashlib.sha256(o).hexdigest()[:16]:>17} {bits:>10} {diff:>12.3g} {actions:>8}")
+        print(f"{name:<24} {i:>3} {hashlib.sha256(o).hexdigest()[:16]:>17} {bits:>10} {diff:>12.3g} {actions:>8}")
 
 
 def main() -> int:
@@ -175,7 +178,7 @@ def main() -> int:
         finally:
             server.shutdown()
         ref = results["node wasm simd=True"][0]
-        print(f"{'engine':<22} {'run':>3} {'sha256':>17} {'bits diff':>10} {'max |diff|':>12} {'argmax':>8}")
+        print(f"{'engine':<24} {'run':>3} {'sha256':>17} {'bits diff':>10} {'max |diff|':>12} {'argmax':>8}")
         for name, outs in results.items():
             compare(name, outs, ref)
         compare("numpy (CPython)", [numpy_probs(arrays, inputs())], ref)

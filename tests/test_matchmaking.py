@@ -22,7 +22,7 @@ from interactive_gym_p2p.matchmaking.matchers import (
 )
 from interactive_gym_p2p.matchmaking.settings import Condition
 from interactive_gym_p2p.scene_settings import SceneConfigError, SignalingRules
-from interactive_gym_p2p.signaling import InMemoryStore, Signaling, Slot
+from interactive_gym_p2p.signaling import Signaling, Slot
 from interactive_gym_p2p.signaling.messages import (
     ConnectionFailure,
     GameRef,
@@ -36,6 +36,7 @@ from interactive_gym_p2p.signaling.limits import SignalingLimits
 from interactive_gym_p2p.validation.tokens import UploadTokens
 
 from server_harness import make_scene
+from store_backends import new_store, signaling_store  # noqa: F401  (every test runs on both stores)
 from test_signaling import Clock, Wire
 
 
@@ -218,7 +219,7 @@ def test_parsers() -> None:
 
 def make(*scene_rules: SignalingRules) -> tuple[Signaling, Wire, Clock, list[dict[str, Any]]]:
     wire, clock = Wire(), Clock()
-    signaling = Signaling({r.scene_id: r for r in scene_rules}, store=InMemoryStore(), transport=wire, clock=clock,
+    signaling = Signaling({r.scene_id: r for r in scene_rules}, store=new_store(), transport=wire, clock=clock,
                           upload_tokens=UploadTokens(b"k" * 32), rng=random.Random(7))
     log: list[dict[str, Any]] = []
     original = signaling._run

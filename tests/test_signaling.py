@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from interactive_gym_p2p.scene_settings import SignalingRules
-from interactive_gym_p2p.signaling import InMemoryStore, Signaling, SignalingTickets, Slot, TicketError
+from interactive_gym_p2p.signaling import Signaling, SignalingTickets, Slot, TicketError
 from interactive_gym_p2p.signaling.limits import Rate, SignalingLimits, TokenBucket
 from interactive_gym_p2p.signaling.messages import GameRef, Refusal, Relay, Signal, parse_relay, parse_signal
 from interactive_gym_p2p.validation.tokens import UploadTokens
 
 from server_harness import make_scene
+from store_backends import new_store, signaling_store  # noqa: F401  (every test runs on both stores)
 
 
 class Clock:
@@ -49,7 +50,7 @@ def make(*scene_rules: SignalingRules, **kw: Any) -> tuple[Signaling, Wire, Cloc
     wire, clock = Wire(), Clock()
     tokens = UploadTokens(b"k" * 32)
     signaling = Signaling(
-        {r.scene_id: r for r in scene_rules}, store=InMemoryStore(), transport=wire, clock=clock,
+        {r.scene_id: r for r in scene_rules}, store=new_store(), transport=wire, clock=clock,
         upload_tokens=tokens, rng=random.Random(1234), **kw,
     )
     return signaling, wire, clock

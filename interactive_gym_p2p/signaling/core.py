@@ -81,8 +81,6 @@ class Signaling(Matching):
         # CSPRNG: seeds, game ids and player indices must not be guessable or biased.
         self.rng = rng if rng is not None else secrets.SystemRandom()
         self._matchers: dict[str, Any] = {}
-        self._last_hold: dict[str, str] = {}
-        """Last 'hold' decision logged per room (so the log gets changes, not every sweep)."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -90,6 +88,9 @@ class Signaling(Matching):
         step = Step()
         with self.store.transaction():
             body(step)
+            # The step's state is durable before anyone hears of it (a store shared by several
+            # processes commits here); events still go out inside the lock, in order.
+            self.store.commit()
             for out in step.out:
                 try:
                     self.transport.emit(out.event, out.payload, out.to)
@@ -105,50 +106,62 @@ class Signaling(Matching):
 
     # ------------------------------------------------------------------ sockets
 
-    def connect(self, sid: str, slot: Slot) -> Result:
-        """A socket showed a valid ticket for ``slot``."""
+    def connect(self, sid: str, slot: Slot, owner: str | None = None) -> Result:
+        """A socket showed a valid ticket for ``slot`` (``owner``: the server process holding it)."""
 
         def body(step: Step) -> None:
             if slot.scene_id not in self.rules:
                 step.refuse("unknown_scene", f"scene {slot.scene_id!r} is not a P2P scene of this experiment")
                 return
-            self.store.put_connection(Connection(sid, slot))
+            self.store.put_connection(Connection(sid, slot, owner))
 
         return self._run(body)
 
     def disconnect(self, sid: str) -> Result:
         """A socket closed: leave the waiting room, or hold the seat for the grace period."""
+        return self._run(lambda step: self._disconnect(step, sid))
+
+    def disconnect_owner(self, owner: str) -> Result:
+        """A server process died: every socket it held is closed (its participants reconnect
+        through another process within their grace period and keep their seats)."""
 
         def body(step: Step) -> None:
-            connection = self.store.get_connection(sid)
-            self.store.delete_connection(sid)
-            if connection is None:
-                return
-            slot = connection.slot
-            self._leave_waiting_room(step, slot, only_sid=sid)
-            located = self._live_seat(slot)
-            if located is None or located[1].sid != sid:
-                return
-            game, seat = located
-            rules = self.rules[game.scene_id]
-            if rules.reconnect_grace_s <= 0:
-                self._depart(step, game, seat, SeatState.DROPPED, "disconnected")
-                return
-            seat.state = SeatState.INTERRUPTED
-            seat.sid = None
-            seat.grace_deadline = self._now() + rules.reconnect_grace_s
-            self.store.put_game(game)
-            self.store.set_slot_game(slot, SlotGame(game.game_id, seat.state))
-            logger.info("game %s: player %d interrupted, seat held %.1f s", game.game_id, seat.player_index, rules.reconnect_grace_s)
-            for other in game.seats:
-                if other.state is SeatState.CONNECTED:
-                    step.send(
-                        "peer_interrupted",
-                        {"game_id": game.game_id, "player_index": seat.player_index, "grace_s": rules.reconnect_grace_s},
-                        other.sid,
-                    )
+            sids = sorted(c.sid for c in self.store.connections() if c.owner == owner)
+            if sids:
+                logger.warning("server process %s is gone: %d signaling socket(s) closed", owner, len(sids))
+            for sid in sids:
+                self._disconnect(step, sid)
 
         return self._run(body)
+
+    def _disconnect(self, step: Step, sid: str) -> None:
+        connection = self.store.get_connection(sid)
+        self.store.delete_connection(sid)
+        if connection is None:
+            return
+        slot = connection.slot
+        self._leave_waiting_room(step, slot, only_sid=sid)
+        located = self._live_seat(slot)
+        if located is None or located[1].sid != sid:
+            return
+        game, seat = located
+        rules = self.rules[game.scene_id]
+        if rules.reconnect_grace_s <= 0:
+            self._depart(step, game, seat, SeatState.DROPPED, "disconnected")
+            return
+        seat.state = SeatState.INTERRUPTED
+        seat.sid = None
+        seat.grace_deadline = self._now() + rules.reconnect_grace_s
+        self.store.put_game(game)
+        self.store.set_slot_game(slot, SlotGame(game.game_id, seat.state))
+        logger.info("game %s: player %d interrupted, seat held %.1f s", game.game_id, seat.player_index, rules.reconnect_grace_s)
+        for other in game.seats:
+            if other.state is SeatState.CONNECTED:
+                step.send(
+                    "peer_interrupted",
+                    {"game_id": game.game_id, "player_index": seat.player_index, "grace_s": rules.reconnect_grace_s},
+                    other.sid,
+                )
 
     # ------------------------------------------------------------------ joining
 
@@ -304,11 +317,17 @@ class Signaling(Matching):
         return running
 
     def load_condition_counts(self, counts: dict[str, dict[str, int]]) -> None:
-        """Completed games per scene and condition from the durable ledger (at start)."""
+        """Completed games per scene and condition from the durable ledger (at start). A count
+        the store already holds is never lowered (another process of the study may have
+        counted a game the ledger file does not show yet)."""
         with self.store.transaction():
             for scene_id, per_condition in counts.items():
                 if scene_id in self.rules:
-                    self.store.set_condition_counts(scene_id, per_condition)
+                    held = self.store.get_condition_counts(scene_id)
+                    merged = {c: max(n, held.get(c, 0)) for c, n in per_condition.items()}
+                    merged.update({c: n for c, n in held.items() if c not in merged})
+                    if merged != held:
+                        self.store.set_condition_counts(scene_id, merged)
 
     def _player_infos(self, game: Game, rules: SignalingRules) -> list[PlayerInfo]:
         return [
@@ -486,7 +505,7 @@ class Signaling(Matching):
 
     def member(self, sid: str, game_id: str) -> int | None:
         """The player index of ``sid`` in ``game_id`` when it is a live member, else None."""
-        with self.store.transaction():
+        with self.store.reading():
             connection = self.store.get_connection(sid)
             if connection is None:
                 return None
@@ -506,7 +525,7 @@ class Signaling(Matching):
         subject_id, state, bot}], match}]`` (``match``: matcher, reason, estimated and probed
         RTT, path); ``conditions``: ``{scene_id: {condition: {completed, running, target}}}``.
         """
-        with self.store.transaction():
+        with self.store.reading():
             now = self._now()
             rooms = []
             for room in sorted(self.store.waiting_rooms()):
@@ -661,10 +680,20 @@ class Signaling(Matching):
     def sweep(self) -> Result:
         """Expire probes, bot fills, waiting-room timeouts and reconnect grace periods that have passed."""
 
+        now = self._now()
+        with self.store.reading():
+            # Without the lock: most sweeps find nothing due (several processes sweep).
+            if not self.store.due(now) and not self._timed_rooms():
+                return Result()
+
         def body(step: Step) -> None:
             now = self._now()
-            self._sweep_matching(step, now)
-            for game_id in self.store.game_ids():
+            due = self.store.due(now)
+            self._sweep_matching(step, now, due)
+            for member in due:
+                kind, game_id = member.split(":", 1)
+                if kind != "game":
+                    continue
                 game = self.store.get_game(game_id)
                 if game is None:
                     continue
@@ -692,6 +721,6 @@ class Signaling(Matching):
             return out
 
     def stats(self) -> dict[str, int]:
-        with self.store.transaction():
+        with self.store.reading():
             waiting = sum(len(self.store.get_waiting(r)) for r in self.store.waiting_rooms())
             return {"waiting": waiting, "games": len(self.store.game_ids())}

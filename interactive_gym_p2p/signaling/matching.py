@@ -76,7 +76,6 @@ class Matching:
     _now: Callable[[], float]
     _new_id: Callable[[], str]
     _matchers: dict[str, Matcher]
-    _last_hold: dict[str, str]
 
     if TYPE_CHECKING:  # provided by Signaling
 
@@ -217,7 +216,8 @@ class Matching:
             if decision.group is None:
                 self._log_hold(step, room, rules, view, decision, matcher.name)
                 break
-            self._last_hold.pop(room, None)
+            if self.store.get_hold(room) is not None:
+                self.store.set_hold(room, None)
             by_key = {w.slot.key(): w for w in free}
             batch = [by_key[k] for k in decision.group]
             changed = True
@@ -232,9 +232,9 @@ class Matching:
     def _log_hold(self, step: Step, room: str, rules: SignalingRules, view: MatchView, decision: Decision, name: str) -> None:
         # One entry per change of the room or the reason, not one per sweep.
         signature = decision.reason + "|" + ",".join(c.key for c in view.candidates)
-        if self._last_hold.get(room) == signature:
+        if self.store.get_hold(room) == signature:
             return
-        self._last_hold[room] = signature
+        self.store.set_hold(room, signature)
         step.decide({
             "event": "hold",
             "scene_id": rules.scene_id,
@@ -340,7 +340,7 @@ class Matching:
 
     def waiting_sids(self) -> list[str]:
         """Signaling sockets of everyone in a waiting room (their server RTT is measured)."""
-        with self.store.transaction():
+        with self.store.reading():
             return [w.sid for room in self.store.waiting_rooms() for w in self.store.get_waiting(room)]
 
     # ------------------------------------------------------------------ probes
@@ -792,20 +792,37 @@ class Matching:
             "players": [self._player_entry(waiter)],
         })
 
-    def _sweep_matching(self, step: Step, now: float) -> None:
-        for probe_id in self.store.probe_ids():
-            probe = self.store.get_probe(probe_id)
-            if probe is not None and probe.deadline <= now:
-                self._judge_probe(step, probe, timed_out=True)
-        for fill_id in self.store.fill_ids():
-            fill = self.store.get_fill(fill_id)
-            if fill is not None and not fill.cancelled and fill.deadline <= now:
-                self._cancel_fill(step, fill, f"the bots did not join within {self.rules[fill.scene_id].waiting_room.bot_start_timeout_s:g} s")
-                self._announce_waiting(step, fill.room, self.store.get_waiting(fill.room), self.rules[fill.scene_id])
-        for room in self.store.waiting_rooms():
-            rules = self.rules[room_scene(room)]
-            if room.startswith("fifo:") and not isinstance(self._matcher(rules), FifoMatcher):
-                # rtt_wait_s and researcher matchers can change their mind with time; FIFO cannot.
+    def _timed_rooms(self) -> list[str]:
+        """FIFO rooms whose matcher can change its mind with time (rtt_wait_s, a researcher's
+        matcher): asked again at every sweep. FIFO itself cannot."""
+        timed = [scene_id for scene_id, rules in self.rules.items() if not isinstance(self._matcher(rules), FifoMatcher)]
+        if not timed:
+            return []
+        rooms = set(self.store.waiting_rooms())
+        return [fifo_room(scene_id) for scene_id in timed if fifo_room(scene_id) in rooms]
+
+    def _sweep_matching(self, step: Step, now: float, due: list[str]) -> None:
+        """Probes, bot fills and waiting rooms whose deadline passed (``due``: the store's
+        deadline index), and the rooms of matchers that weigh time."""
+        for member in due:
+            kind, key = member.split(":", 1)
+            if kind == "probe":
+                probe = self.store.get_probe(key)
+                if probe is not None and probe.deadline <= now:
+                    self._judge_probe(step, probe, timed_out=True)
+            elif kind == "fill":
+                fill = self.store.get_fill(key)
+                if fill is not None and not fill.cancelled and fill.deadline <= now:
+                    rules = self.rules[fill.scene_id]
+                    self._cancel_fill(step, fill, f"the bots did not join within {rules.waiting_room.bot_start_timeout_s:g} s")
+                    self._announce_waiting(step, fill.room, self.store.get_waiting(fill.room), rules)
+        timed = self._timed_rooms()
+        rooms = timed + [m.split(":", 1)[1] for m in due if m.startswith("room:") and m.split(":", 1)[1] not in timed]
+        for room in rooms:
+            rules = self.rules.get(room_scene(room))
+            if rules is None:
+                continue
+            if room in timed:
                 self._match_room(step, room, rules)
             if any(w.deadline <= now and w.reserved is None and not w.bot for w in self.store.get_waiting(room)):
                 self._expire_room(step, room, now)

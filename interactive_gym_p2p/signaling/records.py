@@ -58,6 +58,8 @@ class Connection:
 
     sid: str
     slot: Slot
+    owner: str | None = None
+    """The server process holding the socket (several processes share one store); None: this one."""
 
 
 @dataclass

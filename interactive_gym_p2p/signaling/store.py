@@ -1,33 +1,73 @@
 """Where signaling keeps its state, behind a small interface.
 
-:class:`SignalingStore` is what the signaling logic needs; :class:`InMemoryStore` is the
-one implementation today (one server process). A Redis-backed store for several processes
-(with Flask-SocketIO's message queue carrying the emits) would implement the same methods:
-``transaction()`` as a distributed lock, records serialized as they are (they hold only
-strings, numbers and lists), and an index of deadlines (a sorted set) so ``sweep`` need not
-scan every game. It is not built yet.
+:class:`SignalingStore` is what the signaling logic needs. :class:`InMemoryStore` serves one
+server process; :class:`~.redis_store.RedisSignalingStore` lets several processes share the
+state (``--redis``; Flask-SocketIO's message queue carries the emits between them).
 
-Discipline the logic follows so such a store works: every record read is a copy to change
-and write back with the matching ``put``/``set`` call, always inside ``transaction()``.
+Discipline the logic follows so both work: every record read is a copy to change and write
+back with the matching ``put``/``set`` call, inside ``transaction()``; ``commit()`` makes the
+writes of the transaction so far durable before its events go out; read-only views use
+``reading()``, which excludes no one. Each store keeps an index of deadlines (grace periods,
+waiting-room timeouts, probes, bot fills) so the sweep visits only what is due.
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Iterable, Protocol
 
-from .records import BotFill, Connection, Game, Group, MatchHistory, Probe, Slot, SlotGame, Waiter
+from .records import BotFill, Connection, Game, Group, MatchHistory, Probe, SeatState, Slot, SlotGame, Waiter
+
+DUE_KINDS = ("probe", "fill", "room", "game")
+"""Kinds of deadline-index members (``"<kind>:<id>"``), in the order the sweep handles them."""
+
+
+def game_deadline(game: Game) -> float | None:
+    """The earliest reconnect-grace deadline of an interrupted seat."""
+    deadlines = [s.grace_deadline for s in game.seats if s.state is SeatState.INTERRUPTED and s.grace_deadline is not None]
+    return min(deadlines) if deadlines else None
+
+
+def room_deadline(waiters: Iterable[Waiter]) -> float | None:
+    """The earliest waiting-room deadline of a waiter that can time out (not reserved, not a bot)."""
+    deadlines = [w.deadline for w in waiters if w.reserved is None and not w.bot]
+    return min(deadlines) if deadlines else None
+
+
+def fill_deadline(fill: BotFill) -> float | None:
+    return None if fill.cancelled else fill.deadline
+
+
+def sort_due(members: Iterable[str]) -> list[str]:
+    """Deadline-index members in the sweep's order: probes, fills, rooms, games."""
+    return sorted(members, key=lambda m: (DUE_KINDS.index(m.split(":", 1)[0]), m))
 
 
 class SignalingStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
-        """Exclusive access for one signaling step (no I/O is done while it is held)."""
+        """Exclusive access for one signaling step (no I/O is done while it is held).
+        Nested transactions of the same thread join the outer one."""
+
+    def commit(self) -> None:
+        """Make the writes of the current transaction durable now (before its events go out);
+        the transaction goes on (a store that writes through does nothing)."""
+
+    def reading(self) -> AbstractContextManager[None]:
+        """A read-only view for steps that change nothing (the console, telemetry checks): it
+        excludes no one, so what it reads may be a step old."""
+
+    # deadlines
+    def due(self, now: float) -> list[str]:
+        """``"probe:<id>"``, ``"fill:<id>"``, ``"room:<room>"`` and ``"game:<id>"`` whose
+        deadline is at or before ``now``, in that order (see :func:`sort_due`)."""
 
     # sockets
     def get_connection(self, sid: str) -> Connection | None: ...
     def put_connection(self, connection: Connection) -> None: ...
     def delete_connection(self, sid: str) -> None: ...
+    def connections(self) -> list[Connection]:
+        """Every signaling socket known (to find a dead server process's sockets)."""
 
     # waiting rooms: "fifo:<scene_id>" or "group:<scene_id>:<group_id>", oldest first
     def get_waiting(self, room: str) -> list[Waiter]: ...
@@ -63,6 +103,10 @@ class SignalingStore(Protocol):
     def add_condition_completion(self, scene_id: str, condition: str) -> None: ...
     def set_condition_counts(self, scene_id: str, counts: dict[str, int]) -> None: ...
 
+    # the last 'hold' decision logged per waiting room (the decision log gets changes only)
+    def get_hold(self, room: str) -> str | None: ...
+    def set_hold(self, room: str, signature: str | None) -> None: ...
+
 
 class InMemoryStore:
     """The single-process store: dicts guarded by one lock."""
@@ -80,10 +124,30 @@ class InMemoryStore:
         self._probes: dict[str, Probe] = {}
         self._fills: dict[str, BotFill] = {}
         self._condition_counts: dict[str, dict[str, int]] = {}
+        self._holds: dict[str, str] = {}
+        self._deadlines: dict[str, float] = {}
 
     def transaction(self) -> AbstractContextManager[None]:
         # RLock: the logic's helpers may open a nested transaction (same thread).
         return self._lock  # type: ignore[return-value]
+
+    def commit(self) -> None:
+        pass  # every write is in place already
+
+    def reading(self) -> AbstractContextManager[None]:
+        return self._lock  # type: ignore[return-value]
+
+    def _index(self, member: str, deadline: float | None) -> None:
+        if deadline is None:
+            self._deadlines.pop(member, None)
+        else:
+            self._deadlines[member] = deadline
+
+    def due(self, now: float) -> list[str]:
+        return sort_due(m for m, t in self._deadlines.items() if t <= now)
+
+    def connections(self) -> list[Connection]:
+        return list(self._connections.values())
 
     def get_connection(self, sid: str) -> Connection | None:
         return self._connections.get(sid)
@@ -106,6 +170,7 @@ class InMemoryStore:
                 self._waiting_room_of[waiter.slot] = room
         else:
             self._waiting.pop(room, None)
+        self._index(f"room:{room}", room_deadline(waiters))
 
     def waiting_rooms(self) -> list[str]:
         return list(self._waiting)
@@ -118,9 +183,11 @@ class InMemoryStore:
 
     def put_game(self, game: Game) -> None:
         self._games[game.game_id] = game
+        self._index(f"game:{game.game_id}", game_deadline(game))
 
     def delete_game(self, game_id: str) -> None:
         self._games.pop(game_id, None)
+        self._index(f"game:{game_id}", None)
 
     def game_ids(self) -> list[str]:
         return list(self._games)
@@ -167,9 +234,11 @@ class InMemoryStore:
 
     def put_probe(self, probe: Probe) -> None:
         self._probes[probe.probe_id] = probe
+        self._index(f"probe:{probe.probe_id}", probe.deadline)
 
     def delete_probe(self, probe_id: str) -> None:
         self._probes.pop(probe_id, None)
+        self._index(f"probe:{probe_id}", None)
 
     def probe_ids(self) -> list[str]:
         return list(self._probes)
@@ -179,9 +248,11 @@ class InMemoryStore:
 
     def put_fill(self, fill: BotFill) -> None:
         self._fills[fill.fill_id] = fill
+        self._index(f"fill:{fill.fill_id}", fill_deadline(fill))
 
     def delete_fill(self, fill_id: str) -> None:
         self._fills.pop(fill_id, None)
+        self._index(f"fill:{fill_id}", None)
 
     def fill_ids(self) -> list[str]:
         return list(self._fills)
@@ -195,3 +266,12 @@ class InMemoryStore:
 
     def set_condition_counts(self, scene_id: str, counts: dict[str, int]) -> None:
         self._condition_counts[scene_id] = dict(counts)
+
+    def get_hold(self, room: str) -> str | None:
+        return self._holds.get(room)
+
+    def set_hold(self, room: str, signature: str | None) -> None:
+        if signature is None:
+            self._holds.pop(room, None)
+        else:
+            self._holds[room] = signature

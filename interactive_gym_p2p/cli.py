@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from . import environ
-from .server.config import ASYNC_MODES, ServerConfig
+from .async_mode import ASYNC_MODES, patch_standard_library
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .server.config import ServerConfig
     from .server.services import TurnSettings
 
 SECRET_ENV = environ.name(environ.SECRET)
@@ -74,11 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--turn-port", type=int, default=3478, help="UDP/TCP port of the embedded TURN server (default 3478)")
     parser.add_argument("--turn-url", action="append", default=[], help="external TURN URL (repeatable)")
+    parser.add_argument(
+        "--redis", default=None, metavar="URL",
+        help="share the study with other server processes through this Redis, e.g. redis://127.0.0.1:6379/0 "
+        f"(else ${environ.name(environ.REDIS_URL)}; a URL with a password belongs there); docs/deployment.md",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
+def redis_url_from_args(args: argparse.Namespace) -> str | None:
+    return args.redis or environ.get(environ.REDIS_URL)
+
+
+def config_from_args(args: argparse.Namespace) -> "ServerConfig":
+    from .server.config import ServerConfig
+
     secret: bytes | None = None
     if args.secret_file is not None:
         secret = args.secret_file.read_bytes().strip()
@@ -98,6 +110,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         pyodide_cdn=args.pyodide_cdn,
         wheelhouse=args.wheelhouse,
         assets_dir=args.assets_dir,
+        redis_url=redis_url_from_args(args),
     )
 
 
@@ -115,7 +128,16 @@ def turn_from_args(args: argparse.Namespace) -> "TurnSettings | None":
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.redis and "@" in args.redis and ":" in args.redis.split("@", 1)[0].split("//", 1)[-1]:
+        print(f"interactive-gym-p2p: the --redis URL holds a password, which shows in ps: put it in "
+              f"${environ.name(environ.REDIS_URL)} instead", file=sys.stderr)
+        return 2
+    if redis_url_from_args(args):
+        # Before the server's modules are imported: Redis's client (state store, Socket.IO's
+        # message queue) must wait on green sockets, or one wait on Redis would stop everyone.
+        patch_standard_library(args.async_mode)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .cluster.client import RedisUnavailable
     from .server import ExperimentError, resolve_experiment, run  # heavy imports only when running
     from .server.pyodide import PyodideUnavailable
     from .server.experiment import resolve_study
@@ -127,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.study = resolve_study(args.experiment)
         config.check()
         run(experiment, config, turn=turn_from_args(args))
-    except (ExperimentError, ValueError, FileNotFoundError, PyodideUnavailable) as exc:
+    except (ExperimentError, ValueError, FileNotFoundError, PyodideUnavailable, RedisUnavailable) as exc:
         print(f"interactive-gym-p2p: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

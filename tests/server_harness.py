@@ -169,6 +169,10 @@ class SignalingClient:
     def join(self) -> dict[str, Any]:
         return self.call("join", {})
 
+    def join_playing(self, game_id: str) -> dict[str, Any]:
+        """``join`` of a page whose game goes on (its socket reconnected)."""
+        return self.call("join", {"game_id": game_id})
+
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()

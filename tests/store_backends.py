@@ -1,18 +1,22 @@
-"""One signaling test suite over both stores: in memory, and Redis (a real redis-server).
+"""One test suite over both stores: in memory, and Redis (a real redis-server).
 
-A test module imports :func:`signaling_store` (an autouse, parametrized fixture) and builds
-its Signaling with ``store=new_store()``: every test of the module then runs once per store.
+A signaling test module imports :func:`signaling_store` (an autouse, parametrized fixture)
+and builds its Signaling with ``store=new_store()``: every test of the module then runs once
+per store. The console's tests do the same with :func:`console_backend` and
+``new_console_store(...)``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import itertools
 
 import pytest
 import redis
 
+from interactive_gym_p2p.console.redis_store import RedisConsoleStore
+from interactive_gym_p2p.console.store import ConsoleStore, InMemoryConsoleStore
 from interactive_gym_p2p.signaling.redis_store import RedisSignalingStore
 from interactive_gym_p2p.signaling.store import InMemoryStore, SignalingStore
 
@@ -46,3 +50,27 @@ def signaling_store(request: pytest.FixtureRequest) -> Iterator[str]:
         yield request.param
     finally:
         _factory.pop()
+
+
+_console_factory: list[Callable[..., ConsoleStore]] = []
+
+
+def new_console_store(**options: Any) -> ConsoleStore:
+    """A fresh console store of the running test's backend (``options``: the store's own)."""
+    if not _console_factory:
+        return InMemoryConsoleStore(**options)
+    return _console_factory[-1](**options)
+
+
+@pytest.fixture(autouse=True, params=STORES)
+def console_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        client = redis.Redis.from_url(url, decode_responses=True)
+        _console_factory.append(lambda **options: RedisConsoleStore(client, f"igp2p:test:console:{next(_fresh)}:", **options))
+    else:
+        _console_factory.append(InMemoryConsoleStore)
+    try:
+        yield request.param
+    finally:
+        _console_factory.pop()

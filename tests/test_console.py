@@ -13,9 +13,11 @@ import pytest
 
 from interactive_gym_p2p.console.report import FIELDS, ReportInvalid, TelemetryReport, parse_report
 from interactive_gym_p2p.console.service import DEFAULT_END_MESSAGE, Console
-from interactive_gym_p2p.console.store import InMemoryConsoleStore, Recruitment
+from interactive_gym_p2p.console.store import Recruitment
 from interactive_gym_p2p.console.timeline import Timeline
 from interactive_gym_p2p.signaling.records import GameEnd, GameInfo, PlayerInfo
+
+from store_backends import console_backend, new_console_store  # noqa: F401  (the Console tests run on both stores)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "telemetry.json").read_text())
 
@@ -125,7 +127,7 @@ def setup(tmp_path: Path) -> tuple[Console, FakeSignaling, Clock, list]:
             return {"ok": False, "error": {"code": "not_found", "message": "no such game"}}
         return {"ok": True, "game_id": game_id, "players": [0, 1]}
 
-    console = Console(sig, InMemoryConsoleStore(recruitment_file=tmp_path / "recruitment.json"), end_game=end_game,
+    console = Console(sig, new_console_store(recruitment_file=tmp_path / "recruitment.json"), end_game=end_game,
                       clock=clock, wall_clock=lambda: 1_700_000_000.0 + clock.t)
     return console, sig, clock, ended
 
@@ -202,7 +204,7 @@ def test_timeline_and_desync_markers_then_finished(setup) -> None:
 
 
 def test_finished_games_are_bounded_and_old_timelines_dropped() -> None:
-    store = InMemoryConsoleStore(keep_finished=5, keep_finished_timelines=2)
+    store = new_console_store(keep_finished=5, keep_finished_timelines=2)
     console = Console(FakeSignaling(), store)
     for i in range(8):
         console.game_created(info(f"g{i}"))
@@ -229,12 +231,12 @@ def test_recruitment_flag_is_kept_on_disk(setup, tmp_path: Path) -> None:
     assert console.recruitment_open() is True and not (tmp_path / "recruitment.json").exists()
     closed = console.set_recruitment(False)
     assert closed.open is False and closed.changed_at is not None
-    assert console.set_recruitment(False) is closed and len(seen) == 1  # no change, no event
-    again = Console(FakeSignaling(), InMemoryConsoleStore(recruitment_file=tmp_path / "recruitment.json"))
+    assert console.set_recruitment(False) == closed and len(seen) == 1  # no change, no event
+    again = Console(FakeSignaling(), new_console_store(recruitment_file=tmp_path / "recruitment.json"))
     assert again.recruitment() == closed
     assert console.set_recruitment(True).open is True
     (tmp_path / "broken.json").write_text("{not json")
-    broken = Console(FakeSignaling(), InMemoryConsoleStore(recruitment_file=tmp_path / "broken.json"))
+    broken = Console(FakeSignaling(), new_console_store(recruitment_file=tmp_path / "broken.json"))
     assert broken.recruitment_open() is False  # unreadable: closed, the safe side
 
 

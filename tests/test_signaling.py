@@ -248,11 +248,11 @@ def test_reconnect_within_grace() -> None:
     clock.now += 9
     signaling.sweep()
     result = seat(signaling, "s1-again", "a")
-    assert result == {"ok": True, "status": "rejoined", "game_id": r1["game_id"]}
+    assert result == {"ok": True, "status": "rejoined", "game_id": r1["game_id"], "resumed": False}
     again = wire.to("s1-again", "game_ready")[0]
     assert again["rejoin"] and again["player_index"] == r1["player_index"] and again["seed"] == r1["seed"]
     assert again["upload"] == r1["upload"]
-    assert wire.to("s2", "peer_rejoined") == [{"game_id": r1["game_id"], "player_index": r1["player_index"]}]
+    assert wire.to("s2", "peer_rejoined") == [{"game_id": r1["game_id"], "player_index": r1["player_index"], "resumed": False}]
     clock.now += 60
     signaling.sweep()
     assert not wire.to("s2", "peer_left")

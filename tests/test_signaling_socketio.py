@@ -216,14 +216,33 @@ def test_reconnect_within_the_grace_period(tmp_path: Path) -> None:
             interrupted = clients["b"].log.wait("peer_interrupted")
             assert interrupted == {"game_id": ra["game_id"], "player_index": ra["player_index"], "grace_s": 30}
             again = SignalingClient(server.url, ticket_for(server, "a"))
-            assert again.join() == {"ok": True, "status": "rejoined", "game_id": ra["game_id"]}
+            assert again.join() == {"ok": True, "status": "rejoined", "game_id": ra["game_id"], "resumed": False}
             back = again.log.wait("game_ready")
-            assert back["rejoin"] is True
+            assert back["rejoin"] is True and back["resumed"] is False
             assert (back["player_index"], back["seed"], back["upload"]) == (ra["player_index"], ra["seed"], ra["upload"])
-            assert clients["b"].log.wait("peer_rejoined") == {"game_id": ra["game_id"], "player_index": ra["player_index"]}
+            assert clients["b"].log.wait("peer_rejoined") == {"game_id": ra["game_id"], "player_index": ra["player_index"],
+                                                              "resumed": False}
             assert clients["b"].call("signal", offer(ra["game_id"], ra["player_index"], "renegotiate")) == {"ok": True}
             assert again.log.wait("signal")["data"]["sdp"] == "renegotiate"
             assert not clients["b"].log.of("peer_left")
+            # The same page's socket drops and comes back while its game goes on over WebRTC
+            # (e.g. its server process died): it names its game, nothing is renegotiated.
+            again.close()
+            clients["b"].log.wait("peer_interrupted", lambda d: clients["b"].log.count("peer_interrupted") == 2)
+            resumed = SignalingClient(server.url, ticket_for(server, "a"))
+            assert resumed.join_playing(ra["game_id"]) == {"ok": True, "status": "rejoined", "game_id": ra["game_id"],
+                                                            "resumed": True}
+            assert resumed.log.wait("game_ready")["resumed"] is True
+            assert clients["b"].log.wait("peer_rejoined", lambda d: d["resumed"]) == {
+                "game_id": ra["game_id"], "player_index": ra["player_index"], "resumed": True}
+            # A socket that takes over a seat whose old socket is not noticed gone yet: the
+            # others were never told it was away, so they hear nothing at all.
+            takeover = SignalingClient(server.url, ticket_for(server, "a"))
+            assert takeover.join_playing(ra["game_id"])["resumed"] is True
+            resumed.log.wait("superseded")
+            assert clients["b"].log.count("peer_rejoined") == 2
+            again = takeover
+            resumed.close()
         finally:
             close_all([*clients.values(), *([again] if again else [])])
 

@@ -158,10 +158,10 @@ class Console:
         wall = self.wall_clock()
         view = self.signaling.snapshot()
         stale_after = 3 * self.report_interval_s
-        with self.store.transaction():
+        with self.store.reading():
             games = []
             for g in view["games"]:
-                telemetry = self.store.get_game(g["game_id"])
+                telemetry = self.store.get_game(g["game_id"], timelines=False)
                 players = []
                 for seat in g["seats"]:
                     p = telemetry.players.get(seat["player_index"]) if telemetry is not None else None
@@ -216,7 +216,7 @@ class Console:
 
     def timeline(self, game_id: str) -> dict[str, Any] | None:
         """One game's timeline (live or recently finished), or None when the console has none."""
-        with self.store.transaction():
+        with self.store.reading():
             game = self.store.get_game(game_id)
             finished = None
             if game is None:
@@ -254,7 +254,7 @@ class Console:
         return ack
 
     def recruitment(self) -> Recruitment:
-        with self.store.transaction():
+        with self.store.reading():
             return self.store.get_recruitment()
 
     def recruitment_open(self) -> bool:

@@ -1,11 +1,11 @@
 """Where the console keeps what it aggregates, behind a small interface.
 
 :class:`ConsoleStore` is what :class:`~.service.Console` needs; :class:`InMemoryConsoleStore`
-is the one implementation (one server process). A Redis-backed store (issue 18) would
-implement the same methods over the same records (they hold plain values, lists and dicts,
-and :class:`~.timeline.Timeline` columns), with ``transaction()`` as its lock, as signaling's
-store does. Discipline the service follows so such a store works: every record read is a copy
-to change and write back with the matching ``put`` call, inside ``transaction()``.
+serves one server process; :class:`~.redis_store.RedisConsoleStore` lets several processes of
+a study share it (``--redis``), with ``transaction()`` as its shared lock, as signaling's store
+does. Discipline the service follows so both work: every record read is a copy to change and
+write back with the matching ``put`` call, inside ``transaction()``; read-only views use
+``reading()``.
 """
 
 from __future__ import annotations
@@ -102,8 +102,13 @@ class ConsoleStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """Exclusive access for one step (no I/O is done while it is held)."""
 
+    def reading(self) -> AbstractContextManager[None]:
+        """A read-only view (the live view, timelines): excludes no one."""
+
     # games in progress
-    def get_game(self, game_id: str) -> GameTelemetry | None: ...
+    def get_game(self, game_id: str, timelines: bool = True) -> GameTelemetry | None:
+        """``timelines=False``: the players' timelines may be left empty (the live view needs
+        only the newest reports); such a record must not be written back."""
     def put_game(self, game: GameTelemetry) -> None: ...
     def delete_game(self, game_id: str) -> None: ...
     def game_ids(self) -> list[str]: ...
@@ -134,7 +139,10 @@ class InMemoryConsoleStore:
     def transaction(self) -> AbstractContextManager[None]:
         return self._lock  # type: ignore[return-value]
 
-    def get_game(self, game_id: str) -> GameTelemetry | None:
+    def reading(self) -> AbstractContextManager[None]:
+        return self._lock  # type: ignore[return-value]
+
+    def get_game(self, game_id: str, timelines: bool = True) -> GameTelemetry | None:
         return self._games.get(game_id)
 
     def put_game(self, game: GameTelemetry) -> None:

@@ -360,7 +360,9 @@ async def _game(
         probes.on_event(name, data)  # after a requeue the next probe may come at once
         if not isinstance(data, dict):
             data = {}
-        if name == "peer_rejoined" and data.get("game_id") == game.game_id:
+        if name == "peer_rejoined" and data.get("game_id") == game.game_id and not data.get("resumed"):
+            # A new page of that player (a reload) needs a new connection; a resumed one (its
+            # signaling socket reconnected) still has ours.
             asyncio.get_running_loop().create_task(mesh.reconnect(int(data["player_index"])))
         elif name == "superseded":
             abort.set("superseded: another connection took this seat")
@@ -380,6 +382,7 @@ async def _game(
     for name, data, _ in list(flow.p2p.events):
         if name in ("peer_left", "superseded", "game_ended"):
             on_event(name, data)
+    flow.playing = game.game_id
     session: P2PSession | None = None
     reporter = Reporter(game.game_id)
     sends: set[asyncio.Task[None]] = set()
@@ -442,6 +445,7 @@ async def _game(
     finally:
         flow.set_signal_handler(None)
         flow.on_p2p_event = probes.on_event
+        flow.playing = None
         game.transport = mesh.stats()
         if session is not None:
             _update_path(mesh, session, game)

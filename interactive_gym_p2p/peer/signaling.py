@@ -5,6 +5,11 @@ namespace of one client the same ``auth``, so this uses two clients: ``/`` with
 ``{subject_id}`` (scenes: ``activate_scene``, ``advance_scene``) and ``/p2p`` with the
 scene's ``{ticket}`` (``join``, ``game_ready``, ``signal``, ``finished``, ...). The server
 treats them exactly like the browser's two namespace sockets (docs/server.md).
+
+Both sockets reconnect by themselves when the connection drops (a network blip, or the
+server process they talked to died and another one took over behind the same address): the
+server shows the current scene again on ``/``, and ``/p2p`` joins again, naming the game it
+still plays (:attr:`PeerSignaling.playing`) so the other players renegotiate nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ P2P_SCENE_TYPE = "P2PGymScene"
 END_SCENE_TYPE = "EndScene"
 # Events after which waiting for something else is pointless.
 FATAL_P2P_EVENTS = ("superseded", "wait_timeout")
+RECONNECT = {"reconnection": True, "reconnection_delay": 0.5, "reconnection_delay_max": 3, "randomization_factor": 0.5}
+"""python-socketio client options: reconnect soon (the server answers from another process)."""
 
 
 class SignalingError(RuntimeError):
@@ -145,15 +152,21 @@ class PeerSignaling:
         self._p2p_client: socketio.AsyncClient | None = None
         self._signal_tasks: asyncio.Queue[tuple[int, str, Any]] | None = None
         self._signal_worker: asyncio.Task[None] | None = None
+        self.playing: str | None = None
+        """The game this peer plays now (set by the runner): a reconnect of ``/p2p`` names it."""
+        self.reconnects: list[str] = []
+        """Each time a socket came back after a drop (``/`` or ``/p2p``), in order."""
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- participant flow (`/`) -------------------------------------------------------------
 
     async def connect(self) -> dict[str, Any]:
         """Connect as the subject; returns the first (or current, after a reload) scene."""
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio.AsyncClient(**RECONNECT)
         self._flow_client = client
         for name in ("activate_scene", "terminate_scene", "superseded", "flow_error", "participant", "study_end"):
             client.on(name, self._recorder(self.flow, name))
+        client.on("connect", self._on_reconnect("/", None))
         mark = self.flow.mark()
         auth: dict[str, Any] = {"subject_id": self.subject_id, "client": "python-peer"}
         if self.given_recruitment:
@@ -214,11 +227,12 @@ class PeerSignaling:
         """Connect ``/p2p`` with the scene's ticket and ``join``; returns the join ack."""
         await self.leave_namespace()
         self.p2p = _Inbox()
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio.AsyncClient(**RECONNECT)
         self._p2p_client = client
         for name in ("waiting", "game_ready", "wait_timeout", "peer_interrupted", "peer_rejoined", "peer_left",
                      "superseded", "signal_error", "relay", "game_ended", "probe", "requeued"):
             client.on(name, self._recorder(self.p2p, name), namespace=P2P_NAMESPACE)
+        client.on("connect", self._on_reconnect(P2P_NAMESPACE, client), namespace=P2P_NAMESPACE)
         client.on("signal", self._on_signal, namespace=P2P_NAMESPACE)
         client.on("rtt_ping", self._on_rtt_ping, namespace=P2P_NAMESPACE)
         client.on("probe_signal", self._on_probe_signal, namespace=P2P_NAMESPACE)
@@ -309,6 +323,8 @@ class PeerSignaling:
         self._probes.clear()
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         await self.leave_namespace()
         client, self._flow_client = self._flow_client, None
         if client is not None and client.connected:
@@ -334,6 +350,34 @@ class PeerSignaling:
                     logger.exception("on_p2p_event listener failed")
 
         return record
+
+    def _on_reconnect(self, namespace: str, client: socketio.AsyncClient | None) -> Callable[..., None]:
+        """The socket's connect handler: nothing the first time; after a drop, note it, and on
+        ``/p2p`` join again (outside the handler: a call from inside it would wait on itself)."""
+        first = [True]
+
+        def on_connect(*_: Any) -> None:
+            if first[0]:
+                first[0] = False
+                return
+            logger.info("%s: %s socket reconnected", self.subject_id, namespace)
+            self.reconnects.append(namespace)
+            if client is not None:
+                task = asyncio.get_running_loop().create_task(self._join_again(client))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+        return on_connect
+
+    async def _join_again(self, client: socketio.AsyncClient) -> None:
+        payload = {"game_id": self.playing} if self.playing else {}
+        try:
+            ack = await client.call("join", payload, namespace=P2P_NAMESPACE, timeout=self.timeout_s)
+        except Exception as exc:  # the next reconnect tries again
+            logger.warning("%s: join after a reconnect failed: %s", self.subject_id, exc)
+            return
+        logger.info("%s: joined again after a reconnect: %s", self.subject_id, ack)
+        await self.p2p.put("rejoined", ack)
 
     async def _on_signal(self, data: Any = None) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("from"), int):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +18,7 @@ import flask
 import flask_socketio
 
 from .. import resources
+from ..cluster.study import SharedStudy
 from ..console.namespace import ConsoleNamespace
 from ..console.routes import create_console_blueprint
 from ..console.service import Console
@@ -62,7 +64,10 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     config.check()
     experiment = load_experiment(stager_or_experiment)
     data_dir = Path(config.data_dir).resolve()
-    secret = config.secret if config.secret is not None else secrets.token_bytes(32)
+    shared = _open_shared_study(config, experiment.experiment_id)
+    secret = config.secret
+    if secret is None:
+        secret = shared.secret() if shared is not None else secrets.token_bytes(32)
     tickets = SignalingTickets(derive_secret(secret, "signaling-ticket"))
     upload_tokens = config.upload_tokens or UploadTokens(derive_secret(secret, "upload-token"))
     pyodide = pyodide_for(config, experiment)  # refuses (PyodideUnavailable) before anything is served
@@ -79,22 +84,30 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         async_handlers=False,
         logger=False,
         engineio_logger=False,
+        # Several processes: an emit to a socket another process holds goes through Redis.
+        **({"client_manager": shared.client_manager()} if shared is not None else {}),
     )
 
+    # Deadlines on the wall clock when processes share them (one machine's monotonic clock
+    # means nothing to another's).
+    clock = time.time if shared is not None else time.monotonic
     signaling = Signaling(
         experiment.rules,
-        store=config.store_factory(),
+        store=shared.signaling_store() if shared is not None else config.store_factory(),
         transport=_SocketTransport(socketio, SIGNALING_NAMESPACE),
         ice_servers=config.ice_servers_provider,
         upload_tokens=upload_tokens,
+        clock=clock,
     )
     console = console_ns = None
     if config.researcher_token is not None:
         # The live research console exists only with a researcher credential (off, never open).
+        recruitment_file = data_dir / "console" / "recruitment.json"
         console = Console(
             signaling,
-            InMemoryConsoleStore(recruitment_file=data_dir / "console" / "recruitment.json"),
+            shared.console_store(recruitment_file) if shared is not None else InMemoryConsoleStore(recruitment_file=recruitment_file),
             end_game=lambda game_id, message: signaling_ns.end_game(game_id, message),
+            clock=clock,
             report_interval_s=config.console_interval_s,
         )
     matchmaking_dir = data_dir / "matchmaking"
@@ -135,6 +148,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         ),
         sweep_interval_s=config.sweep_interval_s,
         matchmaking=matchmaking,
+        roll=shared.roll if shared is not None else None,
     )
     flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, save_data, participants)
     # Signaling's outcomes (lobby timeout, dropped seat) and join admission go to the flow.
@@ -158,7 +172,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         tickets=tickets,
         experiment_id=experiment.experiment_id,
         extra={"socketio": socketio, "signaling_namespace": signaling_ns, "participants": flow, "console": console,
-               "console_namespace": console_ns, "matchmaking": matchmaking},
+               "console_namespace": console_ns, "matchmaking": matchmaking, "shared_study": shared},
         ledger=participants,
     )
     app.extensions[EXTENSION_KEY] = context
@@ -184,7 +198,10 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     )
 
     def stats() -> dict[str, Any]:
-        return {**signaling.stats(), "participants": len(flow)}
+        out = {**signaling.stats(), "participants": len(flow)}
+        if shared is not None:
+            out["process"] = shared.process_id
+        return out
 
     app.register_blueprint(participant_blueprint(page, stats))
     logger.log(
@@ -199,7 +216,27 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         "experiment %s: %d P2P scene(s) %s; data in %s",
         experiment.experiment_id, len(experiment.rules), sorted(experiment.rules), data_dir,
     )
+    if shared is not None:
+        # On the roll from the start (not from the first socket), so the others can count it.
+        signaling_ns.start()
     return app, socketio
+
+
+def _open_shared_study(config: ServerConfig, experiment_id: str | None) -> SharedStudy | None:
+    """The study's Redis when ``config.redis_url`` is set (checked before anything is served)."""
+    if config.redis_url is None:
+        return None
+    if config.async_mode == "eventlet":
+        from eventlet.patcher import is_monkey_patched
+
+        if not is_monkey_patched("socket"):
+            # Redis's client (state and the Socket.IO message queue) blocks on sockets: under
+            # eventlet they must be green, or one wait on Redis stops every participant.
+            raise ValueError(
+                "Redis under eventlet needs eventlet.monkey_patch() before the server is built "
+                "(the interactive-gym-p2p command does it with --redis; in your own script, call it first thing)"
+            )
+    return SharedStudy.open(config.redis_url, experiment_id, dead_after_s=config.process_dead_after_s)
 
 
 def _chain(first: Callable[[Any], None] | None, second: Callable[[Any], None] | None) -> Callable[[Any], None] | None:

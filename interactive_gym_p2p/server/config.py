@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
+from ..async_mode import ASYNC_MODES
 from ..signaling.core import IceServersProvider, no_ice_servers
 from ..signaling.limits import SignalingLimits
 from ..signaling.records import GameEnd, GameInfo
@@ -24,8 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..signaling.core import Signaling
     from ..signaling.tickets import SignalingTickets
-
-ASYNC_MODES = ("eventlet", "gevent", "threading")
 
 BlueprintSource = Union["Blueprint", Callable[["ServerContext"], "Blueprint"]]
 
@@ -103,6 +102,16 @@ class ServerConfig:
     participant_store_factory: "Callable[[Path], ParticipantStore] | None" = None
     """data_dir -> where participant records and outcomes live; None: files under
     ``data_dir/participants`` (``FileParticipantStore``)."""
+    redis_url: str | None = None
+    """Share the study with other server processes through this Redis (CLI ``--redis``),
+    e.g. ``redis://127.0.0.1:6379/0``: signaling (waiting rooms, games, seats), matchmaking,
+    the console's live view and Socket.IO's events between processes live there, so a
+    participant may reach any process and a process may die without losing a seat. Every
+    process must use the same data directory and secret (docs/deployment.md). None: one
+    process, nothing shared, no Redis needed."""
+    process_dead_after_s: float = 5.0
+    """With ``redis_url``: a process not heard of for this long is taken for dead, and the
+    signaling sockets it held are closed (their seats wait out the reconnect grace)."""
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -140,6 +149,15 @@ class ServerConfig:
             raise ValueError("ServerConfig.sweep_interval_s must be from 0.01 to 5 seconds")
         if not (isinstance(self.rtt_interval_s, (int, float)) and math.isfinite(self.rtt_interval_s) and 0.1 <= self.rtt_interval_s <= 60):
             raise ValueError("ServerConfig.rtt_interval_s must be from 0.1 to 60 seconds")
+        if self.redis_url is not None:
+            from ..cluster.client import check_url
+
+            problem = check_url(self.redis_url)
+            if problem is not None:
+                raise ValueError(f"ServerConfig.redis_url: {problem}")
+        if not (isinstance(self.process_dead_after_s, (int, float)) and math.isfinite(self.process_dead_after_s)
+                and 2 <= self.process_dead_after_s <= 300):
+            raise ValueError("ServerConfig.process_dead_after_s must be from 2 to 300 seconds")
         if self.bot_launcher is not None and not hasattr(self.bot_launcher, "launch"):
             raise ValueError("ServerConfig.bot_launcher must have launch(request), poll() and stop()")
 

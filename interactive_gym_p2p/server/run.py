@@ -69,5 +69,7 @@ def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
             allow_unsafe_werkzeug=config.async_mode == "threading",
         )
     finally:
-        # Ends the sweeper and the bot processes the server started (they also watch for it).
+        # Ends the sweeper and the bot processes the server started (they also watch for it); a
+        # process of several leaves the roll at once, so the one sweeping hands this process's
+        # sockets' seats to the grace period without waiting to notice.
         server_context(app).extra["signaling_namespace"].stop()

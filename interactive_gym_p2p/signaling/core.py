@@ -165,8 +165,9 @@ class Signaling(Matching):
 
     # ------------------------------------------------------------------ joining
 
-    def join(self, sid: str) -> Result:
-        """Take a seat: rejoin the slot's live game, or wait to be matched."""
+    def join(self, sid: str, playing: str | None = None) -> Result:
+        """Take a seat: rejoin the slot's live game, or wait to be matched. ``playing``: the
+        game the page says it still plays (its socket reconnected; its WebRTC is up)."""
 
         def body(step: Step) -> None:
             connection = self.store.get_connection(sid)
@@ -179,7 +180,7 @@ class Signaling(Matching):
             if record is not None and record.state is not SeatState.REQUEUED:
                 located = self._live_seat(slot)
                 if located is not None:
-                    self._rejoin(step, located[0], located[1], sid, rules)
+                    self._rejoin(step, located[0], located[1], sid, rules, resumed=playing == located[0].game_id)
                 else:
                     self._refuse_finished_slot(step, record, rules)
                 return
@@ -389,8 +390,12 @@ class Signaling(Matching):
             return None
         return game, seat
 
-    def _rejoin(self, step: Step, game: Game, seat: Seat, sid: str, rules: SignalingRules) -> None:
+    def _rejoin(self, step: Step, game: Game, seat: Seat, sid: str, rules: SignalingRules, resumed: bool = False) -> None:
+        """The slot's socket is back. ``resumed``: the same page, whose signaling socket
+        reconnected while its WebRTC connections stayed up (the others renegotiate nothing);
+        else a new page (a reload), which needs new connections."""
         new_socket = seat.sid != sid
+        was_interrupted = seat.state is SeatState.INTERRUPTED
         if new_socket:
             self._supersede(step, seat.sid)
         seat.sid = sid
@@ -398,13 +403,19 @@ class Signaling(Matching):
         seat.grace_deadline = None
         self.store.put_game(game)
         self.store.set_slot_game(seat.slot, SlotGame(game.game_id, seat.state))
-        step.send("game_ready", self._ready_payload(game, seat, rules, rejoin=True), sid)
-        if new_socket:
-            logger.info("game %s: player %d rejoined", game.game_id, seat.player_index)
+        payload = self._ready_payload(game, seat, rules, rejoin=True)
+        payload["resumed"] = resumed
+        step.send("game_ready", payload, sid)
+        # A resumed page whose seat was still connected (its old socket not noticed gone yet)
+        # was never reported away: the others hear nothing.
+        if new_socket and (was_interrupted or not resumed):
+            logger.info("game %s: player %d %s", game.game_id, seat.player_index,
+                        "reconnected (its game went on)" if resumed else "rejoined")
             for other in game.seats:
                 if other is not seat and other.state is SeatState.CONNECTED:
-                    step.send("peer_rejoined", {"game_id": game.game_id, "player_index": seat.player_index}, other.sid)
-        step.result.ack = {"ok": True, "status": "rejoined", "game_id": game.game_id}
+                    step.send("peer_rejoined", {"game_id": game.game_id, "player_index": seat.player_index, "resumed": resumed},
+                              other.sid)
+        step.result.ack = {"ok": True, "status": "rejoined", "game_id": game.game_id, "resumed": resumed}
 
     def _depart(self, step: Step, game: Game, seat: Seat, state: SeatState, reason: str) -> None:
         """A seat stops being live; tell the others and apply the disconnect policy."""

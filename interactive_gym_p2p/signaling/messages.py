@@ -46,6 +46,16 @@ class GameRef:
 
 
 @dataclass(frozen=True)
+class JoinRequest:
+    """``join``: take a seat or a place in the waiting room."""
+
+    playing: str | None = None
+    """The game this page still plays (its WebRTC connections are up): its signaling socket
+    reconnected (a network blip, or the server process it talked to died), nothing to
+    renegotiate. None: a fresh page."""
+
+
+@dataclass(frozen=True)
 class ConnectionFailure:
     """``connection_failed``: the sender's WebRTC connection to its game's peers failed."""
 
@@ -157,10 +167,17 @@ def parse_game_ref(event: str, payload: Any) -> GameRef | Refusal:
     return GameRef(head[0])
 
 
-def parse_join(payload: Any) -> None | Refusal:
-    if payload is None or isinstance(payload, dict):
-        return None
-    return _malformed("join", f"the payload must be an object or nothing, got {type(payload).__name__}")
+def parse_join(payload: Any) -> JoinRequest | Refusal:
+    if payload is None:
+        return JoinRequest()
+    if not isinstance(payload, dict):
+        return _malformed("join", f"the payload must be an object or nothing, got {type(payload).__name__}")
+    playing = payload.get("game_id")
+    if playing is not None:
+        problem = identifier_problem(playing)
+        if problem is not None:
+            return _malformed("join", f"game_id is invalid: {problem}")
+    return JoinRequest(playing)
 
 
 def parse_connection_failed(payload: Any) -> ConnectionFailure | Refusal:

@@ -19,6 +19,7 @@ import flask
 import flask_socketio
 from flask_socketio import ConnectionRefusedError
 
+from ..cluster.processes import ProcessRoll
 from ..console.report import ReportInvalid, TelemetryReport, parse_report
 from ..matchmaking.bots import BotLauncher, BotLaunchError
 from ..matchmaking.conditions import ConditionLedger
@@ -87,6 +88,7 @@ class SignalingNamespace(flask_socketio.Namespace):
         namespace: str = NAMESPACE,
         matchmaking: MatchmakingServices = MatchmakingServices(),
         admission: Admission | None = None,
+        roll: ProcessRoll | None = None,
     ) -> None:
         super().__init__(namespace)
         self.admission = admission
@@ -111,6 +113,11 @@ class SignalingNamespace(flask_socketio.Namespace):
         self._sweeper_lock = threading.Lock()
         self._sweeper_started = False
         self._stopped = False
+        self.roll = roll
+        """The roll of the study's server processes when several share a Redis, else None."""
+        self.process_id = None if roll is None else roll.process_id
+        self._local: set[str] = set()
+        """Signaling sockets connected to this process (the store also knows other processes')."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -173,7 +180,8 @@ class SignalingNamespace(flask_socketio.Namespace):
     def _ping_waiters(self) -> None:
         interval = self.matchmaking.rtt_interval_s
         now = time.monotonic()
-        waiting = set(self.signaling.waiting_sids())
+        # Each process measures its own sockets (an RTT through another process means nothing).
+        waiting = set(self.signaling.waiting_sids()) & self._local
         for sid in list(self._pinged):
             if sid not in waiting:
                 del self._pinged[sid]
@@ -251,7 +259,7 @@ class SignalingNamespace(flask_socketio.Namespace):
             if ticket is None:
                 raise TicketError("connect with auth {ticket: <the ticket from activate_scene>}")
             slot = self.tickets.verify(ticket)
-            ack = self._finish(self.signaling.connect(sid, slot))
+            ack = self._finish(self.signaling.connect(sid, slot, owner=self.process_id))
         except TicketError as exc:
             logger.warning("refused signaling connection %s: %s", sid, exc)
             raise ConnectionRefusedError(f"invalid ticket: {exc}", {"code": "invalid_ticket"}) from None
@@ -260,10 +268,12 @@ class SignalingNamespace(flask_socketio.Namespace):
             raise ConnectionRefusedError("internal server error", {"code": "internal"}) from None
         if not ack.get("ok"):
             raise ConnectionRefusedError(ack["error"]["message"], {"code": ack["error"]["code"]})
+        self._local.add(sid)
         self._start_sweeper()
 
     def on_disconnect(self, reason: Any = None) -> None:
         sid = self._sid()
+        self._local.discard(sid)
         try:
             self._finish(self.signaling.disconnect(sid))
         except Exception:
@@ -279,15 +289,15 @@ class SignalingNamespace(flask_socketio.Namespace):
 
     def on_join(self, *args: Any) -> dict[str, Any]:
         def step(sid: str, payload: Any) -> Result | Refusal:
-            refusal = parse_join(payload)
-            if refusal is not None:
-                return refusal
+            request = parse_join(payload)
+            if isinstance(request, Refusal):
+                return request
             if self.admission is not None:
                 slot = self.signaling.slot_of(sid)
                 refused = None if slot is None else self.admission(slot)
                 if refused is not None:
                     return Refusal(*refused)
-            return self.signaling.join(sid)
+            return self.signaling.join(sid, playing=request.playing)
 
         return self._handle("join", "control", args, step)
 
@@ -378,6 +388,10 @@ class SignalingNamespace(flask_socketio.Namespace):
         except Exception:
             logger.exception("releasing %s failed", slot.key())
 
+    def start(self) -> None:
+        """Start the sweeper now (a process of several must beat before its first socket)."""
+        self._start_sweeper()
+
     def _start_sweeper(self) -> None:
         with self._sweeper_lock:
             if self._sweeper_started:
@@ -389,16 +403,31 @@ class SignalingNamespace(flask_socketio.Namespace):
         while not self._stopped:
             self.socketio.sleep(self.sweep_interval_s)
             try:
-                self._finish(self.signaling.sweep())
-                self._ping_waiters()
-                if self.matchmaking.bots is not None:
-                    self.matchmaking.bots.poll()
+                self._sweep_once()
             except Exception:
                 logger.exception("signaling sweep failed")
+
+    def _sweep_once(self) -> None:
+        sweeper = True
+        if self.roll is not None:
+            tick = self.roll.tick()
+            sweeper = tick.sweeper
+            if tick.evicted:
+                for sid in sorted(self._local):
+                    self._close(sid)
+            for process_id in tick.dead:
+                self._finish(self.signaling.disconnect_owner(process_id))
+        if sweeper:
+            self._finish(self.signaling.sweep())
+        self._ping_waiters()
+        if self.matchmaking.bots is not None:
+            self.matchmaking.bots.poll()
 
     def stop(self) -> None:
         """End the sweeper and any bot processes (the server is shutting down)."""
         self._stopped = True
+        if self.roll is not None:
+            self.roll.leave()
         if self.matchmaking.bots is not None:
             try:
                 self.matchmaking.bots.stop()

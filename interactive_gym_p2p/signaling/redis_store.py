@@ -26,13 +26,10 @@ keys it computes.
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
-from ..cluster.lock import Op, SharedLock
-from . import codec
+from ..cluster.lock import Op
+from ..cluster.records import DELETED, RedisRecords
 from .records import BotFill, Connection, Game, Group, MatchHistory, Probe, Slot, SlotGame, Waiter
 from .store import fill_deadline, game_deadline, room_deadline, sort_due
 
@@ -43,180 +40,38 @@ CONN, WAITING, WAITING_OF, GAMES, SLOT_GAME = "conn", "waiting", "waiting_of", "
 GROUPS, GROUP_OF, HISTORY, PROBES, FILLS, HOLDS = "groups", "group_of", "history", "probes", "fills", "holds"
 DEADLINES = "deadlines"
 
-_TYPES: dict[str, Any] = {
+TYPES: dict[str, Any] = {
     CONN: Connection, WAITING: list[Waiter], GAMES: Game, SLOT_GAME: SlotGame, GROUPS: Group,
     HISTORY: MatchHistory, PROBES: Probe, FILLS: BotFill, WAITING_OF: str, GROUP_OF: str, HOLDS: str,
 }
-_DELETED = object()
 
 
-@dataclass
-class _Tx:
-    token: str | None
-    """The lock's token; None in a read-only view."""
-    depth: int = 0
-    cache: dict[tuple[str, str], Any] = field(default_factory=dict)
-    """(hash, field) -> record read (None: absent)."""
-    dirty: dict[tuple[str, str], Any] = field(default_factory=dict)
-    """(hash, field) -> record to write, or _DELETED."""
-    fields: dict[str, set[str]] = field(default_factory=dict)
-    """hash -> field names read from Redis."""
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    ops: list[Op] = field(default_factory=list)
-    """Writes that are not records (condition counts), in order."""
+def _deadline(h: str, f: str, value: Any) -> tuple[str | None, float | None]:
+    """The deadline-index member of a record and its deadline (None: not indexed / none)."""
+    if h == GAMES:
+        return f"game:{f}", None if value is None else game_deadline(value)
+    if h == PROBES:
+        return f"probe:{f}", None if value is None else value.deadline
+    if h == FILLS:
+        return f"fill:{f}", None if value is None else fill_deadline(value)
+    if h == WAITING:
+        return f"room:{f}", None if value is None else room_deadline(value)
+    return None, None
 
 
-class RedisSignalingStore:
+class RedisSignalingStore(RedisRecords):
     """:class:`~.store.SignalingStore` over Redis (see the module docstring)."""
 
     def __init__(self, client: "redis.Redis", prefix: str, lock_ttl_s: float = 5.0, lock_wait_s: float = 15.0) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.lock = SharedLock(client, prefix + "lock", ttl_s=lock_ttl_s, wait_s=lock_wait_s)
-        self._local = threading.local()
-        self._process_lock = threading.Lock()  # one step of this process at a time waits on Redis
+        super().__init__(client, prefix, TYPES, lock_ttl_s=lock_ttl_s, lock_wait_s=lock_wait_s)
 
-    # ------------------------------------------------------------------ transactions
-
-    def _tx(self) -> _Tx:
-        tx = getattr(self._local, "tx", None)
-        if tx is None:
-            raise RuntimeError("signaling store used outside transaction() or reading()")
-        return tx
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        tx = getattr(self._local, "tx", None)
-        if tx is not None:
-            if tx.token is None:
-                raise RuntimeError("a transaction cannot start inside a read-only view")
-            tx.depth += 1
-            try:
-                yield
-            finally:
-                tx.depth -= 1
-            return
-        with self._process_lock:
-            token = self.lock.acquire()
-            tx = _Tx(token)
-            self._local.tx = tx
-            done = False
-            try:
-                yield
-                done = True
-            finally:
-                self._local.tx = None
-                if done:
-                    self.lock.commit(token, self._drain(tx), release=True)
-                else:
-                    self.lock.release(token)  # a step that raised writes nothing
-
-    def commit(self) -> None:
-        tx = self._tx()
-        if tx.token is None:
-            return
-        ops = self._drain(tx)
-        if ops:
-            self.lock.commit(tx.token, ops, release=False)
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        tx = getattr(self._local, "tx", None)
-        if tx is not None:
-            yield
-            return
-        self._local.tx = _Tx(None)
-        try:
-            yield
-        finally:
-            self._local.tx = None
-
-    def _drain(self, tx: _Tx) -> list[Op]:
-        """The transaction's pending writes as commit ops (and forget them)."""
-        P = self.prefix
-        ops: list[Op] = []
-        for (h, f), value in tx.dirty.items():
-            if value is _DELETED:
-                ops.append(("hdel", P + h, f, ""))
-            else:
-                ops.append(("hset", P + h, f, self._dumps(h, value)))
-            member, deadline = self._deadline(h, f, None if value is _DELETED else value)
-            if member is not None:
-                if deadline is None:
-                    ops.append(("zrem", P + DEADLINES, member, ""))
-                else:
-                    ops.append(("zadd", P + DEADLINES, member, repr(float(deadline))))
-        ops.extend(tx.ops)
-        tx.dirty.clear()
-        tx.ops.clear()
-        return ops
-
-    @staticmethod
-    def _deadline(h: str, f: str, value: Any) -> tuple[str | None, float | None]:
-        if h == GAMES:
-            return f"game:{f}", None if value is None else game_deadline(value)
-        if h == PROBES:
-            return f"probe:{f}", None if value is None else value.deadline
-        if h == FILLS:
-            return f"fill:{f}", None if value is None else fill_deadline(value)
-        if h == WAITING:
-            return f"room:{f}", None if value is None else room_deadline(value)
-        return None, None
-
-    @staticmethod
-    def _dumps(h: str, value: Any) -> str:
-        if isinstance(value, str):
-            return value
-        return codec.dumps(value)
-
-    # ------------------------------------------------------------------ records
-
-    def _get(self, h: str, f: str) -> Any:
-        tx = self._tx()
-        key = (h, f)
-        if key in tx.dirty:
-            value = tx.dirty[key]
-            return None if value is _DELETED else value
-        if key not in tx.cache:
-            raw = self.client.hget(self.prefix + h, f)
-            tx.cache[key] = None if raw is None else (raw if _TYPES[h] is str else codec.loads(_TYPES[h], raw))
-        return tx.cache[key]
-
-    def _put(self, h: str, f: str, value: Any) -> None:
-        tx = self._tx()
-        if tx.token is None:
-            raise RuntimeError("writing in a read-only view (reading()); use transaction()")
-        tx.dirty[(h, f)] = value
-        tx.cache[(h, f)] = value
-
-    def _delete(self, h: str, f: str) -> None:
-        tx = self._tx()
-        if tx.token is None:
-            raise RuntimeError("writing in a read-only view (reading()); use transaction()")
-        tx.dirty[(h, f)] = _DELETED
-        tx.cache[(h, f)] = None
-
-    def _fields(self, h: str) -> list[str]:
-        tx = self._tx()
-        if h not in tx.fields:
-            tx.fields[h] = set(self.client.hkeys(self.prefix + h))
-        names = set(tx.fields[h])
-        for (hh, f), value in tx.dirty.items():
-            if hh == h:
-                if value is _DELETED:
-                    names.discard(f)
-                else:
-                    names.add(f)
-        return sorted(names)
-
-    def _all(self, h: str) -> list[Any]:
-        """Every record of a hash, read in one round trip (and cached)."""
-        tx = self._tx()
-        raw = self.client.hgetall(self.prefix + h)
-        tx.fields[h] = set(raw)
-        for f, text in raw.items():
-            tx.cache.setdefault((h, f), codec.loads(_TYPES[h], text))
-        return [v for v in (self._get(h, f) for f in self._fields(h)) if v is not None]
+    def _index_ops(self, h: str, f: str, value: Any) -> list[Op]:
+        member, deadline = _deadline(h, f, value)
+        if member is None:
+            return []
+        if deadline is None:
+            return [("zrem", self.prefix + DEADLINES, member, "")]
+        return [("zadd", self.prefix + DEADLINES, member, repr(float(deadline)))]
 
     # ------------------------------------------------------------------ deadlines
 
@@ -224,7 +79,7 @@ class RedisSignalingStore:
         tx = self._tx()
         members = set(self.client.zrangebyscore(self.prefix + DEADLINES, "-inf", now))
         for (h, f), value in tx.dirty.items():
-            member, deadline = self._deadline(h, f, None if value is _DELETED else value)
+            member, deadline = _deadline(h, f, None if value is DELETED else value)
             if member is None:
                 continue
             if deadline is not None and deadline <= now:
@@ -351,24 +206,25 @@ class RedisSignalingStore:
         return self._fields(FILLS)
 
     def _counts(self, scene_id: str) -> dict[str, int]:
-        tx = self._tx()
-        if scene_id not in tx.counts:
+        counts = self._tx().extra.setdefault("counts", {})
+        if scene_id not in counts:
             raw = self.client.hgetall(f"{self.prefix}cond:{scene_id}")
-            tx.counts[scene_id] = {k: int(v) for k, v in raw.items()}
-        return tx.counts[scene_id]
+            counts[scene_id] = {k: int(v) for k, v in raw.items()}
+        return counts[scene_id]
 
     def get_condition_counts(self, scene_id: str) -> dict[str, int]:
         return dict(self._counts(scene_id))
 
     def add_condition_completion(self, scene_id: str, condition: str) -> None:
         counts = self._counts(scene_id)
+        tx = self._writable()
         counts[condition] = counts.get(condition, 0) + 1
-        self._tx().ops.append(("hincrby", f"{self.prefix}cond:{scene_id}", condition, "1"))
+        tx.ops.append(("hincrby", f"{self.prefix}cond:{scene_id}", condition, "1"))
 
     def set_condition_counts(self, scene_id: str, counts: dict[str, int]) -> None:
-        tx = self._tx()
+        tx = self._writable()
         key = f"{self.prefix}cond:{scene_id}"
-        tx.counts[scene_id] = dict(counts)
+        tx.extra.setdefault("counts", {})[scene_id] = dict(counts)
         tx.ops.append(("del", key, "", ""))
         for condition, n in counts.items():
             tx.ops.append(("hset", key, condition, str(int(n))))
@@ -381,12 +237,3 @@ class RedisSignalingStore:
             self._delete(HOLDS, room)
         else:
             self._put(HOLDS, room, signature)
-
-    # ------------------------------------------------------------------ maintenance
-
-    def clear(self) -> None:
-        """Remove every signaling key of this study (tests; a fresh study on a used Redis)."""
-        keys = list(self.client.scan_iter(match=self.prefix + "*", count=500))
-        if keys:
-            self.client.delete(*keys)
-

@@ -327,7 +327,11 @@ export function createClientFlow(o) {
     s.socket = socket;
     const join = () => {
       if (p2pScene !== s || s.over) return;
-      socket.emit('join', {}, (ack) => onJoinAck(s, ack));
+      // A reconnect during the game (a network blip, or the server process we talked to went
+      // away and another one took over): our WebRTC connections are up, say so, so that the
+      // others renegotiate nothing (docs/server.md, "join").
+      const playing = s.game && s.gameReady ? { game_id: s.gameReady.game_id } : {};
+      socket.emit('join', playing, (ack) => onJoinAck(s, ack));
     };
     s.join = join;
     socket.on('connect', () => {

@@ -781,3 +781,16 @@ test('the partner of an excluded player ends with partner_left:excluded', async 
   await settle();
   assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['partner_left', 'excluded']]);
 });
+
+test('a signaling socket that reconnects during the game says which game it still plays', async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  assert.deepEqual(sig.emitted('join'), [{}], 'a fresh page joins with nothing');
+  game.hooks.phase('playing');
+  // The server process went away; Socket.IO reconnects (to another process) by itself.
+  sig.serve('connect');
+  assert.deepEqual(sig.emitted('join'), [{}, { game_id: 'g1' }], 'the game runs on over WebRTC: nothing to renegotiate');
+  sig.serve('game_ready', { ...gameReady(), rejoin: true, resumed: true });
+  assert.equal(t.createGame.games.length, 1, 'the running game goes on');
+  assert.equal(t.diag.phase, 'playing');
+});

@@ -90,7 +90,8 @@ class ConsoleNamespace(flask_socketio.Namespace):
             try:
                 state = self.console.snapshot()
                 self.pushes += 1
-                self.socketio.emit("console_state", state, to=ROOM, namespace=self.namespace)
+                # To this process's consoles only: with several processes each pushes to its own.
+                self.socketio.emit("console_state", state, to=ROOM, namespace=self.namespace, ignore_queue=True)
             except Exception:
                 logger.exception("research console push failed")
 

@@ -7,6 +7,13 @@ the time from sending ``join`` to receiving ``game_ready``. Prints a table:
 
     python benchmarks/signaling_load.py                  # 100, 500, 1000 participants
     python benchmarks/signaling_load.py --levels 200 --async-mode threading
+    python benchmarks/signaling_load.py --processes 1 2 4 --levels 500
+
+``--processes`` runs each level once per number of server processes, all sharing one
+``redis-server`` (started by the benchmark on a free port, no persistence): participant
+``i`` connects to process ``i % P``, so most pairs are matched across processes (their
+events go through Redis). The row ``1 (no Redis)`` is the single process with its
+in-memory store, for comparison.
 
 Numbers include the client side: all simulated participants share one asyncio loop in one
 process, on the same machine as the server. Bounded in time: each level gives up after
@@ -20,10 +27,13 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +67,7 @@ stager = Stager(scenes=[StartScene().scene(scene_id="start"), game, EndScene().s
 
 @dataclass
 class LevelResult:
+    processes: str
     participants: int
     connected: int
     connect_s: float
@@ -68,11 +79,47 @@ class LevelResult:
     errors: int
 
 
-def start_server(workdir: Path, port: int, secret: str, async_mode: str) -> subprocess.Popen:
-    return start_cli_server(workdir, port, secret, ["--async-mode", async_mode, "--data-dir", str(workdir / "data")])
+def start_server(workdir: Path, port: int, secret: str, async_mode: str, redis_url: str | None = None) -> subprocess.Popen:
+    extra = ["--async-mode", async_mode, "--data-dir", str(workdir / "data"), "--turn", "none"]
+    if redis_url is not None:
+        extra += ["--redis", redis_url]
+    return start_cli_server(workdir, port, secret, extra)
 
 
-async def run_level(url: str, tickets: SignalingTickets, n: int, timeout_s: float, connect_concurrency: int) -> LevelResult:
+class RedisServer:
+    """A redis-server of the benchmark's own: a free port, no persistence, a temp folder."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("--processes needs redis-server (Debian package redis-server)")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(folder), "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)  # polling the new process with a deadline
+        raise SystemExit("redis-server did not start")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def flush(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "flushall"], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+async def run_level(urls: list[str], tickets: SignalingTickets, n: int, timeout_s: float, connect_concurrency: int,
+                    processes: str) -> LevelResult:
     loop = asyncio.get_running_loop()
     ready_at: dict[int, float] = {}
     join_at: dict[int, float] = {}
@@ -98,7 +145,7 @@ async def run_level(url: str, tickets: SignalingTickets, n: int, timeout_s: floa
         clients.append(client)
         async with gate:
             try:
-                await client.connect(url, namespaces=["/p2p"], transports=["websocket"],
+                await client.connect(urls[i % len(urls)], namespaces=["/p2p"], transports=["websocket"],
                                      auth={"ticket": tickets.issue(f"load{i:05d}", "load", 1)}, wait_timeout=30)
                 return True
             except Exception:
@@ -134,6 +181,7 @@ async def run_level(url: str, tickets: SignalingTickets, n: int, timeout_s: floa
         return latencies[min(len(latencies) - 1, int(round(p / 100 * (len(latencies) - 1))))]
 
     return LevelResult(
+        processes=processes,
         participants=n,
         connected=len(connected),
         connect_s=connect_s,
@@ -152,31 +200,50 @@ def main() -> int:
     parser.add_argument("--async-mode", default="eventlet", choices=["eventlet", "threading"])
     parser.add_argument("--level-timeout", type=float, default=120.0, help="seconds per level for connecting, and again for matching")
     parser.add_argument("--connect-concurrency", type=int, default=50)
+    parser.add_argument("--processes", type=int, nargs="+", default=None,
+                        help="numbers of server processes sharing one redis-server (e.g. 1 2 4); "
+                        "a single process without Redis is measured too")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
 
     secret = secrets.token_hex(32)
     tickets = SignalingTickets(derive_secret(secret.encode(), "signaling-ticket"))
     results: list[LevelResult] = []
+    setups: list[tuple[str, int, bool]] = [("1", 1, False)]
+    if args.processes:
+        setups = [("1 (no Redis)", 1, False)] + [(str(p), p, True) for p in args.processes]
     with tempfile.TemporaryDirectory(prefix="p2p-load-") as tmp:
         workdir = Path(tmp)
         (workdir / "experiment.py").write_text(EXPERIMENT)
-        for n in args.levels:
-            port = free_port()
-            proc = start_server(workdir, port, secret, args.async_mode)
-            try:
-                result = asyncio.run(run_level(f"http://127.0.0.1:{port}", tickets, n, args.level_timeout, args.connect_concurrency))
-            finally:
-                stop_server(proc)
-            results.append(result)
-            print(f"  level {n}: done", file=sys.stderr, flush=True)
+        redis_server = RedisServer(workdir) if args.processes else None
+        try:
+            for n in args.levels:
+                for label, count, shared in setups:
+                    if redis_server is not None:
+                        redis_server.flush()  # each run starts from an empty study
+                    redis_url = redis_server.url if shared and redis_server is not None else None
+                    ports = [free_port() for _ in range(count)]
+                    procs: list[subprocess.Popen] = []
+                    try:
+                        for port in ports:
+                            procs.append(start_server(workdir, port, secret, args.async_mode, redis_url))
+                        urls = [f"http://127.0.0.1:{port}" for port in ports]
+                        result = asyncio.run(run_level(urls, tickets, n, args.level_timeout, args.connect_concurrency, label))
+                    finally:
+                        for proc in procs:
+                            stop_server(proc)
+                    results.append(result)
+                    print(f"  level {n}, processes {label}: done", file=sys.stderr, flush=True)
+        finally:
+            if redis_server is not None:
+                redis_server.stop()
 
     print(f"\nsignaling load ({args.async_mode} server, 2-player scene, all joins sent at once; {os.cpu_count()} CPUs shared)")
-    header = f"{'participants':>12} {'connected':>9} {'connect s':>9} {'ready':>6} {'matches/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}"
+    header = f"{'processes':>12} {'participants':>12} {'connected':>9} {'connect s':>9} {'ready':>6} {'matches/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}"
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r.participants:>12} {r.connected:>9} {r.connect_s:>9.1f} {r.ready:>6} {r.matches_per_s:>10.1f} "
+        print(f"{r.processes:>12} {r.participants:>12} {r.connected:>9} {r.connect_s:>9.1f} {r.ready:>6} {r.matches_per_s:>10.1f} "
               f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.max_ms:>8.1f} {r.errors:>6}")
     if args.json:
         print(json.dumps([r.__dict__ for r in results]))

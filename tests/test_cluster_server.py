@@ -8,6 +8,7 @@ other take over; ``tests/test_cluster_processes.py`` does the same with real pro
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -97,3 +98,65 @@ def test_the_roll_of_processes(redis_url: str) -> None:
     assert first.members()["first"] == 0.0
     tick = second.tick(now)
     assert tick.sweeper is True and tick.dead == ["first"]
+
+
+def test_the_participant_flow_continues_on_another_server(redis_url: str, tmp_path: Path) -> None:
+    from interactive_gym_p2p.participants.study import Study
+    from server_harness import ParticipantClient, static_scene
+
+    study = Study().screening(webrtc=False, turn=False).outcomes(partner_left="PL1", error="ER1")
+    stager = make_stager(static_scene("survey"), make_scene())
+    with ExitStack() as stack:
+        one = stack.enter_context(running_server(stager, tmp_path, redis_url=redis_url, study=study))
+        two = stack.enter_context(running_server(stager, tmp_path, redis_url=redis_url, study=study))
+        page = ParticipantClient(one.url, "pat")
+        stack.callback(page.close)
+        assert page.log.wait("activate_scene")["scene_id"] == "start"
+        assert page.call("advance_scene", {"scene_id": "start"}) == {"ok": True, "scene_id": "survey"}
+        assert page.call("static_scene_data_emission", {"scene_id": "survey", "data": {"age": "30"}})["ok"]
+        page.close()
+        # The page comes back through the other server: the scene it was in, not the start.
+        again = ParticipantClient(two.url, "pat")
+        stack.callback(again.close)
+        assert again.log.wait("activate_scene")["scene_id"] == "survey"
+        assert two.context.extra["participants"].find("pat").scene_data == {"survey": {"age": "30"}}
+        assert again.call("advance_scene", {"scene_id": "survey"}) == {"ok": True, "scene_id": "game"}
+        # A second tab through the first server takes over from the page on the second.
+        tab = ParticipantClient(one.url, "pat")
+        stack.callback(tab.close)
+        assert tab.log.wait("activate_scene")["scene_id"] == "game"
+        again.log.wait("superseded")
+        # One outcome, whichever server records it; every later report is told the one that stands.
+        first = tab.call("study_outcome", {"outcome": "error", "reason": "internal"})
+        assert first["recorded"] is True and first["page"]["code"] == "ER1"
+        late = ParticipantClient(two.url, "pat")
+        stack.callback(late.close)
+        assert late.log.wait("study_end")["outcome"] == "error"  # the study is over on every server
+        assert late.call("advance_scene", {"scene_id": "game"})["error"]["code"] == "study_over"
+        outcome = json.loads((tmp_path / "data" / "participants" / "pat" / "outcome.json").read_text())
+        assert (outcome["outcome"], outcome["code"]) == ("error", "ER1")
+
+
+def test_an_outcome_decided_by_one_server_reaches_the_page_on_another(redis_url: str, tmp_path: Path) -> None:
+    from interactive_gym_p2p.participants.study import Study
+    from server_harness import ParticipantClient
+
+    study = Study().screening(webrtc=False, turn=False).outcomes(lobby_timeout="LT1")
+    stager = make_stager(make_scene(wait_timeout_s=1))
+    with ExitStack() as stack:
+        one = stack.enter_context(running_server(stager, tmp_path, redis_url=redis_url, study=study, sweep_interval_s=0.05))
+        two = stack.enter_context(running_server(stager, tmp_path, redis_url=redis_url, study=study, sweep_interval_s=0.05))
+        page = ParticipantClient(two.url, "lou")  # the page's flow socket is on server two
+        stack.callback(page.close)
+        page.log.wait("activate_scene")
+        ticket = page.call("advance_scene", {"scene_id": "start"})
+        assert ticket["scene_id"] == "game"
+        ticket = page.log.wait("activate_scene", lambda d: d["scene_id"] == "game")["p2p"]["signaling"]["ticket"]
+        waiting = SignalingClient(one.url, ticket)  # its signaling socket on server one
+        stack.callback(waiting.close)
+        assert waiting.join()["status"] == "waiting"
+        # Nobody comes: the waiting-room clock ends the study (whichever server sweeps), and the
+        # page hears it on its own server.
+        end = page.log.wait("study_end")
+        assert (end["outcome"], end["code"]) == ("lobby_timeout", "LT1")
+        assert page.call("advance_scene", {"scene_id": "game"})["error"]["code"] == "study_over"

@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import redis
 
     from ..console.redis_store import RedisConsoleStore
+    from ..participants.redis_store import RedisParticipantStore
+    from ..participants.store import FileParticipantStore
     from ..signaling.redis_store import RedisSignalingStore
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,13 @@ class SharedStudy:
         from ..console.redis_store import RedisConsoleStore
 
         return RedisConsoleStore(self.client, self.prefix + "console:", recruitment_file=recruitment_file)
+
+    def participant_store(self, files: "FileParticipantStore | None") -> "RedisParticipantStore":
+        """Participant records, outcomes (first one wins across processes) and flow states;
+        ``files``: the data directory's copy (None: the experiment saves no data)."""
+        from ..participants.redis_store import RedisParticipantStore
+
+        return RedisParticipantStore(self.client, self.prefix + "participants:", files)
 
     def client_manager(self) -> Any:
         """Socket.IO's message queue on the same Redis: an event for a socket held by another

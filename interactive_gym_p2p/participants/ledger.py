@@ -16,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..validation.ids import check_identifier
 from .outcomes import CLIENT_OUTCOMES, SERVER_ONLY_REASONS, fill_redirect, next_step, page_texts, reason_problem
@@ -90,13 +91,25 @@ class ParticipantLedger:
         self.clock = clock
         self._lock = threading.Lock()  # read-modify-write of participant.json within this process
 
+    @contextmanager
+    def _changing(self, subject_id: str) -> Iterator[None]:
+        """Read-modify-write of one record: one thread of this process at a time, and one
+        process at a time when the store is shared (``locked``: the Redis store)."""
+        with self._lock:
+            locked = getattr(self.store, "locked", None)
+            if locked is None:
+                yield
+                return
+            with locked(subject_id):
+                yield
+
     # ------------------------------------------------------------------ records
 
     def arrive(self, subject_id: str, recruitment: dict[str, str] | None = None, user_agent: str | None = None) -> ParticipantRecord:
         """A connection of ``subject_id``: create its record, or complete it with new ids."""
         check_identifier(subject_id, "subject id")
         recruitment = dict(recruitment or {})
-        with self._lock:
+        with self._changing(subject_id):
             record = self.store.get(subject_id)
             if record is None:
                 record = ParticipantRecord(
@@ -149,7 +162,7 @@ class ParticipantLedger:
 
     def note_game(self, subject_id: str, scene_id: str, game_id: str, player_index: int) -> None:
         """The participant got a seat in a game (signaling's on_game_created)."""
-        with self._lock:
+        with self._changing(subject_id):
             record = self.store.get(subject_id)
             if record is None:
                 return
@@ -159,7 +172,7 @@ class ParticipantLedger:
             self.store.put(record)
 
     def note_screening(self, subject_id: str, result: dict[str, Any]) -> None:
-        with self._lock:
+        with self._changing(subject_id):
             record = self.store.get(subject_id)
             if record is None:
                 return
@@ -219,7 +232,7 @@ class ParticipantLedger:
             return  # the same outcome again (a reload, a retried emit): nothing to note
         logger.info("participant %s: %s%s reported after the final outcome %s; ignored", subject_id,
                     report.outcome, f":{report.reason}" if report.reason else "", stands.outcome)
-        with self._lock:
+        with self._changing(subject_id):
             record = self.store.get(subject_id)
             if record is None or len(record.ignored_reports) >= MAX_IGNORED:
                 return

@@ -28,6 +28,7 @@ from ..matchmaking.conditions import JsonlLedger, MemoryLedger
 from ..matchmaking.decisions import JsonlDecisionLog, MemoryDecisionLog
 from ..participants.ledger import ParticipantLedger
 from ..participants.routes import create_participants_blueprint
+from ..participants.redis_store import RedisParticipantStore
 from ..participants.store import FileParticipantStore, InMemoryParticipantStore
 from ..participants.study import Study
 from ..signaling.core import Signaling
@@ -126,6 +127,10 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     save_data = config.save_scene_data and experiment.save_data
     if config.participant_store_factory is not None:
         participant_store = config.participant_store_factory(data_dir)
+    elif shared is not None:
+        # Redis decides (one outcome per participant across processes); the files stay the
+        # copy the research tables read.
+        participant_store = shared.participant_store(FileParticipantStore(data_dir / "participants") if save_data else None)
     elif save_data:
         participant_store = FileParticipantStore(data_dir / "participants")
     else:  # the experiment saves no data: records live only while the server runs
@@ -150,7 +155,8 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         matchmaking=matchmaking,
         roll=shared.roll if shared is not None else None,
     )
-    flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, save_data, participants)
+    flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, save_data, participants,
+                           states=participant_store if isinstance(participant_store, RedisParticipantStore) else None)
     # Signaling's outcomes (lobby timeout, dropped seat) and join admission go to the flow.
     signaling_ns.hooks = dataclasses.replace(signaling_ns.hooks, on_outcome=flow.on_signaling_outcome)
     signaling_ns.admission = flow.admit

@@ -11,6 +11,12 @@ records it in the ledger, leaves the current scene and sends the page ``study_en
 server decides ``completed`` itself when a participant reaches the last scene, from what
 signaling knows about each of their games. After the outcome the study is over for that
 participant: a reload shows the same outcome page again.
+
+With several server processes (``--redis``) each process builds its own Stager for a
+participant it meets; where the participant is (scene, answers, screening, ended) is the
+shared :class:`~..participants.flow_state.FlowState`, written on every change and read when
+the participant connects, sends an event or asks for a seat, so a page that reconnects to
+another process continues where it was (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from interactive_gym.scenes.scene import SceneStatus
 from interactive_gym.scenes.stager import Stager
 from interactive_gym.scenes.static_scene import CompletionCodeScene, EndScene
 
+from ..participants.flow_state import FlowState, FlowStates
 from ..participants.ledger import OutcomeRefused, OutcomeReport, ParticipantLedger
 from ..participants.outcomes import literal_url
 from ..participants.records import OutcomeRecord
@@ -101,8 +108,11 @@ class ParticipantFlow:
         data_dir: Path,
         save_scene_data: bool,
         ledger: ParticipantLedger,
+        states: FlowStates | None = None,
     ) -> None:
         self.experiment = experiment
+        self.states = states
+        """Where participants are, shared by the study's server processes (None: one process)."""
         self.tickets = tickets
         self.signaling = signaling
         self.data_dir = data_dir
@@ -150,6 +160,69 @@ class ParticipantFlow:
         with self._lock:
             return self._participants.setdefault(subject_id, Participant(subject_id, stager))
 
+    # ------------------------------------------------------------------ shared flow state
+
+    def current(self, subject_id: str) -> Participant | None:
+        """The participant as the study knows them now: this process's copy, brought up to date
+        from the shared flow state (built here if another process met them first); None if
+        never seen."""
+        participant = self.find(subject_id)
+        if self.states is None:
+            return participant
+        state = self.states.get_flow(subject_id)
+        if state is None:
+            return participant
+        if participant is None:
+            participant = self.participant(subject_id)
+        self._apply(participant, state)
+        return participant
+
+    def _apply(self, participant: Participant, state: FlowState) -> None:
+        with participant.lock:
+            stager = participant.stager
+            index = min(max(state.scene_index, 0), len(stager.scenes) - 1)
+            if index > stager.current_scene_index:
+                # The participant moved on through another process, which ran the scenes'
+                # hooks (and gave up the seats of the scenes left): only the position moves here.
+                for scene in stager.scenes[:index]:
+                    if scene.status == SceneStatus.Active:
+                        scene.status = SceneStatus.Done
+                stager.current_scene_index = index
+                stager.current_scene = stager.scenes[index]
+            participant.started = participant.started or state.started
+            participant.ended = participant.ended or state.ended
+            participant.scene_data = {k: dict(v) for k, v in state.scene_data.items()}
+            if participant.screening is None and state.screening is not None:
+                names = ScreeningResult.__dataclass_fields__
+                participant.screening = ScreeningResult(**{k: v for k, v in state.screening.items() if k in names})
+            participant.screening_checks = participant.screening_checks or state.screening_checks
+            participant.screening_report = participant.screening_report or state.screening_report
+            participant.bot = participant.bot or state.bot
+            participant.user_agent = participant.user_agent or state.user_agent
+
+    def save(self, participant: Participant) -> None:
+        """Write the participant's flow state for the other processes (no-op with one process)."""
+        if self.states is None:
+            return
+        sid = participant.sid
+        if sid is None:  # this process holds no socket of theirs: keep the one another process holds
+            shared = self.states.get_flow(participant.subject_id)
+            sid = shared.sid if shared is not None else None
+        with participant.lock:
+            state = FlowState(
+                scene_index=participant.stager.current_scene_index,
+                started=participant.started,
+                ended=participant.ended,
+                sid=sid,
+                scene_data={k: dict(v) for k, v in participant.scene_data.items()},
+                screening=participant.screening.to_json() if participant.screening is not None else None,
+                screening_checks=participant.screening_checks,
+                screening_report=participant.screening_report,
+                bot=participant.bot,
+                user_agent=participant.user_agent,
+            )
+        self.states.put_flow(participant.subject_id, state)
+
     def export_metadata(self, participant: Participant) -> None:
         scene = participant.stager.current_scene
         if not (self.save_scene_data and scene.should_export_metadata):
@@ -177,19 +250,27 @@ class ParticipantFlow:
         Raises :class:`OutcomeRefused` for an invalid report.
         """
         outcome, created = self.ledger.end(subject_id, report)
-        participant = self.find(subject_id)
+        participant = self.current(subject_id)
         sid = None
         if participant is not None:
             with participant.lock:
                 first = not participant.ended
                 participant.ended = True
                 scene = participant.stager.current_scene
-                if first and participant.started and not participant.at_last_scene and scene.status == SceneStatus.Active:
-                    try:
-                        scene.deactivate()
-                    except Exception:
-                        logger.exception("leaving scene %s of %s failed", scene.scene_id, subject_id)
+                if first and participant.started and not participant.at_last_scene:
+                    if scene.status == SceneStatus.Active:
+                        try:
+                            scene.deactivate()
+                        except Exception:
+                            logger.exception("leaving scene %s of %s failed", scene.scene_id, subject_id)
+                    elif self.states is not None and isinstance(scene, P2PGymScene):
+                        # The scene is shown by another process: its waiting place or seat is given up here.
+                        self.signaling.release(Slot(subject_id, scene.scene_id, participant.stager.current_scene_index))
                 sid = participant.sid
+            self.save(participant)
+            if sid is None and self.states is not None:
+                shared = self.states.get_flow(subject_id)
+                sid = shared.sid if shared is not None else None  # the page is on another process (emit via Redis)
         if sid is not None:
             self.show_outcome(subject_id, outcome, sid)
         return outcome, created
@@ -213,7 +294,7 @@ class ParticipantFlow:
         """Signaling's admission check before ``join``: an ended study takes no seat, and with
         screening on, a participant waits only once screened (the researcher's check runs here,
         the first time, so it sees the static scenes' answers)."""
-        participant = self.find(slot.subject_id)
+        participant = self.current(slot.subject_id)
         if participant is None:
             if self.ledger.outcome_of(slot.subject_id) is not None:
                 return "study_over", "your part in this study is over"
@@ -266,12 +347,14 @@ class ParticipantFlow:
         if settings.turn and not checks["turn"]:
             logger.info("screening of %s: no TURN server to test through; the TURN check is skipped", participant.subject_id)
         participant.screening_checks = checks
+        self.save(participant)
         return checks
 
     def screened(self, participant: Participant, result: ScreeningResult) -> None:
         """Keep the result; a failure ends the study with excluded:screening."""
         participant.screening = result
         self.ledger.note_screening(participant.subject_id, result.to_json())
+        self.save(participant)
         if result.passed is False:
             scene = participant.stager.current_scene
             self.end_study(participant.subject_id, OutcomeReport(
@@ -364,9 +447,13 @@ class ParticipantNamespace(flask_socketio.Namespace):
                 # the study_full page (and its code), not a refused connection.
                 record.outcome, _ = ledger.end(subject_id, OutcomeReport(
                     "study_full", "closed", "recruitment was closed when the participant arrived"))
-            participant = self.flow.participant(subject_id)
+            participant = self.flow.current(subject_id) or self.flow.participant(subject_id)
+            shared = self.flow.states.get_flow(subject_id) if self.flow.states is not None else None
             with participant.lock:
                 old_sid, participant.sid = participant.sid, sid
+                if old_sid is None and shared is not None:
+                    old_sid = shared.sid  # a tab of theirs on another process
+
                 self._by_sid[sid] = participant
                 participant.user_agent = flask.request.headers.get("User-Agent") or participant.user_agent
                 # A Python peer says so; it is not screened (it cannot lie its way to a code: the
@@ -388,6 +475,7 @@ class ParticipantNamespace(flask_socketio.Namespace):
                     self.flow.export_metadata(participant)
                 else:
                     participant.stager.current_scene.activate(self.socketio, room=sid)
+            self.flow.save(participant)
         except Exception:
             logger.exception("starting the flow of %s failed", subject_id)
             raise ConnectionRefusedError("internal server error", {"code": "internal"}) from None
@@ -414,6 +502,8 @@ class ParticipantNamespace(flask_socketio.Namespace):
         participant = self._by_sid.get(sid)
         if participant is None or participant.sid != sid:
             return self._error(event, "not_registered", f"{event}: this socket is not a participant's current connection")
+        if self.flow.states is not None:
+            self.flow.current(participant.subject_id)  # another process may have moved them on (an outcome)
         return participant
 
     def on_advance_scene(self, *args: Any) -> dict[str, Any]:
@@ -431,6 +521,7 @@ class ParticipantNamespace(flask_socketio.Namespace):
             if participant.at_last_scene:
                 return self._error("advance_scene", "at_end", "advance_scene: the last scene has no next scene")
             participant.stager.advance(self.socketio, room=self._sid())
+            self.flow.save(participant)
             self.flow.export_metadata(participant)
             scene_id = participant.stager.current_scene.scene_id
             if participant.at_last_scene:
@@ -461,6 +552,7 @@ class ParticipantNamespace(flask_socketio.Namespace):
             return self._error(event, "oversized", f"{event}: at most {MAX_DATA_KEYS} elements")
         with participant.lock:
             participant.scene_data[scene_id] = data["data"]
+        self.flow.save(participant)
         if not self.flow.save_scene_data:
             return {"ok": True, "saved": False}
         document = {

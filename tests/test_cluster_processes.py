@@ -1,0 +1,199 @@
+"""Real server processes (``interactive-gym-p2p --redis``) on one real redis-server, sharing a
+data directory and a TURN server (the embedded one standing in for coturn: same shared-secret
+credentials), with headless Python peers (``python -m interactive_gym_p2p.peer``) as participants.
+
+- Two participants, each connected to a different process, are matched and play Gem Rush to
+  the end: one game, both exports compared and agreeing, both participants ``completed``.
+- Behind one address (``tests/tcp_proxy.py``, what nginx is in docs/cluster.md) a participant
+  waits on a process that is then killed (SIGKILL): their sockets reconnect through the proxy
+  to the surviving process, which continues their flow where it was (the game scene, not the
+  start) and their place in the waiting room; a second participant arrives, they are matched
+  and play to the end, and the participant finishes with ``completed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import redis
+
+from interactive_gym_p2p.cluster.client import study_prefix
+from interactive_gym_p2p.turn.embedded import EmbeddedTurn
+
+from tcp_proxy import TcpProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+SECRET = "cluster-test-secret-0123456789abcdef"
+TURN_SECRET = "cluster-test-turn-secret-0123456789"
+START_S = 60.0
+PEER_TIMEOUT_S = 150
+
+EXPERIMENT = f'''
+import sys
+sys.path.insert(0, {str(TESTS)!r})
+from peer_net_support import demo_stager, gem_rush_scene
+
+stager = demo_stager(gem_rush_scene("gems", episodes=1, steps=60, reconnect_grace_s=30))
+'''
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    """Server processes of one study; ``start(n)`` returns their ports once all answer."""
+
+    def __init__(self, folder: Path, redis_url: str, turn_urls: list[str]) -> None:
+        self.folder = folder
+        self.redis_url = redis_url
+        self.turn_urls = turn_urls
+        self.data_dir = folder / "data"
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        (folder / "experiment.py").write_text(EXPERIMENT)
+
+    def start(self, n: int) -> list[int]:
+        env = {**os.environ, "IGP2P_SECRET": SECRET, "IGP2P_TURN_SECRET": TURN_SECRET, "IGP2P_REDIS_URL": self.redis_url,
+               "PYTHONPATH": str(ROOT)}
+        ports = [_free_port() for _ in range(n)]
+        for port in ports:
+            args = [sys.executable, "-m", "interactive_gym_p2p.cli", str(self.folder / "experiment.py"), "--port", str(port),
+                    "--data-dir", str(self.data_dir), "--turn", "external", "--log-level", "INFO"]
+            for url in self.turn_urls:
+                args += ["--turn-url", url]
+            with open(self.folder / f"server-{port}.log", "wb") as log:
+                self.procs[port] = subprocess.Popen(args, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+        for port in ports:
+            self._wait_ready(port)
+        return ports
+
+    def _wait_ready(self, port: int) -> None:
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline:
+            if self.procs[port].poll() is not None:
+                raise AssertionError(f"server on {port} exited: {self.log(port)[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/p2p/health", timeout=2) as r:
+                    if json.load(r).get("process"):
+                        return
+            except OSError:
+                time.sleep(0.1)  # polling a starting process with a deadline
+        raise AssertionError(f"server on {port} did not answer within {START_S:.0f} s: {self.log(port)[-3000:]}")
+
+    def log(self, port: int) -> str:
+        return (self.folder / f"server-{port}.log").read_text(errors="replace")
+
+    def kill(self, port: int) -> None:
+        proc = self.procs[port]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def cluster(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    turn = EmbeddedTurn("127.0.0.1", 0, TURN_SECRET, allow_loopback=True).start()
+    cluster = Cluster(tmp_path, redis_url, [u for u in turn.urls if u.startswith("turn:")])
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        turn.stop()
+
+
+def run_peer(url: str, subject: str, folder: Path) -> subprocess.Popen[str]:
+    log = open(folder / f"peer-{subject}.log", "w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "interactive_gym_p2p.peer", "--server", url, "--subject-ids", subject, "--seed", "3",
+         "--timeout", str(PEER_TIMEOUT_S), "--json", "--log-level", "INFO"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+    )
+
+
+def finish(peer: subprocess.Popen[str], folder: Path, subject: str) -> dict[str, Any]:
+    out, _ = peer.communicate(timeout=PEER_TIMEOUT_S + 30)
+    assert peer.returncode == 0, out + (folder / f"peer-{subject}.log").read_text()[-4000:]
+    rows = json.loads(out.strip().splitlines()[-1])
+    assert len(rows) == 1
+    return rows[0]
+
+
+def check_game(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
+    assert len({r["game_id"] for r in rows}) == 1 and sorted(r["player"] for r in rows) == [0, 1], rows
+    assert all(r["frames"] == 60 and r["uploaded"] == "stored" and r["result"] == "completed" for r in rows), rows
+    report = json.loads((cluster.data_dir / "exports" / "games" / rows[0]["game_id"] / "comparison.json").read_text())
+    assert report["agree"] and report["complete"]
+    for r in rows:
+        outcome = json.loads((cluster.data_dir / "participants" / r["subject"] / "outcome.json").read_text())
+        assert outcome["outcome"] == "completed", outcome
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)  # polling Redis with a deadline
+    raise AssertionError(f"{what} not within {timeout_s:.0f} s")
+
+
+def test_participants_on_two_processes_play_a_game_to_the_end(cluster: Cluster, tmp_path: Path) -> None:
+    one, two = cluster.start(2)
+    peers = [run_peer(f"http://127.0.0.1:{one}", "near", tmp_path), run_peer(f"http://127.0.0.1:{two}", "far", tmp_path)]
+    rows = [finish(p, tmp_path, s) for p, s in zip(peers, ("near", "far"))]
+    check_game(cluster, rows)
+    # Each process served its own participant (the peers never talked to the other process).
+    assert "participant near connected" in cluster.log(one) and "participant near connected" not in cluster.log(two)
+    assert "participant far connected" in cluster.log(two) and "participant far connected" not in cluster.log(one)
+
+
+def test_a_process_killed_while_its_participant_waits(cluster: Cluster, tmp_path: Path, redis_url: str) -> None:
+    doomed, survivor = cluster.start(2)
+    store = redis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = study_prefix(None)
+    # Round robin over [doomed, doomed, survivor]: the first participant's two sockets ('/' and
+    # '/p2p') both reach the doomed process; after it dies every connection reaches the survivor.
+    with TcpProxy([("127.0.0.1", doomed), ("127.0.0.1", doomed), ("127.0.0.1", survivor)]) as proxy:
+        first = run_peer(proxy.url, "first", tmp_path)
+        try:
+            # The first participant waits in the game scene's waiting room (a partner is missing).
+            wait_for(lambda: store.hlen(prefix + "sig:waiting_of"), 60, "the first participant waiting")
+            assert proxy.routed == [("127.0.0.1", doomed)] * 2
+            cluster.kill(doomed)
+            # Its sockets come back through the proxy to the survivor, which shows the game scene
+            # (from the shared flow state) and puts it back in the waiting room.
+            wait_for(lambda: "participant first connected" in cluster.log(survivor), 60, "the reconnect")
+            second = run_peer(proxy.url, "second", tmp_path)
+            rows = [finish(first, tmp_path, "first"), finish(second, tmp_path, "second")]
+        finally:
+            if first.poll() is None:
+                first.kill()
+    check_game(cluster, rows)
+    assert "at scene gems" in cluster.log(survivor).split("participant first connected", 1)[1].splitlines()[0]
+    assert set(proxy.routed[2:]) == {("127.0.0.1", survivor)}

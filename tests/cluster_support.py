@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 SECRET = "cluster-test-secret-0123456789abcdef"
 TURN_SECRET = "cluster-test-turn-secret-0123456789"
+RESEARCHER_TOKEN = "cluster-test-researcher-token"
+"""The console is on (its live view of every game is in Redis: tests read players' frames there)."""
 START_S = 60.0
 
 EXPERIMENT = f'''
@@ -51,7 +53,7 @@ class Cluster:
         (folder / "experiment.py").write_text(experiment)
 
     def start(self, n: int) -> list[int]:
-        env = {**os.environ, "IGP2P_SECRET": SECRET, "IGP2P_TURN_SECRET": TURN_SECRET, "IGP2P_REDIS_URL": self.redis_url,
+        env = {**os.environ, "IGP2P_RESEARCHER_TOKEN": RESEARCHER_TOKEN, "IGP2P_SECRET": SECRET, "IGP2P_TURN_SECRET": TURN_SECRET, "IGP2P_REDIS_URL": self.redis_url,
                "PYTHONPATH": str(ROOT)}
         ports = [_free_port() for _ in range(n)]
         for port in ports:

@@ -25,7 +25,7 @@ import redis
 
 from interactive_gym_p2p.cluster.client import study_prefix
 
-from cluster_support import ROOT, Cluster, running_cluster
+from cluster_support import EXPERIMENT, ROOT, Cluster, running_cluster
 from tcp_proxy import TcpProxy
 
 PEER_TIMEOUT_S = 150
@@ -54,14 +54,21 @@ def finish(peer: subprocess.Popen[str], folder: Path, subject: str) -> dict[str,
     return rows[0]
 
 
-def check_game(cluster: Cluster, rows: list[dict[str, Any]]) -> None:
+def check_game(cluster: Cluster, rows: list[dict[str, Any]], frames: int = 60) -> None:
     assert len({r["game_id"] for r in rows}) == 1 and sorted(r["player"] for r in rows) == [0, 1], rows
-    assert all(r["frames"] == 60 and r["uploaded"] == "stored" and r["result"] == "completed" for r in rows), rows
+    assert all(r["frames"] == frames and r["uploaded"] == "stored" and r["result"] == "completed" for r in rows), rows
     report = json.loads((cluster.data_dir / "exports" / "games" / rows[0]["game_id"] / "comparison.json").read_text())
     assert report["agree"] and report["complete"]
     for r in rows:
         outcome = json.loads((cluster.data_dir / "participants" / r["subject"] / "outcome.json").read_text())
         assert outcome["outcome"] == "completed", outcome
+
+
+def playing_frames(store: redis.Redis, prefix: str) -> int:
+    """The lowest frame the players of the running game reported (the console's live view)."""
+    games = [json.loads(v) for v in store.hvals(prefix + "console:games")]
+    frames = [(p.get("report") or {}).get("frame") or 0 for g in games for p in g["players"].values()]
+    return min(frames) if len(frames) == 2 else 0
 
 
 def wait_for(predicate: Any, timeout_s: float, what: str) -> Any:
@@ -108,3 +115,39 @@ def test_a_process_killed_while_its_participant_waits(cluster: Cluster, tmp_path
     check_game(cluster, rows)
     assert "at scene gems" in cluster.log(survivor).split("participant first connected", 1)[1].splitlines()[0]
     assert set(proxy.routed[2:]) == {("127.0.0.1", survivor)}
+
+
+LONG_GAME = EXPERIMENT.replace("steps=60", "steps=300")
+
+
+def test_a_process_killed_mid_game_loses_nothing(redis_url: str, tmp_path: Path) -> None:
+    with running_cluster(tmp_path, redis_url, LONG_GAME) as cluster:
+        doomed, survivor = cluster.start(2)
+        store = redis.Redis.from_url(redis_url, decode_responses=True)
+        prefix = study_prefix(None)
+        # Round robin over [doomed, doomed, survivor]: the first participant's sockets and the
+        # second one's signaling socket reach the doomed process, the second one's flow the survivor.
+        with TcpProxy([("127.0.0.1", doomed), ("127.0.0.1", doomed), ("127.0.0.1", survivor)]) as proxy:
+            first = run_peer(proxy.url, "first", tmp_path)
+            try:
+                wait_for(lambda: store.hlen(prefix + "sig:waiting_of"), 60, "the first participant waiting")
+                second = run_peer(proxy.url, "second", tmp_path)
+                try:
+                    wait_for(lambda: store.hlen(prefix + "sig:games"), 60, "the game")
+                    assert proxy.routed[:4] == [("127.0.0.1", doomed)] * 2 + [("127.0.0.1", survivor), ("127.0.0.1", doomed)]
+                    # Well into the game (its WebRTC connection does not need the server), the
+                    # process holding three of the four sockets dies.
+                    wait_for(lambda: playing_frames(store, prefix) >= 60, 60, "both players past frame 60")
+                    cluster.kill(doomed)
+                    rows = [finish(first, tmp_path, "first"), finish(second, tmp_path, "second")]
+                finally:
+                    if second.poll() is None:
+                        second.kill()
+            finally:
+                if first.poll() is None:
+                    first.kill()
+        for row in rows:
+            assert row["frames"] == 300
+        check_game(cluster, rows, frames=300)
+        peer_logs = (tmp_path / "peer-first.log").read_text() + (tmp_path / "peer-second.log").read_text()
+        assert "'resumed': True" in peer_logs  # the seats were taken back, nothing renegotiated

@@ -52,3 +52,23 @@ def test_cli_parser_defaults():
     args = demo.build_parser().parse_args([])
     assert (args.host, args.port, args.turn, args.pyodide_index_url) == ("127.0.0.1", 5702, "embedded", None)
     assert demo.build_parser().parse_args(["--turn", "none", "--port", "0"]).turn == "none"
+
+
+def test_the_demo_serves_kitchen_and_its_ai_partner() -> None:
+    parser = demo.build_parser()
+    stager = demo.game_stager(parser.parse_args(["--game", "kitchen", "--episodes", "1"]), {})
+    game = stager.scenes[1]
+    game.check()
+    assert game.scene_id == "kitchen" and game.p2p_settings.players == 2 and game.ai_seats == []
+    solo_stager = demo.game_stager(parser.parse_args(["--game", "kitchen", "--ai-partner"]), {})
+    load_experiment(solo_stager)  # what the server checks at start
+    solo = solo_stager.scenes[1]
+    assert solo.p2p_settings.players == 1 and [s["policy"] for s in solo.ai_seats] == ["chef"]
+    bot = demo.game_stager(parser.parse_args(["--game", "kitchen", "--bot-after", "5"]),
+                           {"wait_timeout_s": 5, "waiting_room": {"on_timeout": "bot", "bot_actions": "random"}}).scenes[1]
+    assert bot.waiting_room_settings.on_timeout == "bot"
+    with pytest.raises(SceneConfigError, match="needs --game kitchen"):
+        demo.game_stager(parser.parse_args(["--ai-partner"]), {})
+    with pytest.raises(SceneConfigError, match="--bot-after has no seat"):
+        demo.game_stager(parser.parse_args(["--game", "kitchen", "--ai-partner", "--bot-after", "5"]), {})
+    assert demo.game_stager(parser.parse_args([]), {}).scenes[1].scene_id == demo.GAME_SCENE_ID

@@ -36,7 +36,7 @@ from interactive_gym.scenes.static_scene import EndScene, StartScene
 from ..cli import add_pyodide_arguments
 from ..participants.outcomes import OUTCOMES
 from ..participants.study import PROLIFIC_COMPLETION_URL, Study
-from ..scene import P2PGymScene
+from ..scene import P2PGymScene, SceneConfigError
 from . import gem_rush
 
 logger = logging.getLogger(__name__)
@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--episodes", type=int, default=2, help="rounds per game (default 2)")
     parser.add_argument("--max-steps", type=int, default=1350, help="frames per round (default 1350 = 45 s at 30 fps)")
     parser.add_argument("--relay", action="store_true", help="force the TURN relay (iceTransportPolicy 'relay')")
+    parser.add_argument("--game", choices=["gem_rush", "kitchen"], default="gem_rush",
+                        help="Gem Rush (default) or Kitchen, the cooperative Overcooked-like game (docs/client.md)")
+    parser.add_argument("--ai-partner", action="store_true",
+                        help="Kitchen only: the partner is the scripted AI chef (an AI seat, docs/ai.md); "
+                             "each participant plays alone with it")
     parser.add_argument("--bot-after", type=float, default=None, metavar="S",
                         help="after S seconds alone in the waiting room, a bot (the Python peer) takes the empty seat")
     parser.add_argument("--code", type=_code_arg, action="append", default=[], metavar="OUTCOME=CODE",
@@ -162,6 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def game_stager(args: argparse.Namespace, extra: dict[str, Any]) -> Stager:
+    """The experiment the command line asks for (``--game``, ``--ai-partner``)."""
+    policy = "relay" if args.relay else "all"
+    if args.game == "kitchen":
+        from . import kitchen
+
+        if args.ai_partner and args.bot_after is not None:
+            raise SceneConfigError("--ai-partner", "plays without a waiting room: --bot-after has no seat to fill")
+        return kitchen.build_stager(num_players=2, max_steps=args.max_steps, ai_seats=(1,) if args.ai_partner else (),
+                                    num_episodes=args.episodes, ice_transport_policy=policy, **extra)
+    if args.ai_partner:
+        raise SceneConfigError("--ai-partner", "needs --game kitchen (Gem Rush has no AI policy)")
+    return build_stager(num_episodes=args.episodes, max_steps=args.max_steps, ice_transport_policy=policy, **extra)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -177,10 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra = {"wait_timeout_s": args.bot_after, "waiting_room": {"on_timeout": "bot", "bot_actions": "random"}}
         elif args.wait_timeout is not None:
             extra = {"wait_timeout_s": args.wait_timeout}
-        stager = build_stager(
-            num_episodes=args.episodes, max_steps=args.max_steps,
-            ice_transport_policy="relay" if args.relay else "all", **extra,
-        )
+        stager = game_stager(args, extra)
         codes = {**(example_codes() if args.example_codes else {}), **dict(args.code)}
         study = build_study(codes, PROLIFIC_COMPLETION_URL if args.prolific else args.redirect_url)
         # The demo turns the researcher page on: the token comes from the environment, else a

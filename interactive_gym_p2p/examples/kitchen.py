@@ -261,8 +261,9 @@ def asset_paths() -> dict[str, str]:
 
 
 def build_scene(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int, ...] = (), scene_id: str = "kitchen",
-                work: int = 0, **p2p: Any):
-    """The Kitchen scene: ``num_players`` seats; ``ai_seats`` are played by ``AI_POLICY``."""
+                work: int = 0, num_episodes: int = 1, waiting_room: dict[str, Any] | None = None, **p2p: Any):
+    """The Kitchen scene: ``num_players`` seats; ``ai_seats`` are played by ``AI_POLICY``;
+    ``waiting_room`` goes to that call (docs/matchmaking.md), the rest to ``p2p(...)``."""
     from interactive_gym.configurations.object_contexts import AtlasSpec
 
     from ..scene import P2PGymScene
@@ -274,7 +275,7 @@ def build_scene(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int,
             "<p>Arrows move, space uses what you face. Three onions in a pot cook a soup; put it on a "
             "dish and serve it at the window.</p>"))
         .pyodide(environment_initialization_code=environment_initialization_code(num_players, max_steps, work))
-        .gameplay(default_action=NOOP, action_mapping=ACTION_MAPPING, num_episodes=1, max_steps=max_steps)
+        .gameplay(default_action=NOOP, action_mapping=ACTION_MAPPING, num_episodes=num_episodes, max_steps=max_steps)
         .rendering(fps=30, game_width=WIDTH, game_height=HEIGHT, background="#1f2937",
                    location_representation="pixels",
                    assets_to_preload=[AtlasSpec(name="kitchen", **asset_paths()).as_dict()])
@@ -285,14 +286,17 @@ def build_scene(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int,
         game.p2p(**p2p)
     else:
         game.p2p(players=num_players, **p2p)
+    if waiting_room:
+        game.waiting_room(**waiting_room)
     return game
 
 
-def build_stager(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int, ...] = (), work: int = 0, **p2p: Any):
-    """Start -> Kitchen -> End (the browser tests and a quick demo)."""
+def build_stager(num_players: int = 2, max_steps: int = 900, ai_seats: tuple[int, ...] = (), work: int = 0, **game: Any):
+    """Start -> Kitchen -> End (the browser tests; ``python -m interactive_gym_p2p.examples.demo
+    --game kitchen [--ai-partner]``). Other keywords go to :func:`build_scene`."""
     from interactive_gym.scenes.stager import Stager
     from interactive_gym.scenes.static_scene import EndScene, StartScene
 
     start = StartScene().scene(scene_id="welcome").display(scene_header="Kitchen", scene_body="<p>Press Continue.</p>")
     end = EndScene().scene(scene_id="thanks").display(scene_header="Thank you!", scene_body="<p>Done.</p>")
-    return Stager(scenes=[start, build_scene(num_players, max_steps, tuple(ai_seats), work=work, **p2p), end])
+    return Stager(scenes=[start, build_scene(num_players, max_steps, tuple(ai_seats), work=work, **game), end])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -77,24 +78,47 @@ def build_table(frames: int) -> None:
         size = sum(p.stat().st_size for p in (root / "exports" / "games" / "bench-1").glob("player-*.json"))
         print(f"Tables of a {frames}-frame two-player game ({frames / 60 / 60:.0f} min at 60 fps; exports {size / 1e6:.1f} MB,"
               f" {len(docs[0]['inputs'])} key events per player)")
-        print(f"  {'step':<44}{'seconds':>9}{'peak MB':>9}")
+        print(f"  {'step':<50}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}{'max gap ms':>12}")
+        tables_dir = root / "exports" / "games" / "bench-1" / "tables"
 
-        def measure(label: str, fn):  # type: ignore[no-untyped-def]
+        def measure(label: str, fn, before=None, paused=True):  # type: ignore[no-untyped-def]
+            # Timed without tracemalloc (it slows allocation-heavy code several times), then
+            # run again under tracemalloc for the peak. "max gap": the longest stretch between
+            # two pause() calls, i.e. how long the server's eventlet hub is held at once.
+            if before:
+                before()
+            gaps = [0.0]
+            last = [time.perf_counter()]
+
+            def pause() -> None:
+                now = time.perf_counter()
+                gaps[0] = max(gaps[0], now - last[0])
+                last[0] = now
+
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = fn(pause)
+            dt, ct = time.perf_counter() - t0, time.process_time() - c0
+            gaps[0] = max(gaps[0], time.perf_counter() - last[0])
+            if before:
+                before()
             tracemalloc.start()
-            t0 = time.perf_counter()
-            out = fn()
-            dt = time.perf_counter() - t0
+            fn(lambda: None)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            print(f"  {label:<44}{dt:>9.2f}{peak / 1e6:>9.1f}")
+            gap = f"{gaps[0] * 1000:>12.0f}" if paused else f"{'-':>12}"
+            print(f"  {label:<50}{dt:>8.2f}{ct:>8.2f}{peak / 1e6:>9.1f}{gap}")
             return out
 
-        tables = measure("build the tables (first time, cached beside)", lambda: study_tables(root))
-        measure("build again (from the game's cached CSV)", lambda: study_tables(root))
+        def uncache() -> None:
+            shutil.rmtree(tables_dir, ignore_errors=True)
+
+        tables = measure("build the tables (first time, cached beside)", lambda pause: study_tables(root, pause=pause),
+                         before=uncache)
+        measure("build again (from the game's cached CSV)", lambda pause: study_tables(root, pause=pause))
         print(f"  rows: " + ", ".join(f"{k} {len(t.rows)}" for k, t in tables.items()))
-        measure("write CSV", lambda: write_tables(tables, Path(tmp) / "csv", ["csv"]))
+        measure("write CSV", lambda pause: write_tables(tables, Path(tmp) / "csv", ["csv"]), paused=False)
         if parquet_available():
-            measure("write Parquet", lambda: write_tables(tables, Path(tmp) / "pq", ["parquet"]))
+            measure("write Parquet", lambda pause: write_tables(tables, Path(tmp) / "pq", ["parquet"]), paused=False)
         csv_mb = sum(p.stat().st_size for p in (Path(tmp) / "csv").glob("*.csv")) / 1e6
         print(f"  CSV files: {csv_mb:.1f} MB" + (
             f", Parquet: {sum(p.stat().st_size for p in (Path(tmp) / 'pq').glob('*.parquet')) / 1e6:.1f} MB"
@@ -102,15 +126,20 @@ def build_table(frames: int) -> None:
         try:
             from interactive_gym_p2p.data import load
 
-            measure("load() the CSV folder (pandas)", lambda: load(Path(tmp) / "csv"))
+            measure("load() the CSV folder (pandas)", lambda pause: load(Path(tmp) / "csv"), paused=False)
             if parquet_available():
-                measure("load() the Parquet folder (pandas)", lambda: load(Path(tmp) / "pq"))
+                measure("load() the Parquet folder (pandas)", lambda pause: load(Path(tmp) / "pq"), paused=False)
         except ImportError:
             print("  (pandas not installed: load() not measured)")
         from interactive_gym_p2p.data.study import write_study_zip
 
         buf = io.BytesIO()
-        measure("study zip (tables + exports)", lambda: write_study_zip(root, buf))
+        def study_zip(pause):  # type: ignore[no-untyped-def]
+            buf.seek(0)
+            buf.truncate()
+            return write_study_zip(root, buf, pause=pause)
+
+        measure("study zip (tables + exports, the server's route)", study_zip)
         print(f"  study zip: {len(buf.getvalue()) / 1e6:.1f} MB\n")
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -260,3 +262,44 @@ def test_an_ai_seat_has_its_rows_and_no_participant(tmp_path: Path) -> None:
 
     people = participants_table(Participants(), t["players"])
     assert [r[0] for r in people.rows] == ["s0", "s2"]
+
+
+def test_building_and_zipping_a_long_game_pauses_every_few_thousand_rows(tmp_path: Path) -> None:
+    """The server passes socketio.sleep(0) as pause: a long game's tables must let eventlet's hub
+    run between chunks of rows (built when the exports are complete, and for the study zip)."""
+    from flask import Flask
+
+    from interactive_gym_p2p.data.tables import PAUSE_EVERY
+    from interactive_gym_p2p.validation.routes import create_validation_blueprint
+    from interactive_gym_p2p.validation.sample import make_game_exports
+
+    docs = make_game_exports("long-1", frames_per_episode=3000)
+    rows = 2 * 3000 + sum(len(d.get("inputs") or []) for d in docs)
+    store = ExportStore(tmp_path / "exports")
+    tokens = UploadTokens(UPLOAD_SECRET)
+    calls: list[str] = []
+    app = Flask(__name__)
+    workers: list[threading.Thread] = []
+
+    def background(fn: Any, *args: Any) -> None:  # as socketio.start_background_task: after the upload's lock
+        workers.append(threading.Thread(target=fn, args=args))
+        workers[-1].start()
+
+    app.register_blueprint(create_validation_blueprint(
+        store, tokens, RESEARCHER_TOKEN, background=background, pause=lambda: calls.append("p")))
+    client = app.test_client()
+    for d in docs:
+        ids = d["ids"]
+        r = client.post(f"/p2p/exports/{ids['game_id']}/{ids['player_index']}", data=json.dumps(d),
+                        headers={"Content-Type": "application/json",
+                                 "Authorization": f"Bearer {tokens.issue(ids['game_id'], ids['player_index'], ids['subject_id'])}"})
+        assert r.status_code == 201, r.get_json()
+    assert len(workers) == 1, "one build, when the game's exports are complete"
+    workers[0].join(timeout=120)
+    assert (store.game_dir("long-1") / "tables" / "source.json").exists()
+    # Rows built, then written as CSV: at least one pause per PAUSE_EVERY rows each time.
+    built = len(calls)
+    assert built >= 2 * rows // PAUSE_EVERY, (built, rows)
+    r = client.get("/p2p/research/api/study.zip", headers={"Authorization": f"Bearer {RESEARCHER_TOKEN}"})
+    assert r.status_code == 200 and zipfile.ZipFile(io.BytesIO(r.data)).namelist()
+    assert len(calls) - built >= 2 * rows // PAUSE_EVERY, (len(calls) - built, rows)

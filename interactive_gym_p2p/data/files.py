@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .codebook import column_type
-from .tables import Table
+from .tables import PAUSE_EVERY, Pause, Table, no_pause
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +35,18 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def write_csv(table: Table, out: io.TextIOBase | Any) -> None:
+def write_csv(table: Table, out: io.TextIOBase | Any, pause: Pause = no_pause) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(table.columns)
-    for row in table.rows:
+    for i, row in enumerate(table.rows):
+        if i % PAUSE_EVERY == 0:
+            pause()
         w.writerow([_cell(v) for v in row])
 
 
-def csv_text(table: Table) -> str:
+def csv_text(table: Table, pause: Pause = no_pause) -> str:
     buf = io.StringIO()
-    write_csv(table, buf)
+    write_csv(table, buf, pause)
     return buf.getvalue()
 
 
@@ -65,12 +67,16 @@ def _parse(value: str, type_: str) -> Any:
     return value
 
 
-def read_csv(name: str, text: str) -> Table:
+def read_csv(name: str, text: str, pause: Pause = no_pause) -> Table:
     """A table written by :func:`write_csv`, with typed values (the codebook's types)."""
     reader = csv.reader(io.StringIO(text))
     columns = next(reader)
     types = [column_type(name, c) for c in columns]
-    rows = [[_parse(v, types[i]) for i, v in enumerate(r)] for r in reader]
+    rows = []
+    for r in reader:
+        if len(rows) % PAUSE_EVERY == 0:
+            pause()
+        rows.append([_parse(v, types[i]) for i, v in enumerate(r)])
     return Table(name, columns, rows)
 
 
@@ -97,12 +103,13 @@ def merge(name: str, tables: Iterable[Table]) -> Table:
     return out
 
 
-def arrow_table(table: Table) -> Any:
+def arrow_table(table: Table, pause: Pause = no_pause) -> Any:
     import pyarrow as pa
 
     types = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "string": pa.string()}
     arrays = []
     for i, c in enumerate(table.columns):
+        pause()
         t = column_type(table.name, c)
         values = [r[i] for r in table.rows]
         if t == "float":
@@ -113,10 +120,12 @@ def arrow_table(table: Table) -> Any:
     return pa.Table.from_arrays(arrays, names=table.columns)
 
 
-def write_parquet(table: Table, path: Path | Any) -> None:
+def write_parquet(table: Table, path: Path | Any, pause: Pause = no_pause) -> None:
     import pyarrow.parquet as pq
 
-    pq.write_table(arrow_table(table), path, compression="zstd")
+    data = arrow_table(table, pause)
+    pause()
+    pq.write_table(data, path, compression="zstd")
 
 
 def write_tables(tables: dict[str, Table], out_dir: Path, formats: Iterable[str] = ("csv",)) -> list[Path]:

@@ -28,7 +28,7 @@ from ..validation.ids import is_identifier
 from ..validation.storage import ExportStore
 from .codebook import TABLE_NAMES, codebook_rows
 from .files import csv_text, merge, parquet_available, read_csv, write_parquet
-from .tables import GAME_TABLES, GameSource, Table, _columns, game_tables
+from .tables import GAME_TABLES, GameSource, Pause, Table, _columns, game_tables, no_pause
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _source_key(store: ExportStore, game_id: str, derived: bool) -> dict[str, An
 
 
 def build_game_tables(store: ExportStore, game_id: str, *, derive: Derive | None = None,
-                      force: bool = False) -> dict[str, Table] | None:
+                      force: bool = False, pause: Pause = no_pause) -> dict[str, Table] | None:
     """The game's tables, from ``<game>/tables/`` when they were built from the same exports,
     else built now and written there. None when the game has no export. (Outcome events are
     added at the study level: outcomes change after the game's exports are complete.)"""
@@ -109,14 +109,16 @@ def build_game_tables(store: ExportStore, game_id: str, *, derive: Derive | None
     key = _source_key(store, game_id, derive is not None)
     if not force and _read_json(out_dir / SOURCE_FILE) == key:
         try:
-            return {name: read_csv(name, (out_dir / f"{name}.csv").read_text(encoding="utf-8")) for name in GAME_TABLES}
+            return {name: read_csv(name, (out_dir / f"{name}.csv").read_text(encoding="utf-8"), pause)
+                    for name in GAME_TABLES}
         except OSError:
             pass
     src = game_source(store, game_id, None, derive)
     if src is None:
         return None
-    tables = game_tables(src)
-    _write_atomic_dir(out_dir, {f"{n}.csv": csv_text(t).encode() for n, t in tables.items()}, json.dumps(key).encode())
+    pause()
+    tables = game_tables(src, pause)
+    _write_atomic_dir(out_dir, {f"{n}.csv": csv_text(t, pause).encode() for n, t in tables.items()}, json.dumps(key).encode())
     return tables
 
 
@@ -242,7 +244,7 @@ def participants_table(people: Participants, players: Table | None) -> Table:
 
 
 def study_tables(path: Path, *, derive: Derive | None = None, game_ids: Iterable[str] | None = None,
-                 on_error: Callable[[str, Exception], None] | None = None) -> dict[str, Table]:
+                 on_error: Callable[[str, Exception], None] | None = None, pause: Pause = no_pause) -> dict[str, Table]:
     """All six tables of a study (every game, or ``game_ids``)."""
     paths = StudyPaths.of(path)
     store = ExportStore(paths.exports)
@@ -250,7 +252,7 @@ def study_tables(path: Path, *, derive: Derive | None = None, game_ids: Iterable
     per_game: dict[str, list[Table]] = {n: [] for n in GAME_TABLES}
     for gid in (list(game_ids) if game_ids is not None else store.game_ids()):
         try:
-            tables = build_game_tables(store, gid, derive=derive)
+            tables = build_game_tables(store, gid, derive=derive, pause=pause)
         except Exception as exc:  # one broken game must not cost the study its tables
             if on_error is None:
                 raise
@@ -280,12 +282,12 @@ Load it in Python:  from interactive_gym_p2p.data import load; tables = load("st
 
 
 def write_study_zip(path: Path, out: BinaryIO, *, derive: Derive | None = None,
-                    parquet: bool | None = None) -> dict[str, int]:
+                    parquet: bool | None = None, pause: Pause = no_pause) -> dict[str, int]:
     """The study zip: tables, codebook, raw exports and reports, participant records and forms.
     Returns the row count of each table."""
     paths = StudyPaths.of(path)
     errors: list[str] = []
-    tables = study_tables(path, derive=derive, on_error=lambda gid, exc: errors.append(f"{gid}: {exc}"))
+    tables = study_tables(path, derive=derive, on_error=lambda gid, exc: errors.append(f"{gid}: {exc}"), pause=pause)
     with_parquet = parquet_available() if parquet is None else parquet
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("README.txt", README)
@@ -295,16 +297,18 @@ def write_study_zip(path: Path, out: BinaryIO, *, derive: Derive | None = None,
         w.writerows(codebook_rows())
         z.writestr("codebook.csv", buf.getvalue())
         for name, t in tables.items():
-            z.writestr(f"tables/{name}.csv", csv_text(t))
+            z.writestr(f"tables/{name}.csv", csv_text(t, pause))
             if with_parquet:
+                pause()
                 pbuf = io.BytesIO()
-                write_parquet(t, pbuf)
+                write_parquet(t, pbuf, pause)
                 z.writestr(f"tables/{name}.parquet", pbuf.getvalue())
         if errors:
             z.writestr("tables/ERRORS.txt", "\n".join(errors) + "\n")
         for f in sorted((paths.exports / "games").rglob("*")):
             rel = f.relative_to(paths.exports / "games")
             if f.is_file() and not f.name.startswith(".tmp-") and rel.parts[1:2] != (TABLES_DIR,):
+                pause()
                 z.write(f, f"exports/games/{rel.as_posix()}")
         if paths.root is not None:
             pdir = paths.root / "participants"

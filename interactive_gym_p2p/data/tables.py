@@ -20,13 +20,23 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .codebook import COLUMNS, TABLE_NAMES
 
 logger = logging.getLogger(__name__)
 
 GAME_TABLES = tuple(t for t in TABLE_NAMES if t != "participants")
+
+Pause = Callable[[], None]
+"""Called every :data:`PAUSE_EVERY` rows while tables are built or written: the server passes
+``socketio.sleep(0)``-like, so a long game's tables do not hold eventlet's hub (the signaling of
+live games) for seconds."""
+PAUSE_EVERY = 2048
+
+
+def no_pause() -> None:
+    pass
 
 
 @dataclass
@@ -74,8 +84,9 @@ def percentile(values: list[float], q: float) -> float | None:
 class _Game:
     """Lookups over one game's exports shared by the table builders."""
 
-    def __init__(self, src: GameSource) -> None:
+    def __init__(self, src: GameSource, pause: Pause = no_pause) -> None:
         self.src = src
+        self.pause = pause
         if not src.exports:
             raise ValueError(f"game {src.game_id}: no export")
         self.ref_index = max(sorted(src.exports), key=lambda p: sum(len(e["frames"]) for e in src.exports[p]["episodes"]))
@@ -188,6 +199,8 @@ def frames_table(game: _Game) -> Table:
         start = ep["start_frame"]
         known = source is not None
         for frame, actions, _hash in ep["frames"]:
+            if len(t.rows) % PAUSE_EVERY < n:
+                game.pause()
             if frame in info_rows:
                 current_info = info_rows[frame]
             r = rewards.get(frame)
@@ -219,6 +232,8 @@ def inputs_table(game: _Game) -> Table:
     for p in sorted(game.src.exports):
         doc = game.src.exports[p]
         for key, down, epoch_ms, t_ms, frame, screen, predicted, corrected, shown in doc.get("inputs") or []:
+            if len(t.rows) % PAUSE_EVERY == 0:
+                game.pause()
             lag = None if shown is None else round(shown - t_ms, 3)
             t.rows.append(game.game_cols() + game.player_cols(p) + [
                 game.episode_of(frame), key, "down" if down else "up", epoch_ms, iso_from_ms(epoch_ms), t_ms,
@@ -322,9 +337,9 @@ def players_table(game: _Game) -> Table:
     return t
 
 
-def game_tables(src: GameSource) -> dict[str, Table]:
+def game_tables(src: GameSource, pause: Pause = no_pause) -> dict[str, Table]:
     """The five per-game tables of one game."""
-    game = _Game(src)
+    game = _Game(src, pause)
     return {
         "frames": frames_table(game),
         "inputs": inputs_table(game),

@@ -112,6 +112,7 @@ class ExperimentServices:
             return create_validation_blueprint(
                 store, ctx.upload_tokens, ctx.researcher_token, data_root=ctx.data_dir,
                 background=socketio.start_background_task if socketio is not None else None,
+                pause=(lambda: socketio.sleep(0)) if socketio is not None else None,
             )
 
         return dataclasses.replace(

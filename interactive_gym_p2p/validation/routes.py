@@ -93,23 +93,30 @@ def create_validation_blueprint(
     name: str = "p2p_validation",
     data_root: Path | None = None,
     background: Callable[..., Any] | None = None,
+    pause: Callable[[], Any] | None = None,
 ) -> Blueprint:
     """The upload route, the schema, and (when ``researcher_token`` is set) the researcher routes.
 
     ``data_root``: the server's data directory (participant records and form answers for the
     study zip; default: beside the store). ``background(fn, *args)`` runs work off the request
     (the app passes ``socketio.start_background_task``; default: a daemon thread): each game's
-    research tables are built there once its exports are complete."""
+    research tables are built there once its exports are complete. ``pause()`` is called every
+    few thousand rows while tables are built or zipped (the app passes ``socketio.sleep(0)``, so
+    a long game's tables never hold eventlet's hub for long; default: nothing)."""
     if researcher_token is not None and len(researcher_token) < MIN_TOKEN_LENGTH:
         raise ValueError("the researcher token must be at least 16 characters (or None to turn the routes off)")
     bp = Blueprint(name, __name__, template_folder=str(templates_dir()))
     study_root = Path(data_root) if data_root is not None else store.data_dir
 
+    def breathe() -> None:
+        if pause is not None:
+            pause()
+
     def build_tables(game_id: str) -> None:
         from ..data.study import build_game_tables
 
         try:
-            build_game_tables(store, game_id)
+            build_game_tables(store, game_id, pause=breathe)
             logger.info("research tables of game %s built", game_id)
         except Exception:
             logger.exception("building the research tables of game %s failed", game_id)
@@ -286,7 +293,7 @@ def create_validation_blueprint(
         from ..data.study import write_study_zip
 
         spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
-        write_study_zip(study_root, spool)
+        write_study_zip(study_root, spool, pause=breathe)
         spool.seek(0)
         return send_file(spool, mimetype="application/zip", as_attachment=True, download_name="study.zip", max_age=0)
 

@@ -115,7 +115,7 @@ def build_table(frames: int) -> None:
         tables = measure("build the tables (first time, cached beside)", lambda pause: study_tables(root, pause=pause),
                          before=uncache)
         measure("build again (from the game's cached CSV)", lambda pause: study_tables(root, pause=pause))
-        print(f"  rows: " + ", ".join(f"{k} {len(t.rows)}" for k, t in tables.items()))
+        print("  rows: " + ", ".join(f"{k} {len(t.rows)}" for k, t in tables.items()))
         measure("write CSV", lambda pause: write_tables(tables, Path(tmp) / "csv", ["csv"]), paused=False)
         if parquet_available():
             measure("write Parquet", lambda pause: write_tables(tables, Path(tmp) / "pq", ["parquet"]), paused=False)

@@ -32,7 +32,8 @@ def gem_rush_exports(game_id: str = "gems-1", *, episodes: int = 2, max_steps: i
     docs = []
     for p, s in enumerate(g.sessions):
         ids = {"game_id": game_id, "scene_id": "gem_rush", "subject_id": SUBJECTS[p], "player_index": p,
-               "peers": [{"player_index": 1 - p, "subject_id": SUBJECTS[1 - p]}]}
+               "peers": [{"player_index": 1 - p, "subject_id": SUBJECTS[1 - p]}],
+               "recruitment": {"PROLIFIC_PID": f"pid-{SUBJECTS[p]}", "STUDY_ID": "s1"}}
         cfg = {"p2p": {"fps": 30, "input_delay": 1}, "validation": {"hash_interval": 1, "record_info": ["score"]},
                "impairment": None}
         docs.append(json.loads(json.dumps(build_export(s.record(), ids, cfg, None, EPOCH_MS + g.clock.now()))))

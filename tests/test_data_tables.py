@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from interactive_gym_p2p.data import load
@@ -109,22 +110,25 @@ def _write(tmp_path: Path, docs: list[dict]) -> list[str]:
 
 
 def _data_dir(tmp_path: Path, docs: list[dict]) -> Path:
+    """A server data directory: the exports, the participant records as the server's ledger
+    writes them (participants/<subject>/participant.json + outcome.json), and form answers."""
+    from interactive_gym_p2p.participants.ledger import OutcomeReport, ParticipantLedger
+    from interactive_gym_p2p.participants.store import FileParticipantStore
+    from interactive_gym_p2p.participants.study import Study
+
     root = tmp_path / "data"
     store = ExportStore(root / "exports")
     for d in docs:
         store.store_export(json.dumps(d).encode())
-    for sid, code in (("ann", "C-ANN"), ("ben", None)):
-        pdir = root / "participants" / sid
-        pdir.mkdir(parents=True)
-        (pdir / "participant.json").write_text(json.dumps({
-            "subject_id": sid, "recruitment": {"PROLIFIC_PID": f"pid-{sid}", "STUDY_ID": "s1"},
-            "started_at": "2025-01-01T00:00:00.000Z",
-            "games": [{"scene_id": "gem_rush", "game_id": "gems-1", "player_index": 0 if sid == "ann" else 1, "joined_at": "2025-01-01T00:00:01.000Z"}],
-        }))
-        if code:
-            (pdir / "outcome.json").write_text(json.dumps({
-                "outcome": "completed", "reason": None, "code": code, "game_id": "gems-1", "scene_id": "gem_rush",
-                "recorded_at": "2025-01-01T00:05:00.000Z", "reported_by": "server"}))
+    study = Study().recruitment().outcomes(completed="C-ANN", partner_left="C-PL")
+    ledger = ParticipantLedger(FileParticipantStore(root / "participants"), study, "exp-1")
+    for p, sid in enumerate(("ann", "ben")):
+        ledger.arrive(sid, {"PROLIFIC_PID": f"pid-{sid}", "STUDY_ID": "s1", "SESSION_ID": f"se-{sid}"})
+        ledger.note_game(sid, "gem_rush", "gems-1", p)
+    ledger.end("ann", OutcomeReport("completed", scene_id="gem_rush", game_id="gems-1"))
+    ledger.end("ben", OutcomeReport("partner_left", reason="left", scene_id="gem_rush", game_id="gems-1"))
+    ledger.arrive("cat", {"PROLIFIC_PID": "pid-cat", "STUDY_ID": "s1"})  # screened out: no game
+    ledger.end("cat", OutcomeReport("excluded", reason="screening", detail="no WebRTC"))
     (root / "survey").mkdir()
     (root / "survey" / "ann.json").write_text(json.dumps({"subject_id": "ann", "scene_id": "survey", "data": {"age": "31", "enjoyed": 4}}))
     (root / "survey" / "ann_metadata.json").write_text(json.dumps({"scene_id": "survey"}))
@@ -145,12 +149,22 @@ def test_a_data_directory_gives_all_tables_in_csv_and_parquet(docs: list[dict], 
         assert from_csv[name].equals(from_parquet[name]), name
         assert list(from_csv[name].dtypes) == list(from_parquet[name].dtypes), name
     people = from_csv["participants"].set_index("subject_id")
-    assert people.loc["ann", "recruitment.PROLIFIC_PID"] == "pid-ann"
-    assert people.loc["ann", "outcome"] == "completed" and people.loc["ann", "completion_code"] == "C-ANN"
+    assert list(people.index) == ["ann", "ben", "cat"] and not people["bot"].any()
+    assert people.loc["ann", "recruitment.PROLIFIC_PID"] == "pid-ann" and people.loc["ben", "recruitment.SESSION_ID"] == "se-ben"
+    assert people.loc["ann", ["outcome", "completion_code"]].tolist() == ["completed", "C-ANN"]
+    assert people.loc["ben", ["outcome", "outcome_reason", "completion_code"]].tolist() == ["partner_left", "left", "C-PL"]
+    assert people.loc["cat", ["outcome", "outcome_reason"]].tolist() == ["excluded", "screening"]
+    assert pd.isna(people.loc["cat", "games"]) and pd.isna(people.loc["cat", "completion_code"])
     assert people.loc["ann", "survey.age"] == "31" and people.loc["ann", "survey.enjoyed"] == "4"
-    assert people.loc["ben", "games"] == "gems-1" and not people["bot"].any()
-    events = from_csv["events"]
-    assert ((events["kind"] == "outcome") & (events["subject_id"] == "ann")).sum() == 1
+    assert people.loc["ben", "games"] == "gems-1" and people.loc["ann", "started_at"] < people.loc["ann", "ended_at"]
+    # The exports' own recruitment ids (ids.recruitment) fill the frames table's columns.
+    frames = from_csv["frames"]
+    assert set(zip(frames["subject_id"], frames["recruitment.PROLIFIC_PID"])) == {("ann", "pid-ann"), ("ben", "pid-ben")}
+    events = from_csv["events"].set_index("subject_id")
+    outcomes = events[events["kind"] == "outcome"]
+    assert sorted(outcomes.index) == ["ann", "ben", "cat"]
+    assert outcomes.loc["ben", "event"] == "partner_left" and outcomes.loc["ben", "player_index"] == 1
+    assert json.loads(outcomes.loc["ben", "detail"]) == {"code": "C-PL", "reason": "left", "reported_by": "server"}
     # Columns follow the codebook (dynamic ones by their pattern).
     for name in TABLE_NAMES:
         fixed = {c.name for c in COLUMNS[name]}

@@ -2,8 +2,9 @@
 embedded TURN server, the scene's seeded impairment so rollbacks happen): the server builds
 the game's tables when both exports are in; each player's final score in the tables (reward
 sum over the confirmed frames) is the score the page showed at the end; the rewards equal a
-CPython replay's; every key event's frame is consistent with the input delay; and some keys
-were pressed while a predicted frame was on screen."""
+CPython replay's; every key event's frame is consistent with the input delay; some keys were
+pressed while a predicted frame was on screen; and the participants (arrived from a Prolific
+link, given a completion code) have their outcome, code and recruitment ids in the tables."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.game import (KEYS, LOAD_TIMEOUT_S, PHASE_RECORDER, Participant, play_to_end, read_json,
+from harness.game import (LOAD_TIMEOUT_S, Participant, open_participant, play_to_end, read_json,
                           wait_for_files)
 from harness.session import BrowserSession
 
@@ -41,12 +42,15 @@ HUD_RECORDER = r"""
 """
 
 
+SUBJECTS = ("data-a", "data-b")
+CODES = {"completed": "C-DATA-1", "partner_left": "C-DATA-PL"}
+
+
 async def start_recorded_pair(session: BrowserSession, server: Any) -> list[Participant]:
     pair = []
-    for i, subject in enumerate(("data-a", "data-b")):
-        page = await session.new_page(i, f"{server.url}/{subject}", ready=None, relay=False,
-                                      init_script=PHASE_RECORDER + HUD_RECORDER)
-        p = Participant(f"participant {i} ({subject})", page)
+    for i, subject in enumerate(SUBJECTS):
+        # From a Prolific study link: the recruitment ids reach the records, exports and tables.
+        p = await open_participant(session, server.url, i, subject, prolific=True, init_script=HUD_RECORDER)
         await p.advance_to_game(LOAD_TIMEOUT_S)
         if i == 0:
             await p.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
@@ -57,7 +61,7 @@ async def start_recorded_pair(session: BrowserSession, server: Any) -> list[Part
 
 def test_the_demos_tables_reproduce_the_scores_the_pages_showed(game_server, chromium_available, artifacts_dir, request):
     server = game_server({"num_episodes": 2, "max_steps": MAX_STEPS, "ice_transport_policy": "relay",
-                          "impairment": IMPAIRMENT})
+                          "impairment": IMPAIRMENT}, study={"codes": CODES})
 
     async def body(session: BrowserSession) -> None:
         pair = await start_recorded_pair(session, server)
@@ -65,8 +69,9 @@ def test_the_demos_tables_reproduce_the_scores_the_pages_showed(game_server, chr
         shown = [await p.page.evaluate("window.__hudTexts") for p in pair]
         game_id = snaps[0]["p2p"]["gameId"]
         folder = server.game_dir(game_id)
-        wait_for_files([folder / "comparison.json", folder / "tables" / "source.json"], 30,
-                       "both exports and the game's tables built by the server")
+        wait_for_files([folder / "comparison.json", folder / "tables" / "source.json"]
+                       + [server.data_dir / "participants" / s / "outcome.json" for s in SUBJECTS], 30,
+                       "both exports, the game's tables built by the server, both outcomes")
         check_tables(server, folder, game_id, shown)
 
     async def scenario() -> None:
@@ -127,6 +132,18 @@ def check_tables(server: Any, folder: Any, game_id: str, shown: list[list[str]])
         assert row["key_to_screen_samples"] == export["samples"] > 0, (row, export)
         assert row["key_to_screen_p50_ms"] == export["p50"] and row["key_to_screen_p95_ms"] == export["p95"]
         assert 0 < row["key_to_screen_p50_ms"] <= row["key_to_screen_p95_ms"] < 1000
+    # The participants' records (the server's ledger): outcome, code and Prolific ids per person,
+    # and the exports' recruitment ids in every frame row.
+    people = tables["participants"].set_index("subject_id")
+    assert sorted(people.index) == sorted(SUBJECTS), people
+    for s in SUBJECTS:
+        row = people.loc[s]
+        assert (row["outcome"], row["completion_code"], row["games"]) == ("completed", CODES["completed"], game_id), row
+        assert (row["recruitment.PROLIFIC_PID"], row["recruitment.STUDY_ID"], row["recruitment.SESSION_ID"]) == \
+            (s, "study-e2e", f"session-{s}"), row
+    assert set(zip(frames["subject_id"], frames["recruitment.PROLIFIC_PID"])) == {(s, s) for s in SUBJECTS}
+    outcomes = tables["events"][tables["events"]["kind"] == "outcome"]
+    assert sorted(zip(outcomes["subject_id"], outcomes["event"])) == [(s, "completed") for s in sorted(SUBJECTS)]
     # Each player's action on a key's frame is that key's action (the key was still held then).
     acts = frames.set_index(["frame", "player_index"])["action"]
     downs = known[known["event"] == "down"]

@@ -62,7 +62,7 @@ def _read_json(path: Path) -> Any:
 
 
 def game_source(store: ExportStore, game_id: str, outcomes: Mapping[str, Mapping[str, Any]] | None = None,
-                derive: Derive | None = None) -> GameSource | None:
+                derive: Derive | None = None, pause: Pause = no_pause) -> GameSource | None:
     """The game's latest exports, manifest and comparison (None when nothing was uploaded)."""
     exports: dict[int, Any] = {}
     p = 0
@@ -72,8 +72,8 @@ def game_source(store: ExportStore, game_id: str, outcomes: Mapping[str, Mapping
         if index.isdigit():
             p = int(index)
             if p not in exports:
-                doc = json.loads(store.read_export(game_id, p))
-                exports[p] = doc
+                pause()
+                exports[p] = json.loads(store.read_export(game_id, p))
     if not exports:
         return None
     record = store.game(game_id)
@@ -113,7 +113,7 @@ def build_game_tables(store: ExportStore, game_id: str, *, derive: Derive | None
                     for name in GAME_TABLES}
         except OSError:
             pass
-    src = game_source(store, game_id, None, derive)
+    src = game_source(store, game_id, None, derive, pause)
     if src is None:
         return None
     pause()

@@ -197,6 +197,11 @@ def test_the_loader_reads_the_study_zip_the_researcher_route_serves(docs: list[d
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(req, timeout=30)
         assert denied.value.code == 401
+        # The CLI downloads the same zip.
+        (tmp_path / "token").write_text(RESEARCHER_TOKEN)
+        code, out = cli("download", "--server", server.url, "--study", "--token-file", str(tmp_path / "token"),
+                        "-o", str(tmp_path / "cli-study.zip"))
+        assert code == 0, out
     finally:
         server.stop()
     names = zipfile.ZipFile(tmp_path / "study.zip").namelist()
@@ -204,6 +209,8 @@ def test_the_loader_reads_the_study_zip_the_researcher_route_serves(docs: list[d
     assert "exports/games/gems-1/comparison.json" in names
     tables = load(tmp_path / "study.zip")
     assert set(tables) == set(TABLE_NAMES)
+    from_cli = load(tmp_path / "cli-study.zip")
+    assert all(from_cli[name].equals(tables[name]) for name in TABLE_NAMES)
     returns = tables["episodes"].groupby(["episode", "player_index"])["return"].sum()
     scores = final_scores(docs[0])
     assert {k: int(v) for k, v in returns.items()} == {(e, p): scores[e][p] for e in range(2) for p in range(2)}

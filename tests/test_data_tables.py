@@ -89,6 +89,9 @@ def test_replay_derives_the_same_rewards_for_exports_without_them(docs: list[dic
     code, out = cli("table", *_write(tmp_path, docs), "-o", str(tmp_path / "recorded"))
     assert code == 0, out
     recorded = load(tmp_path / "recorded")
+    # Without participant records, the recruitment ids come from the exports.
+    people = recorded["participants"].set_index("subject_id")
+    assert people["recruitment.PROLIFIC_PID"].to_dict() == {"ann": "pid-ann", "ben": "pid-ben"}
     assert (derived["frames"]["reward_source"] == "derived").all()
     assert derived["frames"]["reward"].tolist() == recorded["frames"]["reward"].tolist()
     assert derived["frames"]["info.score"].tolist() == recorded["frames"]["info.score"].tolist()

@@ -205,11 +205,24 @@ def outcome_events(people: Participants, players: Table, columns: list[str]) -> 
     return rows
 
 
-def participants_table(people: Participants, players: Table | None) -> Table:
-    """One row per participant seen anywhere in the study (exports, records, forms)."""
+def participants_table(people: Participants, players: Table | None, frames: Table | None = None) -> Table:
+    """One row per participant seen anywhere in the study (exports, records, forms). Recruitment
+    ids come from the participant's record, else from their exports (the frames' columns)."""
     games: dict[str, list[tuple[str, str | None]]] = {}
     recruitment: dict[str, dict[str, str]] = {}
     bots: set[str] = set()
+    if frames is not None:
+        fc = frames.columns
+        si = fc.index("subject_id")
+        rcols = [(i, c.split(".", 1)[1]) for i, c in enumerate(fc) if c.startswith("recruitment.")]
+        if rcols:
+            for r in frames.rows:
+                if r[si] is None:  # an AI seat
+                    continue
+                ids = recruitment.setdefault(r[si], {})
+                for i, name in rcols:
+                    if r[i] is not None and name not in ids:
+                        ids[name] = r[i]
     if players is not None:
         cols = players.columns
         gi, si, ci, bi = cols.index("game_id"), cols.index("subject_id"), cols.index("condition"), cols.index("bot")
@@ -219,7 +232,8 @@ def participants_table(people: Participants, players: Table | None) -> Table:
                 if r[bi]:
                     bots.add(r[si])
     for sid, rec in people.records.items():
-        recruitment[sid] = {str(k): str(v) for k, v in (rec.get("recruitment") or {}).items()}
+        if rec.get("recruitment"):
+            recruitment[sid] = {str(k): str(v) for k, v in rec["recruitment"].items()}
         for g in rec.get("games") or []:
             if isinstance(g, dict) and g.get("game_id") and (g["game_id"], None) not in games.get(sid, []) \
                     and all(x[0] != g["game_id"] for x in games.get(sid, [])):
@@ -264,7 +278,7 @@ def study_tables(path: Path, *, derive: Derive | None = None, game_ids: Iterable
             per_game[name].append(t)
     merged = {name: merge(name, ts) if ts else Table(name, _columns(name)) for name, ts in per_game.items()}
     merged["events"].rows.extend(outcome_events(people, merged["players"], merged["events"].columns))
-    merged["participants"] = participants_table(people, merged["players"])
+    merged["participants"] = participants_table(people, merged["players"], merged["frames"])
     return {name: merged[name] for name in TABLE_NAMES}
 
 

@@ -275,6 +275,10 @@ def cmd_table(args: argparse.Namespace, out: TextIO) -> int:
                     src.derived = derive(exports[ref])
             per_game.append(game_tables(src))
         tables = {name: merge(name, [t[name] for t in per_game]) for name in per_game[0]}
+        from ..data.study import Participants, participants_table
+
+        # No participant records beside loose export files: subjects and recruitment ids from the exports.
+        tables["participants"] = participants_table(Participants(), tables["players"], tables["frames"])
     elif args.data_dir:
         from ..data.study import study_tables
 

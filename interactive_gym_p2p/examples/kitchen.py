@@ -209,18 +209,19 @@ def targets(obs):
     pots = [(cell, p) for cell, p in zip(cells("P"), obs["pots"])]
     if held == "soup":
         return cells("S")
+    taken = {(cx, cy) for cx, cy, _ in obs["counters"]}
+    free_counters = [c for c in cells("X") if c not in taken]
+    others_hold = [c[3] for i, c in enumerate(obs["chefs"]) if i != obs["me"]]
     if held == "dish":
-        return [c for c, p in pots if p[0] == 3] or [c for c, p in pots]
+        # Wait at a full pot (cooking or ready), or at any pot while someone brings onions;
+        # else put the dish down, so no chef waits forever with one.
+        full = [c for c, p in pots if p[0] == 3]
+        return full or ([c for c, p in pots] if "onion" in others_hold else free_counters)
     if held == "onion":
-        open_pots = [c for c, p in pots if p[0] < 3]
-        if open_pots:
-            return open_pots
-        taken = {(cx, cy) for cx, cy, _ in obs["counters"]}
-        return [c for c in cells("X") if c not in taken]
+        return [c for c, p in pots if p[0] < 3] or free_counters
     if any(p[0] == 3 for c, p in pots):
-        return cells("D")
-    loose = [(cx, cy) for cx, cy, item in obs["counters"] if item == "onion"]
-    return loose + cells("O")
+        return [(cx, cy) for cx, cy, item in obs["counters"] if item == "dish"] + cells("D")
+    return [(cx, cy) for cx, cy, item in obs["counters"] if item == "onion"] + cells("O")
 
 
 def act(observation, context):
@@ -248,8 +249,12 @@ def act(observation, context):
                     return first[cell]
                 nxt.append(cell)
         frontier = nxt
-    # Boxed in by the other chefs: step aside at random (seeded: the same on every peer).
-    return context.rng.choice((0, 1, 2, 3, 4))
+    # Boxed in by the other chefs: the lowest-numbered chef nearby waits, the others step aside
+    # at random (seeded: the same on every peer), so two chefs never block each other for good.
+    near = [i for i, c in enumerate(obs["chefs"]) if abs(c[0] - x) + abs(c[1] - y) <= 2]
+    if me == min(near):
+        return 0
+    return context.rng.choice((1, 2, 3, 4))
 '''
 """The scripted partner of the AI-partner variant (``P2PGymScene.ai_policy("chef", code=AI_POLICY)``)."""
 

@@ -68,7 +68,8 @@ def test_one_participant_and_an_ai_seat_play_alone(game_server, chromium_availab
     assert export["ids"]["peers"] == [] and export["ids"]["ai_seats"] == [AI], export["ids"]
     assert export["partial"] is False and export["settings"]["p2p"]["ai_seats"] == [AI]
     rows = rows_of(export)
-    assert len(rows) == MAX_STEPS and {r[1][1] for r in rows} == {0, 1, 2}, "the AI pushed both ways and rested"
+    # The AI rests a quarter of the time and pushes toward the middle: which way depends on the play.
+    assert len(rows) == MAX_STEPS and {0} < {r[1][1] for r in rows} <= {0, 1, 2}, "the AI rested and pushed"
     assert {r[1][0] for r in rows} >= {1, 2}, "the participant's keys are in column 0"
     report = read_json(folder / "comparison.json")
     assert report["agree"] is True and report["complete"] is True
@@ -100,7 +101,7 @@ def test_two_participants_and_an_ai_seat_in_a_three_seat_game(game_server, chrom
     assert rows_of(exports[0]) == rows_of(exports[1]), "the players' confirmed frames differ"
     rows = rows_of(exports[0])
     assert len(rows) == MAX_STEPS and all(len(r[1]) == 3 and r[2] for r in rows)
-    assert {r[1][1] for r in rows} == {0, 1, 2} and any(r[1][0] for r in rows) and any(r[1][2] for r in rows)
+    assert {0} < {r[1][1] for r in rows} <= {0, 1, 2} and any(r[1][0] for r in rows) and any(r[1][2] for r in rows)
     report = read_json(folder / "comparison.json")
     assert report["agree"] is True and report["complete"] is True, report.get("divergence")
     assert report["hashed_frames_compared"] == MAX_STEPS

@@ -11,8 +11,9 @@ would:
 3. the demo starts, logs that Pyodide comes from that cache, and two Chromium participants
    play Gem Rush to the end, their pages loading Pyodide from ``/p2p/pyodide/<version>/``;
 4. a cached file damaged on disk is caught by ``verify``;
-5. a page whose Pyodide cannot load shows the plain message, with no "Loading the game..."
-   under it, and the server hears why.
+5. a page whose Pyodide cannot load shows the plain message, then the `error` outcome page
+   (reason env_load) with the configured code and no "Loading the game..." left on it; the
+   server's outcome record has the code and the technical reason.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ VERSION = json.loads((REPO / "package.json").read_text())["devDependencies"]["py
 ENV_LOAD_MESSAGE = ("The game could not be loaded in your browser, so it cannot take place. "
                     "Please let the experimenter know.")
 MAX_STEPS = 150
+ERROR_CODE = "ERR-ENV-1"
 
 
 class Install:
@@ -201,7 +203,7 @@ def test_a_page_whose_pyodide_cannot_load_says_so_plainly(install: Install, chro
                                                          artifacts_dir, request) -> None:
     # Nothing listens there: the browser's import of pyodide.mjs fails (the raw module error).
     nowhere = f"http://127.0.0.1:{free_port()}/pyodide/"
-    demo = Demo(install, "--pyodide-index-url", nowhere)
+    demo = Demo(install, "--pyodide-index-url", nowhere, "--code", f"error={ERROR_CODE}")
     try:
         async def body(session: BrowserSession) -> dict[str, Any]:
             person = await open_participant(session, demo.url, 0, "noload")
@@ -214,6 +216,7 @@ def test_a_page_whose_pyodide_cannot_load_says_so_plainly(install: Install, chro
             shown = await person.page.evaluate(
                 "() => ({text: document.body.innerText,"
                 " message: document.getElementById('outcomeMessage').textContent,"
+                " code: document.getElementById('outcomeCode').textContent,"
                 " button: !document.getElementById('advanceButton').hidden})")
             return {"snap": snap, "shown": shown}
 
@@ -222,12 +225,16 @@ def test_a_page_whose_pyodide_cannot_load_says_so_plainly(install: Install, chro
         assert "could not be loaded in your browser" in seen["shown"]["message"], seen["shown"]
         assert "pyodide.mjs" not in seen["shown"]["text"] and "dynamically imported" not in seen["shown"]["text"], seen["shown"]
         assert seen["shown"]["button"] is False
+        # The outcome page replaces the status line: nothing still says the game is loading.
+        assert "Loading the game" not in seen["shown"]["text"], seen["shown"]["text"]
+        assert seen["shown"]["code"] == ERROR_CODE and seen["snap"]["p2p"]["outcome"]["code"] == ERROR_CODE
         assert "error" in [e["phase"] for e in seen["snap"]["phases"]], "the plain message came first"
         (error,) = [e for e in seen["snap"]["p2p"]["errors"] if e["code"] == "env_load"]
         assert "pyodide.mjs" in error["detail"] and error["message"] == ENV_LOAD_MESSAGE, error
         # The server's outcome record keeps the technical reason for the researcher.
         outcome = read_json(demo.data / "participants" / "noload" / "outcome.json")
         assert (outcome["outcome"], outcome["reason"]) == ("error", "env_load") and "pyodide.mjs" in outcome["detail"], outcome
+        assert outcome["code"] == ERROR_CODE and outcome["reported_by"] == "client", outcome
         wait_until(lambda: "env_load_failed" in demo.log(), 10, "the server's record of the failure")
         assert "pyodide.mjs" in next(line for line in demo.log().splitlines() if "env_load_failed" in line)
     finally:

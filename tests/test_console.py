@@ -15,11 +15,17 @@ from interactive_gym_p2p.console.report import FIELDS, ReportInvalid, TelemetryR
 from interactive_gym_p2p.console.service import DEFAULT_END_MESSAGE, Console
 from interactive_gym_p2p.console.store import Recruitment
 from interactive_gym_p2p.console.timeline import Timeline
+from interactive_gym_p2p.participants import FileParticipantStore, OutcomeReport, ParticipantLedger, Study
 from interactive_gym_p2p.signaling.records import GameEnd, GameInfo, PlayerInfo
 
 from store_backends import console_backend, new_console_store  # noqa: F401  (the Console tests run on both stores)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "telemetry.json").read_text())
+
+
+def ledger(tmp_path: Path) -> ParticipantLedger:
+    """The participant ledger the server gives its console (records on disk)."""
+    return ParticipantLedger(FileParticipantStore(tmp_path / "participants"), Study().outcomes(partner_left="PL-1"))
 
 
 def report(**change: Any) -> TelemetryReport:
@@ -127,8 +133,8 @@ def setup(tmp_path: Path) -> tuple[Console, FakeSignaling, Clock, list]:
             return {"ok": False, "error": {"code": "not_found", "message": "no such game"}}
         return {"ok": True, "game_id": game_id, "players": [0, 1]}
 
-    console = Console(sig, new_console_store(recruitment_file=tmp_path / "recruitment.json"), end_game=end_game,
-                      clock=clock, wall_clock=lambda: 1_700_000_000.0 + clock.t)
+    console = Console(sig, new_console_store(), end_game=end_game, clock=clock,
+                      wall_clock=lambda: 1_700_000_000.0 + clock.t, participants=ledger(tmp_path))
     return console, sig, clock, ended
 
 
@@ -224,20 +230,39 @@ def test_end_game_passes_a_message_and_refuses_long_ones(setup) -> None:
     assert Console(FakeSignaling()).end_game("g1")["error"]["code"] == "unavailable"
 
 
-def test_recruitment_flag_is_kept_on_disk(setup, tmp_path: Path) -> None:
+def test_recruitment_flag_is_the_participant_ledgers(setup, tmp_path: Path) -> None:
     console, _, _, _ = setup
     seen: list[Recruitment] = []
     console.on_recruitment_change.append(seen.append)
-    assert console.recruitment_open() is True and not (tmp_path / "recruitment.json").exists()
+    assert console.recruitment_open() is True and console.snapshot()["recruitment"] == {"open": True, "changed_at": None}
     closed = console.set_recruitment(False)
     assert closed.open is False and closed.changed_at is not None
     assert console.set_recruitment(False) == closed and len(seen) == 1  # no change, no event
-    again = Console(FakeSignaling(), new_console_store(recruitment_file=tmp_path / "recruitment.json"))
-    assert again.recruitment() == closed
-    assert console.set_recruitment(True).open is True
-    (tmp_path / "broken.json").write_text("{not json")
-    broken = Console(FakeSignaling(), new_console_store(recruitment_file=tmp_path / "broken.json"))
-    assert broken.recruitment_open() is False  # unreadable: closed, the safe side
+    # One flag: the ledger's, which decides study_full, kept on disk across a restart.
+    assert console.participants.recruitment_open is False
+    again = Console(FakeSignaling(), participants=ledger(tmp_path))
+    assert again.recruitment() == closed and again.snapshot()["recruitment"]["open"] is False
+    assert console.set_recruitment(True).open is True and ledger(tmp_path).recruitment_open is True
+    # Without a ledger (a console alone) the flag lives in the store, open by default.
+    alone = Console(FakeSignaling())
+    assert alone.recruitment_open() is True and alone.set_recruitment(False).open is False
+
+
+def test_finished_games_show_each_participants_outcome(setup) -> None:
+    console, _, clock, _ = setup
+    console.game_created(info())
+    clock.t += 5
+    console.game_ended(GameEnd("g1", "game", "incomplete", {0: "finished", 1: "left"}))
+    (fin,) = console.snapshot()["finished"]
+    assert fin["participants"] == [{"player_index": 0, "subject_id": "a", "outcome": None},
+                                   {"player_index": 1, "subject_id": "b", "outcome": None}]
+    # The outcome comes after the game ended (the page uploads its export first).
+    console.participants.end("a", OutcomeReport("partner_left", "left", scene_id="game", game_id="g1", reported_by="client"))
+    (fin,) = console.snapshot()["finished"]
+    shown = fin["participants"][0]["outcome"]
+    assert (shown["outcome"], shown["reason"], shown["code"], shown["game_id"]) == ("partner_left", "left", "PL-1", "g1")
+    assert fin["participants"][1]["outcome"] is None
+    assert Console(FakeSignaling()).snapshot()["finished"] == []
 
 
 def test_matchmaking_details_pass_through(setup) -> None:

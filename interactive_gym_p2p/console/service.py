@@ -2,9 +2,12 @@
 
 It hears games start and end (signaling's hooks), takes each player's telemetry report,
 and answers three questions: the live view (``snapshot``: waiting rooms, games in progress,
-recently finished games, recruitment), one game's ``timeline``, and the two actions
-(``end_game``, ``set_recruitment``). State sits in a :class:`~.store.ConsoleStore`; the
-waiting rooms and seats are read from signaling when asked, never copied.
+recently finished games with each participant's outcome, recruitment), one game's
+``timeline``, and the two actions (``end_game``, ``set_recruitment``). State sits in a
+:class:`~.store.ConsoleStore`; the waiting rooms and seats are read from signaling when asked,
+never copied. With the participant ledger (``participants``, the server passes it) the
+recruitment flag is the ledger's, the one that decides ``study_full`` (docs/participants.md),
+and finished games show the outcome each participant ended with.
 """
 
 from __future__ import annotations
@@ -25,10 +28,19 @@ REPORT_INTERVAL_S = 2.0
 FINISHED_IN_FEED = 50
 DEFAULT_END_MESSAGE = "The researcher ended this game. Thank you for taking part; please continue."
 MAX_MESSAGE = 500
+MAX_OUTCOMES_KEPT = 10_000
 
 
 class SignalingView(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
+
+
+class ParticipantsView(Protocol):
+    """What the console needs of the participant ledger (participants/ledger.py)."""
+
+    def recruitment_state(self) -> tuple[bool, str | None]: ...
+    def set_recruitment_open(self, open_: bool) -> None: ...
+    def outcome_of(self, subject_id: str) -> Any: ...
 
 
 GameEnder = Callable[[str, str], dict[str, Any]]
@@ -84,8 +96,12 @@ class Console:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         report_interval_s: float = REPORT_INTERVAL_S,
+        participants: ParticipantsView | None = None,
     ) -> None:
         self.signaling = signaling
+        self.participants = participants
+        self._outcomes: dict[str, dict[str, Any]] = {}
+        """Outcomes already read (an outcome never changes once recorded, so it can be kept)."""
         self.store: ConsoleStore = store if store is not None else InMemoryConsoleStore()
         self._end_game = end_game
         self.clock = clock
@@ -197,7 +213,11 @@ class Console:
                 for room in view["waiting"]
             ]
             finished = [f.to_json() for f in self.store.finished(finished_limit)]
-            recruitment = self.store.get_recruitment()
+            recruitment = self.store.get_recruitment() if self.participants is None else None
+        if recruitment is None:
+            recruitment = self.recruitment()
+        for f in finished:
+            f["participants"] = self._participant_outcomes(f)
         return {
             "generated_at": _iso(wall),
             "report_interval_s": self.report_interval_s,
@@ -253,7 +273,29 @@ class Console:
             logger.warning("research console: game %s ended by the researcher", game_id)
         return ack
 
+    def _participant_outcomes(self, finished: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each player of a finished game with the outcome its study ended with (None: not yet,
+        or no ledger); read outside the store's lock."""
+        out = []
+        for index, subject_id in sorted(finished["subjects"].items(), key=lambda kv: int(kv[0])):
+            outcome = None
+            if subject_id is not None and self.participants is not None:
+                outcome = self._outcomes.get(subject_id)
+                if outcome is None:
+                    record = self.participants.outcome_of(subject_id)
+                    if record is not None:
+                        outcome = {"outcome": record.outcome, "reason": record.reason, "code": record.code,
+                                   "game_id": record.game_id, "recorded_at": record.recorded_at}
+                        if len(self._outcomes) >= MAX_OUTCOMES_KEPT:
+                            self._outcomes.clear()
+                        self._outcomes[subject_id] = outcome
+            out.append({"player_index": int(index), "subject_id": subject_id, "outcome": outcome})
+        return out
+
     def recruitment(self) -> Recruitment:
+        if self.participants is not None:
+            open_, changed_at = self.participants.recruitment_state()
+            return Recruitment(open_, changed_at)
         with self.store.reading():
             return self.store.get_recruitment()
 
@@ -261,16 +303,27 @@ class Console:
         return self.recruitment().open
 
     def set_recruitment(self, open_: bool) -> Recruitment:
+        if self.participants is not None:
+            current = self.recruitment()
+            if current.open != open_:
+                self.participants.set_recruitment_open(bool(open_))
+            state = self.recruitment()
+            if state.open != current.open:
+                self._recruitment_changed(state)
+            return state
         with self.store.transaction():
             current = self.store.get_recruitment()
             state = Recruitment(bool(open_), _iso(self.wall_clock())) if current.open != open_ else current
             if state is not current:
                 self.store.set_recruitment(state)
         if state is not current:
-            logger.warning("research console: recruitment %s", "opened" if state.open else "closed")
-            for listener in list(self.on_recruitment_change):
-                try:
-                    listener(state)
-                except Exception:
-                    logger.exception("recruitment listener failed")
+            self._recruitment_changed(state)
         return state
+
+    def _recruitment_changed(self, state: Recruitment) -> None:
+        logger.warning("research console: recruitment %s", "opened" if state.open else "closed")
+        for listener in list(self.on_recruitment_change):
+            try:
+                listener(state)
+            except Exception:
+                logger.exception("recruitment listener failed")

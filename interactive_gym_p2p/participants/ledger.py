@@ -146,10 +146,15 @@ class ParticipantLedger:
         (kept in the store, so a restart keeps it closed)."""
         return self.store.get_setting("recruitment_open") is not False
 
+    def recruitment_state(self) -> tuple[bool, str | None]:
+        """(open, when it last changed: ISO time, None when never): what the research console shows."""
+        return self.recruitment_open, self.store.get_setting("recruitment_changed_at")
+
     def set_recruitment_open(self, open_: bool) -> None:
         if not isinstance(open_, bool):
             raise ValueError(f"recruitment_open must be True or False, got {open_!r}")
         self.store.put_setting("recruitment_open", open_)
+        self.store.put_setting("recruitment_changed_at", self.clock())
         logger.info("recruitment %s", "opened" if open_ else "closed")
 
     def recruitment_of(self, subject_id: str) -> dict[str, str]:
@@ -160,8 +165,8 @@ class ParticipantLedger:
         record = self.store.get(subject_id)
         return None if record is None else record.outcome
 
-    def note_game(self, subject_id: str, scene_id: str, game_id: str, player_index: int) -> None:
-        """The participant got a seat in a game (signaling's on_game_created)."""
+    def note_game(self, subject_id: str, scene_id: str, game_id: str, player_index: int, bot: bool = False) -> None:
+        """The participant got a seat in a game (signaling's on_game_created; ``bot``: a bot's seat)."""
         with self._changing(subject_id):
             record = self.store.get(subject_id)
             if record is None:
@@ -169,6 +174,7 @@ class ParticipantLedger:
             if any(g.game_id == game_id for g in record.games):
                 return
             record.games.append(GameSeat(scene_id, game_id, player_index, self.clock()))
+            record.bot = record.bot or bot
             self.store.put(record)
 
     def note_screening(self, subject_id: str, result: dict[str, Any]) -> None:

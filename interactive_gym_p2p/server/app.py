@@ -100,17 +100,6 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         upload_tokens=upload_tokens,
         clock=clock,
     )
-    console = console_ns = None
-    if config.researcher_token is not None:
-        # The live research console exists only with a researcher credential (off, never open).
-        recruitment_file = data_dir / "console" / "recruitment.json"
-        console = Console(
-            signaling,
-            shared.console_store(recruitment_file) if shared is not None else InMemoryConsoleStore(recruitment_file=recruitment_file),
-            end_game=lambda game_id, message: signaling_ns.end_game(game_id, message),
-            clock=clock,
-            report_interval_s=config.console_interval_s,
-        )
     matchmaking_dir = data_dir / "matchmaking"
     ledger = JsonlLedger(matchmaking_dir / "conditions.jsonl") if config.matchmaking_log else MemoryLedger()
     signaling.load_condition_counts(ledger.load())
@@ -136,10 +125,23 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     else:  # the experiment saves no data: records live only while the server runs
         participant_store = InMemoryParticipantStore()
     participants = ParticipantLedger(participant_store, study, experiment.experiment_id)
+    console = console_ns = None
+    if config.researcher_token is not None:
+        # The live research console exists only with a researcher credential (off, never open).
+        # Its recruitment flag is the ledger's (the one that gives new arrivals study_full).
+        console = Console(
+            signaling,
+            shared.console_store(None) if shared is not None else InMemoryConsoleStore(),
+            end_game=lambda game_id, message: signaling_ns.end_game(game_id, message),
+            clock=clock,
+            report_interval_s=config.console_interval_s,
+            participants=participants,
+        )
 
     def on_game_created(info: Any) -> None:
         for player in info.players:
-            participants.note_game(player.subject_id, info.scene_id, info.game_id, player.player_index)
+            participants.note_game(player.subject_id, info.scene_id, info.game_id, player.player_index,
+                                   bot=bool(getattr(player, "bot", False)))
         if config.on_game_created is not None:
             config.on_game_created(info)
 
@@ -165,7 +167,6 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     socketio.on_namespace(participant_ns)
     if console is not None:
         signaling_ns.telemetry_sink = console
-        participant_ns.admits_new = console.recruitment_open
         console_ns = ConsoleNamespace(console, config.researcher_token, interval_s=config.console_interval_s)
         socketio.on_namespace(console_ns)
 

@@ -406,9 +406,6 @@ class ParticipantNamespace(flask_socketio.Namespace):
         self.rate = rate
         self._by_sid: dict[str, Participant] = {}
         self._buckets: dict[str, TokenBucket] = {}
-        self.admits_new: Callable[[], bool] = lambda: True
-        """False while recruitment is closed (research console): a subject the server has not
-        seen yet is refused with ``study_full``; participants already in go on."""
         flow.bind_emitter(lambda event, payload, sid: self.socketio.emit(event, payload, to=sid, namespace=self.namespace))
 
     def _sid(self) -> str:
@@ -441,10 +438,12 @@ class ParticipantNamespace(flask_socketio.Namespace):
         try:
             ledger = self.flow.ledger
             known = ledger.get(subject_id) is not None
+            python_peer = isinstance(auth, dict) and auth.get("client") == "python-peer"
             record = ledger.arrive(subject_id, recruitment, flask.request.headers.get("User-Agent"))
-            if not known and not (ledger.recruitment_open and self.admits_new()):
+            if not known and not python_peer and not ledger.recruitment_open:
                 # Recruitment is closed (the research console): a new arrival ends at once, with
-                # the study_full page (and its code), not a refused connection.
+                # the study_full page (and its code), not a refused connection. Python peers (the
+                # bots the server starts for waiting participants) are not recruited: they go on.
                 record.outcome, _ = ledger.end(subject_id, OutcomeReport(
                     "study_full", "closed", "recruitment was closed when the participant arrived"))
             participant = self.flow.current(subject_id) or self.flow.participant(subject_id)
@@ -458,7 +457,7 @@ class ParticipantNamespace(flask_socketio.Namespace):
                 participant.user_agent = flask.request.headers.get("User-Agent") or participant.user_agent
                 # A Python peer says so; it is not screened (it cannot lie its way to a code: the
                 # server decides `completed`, and screening only protects the participant's own game).
-                participant.bot = isinstance(auth, dict) and auth.get("client") == "python-peer"
+                participant.bot = python_peer
                 if record.outcome is not None:
                     participant.ended = True
                 self.emit("participant", {"subject_id": subject_id, "recruitment": record.recruitment}, room=sid)

@@ -116,6 +116,19 @@ export function outcomeText(f) {
   return `${f.outcome}${by}${seats ? ` (${seats})` : ''}`;
 }
 
+/** Each participant of a finished game with the outcome its study ended with (and the code it
+ * was given): "0 a: partner_left:left (PL-1), 1 b: no outcome yet". */
+export function participantOutcomesText(f) {
+  const list = f?.participants ?? [];
+  if (!list.length) return '\u2013';
+  return list.map((p) => {
+    const who = `${p.player_index} ${p.subject_id ?? '?'}`;
+    const o = p.outcome;
+    if (!o) return `${who}: no outcome yet`;
+    return `${who}: ${o.outcome}${o.reason ? `:${o.reason}` : ''}${o.code ? ` (${o.code})` : ''}`;
+  }).join(', ');
+}
+
 /**
  * Finished games: the console's list (outcome, since this server started) joined with the
  * export list (uploads and comparison, from disk) by game id; newest first. Games still in
@@ -142,6 +155,7 @@ export function finishedRows(feedFinished, exportGames, liveIds = []) {
       ended: f ? fmtClock(f.ended_at) : '\u2013',
       duration: f ? fmtDuration(f.duration_s) : '\u2013',
       outcome: outcomeText(f),
+      participants: participantOutcomesText(f),
       uploads: e ? e.players.map((p) => `${p.player_index}: ${p.subject_id ?? '?'}${p.uploaded ? (p.partial ? ' (partial)' : ' \u2713') : ' \u2013'}`).join(', ') : '\u2013',
       verified: e ? dash(e.verified_frame) : '\u2013',
       desyncs: e ? dash(e.desyncs) : '\u2013',

@@ -270,7 +270,8 @@ export function startConsole(win = globalThis.window) {
       links.append(' ', button('timeline', () => showTimeline(r.gameId)));
       body.append(el(doc, 'tr', { dataset: { gameId: r.gameId } },
         el(doc, 'td', { className: 'mono' }, r.gameId), el(doc, 'td', {}, r.scene), el(doc, 'td', {}, r.ended),
-        el(doc, 'td', {}, r.duration), el(doc, 'td', {}, r.outcome), el(doc, 'td', {}, r.uploads),
+        el(doc, 'td', {}, r.duration), el(doc, 'td', {}, r.outcome),
+        el(doc, 'td', { className: 'participant-outcomes' }, r.participants), el(doc, 'td', {}, r.uploads),
         el(doc, 'td', {}, r.verified), el(doc, 'td', {}, r.desyncs),
         el(doc, 'td', { className: r.comparisonClass }, r.comparison), links));
     }

@@ -126,6 +126,12 @@ def test_console_watches_a_live_game_and_ends_it(game_server, chromium_available
                            15, "the game listed as finished")
         finished_row = page.locator(f'#finished tbody tr[data-game-id="{game_id}"]')
         assert "ended by the researcher" in await finished_row.inner_text()
+        # Each participant's outcome (the participant ledger's record) is on the row too.
+        await wait_console(page, f"c.state.finished.some((f) => f.game_id === {json.dumps(game_id)} && "
+                                 "f.participants.every((p) => p.outcome && p.outcome.outcome === 'error'))",
+                           15, "the participants' outcomes of the finished game")
+        outcomes = await finished_row.locator("td.participant-outcomes").inner_text()
+        assert outcomes.count("error:researcher") == 2, outcomes
         await page.screenshot(path=f"{shots}-console-ended.png", full_page=True)
 
         # Close recruitment from the page: the next new participant is turned away.

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  conditionRows, finishedRows, fmtDuration, fmtMs, gameRows, matchText, outcomeText, playerLabel, stateDiff, timelineCharts, waitingRows,
+  conditionRows, finishedRows, fmtDuration, participantOutcomesText, fmtMs, gameRows, matchText, outcomeText, playerLabel, stateDiff, timelineCharts, waitingRows,
 } from '../../static/js/console_model.js';
 
 const player = (i, extra = {}) => ({
@@ -63,6 +63,13 @@ test('finished games: the console outcome joined with the exports, newest first'
   const onlyFeed = finishedRows(STATE.finished, []);
   assert.deepEqual([onlyFeed[0].comparison, onlyFeed[0].comparisonClass, onlyFeed[0].verified], ['no export yet', 'waiting', '\u2013']);
   assert.equal(outcomeText({ outcome: 'completed', ended_by: null, seats: { 0: 'finished', 1: 'finished' } }), 'completed (0: finished, 1: finished)');
+  assert.equal(rows[0].participants, '\u2013', 'a console without the participant ledger');
+  const participants = [{ player_index: 0, subject_id: 'a', outcome: { outcome: 'partner_left', reason: 'left', code: 'PL-1' } },
+    { player_index: 1, subject_id: 'b', outcome: null }];
+  assert.equal(finishedRows([{ ...STATE.finished[0], participants }], [])[0].participants,
+    '0 a: partner_left:left (PL-1), 1 b: no outcome yet');
+  assert.equal(participantOutcomesText({ participants: [{ player_index: 0, subject_id: 'c', outcome: { outcome: 'completed', reason: null, code: null } }] }),
+    '0 c: completed');
 });
 
 const TIMELINE = {

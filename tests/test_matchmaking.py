@@ -370,8 +370,10 @@ def test_requeue_limit_and_opt_out() -> None:
     join(signaling, "s3", "c")
     g2 = wire.to("s1", "game_ready")[-1]["game_id"]
     assert g2 != g1
-    ack = signaling.connection_failed("s1", ConnectionFailure(g2, "connect_timeout", "")).ack
-    assert ack == {"ok": True, "status": "ended"}
+    over = signaling.connection_failed("s1", ConnectionFailure(g2, "connect_timeout", ""))
+    assert over.ack == {"ok": True, "status": "ended"}
+    # The participant with no partner left to try ends its study (docs/participants.md); c goes on.
+    assert [(o.slot.subject_id, o.outcome, o.reason, o.game_id) for o in over.outcomes] == [("a", "connection_failed", "peer", g2)]
     assert wire.to("s1", "requeued")[-1]["requeued"] is False
     assert wire.to("s3", "requeued")[-1]["requeued"] is True
     assert join(signaling, "s1b", "a")["error"]["code"] == "game_over"
@@ -425,6 +427,8 @@ def test_lobby_timeout_leave_and_bot_fill() -> None:
     clock.now += 31
     result = signaling.sweep()
     assert wire.to("h1", "wait_timeout")[0]["reason"] == "no_match"
+    # 'leave' ends the participant's study with lobby_timeout; the one kept for a bot goes on.
+    assert [(o.slot.subject_id, o.outcome, o.reason) for o in result.outcomes] == [("a", "lobby_timeout", "no_match")]
     assert not wire.to("h2", "wait_timeout")
     [request] = result.bots
     assert request.scene_id == "bot" and request.actions == "script:1,2" and len(request.subject_ids) == 1
@@ -449,8 +453,9 @@ def test_bot_fill_that_never_arrives_and_a_failed_launch() -> None:
     clock.now += 11
     [request] = signaling.sweep().bots
     clock.now += 21
-    signaling.sweep()
+    gave_up = signaling.sweep()
     assert wire.to("h1", "wait_timeout")[0]["reason"] == "bot_unavailable"
+    assert [(o.slot.subject_id, o.outcome, o.reason) for o in gave_up.outcomes] == [("a", "lobby_timeout", "bot_unavailable")]
     assert events(log, "bot_fill_failed")[0]["reason"].startswith("the bots did not join")
     # a bot arriving late for a cancelled fill is told so (never seated as a human)
     assert join(signaling, "late", request.subject_ids[0], "bot")["error"]["code"] == "bot_not_needed"
@@ -459,8 +464,9 @@ def test_bot_fill_that_never_arrives_and_a_failed_launch() -> None:
     join(signaling2, "h1", "a", "bot")
     clock2.now += 11
     [req] = signaling2.sweep().bots
-    signaling2.bot_launch_failed(req.fill_id, "no python")
+    failed = signaling2.bot_launch_failed(req.fill_id, "no python")
     assert wire2.to("h1", "wait_timeout")[0]["reason"] == "bot_unavailable"
+    assert [(o.outcome, o.reason) for o in failed.outcomes] == [("lobby_timeout", "bot_unavailable")]
     assert events(log2, "bot_fill_failed")[0]["reason"] == "no python"
 
 

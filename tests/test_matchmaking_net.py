@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from interactive_gym_p2p.examples import tug
+from interactive_gym_p2p.participants import FileParticipantStore, ParticipantLedger, Study
+from interactive_gym_p2p.participants.routes import participants_csv
 from interactive_gym_p2p.peer.actions import RandomActions
 from interactive_gym_p2p.peer.runner import PeerResult, run_peer
 from interactive_gym_p2p.scene import P2PGymScene
@@ -61,6 +63,16 @@ def test_a_bot_started_by_the_server_fills_the_seat_at_the_lobby_timeout(tmp_pat
         bot_export = json.loads((folder / f"player-{1 - game.player_index}.json").read_text())
         log = decisions(tmp_path / "data")
         bot_logs = list((tmp_path / "data" / "bots").glob("bot-*.log"))
+    # The participant's study ends completed; the bot has a record marked as a bot (no outcome),
+    # left out of the payment table.
+    assert result.outcome is not None and result.outcome["outcome"] == "completed", result.outcome
+    people = tmp_path / "data" / "participants"
+    bot_id = json.loads((folder / f"player-{1 - game.player_index}.json").read_text())["ids"]["subject_id"]
+    bot_record = json.loads((people / bot_id / "participant.json").read_text())
+    assert bot_record["bot"] is True and not (people / bot_id / "outcome.json").exists()
+    assert json.loads((people / "human-1" / "participant.json").read_text())["bot"] is False
+    records = ParticipantLedger(FileParticipantStore(people), Study()).records()
+    assert [line.split(",")[0] for line in participants_csv(records, []).splitlines()] == ["subject_id", "human-1"]
     assert report["status"] == "agree" and report["complete"] and report["common_frames"] == STEPS, report
     [peer] = game.export["ids"]["peers"]
     assert peer["bot"] is True and peer["subject_id"].startswith("bot-")

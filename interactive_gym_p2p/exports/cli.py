@@ -316,6 +316,8 @@ def cmd_participants(args: argparse.Namespace, out: TextIO) -> int:
     from ..participants.routes import participants_csv
 
     records = _participant_records(args)
+    if not args.json:  # the table and the CSV are of recruited people: bots left out
+        records = [r for r in records if not r.get("bot")]
     if args.outcome:
         records = [r for r in records if (r.get("outcome") or {}).get("outcome") == args.outcome
                    or (args.outcome == "none" and not r.get("outcome"))]

@@ -25,10 +25,10 @@ OUTCOMES = ("completed", "partner_left", "lobby_timeout", "connection_failed", "
 KNOWN_REASONS: dict[str, tuple[str, ...]] = {
     "completed": (),
     "partner_left": ("left", "disconnected", "excluded"),
-    "lobby_timeout": ("no_match", "group"),
+    "lobby_timeout": ("no_match", "group", "bot_unavailable"),
     "connection_failed": ("peer", "server"),
     "excluded": ("screening", "hidden", "inactive", "ping", "left"),
-    "study_full": ("closed", "full"),
+    "study_full": ("closed",),
     "error": ("env_load", "game_setup", "game_not_finished", "game_error", "researcher", "internal"),
 }
 """Reasons the package itself reports; other plain reasons (``[a-z][a-z0-9_]*``) are allowed."""

@@ -92,6 +92,9 @@ class ParticipantRecord:
     outcome: OutcomeRecord | None = None
     ignored_reports: list[dict[str, Any]] = field(default_factory=list)
     """Outcomes reported after the final one (kept for audit, at most 20)."""
+    bot: bool = False
+    """A bot the server started for a waiting participant (signaling's seat flag): not a
+    recruited person, so not in the payment table."""
 
     def to_json(self) -> dict[str, Any]:
         ended = self.outcome.recorded_at if self.outcome else None
@@ -109,6 +112,7 @@ class ParticipantRecord:
             "games": [asdict(g) for g in self.games],
             "outcome": self.outcome.to_json() if self.outcome else None,
             "ignored_reports": list(self.ignored_reports),
+            "bot": self.bot,
         }
 
     @classmethod
@@ -123,6 +127,7 @@ class ParticipantRecord:
             games=[GameSeat(**g) for g in data.get("games") or []],
             outcome=OutcomeRecord.from_json(data["outcome"]) if data.get("outcome") else None,
             ignored_reports=list(data.get("ignored_reports") or []),
+            bot=bool(data.get("bot", False)),
         )
 
 

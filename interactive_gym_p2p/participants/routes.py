@@ -3,7 +3,8 @@
 - ``GET /p2p/research/api/participants``: ``{participants: [record, ...]}`` oldest first
   (``ParticipantRecord.to_json``: recruitment ids, times, games, the outcome with its code);
 - ``GET /p2p/research/api/participants.csv``: one row per participant for approving payments:
-  subject id, each recruitment parameter, outcome, reason, code, times, games.
+  subject id, each recruitment parameter, outcome, reason, code, times, games (bots the
+  server started are in the JSON, marked ``bot``, but not in this table of people).
 
 With no researcher token configured the routes do not exist (404): off, never open.
 """
@@ -24,11 +25,13 @@ logger = logging.getLogger(__name__)
 
 
 def participants_csv(records: list[dict], recruitment_params: list[str]) -> str:
+    """The payment table: one row per recruited participant (bots left out)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([CSV_COLUMNS[0], *recruitment_params, *CSV_COLUMNS[1:]])
     for record in records:
-        writer.writerow(csv_row(record, recruitment_params))
+        if not record.get("bot"):
+            writer.writerow(csv_row(record, recruitment_params))
     return out.getvalue()
 
 

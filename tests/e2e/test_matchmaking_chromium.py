@@ -8,7 +8,9 @@ games, export store).
   starts ``python -m interactive_gym_p2p.peer`` in ITS OWN process for the empty seat, the page
   says a computer partner is coming, the game is played to the end (keys on the page, seeded
   random actions for the bot), both exports are stored, marked (the bot's seat in both), and
-  agree frame for frame.
+  agree frame for frame; the participant came from a Prolific link and leaves with the
+  `completed` code, its record and export carry the Prolific ids, and the bot's record is
+  marked as a bot, with no outcome.
 - ``max_p2p_rtt_ms``: the page (client_probe.js) and the Python peer (peer/probe.py) open a
   probe connection over the game's path and time PING/PONG; within the limit, the game forms.
 """
@@ -39,19 +41,22 @@ WAITROOM_RECORDER = """() => {
 def test_lobby_timeout_filled_by_a_bot_game_played_and_exports_agree(game_server, chromium_available, artifacts_dir,
                                                                       request):
     server = game_server({"num_episodes": 1, "max_steps": MAX_STEPS, "ice_transport_policy": "relay",
-                          "wait_timeout_s": WAIT_S, "waiting_room": {"on_timeout": "bot", "bot_actions": "random"}})
+                          "wait_timeout_s": WAIT_S, "waiting_room": {"on_timeout": "bot", "bot_actions": "random"}},
+                         study={"codes": {"completed": "C-BOT-1", "lobby_timeout": "C-LT-1"}})
 
     async def scenario() -> dict:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
-            page = await open_participant(session, server.url, 0, "alone-1")
+            page = await open_participant(session, server.url, 0, "alone-1", prolific=True)
             # Every text the waiting room shows, in order (it starts on the start page's Continue).
             await page.page.evaluate(WAITROOM_RECORDER)
             await page.advance_to_game(LOAD_TIMEOUT_S)
             await page.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started with the bot")
             texts = await page.page.evaluate("() => window.__waitroomTexts")
             await page.press_keys_while_playing(["ArrowUp", "ArrowRight", "ArrowDown", "ArrowLeft"], timeout_s=120)
-            snap = await page.finish()
-            return {"texts": texts, "snap": snap}
+            await page.finish()
+            snap = await page.wait("p.phase === 'ended' && p.outcome", 30, "the completed outcome")
+            code = await page.page.inner_text("#outcomeCode")
+            return {"texts": texts, "snap": snap, "code": code}
 
     out = asyncio.run(scenario())
     texts = out["texts"]
@@ -72,6 +77,14 @@ def test_lobby_timeout_filled_by_a_bot_game_played_and_exports_agree(game_server
     assert mine["ids"]["peers"][0]["bot"] is True and mine["ids"]["peers"][0]["subject_id"].startswith("bot-")
     assert bot["ids"]["bot"] is True and bot["ids"]["subject_id"] == mine["ids"]["peers"][0]["subject_id"]
     assert manifest["bot_players"] == [1 - p["playerIndex"]]
+    # Prolific ids in, the completed code out (not lobby_timeout: the bot filled the seat).
+    ids = {"PROLIFIC_PID": "alone-1", "STUDY_ID": "study-e2e", "SESSION_ID": "session-alone-1"}
+    assert (p["outcome"]["outcome"], p["outcome"]["code"], out["code"]) == ("completed", "C-BOT-1", "C-BOT-1"), p["outcome"]
+    record = server.participant("alone-1")
+    assert (record["outcome"]["outcome"], record["outcome"]["code"], record["recruitment"]) == ("completed", "C-BOT-1", ids)
+    assert mine["ids"]["recruitment"] == ids and record["bot"] is False
+    bot_record = server.participant(bot["ids"]["subject_id"])
+    assert bot_record["bot"] is True and bot_record["outcome"] is None, bot_record
     assert not mine["partial"] and not bot["partial"]
     frames = [row for ep in mine["episodes"] for row in ep["frames"]]
     assert len(frames) == MAX_STEPS and frames == [row for ep in bot["episodes"] for row in ep["frames"]]

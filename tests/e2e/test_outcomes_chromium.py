@@ -7,8 +7,11 @@ real screening (a relay-only DataChannel through the embedded TURN server), real
   the Prolific ids;
 - screening failure: a browser without WebRTC is screened out on the start page with the
   `excluded:screening` code, before any waiting room;
-- connection failure: relay-only ICE with no TURN server: both see the `connection_failed` code.
-(partner left: tests/e2e/test_game_chromium.py::test_partner_closes_tab_mid_game.)
+- connection failure: relay-only ICE with no TURN server: both see the `connection_failed` code;
+- lobby timeout: a participant alone in the waiting room sees the countdown, then the
+  `lobby_timeout` code, and is sent to the configured redirect with the code and the Prolific id.
+(partner left: tests/e2e/test_game_chromium.py::test_partner_closes_tab_mid_game; a lobby
+timeout filled by a bot: tests/e2e/test_matchmaking_chromium.py.)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from harness.game import (LOAD_TIMEOUT_S, KEYS, GameServer, open_participant, re
                           wait_for_files)
 from harness.session import BrowserSession
 from test_game_chromium import run_in_browser
+from test_matchmaking_chromium import WAITROOM_RECORDER
 
 pytestmark = pytest.mark.e2e
 
@@ -124,3 +128,30 @@ async def start_pair_connecting(session: BrowserSession, server: GameServer) -> 
     second = await open_participant(session, server.url, 1, "cf-b", prolific=True)
     await second.advance_to_game(LOAD_TIMEOUT_S)
     return [first, second]
+
+
+def test_lobby_timeout_alone_in_the_waiting_room(game_server, chromium_available, artifacts_dir, request):
+    # A redirect of our own server's (the health route), so the test sees where the page goes.
+    lobby = {"code": "C-LT-1", "redirect_url": "/p2p/health?cc={code}&pid={PROLIFIC_PID}", "redirect_delay_s": 1}
+    server = game_server({"num_episodes": 1, "max_steps": 60, "wait_timeout_s": 3},
+                         study={"codes": {**CODES, "lobby_timeout": lobby}, "redirect_url": None})
+
+    async def body(session: BrowserSession) -> None:
+        p = await open_participant(session, server.url, 0, "alone", prolific=True)
+        await p.page.evaluate(WAITROOM_RECORDER)
+        await p.advance_to_game(LOAD_TIMEOUT_S)
+        snap = await outcome_page(p, "alone", "lobby_timeout", timeout_s=LOAD_TIMEOUT_S)
+        shown = snap["p2p"]["outcome"]
+        assert (shown["reason"], shown["code"]) == ("no_match", "C-LT-1"), shown
+        assert shown["redirect_url"] == "/p2p/health?cc=C-LT-1&pid=alone", shown
+        # The waiting room counted down before the timeout.
+        texts = await p.page.evaluate("() => window.__waitroomTexts")
+        assert any("Time left: 0:0" in t for t in texts), texts
+        assert "waiting" in [e["phase"] for e in snap["phases"]], snap["phases"]
+        record = check_record(server, "alone", "lobby_timeout", "C-LT-1")
+        assert record["outcome"]["reason"] == "no_match" and record["outcome"]["reported_by"] == "server", record["outcome"]
+        assert record["outcome"]["redirect_url"] == shown["redirect_url"] and record["games"] == []
+        # Then the page goes to the redirect, code and Prolific id filled in.
+        await p.page.wait_for_url("**/p2p/health?cc=C-LT-1&pid=alone", timeout=30_000)
+
+    run_in_browser(request, artifacts_dir, body)

@@ -108,7 +108,8 @@ def test_screening_failure_before_waiting(game_server, chromium_available, artif
 
 def test_connection_failure(game_server, chromium_available, artifacts_dir, request):
     # Relay only, but no TURN server at all: no candidate, the browsers give up after 3 s.
-    server = game_server({"num_episodes": 1, "max_steps": 60, "ice_transport_policy": "relay", "connection_timeout_s": 3},
+    server = game_server({"num_episodes": 1, "max_steps": 60, "ice_transport_policy": "relay", "connection_timeout_s": 3,
+                          "matchmaking": {"requeue_on_connection_failure": False}},
                          turn="none", study=STUDY)
 
     async def body(session: BrowserSession) -> None:

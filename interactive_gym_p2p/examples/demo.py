@@ -63,10 +63,12 @@ def build_game_scene(
     scene_id: str = GAME_SCENE_ID,
     waiting_room: dict[str, Any] | None = None,
     matchmaking: dict[str, Any] | None = None,
+    exclusion: dict[str, Any] | None = None,
     **p2p: Any,
 ) -> P2PGymScene:
     """The Gem Rush scene: two players, ``num_episodes`` rounds of ``max_steps`` frames.
-    ``waiting_room`` and ``matchmaking`` go to those calls (docs/matchmaking.md)."""
+    ``waiting_room`` and ``matchmaking`` go to those calls (docs/matchmaking.md), ``exclusion``
+    to ``.exclusion(...)`` (docs/participants.md)."""
     scene = (
         P2PGymScene()
         .scene(scene_id=scene_id)
@@ -87,6 +89,8 @@ def build_game_scene(
         scene.waiting_room(**waiting_room)
     if matchmaking:
         scene.matchmaking(**matchmaking)
+    if exclusion:
+        scene.exclusion(**exclusion)
     return scene
 
 

@@ -8,6 +8,8 @@ real screening (a relay-only DataChannel through the embedded TURN server), real
 - screening failure: a browser without WebRTC is screened out on the start page with the
   `excluded:screening` code, before any waiting room;
 - connection failure: relay-only ICE with no TURN server: both see the `connection_failed` code;
+- inactivity during play: a participant who presses no key is warned, then excluded with the
+  `excluded` code (reason inactive); the partner leaves with the `partner_left` code;
 - lobby timeout: a participant alone in the waiting room sees the countdown, then the
   `lobby_timeout` code, and is sent to the configured redirect with the code and the Prolific id.
 (partner left: tests/e2e/test_game_chromium.py::test_partner_closes_tab_mid_game; a lobby
@@ -154,5 +156,36 @@ def test_lobby_timeout_alone_in_the_waiting_room(game_server, chromium_available
         assert record["outcome"]["redirect_url"] == shown["redirect_url"] and record["games"] == []
         # Then the page goes to the redirect, code and Prolific id filled in.
         await p.page.wait_for_url("**/p2p/health?cc=C-LT-1&pid=alone", timeout=30_000)
+
+    run_in_browser(request, artifacts_dir, body)
+
+
+def test_inactive_participant_is_excluded_and_the_partner_told(game_server, chromium_available, artifacts_dir, request):
+    server = game_server({"num_episodes": 1, "max_steps": 900, "ice_transport_policy": "relay",
+                          "exclusion": {"inactive_s": 5, "inactive_warn_s": 2}}, study=STUDY)
+
+    async def body(session: BrowserSession) -> None:
+        active, idle = await start_pair(session, server, "idle", prolific=True)
+        # Only the first one plays; the second presses nothing.
+        keys = asyncio.create_task(active.press_keys_while_playing(KEYS[0], timeout_s=90))
+        await idle.page.wait_for_function(
+            "() => (document.getElementById('statusText').textContent || '').includes('Are you still there?')",
+            timeout=30_000, polling=100)
+        snaps = {"idle": await outcome_page(idle, "idle-b", "excluded"),
+                 "active": await outcome_page(active, "idle-a", "partner_left")}
+        await keys
+        assert (snaps["idle"]["p2p"]["outcome"]["reason"], snaps["idle"]["p2p"]["outcome"]["code"]) == ("inactive", CODES["excluded"])
+        assert (snaps["active"]["p2p"]["outcome"]["reason"], snaps["active"]["p2p"]["outcome"]["code"]) == (
+            "excluded", CODES["partner_left"])
+        game_id = snaps["idle"]["p2p"]["gameId"]
+        excluded = check_record(server, "idle-b", "excluded", CODES["excluded"])
+        told = check_record(server, "idle-a", "partner_left", CODES["partner_left"])
+        assert (excluded["outcome"]["reason"], excluded["outcome"]["game_id"]) == ("inactive", game_id), excluded["outcome"]
+        assert (told["outcome"]["reason"], told["outcome"]["game_id"]) == ("excluded", game_id), told["outcome"]
+        # The excluded participant's data is kept: its export is uploaded before its outcome page.
+        index = snaps["idle"]["p2p"]["playerIndex"]
+        path = server.game_dir(game_id) / f"player-{index}.json"
+        wait_for_files([path], 20, "the excluded participant's export")
+        assert read_json(path)["ids"]["recruitment"] == prolific_ids("idle-b")
 
     run_in_browser(request, artifacts_dir, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -256,12 +257,15 @@ def test_reconnect_after_the_grace_period(tmp_path: Path) -> None:
             clients["a"].close()
             left = clients["b"].log.wait("peer_left")
             assert left == {"game_id": ra["game_id"], "player_index": ra["player_index"], "reason": "disconnected", "policy": "end", "game_over": True}
+            # The dropped seat ends a's study (outcome connection_failed:server; the hook runs after
+            # the step's events went out, so wait for the record): then no seat any more.
+            deadline = time.monotonic() + 10
+            while (outcome := server.context.ledger.outcome_of("a")) is None and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling a record with a deadline
+            assert outcome is not None and (outcome.outcome, outcome.reason, outcome.game_id) == (
+                "connection_failed", "server", ra["game_id"])
             late = SignalingClient(server.url, ticket_for(server, "a"))
-            ack = late.join()
-            # The dropped seat ended a's study (outcome connection_failed:server): no seat any more.
-            assert ack["error"]["code"] == "study_over"
-            outcome = server.context.ledger.outcome_of("a")
-            assert (outcome.outcome, outcome.reason, outcome.game_id) == ("connection_failed", "server", ra["game_id"])
+            assert late.join()["error"]["code"] == "study_over"
         finally:
             close_all([*clients.values(), *([late] if late else [])])
 

@@ -64,7 +64,7 @@ async def painted_pixels(page: Any) -> list[int]:
 
 
 def test_console_watches_a_live_game_and_ends_it(game_server, chromium_available, artifacts_dir, request):
-    server = game_server(KWARGS, researcher_token=TOKEN)
+    server = game_server(KWARGS, researcher_token=TOKEN, study={"codes": {"study_full": "C-FULL-1"}})
     shots = artifacts_dir / artifact_stem(request.node.nodeid)
 
     async def body(session: BrowserSession) -> None:
@@ -143,6 +143,9 @@ def test_console_watches_a_live_game_and_ends_it(game_server, chromium_available
         late = await open_participant(session, server.url, 3, "console-latecomer")
         snap = await late.wait("p.phase === 'ended' && p.outcome && p.outcome.outcome === 'study_full'", 30, "study_full")
         assert "not taking new participants" in await late.page.inner_text("#outcomeMessage")
+        # The study's study_full code, shown and recorded (the participant ledger's flag turned them away).
+        assert snap["p2p"]["outcome"]["code"] == "C-FULL-1" and await late.page.inner_text("#outcomeCode") == "C-FULL-1"
+        assert (server.participant("console-latecomer")["outcome"] or {}).get("code") == "C-FULL-1"
 
     async def scenario() -> None:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:

@@ -1,15 +1,17 @@
 """A small TCP reverse proxy for the multi-process tests: what nginx or HAProxy is in a real
-deployment (docs/deployment.md), reduced to what the tests need.
+deployment (docs/cluster.md), reduced to what the tests need.
 
 Each new client connection goes to the next backend in turn (round robin), so two
-participants land on two different server processes; a backend that refuses the connection
-(its process died) is skipped. A connection whose backend closes is closed too, so the
-client notices at once and reconnects, through the proxy, to a live process. Socket.IO
-clients must use the websocket transport (one TCP connection per session): long-polling
-needs sticky sessions, which a real proxy gives by cookie or client address.
+participants land on two different server processes; or, with ``failover=True``, to the
+first backend that accepts it (nginx's ``backup`` servers), so every request of a page (its
+long-polling too) reaches one process while it lives. A backend that refuses the connection
+(its process died) is skipped. A connection whose backend closes is closed too, so the client
+notices at once and reconnects, through the proxy, to a live process. Round robin suits
+WebSocket-only clients (the Python peer: one TCP connection per socket); pages long-poll
+first and need ``failover`` (a real proxy: sticky sessions).
 
-In a test process: ``with TcpProxy(backends) as proxy: proxy.url``. As a script (for the
-Chromium harness): ``python tests/tcp_proxy.py --backend 127.0.0.1:5801 --backend ...`` prints
+In a test process: ``with TcpProxy(backends) as proxy: proxy.url``. As a script:
+``python tests/tcp_proxy.py --backend 127.0.0.1:5801 --backend ...`` prints
 ``listening on http://127.0.0.1:PORT`` once bound.
 """
 
@@ -26,8 +28,11 @@ Address = tuple[str, int]
 
 
 class TcpProxy:
-    def __init__(self, backends: Sequence[Address], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, backends: Sequence[Address], host: str = "127.0.0.1", port: int = 0, failover: bool = False) -> None:
         self.backends = list(backends)
+        self.failover = failover
+        """Every connection to the first backend that accepts it (nginx's ``backup`` servers):
+        one client's long-polling requests all reach one process, which round robin would not give."""
         self.host = host
         self.port = port
         self.routed: list[Address] = []
@@ -44,7 +49,7 @@ class TcpProxy:
         return f"http://{self.host}:{self.port}"
 
     async def _pick(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, Address] | None:
-        start = next(self._turn)
+        start = 0 if self.failover else next(self._turn)
         for i in range(len(self.backends)):
             backend = self.backends[(start + i) % len(self.backends)]
             try:

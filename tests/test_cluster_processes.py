@@ -151,3 +151,4 @@ def test_a_process_killed_mid_game_loses_nothing(redis_url: str, tmp_path: Path)
         check_game(cluster, rows, frames=300)
         peer_logs = (tmp_path / "peer-first.log").read_text() + (tmp_path / "peer-second.log").read_text()
         assert "'resumed': True" in peer_logs  # the seats were taken back, nothing renegotiated
+        assert "reconnected (its game went on)" in cluster.log(survivor)

@@ -406,11 +406,12 @@ class Signaling(Matching):
         payload = self._ready_payload(game, seat, rules, rejoin=True)
         payload["resumed"] = resumed
         step.send("game_ready", payload, sid)
+        if new_socket:
+            logger.info("game %s: player %d %s", game.game_id, seat.player_index,
+                        "reconnected (its game went on)" if resumed else "rejoined")
         # A resumed page whose seat was still connected (its old socket not noticed gone yet)
         # was never reported away: the others hear nothing.
         if new_socket and (was_interrupted or not resumed):
-            logger.info("game %s: player %d %s", game.game_id, seat.player_index,
-                        "reconnected (its game went on)" if resumed else "rejoined")
             for other in game.seats:
                 if other is not seat and other.state is SeatState.CONNECTED:
                     step.send("peer_rejoined", {"game_id": game.game_id, "player_index": seat.player_index, "resumed": resumed},

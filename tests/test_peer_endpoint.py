@@ -25,6 +25,18 @@ def test_silence_interrupted_then_disconnected_resumed_on_a_message():
     assert ep2.check_silence(6000) == "disconnected"
 
 
+def test_handshake_timeout_for_a_peer_never_heard_from_then_the_disconnect_timeout():
+    long = make_settings({"handshake_timeout_ms": 20000})
+    ep = Endpoint(1, long, 0)
+    assert ep.check_silence(5000) is None, "not yet: the first-contact wait is longer"
+    assert ep.check_silence(19999) is None
+    assert ep.check_silence(20000) == "disconnected"
+    ep2 = Endpoint(1, long, 0)
+    ep2.on_message(100, False)
+    assert ep2.check_silence(5099) == "interrupted"
+    assert ep2.check_silence(5100) == "disconnected", "heard from: the usual silence timeout"
+
+
 def test_hello_proof_only_a_non_hello_message_proves_the_peer_has_ours():
     ep = Endpoint(1, SETTINGS, 0)
     assert ep.hello_due(0)

@@ -89,8 +89,9 @@ class Endpoint:
                 self.state = PeerState.INTERRUPTED
                 return "interrupted"
         elif self.state == PeerState.WAITING:
-            # Never heard from: no "interrupted", but the same timeout from our start.
-            if now - self.start_time >= s.disconnect_timeout_ms:
+            # Never heard from: no "interrupted" (it never ran); the first-contact wait from our start.
+            wait = s.disconnect_timeout_ms if s.handshake_timeout_ms is None else s.handshake_timeout_ms
+            if now - self.start_time >= wait:
                 return "disconnected"
         return None
 

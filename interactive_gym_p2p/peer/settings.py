@@ -46,6 +46,7 @@ SPEC: dict[str, _Spec] = {
     "input_redundancy": _Spec(5, 1, 128),
     "disconnect_notify_ms": _Spec(750, 50, 600000, integer=False),
     "disconnect_timeout_ms": _Spec(5000, 100, 3600000, integer=False),
+    "handshake_timeout_ms": _Spec(None, 100, 3600000, integer=False, nullable=True),
     "hash_interval": _Spec(1, 1, 100000),
     "disconnect_policy": _Spec("end", one_of=("end", "default_action")),
     "default_action": _Spec(0, I32_MIN, I32_MAX),
@@ -80,6 +81,7 @@ class SessionSettings:
     input_redundancy: int = 5
     disconnect_notify_ms: float = 750
     disconnect_timeout_ms: float = 5000
+    handshake_timeout_ms: float | None = None  # first-contact wait; None: disconnect_timeout_ms
     hash_interval: int = 1
     disconnect_policy: str = "end"
     default_action: int = 0

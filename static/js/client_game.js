@@ -12,6 +12,8 @@ import { createRenderer, formatHud } from './renderer.js';
 
 const MAX_TICKS_PER_WAKE = 4; // catch up after a late timer, but never spiral
 const HUD_INTERVAL_MS = 500;
+// How long a partner's environment may still be loading when our server-relay fallback starts.
+const FALLBACK_LOAD_ALLOWANCE_MS = 60000;
 // Tick statuses in which the session takes the local input (others drop unshown presses).
 const TAKES_INPUT = new Set(['running', 'stalled', 'waiting']);
 
@@ -33,6 +35,12 @@ export function sessionSettings(p2p) {
     reset_freeze_frames: p.reset_freeze_frames,
     hash_interval: v.hash_interval,
   };
+  // Over the server relay a session starts when OUR WebRTC attempt gives up, while the
+  // partner may still be loading its environment (its own attempt starts only after that):
+  // wait for its first message as long as its load and its own attempt may take.
+  if (p.connection_fallback === 'server') {
+    snake.handshake_timeout_ms = Math.max(p.disconnect_timeout_ms ?? 5000, (p.connection_timeout_s ?? 20) * 1000 + FALLBACK_LOAD_ALLOWANCE_MS);
+  }
   // Interactive Gym ends an episode at max_steps; its default is effectively "never".
   if (Number.isInteger(g.max_steps) && g.max_steps >= 1 && g.max_steps <= 2 ** 31) snake.max_steps_per_episode = g.max_steps;
   if (v.state_dump_on_desync === false) snake.max_state_dumps = 0;

@@ -89,8 +89,8 @@ export class Endpoint {
         return 'interrupted';
       }
     } else if (this.state === PeerState.WAITING) {
-      // Never heard from: no "interrupted" (it never ran), but the same timeout from our start.
-      if (now - this.startTime >= s.disconnectTimeoutMs) return 'disconnected';
+      // Never heard from: no "interrupted" (it never ran); the first-contact wait from our start.
+      if (now - this.startTime >= (s.handshakeTimeoutMs ?? s.disconnectTimeoutMs)) return 'disconnected';
     }
     return null;
   }

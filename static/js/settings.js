@@ -23,6 +23,7 @@ export const SETTINGS_SPEC = Object.freeze({
   inputRedundancy: { default: 5, int: true, min: 1, max: 128, doc: 'minimum number of most recent inputs in every INPUT message' },
   disconnectNotifyMs: { default: 750, int: false, min: 50, max: 600000, doc: 'silence before a peer is reported interrupted' },
   disconnectTimeoutMs: { default: 5000, int: false, min: 100, max: 3600000, doc: 'silence before a peer is declared disconnected' },
+  handshakeTimeoutMs: { default: null, int: false, min: 100, max: 3600000, nullable: true, doc: 'wait from our start for a peer never heard from (null: disconnectTimeoutMs)' },
   hashInterval: { default: 1, int: true, min: 1, max: 100000, doc: 'hash confirmed frames whose number is a multiple of this' },
   disconnectPolicy: { default: 'end', oneOf: ['end', 'default_action'], doc: 'what a disconnect does to the game' },
   defaultAction: { default: 0, int: true, min: I32_MIN, max: I32_MAX, doc: 'action used for a missing or disconnected player' },

@@ -29,6 +29,16 @@ test('session settings come from the scene config and pass settings.js', () => {
   makeSettings(t);
 });
 
+test('connection_fallback "server": a partner never heard from is waited for through its load and its own attempt', () => {
+  const scene = p2pScene().p2p;
+  assert.equal(sessionSettings(scene).handshakeTimeoutMs, undefined, 'without the fallback: the disconnect timeout');
+  scene.settings.p2p.connection_fallback = 'server';
+  scene.settings.p2p.connection_timeout_s = 3;
+  const s = sessionSettings(scene);
+  assert.equal(s.handshakeTimeoutMs, 63000);
+  assert.equal(makeSettings(s).handshakeTimeoutMs, 63000);
+});
+
 test('impairment and path mappings', () => {
   assert.equal(transportImpairment(null), null);
   assert.deepEqual(transportImpairment({ delay_ms: 40, jitter_ms: 5, loss: 0.1, duplicate: 0.01, reorder: 0.02, seed: 9 }),

@@ -21,6 +21,18 @@ test('silence: interrupted after the notify time, disconnected after the timeout
   assert.equal(ep2.checkSilence(6000), 'disconnected');
 });
 
+test('handshakeTimeoutMs: a peer never heard from gets that long; once heard from, the disconnect timeout again', () => {
+  const long = makeSettings({ handshakeTimeoutMs: 20000 });
+  const ep = new Endpoint({ peer: 1, settings: long, startTime: 0 });
+  assert.equal(ep.checkSilence(5000), null, 'not yet: the first-contact wait is longer');
+  assert.equal(ep.checkSilence(19999), null);
+  assert.equal(ep.checkSilence(20000), 'disconnected');
+  const ep2 = new Endpoint({ peer: 1, settings: long, startTime: 0 });
+  ep2.onMessage(100, false);
+  assert.equal(ep2.checkSilence(5099), 'interrupted');
+  assert.equal(ep2.checkSilence(5100), 'disconnected', 'heard from: the usual silence timeout');
+});
+
 test('HELLO proof: only a non-HELLO message proves the peer has our HELLO', () => {
   const ep = new Endpoint({ peer: 1, settings, startTime: 0 });
   assert.ok(ep.helloDue(0));

@@ -181,6 +181,11 @@ class P2PGymScene(GymScene):
         turn: bool | list[dict[str, Any]] = NotProvided,
         agent_ids: list[str | int] | None = NotProvided,
         impairment: dict[str, Any] | None = NotProvided,
+        countdown_s: float = NotProvided,
+        hidden_action: int | None = NotProvided,
+        warn_hidden_s: float | None = NotProvided,
+        max_hidden_s: float | None = NotProvided,
+        hidden_policy: str = NotProvided,
     ) -> P2PGymScene:
         """Peer-to-peer settings; see :class:`~interactive_gym_p2p.scene_settings.P2PSettings`."""
         given = _given(locals())

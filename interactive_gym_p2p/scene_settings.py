@@ -23,6 +23,7 @@ MAX_PLAYERS = 8
 """A full mesh of DataChannels grows with players squared; beyond 8 it is not a P2P game."""
 
 DISCONNECT_POLICIES = ("end", "default_action")
+HIDDEN_POLICIES = ("end", "default_action")
 ICE_TRANSPORT_POLICIES = ("all", "relay")
 CONNECTION_FALLBACKS = ("none", "server")
 IMPAIRMENT_KEYS = ("delay_ms", "jitter_ms", "loss", "duplicate", "reorder", "seed")
@@ -188,6 +189,17 @@ class P2PSettings:
     """Agent id controlled by each player, in player order; None: the env's ``possible_agents``."""
     impairment: dict[str, int | float] | None = None
     """Seeded network impairment applied by the client transport: delay_ms, jitter_ms, loss, duplicate, reorder, seed."""
+    countdown_s: int | float = 3
+    """Seconds of the 3-2-1 countdown every player sees before frame 0, lined up across peers (0..60; 0 = none)."""
+    hidden_action: int | None = None
+    """A player's action while their page is hidden (another tab in front, window minimized); None: the default action."""
+    warn_hidden_s: int | float | None = None
+    """After a hidden spell at least this long (0.5..86400 s), the participant sees a warning when they come back."""
+    max_hidden_s: int | float | None = None
+    """A participant whose page stays hidden this long without a break (1..86400 s) is excluded (outcome
+    ``excluded``, reason ``hidden``); None: never."""
+    hidden_policy: str = "end"
+    """After that exclusion: 'end' the game for everyone, or the others play on with that seat's 'default_action'."""
 
     def __post_init__(self) -> None:
         if self.disconnect_timeout_ms <= self.disconnect_notify_ms:
@@ -198,6 +210,14 @@ class P2PSettings:
         if self.ice_transport_policy == "relay" and self.turn is False:
             raise SceneConfigError(
                 "p2p(ice_transport_policy)", "'relay' needs TURN servers, but turn=False gives none"
+            )
+        if self.hidden_policy == "default_action" and self.input_delay < 1:
+            raise SceneConfigError(
+                "p2p(hidden_policy)", "'default_action' needs input_delay >= 1 (the others agree on the seat's last real input)"
+            )
+        if self.warn_hidden_s is not None and self.max_hidden_s is not None and self.warn_hidden_s >= self.max_hidden_s:
+            raise SceneConfigError(
+                "p2p(warn_hidden_s)", f"must be less than max_hidden_s ({self.max_hidden_s}), got {self.warn_hidden_s}"
             )
         if self.agent_ids is not None and len(self.agent_ids) != self.players:
             raise SceneConfigError(
@@ -222,6 +242,11 @@ P2P_CHECKS: dict[str, Any] = {
     "connection_fallback": lambda s, v: check_choice(s, v, CONNECTION_FALLBACKS),
     "turn": check_turn,
     "impairment": check_impairment,
+    "countdown_s": lambda s, v: check_number(s, v, 0, 60),
+    "hidden_action": lambda s, v: None if v is None else check_action(s, v),
+    "warn_hidden_s": lambda s, v: None if v is None else check_number(s, v, 0.5, 86_400),
+    "max_hidden_s": lambda s, v: None if v is None else check_number(s, v, 1, 86_400),
+    "hidden_policy": lambda s, v: check_choice(s, v, HIDDEN_POLICIES),
 }
 """One check per setting; ``agent_ids`` is checked separately because it depends on ``players``."""
 

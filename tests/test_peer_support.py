@@ -154,12 +154,16 @@ def test_from_game_settings_maps_a_scene_like_the_browser_client():
     """The Python peer and the browser must run a scene with the same session settings."""
     base = {"fps": 60, "input_delay": 3, "prediction_window": 4, "input_redundancy": 6,
             "disconnect_notify_ms": 700, "disconnect_timeout_ms": 4000, "disconnect_policy": "default_action",
-            "default_action": 2, "num_episodes": 3}
+            "default_action": 2, "num_episodes": 3, "countdown_s": 2.5, "hidden_action": 4, "max_hidden_s": 12.5,
+            "hidden_policy": "default_action"}
     cases = [
         {"settings": {"p2p": base, "validation": {"hash_interval": 5, "state_dump_on_desync": False}},
          "gameplay": {"max_steps": 400}},
         {"settings": {"p2p": {**base, "num_episodes": None}, "validation": {"hash_interval": 1}},
          "gameplay": {"max_steps": 1e12}},
+        {"settings": {"p2p": {**base, "countdown_s": 0, "hidden_action": None, "max_hidden_s": None,
+                              "hidden_policy": "end"}, "validation": {"hash_interval": 1}},
+         "gameplay": {"max_steps": 100}},
     ]
     out = subprocess.run([shutil.which("node") or "node", "--input-type=module", "-e", CLIENT_SETTINGS_SCRIPT,
                           json.dumps(cases)], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -168,3 +172,5 @@ def test_from_game_settings_maps_a_scene_like_the_browser_client():
     for case, want in zip(cases, browser):
         mine = from_game_settings(case["settings"], max_steps=case["gameplay"]["max_steps"])
         assert mine.to_camel() == want
+    first = from_game_settings(cases[0]["settings"])
+    assert (first.countdown_frames, first.hidden_action, first.max_hidden_ms, first.hidden_policy) == (150, 4, 12500, "default_action")

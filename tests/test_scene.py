@@ -49,6 +49,11 @@ def test_defaults_and_chaining() -> None:
         ("ice_transport_policy", "host", "'all', 'relay'"),
         ("turn", "yes", "RTCIceServer"),
         ("impairment", [1], "dict"),
+        ("countdown_s", 61, "from 0 to 60"),
+        ("hidden_action", 2**31, "from -2147483648 to 2147483647"),
+        ("warn_hidden_s", 0, "from 0.5 to 86400"),
+        ("max_hidden_s", 0.5, "from 1 to 86400"),
+        ("hidden_policy", "kick", "'end', 'default_action'"),
     ],
 )
 def test_p2p_rejects_out_of_range(setting: str, value: Any, fragment: str) -> None:
@@ -83,6 +88,19 @@ def test_cross_setting_checks() -> None:
         P2PGymScene().p2p(agent_ids=[1.5, 2])
     scene = P2PGymScene().p2p(players=3, agent_ids=["x", "y", "z"])
     assert scene.p2p_settings.agent_ids == ("x", "y", "z")
+    with pytest.raises(SceneConfigError, match=r"hidden_policy.*input_delay >= 1"):
+        P2PGymScene().p2p(input_delay=0, hidden_policy="default_action")
+    with pytest.raises(SceneConfigError, match=r"warn_hidden_s.*less than max_hidden_s \(10\)"):
+        P2PGymScene().p2p(max_hidden_s=10, warn_hidden_s=10)
+
+
+def test_hidden_page_and_countdown_settings_reach_the_browser() -> None:
+    p2p = P2PGymScene().p2p(hidden_action=4, warn_hidden_s=5, max_hidden_s=30, hidden_policy="default_action",
+                            countdown_s=2.5).game_settings()["p2p"]
+    assert {k: p2p[k] for k in ("countdown_s", "hidden_action", "warn_hidden_s", "max_hidden_s", "hidden_policy")} == {
+        "countdown_s": 2.5, "hidden_action": 4, "warn_hidden_s": 5, "max_hidden_s": 30, "hidden_policy": "default_action"}
+    defaults = P2PGymScene().game_settings()["p2p"]
+    assert (defaults["countdown_s"], defaults["max_hidden_s"], defaults["hidden_policy"]) == (3, None, "end")
 
 
 def test_impairment_checked_and_completed() -> None:

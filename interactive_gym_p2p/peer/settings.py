@@ -9,6 +9,7 @@ the way the browser client hands the scene config to its session.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
@@ -183,6 +184,16 @@ def from_game_settings(settings: Mapping[str, Any], max_steps: int | None = None
     for src, dst in pairs:
         if p2p.get(src) is not None:
             values[dst] = p2p[src]
+    # As client_game.js sessionSettings: the countdown in ticks, the hidden limit in ms.
+    if p2p.get("countdown_s") is not None:
+        fps = values.get("fps", SPEC["fps"].default)
+        values["countdown_frames"] = int(math.floor(p2p["countdown_s"] * fps + 0.5))
+    if p2p.get("hidden_action") is not None:
+        values["hidden_action"] = p2p["hidden_action"]
+    if p2p.get("max_hidden_s") is not None:
+        values["max_hidden_ms"] = p2p["max_hidden_s"] * 1000
+    if p2p.get("hidden_policy") is not None:
+        values["hidden_policy"] = p2p["hidden_policy"]
     if validation.get("hash_interval") is not None:
         values["hash_interval"] = validation["hash_interval"]
     if validation.get("state_dump_on_desync") is False:

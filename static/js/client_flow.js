@@ -25,6 +25,8 @@ export const PHASES = Object.freeze([
   'uploading', 'done', 'partner_left', 'error', 'ended',
 ]);
 
+const NOTICE_MS = 10000; // how long the "you were away" banner stays
+
 const MAX_MESSAGES = 200;
 
 /** What a participant reads when the game's environment cannot load (never the raw error). */
@@ -49,12 +51,24 @@ export function createDiag() {
     gameOver: null,
     endedBy: null, // 'researcher' when the research console ended the game
     render: null, // {frames, drawn, skipped, lastSkipReason, animating} of the game's renderer
+    clock: null, // 'worker' | 'timer': what drives the game loop
+    countdown: null, // seconds shown in the start countdown, 0 once the game runs
+    hidden: false, // the page is hidden (as the game was told)
+    reconnecting: null, // seconds of grace left while a partner's connection is being restored
+    excluded: null, // {reason, policy, frame, time} when this participant was excluded
     messages: [],
     errors: [],
     outcome: null,
     recruitment: {},
     screening: null,
   };
+}
+
+/** Whole seconds for a participant ("8 s", "1 min 30 s"). */
+export function secondsText(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
 }
 
 function plural(n, one, many) {
@@ -300,6 +314,9 @@ export function createClientFlow(o) {
       probe: null, // a running matchmaking probe (client_probe.js)
       failureReported: null, // game id whose connection failure was reported
       finishing: null, // finishGame's promise (export upload) once the game has ended
+      excluded: null,
+      notice: null,
+      noticeTimer: null,
     };
     p2pScene = s;
     diag.gameId = null;
@@ -313,6 +330,11 @@ export function createClientFlow(o) {
     diag.render = null;
     diag.gameOver = null;
     diag.endedBy = null;
+    diag.clock = null;
+    diag.countdown = null;
+    diag.hidden = false;
+    diag.reconnecting = null;
+    diag.excluded = null;
     diag.upload = { status: 'idle', attempts: 0, error: null };
     setPhase('loading');
     say('Loading the game...');
@@ -530,6 +552,12 @@ export function createClientFlow(o) {
         timers,
         intervalMs: o.telemetryIntervalMs,
       });
+      // Already in the background when the partner was found (waiting in another tab).
+      if (ui.visibility?.hidden()) {
+        diag.hidden = true;
+        s.game.setHidden?.(true);
+        ui.attention?.('Your game is starting');
+      }
     } catch (err) {
       fail('game_setup', `The game could not start: ${err?.message ?? err}`);
       s.socket.emit('leave', { game_id: g.game_id });
@@ -607,6 +635,47 @@ export function createClientFlow(o) {
       hud(lines) {
         if (alive()) ui.hud(lines);
       },
+      clock(c) {
+        if (alive()) diag.clock = c.kind;
+      },
+      countdown(ev) {
+        if (!alive()) return;
+        diag.countdown = ev.seconds;
+        ui.countdown?.(String(ev.seconds));
+        say(`The game starts in ${ev.seconds}...`);
+      },
+      started() {
+        if (!alive()) return;
+        const counted = diag.countdown !== null;
+        diag.countdown = 0;
+        if (!counted) return;
+        ui.countdown?.('Go!');
+        timers.setTimeout(() => { if (p2pScene === s) ui.countdown?.(null); }, 600);
+      },
+      hidden(ev) {
+        if (alive()) diag.hidden = ev.hidden;
+      },
+      excluded(ev) {
+        if (!alive()) return;
+        s.excluded = ev;
+        diag.excluded = ev;
+        // The page's own checks (inactive, ping) said why in excludeFromGame.
+        if (ev.reason === 'hidden') {
+          say(`You were away from the game for more than ${secondsText(p2pSettings.max_hidden_s ?? 0)}, so you can no longer take part in it.`);
+        } else if (!s.exclusion) say('You can no longer take part in this game.');
+        report(s, 'excluded', { detail: ev.reason });
+      },
+      reconnecting(seconds) {
+        if (!alive()) return;
+        diag.reconnecting = seconds;
+        if (seconds === null) {
+          ui.notice?.(s.notice);
+          return;
+        }
+        const text = `Reconnecting to your partner... ${secondsText(seconds)} left.`;
+        if (!diag.messages.includes(text)) diag.messages.push(text);
+        ui.notice?.(text);
+      },
       episodeStart(ev) {
         if (!alive()) return;
         diag.episode = ev.episode;
@@ -623,8 +692,14 @@ export function createClientFlow(o) {
       },
       connection(ev) {
         if (!alive()) return;
-        if (ev.event === 'interrupted') say('The connection to your partner is unstable...');
+        if (ev.event === 'interrupted') say('Reconnecting to your partner...');
         else if (ev.event === 'resumed') say('The connection to your partner is back.');
+        else if (ev.event === 'excluded') {
+          // Policy default_action: the game goes on with their default action.
+          if (diag.gameOver) return;
+          say('Your partner was away from the game for too long. The game goes on without them.');
+          report(s, 'peer_excluded', { detail: `player ${ev.peer_index} at frame ${ev.frame}` });
+        }
         else if (ev.event === 'left' || ev.event === 'disconnected') {
           s.partnerLeft = true;
           const goesOn = p2pSettings.disconnect_policy === 'default_action' && !diag.gameOver;
@@ -649,6 +724,11 @@ export function createClientFlow(o) {
         if (ev.reason === 'disconnected' || ev.reason === 'peer_ended') {
           s.partnerLeft = true;
           say('The game ended because your partner left.');
+        } else if (ev.reason === 'peer_excluded') {
+          s.partnerLeft = true;
+          say('The game ended because your partner was away from the game for too long.');
+        } else if (ev.reason === 'excluded') {
+          // The excluded hook said why.
         } else if (ev.reason === 'completed') {
           say('The game is over. Thank you!');
         } else {
@@ -896,6 +976,8 @@ export function createClientFlow(o) {
       finalPhase = 'done';
       say(s.endedMessage);
     }
+    ui.notice?.(null);
+    ui.attention?.(null);
     setPhase(finalPhase);
     if (reason === 'completed') {
       showAdvance();
@@ -945,6 +1027,43 @@ export function createClientFlow(o) {
     s.uploadDone = true;
   }
 
+  // ------------------------------------------------------------------ hidden page
+
+  /** The page went to the background or came back (the game keeps running either way). */
+  function onVisibility(hidden) {
+    const s = p2pScene;
+    const live = s?.game && !s.over;
+    ui.attention?.(hidden && live ? 'Your game is running' : null);
+    if (!live) return;
+    const ev = s.game.setHidden(hidden);
+    diag.hidden = hidden;
+    // game_ready's settings: a condition may change some of the scene's.
+    const p2pSettings = (s.gameReady?.settings ?? s.p2p.settings)?.p2p ?? {};
+    const warnS = p2pSettings.warn_hidden_s;
+    if (!hidden && ev && Number.isFinite(warnS) && ev.duration_s >= warnS && !diag.excluded) {
+      const maxS = p2pSettings.max_hidden_s;
+      const text = `You were away from the game for ${secondsText(ev.duration_s)}. Please keep this page in front until the game is over`
+        + (Number.isFinite(maxS) ? `: after ${secondsText(maxS)} away you can no longer take part.` : '.');
+      diag.messages.push(text);
+      showNotice(s, text, NOTICE_MS);
+    }
+  }
+
+  /** The notice banner: the reconnect countdown wins over the "you were away" warning. */
+  function showNotice(s, text, ms = null) {
+    if (s.noticeTimer) timers.clearTimeout(s.noticeTimer);
+    s.noticeTimer = null;
+    s.notice = text;
+    if (diag.reconnecting === null) ui.notice?.(text);
+    if (ms !== null) {
+      s.noticeTimer = timers.setTimeout(() => {
+        s.noticeTimer = null;
+        s.notice = null;
+        if (diag.reconnecting === null) ui.notice?.(null);
+      }, ms);
+    }
+  }
+
   function endP2PScene() {
     const s = p2pScene;
     if (!s) return;
@@ -953,6 +1072,9 @@ export function createClientFlow(o) {
     s.reporter?.stop(false);
     s.probe?.close();
     s.stopChecks?.();
+    if (s.noticeTimer) timers.clearTimeout(s.noticeTimer);
+    ui.notice?.(null);
+    ui.attention?.(null);
     if (s.game && !s.game.ended) s.game.abandon();
     s.socket?.disconnect?.();
     try { s.env?.destroy?.(); } catch { /* the interpreter may be gone with the page */ }
@@ -992,6 +1114,7 @@ export function createClientFlow(o) {
         if (p2pScene?.game?.started && !p2pScene.over) return; // the game goes on over WebRTC
         ui.status('Lost the connection to the experiment server; reconnecting...');
       });
+      ui.visibility?.onChange(onVisibility);
       return root;
     },
     /** The page is closing: leave the game and send what we have (best effort). */

@@ -2,6 +2,11 @@
 // the keyboard, the renderer and the HUD, wired together and ticking at the scene's fps.
 // The participant flow (client_flow.js) creates it on game_ready and hears about it through
 // the `hooks` it passes in; nothing here touches the DOM directly.
+//
+// The session is ticked by the frame clock (frame_clock.js: a Dedicated Worker's timer, which
+// a hidden tab does not throttle) and drawn on requestAnimationFrame (which a hidden tab does
+// not run): a participant who switches tabs keeps playing (the hidden action, see
+// setHidden) at full rate, and the picture simply resumes at the current frame.
 
 import { createTransport } from './transport.js';
 import { P2PSession } from './session.js';
@@ -9,6 +14,7 @@ import { fromSnakeCase } from './settings.js';
 import { createKeyboardInput } from './input.js';
 import { createInputTiming } from './input_timing.js';
 import { createRenderer, formatHud } from './renderer.js';
+import { createFrameClock } from './frame_clock.js';
 
 const MAX_TICKS_PER_WAKE = 4; // catch up after a late timer, but never spiral
 const HUD_INTERVAL_MS = 500;
@@ -34,6 +40,9 @@ export function sessionSettings(p2p) {
     max_episodes: p.num_episodes ?? g.num_episodes ?? null,
     reset_freeze_frames: p.reset_freeze_frames,
     hash_interval: v.hash_interval,
+    hidden_action: p.hidden_action ?? undefined,
+    max_hidden_ms: p.max_hidden_s == null ? undefined : p.max_hidden_s * 1000,
+    hidden_policy: p.hidden_policy,
   };
   // Over the server relay a session starts when OUR WebRTC attempt gives up, while the
   // partner may still be loading its environment (its own attempt starts only after that):
@@ -41,6 +50,8 @@ export function sessionSettings(p2p) {
   if (p.connection_fallback === 'server') {
     snake.handshake_timeout_ms = Math.max(p.disconnect_timeout_ms ?? 5000, (p.connection_timeout_s ?? 20) * 1000 + FALLBACK_LOAD_ALLOWANCE_MS);
   }
+  // The 3-2-1 before frame 0, in ticks (a server without the setting: no countdown).
+  if (Number.isFinite(p.countdown_s)) snake.countdown_frames = Math.floor(p.countdown_s * (p.fps ?? 30) + 0.5);
   // Interactive Gym ends an episode at max_steps; its default is effectively "never".
   if (Number.isInteger(g.max_steps) && g.max_steps >= 1 && g.max_steps <= 2 ** 31) snake.max_steps_per_episode = g.max_steps;
   if (v.state_dump_on_desync === false) snake.max_state_dumps = 0;
@@ -103,11 +114,13 @@ function soloTransport() {
  * @param {object} o.gameReady      the game_ready payload
  * @param {object} o.signaling      transport signaling object (client_signaling.js)
  * @param {object} o.hooks          {phase, message, failed, path, frame, hud, episodeEnd, episodeStart,
- *                                   connection, gameOver, ended, error} (all optional)
+ *                                   connection, gameOver, ended, error, countdown, started, hidden,
+ *                                   excluded, reconnecting, clock} (all optional)
  * @param {Function} [o.createCanvas]  (width, height) -> CanvasRenderingContext2D, or null for no drawing
  * @param {Function} [o.requestAnimationFrame]  redraws while a tween glides (default the page's)
  * @param {object} [o.keyboardTarget]  where keys are read (window)
- * @param {Function} [o.RTCPeerConnection], [o.now], [o.wallClock], [o.timers]  injectable for tests
+ * @param {Function} [o.createClock]   frame_clock.js createFrameClock (tests inject their own)
+ * @param {Function} [o.RTCPeerConnection], [o.now], [o.wallClock], [o.timers], [o.Worker]  injectable for tests
  *   (without any requestAnimationFrame, key-to-screen latency ends at the draw)
  */
 export function createGame(o) {
@@ -153,9 +166,13 @@ export function createGame(o) {
   let timing = null; // key-to-screen latency (input_timing.js), with a keyboard
   let renderer = null;
   let animationPending = false;
+  // Drawing happens on animation frames: a hidden page runs none, so it draws nothing.
   const raf = o.requestAnimationFrame ?? globalThis.requestAnimationFrame?.bind(globalThis) ?? null;
-  let loopHandle = null;
+  let clock = null;
   let nextTickAt = 0;
+  let hiddenNow = false; // told before the session exists: applied when it does
+  let drawPending = false;
+  let reconnectS = null;
   let lastHudAt = -Infinity;
   let sessionStarted = false;
   let connectFailed = false;
@@ -212,11 +229,43 @@ export function createGame(o) {
     session.start();
     call('phase', 'playing');
     nextTickAt = now();
-    loop();
+    clock = (o.createClock ?? createFrameClock)({
+      periodMs: period, onTick: loop, Worker: o.Worker, timers: o.timers,
+      onFallback: (reason) => call('error', { code: 'clock_fallback', message: reason }),
+    });
+    clock.start();
+    call('clock', { kind: clock.kind, fallbackReason: clock.fallbackReason });
   }
 
+  /** A frame advanced: draw at the next animation frame (none while the page is hidden;
+   * without requestAnimationFrame, e.g. in node, at once). */
+  function scheduleDraw() {
+    if (drawPending || !renderer) return;
+    // The environment holds the newest simulated frame whenever we draw: that is what is shown.
+    if (!raf) {
+      drawFrame(session.currentFrame - 1);
+      return;
+    }
+    drawPending = true;
+    raf(() => {
+      drawPending = false;
+      if (!ended) drawFrame(session.currentFrame - 1);
+    });
+  }
+
+  /** The longest grace left (whole seconds) among partners being reconnected, or null. */
+  function reconnectSeconds() {
+    let left = null;
+    for (const pi of session.peerInfo()) {
+      if (pi.grace_left_ms === null) continue;
+      const sLeft = Math.ceil(pi.grace_left_ms / 1000);
+      if (left === null || sLeft > left) left = sLeft;
+    }
+    return left;
+  }
+
+  /** One wake of the frame clock: run the ticks that are due (the clock may be late). */
   function loop() {
-    loopHandle = null;
     if (ended) return;
     const t = now();
     let advanced = false;
@@ -232,20 +281,24 @@ export function createGame(o) {
       nextTickAt += period;
       if (ended) return;
     }
-    // A long stall (tab in the background): do not replay the backlog in a burst.
+    // A long stall (a busy main thread): do not replay the backlog in a burst.
     if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
-    if (advanced) drawFrame(session.currentFrame - 1);
+    if (advanced) scheduleDraw();
+    const r = reconnectSeconds();
+    if (r !== reconnectS) {
+      reconnectS = r;
+      call('reconnecting', r);
+    }
     if (last) {
       call('frame', {
         frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
         episode: last.episode, status: last.status, render: renderStats(),
       });
     }
-    if (t - lastHudAt >= HUD_INTERVAL_MS) {
+    if (t - lastHudAt >= HUD_INTERVAL_MS && !hiddenNow) {
       lastHudAt = t;
       call('hud', formatHud(hudValues()));
     }
-    loopHandle = timers.setTimeout(loop, Math.max(0, nextTickAt - now()));
   }
 
   /** Draw what the environment holds now (the newest simulated frame). */
@@ -291,8 +344,7 @@ export function createGame(o) {
   }
 
   function stopLoop() {
-    if (loopHandle !== null) timers.clearTimeout(loopHandle);
-    loopHandle = null;
+    clock?.stop();
   }
 
   function finish() {
@@ -320,6 +372,17 @@ export function createGame(o) {
     get renderer() { return renderer; },
     /** Key-to-screen latency of this player's presses (input_timing.js), or null without a keyboard. */
     get inputTiming() { return timing; },
+    /** 'worker' | 'timer' | null (not ticking yet): what drives the session. */
+    get clockKind() { return clock?.kind ?? null; },
+    /** The page went to the background (true) or came back (false): see P2PSession.setHidden.
+     * Returns the session's hidden event payload (null if nothing changed or no session yet). */
+    setHidden(hidden) {
+      hiddenNow = Boolean(hidden);
+      const ev = session ? session.setHidden(hiddenNow) : null;
+      // Back in front: draw the current frame at once (nothing was drawn while hidden).
+      if (!hiddenNow && sessionStarted && !ended) scheduleDraw();
+      return ev;
+    },
     /** Environment ready: create the session and start connecting. */
     begin(readyEnv) {
       if (env || connectFailed) return;
@@ -350,6 +413,11 @@ export function createGame(o) {
       session.on('desync', (ev) => call('desync', ev));
       session.on('error', (ev) => call('error', ev));
       session.on('game_over', (ev) => call('gameOver', ev));
+      session.on('countdown', (ev) => call('countdown', ev));
+      session.on('started', (ev) => call('started', ev));
+      session.on('hidden', (ev) => call('hidden', ev));
+      session.on('excluded', (ev) => call('excluded', ev));
+      if (hiddenNow) session.setHidden(true);
       // The session lingers after game over (final inputs, hashes, BYEs): the export waits
       // for it to close so the verified frame is final.
       session.on('closed', () => finish());

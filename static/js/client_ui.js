@@ -15,6 +15,7 @@ export function createDomUi(doc, win = doc.defaultView) {
   const game = $('gameContainer');
   const statusText = $('statusText');
   const errorText = $('errorText');
+  const noticeText = $('noticeText');
   const button = $('advanceButton');
   const outcome = {
     panel: $('outcomePanel'), message: $('outcomeMessage'), detail: $('outcomeDetail'),
@@ -25,6 +26,8 @@ export function createDomUi(doc, win = doc.defaultView) {
   let onClick = null;
   let hud = null;
   let canvas = null;
+  let countdown = null;
+  const title = doc.title;
 
   button.addEventListener('click', () => onClick?.());
   outcome.redirect?.addEventListener('click', () => onRedirect?.());
@@ -36,6 +39,7 @@ export function createDomUi(doc, win = doc.defaultView) {
   button.classList.add('p2p-button');
   statusText.classList.add('p2p-banner');
   errorText.classList.add('p2p-banner', 'p2p-error');
+  noticeText?.classList.add('p2p-banner', 'p2p-notice');
 
   return {
     keyboardTarget: win,
@@ -55,6 +59,30 @@ export function createDomUi(doc, win = doc.defaultView) {
     status(text) {
       statusText.textContent = text ?? '';
     },
+    /** A banner that must not be missed (reconnecting, came back after being away); null hides it. */
+    notice(text) {
+      if (!noticeText) return;
+      noticeText.hidden = text === null || text === '';
+      noticeText.textContent = text ?? '';
+    },
+    /** Big text over the canvas (the 3-2-1 countdown); null hides it. */
+    countdown(text) {
+      if (!countdown) return;
+      countdown.hidden = text === null;
+      countdown.textContent = text ?? '';
+    },
+    /** The tab title while the page is in the background (null: the page's own title). */
+    attention(text) {
+      doc.title = text === null ? title : `${text} - ${title}`;
+    },
+    /** The page's visibility (document.visibilityState), and its changes. */
+    visibility: {
+      hidden: () => doc.visibilityState === 'hidden',
+      onChange(fn) {
+        doc.addEventListener('visibilitychange', () => fn(doc.visibilityState === 'hidden'));
+      },
+    },
+
     error(text) {
       errorText.hidden = text === null || text === '';
       errorText.textContent = text ?? '';
@@ -86,7 +114,16 @@ export function createDomUi(doc, win = doc.defaultView) {
       hud = doc.createElement('div');
       hud.className = 'p2p-hud';
       hud.id = 'gameHud';
-      game.append(canvas, hud);
+      // The countdown sits over the canvas (a wrapper gives it the canvas's box).
+      const stage = doc.createElement('div');
+      stage.className = 'p2p-stage';
+      countdown = doc.createElement('div');
+      countdown.className = 'p2p-countdown';
+      countdown.id = 'gameCountdown';
+      countdown.hidden = true;
+      countdown.setAttribute('aria-live', 'assertive');
+      stage.append(canvas, countdown);
+      game.append(stage, hud);
       return canvas.getContext('2d');
     },
     hud(lines) {

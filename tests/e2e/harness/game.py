@@ -266,12 +266,15 @@ async def open_participant(session: Any, server_url: str, index: int, subject: s
     return Participant(f"participant {index} ({subject})", page)
 
 
-async def start_pair(session: Any, server: GameServer, tag: str, *, prolific: bool = False) -> list[Participant]:
-    """Both participants into the game; the first one provably waits in the waitroom."""
-    first = await open_participant(session, server.url, 0, f"{tag}-a", prolific=prolific)
+async def start_pair(session: Any, server: GameServer, tag: str, *, prolific: bool = False,
+                     opener: Callable[[int, str], Any] | None = None) -> list[Participant]:
+    """Both participants into the game; the first one provably waits in the waitroom.
+    ``opener(index, subject)`` opens a participant's page (default: ``open_participant``)."""
+    opener = opener or (lambda i, subject: open_participant(session, server.url, i, subject, prolific=prolific))
+    first = await opener(0, f"{tag}-a")
     await first.advance_to_game(LOAD_TIMEOUT_S)
     await first.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
-    second = await open_participant(session, server.url, 1, f"{tag}-b", prolific=prolific)
+    second = await opener(1, f"{tag}-b")
     await second.advance_to_game(LOAD_TIMEOUT_S)
     pair = [first, second]
     await asyncio.gather(*(p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started") for p in pair))

@@ -1,0 +1,89 @@
+// The page's game clock: calls onTick once per frame period from a Dedicated Worker's timer
+// (frame_clock_worker.js). Chrome throttles a hidden tab's main-thread timers to at most one
+// wake-up a second and pauses requestAnimationFrame, but leaves Dedicated Worker timers and
+// the messages they post alone; driving the session from here keeps a participant who
+// switches tabs simulating, sending inputs and hashing at full rate, so the partner never
+// stalls. Without Worker (node, a page that forbids workers) it falls back to main-thread
+// timers and says so (`kind: 'timer'`, `fallbackReason`).
+
+const WORKER_URL = new URL('./frame_clock_worker.js', import.meta.url);
+
+/**
+ * @param {object} o
+ * @param {number} o.periodMs          frame period (1000 / fps)
+ * @param {() => void} o.onTick        called once per period (it decides how many ticks are due)
+ * @param {Function|null} [o.Worker]   Worker constructor (default: globalThis.Worker; null: timers)
+ * @param {string|URL} [o.workerUrl]   the worker script
+ * @param {object} [o.timers]          {setTimeout, clearTimeout} for the fallback
+ * @param {Function} [o.onFallback]    (reason) when the worker could not be used
+ */
+export function createFrameClock(o) {
+  const { periodMs, onTick } = o;
+  if (!(periodMs > 0)) throw new RangeError(`createFrameClock: periodMs must be > 0, got ${periodMs}`);
+  const WorkerCtor = o.Worker === undefined ? globalThis.Worker : o.Worker;
+  const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
+  let worker = null;
+  let timer = null;
+  let running = false;
+  const clock = { kind: null, fallbackReason: null, ticks: 0 };
+
+  function tick() {
+    if (!running) return;
+    clock.ticks += 1;
+    onTick();
+  }
+
+  function startTimers(reason) {
+    clock.kind = 'timer';
+    clock.fallbackReason = reason;
+    o.onFallback?.(reason);
+    const loop = () => {
+      timer = null;
+      if (!running) return;
+      tick();
+      if (running) timer = timers.setTimeout(loop, periodMs);
+    };
+    loop();
+  }
+
+  function stopWorker() {
+    if (worker === null) return;
+    try { worker.postMessage({ cmd: 'stop' }); worker.terminate(); } catch { /* already gone */ }
+    worker = null;
+  }
+
+  clock.start = () => {
+    if (running) return clock;
+    running = true;
+    if (typeof WorkerCtor !== 'function') {
+      startTimers('no Worker in this environment');
+      return clock;
+    }
+    try {
+      worker = new WorkerCtor(o.workerUrl ?? WORKER_URL);
+    } catch (err) {
+      startTimers(`the clock worker could not start: ${err?.message ?? err}`);
+      return clock;
+    }
+    clock.kind = 'worker';
+    worker.onmessage = () => tick();
+    worker.onerror = (ev) => {
+      // The script did not load (blocked, 404) or threw: carry on with timers.
+      ev?.preventDefault?.();
+      if (!running || clock.kind !== 'worker') return;
+      stopWorker();
+      startTimers(`the clock worker failed: ${ev?.message ?? 'error'}`);
+    };
+    worker.postMessage({ cmd: 'start', periodMs });
+    return clock;
+  };
+
+  clock.stop = () => {
+    running = false;
+    stopWorker();
+    if (timer !== null) timers.clearTimeout(timer);
+    timer = null;
+  };
+
+  return clock;
+}

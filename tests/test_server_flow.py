@@ -206,6 +206,31 @@ def test_http_routes(tmp_path: Path) -> None:
         assert health == {"ok": True, "experiment_id": None, "games": 0, "waiting": 0, "participants": 0}
 
 
+def page_config(url: str) -> dict[str, Any]:
+    page = get(url)[2].decode()
+    return json.loads(page.split('id="p2p-config">', 1)[1].split("</script>", 1)[0])
+
+
+def test_page_preloads_the_first_games_environment(tmp_path: Path) -> None:
+    """The page gets the first P2P scene's p2p block (no ticket) to load it during the pages
+    before it; it is what activate_scene brings later, but for the ticket."""
+    with running_server(flow_stager(), tmp_path) as server:
+        config = page_config(server.url + "/ann")
+        preload = config["preload"]
+        assert preload["scene_id"] == "game" and preload["p2p"]["signaling"] is None
+        person = ParticipantClient(server.url, "ann")
+        try:
+            person.log.wait("activate_scene")
+            advance(person, "start", "instructions")
+            game = advance(person, "instructions", "game")["p2p"]
+        finally:
+            person.close()
+        assert game["signaling"]["ticket"]
+        assert {**game, "signaling": None} == preload["p2p"]
+    with running_server(flow_stager(), tmp_path / "off", preload_environment=False) as server:
+        assert page_config(server.url + "/ann")["preload"] is None
+
+
 def test_extra_blueprints_get_the_context(tmp_path: Path) -> None:
     seen: list[ServerContext] = []
 

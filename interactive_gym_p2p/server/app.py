@@ -37,7 +37,7 @@ from ..signaling.namespace import GameHooks, MatchmakingServices, SignalingNames
 from ..signaling.tickets import SignalingTickets
 from ..validation.tokens import UploadTokens
 from .config import ServerConfig, ServerContext, derive_secret
-from .experiment import load_experiment
+from .experiment import load_experiment, preload_payload
 from .participants import ParticipantFlow, ParticipantNamespace
 from .pyodide import PYODIDE_VERSION, pyodide_for
 from .routes import WHEELHOUSE_INDEX_URL, PageSettings, participant_blueprint
@@ -202,6 +202,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         pyodide=pyodide,
         assets_dir=None if config.assets_dir is None else Path(config.assets_dir).resolve(),
         scene_asset_files=experiment.asset_files,
+        preload=preload_payload(experiment) if config.preload_environment else None,
     )
 
     def stats() -> dict[str, Any]:

@@ -85,6 +85,10 @@ class ServerConfig:
     """Where signaling keeps games and waiting rooms (in memory; see signaling.store)."""
     save_scene_data: bool = True
     """Write static scenes' data and scene metadata under ``data_dir``."""
+    preload_environment: bool = True
+    """Start loading Pyodide and the first P2P scene's environment (packages, env code, textures)
+    as soon as the participant page opens, while the participant reads the pages before the
+    game, instead of when the game scene starts (docs/client.md, "Loading early")."""
     console_interval_s: float = 2.0
     """How often the research console's feed is pushed (and how often clients are expected to
     report; a player silent for three intervals shows as stale)."""

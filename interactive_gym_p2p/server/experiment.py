@@ -145,6 +145,18 @@ def resolve_study(spec: str) -> Any:
     return value
 
 
+def preload_payload(experiment: Experiment) -> dict[str, Any] | None:
+    """``{scene_id, p2p}`` of the first P2P scene, for the participant page to start loading
+    its environment at once (while the participant reads the pages before it). The ``p2p``
+    block is what ``activate_scene`` will carry, without the participant's signaling ticket;
+    the page uses what it loaded only if the scene's environment turns out the same."""
+    for scene in _flatten(experiment.stager):
+        if isinstance(scene, P2PGymScene):
+            scene.bind_assets(experiment.scene_assets.get(scene.scene_id))
+            return {"scene_id": scene.scene_id, "p2p": scene.scene_metadata["p2p"]}
+    return None
+
+
 def resolve_experiment(spec: str) -> Stager | ExperimentConfig:
     """``path/to/file.py[:name]`` or ``package.module[:name]`` -> the Stager/ExperimentConfig.
 

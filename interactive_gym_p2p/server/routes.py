@@ -40,6 +40,9 @@ class PageSettings:
     scene_asset_files: Mapping[str, Path] = field(default_factory=dict)
     """``<sha256-16>/<name>`` -> file: what the P2P scenes' asset specs name (scene_assets.py)."""
     recruitment: RecruitmentSettings = field(default_factory=RecruitmentSettings)
+    preload: Mapping[str, Any] | None = None
+    """``{scene_id, p2p}`` of the first P2P scene (its ``p2p`` block without a ticket), which the
+    page starts loading at once; None: load each scene's environment when it starts."""
 
 
 # Browsers refuse module scripts and streaming wasm compiles with a wrong type, and the
@@ -115,6 +118,7 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
             # micropip's only package index when the server has a wheelhouse (else micropip's default).
             "wheelhouse_url": None if page.pyodide.wheelhouse is None else WHEELHOUSE_INDEX_URL,
             "recruitment_params": list(page.recruitment.params),
+            "preload": page.preload,
         }
         response = flask.make_response(flask.render_template("participant.html", config=config))
         response.headers["Cache-Control"] = "no-store"

@@ -12,6 +12,7 @@ import { createDomUi } from './client_ui.js';
 import { installPythonModules, loadPyodideRuntime, preparePyodideEnv } from './env_pyodide.js';
 import { loadSceneAssets } from './assets.js';
 import { createVisibilityTracker } from './telemetry.js';
+import { createEnvPreloader } from './env_preload.js';
 
 const IG_IMPORT = /^\s*(from|import)\s+interactive_gym\b/m;
 
@@ -161,13 +162,18 @@ export function main(win = globalThis.window) {
   // Recruitment ids from the study link (Prolific's PROLIFIC_PID, STUDY_ID, SESSION_ID by
   // default): the server keeps them with the participant's data (docs/participants.md).
   config.recruitment = recruitmentFromQuery(query, config.recruitment_params ?? []);
+  // Load the first game's environment now, while the participant reads the pages before it.
+  const preloader = createEnvPreloader(createEnvLoader(config), {
+    onStatus: (s) => { diag.preload = { ...diag.preload, ...s }; },
+  });
+  if (config.preload?.p2p) preloader.start(config.preload.p2p);
   const flow = createClientFlow({
     config,
     diag,
     ui,
     autoAdvance,
     connect: (namespace, opts) => io(namespace, { path: config.socketio_path ?? '/socket.io', ...opts }),
-    loadEnv: createEnvLoader(config),
+    loadEnv: (p2p) => preloader.loadEnv(p2p),
     fetch: win.fetch.bind(win),
     navigate: (url) => win.location.assign(url),
     visibility: createVisibilityTracker(doc, () => win.performance.now()),

@@ -56,6 +56,8 @@ export function createDiag() {
     hidden: false, // the page is hidden (as the game was told)
     reconnecting: null, // seconds of grace left while a partner's connection is being restored
     excluded: null, // {reason, policy, frame, time} when this participant was excluded
+    preload: null, // {status: loading|ready|failed|used|discarded, ms?, error?}: the early environment load
+    times: { partner_found: null, countdown: null, first_frame: null }, // epoch ms of this game's start-up
     messages: [],
     errors: [],
     outcome: null,
@@ -124,6 +126,7 @@ export function createClientFlow(o) {
   const { config, diag, ui } = o;
   const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
   const now = o.now ?? (() => Date.now());
+  const wallNow = o.wallClock ?? (() => Date.now()); // epoch ms for window.p2p.times
   const makeGame = o.createGame ?? defaultCreateGame;
   const upload = o.uploadExport ?? defaultUploadExport;
   const navigate = o.navigate ?? ((url) => { globalThis.location?.assign?.(url); });
@@ -335,6 +338,7 @@ export function createClientFlow(o) {
     diag.hidden = false;
     diag.reconnecting = null;
     diag.excluded = null;
+    diag.times = { partner_found: null, countdown: null, first_frame: null };
     diag.upload = { status: 'idle', attempts: 0, error: null };
     setPhase('loading');
     say('Loading the game...');
@@ -523,6 +527,7 @@ export function createClientFlow(o) {
     diag.gameId = g.game_id;
     diag.playerIndex = g.player_index;
     diag.numPlayers = g.num_players;
+    diag.times.partner_found = wallNow();
     if (g.rejoin) {
       // A reload during the game: the running session (its inputs, frames, hashes) was lost
       // with the page, so this participant cannot take its seat back.
@@ -640,12 +645,14 @@ export function createClientFlow(o) {
       },
       countdown(ev) {
         if (!alive()) return;
+        diag.times.countdown ??= wallNow();
         diag.countdown = ev.seconds;
         ui.countdown?.(String(ev.seconds));
         say(`The game starts in ${ev.seconds}...`);
       },
       started() {
         if (!alive()) return;
+        diag.times.first_frame ??= wallNow();
         const counted = diag.countdown !== null;
         diag.countdown = 0;
         if (!counted) return;

@@ -51,6 +51,10 @@ def check_flow(snap: dict[str, Any], name: str) -> None:
     end = next((i for i, e in enumerate(phases) if e["sceneType"] == "EndScene"), None)
     assert start is not None and end is not None, f"{name}: start or end scene missing: {phases}"
     assert start < playing < done < end, f"{name}: flow out of order: {phases}"
+    # The game's environment was loaded while the start page was shown, and used by the game.
+    assert (snap["p2p"].get("preload") or {}).get("status") == "used", f"{name}: preload {snap['p2p'].get('preload')}"
+    times = snap["p2p"]["times"]
+    assert times["partner_found"] <= times["countdown"] <= times["first_frame"], f"{name}: start-up times {times}"
 
 
 def rows(export: dict[str, Any]) -> list[list[Any]]:

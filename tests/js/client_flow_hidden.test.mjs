@@ -119,6 +119,8 @@ test('3-2-1 over the canvas, then Go!', async () => {
   t.timers.advance(600);
   assert.deepEqual(t.ui.countdowns, ['3', '2', '1', 'Go!', null]);
   assert.ok(t.diag.messages.includes('The game starts in 3...'));
+  const { partner_found: found, countdown, first_frame: first } = t.diag.times;
+  assert.ok(Number.isFinite(found) && found <= countdown && countdown <= first, JSON.stringify(t.diag.times));
 });
 
 test('Reconnecting to your partner... with the grace left, over any other notice, then the policy', async () => {

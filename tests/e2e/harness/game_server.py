@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--researcher-token-file", type=Path, default=None,
                     help="turns on the researcher routes and the research console (a secret: never on the command line)")
     ap.add_argument("--study", default=None, help="JSON keyword arguments of the demo's build_study (codes, redirect_url)")
+    ap.add_argument("--no-preload", action="store_true", help="ServerConfig(preload_environment=False)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ServerConfig(host="127.0.0.1", port=0, async_mode="threading", data_dir=args.data_dir,
                           pyodide_dir=args.pyodide_dir, on_game_ended=on_game_ended, researcher_token=token,
                           pyodide_index_url=index_url, wheelhouse=args.wheelhouse, blueprints=tuple(blueprints),
-                          study=study)
+                          study=study, preload_environment=not args.no_preload)
     turn = TurnSettings(mode="embedded", host="127.0.0.1", port=0, allow_loopback=True) if args.turn == "embedded" \
         else TurnSettings(mode="none")
     services = ExperimentServices(config, turn)

@@ -59,63 +59,76 @@ def test_tab_hidden_8_s_mid_game(game_server, chromium_available, artifacts_dir,
             clock = (await snapshot(p.page))["p2p"]["clock"]
             assert clock == "worker", f"{p.name}: the game loop runs on {clock!r}, not the worker clock"
         keys = asyncio.gather(*(keys_until_over(p, KEYS[i]) for i, p in enumerate(pair)))
-        await stay.wait("p.frame >= 90", GAME_TIMEOUT_S, "frame 90")
-
-        # Hide for 8 s (measured on the partner's clock), then show again.
-        await away.page.evaluate("() => window.__hiddenTab.set(true)")
-        s0, a0 = await frame_and_time(stay.page), await frame_and_time(away.page)
-        await stay.page.wait_for_function(f"() => performance.now() - {s0['t']} >= {HIDDEN_S * 1000}",
-                                          timeout=(HIDDEN_S + 20) * 1000, polling=50)
-        s1, a1 = await frame_and_time(stay.page), await frame_and_time(away.page)
-        emulation = await away.page.evaluate("() => ({...window.__hiddenTab})")
-        await away.page.evaluate("() => window.__hiddenTab.set(false)")
-
-        target = FPS * (s1["t"] - s0["t"]) / 1000
-        partner_rate = (s1["frame"] - s0["frame"]) / target
-        hidden_rate = (a1["frame"] - a0["frame"]) / (FPS * (a1["t"] - a0["t"]) / 1000)
-        assert partner_rate >= 0.95, f"partner ran {s1['frame'] - s0['frame']} frames in {HIDDEN_S} s: {partner_rate:.1%} of {FPS} fps"
-        assert hidden_rate >= 0.95, f"the hidden page ran {a1['frame'] - a0['frame']} frames: {hidden_rate:.1%} of {FPS} fps"
-        # The emulation was in force: timers woke about once a second, nothing was drawn.
-        assert 4 <= emulation["timerWakes"] <= HIDDEN_S + 2, emulation
-        assert emulation["drawsWhileHidden"] == 0, emulation
-        # Neither side fell behind while hidden, so coming back has nothing to catch up on.
-        assert abs(a1["frame"] - s1["frame"]) <= 12, (a1, s1)
-        await away.wait("window.__hiddenTab.drawsSinceShown > 0", 10, "drawing resumed after the page was shown")
-        snap = await away.wait("p.hidden === false", 10, "game told the page is visible again")
-        assert any("You were away from the game for 8 s" in m for m in snap["p2p"]["messages"]), snap["p2p"]["messages"][-5:]
-
-        await keys
-        snaps = [await p.finish() for p in pair]
-        game_id = snaps[0]["p2p"]["gameId"]
-        away_index = snaps[1]["p2p"]["playerIndex"]
-        folder = server.game_dir(game_id)
-        wait_for_files([folder / "player-0.json", folder / "player-1.json", folder / "comparison.json"], 30,
-                       "exports and comparison report")
-        exports = [read_json(folder / f"player-{i}.json") for i in range(2)]
-        report = read_json(folder / "comparison.json")
-        assert report["agree"] is True and report["complete"] is True, report.get("divergence")
-        assert report["common_frames"] == 450
-        for i, ex in enumerate(exports):
-            assert ex["partial"] is False and ex["desyncs"] == []
-            assert ex["episodes"][0]["end_frame"] == 449
-        assert exports[1 - away_index]["hidden_intervals"] == []
-        intervals = exports[away_index]["hidden_intervals"]
-        assert len(intervals) == 1, intervals
-        iv = intervals[0]
-        assert iv["excluded"] is False and iv["ended_at"] is not None
-        assert abs(iv["duration_s"] - HIDDEN_S) < 1, iv
-        frames = iv["last_frame"] - iv["first_frame"] + 1
-        assert abs(frames - FPS * HIDDEN_S) <= 20, iv
-        # The hidden player's confirmed actions on those frames are the default action (NOOP).
-        rows = {r[0]: r[1] for r in exports[0]["episodes"][0]["frames"]}
-        assert {rows[f][away_index] for f in range(iv["first_frame"], iv["last_frame"] + 1)} == {0}
-        by_player = {p["player_index"]: p for p in report["players"]}
-        assert by_player[away_index]["hidden_intervals"] == intervals
-        assert by_player[1 - away_index]["hidden_intervals"] == []
-        ends = wait_until(lambda: [e for e in server.game_ends() if e["game_id"] == game_id], 20, "game-ended record")
-        assert [e["outcome"] for e in ends] == ["completed"], ends
+        try:
+            await hide_8_s(stay, away)
+            await keys
+        finally:
+            keys.cancel()
+        await check_game(server, pair)
 
     run(request, artifacts_dir, body)
+
+
+async def hide_8_s(stay: Participant, away: Participant) -> None:
+    """Mid-game, the second page hidden for 8 s: both keep their pace, nothing is drawn."""
+    await stay.wait("p.frame >= 90", GAME_TIMEOUT_S, "frame 90")
+
+    # Hide for 8 s (measured on the partner's clock), then show again.
+    await away.page.evaluate("() => window.__hiddenTab.set(true)")
+    s0, a0 = await frame_and_time(stay.page), await frame_and_time(away.page)
+    await stay.page.wait_for_function(f"() => performance.now() - {s0['t']} >= {HIDDEN_S * 1000}",
+                                      timeout=(HIDDEN_S + 20) * 1000, polling=50)
+    s1, a1 = await frame_and_time(stay.page), await frame_and_time(away.page)
+    emulation = await away.page.evaluate("() => ({...window.__hiddenTab})")
+    await away.page.evaluate("() => window.__hiddenTab.set(false)")
+
+    target = FPS * (s1["t"] - s0["t"]) / 1000
+    partner_rate = (s1["frame"] - s0["frame"]) / target
+    hidden_rate = (a1["frame"] - a0["frame"]) / (FPS * (a1["t"] - a0["t"]) / 1000)
+    assert partner_rate >= 0.95, f"partner ran {s1['frame'] - s0['frame']} frames in {HIDDEN_S} s: {partner_rate:.1%} of {FPS} fps"
+    assert hidden_rate >= 0.95, f"the hidden page ran {a1['frame'] - a0['frame']} frames: {hidden_rate:.1%} of {FPS} fps"
+    # The emulation was in force: timers woke about once a second, nothing was drawn.
+    assert 4 <= emulation["timerWakes"] <= HIDDEN_S + 2, emulation
+    assert emulation["drawsWhileHidden"] == 0, emulation
+    # Neither side fell behind while hidden, so coming back has nothing to catch up on.
+    assert abs(a1["frame"] - s1["frame"]) <= 12, (a1, s1)
+    await away.wait("window.__hiddenTab.drawsSinceShown > 0", 10, "drawing resumed after the page was shown")
+    snap = await away.wait("p.hidden === false", 10, "game told the page is visible again")
+    assert any("You were away from the game for 8 s" in m for m in snap["p2p"]["messages"]), snap["p2p"]["messages"][-5:]
+
+
+async def check_game(server: Any, pair: list[Participant]) -> None:
+    """Completed, agreeing exports; the hidden interval (with its frames) in the hidden
+    player's export and the report, nowhere else."""
+    snaps = [await p.finish() for p in pair]
+    game_id = snaps[0]["p2p"]["gameId"]
+    away_index = snaps[1]["p2p"]["playerIndex"]
+    folder = server.game_dir(game_id)
+    wait_for_files([folder / "player-0.json", folder / "player-1.json", folder / "comparison.json"], 30,
+                   "exports and comparison report")
+    exports = [read_json(folder / f"player-{i}.json") for i in range(2)]
+    report = read_json(folder / "comparison.json")
+    assert report["agree"] is True and report["complete"] is True, report.get("divergence")
+    assert report["common_frames"] == 450
+    for i, ex in enumerate(exports):
+        assert ex["partial"] is False and ex["desyncs"] == []
+        assert ex["episodes"][0]["end_frame"] == 449
+    assert exports[1 - away_index]["hidden_intervals"] == []
+    intervals = exports[away_index]["hidden_intervals"]
+    assert len(intervals) == 1, intervals
+    iv = intervals[0]
+    assert iv["excluded"] is False and iv["ended_at"] is not None
+    assert abs(iv["duration_s"] - HIDDEN_S) < 1, iv
+    frames = iv["last_frame"] - iv["first_frame"] + 1
+    assert abs(frames - FPS * HIDDEN_S) <= 20, iv
+    # The hidden player's confirmed actions on those frames are the default action (NOOP).
+    rows = {r[0]: r[1] for r in exports[0]["episodes"][0]["frames"]}
+    assert {rows[f][away_index] for f in range(iv["first_frame"], iv["last_frame"] + 1)} == {0}
+    by_player = {p["player_index"]: p for p in report["players"]}
+    assert by_player[away_index]["hidden_intervals"] == intervals
+    assert by_player[1 - away_index]["hidden_intervals"] == []
+    ends = wait_until(lambda: [e for e in server.game_ends() if e["game_id"] == game_id], 20, "game-ended record")
+    assert [e["outcome"] for e in ends] == ["completed"], ends
 
 
 def test_hidden_too_long_excludes_and_ends_the_game(game_server, chromium_available, artifacts_dir, request):

@@ -88,6 +88,8 @@ async def _exchange(pages: list, count: int = 20) -> None:
         # One evaluate: the counters and the list of arrivals are read at the same moment.
         s = await page.evaluate("() => ({stats: p2p.transport.stats(), received: p2p.received.length})")
         size = 2 + PAYLOAD
+        # Sent counts what reached the channel; a message the transport could not send is dropped.
+        assert s["stats"]["messagesDropped"] == 0, s
         assert s["stats"]["messagesSent"] == sent[i] and s["stats"]["bytesSent"] == sent[i] * size, s
         assert s["stats"]["messagesReceived"] == s["received"] and s["stats"]["bytesReceived"] == s["received"] * size, s
 
@@ -103,10 +105,13 @@ async def _relay_only_pair(session: BrowserSession, static_url: str, ice_servers
         await page.evaluate("(c) => window.p2pStart(c)", {
             **config, "selfIndex": i, "numPlayers": 2, "iceServers": ice_servers(f"player{i}")})
     for i, page in enumerate(pages):
+        # 'open', not 'path': the ICE path is known (and reported) before the DataChannel opens,
+        # and a message sent before that is dropped by the transport.
         await page.wait_for_function(
-            "() => p2p.events.some(e => e.type === 'path' || e.type === 'error')", timeout=WAIT_MS, polling=50)
+            "() => p2p.events.some(e => e.type === 'open' || e.type === 'error')", timeout=WAIT_MS, polling=50)
         errors = await page.evaluate("() => p2p.events.filter(e => e.type === 'error')")
         assert errors == [], f"player {i}: {errors}\nTURN server log:\n{server_log()}"
+        await page.wait_for_function("() => p2p.events.some(e => e.type === 'path')", timeout=WAIT_MS, polling=50)
     await _exchange(pages)
     for i, page in enumerate(pages):
         summary = await page.evaluate("(p) => window.p2pSummary(p)", 1 - i)

@@ -85,17 +85,29 @@
     live.delete(id);
   };
 
-  // ---- requestAnimationFrame: held while hidden, run at the first frame after showing.
+  // ---- requestAnimationFrame: held while hidden (also one asked for just before hiding),
+  // run at the first frame after showing.
   let held = [];
   let nextRaf = 1;
   const rafLive = new Map();
+  function requestReal(id, fn) {
+    rafLive.set(id, realRaf((t) => {
+      rafLive.delete(id);
+      if (state.hidden) {
+        state.rafQueued += 1;
+        held.push([id, fn]);
+        return;
+      }
+      fn(t);
+    }));
+  }
   window.requestAnimationFrame = function requestAnimationFrame(fn) {
     const id = nextRaf++;
     if (state.hidden) {
       state.rafQueued += 1;
       held.push([id, fn]);
     } else {
-      rafLive.set(id, realRaf((t) => { rafLive.delete(id); fn(t); }));
+      requestReal(id, fn);
     }
     return id;
   };
@@ -133,7 +145,7 @@
       window.dispatchEvent(new Event('focus'));
       const run = held;
       held = [];
-      for (const [id, fn] of run) rafLive.set(id, realRaf((t) => { rafLive.delete(id); fn(t); }));
+      for (const [id, fn] of run) requestReal(id, fn);
     }
   };
   window.__hiddenTab = state;

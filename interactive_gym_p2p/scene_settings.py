@@ -211,10 +211,6 @@ class P2PSettings:
             raise SceneConfigError(
                 "p2p(ice_transport_policy)", "'relay' needs TURN servers, but turn=False gives none"
             )
-        if self.hidden_policy == "default_action" and self.input_delay < 1:
-            raise SceneConfigError(
-                "p2p(hidden_policy)", "'default_action' needs input_delay >= 1 (the others agree on the seat's last real input)"
-            )
         if self.warn_hidden_s is not None and self.max_hidden_s is not None and self.warn_hidden_s >= self.max_hidden_s:
             raise SceneConfigError(
                 "p2p(warn_hidden_s)", f"must be less than max_hidden_s ({self.max_hidden_s}), got {self.warn_hidden_s}"

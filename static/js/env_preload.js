@@ -5,10 +5,20 @@
 // env block, players, agents, default action, recorded info, textures); otherwise the
 // preloaded one is dropped and the scene's own is loaded. No DOM here.
 
+/** JSON with object keys sorted: the page config (Flask's tojson sorts keys) and the
+ * activate_scene payload (insertion order) carry the same block in different orders. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
 /** What makes two p2p blocks load the same environment (see client.js createEnvLoader). */
 export function envKey(p2p) {
   const p = p2p?.settings?.p2p ?? {};
-  return JSON.stringify({
+  return canonical({
     env: p2p?.env ?? null,
     players: p.players ?? null,
     agent_ids: p.agent_ids ?? null,

@@ -30,6 +30,10 @@ test('envKey: the same environment whatever the other settings', () => {
   const d = structuredClone(a);
   d.settings.p2p.players = 3;
   assert.notEqual(envKey(a), envKey(d));
+  // The page config (keys sorted by Flask's tojson) and activate_scene (insertion order).
+  const sortedKeys = (v) => (Array.isArray(v) ? v.map(sortedKeys) : v && typeof v === 'object'
+    ? Object.fromEntries(Object.keys(v).sort().reverse().map((k) => [k, sortedKeys(v[k])])) : v);
+  assert.equal(envKey(sortedKeys(a)), envKey(a));
 });
 
 test('preloaded and then taken by the scene: one load, statuses loading -> ready -> used', async () => {

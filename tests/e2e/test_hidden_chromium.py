@@ -85,6 +85,9 @@ async def hide_8_s(stay: Participant, away: Participant) -> None:
     target = FPS * (s1["t"] - s0["t"]) / 1000
     partner_rate = (s1["frame"] - s0["frame"]) / target
     hidden_rate = (a1["frame"] - a0["frame"]) / (FPS * (a1["t"] - a0["t"]) / 1000)
+    # Printed for the record (pytest -s): the numbers the issue asks about.
+    print(f"hidden {HIDDEN_S} s: partner {partner_rate * FPS:.1f} fps ({partner_rate:.1%} of {FPS}), "
+          f"hidden page {hidden_rate * FPS:.1f} fps, timer wakes {emulation['timerWakes']}")
     assert partner_rate >= 0.95, f"partner ran {s1['frame'] - s0['frame']} frames in {HIDDEN_S} s: {partner_rate:.1%} of {FPS} fps"
     assert hidden_rate >= 0.95, f"the hidden page ran {a1['frame'] - a0['frame']} frames: {hidden_rate:.1%} of {FPS} fps"
     # The emulation was in force: timers woke about once a second, nothing was drawn.

@@ -13,7 +13,9 @@ must not care: it is ticked by a Dedicated Worker's timer (``frame_clock.js``).
   banner, the game completes, the exports agree, and the hidden interval with its frames is
   in the hidden player's export (and the comparison report) and nowhere else;
 - hidden past ``max_hidden_s`` with ``hidden_policy='end'``: the hidden participant is
-  excluded and the game ends for both, each side told why.
+  excluded and the game ends for both, each side told why; the excluded participant ends with
+  the outcome ``excluded:hidden`` and its code, the partner with ``partner_left:excluded``
+  (docs/participants.md), both on the server's records.
 """
 
 from __future__ import annotations
@@ -135,23 +137,36 @@ async def check_game(server: Any, pair: list[Participant]) -> None:
 
 
 def test_hidden_too_long_excludes_and_ends_the_game(game_server, chromium_available, artifacts_dir, request):
+    codes = {"excluded": "C-EX-1", "excluded:hidden": "C-EXH-1", "partner_left": "C-PL-1"}
     server = game_server({"num_episodes": 1, "max_steps": 900, "ice_transport_policy": "relay",
-                          "max_hidden_s": 3, "hidden_policy": "end"})
+                          "max_hidden_s": 3, "hidden_policy": "end"}, study={"codes": codes, "redirect_url": None})
 
     async def body(session: BrowserSession) -> None:
         pair = await start_pair(session, server, "gone", opener=lambda i, subject: open_hideable(session, server.url, i, subject))
         stay, away = pair
         await stay.wait("p.frame >= 60", GAME_TIMEOUT_S, "frame 60")
         await away.page.evaluate("() => window.__hiddenTab.set(true)")
-        out = await away.wait("p.phase === 'excluded' && ['uploaded', 'failed'].includes(p.upload.status)", 40,
-                              "excluded and export handled")
+        # The excluded participant ends on the outcome page (excluded:hidden, its own code).
+        out = await away.wait("p.phase === 'ended' && p.outcome", 40, "excluded participant's outcome page")
         p = out["p2p"]
         assert p["excluded"]["reason"] == "hidden" and p["excluded"]["policy"] == "end", p["excluded"]
+        assert (p["outcome"]["outcome"], p["outcome"]["reason"], p["outcome"]["code"]) == ("excluded", "hidden", "C-EXH-1"), p["outcome"]
         assert any("You were away from the game for more than 3 s" in m for m in p["messages"]), p["messages"][-5:]
-        assert p["upload"]["status"] == "uploaded"
-        assert await away.page.evaluate("() => document.getElementById('advanceButton').hidden"), "no Continue"
-        other = await stay.wait("p.phase === 'partner_left' && p.upload.status === 'uploaded'", 40, "partner's game ended")
-        assert any("away from the game for too long" in m for m in other["p2p"]["messages"]), other["p2p"]["messages"][-5:]
+        assert p["upload"]["status"] == "uploaded", p["upload"]
+        assert await away.page.inner_text("#outcomeCode") == "C-EXH-1"
+        assert not await away.page.is_visible("#advanceButton"), "no Continue"
+        assert not await away.page.is_visible("#gameCanvas")
+        other = await stay.wait("p.phase === 'ended' && p.outcome", 40, "partner's outcome page")
+        o = other["p2p"]
+        assert (o["outcome"]["outcome"], o["outcome"]["reason"], o["outcome"]["code"]) == ("partner_left", "excluded", "C-PL-1"), o["outcome"]
+        assert o["upload"]["status"] == "uploaded", o["upload"]
+        assert any("away from the game for too long" in m for m in o["messages"]), o["messages"][-5:]
+        # The server's outcome records (what the researcher approves payments from).
+        stay_subject, away_subject = "gone-a", "gone-b"  # start_pair's subject ids
+        record = wait_until(lambda: server.participant(away_subject)["outcome"], 20, "excluded participant's outcome record")
+        assert (record["outcome"], record["reason"], record["code"], record["game_id"]) == ("excluded", "hidden", "C-EXH-1", p["gameId"]), record
+        record = wait_until(lambda: server.participant(stay_subject)["outcome"], 20, "partner's outcome record")
+        assert (record["outcome"], record["reason"]) == ("partner_left", "excluded"), record
         folder = server.game_dir(p["gameId"])
         wait_for_files([folder / "player-0.json", folder / "player-1.json"], 30, "both exports")
         away_export = read_json(folder / f"player-{p['playerIndex']}.json")

@@ -162,11 +162,11 @@ export function main(win = globalThis.window) {
   // Recruitment ids from the study link (Prolific's PROLIFIC_PID, STUDY_ID, SESSION_ID by
   // default): the server keeps them with the participant's data (docs/participants.md).
   config.recruitment = recruitmentFromQuery(query, config.recruitment_params ?? []);
-  // Load the first game's environment now, while the participant reads the pages before it.
+  // The first game's environment loads while the participant reads the pages before it
+  // (the flow starts it at the first scene, once the browser checks are over).
   const preloader = createEnvPreloader(createEnvLoader(config), {
     onStatus: (s) => { diag.preload = { ...diag.preload, ...s }; },
   });
-  if (config.preload?.p2p) preloader.start(config.preload.p2p);
   const flow = createClientFlow({
     config,
     diag,
@@ -174,6 +174,7 @@ export function main(win = globalThis.window) {
     autoAdvance,
     connect: (namespace, opts) => io(namespace, { path: config.socketio_path ?? '/socket.io', ...opts }),
     loadEnv: (p2p) => preloader.loadEnv(p2p),
+    preload: config.preload?.p2p ? () => preloader.start(config.preload.p2p) : undefined,
     fetch: win.fetch.bind(win),
     navigate: (url) => win.location.assign(url),
     visibility: createVisibilityTracker(doc, () => win.performance.now()),

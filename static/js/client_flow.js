@@ -120,6 +120,8 @@ export function waitroomText(w, remainingS = w.remaining_s) {
  * @param {Function} [o.RTCPeerConnection]  for the screening checks (default the global one)
  * @param {object} [o.win]         window (screening's device hints)
  * @param {object} [o.visibility]  {hidden, hiddenS} of the page (telemetry.js createVisibilityTracker)
+ * @param {Function} [o.preload]   () -> void: begin loading the first game's environment (called once,
+ *                                 at the first scene, after the browser checks)
  * @param {number} [o.telemetryIntervalMs]  how often the game reports to the research console
  */
 export function createClientFlow(o) {
@@ -183,6 +185,19 @@ export function createClientFlow(o) {
         });
       }));
     screening = { promise };
+  }
+
+  // The first game's environment loads early (o.preload, client.js), but only once the
+  // browser checks are over: loading Pyodide keeps the page's main thread busy for seconds,
+  // which can starve the TURN check's timing. The server sends `screening` before the first
+  // scene, so by then we know whether checks run.
+  let preloadAsked = false;
+  function startPreload() {
+    if (preloadAsked || !o.preload) return;
+    preloadAsked = true;
+    whenScreened().then((passed) => {
+      if (passed !== false && !outcomes.shown) o.preload();
+    });
   }
 
   /** Resolves once screening is over (at once when none was asked for). */
@@ -252,6 +267,7 @@ export function createClientFlow(o) {
   function onActivate(payload) {
     if (!payload || typeof payload !== 'object') return;
     if (outcomes.shown && outcomes.shown.outcome !== 'completed') return; // the study is over
+    startPreload();
     // After a reconnect of the `/` socket the server shows the current scene again: a P2P
     // scene in progress keeps its game (its own /p2p socket rejoins by itself).
     if (p2pScene && p2pScene.sceneId === payload.scene_id && payload.p2p) return;

@@ -1,6 +1,6 @@
 // Loading early: the participant page starts loading the first game's environment (Pyodide,
-// packages, the environment code, textures) as soon as it opens, while the participant reads
-// the pages before the game, so the game can start as soon as a partner is found. When the
+// packages, the environment code, textures) at its first page (client_flow.js: once the
+// browser checks are over), while the participant reads the pages before the game, so the game can start as soon as a partner is found. When the
 // game scene starts, its environment is the preloaded one if it is the same environment (same
 // env block, players, agents, default action, recorded info, textures); otherwise the
 // preloaded one is dropped and the scene's own is loaded. No DOM here.
@@ -37,11 +37,12 @@ export function envKey(p2p) {
  */
 export function createEnvPreloader(loadEnv, { onStatus, now = () => Date.now() } = {}) {
   let pending = null; // {key, promise}
+  let sceneLoaded = false; // a scene asked for its environment: too late to load early
   const status = (s, extra = {}) => onStatus?.({ status: s, ...extra });
   return {
-    /** Begin loading this scene's environment now (once). */
+    /** Begin loading this scene's environment now (once; not after a scene loaded its own). */
     start(p2p) {
-      if (pending) return;
+      if (pending || sceneLoaded) return;
       const startedAt = now();
       const promise = Promise.resolve().then(() => loadEnv(p2p));
       const entry = { key: envKey(p2p), promise, taken: false };
@@ -57,6 +58,7 @@ export function createEnvPreloader(loadEnv, { onStatus, now = () => Date.now() }
     },
     /** The flow's loadEnv: the preloaded environment when it is this scene's, else a fresh load. */
     loadEnv(p2p) {
+      sceneLoaded = true;
       if (pending && pending.key === envKey(p2p)) {
         const entry = pending;
         pending = null;

@@ -726,6 +726,55 @@ test('screening: checks run on arrival, the report goes to the server, the page 
   assert.deepEqual(t.uploads[0].doc.ids.recruitment, { PROLIFIC_PID: 'alice' });
 });
 
+test('the first game environment loads early only after the browser checks, once; not after a failed check', async () => {
+  let finish;
+  const preloads = [];
+  const connect = fakeConnector();
+  const flow = createClientFlow({
+    config: CONFIG, diag: createDiag(), ui: fakeUi(), connect, createGame: fakeGameFactory(), timers: manualTimers(),
+    loadEnv: async () => ({}), runScreening: () => new Promise((resolve) => { finish = resolve; }),
+    preload: () => preloads.push('start'), log: { warn() {}, info() {}, error() {} },
+  });
+  flow.start();
+  const root = connect.of('/');
+  root.serve('screening', { webrtc: true, turn: true, ice_servers: [], turn_timeout_s: 10, rtt_samples: 0 });
+  root.serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
+  await settle();
+  assert.deepEqual(preloads, [], 'Pyodide does not load while the TURN check runs');
+  finish({ webrtc: { ok: true, detail: null }, turn: { ok: true, detail: null } });
+  await settle();
+  root.acks.find(([e]) => e === 'screening_report')[2]({ ok: true, passed: true });
+  await settle();
+  assert.deepEqual(preloads, ['start']);
+  root.serve('activate_scene', { scene_id: 'instructions', scene_type: 'StaticScene', scene_header: 'Hi', scene_body: 'More' });
+  await settle();
+  assert.deepEqual(preloads, ['start'], 'once');
+
+  // Without screening: at the first scene. With a failed check: never.
+  const plain = [];
+  const c2 = fakeConnector();
+  createClientFlow({
+    config: CONFIG, diag: createDiag(), ui: fakeUi(), connect: c2, createGame: fakeGameFactory(), timers: manualTimers(),
+    loadEnv: async () => ({}), preload: () => plain.push('start'), log: { warn() {}, info() {}, error() {} },
+  }).start();
+  c2.of('/').serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
+  await settle();
+  assert.deepEqual(plain, ['start']);
+  const failed = [];
+  const c3 = fakeConnector();
+  createClientFlow({
+    config: CONFIG, diag: createDiag(), ui: fakeUi(), connect: c3, createGame: fakeGameFactory(), timers: manualTimers(),
+    loadEnv: async () => ({}), runScreening: async () => ({ webrtc: { ok: false, detail: 'no API' } }),
+    preload: () => failed.push('start'), log: { warn() {}, info() {}, error() {} },
+  }).start();
+  c3.of('/').serve('screening', { webrtc: true });
+  c3.of('/').serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
+  await settle();
+  c3.of('/').acks.find(([e]) => e === 'screening_report')[2]({ ok: true, passed: false });
+  await settle();
+  assert.deepEqual(failed, []);
+});
+
 test('screening that fails: no join; the server ends the study (study_end)', async () => {
   const t = setup({ runScreening: async () => ({ webrtc: { ok: false, detail: 'no API' } }) });
   t.root.serve('screening', { webrtc: true });

@@ -98,3 +98,14 @@ test('taken while still loading; a different environment drops the preloaded one
   l3.calls[1].resolve();
   await again;
 });
+
+test('too late to load early: once a scene loaded its own environment, start() does nothing', async () => {
+  const l = loader();
+  const pre = createEnvPreloader(l.load);
+  const scene = p2pScene().p2p;
+  const own = pre.loadEnv(scene);
+  pre.start(scene); // the browser checks ended after the participant reached the game
+  assert.equal(l.calls.length, 1, 'one load, not two');
+  l.calls[0].resolve();
+  assert.equal((await own).code, scene.env.code);
+});

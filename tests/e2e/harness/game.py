@@ -201,6 +201,10 @@ class Participant:
             if p.get("sceneType") == "EndScene":
                 raise AssertionError(f"{self.name}: reached the end scene without a game: {_short(snap)}")
             scene = p.get("sceneId")
+            # Like a participant reading the page while the browser checks run: the first
+            # game's environment starts loading early once they are over (docs/client.md).
+            await self.wait("p.phase !== 'scene' || !p.screening || p.screening.status !== 'running'", timeout_s,
+                            "browser checks")
             await self.page.click("#advanceButton", timeout=timeout_s * 1000)
             await self.wait(f"p.phase !== 'scene' || p.sceneId !== {json.dumps(scene)}", timeout_s,
                             f"scene after {scene}")

@@ -133,7 +133,6 @@ export function createGame(o) {
   };
   const now = o.now ?? (() => globalThis.performance.now());
   const wallClock = o.wallClock ?? (() => Date.now());
-  const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
   const settings = sessionSettings(p2p);
   const fps = settings.fps ?? 30;
   const period = 1000 / fps;

@@ -327,3 +327,28 @@ def test_building_and_zipping_a_long_game_pauses_every_few_thousand_rows(tmp_pat
     r = client.get("/p2p/research/api/study.zip", headers={"Authorization": f"Bearer {RESEARCHER_TOKEN}"})
     assert r.status_code == 200 and zipfile.ZipFile(io.BytesIO(r.data)).namelist()
     assert len(calls) - built >= 2 * rows // PAUSE_EVERY, (len(calls) - built, rows)
+
+
+def test_hidden_intervals_give_the_hidden_flag_hidden_frames_and_an_exclusion_event() -> None:
+    from interactive_gym_p2p.validation.sample import make_game_exports
+
+    docs = make_game_exports("hid-1", frames_per_episode=40)
+    iv = docs[0]["hidden_intervals"][0]
+    iv["excluded"] = True
+    docs[1]["connection_events"] = [{"peer_index": 0, "event": "excluded", "frame": iv["last_frame"], "time": iv["ended_at"]}]
+    t = game_tables(GameSource("hid-1", {d["ids"]["player_index"]: d for d in docs}))
+    fc = t["frames"].columns
+    hidden = {(r[fc.index("player_index")], r[fc.index("frame")]) for r in t["frames"].rows if r[fc.index("hidden")]}
+    assert hidden == {(0, f) for f in range(iv["first_frame"], iv["last_frame"] + 1)}
+    assert {r[fc.index("hidden")] for r in t["frames"].rows if r[fc.index("player_index")] == 1} == {False}
+    ec = t["episodes"].columns
+    assert {r[ec.index("player_index")]: r[ec.index("hidden_frames")] for r in t["episodes"].rows} == {0: 5, 1: 0}
+    vc = t["events"].columns
+    events = [(r[vc.index("player_index")], r[vc.index("kind")], r[vc.index("event")], r[vc.index("frame")], r[vc.index("peer_index")])
+              for r in t["events"].rows]
+    assert (0, "hidden", "hidden", iv["first_frame"], None) in events
+    assert (0, "hidden", "visible", iv["last_frame"], None) in events
+    assert (0, "exclusion", "excluded", iv["last_frame"], None) in events
+    assert (1, "connection", "excluded", iv["last_frame"], 0) in events
+    pc = t["players"].columns
+    assert [r[pc.index("hidden_s")] for r in t["players"].rows] == [1, 0]

@@ -90,7 +90,7 @@ COLUMNS: dict[str, list[Column]] = {
         _c("player_index", "int", "", "the player whose export (or record) reports the event"),
         _c("subject_id", "string", "", "that player's participant"),
         _c("kind", "string", "", "connection, desync, hidden, exclusion, divergence or outcome"),
-        _c("event", "string", "", "connection: interrupted, resumed, disconnected, left; desync: desync; hidden: hidden, visible; exclusion: excluded; divergence: diverged; outcome: the participant's outcome (completed, partner_left, ...)"),
+        _c("event", "string", "", "connection: interrupted, resumed, disconnected, left, excluded (the peer was excluded); desync: desync; hidden: hidden, visible; exclusion: excluded (this player, for staying hidden past max_hidden_s; other exclusions are outcome rows); divergence: diverged; outcome: the participant's outcome (completed, partner_left, excluded, ...)"),
         _c("time", "string", "ISO 8601 UTC", "when it happened (empty when unknown)"),
         _c("frame", "int", "frame", "the frame it happened at (empty when unknown)"),
         _c("peer_index", "int", "", "the other player concerned (connection, desync)"),

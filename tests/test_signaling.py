@@ -190,6 +190,45 @@ def test_wait_timeout() -> None:
     assert signaling.stats()["waiting"] == 0
 
 
+def test_outcomes_are_recorded_before_the_steps_events_go_out() -> None:
+    # A page that acts on wait_timeout or peer_left at once (reloads, joins again) must find its
+    # outcome recorded: the recorder runs after the commit, before the first event of the step.
+    signaling, wire, clock = make(rules(wait_timeout_s=30, reconnect_grace_s=5, disconnect_policy="end"))
+    recorded: list[tuple[str, str]] = []
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+    emit = wire.emit
+
+    def watching(event: str, payload: Any, sid: str) -> None:
+        seen.append((event, list(recorded)))
+        emit(event, payload, sid)
+
+    wire.emit = watching  # type: ignore[method-assign]
+    signaling.record_outcome = lambda o: recorded.append((o.slot.subject_id, o.outcome))
+    seat(signaling, "s0", "lonely")
+    clock.now += 31
+    assert [(o.slot.subject_id, o.outcome) for o in signaling.sweep().outcomes] == [("lonely", "lobby_timeout")]
+    assert [r for e, r in seen if e == "wait_timeout"] == [[("lonely", "lobby_timeout")]]
+    _pair(signaling, wire)
+    signaling.disconnect("s1")
+    clock.now += 5.1
+    dropped = signaling.sweep().outcomes
+    assert [(o.slot.subject_id, o.outcome, o.reason) for o in dropped] == [("a", "connection_failed", "server")]
+    assert [r for e, r in seen if e == "peer_left"] == [[("lonely", "lobby_timeout"), ("a", "connection_failed")]]
+
+
+def test_a_failing_outcome_recorder_does_not_stop_the_steps_events() -> None:
+    signaling, wire, clock = make(rules(wait_timeout_s=30))
+
+    def broken(outcome: Any) -> None:
+        raise OSError("disk full")
+
+    signaling.record_outcome = broken
+    seat(signaling, "s1", "a")
+    clock.now += 31
+    assert [o.outcome for o in signaling.sweep().outcomes] == ["lobby_timeout"]
+    assert wire.to("s1", "wait_timeout")[0]["reason"] == "no_match"
+
+
 def test_waiting_socket_replaced_keeps_place() -> None:
     signaling, wire, _ = make(rules(players=3))
     seat(signaling, "s1", "a")

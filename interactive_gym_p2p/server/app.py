@@ -159,7 +159,9 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     )
     flow = ParticipantFlow(experiment, tickets, signaling_ns, data_dir, save_data, participants,
                            states=participant_store if isinstance(participant_store, RedisParticipantStore) else None)
-    # Signaling's outcomes (lobby timeout, dropped seat) and join admission go to the flow.
+    # Signaling's outcomes (lobby timeout, dropped seat) and join admission go to the flow:
+    # recorded before the step's events go out, the study ended after the step.
+    signaling.record_outcome = flow.record_signaling_outcome
     signaling_ns.hooks = dataclasses.replace(signaling_ns.hooks, on_outcome=flow.on_signaling_outcome)
     signaling_ns.admission = flow.admit
     socketio.on_namespace(signaling_ns)

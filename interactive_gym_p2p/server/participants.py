@@ -279,28 +279,27 @@ class ParticipantFlow:
         if self._emit is not None:
             self._emit("study_end", self.ledger.page(subject_id, outcome), sid)
 
+    def record_signaling_outcome(self, outcome: SlotOutcome) -> None:
+        """Signaling's ``record_outcome``: the ledger record only, before the step's events go
+        out (under signaling's lock: nothing here calls back into signaling or takes
+        ``participant.lock``). :meth:`on_signaling_outcome` does the rest after the step."""
+        self.ledger.end(outcome.slot.subject_id, signaling_report(outcome))
+
     def on_signaling_outcome(self, outcome: SlotOutcome) -> None:
-        """Signaling's ``on_outcome`` hook (lobby timeout, dropped seat)."""
-        self.end_study(
-            outcome.slot.subject_id,
-            OutcomeReport(
-                outcome=outcome.outcome, reason=outcome.reason, detail=outcome.detail,
-                scene_id=outcome.slot.scene_id, game_id=outcome.game_id, reported_by="server",
-                fallback_redirect=literal_url(outcome.fallback_redirect) if outcome.fallback_redirect else None,
-            ),
-        )
+        """Signaling's ``on_outcome`` hook (lobby timeout, dropped seat): the study ends (the
+        outcome recorded by :meth:`record_signaling_outcome` stands)."""
+        self.end_study(outcome.slot.subject_id, signaling_report(outcome))
 
     def admit(self, slot: Slot) -> tuple[str, str] | None:
         """Signaling's admission check before ``join``: an ended study takes no seat, and with
         screening on, a participant waits only once screened (the researcher's check runs here,
         the first time, so it sees the static scenes' answers)."""
         participant = self.current(slot.subject_id)
-        if participant is None:
-            if self.ledger.outcome_of(slot.subject_id) is not None:
-                return "study_over", "your part in this study is over"
-            return None  # tickets come from the flow; a server-made ticket (tests, tools) is let in
-        if participant.ended:
+        # The ledger, not only `ended`: signaling records its outcomes before the flow hears of them.
+        if (participant is not None and participant.ended) or self.ledger.outcome_of(slot.subject_id) is not None:
             return "study_over", "your part in this study is over"
+        if participant is None:
+            return None  # tickets come from the flow; a server-made ticket (tests, tools) is let in
         if not self.screening_required(participant):
             return None
         result = participant.screening
@@ -395,6 +394,15 @@ class ParticipantFlow:
                                    scene_id=slot.scene_id, game_id=game_id, server_seat=seat)
             break
         self.end_study(participant.subject_id, report)
+
+
+def signaling_report(outcome: SlotOutcome) -> OutcomeReport:
+    """The ledger report of an outcome signaling gives a participant."""
+    return OutcomeReport(
+        outcome=outcome.outcome, reason=outcome.reason, detail=outcome.detail,
+        scene_id=outcome.slot.scene_id, game_id=outcome.game_id, reported_by="server",
+        fallback_redirect=literal_url(outcome.fallback_redirect) if outcome.fallback_redirect else None,
+    )
 
 
 class ParticipantNamespace(flask_socketio.Namespace):

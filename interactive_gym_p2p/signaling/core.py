@@ -4,7 +4,8 @@
 the store's transaction, decides, hands the resulting events to the transport (still inside
 the transaction, so two steps' events never interleave: a peer cannot receive an offer
 before the "game ready" that names its sender), and returns a :class:`Result` with the ack
-and the games created or ended, for hooks the caller runs outside the transaction.
+and the games created or ended, for hooks the caller runs outside the transaction. The
+participant outcomes a step gives are recorded (``record_outcome``) before its events go out.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .store import SignalingStore
 logger = logging.getLogger(__name__)
 
 IceServersProvider = Callable[[str], list[dict[str, Any]]]
+OutcomeRecorder = Callable[[SlotOutcome], None]
 
 
 def no_ice_servers(participant_id: str) -> list[dict[str, Any]]:
@@ -81,6 +83,12 @@ class Signaling(Matching):
         # CSPRNG: seeds, game ids and player indices must not be guessable or biased.
         self.rng = rng if rng is not None else secrets.SystemRandom()
         self._matchers: dict[str, Any] = {}
+        self.record_outcome: OutcomeRecorder | None = None
+        """Records a participant outcome a step gives (lobby timeout, dropped seat) after the
+        step's commit and before its events go out, still under the step's lock: it must only
+        record (never call back into signaling, nor take a lock held around signaling calls).
+        The participant flow sets it to its ledger; everything else an outcome sets off runs
+        in the caller's hooks after the step (``Result.outcomes``)."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -89,14 +97,26 @@ class Signaling(Matching):
         with self.store.transaction():
             body(step)
             # The step's state is durable before anyone hears of it (a store shared by several
-            # processes commits here); events still go out inside the lock, in order.
+            # processes commits here), and so are the outcomes it gives participants: a page
+            # that reacts to an event at once (reconnects, joins again) finds its outcome
+            # recorded. Events still go out inside the lock, in order.
             self.store.commit()
+            self._record_outcomes(step.result.outcomes)
             for out in step.out:
                 try:
                     self.transport.emit(out.event, out.payload, out.to)
                 except Exception:  # one dead socket must not stop the others' events
                     logger.exception("emitting %s to %s failed", out.event, out.to)
         return step.result
+
+    def _record_outcomes(self, outcomes: list[SlotOutcome]) -> None:
+        if self.record_outcome is None:
+            return
+        for outcome in outcomes:
+            try:
+                self.record_outcome(outcome)
+            except Exception:  # the step's events still go out; the on_outcome hook tries again
+                logger.exception("recording outcome %s of %s failed", outcome.outcome, outcome.slot.key())
 
     def _now(self) -> float:
         return self.clock()

@@ -55,7 +55,8 @@ class GameHooks:
     on_game_created: Callable[[GameInfo], None] | None = None
     on_game_ended: Callable[[GameEnd], None] | None = None
     on_outcome: Callable[[SlotOutcome], None] | None = None
-    """A participant's study ends (lobby timeout, seat dropped): the participant flow records it."""
+    """A participant's study ends (lobby timeout, seat dropped): the participant flow ends it (the
+    ledger recorded it before the step's events, through ``Signaling.record_outcome``)."""
 
 
 Admission = Callable[[Slot], "tuple[str, str] | None"]

@@ -316,7 +316,8 @@ class Result:
     pings: list[str] = field(default_factory=list)
     """Sockets to measure the server RTT of now (they just started waiting)."""
     outcomes: list[SlotOutcome] = field(default_factory=list)
-    """Participants whose study ends because of this step (hook ``on_outcome``)."""
+    """Participants whose study ends because of this step (``Signaling.record_outcome`` before
+    the step's events, then hook ``on_outcome``)."""
 
 
 def error_ack(code: str, message: str) -> dict[str, Any]:

@@ -66,6 +66,13 @@ function checkOptions(o) {
       || !ai.every((p) => Number.isInteger(p) && p >= 0 && p < o.numPlayers && p !== o.localPlayer)) {
     throw new RangeError(`P2PSession: aiSeats must be distinct player indices other than localPlayer, got ${JSON.stringify(o.aiSeats)}`);
   }
+  const hosted = o.hostedSeats ?? [];
+  const seats = Array.isArray(hosted) ? hosted.map((h) => h?.seat) : [];
+  const isSeat = (p) => Number.isInteger(p) && p >= 0 && p < o.numPlayers && !ai.includes(p);
+  if (!Array.isArray(hosted) || new Set(seats).size !== seats.length
+      || !hosted.every((h) => isSeat(h?.seat) && h.seat !== o.localPlayer && isSeat(h.host) && h.host !== h.seat && !seats.includes(h.host))) {
+    throw new RangeError(`P2PSession: hostedSeats must be [{seat, host}] with distinct seats other than localPlayer and AI seats, each hosted by a player's seat, got ${JSON.stringify(o.hostedSeats)}`);
+  }
   if (!Number.isInteger(o.sharedSeed) || o.sharedSeed < 0 || o.sharedSeed > 0xffffffff) {
     throw new RangeError(`P2PSession: sharedSeed must be a u32, got ${o.sharedSeed}`);
   }
@@ -88,6 +95,11 @@ export class P2PSession {
    *   environment chooses their action inside each simulated step (ai_policy.py) and reports it,
    *   and the confirmed frame's row records it in their column. A game whose other players are
    *   all AI seats has no peer at all: it runs alone.
+   * @param {{seat:number, host:number}[]} [o.hostedSeats] hosted seats: no peer behind them
+   *   either; player `host` decides their actions (setHostedAction) and sends them as INPUT
+   *   messages naming the seat, with its own input delay; every other peer treats them like a
+   *   remote player's inputs (prediction, rollback, hashing). If the host is gone, the seat
+   *   falls to the default action from a frame the remaining peers agree on (docs/ai.md).
    */
   constructor(o) {
     checkOptions(o);
@@ -104,8 +116,12 @@ export class P2PSession {
     this.path = o.path || null;
     this.state = SessionState.CREATED;
     this.aiSeats = [...(o.aiSeats ?? [])].sort((a, b) => a - b);
+    this.hostOf = new Map((o.hostedSeats ?? []).map((h) => [h.seat, h.host]));
+    /** seats this peer hosts, in order, and the action each takes at the next local input */
+    this.localHosted = [...this.hostOf].filter(([, h]) => h === this.localPlayer).map(([seat]) => seat).sort((a, b) => a - b);
+    this.hostedActions = new Map(this.localHosted.map((seat) => [seat, this.settings.defaultAction]));
     this.peers = [];
-    for (let p = 0; p < this.numPlayers; p++) if (p !== this.localPlayer && !this.aiSeats.includes(p)) this.peers.push(p);
+    for (let p = 0; p < this.numPlayers; p++) if (p !== this.localPlayer && !this.aiSeats.includes(p) && !this.hostOf.has(p)) this.peers.push(p);
     this.sync = new SyncLayer({
       env: this.env,
       numPlayers: this.numPlayers,
@@ -314,6 +330,26 @@ export class P2PSession {
     this.inputLog.displayed(frame, t, frame > this.sync.confirmedFrame(), this.sync.stampOf(frame));
   }
 
+  /**
+   * The action a seat this peer hosts takes from the next local input on (like a held key: it
+   * stays until changed). It goes into that seat's input with our input delay and is sent to
+   * every peer as that seat's INPUT.
+   */
+  setHostedAction(seat, action) {
+    if (!this.hostedActions.has(seat)) throw new RangeError(`P2PSession.setHostedAction: seat ${seat} is not hosted by player ${this.localPlayer}`);
+    if (!Number.isInteger(action) || action < -2147483648 || action > 2147483647) {
+      throw new RangeError(`P2PSession.setHostedAction: action must be a signed 32-bit integer, got ${action}`);
+    }
+    this.hostedActions.set(seat, action);
+  }
+
+  /** Seats `player` speaks for on the wire: its own and the seats it hosts. */
+  seatsOf(player) {
+    const out = [player];
+    for (const [seat, host] of this.hostOf) if (host === player) out.push(seat);
+    return out;
+  }
+
   /** Set stats.path of the record (the transport knows the ICE path). */
   setPath(path) {
     this.path = path;
@@ -448,8 +484,13 @@ export class P2PSession {
     this.send(ep, { type: 'hello', version: PROTOCOL_VERSION, player: this.localPlayer, numPlayers: this.numPlayers }, now);
   }
 
+  // With hosted seats the ack covers every seat the peer speaks for (its own and the ones it
+  // hosts): the lowest contiguous run of them, so its redundancy window covers them all.
   ackFor(ep) {
-    return ep.gotInput ? this.sync.queues[ep.peer].lastConfirmedFrame : -1;
+    if (!ep.gotInput) return -1;
+    let ack = Infinity;
+    for (const p of this.seatsOf(ep.peer)) ack = Math.min(ack, this.sync.queues[p].lastConfirmedFrame);
+    return ack;
   }
 
   sendInputs(now) {
@@ -463,6 +504,8 @@ export class P2PSession {
       const msg = ep.buildInput(this.localPlayer, local, ack, this.settings.inputRedundancy);
       this.send(ep, msg, now);
       ep.noteInputSent(now, msg);
+      // Hosted seats: the same window of each seat's inputs (they run with ours), same ack.
+      for (const seat of this.localHosted) this.send(ep, ep.buildInput(seat, this.sync.queues[seat], ack, this.settings.inputRedundancy), now);
     }
     this.sendRelays(now);
   }
@@ -594,24 +637,26 @@ export class P2PSession {
   onInput(ep, msg, now) {
     ep.onAck(msg.ack);
     const last = msg.start + msg.actions.length - 1;
-    if (msg.player === ep.peer) {
-      ep.onRemoteInputs(last);
-      if (this.agreements.has(ep.peer)) return; // frozen (cannot happen while active, kept safe)
+    // Its own inputs, or those of a seat it hosts.
+    if (msg.player === ep.peer || this.hostOf.get(msg.player) === ep.peer) {
+      if (msg.player === ep.peer) ep.onRemoteInputs(last);
+      if (this.agreements.has(msg.player)) return; // frozen (cannot happen while active, kept safe)
       for (let i = 0; i < msg.actions.length; i++) {
-        const r = this.sync.addInput(ep.peer, msg.start + i, msg.actions[i]);
+        const r = this.sync.addInput(msg.player, msg.start + i, msg.actions[i]);
         if (r === 'gap' || r === 'ignored') break;
       }
       return;
     }
-    // Another player's inputs relayed by this peer: that player was declared gone.
+    // Another player's inputs relayed by this peer: that player (or a hosted seat's host) was
+    // declared gone.
     const c = msg.player;
     // Relays exist under policy default_action, and for a player excluded with that policy.
     const playsOn = this.settings.disconnectPolicy === 'default_action' || this.agreements.has(c);
-    if (!playsOn || c === this.localPlayer || c >= this.numPlayers) {
+    if (!playsOn || c === this.localPlayer || c >= this.numPlayers || this.aiSeats.includes(c) || this.localHosted.includes(c)) {
       this.counters.invalidMessages += 1;
       return;
     }
-    if (!this.agreements.has(c)) this.declareGone(c, 'disconnected', now, ByeReason.TIMEOUT);
+    if (!this.agreements.has(c)) this.declareGone(this.hostOf.get(c) ?? c, 'disconnected', now, ByeReason.TIMEOUT);
     const ag = this.agreements.get(c);
     if (!ag) return;
     if (ag.defaultFrom === null) {
@@ -642,7 +687,7 @@ export class P2PSession {
       return;
     }
     ep.delays.set(msg.episode, msg.inputDelay);
-    if (msg.episode === 0) this.prefillDelay(ep.peer, msg.inputDelay);
+    if (msg.episode === 0) for (const p of this.seatsOf(ep.peer)) this.prefillDelay(p, msg.inputDelay);
   }
 
   /** A player's frames 1..delay-1 of the game hold no sampled input: the default action. */
@@ -735,9 +780,11 @@ export class P2PSession {
       this.finish('disconnected', now, true);
       return;
     }
-    if (!this.agreements.has(peer)) {
-      this.agreements.set(peer, new DisconnectAgreement(peer));
-      this.emit('disconnect_agreement', { peer_index: peer, known_frame: this.sync.queues[peer].lastConfirmedFrame });
+    // The seats it hosted go with it: the same agreement, each on its own frame.
+    for (const p of this.seatsOf(peer)) {
+      if (this.agreements.has(p)) continue;
+      this.agreements.set(p, new DisconnectAgreement(p));
+      this.emit('disconnect_agreement', { peer_index: p, known_frame: this.sync.queues[p].lastConfirmedFrame });
     }
   }
 
@@ -862,7 +909,7 @@ export class P2PSession {
     this.inputDelay = delay;
     this.probeRttMs = rtt;
     this.firstInputFrame = Math.max(1, delay);
-    this.prefillDelay(this.localPlayer, delay);
+    for (const p of this.seatsOf(this.localPlayer)) this.prefillDelay(p, delay);
     this.readyEpisode = 0;
     this.sendFirstReady(now, true);
   }
@@ -883,6 +930,7 @@ export class P2PSession {
     delays[this.localPlayer] = this.inputDelay;
     for (const p of this.aiSeats) delays[p] = 0; // an AI acts on the state its frame starts from
     for (const ep of this.endpoints.values()) if (ep.delays.has(episode)) delays[ep.peer] = ep.delays.get(episode);
+    for (const [seat, host] of this.hostOf) delays[seat] = delays[host]; // a hosted seat runs with its host's delay
     this.episodeDelays.set(episode, delays);
     this.episodeStarts.set(episode, startFrame);
     this.currentLog = new EpisodeLog({ episode, seed, startFrame, numPlayers: this.numPlayers, reportsRewards: this.env.reportsRewards === true });
@@ -912,6 +960,12 @@ export class P2PSession {
       const hidden = this.hiddenLog.hidden;
       this.sync.addInput(this.localPlayer, inputFrame, hidden ? (s.hiddenAction ?? s.defaultAction) : localAction);
       if (hidden) this.hiddenLog.noteInput(inputFrame);
+      // Seats we host take their current action at the same frame (the policy runs whether or
+      // not the page is visible).
+      for (const seat of this.localHosted) {
+        for (let g = this.sync.queues[seat].lastConfirmedFrame + 1; g < inputFrame; g++) this.sync.addInput(seat, g, s.defaultAction);
+        this.sync.addInput(seat, inputFrame, this.hostedActions.get(seat));
+      }
       this.inputLog.assign(inputFrame);
       this.inputTick[inputFrame & 4095] = this.tickCount;
       result.inputFrame = inputFrame;

@@ -106,8 +106,12 @@ export function createGame(o) {
   const numPlayers = o.numPlayers;
   // AI seats (o.aiSeats): players with no session of their own; `sessions` lists the humans'.
   const aiSeats = o.aiSeats ?? [];
+  // Hosted seats (o.hostedSeats [{seat, host}]): no session either; the host's session is given
+  // their actions from o.hosted(seat, tick, prng, session) before each tick.
+  const hostedSeats = o.hostedSeats ?? [];
+  const hostedSet = new Set(hostedSeats.map((h) => h.seat));
   const humans = [];
-  for (let p = 0; p < numPlayers; p++) if (!aiSeats.includes(p)) humans.push(p);
+  for (let p = 0; p < numPlayers; p++) if (!aiSeats.includes(p) && !hostedSet.has(p)) humans.push(p);
   const bySeat = new Array(numPlayers).fill(null);
   const clock = new VirtualClock();
   const master = new Prng(o.seed ?? 1);
@@ -153,7 +157,7 @@ export function createGame(o) {
 
   for (let p = 0; p < numPlayers; p++) {
     inputPrngs.push(new Prng(master.next()));
-    if (aiSeats.includes(p)) continue;
+    if (aiSeats.includes(p) || hostedSet.has(p)) continue;
     const env = o.makeEnv(p);
     envs.push(env);
     const transport = {
@@ -176,6 +180,7 @@ export function createGame(o) {
       localPlayer: p,
       numPlayers,
       aiSeats,
+      hostedSeats,
       sharedSeed,
       settings: o.playerSettings?.[p] ? { ...settings, ...o.playerSettings[p] } : settings,
       now: () => clock.now(),
@@ -208,6 +213,7 @@ export function createGame(o) {
           if (!alive[p]) return;
           const s = bySeat[p];
           if (s.state === 'closed') return;
+          for (const seat of s.localHosted) s.setHostedAction(seat, o.hosted(seat, tickCounts[p], inputPrngs[seat], s));
           const a = input(p, tickCounts[p]++, inputPrngs[p], s);
           // Key events for the input log: a change of action is a key up and a key down
           // (the Python simulator does the same, so records stay equal).
@@ -242,7 +248,7 @@ export function createGame(o) {
   return {
     clock,
     sessions,
-    /** player index -> its session (null for an AI seat) */
+    /** player index -> its session (null for an AI or hosted seat) */
     bySeat,
     envs,
     links,

@@ -106,7 +106,7 @@ def _is_i32(v: Any) -> bool:
 
 
 def _check_options(env: Any, transport: Any, local_player: Any, num_players: Any, shared_seed: Any,
-                   ai_seats: Sequence[int] = ()) -> None:
+                   ai_seats: Sequence[int] = (), hosted_seats: Sequence[tuple[int, int]] = ()) -> None:
     for m in ("reset", "step", "save", "load", "state_hash", "canonical_state"):
         if not callable(getattr(env, m, None)):
             raise TypeError(f"P2PSession: env.{m}() is missing (environment adapter contract)")
@@ -122,6 +122,16 @@ def _check_options(env: Any, transport: Any, local_player: Any, num_players: Any
     if (len(set(ai_seats)) != len(ai_seats)
             or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p < num_players and p != local_player for p in ai_seats)):
         raise ValueError(f"P2PSession: ai_seats must be distinct player indices other than local_player, got {list(ai_seats)!r}")
+    seats = [h[0] for h in hosted_seats]
+
+    def is_seat(p: Any) -> bool:
+        return isinstance(p, int) and not isinstance(p, bool) and 0 <= p < num_players and p not in ai_seats
+
+    if len(set(seats)) != len(seats) or not all(
+            is_seat(seat) and seat != local_player and is_seat(host) and host != seat and host not in seats
+            for seat, host in hosted_seats):
+        raise ValueError("P2PSession: hosted_seats must be (seat, host) pairs with distinct seats other than "
+                         f"local_player and AI seats, each hosted by a player's seat, got {list(hosted_seats)!r}")
     if isinstance(shared_seed, bool) or not isinstance(shared_seed, int) or not 0 <= shared_seed <= 0xFFFFFFFF:
         raise ValueError(f"P2PSession: shared_seed must be a u32, got {shared_seed!r}")
 
@@ -138,10 +148,16 @@ class P2PSession:
     def __init__(self, env: EnvAdapter, transport: Transport, local_player: int, num_players: int,
                  shared_seed: int, settings: SessionSettings | Mapping[str, Any] | None = None,
                  now: Callable[[], float] | None = None, wall_clock: Callable[[], float] | None = None,
-                 path: dict[str, Any] | None = None, ai_seats: Sequence[int] = ()) -> None:
+                 path: dict[str, Any] | None = None, ai_seats: Sequence[int] = (),
+                 hosted_seats: Sequence[tuple[int, int]] = ()) -> None:
         """``ai_seats``: players that are AI seats (no peer behind them; the environment chooses
-        their action inside each step and reports it, ai_policy.py); the twin of session.js's aiSeats."""
-        _check_options(env, transport, local_player, num_players, shared_seed, tuple(ai_seats))
+        their action inside each step and reports it, ai_policy.py); the twin of session.js's aiSeats.
+        ``hosted_seats``: ``(seat, host)`` pairs: no peer behind the seat either; player ``host``
+        decides its actions (:meth:`set_hosted_action`) and sends them as INPUTs naming the seat,
+        with its own input delay; the others predict and confirm them like a remote player's.
+        The host gone, the seat falls to the default action from an agreed frame (docs/ai.md)."""
+        hosted = tuple((int(h[0]), int(h[1])) if isinstance(h, (tuple, list)) and len(h) == 2 else h for h in hosted_seats)
+        _check_options(env, transport, local_player, num_players, shared_seed, tuple(ai_seats), hosted)
         s = settings if isinstance(settings, SessionSettings) else make_settings(settings or {})
         self.settings = s
         self.env = env
@@ -154,7 +170,11 @@ class P2PSession:
         self.path = path
         self._state = SessionState.CREATED
         self.ai_seats = sorted(ai_seats)
-        self.peers = [p for p in range(num_players) if p != local_player and p not in self.ai_seats]
+        self.host_of: dict[int, int] = dict(hosted)
+        self.local_hosted = sorted(seat for seat, host in hosted if host == local_player)
+        self.hosted_actions: dict[int, int] = {seat: s.default_action for seat in self.local_hosted}
+        self.peers = [p for p in range(num_players)
+                      if p != local_player and p not in self.ai_seats and p not in self.host_of]
         self.sync = SyncLayer(env, num_players, s.default_action, s.hash_interval, s.max_steps_per_episode)
         # Frame 0 of every player is the default action, whatever the delays: every input run
         # starts known (a disconnect relay always has a frame to announce). A player's frames
@@ -350,6 +370,18 @@ class P2PSession:
         self._flush_events()
         return result
 
+    def set_hosted_action(self, seat: int, action: int) -> None:
+        """The action a seat this peer hosts takes from the next local input on (held until changed)."""
+        if seat not in self.hosted_actions:
+            raise ValueError(f"P2PSession.set_hosted_action: seat {seat} is not hosted by player {self.local_player}")
+        if not _is_i32(action):
+            raise ValueError(f"P2PSession.set_hosted_action: action must be a signed 32-bit integer, got {action!r}")
+        self.hosted_actions[seat] = action
+
+    def seats_of(self, player: int) -> list[int]:
+        """Seats ``player`` speaks for on the wire: its own and the seats it hosts."""
+        return [player] + [seat for seat, host in self.host_of.items() if host == player]
+
     def set_path(self, path: dict[str, Any] | None) -> None:
         self.path = path
 
@@ -470,7 +502,10 @@ class P2PSession:
         self._send(ep, Hello(PROTOCOL_VERSION, self.local_player, self.num_players), now)
 
     def _ack_for(self, ep: Endpoint) -> int:
-        return self.sync.queues[ep.peer].last_confirmed_frame if ep.got_input else -1
+        # With hosted seats the ack covers every seat the peer speaks for (the lowest run).
+        if not ep.got_input:
+            return -1
+        return min(self.sync.queues[p].last_confirmed_frame for p in self.seats_of(ep.peer))
 
     def _send_inputs(self, now: float) -> None:
         if self._state in (SessionState.HANDSHAKE, SessionState.COUNTDOWN):
@@ -486,6 +521,9 @@ class P2PSession:
             msg = ep.build_input(self.local_player, local, ack, self.settings.input_redundancy)
             self._send(ep, msg, now)
             ep.note_input_sent(now, msg)
+            # Hosted seats: the same window of each seat's inputs (they run with ours), same ack.
+            for seat in self.local_hosted:
+                self._send(ep, ep.build_input(seat, self.sync.queues[seat], ack, self.settings.input_redundancy), now)
         self._send_relays(now)
 
     def _send_hash_requests(self, now: float) -> None:
@@ -622,21 +660,25 @@ class P2PSession:
     def _on_input(self, ep: Endpoint, msg: Input, now: float) -> None:
         ep.on_ack(-1 if msg.ack is None else msg.ack)
         last = msg.start + len(msg.actions) - 1
-        if msg.player == ep.peer:
-            ep.on_remote_inputs(last)
-            if ep.peer in self.agreements:
+        # Its own inputs, or those of a seat it hosts.
+        if msg.player == ep.peer or self.host_of.get(msg.player) == ep.peer:
+            if msg.player == ep.peer:
+                ep.on_remote_inputs(last)
+            if msg.player in self.agreements:
                 return  # frozen (cannot happen while active; kept safe)
-            self._add_run(ep.peer, msg.start, msg.actions)
+            self._add_run(msg.player, msg.start, msg.actions)
             return
-        # Another player's inputs relayed by this peer: that player was declared gone.
+        # Another player's inputs relayed by this peer: that player (or a hosted seat's host)
+        # was declared gone.
         c = msg.player
         # Relays exist under policy default_action, and for a player excluded with that policy.
         plays_on = self.settings.disconnect_policy == "default_action" or c in self.agreements
-        if not plays_on or c == self.local_player or c >= self.num_players:
+        if (not plays_on or c == self.local_player or c >= self.num_players or c in self.ai_seats
+                or c in self.local_hosted):
             self.counters.invalid_messages += 1
             return
         if c not in self.agreements:
-            self._declare_gone(c, "disconnected", now, ByeReason.TIMEOUT)
+            self._declare_gone(self.host_of.get(c, c), "disconnected", now, ByeReason.TIMEOUT)
         ag = self.agreements.get(c)
         if ag is None:
             return
@@ -666,7 +708,8 @@ class P2PSession:
             return
         ep.delays[msg.episode] = msg.input_delay
         if msg.episode == 0:
-            self._prefill_delay(ep.peer, msg.input_delay)
+            for p in self.seats_of(ep.peer):
+                self._prefill_delay(p, msg.input_delay)
 
     def _on_episode_end(self, ep: Endpoint, msg: EpisodeEnd, now: float) -> None:
         ep.ends_received[msg.episode] = msg.frame
@@ -743,10 +786,12 @@ class P2PSession:
         if (policy or self.settings.disconnect_policy) == "end":
             self._finish("disconnected", now, True)
             return
-        if peer not in self.agreements:
-            self.agreements[peer] = DisconnectAgreement(peer)
-            self._emit("disconnect_agreement", {"peer_index": peer,
-                                                "known_frame": self.sync.queues[peer].last_confirmed_frame})
+        # The seats it hosted go with it: the same agreement, each on its own frame.
+        for p in self.seats_of(peer):
+            if p not in self.agreements:
+                self.agreements[p] = DisconnectAgreement(p)
+                self._emit("disconnect_agreement", {"peer_index": p,
+                                                    "known_frame": self.sync.queues[p].last_confirmed_frame})
 
     def _remaining_peers(self, exclude: int) -> list[int]:
         return [ep.peer for ep in self.endpoints.values() if ep.active and ep.peer != exclude]
@@ -860,7 +905,8 @@ class P2PSession:
         self.input_delay = delay
         self.probe_rtt_ms = rtt
         self.first_input_frame = max(1, delay)
-        self._prefill_delay(self.local_player, delay)
+        for p in self.seats_of(self.local_player):
+            self._prefill_delay(p, delay)
         self.ready_episode = 0
         self._send_first_ready(now, True)
 
@@ -891,6 +937,8 @@ class P2PSession:
         for ep in self.endpoints.values():
             if episode in ep.delays:
                 delays[ep.peer] = ep.delays[episode]
+        for seat, host in self.host_of.items():
+            delays[seat] = delays[host]  # a hosted seat runs with its host's delay
         self.episode_delays[episode] = delays
         self.episode_starts[episode] = start_frame
         self.current_log = EpisodeLog(episode, seed, start_frame, self.num_players,
@@ -926,6 +974,11 @@ class P2PSession:
             self.sync.add_input(self.local_player, input_frame, local_action)
             if hidden:
                 self.hidden_log.note_input(input_frame)
+            # Seats we host take their current action at the same frame.
+            for seat in self.local_hosted:
+                for g in range(self.sync.queues[seat].last_confirmed_frame + 1, input_frame):
+                    self.sync.add_input(seat, g, s.default_action)
+                self.sync.add_input(seat, input_frame, self.hosted_actions[seat])
             self.input_log.assign(input_frame)
             self._input_tick[input_frame & 4095] = self.tick_count
             result.input_frame = input_frame

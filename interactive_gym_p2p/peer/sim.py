@@ -98,10 +98,16 @@ class Game:
                  start_at: list[float] | None = None, input: Callable[..., int] | None = None,
                  tick_period_ms: list[float] | None = None, make_session: MakeSession | None = None,
                  measure: bool = False, player_settings: list[Mapping[str, Any] | None] | None = None,
-                 ai_seats: tuple[int, ...] = ()) -> None:
+                 ai_seats: tuple[int, ...] = (), hosted_seats: tuple[tuple[int, int], ...] = (),
+                 hosted: Callable[..., int] | None = None) -> None:
         self.num_players = num_players
         self.ai_seats = tuple(ai_seats)
         """Players that are AI seats: no session of their own (``sessions[p]`` is None)."""
+        self.hosted_seats = tuple((int(a), int(b)) for a, b in hosted_seats)
+        """``(seat, host)`` pairs: no session either; the host's session is given the seat's action
+        from ``hosted(seat, tick, prng, last, session)`` before each tick (sim.mjs ``hosted``)."""
+        self.hosted = hosted
+        self._sessionless = set(self.ai_seats) | {seat for seat, _ in self.hosted_seats}
         self.clock = VirtualClock()
         master = Prng(seed)
         self.shared_seed = master.next()
@@ -126,7 +132,7 @@ class Game:
         self.engine_s = 0.0
         for p in range(num_players):
             self.input_prngs.append(Prng(master.next()))
-            if p in self.ai_seats:
+            if p in self._sessionless:
                 self.envs.append(None)
                 self.sessions.append(None)
                 continue
@@ -139,13 +145,15 @@ class Game:
                           wall_clock=lambda: EPOCH_MS + self.clock.now(), path=dict(SIMULATED_PATH))
             if self.ai_seats:
                 kwargs["ai_seats"] = self.ai_seats
+            if self.hosted_seats:
+                kwargs["hosted_seats"] = self.hosted_seats
             self.sessions.append(make_session(**kwargs) if make_session else P2PSession(**kwargs))
         self.input = input or default_input
         self.tick_counts = [0] * num_players
         self.results = [PlayerResult() for _ in range(num_players)]
         self.periods = tick_period_ms or [period] * num_players
         for p in range(num_players):
-            if p not in self.ai_seats:
+            if p not in self._sessionless:
                 self._schedule_ticks(p, (start_at or [0] * num_players)[p])
 
     def _send(self, frm: int, to: int, data: bytes) -> None:
@@ -182,6 +190,9 @@ class Game:
             s = self.sessions[p]
             if s.state == "closed":
                 return
+            for seat in getattr(s, "local_hosted", ()):
+                assert self.hosted is not None, "a game with hosted seats needs hosted=..."
+                s.set_hosted_action(seat, self.hosted(seat, self.tick_counts[p], self.input_prngs[seat], self._last_action, s))
             a = self.input(p, self.tick_counts[p], self.input_prngs[p], self._last_action, s)
             self.tick_counts[p] += 1
             # Key events for the input log (sim.mjs does the same): a change of action is a key

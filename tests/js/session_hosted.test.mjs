@@ -10,6 +10,7 @@ import { createCounterEnv } from './support/envs.mjs';
 import { assertAgreement } from './support/checks.mjs';
 import { P2PSession } from '../../static/js/session.js';
 import { encode, decode } from '../../static/js/protocol.js';
+import { readFileSync } from 'node:fs';
 
 const env = (n) => () => createCounterEnv({ numPlayers: n, minSteps: 60, maxSteps: 150 });
 // Hosted actions change often (so the others mispredict) and are never 0 (the default action).
@@ -154,4 +155,37 @@ test('the host sends its hosted seat\'s inputs as INPUTs naming the seat, with t
   assert.throws(() => new P2PSession({ ...s, env: createCounterEnv({ numPlayers: 3 }), transport: { send() {} }, numPlayers: 3, sharedSeed: 1, localPlayer: 1, hostedSeats: [{ seat: 1, host: 0 }] }), /hostedSeats/);
   assert.throws(() => new P2PSession({ env: createCounterEnv({ numPlayers: 3 }), transport: { send() {} }, numPlayers: 3, sharedSeed: 1, localPlayer: 1, hostedSeats: [{ seat: 0, host: 2 }, { seat: 2, host: 1 }] }), /hostedSeats/);
   assert.throws(() => new P2PSession({ env: createCounterEnv({ numPlayers: 3 }), transport: { send() {} }, numPlayers: 3, sharedSeed: 1, localPlayer: 1, aiSeats: [0], hostedSeats: [{ seat: 0, host: 1 }] }), /hostedSeats/);
+});
+
+// tests/vectors/protocol.json "hosted_seats": the same bytes in, the same behaviour, in both engines.
+const VECTORS = JSON.parse(readFileSync(new URL('../vectors/protocol.json', import.meta.url), 'utf8')).hosted_seats;
+const fromHex = (hex) => new Uint8Array(Buffer.from(hex, 'hex'));
+const camel = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c) => c.toUpperCase()), v]));
+function vectorSession(v, sent) {
+  return new P2PSession({
+    env: createCounterEnv({ numPlayers: v.num_players }), transport: { send: (peer, bytes) => sent.push([peer, Buffer.from(bytes).toString('hex')]) },
+    numPlayers: v.num_players, localPlayer: v.local_player, sharedSeed: 1, now: () => 0,
+    hostedSeats: v.hosted_seats.map(([seat, host]) => ({ seat, host })), settings: camel(v.settings),
+  });
+}
+
+test('vectors: a receiver takes hosted-seat INPUTs from the host only (protocol.json hosted_seats.receiver)', () => {
+  const v = VECTORS.receiver;
+  const s = vectorSession(v, []);
+  s.start();
+  for (const m of v.messages) s.receive(v.from, fromHex(m.hex));
+  for (const [p, f] of Object.entries(v.expect.last_confirmed)) assert.equal(s.sync.queues[Number(p)].lastConfirmedFrame, f, `seat ${p}`);
+  assert.equal(s.counters.invalidMessages, v.expect.invalid_messages);
+  assert.equal(s.ackFor(s.endpoints.get(v.from)), v.expect.ack_to_host);
+});
+
+test('vectors: a host sends its seat\'s INPUT beside its own (protocol.json hosted_seats.host)', () => {
+  const v = VECTORS.host;
+  const sent = [];
+  const s = vectorSession(v, sent);
+  s.start();
+  for (const m of v.messages) s.receive(v.from, fromHex(m.hex));
+  s.setHostedAction(...v.hosted_action);
+  for (const a of v.ticks) s.tick(a);
+  assert.deepEqual(sent.filter(([, hex]) => hex.startsWith('01')).slice(-2).map(([peer, hex]) => [peer, hex]), v.expect_last_sent.map((hex) => [v.from, hex]));
 });

@@ -96,6 +96,7 @@ VALID = [
     inp("input: varint edge actions", 0, 99, 100, EDGE_ACTIONS),
     inp("input: action 2**31-1 alone", 0, None, 0, [2**31 - 1]),
     inp("input: action -2**31 alone", 0, None, 0, [-(2**31)]),
+    inp("input: hosted seat 2's actions, sent by its host (the player byte names the seat)", 2, 5, 4, [3, 3, 1]),
     inp("input: count 128, one byte each", 3, 1000, 873, [i - 64 for i in range(128)]),
     inp("input: count 128, five bytes each (largest INPUT, 651 bytes)", 2, None, 5, [-(2**31)] * 128),
     ping("ping: zeros", 0, 0.0),
@@ -303,6 +304,39 @@ ENCODE_ERRORS = [
      "message": {"type": "countdown", "left": 1, "advantage": 0.5}},
 ]
 
+# Hosted seats (docs/protocol.md "Hosted seats"): what a session does with these bytes. Seat 2 of
+# a 3-seat game is hosted by player 0; player 1 is the other participant.
+HOSTED_SEATS = {
+    "receiver": {
+        "about": "Player 1 receives, from player 0 (the host), these messages in order; afterwards its "
+        "queues' contiguous runs, invalid-message count and ack to player 0 are `expect`.",
+        "num_players": 3, "local_player": 1, "hosted_seats": [[2, 0]],
+        "settings": {"input_delay": 2, "countdown_frames": 0},
+        "from": 0,
+        "messages": [
+            {"note": "HELLO v2, player 0 of 3", "hex": "08" + u8(2) + u8(0) + u8(3)},
+            {"note": "the host's own inputs, frames 1..3", "hex": input_hex(0, None, 1, [0, 3, 3])},
+            {"note": "hosted seat 2's inputs from its host, frames 1..2: taken", "hex": input_hex(2, None, 1, [0, 4])},
+            {"note": "inputs naming the receiver's own seat: refused (invalid)", "hex": input_hex(1, None, 1, [2])},
+        ],
+        "expect": {"last_confirmed": {"0": 3, "2": 2}, "invalid_messages": 1, "ack_to_host": 2},
+    },
+    "host": {
+        "about": "Player 0 hosts seat 2 (setHostedAction(2, 7)); player 1 says HELLO and EPISODE_READY(0, delay 1); "
+        "player 0 (input delay 1, no countdown) ticks twice with local action 4. Its last two messages to player 1 "
+        "are its own INPUT and seat 2's, same window and ack.",
+        "num_players": 3, "local_player": 0, "hosted_seats": [[2, 0]],
+        "settings": {"input_delay": 1, "countdown_frames": 0},
+        "from": 1,
+        "messages": [
+            {"note": "HELLO v2, player 1 of 3", "hex": "08" + u8(2) + u8(1) + u8(3)},
+            {"note": "EPISODE_READY(0), delay 1", "hex": "06" + u32(0) + u8(1)},
+        ],
+        "hosted_action": [2, 7], "ticks": [4, 4],
+        "expect_last_sent": [input_hex(0, None, 0, [0, 4, 4]), input_hex(2, None, 0, [0, 7, 7])],
+    },
+}
+
 DOC = {
     "about": "Binary DataChannel protocol v2 test vectors (docs/protocol.md). Read by "
     "tests/test_protocol.py and tests/js/protocol.test.mjs. Regenerate with "
@@ -319,6 +353,8 @@ DOC = {
     "invalid": "decode(hex) gives an error with this code.",
     "encode_errors": "encode(message) throws (JS TypeError/RangeError, Python TypeError/ValueError) "
     "with a message that names field.",
+    "hosted_seats": "Session behaviour for hosted seats (an INPUT naming a seat its sender hosts): "
+    "tests/js/session_hosted.test.mjs and tests/test_peer_hosted.py replay these in both engines.",
 }
 
 
@@ -330,6 +366,7 @@ def main() -> None:
         "encode_only": ENCODE_ONLY,
         "invalid": INVALID,
         "encode_errors": ENCODE_ERRORS,
+        "hosted_seats": HOSTED_SEATS,
     }
     # One vector per line keeps diffs readable.
     lines = ["{"]
@@ -341,7 +378,8 @@ def main() -> None:
         items = doc[key]
         for i, item in enumerate(items):
             lines.append("  " + json.dumps(item) + ("," if i < len(items) - 1 else ""))
-        lines.append(" ]" + ("," if si < len(sections) - 1 else ""))
+        lines.append(" ],")
+    lines.append(f' "hosted_seats": {json.dumps(HOSTED_SEATS)}')
     lines.append("}")
     text = "\n".join(lines) + "\n"
     assert json.loads(text) == doc

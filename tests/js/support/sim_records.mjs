@@ -4,7 +4,7 @@
 // Config: {numPlayers, seed, settings (camelCase), playerSettings (per player, camelCase, or null),
 //          link (camelCase, all directed links),
 //          env: {kind: 'counter'|'trivial', ...options}, noiseSaltByPlayer, maxMs,
-//          input: 'default'|'nonzero',
+//          input: 'default'|'nonzero', hostedSeats: [{seat, host}] (their actions: 'nonzero'),
 //          script: [[t, 'kill'|'block'|'unblock'|'close'|'hide'|'show'|'exclude', a, b, both], ...]}
 //          ('exclude': b is the policy)
 import { createGame } from './sim.mjs';
@@ -22,6 +22,7 @@ const nonzero = (p, tick, prng) => { if (prng.float() < 0.2) prng.lastAction = 1
 const g = createGame({
   numPlayers: cfg.numPlayers, seed: cfg.seed, makeEnv, settings: cfg.settings || {}, playerSettings: cfg.playerSettings || undefined, link: cfg.link || {},
   input: cfg.input === 'nonzero' ? nonzero : undefined,
+  hostedSeats: cfg.hostedSeats || [], hosted: (seat, tick, prng) => nonzero(seat, tick, prng),
 });
 for (const [t, op, a, b, both] of cfg.script || []) {
   g.run(t);

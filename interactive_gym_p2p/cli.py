@@ -139,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .cluster.client import RedisUnavailable
     from .server import ExperimentError, resolve_experiment, run  # heavy imports only when running
+    from .server.onnxruntime import OnnxRuntimeUnavailable
     from .server.pyodide import PyodideUnavailable
     from .server.experiment import resolve_study
 
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.study = resolve_study(args.experiment)
         config.check()
         run(experiment, config, turn=turn_from_args(args))
-    except (ExperimentError, ValueError, FileNotFoundError, PyodideUnavailable, RedisUnavailable) as exc:
+    except (ExperimentError, ValueError, FileNotFoundError, PyodideUnavailable, OnnxRuntimeUnavailable, RedisUnavailable) as exc:
         print(f"interactive-gym-p2p: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

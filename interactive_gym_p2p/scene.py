@@ -80,6 +80,11 @@ PROTOCOL_VERSION = 1
 __all__ = ["P2PGymScene", "SceneConfigError", "SignalingBinding", "P2PSettings", "ValidationSettings"]
 
 
+def is_onnx_policy(policy: Any) -> bool:
+    """A policy_mapping value naming an ONNX file: a hosted seat (docs/ai.md)."""
+    return isinstance(policy, str) and policy.lower().endswith(".onnx")
+
+
 @dataclass(frozen=True)
 class AIPolicySpec:
     """A policy AI seats play with (``P2PGymScene.ai_policy``; docs/ai.md)."""
@@ -523,7 +528,10 @@ class P2PGymScene(GymScene):
                 "players counts the participants of a game (AI seats are not players)")
         if self.p2p_settings.agent_ids is not None:
             raise SceneConfigError("p2p(agent_ids)", "must not be set with AI seats: the seats are policy_mapping's keys, in order")
-        unknown = sorted({s["policy"] for s in seats} - set(self.ai_policies))
+        for s in seats:
+            if s["kind"] == "onnx" and len(s["policy"]) > 256:
+                raise SceneConfigError("policies(policy_mapping)", f"the ONNX file path {s['policy']!r} is longer than 256 characters")
+        unknown = sorted({s["policy"] for s in seats if s["kind"] == "python"} - set(self.ai_policies))
         if unknown:
             raise SceneConfigError(
                 "policies(policy_mapping)", f"names the policies {unknown}, which the scene does not define: "
@@ -569,15 +577,30 @@ class P2PGymScene(GymScene):
 
     @property
     def ai_seats(self) -> list[dict[str, Any]]:
-        """The AI seats, in player order: ``{player_index, agent_id, policy, kind}`` (empty without)."""
+        """The AI seats, in player order: ``{player_index, agent_id, policy, kind}`` (empty without).
+
+        A policy_mapping value naming an ``.onnx`` file is a **hosted seat** (kind ``'onnx'``,
+        docs/ai.md): its ``host`` is the game's lowest participant seat, known to every peer
+        before the game (no negotiation), which runs the model and sends the seat's actions."""
         if not self.policy_mapping:
             return []
+        humans = [i for i, p in enumerate(self.policy_mapping.values()) if p == "human"]
         out = []
         for i, (agent, policy) in enumerate(self.policy_mapping.items()):
-            if policy != "human":
-                spec = self.ai_policies.get(policy)
-                out.append({"player_index": i, "agent_id": agent, "policy": policy, "kind": spec.kind if spec else "python"})
+            if policy == "human":
+                continue
+            if is_onnx_policy(policy):
+                out.append({"player_index": i, "agent_id": agent, "policy": policy, "kind": "onnx",
+                            "host": humans[0] if humans else None})
+                continue
+            spec = self.ai_policies.get(policy)
+            out.append({"player_index": i, "agent_id": agent, "policy": policy, "kind": spec.kind if spec else "python"})
         return out
+
+    @property
+    def onnx_models(self) -> list[str]:
+        """The ONNX files hosted seats name (each once, in seat order)."""
+        return list(dict.fromkeys(a["policy"] for a in self.ai_seats if a["kind"] == "onnx"))
 
     @property
     def fixed_seed(self) -> int | None:
@@ -649,6 +672,8 @@ class P2PGymScene(GymScene):
                 # The AI seats' policies every browser runs (their seats: settings.p2p.ai_seats).
                 "ai_policies": {name: spec.code for name, spec in sorted(self.ai_policies.items())
                                 if any(s["policy"] == name for s in self.ai_seats)},
+                # Hosted seats' ONNX files: policy_mapping's path -> the URL this server serves it at.
+                "onnx_models": {} if self._assets is None else dict(self._assets.models),
             },
             "gameplay": {
                 "action_mapping": dict(self.action_mapping),

@@ -80,6 +80,9 @@ class SceneAssets:
     atlas: url|None, images: [url, ...]|None (multiatlas: one per ``textures[i]``),
     frame_width, frame_height (spritesheet)}``."""
 
+    models: tuple[tuple[str, str], ...] = ()
+    """Hosted seats' ONNX files: ``(policy_mapping path, url)``."""
+
     def payload(self) -> list[dict[str, Any]]:
         return [dict(t, images=None if t["images"] is None else list(t["images"])) for t in self.textures]
 

@@ -37,6 +37,7 @@ _PLAYER = [
     _c("subject_id", "string", "", "the participant in that seat"),
     _c("bot", "bool", "", "the seat was played by a bot (the headless Python peer), not a person"),
     _c("ai_policy", "string", "", "an AI seat: the policy that chose the seat's actions inside every peer's step (docs/ai.md); no participant, no export, so subject_id is empty; empty for a person or bot"),
+    _c("ai_host", "int", "", "a hosted seat (ai_policy is its .onnx file): the player whose page ran the model and sent the seat's actions as its inputs (docs/ai.md); empty for other seats"),
 ]
 RECRUITMENT = _c("recruitment.<NAME>", "string", "", "a recruitment id of the participant from the study link (e.g. recruitment.PROLIFIC_PID); one column per id seen in the study. From the export's ids.recruitment; in participants from the participant record, else the exports")
 INFO = _c("info.<key>", "string", "", "the value of a record_info key the environment reported for this player after this frame's step (numbers and true/false as such, lists and objects as JSON text; the loader makes an all-number column numeric)")

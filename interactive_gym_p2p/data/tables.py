@@ -103,6 +103,7 @@ class _Game:
             self.bots[peer["player_index"]] = bool(peer.get("bot", False))
         # AI seats (docs/ai.md): no participant, no export; their actions are in every frame.
         self.ai_policies: dict[int, str] = {a["player_index"]: a["policy"] for a in ai_seats}
+        self.ai_hosts: dict[int, int] = {a["player_index"]: a["host"] for a in ai_seats if a.get("kind") == "onnx"}
         for p in m.get("bot_players") or []:
             self.bots[int(p)] = True
         self.condition = ids.get("condition") or m.get("condition")
@@ -128,7 +129,7 @@ class _Game:
         return [self.src.game_id, self.scene_id, self.condition]
 
     def player_cols(self, p: int) -> list[Any]:
-        return [p, self.subjects.get(p), self.bots.get(p, False), self.ai_policies.get(p)]
+        return [p, self.subjects.get(p), self.bots.get(p, False), self.ai_policies.get(p), self.ai_hosts.get(p)]
 
     def is_hidden(self, p: int, frame: int) -> bool | None:
         ivs = self.hidden_frames.get(p)
@@ -312,7 +313,8 @@ def players_table(game: _Game) -> Table:
     for p in range(game.num_players):
         doc = game.src.exports.get(p)
         if doc is None:
-            t.rows.append(game.game_cols() + game.player_cols(p) + [False] + [None] * (len(t.columns) - 8))
+            head = game.game_cols() + game.player_cols(p) + [False]
+            t.rows.append(head + [None] * (len(t.columns) - len(head)))
             continue
         stats = doc["stats"]
         timing = doc["timing"]

@@ -97,9 +97,10 @@ def act(observation, context):
 
 
 def build_stager(num_players: int = 3, max_steps: int = 300, ice_transport_policy: str = "all",
-                 ai_seats: tuple[int, ...] = (), **p2p: Any):
+                 ai_seats: tuple[int, ...] = (), onnx_seats: dict[int, str] | None = None, **p2p: Any):
     """Start -> an N-player Tug scene -> End (used by the 3-player browser test). ``ai_seats``:
-    player indices the AI policy plays (``num_players`` counts every seat, humans and AI)."""
+    player indices the AI policy plays (``num_players`` counts every seat, humans and AI);
+    ``onnx_seats``: player index -> an .onnx file, hosted seats (docs/ai.md)."""
     from interactive_gym.scenes.stager import Stager
     from interactive_gym.scenes.static_scene import EndScene, StartScene
 
@@ -114,9 +115,11 @@ def build_stager(num_players: int = 3, max_steps: int = 300, ice_transport_polic
         .gameplay(default_action=NOOP, action_mapping=ACTION_MAPPING, num_episodes=1, max_steps=max_steps)
         .rendering(fps=30, game_width=WIDTH, game_height=HEIGHT, background="#111827")
     )
-    if ai_seats:
-        game.ai_policy("tug_ai", code=AI_POLICY)
-        game.policies(policy_mapping={i: "tug_ai" if i in ai_seats else "human" for i in range(num_players)})
+    onnx = {int(k): str(v) for k, v in (onnx_seats or {}).items()}
+    if ai_seats or onnx:
+        if ai_seats:
+            game.ai_policy("tug_ai", code=AI_POLICY)
+        game.policies(policy_mapping={i: onnx.get(i) or ("tug_ai" if i in ai_seats else "human") for i in range(num_players)})
         game.p2p(ice_transport_policy=ice_transport_policy, **p2p)
     else:
         game.p2p(players=num_players, ice_transport_policy=ice_transport_policy, **p2p)

@@ -231,13 +231,18 @@ def _build_ai_seat(a: Any, path: str) -> dict[str, Any]:
     if agent is not None and (isinstance(agent, bool) or not isinstance(agent, (str, int))):
         _fail(f"{path}.agent_id", "must be a string, an integer or null")
     policy = _need(a, "policy", path)
-    if not isinstance(policy, str) or not 1 <= len(policy) <= 64:
-        _fail(f"{path}.policy", "must be the policy's name (1..64 characters)")
+    if not isinstance(policy, str) or not 1 <= len(policy) <= 256:
+        _fail(f"{path}.policy", "must be the policy's name or .onnx file (1..256 characters)")
     kind = _need(a, "kind", path)
-    if kind != "python":
-        _fail(f"{path}.kind", "must be 'python'")
-    return {"player_index": _int(_need(a, "player_index", path), f"{path}.player_index", 0, 255),
-            "agent_id": agent, "policy": policy, "kind": kind}
+    if kind not in ("python", "onnx"):
+        _fail(f"{path}.kind", "must be 'python' or 'onnx'")
+    out = {"player_index": _int(_need(a, "player_index", path), f"{path}.player_index", 0, 255),
+           "agent_id": agent, "policy": policy, "kind": kind}
+    if kind == "onnx":  # a hosted seat: the player whose page ran the model
+        out["host"] = _int(_need(a, "host", path), f"{path}.host", 0, 255)
+    elif "host" in a:
+        _fail(f"{path}.host", "must be absent unless kind is 'onnx'")
+    return out
 
 
 _RECRUITMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")

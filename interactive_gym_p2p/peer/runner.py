@@ -273,7 +273,8 @@ async def _play(
     p2p_settings = p2p["settings"]["p2p"]
     gameplay = p2p.get("gameplay") or {}
     # Build the env before joining: a broken env code must not cost the partner a game.
-    ai_seats = p2p_settings.get("ai_seats") or []
+    # Hosted (ONNX) seats are not the environment's: their host sends their actions (docs/ai.md).
+    ai_seats = [a for a in p2p_settings.get("ai_seats") or [] if a.get("kind", "python") != "onnx"]
     env = InteractiveGymEnvAdapter.from_code(
         p2p["env"]["code"], p2p_settings.get("seats") or p2p_settings["players"], p2p_settings.get("agent_ids"),
         int(p2p_settings.get("default_action", gameplay.get("default_action", 0)) or 0),
@@ -342,9 +343,16 @@ async def _game(
             return  # fault injection: our offers and answers never arrive
         await flow.signal(game.game_id, to, kind, data)  # type: ignore[arg-type]
 
-    ai_seats = [int(a["player_index"]) for a in ready.get("ai_seats") or ()]
+    ai_seats = [int(a["player_index"]) for a in ready.get("ai_seats") or () if a.get("kind", "python") != "onnx"]
+    # Hosted seats: the Python peer takes their inputs from their host; it cannot host one itself
+    # (no ONNX runtime here): a game that makes it the host fails at once, saying so.
+    hosted_seats = [(int(a["player_index"]), int(a["host"])) for a in ready.get("ai_seats") or () if a.get("kind") == "onnx"]
+    if any(host == me for _seat, host in hosted_seats):
+        raise PeerError(f"player {me} would host the ONNX seats {[s for s, h in hosted_seats if h == me]}, "
+                        "but a Python peer does not run ONNX models (only a browser hosts them; docs/ai.md)")
+    no_peer = set(ai_seats) | {seat for seat, _host in hosted_seats}
     mesh = RtcMesh(
-        me, [p for p in range(n) if p != me and p not in ai_seats], send_signal,
+        me, [p for p in range(n) if p != me and p not in no_peer], send_signal,
         ice_servers=ready.get("ice_servers") or [],
         ice_transport_policy=ready.get("ice_transport_policy") or "all",
         impairment=applied_impairment or None,
@@ -411,7 +419,7 @@ async def _game(
         started = True
         session = P2PSession(
             env=with_players(env, n), transport=mesh, local_player=me, num_players=n, shared_seed=ready["seed"],
-            ai_seats=ai_seats,
+            ai_seats=ai_seats, hosted_seats=hosted_seats,
             settings=from_game_settings(settings, max_steps=gameplay.get("max_steps")),
             now=_ms, wall_clock=lambda: time.time() * 1000.0,
         )
@@ -497,7 +505,8 @@ def export_ids(ready: dict[str, Any], scene_id: str, subject_id: str) -> dict[st
     if any(p["player_index"] == me and p.get("bot") is True for p in ready["players"]):
         ids["bot"] = True
     ai = [{"player_index": a["player_index"], "agent_id": a.get("agent_id"), "policy": a["policy"],
-           "kind": a.get("kind", "python")} for a in ready.get("ai_seats") or ()]
+           "kind": a.get("kind", "python"), **({"host": a["host"]} if a.get("kind") == "onnx" else {})}
+          for a in ready.get("ai_seats") or ()]
     if ai:
         ids["ai_seats"] = sorted(ai, key=lambda a: a["player_index"])
     return ids

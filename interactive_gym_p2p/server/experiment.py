@@ -6,6 +6,8 @@ message naming the scene, not when the first participant reaches it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 import importlib
 import importlib.util
@@ -94,9 +96,13 @@ def load_experiment(source: Stager | ExperimentConfig, base_dir: Path | None = N
                 raise ExperimentError(f"{name}: another P2P scene with this id has different settings")
             rules[scene.scene_id] = scene_rules
             specs = scene.asset_specs()
-            if specs:
+            models = scene.onnx_models
+            if specs or models:
                 try:
-                    scene_assets[scene.scene_id] = resolve_scene_assets(scene.scene_id, specs, files)
+                    assets = resolve_scene_assets(scene.scene_id, specs, files) if specs else SceneAssets()
+                    # Hosted seats' ONNX files are served like textures (content-addressed URLs).
+                    served = tuple((m, files.url(files.resolve("policies(policy_mapping)", m))) for m in models)
+                    scene_assets[scene.scene_id] = dataclasses.replace(assets, models=served)
                 except ValueError as exc:
                     raise ExperimentError(f"{name}: {exc}") from None
         elif not isinstance(scene, StaticScene):

@@ -22,6 +22,7 @@ from ..validation.ids import identifier_problem
 from ..wheelhouse import FILES_URL as WHEELHOUSE_FILES_URL
 from ..wheelhouse import INDEX_URL as WHEELHOUSE_INDEX_URL
 from ..wheelhouse import SIMPLE_JSON
+from .onnxruntime import ONNXRUNTIME_FILES, ONNXRUNTIME_URL
 from .pyodide import PYODIDE_VERSION, PyodideSource
 
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
@@ -43,6 +44,8 @@ class PageSettings:
     preload: Mapping[str, Any] | None = None
     """``{scene_id, p2p}`` of the first P2P scene (its ``p2p`` block without a ticket), which the
     page starts loading at once; None: load each scene's environment when it starts."""
+    onnxruntime_dir: Path | None = None
+    """onnxruntime-web's dist folder, served at ONNXRUNTIME_URL (hosted seats; onnxruntime.py)."""
 
 
 # Browsers refuse module scripts and streaming wasm compiles with a wrong type, and the
@@ -119,6 +122,7 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
             "wheelhouse_url": None if page.pyodide.wheelhouse is None else WHEELHOUSE_INDEX_URL,
             "recruitment_params": list(page.recruitment.params),
             "preload": page.preload,
+            "onnxruntime_url": None if page.onnxruntime_dir is None else ONNXRUNTIME_URL,
         }
         response = flask.make_response(flask.render_template("participant.html", config=config))
         response.headers["Cache-Control"] = "no-store"
@@ -202,6 +206,12 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
         if file is None:
             raise NotFound()
         return _send(file.parent, file.name, max_age=365 * 24 * 3600)
+
+    @bp.get(f"{ONNXRUNTIME_URL}<filename>")
+    def onnxruntime(filename: str) -> Any:
+        if page.onnxruntime_dir is None or filename not in ONNXRUNTIME_FILES:
+            raise NotFound()
+        return _send(page.onnxruntime_dir, filename, max_age=0)
 
     @bp.get("/p2p/health")
     def health() -> Any:

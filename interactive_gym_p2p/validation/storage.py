@@ -167,6 +167,13 @@ class GameRecord:
         }
 
     @property
+    def hosted_players(self) -> dict[int, int]:
+        """Hosted (ONNX) seats among the AI seats -> the player that hosted each (docs/ai.md),
+        from the game's ``settings.p2p.ai_seats``."""
+        seats = (self.settings.get("p2p") or {}).get("ai_seats") or ()
+        return {int(a["player_index"]): int(a["host"]) for a in seats if a.get("kind") == "onnx"}
+
+    @property
     def uploaders(self) -> tuple[int, ...]:
         """Players that upload an export: every seat but the AI seats."""
         return tuple(i for i in range(len(self.subject_ids)) if i not in self.ai_players)

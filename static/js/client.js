@@ -45,7 +45,8 @@ export function createEnvLoader(config, deps = {}) {
       if (!r.ok) throw new Error(`step_outcome.py: HTTP ${r.status}`);
       return r.text();
     });
-    const aiSeats = p2p.settings?.p2p?.ai_seats ?? [];
+    // The Python AI seats every page's environment plays (hosted ONNX seats are the host's: client_game.js).
+    const aiSeats = (p2p.settings?.p2p?.ai_seats ?? []).filter((a) => a.kind !== 'onnx');
     if (aiSeats.length > 0) {
       aiPolicy ??= fetch(`${config.python_url ?? '/p2p/py/'}ai_policy.py`).then((r) => {
         if (!r.ok) throw new Error(`ai_policy.py: HTTP ${r.status}`);

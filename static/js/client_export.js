@@ -25,7 +25,11 @@ export function exportIds(gameReady, { sceneId, subjectId, recruitment = {} }) {
   if (typeof gameReady.condition === 'string') ids.condition = gameReady.condition;
   if ((gameReady.players ?? []).some((p) => p.player_index === me && p.bot === true)) ids.bot = true;
   // Seats an AI policy played (their actions are in the rows like anyone's).
-  const ai = (gameReady.ai_seats ?? []).map((a) => ({ player_index: a.player_index, agent_id: a.agent_id ?? null, policy: a.policy, kind: a.kind ?? 'python' }));
+  // A hosted (ONNX) seat also names its host, the player whose page ran the model and sent its actions.
+  const ai = (gameReady.ai_seats ?? []).map((a) => ({
+    player_index: a.player_index, agent_id: a.agent_id ?? null, policy: a.policy, kind: a.kind ?? 'python',
+    ...(a.kind === 'onnx' ? { host: a.host } : {}),
+  }));
   if (ai.length > 0) ids.ai_seats = ai.sort((a, b) => a.player_index - b.player_index);
   return ids;
 }

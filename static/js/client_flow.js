@@ -63,6 +63,7 @@ export function createDiag() {
     outcome: null,
     recruitment: {},
     screening: null,
+    hosted: null, // {seat: {runs, failed}}: inferences of the hosted (ONNX) seats this page hosts
   };
 }
 
@@ -563,6 +564,7 @@ export function createClientFlow(o) {
         createCanvas: (w, h) => ui.createCanvas(w, h),
         keyboardTarget: ui.keyboardTarget,
         hooks: gameHooks(s),
+        onnxruntimeUrl: o.config?.onnxruntime_url ?? null, // hosted seats' models (docs/ai.md)
       });
       // Telemetry for the research console: every 2 s while the game runs (docs/console.md).
       s.reporter = createReporter({
@@ -652,6 +654,7 @@ export function createClientFlow(o) {
         diag.verifiedFrame = f.verifiedFrame;
         diag.episode = f.episode;
         if (f.render) diag.render = f.render;
+        diag.hosted = s.game?.hosted ?? null;
       },
       hud(lines) {
         if (alive()) ui.hud(lines);

@@ -9,6 +9,7 @@
 // setHidden) at full rate, and the picture simply resumes at the current frame.
 
 import { createTransport } from './transport.js';
+import { createHostedPolicies } from './hosted_policy.js';
 import { P2PSession } from './session.js';
 import { fromSnakeCase } from './settings.js';
 import { createKeyboardInput } from './input.js';
@@ -138,10 +139,16 @@ export function createGame(o) {
   const period = 1000 / fps;
   const connectTimeoutMs = Math.round((p2p.settings.p2p.connection_timeout_s ?? 20) * 1000);
   const me = gameReady.player_index;
-  // AI seats: no participant behind them, so no connection; every page's environment plays them.
-  const aiSeats = (gameReady.ai_seats ?? []).map((a) => a.player_index);
+  // AI seats: no participant behind them, so no connection; every page's environment plays the
+  // Python ones, and a hosted (ONNX) seat's host runs its model and sends its actions.
+  const aiSeats = (gameReady.ai_seats ?? []).filter((a) => a.kind !== 'onnx').map((a) => a.player_index);
+  const hostedSeats = (gameReady.ai_seats ?? []).filter((a) => a.kind === 'onnx')
+    .map((a) => ({ seat: a.player_index, host: a.host, model: a.policy }));
   const humanPeers = [];
-  for (let p = 0; p < gameReady.num_players; p++) if (p !== me && !aiSeats.includes(p)) humanPeers.push(p);
+  for (let p = 0; p < gameReady.num_players; p++) {
+    if (p !== me && !aiSeats.includes(p) && !hostedSeats.some((h) => h.seat === p)) humanPeers.push(p);
+  }
+  let hostedPolicies = null; // the models of the seats this page hosts, once loaded
   // A game whose other seats are all AI seats has nobody to connect to: it runs in this page alone.
   const solo = humanPeers.length === 0;
 
@@ -280,6 +287,8 @@ export function createGame(o) {
       nextTickAt += period;
       if (ended) return;
     }
+    // Seats we host: infer from the newest simulated frame (the result is taken at a later tick).
+    if (hostedPolicies !== null && advanced) hostedPolicies.step(env, session);
     // A long stall (a busy main thread): do not replay the backlog in a burst.
     if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
     if (advanced) scheduleDraw();
@@ -398,8 +407,19 @@ export function createGame(o) {
       session = new P2PSession({
         env: withPlayers(simEnv, gameReady.num_players), transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
         localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0, aiSeats,
+        hostedSeats: hostedSeats.map(({ seat, host }) => ({ seat, host })),
         settings, now: o.now, wallClock: o.wallClock, path,
       });
+      const mine = hostedSeats.filter((h) => h.host === me);
+      if (mine.length > 0 && typeof env.observation !== 'function') {
+        call('error', { code: 'hosted_policy', message: 'hosted seats need the Pyodide environment (its observations feed the model)' });
+      } else if (mine.length > 0) {
+        // Until its model is loaded a hosted seat plays the default action (the session's start).
+        const models = p2p.env?.onnx_models ?? {};
+        createHostedPolicies({ seats: mine.map((h) => ({ seat: h.seat, modelUrl: models[h.model] })), ortUrl: o.onnxruntimeUrl })
+          .then((policies) => { hostedPolicies = policies; call('hostedReady', policies); })
+          .catch((err) => call('error', { code: 'hosted_policy', message: String(err?.message ?? err) }));
+      }
       session.on('episode_start', (ev) => call('episodeStart', ev));
       session.on('episode_end', (ev) => {
         // The env holds the episode's final confirmed frame until the next one starts (and
@@ -455,6 +475,10 @@ export function createGame(o) {
       }
       call('phase', 'peer_connecting');
       transport.start();
+    },
+    /** Inferences per seat this page hosts ({seat: {runs, failed}}), or null (none hosted / not loaded). */
+    get hosted() {
+      return hostedPolicies === null ? null : hostedPolicies.stats();
     },
     /** Participant leaves (page closing, scene left): BYE to the peers; returns the record
      * (partial unless the game was already over) or null when no session ran. */

@@ -41,6 +41,22 @@ def _p2p_load_module(name, source, filename, preset=None):
     return mod
 
 
+def _p2p_flat(value, out):
+    # An observation as a flat list of floats (row-major): numbers, bools, nested lists/tuples,
+    # numpy arrays (tolist) and dicts (values in key order).
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        for k in sorted(value, key=str):
+            _p2p_flat(value[k], out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _p2p_flat(v, out)
+    else:
+        out.append(float(value))
+    return out
+
+
 def _p2p_episode_over(flags, agent_ids):
     if isinstance(flags, dict):
         if "__all__" in flags:
@@ -80,6 +96,7 @@ class P2PEnvGlue:
         self.default_action = int(default_action)
         self.hashing = hashing
         self._state = None  # get_state() of the current frame, while it is current
+        self._obs = None  # what the last reset/step returned as observations (hosted seats read it)
         # AI seats (ai_policy.py): their actions are chosen inside the simulated step from the
         # state it starts from; the snapshot keeps what the choice needs beside the env state.
         self.ai = None
@@ -96,6 +113,7 @@ class P2PEnvGlue:
     def reset(self, seed):
         self._state = None
         out = self.env.reset(seed=int(seed))
+        self._obs = out[0] if isinstance(out, tuple) and len(out) == 2 else out
         if self.ai is not None:
             self.ai.reset(int(seed), out)
 
@@ -108,6 +126,7 @@ class P2PEnvGlue:
         if self.step_code is not None:
             exec(self.step_code, self.namespace)
         obs, rewards, terminateds, truncateds, infos = self.env.step(acts)
+        self._obs = obs
         if ai_used is not None:
             # Every step with AI seats reports their actions (the session records them).
             over = (_p2p_episode_over(terminateds, self.agent_ids)
@@ -126,6 +145,20 @@ class P2PEnvGlue:
                 rewards, terminateds, truncateds, infos, self.agent_ids, self.record_info))
         return (_p2p_episode_over(terminateds, self.agent_ids)
                 or _p2p_episode_over(truncateds, self.agent_ids))
+
+    def observation_json(self, index):
+        # A hosted seat's observation: the agent's entry of what the last reset/step returned
+        # (a dict by agent), else the whole observation; flattened to floats.
+        obs = self._obs
+        agent = self.agent_ids[int(index)]
+        if isinstance(obs, dict):
+            if agent in obs:
+                obs = obs[agent]
+            elif str(agent) in obs:
+                obs = obs[str(agent)]
+        if obs is None:
+            return "null"
+        return json.dumps(_p2p_flat(obs, []), allow_nan=False)
 
     def _current_state(self):
         if self._state is None:
@@ -299,7 +332,7 @@ export function createPyodideEnv(pyodide, opts) {
   // Bound-method proxies fetched once: each attribute access on a PyProxy makes a new proxy.
   const m = {};
   for (const name of ['reset', 'step', 'save', 'save_json', 'load', 'load_json',
-    'state_hash', 'canonical_json', 'render_json', 'close']) {
+    'state_hash', 'canonical_json', 'render_json', 'observation_json', 'close']) {
     m[name] = glue[name];
   }
   const actionBuf = new Array(numPlayers).fill(defaultAction);
@@ -351,6 +384,12 @@ export function createPyodideEnv(pyodide, opts) {
     },
     render() {
       return JSON.parse(m.render_json());
+    },
+    /** A hosted seat's observation (player index) as float32s: the agent's entry of what the last
+     * reset/step returned (the newest simulated frame), flattened; null before the first reset. */
+    observation(player) {
+      const flat = JSON.parse(m.observation_json(player));
+      return flat === null ? null : Float32Array.from(flat);
     },
     /** Drop the Python side (module, env, method proxies). */
     destroy() {

@@ -129,15 +129,18 @@ function botFlag(obj, path) {
   return fail(`${path}.bot`, 'must be true, false or absent');
 }
 
-/** One AI seat of ids.ai_seats: {player_index, agent_id, policy, kind: 'python'}. */
+/** One AI seat of ids.ai_seats: {player_index, agent_id, policy, kind: 'python'|'onnx'} (+ host for onnx: a hosted seat). */
 function buildAiSeat(a, path) {
   const agent = need(a, 'agent_id', path);
   if (agent !== null && typeof agent !== 'string' && !Number.isInteger(agent)) fail(`${path}.agent_id`, 'must be a string, an integer or null');
   const policy = need(a, 'policy', path);
-  if (typeof policy !== 'string' || policy.length < 1 || policy.length > 64) fail(`${path}.policy`, "must be the policy's name (1..64 characters)");
+  if (typeof policy !== 'string' || policy.length < 1 || policy.length > 256) fail(`${path}.policy`, "must be the policy's name or .onnx file (1..256 characters)");
   const kind = need(a, 'kind', path);
-  if (kind !== 'python') fail(`${path}.kind`, "must be 'python'");
-  return { player_index: int(need(a, 'player_index', path), `${path}.player_index`, 0, 255), agent_id: agent, policy, kind };
+  if (kind !== 'python' && kind !== 'onnx') fail(`${path}.kind`, "must be 'python' or 'onnx'");
+  const out = { player_index: int(need(a, 'player_index', path), `${path}.player_index`, 0, 255), agent_id: agent, policy, kind };
+  if (kind === 'onnx') out.host = int(need(a, 'host', path), `${path}.host`, 0, 255);
+  else if (a.host !== undefined) fail(`${path}.host`, "must be absent unless kind is 'onnx'");
+  return out;
 }
 
 const RECRUITMENT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;

@@ -90,7 +90,8 @@ SETTINGS: tuple[SettingRow, ...] = (
     # ------------------------------------------------------------------ GymScene.policies
     SettingRow("GymScene.policies", "policy_mapping", HONOURED,
                "its keys, in order, are the seats' agents; 'human' is a participant, any other value names an AI seat's "
-               "policy given with P2PGymScene.ai_policy(name, code=...), run inside every browser's simulated step (docs/ai.md)",
+               "policy given with P2PGymScene.ai_policy(name, code=...), run inside every browser's simulated step, or an "
+               ".onnx file: a hosted seat, whose model the lowest participant seat's page runs (docs/ai.md)",
                allowed=_human_or_named,
                why=f"maps each agent to 'human' or the name of an AI policy (a non-empty string); {_PEER}"),
     SettingRow("GymScene.policies", "load_policy_fn", REFUSED, "refused: a server-side callable; use ai_policy(name, code=...)",

@@ -8,7 +8,8 @@ long-polling too) reaches one process while it lives. A backend that refuses the
 (its process died) is skipped. A connection whose backend closes is closed too, so the client
 notices at once and reconnects, through the proxy, to a live process. Round robin suits
 WebSocket-only clients (the Python peer: one TCP connection per socket); pages long-poll
-first and need ``failover`` (a real proxy: sticky sessions).
+first and need ``failover`` (a real proxy: sticky sessions). ``hold()`` keeps new
+connections waiting until ``release()`` (a client that is slow to come back).
 
 In a test process: ``with TcpProxy(backends) as proxy: proxy.url``. As a script:
 ``python tests/tcp_proxy.py --backend 127.0.0.1:5801 --backend ...`` prints
@@ -43,6 +44,9 @@ class TcpProxy:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._gate: asyncio.Event | None = None
+        """Set while new connections go through; :meth:`hold` keeps them waiting (a client
+        whose reconnect is slow)."""
 
     @property
     def url(self) -> str:
@@ -73,6 +77,8 @@ class TcpProxy:
             writer.close()
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self._gate is not None:
+            await self._gate.wait()
         picked = await self._pick()
         if picked is None:
             client_writer.close()
@@ -92,7 +98,22 @@ class TcpProxy:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def hold(self) -> None:
+        """New connections wait (accepted, not yet forwarded) until :meth:`release`."""
+        self._call(lambda gate: gate.clear())
+
+    def release(self) -> None:
+        self._call(lambda gate: gate.set())
+
+    def _call(self, action: Callable[[asyncio.Event], None]) -> None:
+        assert self._loop is not None and self._gate is not None, "start() first"
+        done = threading.Event()
+        self._loop.call_soon_threadsafe(lambda: (action(self._gate), done.set()))  # type: ignore[arg-type]
+        done.wait(5)
+
     async def serve(self, on_ready: Callable[[], None] = lambda: None) -> None:
+        self._gate = asyncio.Event()
+        self._gate.set()
         self._server = await asyncio.start_server(self._track, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()

@@ -5,10 +5,13 @@ credentials), with headless Python peers (``python -m interactive_gym_p2p.peer``
 - Two participants, each connected to a different process, are matched and play Gem Rush to
   the end: one game, both exports compared and agreeing, both participants ``completed``.
 - Behind one address (``tests/tcp_proxy.py``, what nginx is in docs/cluster.md) a participant
-  waits on a process that is then killed (SIGKILL): their sockets reconnect through the proxy
-  to the surviving process, which continues their flow where it was (the game scene, not the
-  start) and their place in the waiting room; a second participant arrives, they are matched
-  and play to the end, and the participant finishes with ``completed``.
+  waits on a process that is then killed (SIGKILL); before their sockets come back a second
+  participant is matched with them (their game_ready is lost with the dead socket). Their
+  sockets reconnect through the proxy to the surviving process, which continues their flow
+  where it was (the game scene, not the start) and hands them their seat with the signals they
+  missed; they play to the end, both ``completed``.
+- A process holding three of a game's four sockets is killed mid-game: the game goes on over
+  WebRTC, the seats are taken back (``resumed``), nothing is lost.
 """
 
 from __future__ import annotations
@@ -91,68 +94,87 @@ def test_participants_on_two_processes_play_a_game_to_the_end(cluster: Cluster, 
     assert "participant far connected" in cluster.log(two) and "participant far connected" not in cluster.log(one)
 
 
-# Known flaky (issue 18 stays open for it): after the crash the pair's first WebRTC connection
-# sometimes fails (ICE completes, the DataChannel never opens); re-pairing never pairs the two
-# again, so the test waits out the 140 s room timeout and fails (1 of about 4 full runs).
-@pytest.mark.skip(reason="flaky, issue 18 open: the first connection after the crash sometimes never opens")
+class Crash:
+    """Two processes of one study behind :class:`TcpProxy`, round robin over [doomed, doomed,
+    survivor]: the first participant's two sockets ('/' and '/p2p') reach the process the test
+    kills; after it dies every connection reaches the survivor. Peers started here are killed
+    on the way out if still running."""
+
+    def __init__(self, cluster: Cluster, folder: Path, redis_url: str) -> None:
+        self.cluster, self.folder = cluster, folder
+        self.doomed, self.survivor = cluster.start(2)
+        self.store = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.prefix = study_prefix(None)
+        self.proxy = TcpProxy([("127.0.0.1", self.doomed), ("127.0.0.1", self.doomed), ("127.0.0.1", self.survivor)])
+        self.peers: list[subprocess.Popen[str]] = []
+
+    def peer(self, subject: str, url: str | None = None) -> subprocess.Popen[str]:
+        self.peers.append(run_peer(url or self.proxy.url, subject, self.folder))
+        return self.peers[-1]
+
+    def count(self, key: str) -> int:
+        return int(self.store.hlen(self.prefix + key))
+
+    def kill(self) -> None:
+        self.cluster.kill(self.doomed)
+
+    def __enter__(self) -> "Crash":
+        self.proxy.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for peer in self.peers:
+            if peer.poll() is None:
+                peer.kill()
+        self.proxy.stop()
+
+
 def test_a_process_killed_while_its_participant_waits(cluster: Cluster, tmp_path: Path, redis_url: str) -> None:
-    doomed, survivor = cluster.start(2)
-    store = redis.Redis.from_url(redis_url, decode_responses=True)
-    prefix = study_prefix(None)
-    # Round robin over [doomed, doomed, survivor]: the first participant's two sockets ('/' and
-    # '/p2p') both reach the doomed process; after it dies every connection reaches the survivor.
-    with TcpProxy([("127.0.0.1", doomed), ("127.0.0.1", doomed), ("127.0.0.1", survivor)]) as proxy:
-        first = run_peer(proxy.url, "first", tmp_path)
-        try:
-            # The first participant waits in the game scene's waiting room (a partner is missing).
-            wait_for(lambda: store.hlen(prefix + "sig:waiting_of"), 60, "the first participant waiting")
-            assert proxy.routed == [("127.0.0.1", doomed)] * 2
-            cluster.kill(doomed)
-            # Its sockets come back through the proxy to the survivor, which shows the game scene
-            # (from the shared flow state) and puts it back in the waiting room.
-            wait_for(lambda: "participant first connected" in cluster.log(survivor), 60, "the reconnect")
-            second = run_peer(proxy.url, "second", tmp_path)
-            rows = [finish(first, tmp_path, "first"), finish(second, tmp_path, "second")]
-        finally:
-            if first.poll() is None:
-                first.kill()
+    with Crash(cluster, tmp_path, redis_url) as crash:
+        first = crash.peer("first")
+        # The first participant waits in the game scene's waiting room (a partner is missing).
+        wait_for(lambda: crash.count("sig:waiting_of"), 60, "the first participant waiting")
+        assert crash.proxy.routed == [("127.0.0.1", crash.doomed)] * 2
+        # Its process dies, and its sockets are slow to come back (held at the proxy): a second
+        # participant reaching the survivor is matched with it over its dead socket (the game
+        # forms before the dead process is noticed), so its game_ready is lost.
+        crash.proxy.hold()
+        crash.kill()
+        second = crash.peer("second", f"http://127.0.0.1:{crash.survivor}")
+        wait_for(lambda: crash.count("sig:games"), 60, "the game")
+        crash.proxy.release()
+        # Its sockets come back through the proxy to the survivor, which shows the game scene
+        # (from the shared flow state) and gives it the seat as a first contact: the game_ready
+        # and the partner's signals it missed; the partner renegotiates nothing.
+        rows = [finish(first, tmp_path, "first"), finish(second, tmp_path, "second")]
     check_game(cluster, rows)
-    assert "at scene gems" in cluster.log(survivor).split("participant first connected", 1)[1].splitlines()[0]
-    assert set(proxy.routed[2:]) == {("127.0.0.1", survivor)}
+    log = cluster.log(crash.survivor)
+    assert "at scene gems" in log.split("participant first connected", 1)[1].splitlines()[0]
+    assert "took its seat" in log and " rejoined" not in log
+    assert set(crash.proxy.routed[2:]) == {("127.0.0.1", crash.survivor)}
 
 
 LONG_GAME = EXPERIMENT.replace("steps=60", "steps=300")
 
 
 def test_a_process_killed_mid_game_loses_nothing(redis_url: str, tmp_path: Path) -> None:
-    with running_cluster(tmp_path, redis_url, LONG_GAME) as cluster:
-        doomed, survivor = cluster.start(2)
-        store = redis.Redis.from_url(redis_url, decode_responses=True)
-        prefix = study_prefix(None)
-        # Round robin over [doomed, doomed, survivor]: the first participant's sockets and the
-        # second one's signaling socket reach the doomed process, the second one's flow the survivor.
-        with TcpProxy([("127.0.0.1", doomed), ("127.0.0.1", doomed), ("127.0.0.1", survivor)]) as proxy:
-            first = run_peer(proxy.url, "first", tmp_path)
-            try:
-                wait_for(lambda: store.hlen(prefix + "sig:waiting_of"), 60, "the first participant waiting")
-                second = run_peer(proxy.url, "second", tmp_path)
-                try:
-                    wait_for(lambda: store.hlen(prefix + "sig:games"), 60, "the game")
-                    assert proxy.routed[:4] == [("127.0.0.1", doomed)] * 2 + [("127.0.0.1", survivor), ("127.0.0.1", doomed)]
-                    # Well into the game (its WebRTC connection does not need the server), the
-                    # process holding three of the four sockets dies.
-                    wait_for(lambda: playing_frames(store, prefix) >= 60, 60, "both players past frame 60")
-                    cluster.kill(doomed)
-                    rows = [finish(first, tmp_path, "first"), finish(second, tmp_path, "second")]
-                finally:
-                    if second.poll() is None:
-                        second.kill()
-            finally:
-                if first.poll() is None:
-                    first.kill()
-        for row in rows:
-            assert row["frames"] == 300
-        check_game(cluster, rows, frames=300)
-        peer_logs = (tmp_path / "peer-first.log").read_text() + (tmp_path / "peer-second.log").read_text()
-        assert "'resumed': True" in peer_logs  # the seats were taken back, nothing renegotiated
-        assert "reconnected (its game went on)" in cluster.log(survivor)
+    with running_cluster(tmp_path, redis_url, LONG_GAME) as cluster, Crash(cluster, tmp_path, redis_url) as crash:
+        # The first participant's sockets and the second one's signaling socket reach the doomed
+        # process, the second one's flow the survivor.
+        first = crash.peer("first")
+        wait_for(lambda: crash.count("sig:waiting_of"), 60, "the first participant waiting")
+        second = crash.peer("second")
+        wait_for(lambda: crash.count("sig:games"), 60, "the game")
+        doomed, survivor = ("127.0.0.1", crash.doomed), ("127.0.0.1", crash.survivor)
+        assert crash.proxy.routed[:4] == [doomed, doomed, survivor, doomed]
+        # Well into the game (its WebRTC connection does not need the server), the process
+        # holding three of the four sockets dies.
+        wait_for(lambda: playing_frames(crash.store, crash.prefix) >= 60, 60, "both players past frame 60")
+        crash.kill()
+        rows = [finish(first, tmp_path, "first"), finish(second, tmp_path, "second")]
+    for row in rows:
+        assert row["frames"] == 300
+    check_game(cluster, rows, frames=300)
+    peer_logs = (tmp_path / "peer-first.log").read_text() + (tmp_path / "peer-second.log").read_text()
+    assert "'resumed': True" in peer_logs  # the seats were taken back, nothing renegotiated
+    assert "reconnected (its game went on)" in cluster.log(crash.survivor)

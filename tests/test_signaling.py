@@ -280,6 +280,8 @@ def test_relay_only_within_the_game() -> None:
 def test_reconnect_within_grace() -> None:
     signaling, wire, clock = make(rules(reconnect_grace_s=10))
     r1, r2 = _pair(signaling, wire)
+    # s1's page plays the game (it signalled); a new page of it later is a reload.
+    assert signaling.signal("s1", Signal(r1["game_id"], r2["player_index"], "candidate", None)).ack["ok"]
     signaling.disconnect("s1")
     assert wire.to("s2", "peer_interrupted") == [{"game_id": r1["game_id"], "player_index": r1["player_index"], "grace_s": 10}]
     refused = signaling.signal("s2", Signal(r1["game_id"], r1["player_index"], "offer", {"type": "offer", "sdp": "x"}))
@@ -295,6 +297,37 @@ def test_reconnect_within_grace() -> None:
     clock.now += 60
     signaling.sweep()
     assert not wire.to("s2", "peer_left")
+
+
+def test_a_seat_whose_page_never_heard_of_its_game_is_taken_as_matched_now() -> None:
+    """The waiter's socket died unnoticed with its server process and the game formed over it:
+    the page that comes back (a new socket, ``join {}``) has never played the game. It gets a
+    first ``game_ready`` (not a rejoin: a page would refuse a reload) and the partner's signals
+    sent meanwhile; the partner is not told to renegotiate (its first offer stays the one)."""
+    signaling, wire, clock = make(rules(reconnect_grace_s=10))
+    r1, r2 = _pair(signaling, wire)
+    gid, p1, p2 = r1["game_id"], r1["player_index"], r2["player_index"]
+    offer = {"type": "offer", "sdp": "v=0 first"}
+    assert signaling.signal("s2", Signal(gid, p1, "offer", offer)).ack["ok"]
+    assert signaling.signal("s2", Signal(gid, p1, "candidate", None)).ack["ok"]
+    signaling.disconnect("s1")  # found gone later (its process struck off): seat held
+    assert wire.to("s2", "peer_interrupted")
+    assert seat(signaling, "s1-back", "a") == {"ok": True, "status": "matched", "game_id": gid}
+    [ready] = wire.to("s1-back", "game_ready")
+    assert ready["rejoin"] is False and ready["player_index"] == p1 and ready["seed"] == r1["seed"]
+    assert wire.to("s1-back", "signal") == [
+        {"game_id": gid, "from": p2, "kind": "offer", "data": offer},
+        {"game_id": gid, "from": p2, "kind": "candidate", "data": None},
+    ]
+    # Back in time: nothing to renegotiate (resumed), only the banner to clear.
+    assert wire.to("s2", "peer_rejoined") == [{"game_id": gid, "player_index": p1, "resumed": True}]
+    # Now heard from (its answer): a later new page of it is a reload again, and nothing is replayed.
+    assert signaling.signal("s1-back", Signal(gid, p2, "answer", {"type": "answer", "sdp": "v=0"})).ack["ok"]
+    assert wire.to("s2", "signal")[-1]["kind"] == "answer"
+    signaling.disconnect("s1-back")
+    assert seat(signaling, "s1-reload", "a")["status"] == "rejoined"
+    assert wire.to("s1-reload", "game_ready")[0]["rejoin"] is True and not wire.to("s1-reload", "signal")
+    assert wire.to("s2", "peer_rejoined")[-1] == {"game_id": gid, "player_index": p1, "resumed": False}
 
 
 def test_grace_expires_end_policy() -> None:

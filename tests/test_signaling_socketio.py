@@ -212,6 +212,9 @@ def test_reconnect_within_the_grace_period(tmp_path: Path) -> None:
         again = None
         try:
             ra = clients["a"].log.wait("game_ready")
+            # a's page plays the game (it signalled): a new page of it later is a reload.
+            to_b = clients["b"].log.wait("game_ready")["player_index"]
+            assert clients["a"].call("signal", offer(ra["game_id"], to_b, "first")) == {"ok": True}
             clients["a"].close()
             interrupted = clients["b"].log.wait("peer_interrupted")
             assert interrupted == {"game_id": ra["game_id"], "player_index": ra["player_index"], "grace_s": 30}
@@ -285,6 +288,8 @@ def test_a_second_socket_supersedes_the_first(tmp_path: Path) -> None:
         second = SignalingClient(server.url, ticket_for(server, "a"))
         try:
             ra = clients["a"].log.wait("game_ready")
+            to_b = clients["b"].log.wait("game_ready")["player_index"]
+            assert clients["a"].call("signal", offer(ra["game_id"], to_b, "first")) == {"ok": True}
             assert second.join()["status"] == "rejoined"
             assert clients["a"].log.wait("superseded")
             assert clients["a"].disconnected.wait(15)

@@ -41,6 +41,9 @@ from .store import SignalingStore
 
 logger = logging.getLogger(__name__)
 
+MAX_PENDING_SIGNALS = 256
+"""Signals kept for a seat not heard from yet (a browser trickles a few dozen candidates)."""
+
 IceServersProvider = Callable[[str], list[dict[str, Any]]]
 OutcomeRecorder = Callable[[SlotOutcome], None]
 
@@ -416,16 +419,33 @@ class Signaling(Matching):
         else a new page (a reload), which needs new connections."""
         new_socket = seat.sid != sid
         was_interrupted = seat.state is SeatState.INTERRUPTED
+        # A page never heard from in this game did not play it: its game_ready went to a socket
+        # that died with its server process (or it reloaded before its first signal). It takes
+        # the seat as if matched now, gets the signals sent to it meanwhile, and the others keep
+        # the connection attempt they started (a renegotiation would race their first offer).
+        first_contact = new_socket and not resumed and not seat.heard and len(game.seats) > 1
         if new_socket:
             self._supersede(step, seat.sid)
         seat.sid = sid
         seat.state = SeatState.CONNECTED
         seat.grace_deadline = None
+        pending, seat.pending = (seat.pending, []) if first_contact else ([], seat.pending)
         self.store.put_game(game)
         self.store.set_slot_game(seat.slot, SlotGame(game.game_id, seat.state))
-        payload = self._ready_payload(game, seat, rules, rejoin=True)
+        payload = self._ready_payload(game, seat, rules, rejoin=not first_contact)
         payload["resumed"] = resumed
         step.send("game_ready", payload, sid)
+        for signal in pending:
+            step.send("signal", {"game_id": game.game_id, **signal}, sid)
+        if first_contact:
+            logger.info("game %s: player %d took its seat (%d signal(s) replayed)", game.game_id, seat.player_index, len(pending))
+            if was_interrupted:  # the others were told it was away: it is back, nothing to redo
+                for other in game.seats:
+                    if other is not seat and other.state is SeatState.CONNECTED:
+                        step.send("peer_rejoined", {"game_id": game.game_id, "player_index": seat.player_index, "resumed": True},
+                                  other.sid)
+            step.result.ack = {"ok": True, "status": "matched", "game_id": game.game_id}
+            return
         if new_socket:
             logger.info("game %s: player %d %s", game.game_id, seat.player_index,
                         "reconnected (its game went on)" if resumed else "rejoined")
@@ -631,6 +651,11 @@ class Signaling(Matching):
             )
             step.refuse("not_in_game", f"{event}: this socket is not a live member of game {game_id}")
             return None
+        game, seat = located
+        if not seat.heard:
+            seat.heard = True
+            seat.pending = []
+            self.store.put_game(game)
         return located
 
     def _target(self, step: Step, game: Game, seat: Seat, to: int, event: str) -> Seat | None:
@@ -654,11 +679,12 @@ class Signaling(Matching):
             game, seat = located
             target = self._target(step, game, seat, message.to, "signal")
             if target is not None:
-                step.send(
-                    "signal",
-                    {"game_id": game.game_id, "from": seat.player_index, "kind": message.kind, "data": message.data},
-                    target.sid,
-                )
+                signal = {"from": seat.player_index, "kind": message.kind, "data": message.data}
+                if not target.heard and len(target.pending) < MAX_PENDING_SIGNALS:
+                    # Its socket may be gone unnoticed (its server process died): kept for the next one.
+                    target.pending.append(signal)
+                    self.store.put_game(game)
+                step.send("signal", {"game_id": game.game_id, **signal}, target.sid)
 
         return self._run(body)
 

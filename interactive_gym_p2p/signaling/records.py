@@ -159,6 +159,13 @@ class Seat:
     upload_token: str | None = None
     bot: bool = False
     """A bot the server started to fill this seat."""
+    heard: bool = False
+    """Its page sent something for this game (a signal, a relay, ...): it knows its game. A
+    socket that comes back for a seat not heard from is that page's first contact with the
+    game (its ``game_ready`` went to a socket that died with its server process), not a reload."""
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Signals for this seat while it is not heard from, replayed to the socket that takes it
+    (what the dead socket got is lost): ``{"from", "kind", "data"}`` in order."""
 
 
 @dataclass

@@ -92,6 +92,14 @@ def test_participants_on_two_processes_play_a_game_to_the_end(cluster: Cluster, 
     # Each process served its own participant (the peers never talked to the other process).
     assert "participant near connected" in cluster.log(one) and "participant near connected" not in cluster.log(two)
     assert "participant far connected" in cluster.log(two) and "participant far connected" not in cluster.log(one)
+    # SIGTERM (kill, systemd, a container stop) is a clean stop: each process leaves the roll at
+    # once and ends its message-queue listener; none is left retrying on Redis.
+    cluster.stop()
+    roll = redis.Redis.from_url(cluster.redis_url, decode_responses=True).hgetall(study_prefix(None) + "processes")
+    assert roll and set(roll.values()) == {"0"}, roll  # "0": left (the sweeper closes its sockets at once)
+    for port in (one, two):
+        assert cluster.procs[port].returncode == 0 and "server stopped" in cluster.log(port), cluster.log(port)[-2000:]
+        assert "receive from redis" not in cluster.log(port).lower()
 
 
 class Crash:

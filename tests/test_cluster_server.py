@@ -9,16 +9,20 @@ other take over; ``tests/test_cluster_processes.py`` does the same with real pro
 from __future__ import annotations
 
 import json
+import logging
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import pytest
 import redis
 
+from interactive_gym_p2p.server import BackgroundServer, ServerConfig
 from interactive_gym_p2p.cluster.processes import ProcessRoll
 from interactive_gym_p2p.cluster.client import study_prefix
 
-from server_harness import SignalingClient, make_scene, make_stager, running_server, ticket_for
+from redis_support import RedisServer
+from server_harness import SignalingClient, make_scene, make_stager, no_screening, running_server, ticket_for
 
 
 def offer(game_id: str, to: int, sdp: str) -> dict:
@@ -160,3 +164,27 @@ def test_an_outcome_decided_by_one_server_reaches_the_page_on_another(redis_url:
         end = page.log.wait("study_end")
         assert (end["outcome"], end["code"]) == ("lobby_timeout", "LT1")
         assert page.call("advance_scene", {"scene_id": "game"})["error"]["code"] == "study_over"
+
+
+def test_a_server_that_stops_stops_listening_on_the_message_queue(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The Socket.IO message queue's listener (python-socketio retries for ever) ends with the
+    server: once Redis goes too, nothing is left trying to receive from it."""
+    caplog.set_level(logging.ERROR)
+    own = RedisServer(tmp_path / "redis").start()
+    try:
+        server = BackgroundServer(make_stager(make_scene()), ServerConfig(
+            host="127.0.0.1", port=0, data_dir=tmp_path / "data", redis_url=own.url, study=no_screening()))
+        server.start()
+        client = SignalingClient(server.url, ticket_for(server, "a"))
+        assert client.join()["status"] == "waiting"  # the listener runs (a socket connected)
+        manager = server.socketio.server.manager
+        listener = manager.thread
+        assert listener.is_alive()
+        client.close()
+        server.stop()
+        listener.join(5)
+        assert not listener.is_alive()
+    finally:
+        own.stop()
+    assert not [r for r in caplog.records if "receive from redis" in r.getMessage().lower()]
+    assert not [r for r in caplog.records if "exited unexpectedly" in r.getMessage()]

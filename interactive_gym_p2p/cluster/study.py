@@ -67,6 +67,6 @@ class SharedStudy:
     def client_manager(self) -> Any:
         """Socket.IO's message queue on the same Redis: an event for a socket held by another
         process reaches it there (Flask-SocketIO's ``message_queue``)."""
-        import socketio
+        from .message_queue import RedisMessageQueue
 
-        return socketio.RedisManager(self.url, channel=self.prefix + "socketio")
+        return RedisMessageQueue(self.url, channel=self.prefix + "socketio")

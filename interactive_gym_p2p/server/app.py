@@ -281,6 +281,18 @@ def set_server_url(app: flask.Flask, url: str) -> None:
         bots.server_url = url
 
 
+def stop_app(app: flask.Flask) -> None:
+    """The server is shutting down: end the sweeper and the bots it started, leave the roll of
+    processes, stop the console's feed and Socket.IO's message-queue listener (with Redis)."""
+    extra = server_context(app).extra
+    extra["signaling_namespace"].stop()
+    if extra.get("console_namespace") is not None:
+        extra["console_namespace"].stop()
+    stop = getattr(extra["socketio"].server.manager, "stop", None)
+    if stop is not None:  # RedisMessageQueue (cluster/message_queue.py)
+        stop()
+
+
 def server_context(app: flask.Flask) -> ServerContext:
     """The :class:`ServerContext` of an app made by :func:`create_app`."""
     return app.extensions[EXTENSION_KEY]

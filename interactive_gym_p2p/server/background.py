@@ -16,7 +16,7 @@ import flask
 import flask_socketio
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import create_app, server_context, set_server_url
+from .app import create_app, server_context, set_server_url, stop_app
 from .config import ServerConfig, ServerContext
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,7 @@ class BackgroundServer:
         return self.url
 
     def stop(self) -> None:
-        self.context.extra["signaling_namespace"].stop()
-        if self.context.extra.get("console_namespace") is not None:
-            self.context.extra["console_namespace"].stop()
+        stop_app(self.app)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

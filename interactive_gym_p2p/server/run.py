@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 from typing import Any
 
-from .app import create_app, server_context
+from .app import create_app, stop_app
 from .config import ServerConfig
 from .experiment import load_experiment
 from .pyodide import pyodide_for
@@ -60,6 +61,11 @@ def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
     if config.host in ("0.0.0.0", "::"):
         print("Listening on all interfaces: participants on the LAN use this machine's address.", flush=True)
     try:
+        # `kill`, systemd and container stops send SIGTERM: stop as cleanly as on Ctrl-C.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    except ValueError:
+        pass  # not the main thread (an embedding program's thread): its owner handles signals
+    try:
         socketio.run(
             app,
             host=config.host,
@@ -71,5 +77,11 @@ def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
     finally:
         # Ends the sweeper and the bot processes the server started (they also watch for it); a
         # process of several leaves the roll at once, so the one sweeping hands this process's
-        # sockets' seats to the grace period without waiting to notice.
-        server_context(app).extra["signaling_namespace"].stop()
+        # sockets' seats to the grace period without waiting to notice, and stops listening
+        # on the message queue.
+        stop_app(app)
+        logger.info("server stopped")
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(0)

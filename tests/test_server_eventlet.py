@@ -105,6 +105,8 @@ def test_cli_serves_under_eventlet_without_writing_to_cwd(tmp_path: Path) -> Non
     assert "eventlet" in out
     assert os.listdir(cwd) == [], f"the server wrote {os.listdir(cwd)} into its working directory"
     assert "Traceback" not in err, err
+    # SIGTERM is a clean stop (stop_app ran), even when it lands inside an event handler.
+    assert proc.returncode == 0 and "server stopped" in err, err[-3000:]
 
 
 def test_cli_arguments() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import signal
 from typing import Any
 
+from ..async_mode import stop_on_sigterm
 from .app import create_app, stop_app
 from .config import ServerConfig
 from .experiment import load_experiment
@@ -60,11 +60,7 @@ def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
     print(f"Serving the experiment at http://{shown_host}:{config.port}/ (bound to {config.host}, {config.async_mode})", flush=True)
     if config.host in ("0.0.0.0", "::"):
         print("Listening on all interfaces: participants on the LAN use this machine's address.", flush=True)
-    try:
-        # `kill`, systemd and container stops send SIGTERM: stop as cleanly as on Ctrl-C.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    except ValueError:
-        pass  # not the main thread (an embedding program's thread): its owner handles signals
+    stop_on_sigterm(config.async_mode)
     try:
         socketio.run(
             app,
@@ -82,6 +78,3 @@ def _serve(stager_or_experiment: Any, config: ServerConfig) -> None:
         stop_app(app)
         logger.info("server stopped")
 
-
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(0)

@@ -119,8 +119,18 @@ class InteractiveGymEnvAdapter:
             raise ValueError(f"reset: seed must be a u32, got {seed!r}")
         self._state = None
         out = self.env.reset(seed=seed)
+        self._obs = out[0] if isinstance(out, tuple) and len(out) == 2 else out
         if self.ai is not None:
             self.ai.reset(seed, out)
+
+    def observation(self, player: int) -> list[float] | None:
+        """A hosted seat's observation (env_pyodide.js ``observation``): that agent's entry of what
+        the last reset/step returned (else the whole observation), flattened to floats."""
+        obs = getattr(self, "_obs", None)
+        agent = self.agent_ids[player]
+        if isinstance(obs, dict):
+            obs = obs[agent] if agent in obs else obs.get(str(agent), obs)
+        return None if obs is None else _flat(obs, [])
 
     def step(self, actions: Sequence[int]) -> StepResult:
         self._state = None
@@ -132,6 +142,7 @@ class InteractiveGymEnvAdapter:
         if self.step_code is not None:
             exec(self.step_code, self.namespace)
         obs, rewards, terminateds, truncateds, infos = self.env.step(acts)
+        self._obs = obs
         o = step_outcome(rewards, terminateds, truncateds, infos, self.agent_ids, self.record_info)
         if self.ai is not None and not o["done"]:
             self.ai.advance(obs)
@@ -176,6 +187,21 @@ class InteractiveGymEnvAdapter:
             self.ai.close()
         if self.module_name is not None:
             sys.modules.pop(self.module_name, None)
+
+
+def _flat(value: Any, out: list[float]) -> list[float]:
+    # Row-major floats: numbers, bools, nested lists/tuples, numpy arrays, dicts by sorted key.
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        for k in sorted(value, key=str):
+            _flat(value[k], out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _flat(v, out)
+    else:
+        out.append(float(value))
+    return out
 
 
 class FewerPlayers:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from .actions import ActionContext, ActionSource, ScriptedActions
 from .env import InteractiveGymEnvAdapter, with_players
+from .hosted import HostedPolicies, HostedPolicyError
 from .export import UploadResult, build_export, upload_export
 from .probe import run_probe
 from .rtc import RtcError, RtcMesh
@@ -344,12 +345,20 @@ async def _game(
         await flow.signal(game.game_id, to, kind, data)  # type: ignore[arg-type]
 
     ai_seats = [int(a["player_index"]) for a in ready.get("ai_seats") or () if a.get("kind", "python") != "onnx"]
-    # Hosted seats: the Python peer takes their inputs from their host; it cannot host one itself
-    # (no ONNX runtime here): a game that makes it the host fails at once, saying so.
-    hosted_seats = [(int(a["player_index"]), int(a["host"])) for a in ready.get("ai_seats") or () if a.get("kind") == "onnx"]
-    if any(host == me for _seat, host in hosted_seats):
-        raise PeerError(f"player {me} would host the ONNX seats {[s for s, h in hosted_seats if h == me]}, "
-                        "but a Python peer does not run ONNX models (only a browser hosts them; docs/ai.md)")
+    # Hosted seats: their host sends their inputs; when that is this peer, it runs their ONNX
+    # models with Python onnxruntime (peer/hosted.py; without it the game fails at once, saying so).
+    seat_list = [a for a in ready.get("ai_seats") or () if a.get("kind") == "onnx"]
+    hosted_seats = [(int(a["player_index"]), int(a["host"])) for a in seat_list]
+    hosted = None
+    mine = [a for a in seat_list if int(a["host"]) == me]
+    if mine:
+        urls = p2p["env"].get("onnx_models") or {}
+        models = [(int(a["player_index"]), await asyncio.to_thread(_fetch_bytes, server_url.rstrip("/") + urls[a["policy"]]))
+                  for a in mine]
+        try:
+            hosted = HostedPolicies(models)
+        except HostedPolicyError as exc:
+            raise PeerError(str(exc)) from None
     no_peer = set(ai_seats) | {seat for seat, _host in hosted_seats}
     mesh = RtcMesh(
         me, [p for p in range(n) if p != me and p not in no_peer], send_signal,
@@ -428,7 +437,7 @@ async def _game(
         session.on("game_over", game_over.update)
         session.start()
         _update_path(mesh, session, game)
-        await _tick_loop(session, env, source, me, game, deadline, mesh, abort, send_report, reporter)
+        await _tick_loop(session, env, source, me, game, deadline, mesh, abort, send_report, reporter, hosted)
         game.game_over_reason = "researcher" if abort.ended else game_over.get("reason")
     except GameEnded:
         game.game_over_reason = "researcher"
@@ -555,10 +564,18 @@ def _update_path(mesh: RtcMesh, session: P2PSession, game: GameResult) -> None:
         session.set_path({k: path.get(k) for k in PATH_KEYS})
 
 
+def _fetch_bytes(url: str) -> bytes:
+    """A file the server serves (a hosted seat's model)."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 (the experiment's own server)
+        return r.read()
+
+
 async def _tick_loop(session: P2PSession, env: InteractiveGymEnvAdapter, source: ActionSource, me: int,
                      game: GameResult, deadline: float, mesh: RtcMesh, abort: "_Abort",
                      send_report: Callable[[dict[str, Any]], None] | None = None,
-                     reporter: Reporter | None = None) -> None:
+                     reporter: Reporter | None = None, hosted: HostedPolicies | None = None) -> None:
     """One ``tick`` per frame period on absolute deadlines (no drift); a loop that falls far
     behind (a stall of the machine) restarts its schedule rather than bursting ticks.
     Every ``reporter.interval_s`` a telemetry report goes to ``send_report``."""
@@ -584,6 +601,8 @@ async def _tick_loop(session: P2PSession, env: InteractiveGymEnvAdapter, source:
             action_ticks += 1
         t0 = time.perf_counter()
         r = session.tick(action)
+        if hosted is not None and r.advanced:
+            hosted.step(env, session)  # seats this peer hosts: their next action, from the newest frame
         stats.busy_s += time.perf_counter() - t0
         stats.ticks += 1
         if r.status == "running":

@@ -15,70 +15,18 @@ the others get the seat's actions as its inputs.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.game import LOAD_TIMEOUT_S, open_participant, read_json, start_pair, wait_for_files
 from harness.session import BrowserSession
-from interactive_gym_p2p.examples import tug
-from interactive_gym_p2p.validation.replay import replay_export
+from onnx_models import assert_model_choices, build_model, rows_of
 
 pytestmark = pytest.mark.e2e
 
 TUG = "interactive_gym_p2p.examples.tug:build_stager"
 MAX_STEPS = 150
-MIDDLE = 240
-
-
-def build_model(folder: Path) -> Path:
-    """logits = [0, x - 240, 240 - x] (t ignored): 1 (push left) right of the middle, 2 left of it."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    w = helper.make_tensor("W", TensorProto.FLOAT, [2, 3], [0.0, 1.0, -1.0, 0.0, 0.0, 0.0])
-    b = helper.make_tensor("B", TensorProto.FLOAT, [3], [0.0, -float(MIDDLE), float(MIDDLE)])
-    graph = helper.make_graph([helper.make_node("Gemm", ["obs", "W", "B"], ["logits"])], "tug_policy",
-                              [helper.make_tensor_value_info("obs", TensorProto.FLOAT, [1, 2])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])], [w, b])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = folder / "tug_policy.onnx"
-    onnx.save(model, str(path))
-    return path
-
-
-def rows_of(export: dict[str, Any]) -> list[Any]:
-    return [r for ep in export["episodes"] for r in ep["frames"]]
-
-
-def marker_positions(export: dict[str, Any], num_players: int) -> list[int]:
-    """x at the start of every confirmed frame (CPython replay of the rows; hashes checked)."""
-    result = replay_export(export, lambda: tug.TugEnv(num_players=num_players, max_steps=MAX_STEPS))
-    assert result.ok and result.hashes_checked == MAX_STEPS, (result.problems, result.mismatch)
-    env = tug.TugEnv(num_players=num_players, max_steps=MAX_STEPS)
-    (episode,) = export["episodes"]
-    env.reset(seed=episode["seed"])
-    xs = []
-    for _frame, actions, _h in episode["frames"]:
-        xs.append(env.get_state()["x"])
-        env.step(dict(enumerate(actions)))
-    return xs
-
-
-def assert_model_choices(export: dict[str, Any], seat: int, num_players: int) -> None:
-    """Each hosted action is the model's choice for a state the host simulated shortly before
-    (inference is asynchronous: up to ~1 s late), or the default action before the model loaded."""
-    xs = marker_positions(export, num_players)
-    column = [r[1][seat] for r in rows_of(export)]
-    assert set(column) <= {0, 1, 2} and {1, 2} & set(column), f"the model never acted: {sorted(set(column))}"
-    first = next(i for i, a in enumerate(column) if a != 0)
-    for f in range(first, len(column)):
-        window = xs[max(0, f - 30):f + 1]
-        want = {1 if x > MIDDLE else 2 if x < MIDDLE else 0 for x in window}
-        assert column[f] in want, f"frame {f}: action {column[f]}, model choices over the last states {sorted(want)}"
 
 
 def test_one_participant_and_a_hosted_seat(game_server, chromium_available, artifacts_dir, request, tmp_path):
@@ -104,7 +52,7 @@ def test_one_participant_and_a_hosted_seat(game_server, chromium_available, arti
     export = read_json(folder / "player-0.json")
     assert export["ids"]["ai_seats"] == [seat] and export["settings"]["p2p"]["ai_seats"] == [seat], export["ids"]
     assert export["partial"] is False and len(rows_of(export)) == MAX_STEPS
-    assert_model_choices(export, 1, 2)
+    assert_model_choices(export, 1, 2, MAX_STEPS)
     assert read_json(folder / "comparison.json")["agree"] is True
 
 
@@ -140,4 +88,4 @@ def test_two_participants_and_a_hosted_seat_in_a_three_seat_game(game_server, ch
     assert rows_of(exports[0]) == rows_of(exports[1]), "the players' confirmed frames differ"
     report = read_json(folder / "comparison.json")
     assert report["agree"] is True and report["complete"] is True, report.get("divergence")
-    assert_model_choices(exports[0], 1, 3)
+    assert_model_choices(exports[0], 1, 3, MAX_STEPS)

@@ -1,0 +1,61 @@
+"""A tiny ONNX policy for Tug's hosted-seat tests (built with the `onnx` package) and the check
+that a hosted seat's recorded actions are that model's choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from interactive_gym_p2p.examples import tug
+from interactive_gym_p2p.validation.replay import replay_export
+
+MIDDLE = 240
+
+
+def build_model(folder: Path) -> Path:
+    """logits = [0, x - 240, 240 - x] (t ignored): 1 (push left) right of the middle, 2 left of it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    w = helper.make_tensor("W", TensorProto.FLOAT, [2, 3], [0.0, 1.0, -1.0, 0.0, 0.0, 0.0])
+    b = helper.make_tensor("B", TensorProto.FLOAT, [3], [0.0, -float(MIDDLE), float(MIDDLE)])
+    graph = helper.make_graph([helper.make_node("Gemm", ["obs", "W", "B"], ["logits"])], "tug_policy",
+                              [helper.make_tensor_value_info("obs", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])], [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = folder / "tug_policy.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def rows_of(export: dict[str, Any]) -> list[Any]:
+    return [r for ep in export["episodes"] for r in ep["frames"]]
+
+
+def marker_positions(export: dict[str, Any], num_players: int, max_steps: int) -> list[int]:
+    """x at the start of every confirmed frame (CPython replay of the rows; hashes checked)."""
+    result = replay_export(export, lambda: tug.TugEnv(num_players=num_players, max_steps=max_steps))
+    assert result.ok and result.hashes_checked == max_steps, (result.problems, result.mismatch)
+    env = tug.TugEnv(num_players=num_players, max_steps=max_steps)
+    (episode,) = export["episodes"]
+    env.reset(seed=episode["seed"])
+    xs = []
+    for _frame, actions, _h in episode["frames"]:
+        xs.append(env.get_state()["x"])
+        env.step(dict(enumerate(actions)))
+    return xs
+
+
+def assert_model_choices(export: dict[str, Any], seat: int, num_players: int, max_steps: int) -> None:
+    """Each hosted action is the model's choice for a state the host simulated shortly before
+    (inference is asynchronous: up to ~1 s late), or the default action before the model loaded."""
+    xs = marker_positions(export, num_players, max_steps)
+    column = [r[1][seat] for r in rows_of(export)]
+    assert set(column) <= {0, 1, 2} and {1, 2} & set(column), f"the model never acted: {sorted(set(column))}"
+    first = next(i for i, a in enumerate(column) if a != 0)
+    for f in range(first, len(column)):
+        window = xs[max(0, f - 30):f + 1]
+        want = {1 if x > MIDDLE else 2 if x < MIDDLE else 0 for x in window}
+        assert column[f] in want, f"frame {f}: action {column[f]}, model choices over the last states {sorted(want)}"

@@ -109,21 +109,22 @@ def game_server(tmp_path, request, artifacts_dir):
     """Start the demo experiment server (real services) as a child process: a factory.
 
     ``game_server(kwargs_for_build_stager, turn="embedded"|"none", netns=None, experiment=DEMO,
-    researcher_token=None, extra_args=(), study=None)`` (``experiment``: ``module:factory`` returning the Stager; the demo's
+    researcher_token=None, extra_args=(), study=None, countdown_s=0)`` (``experiment``: ``module:factory`` returning the Stager; the demo's
     by default; ``researcher_token``: researcher routes and research console on; ``extra_args``:
     more options of harness/game_server.py, e.g. ``--wheelhouse DIR``; ``study``: keyword arguments of
-    the demo's ``build_study``, e.g. ``{"codes": {...}}``). The server's
+    the demo's ``build_study``, e.g. ``{"codes": {...}}``; ``countdown_s``: the games' start countdown,
+    none unless asked for: None or ``countdown_s`` in the kwargs keeps the experiment's). The server's
     log goes to ``test-artifacts/`` when the test fails; the process stops at teardown.
     """
     servers = []
 
     def start(kwargs: dict, turn: str = "embedded", netns=None, experiment: str = DEMO, researcher_token: str | None = None,
-              extra_args: tuple[str, ...] = (), study: dict | None = None):
+              extra_args: tuple[str, ...] = (), study: dict | None = None, countdown_s: float | None = 0):
         wrap = netns.command if netns is not None else (lambda argv: argv)
         try:
             server = start_game_server(tmp_path / f"server{len(servers)}", kwargs, turn=turn, wrap=wrap,
                                        experiment=experiment, researcher_token=researcher_token, extra_args=extra_args,
-                                       study=study)
+                                       study=study, countdown_s=countdown_s)
         except GameServerError as err:
             pytest.fail(f"experiment server (with {turn} TURN) could not start: {err}", pytrace=False)
         servers.append(server)

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 EXPERIMENT = '''
 from interactive_gym_p2p.examples.demo import build_stager
 
-stager = build_stager(num_episodes=1, max_steps=300, ice_transport_policy="relay")
+stager = build_stager(num_episodes=1, max_steps=300, ice_transport_policy="relay", countdown_s=0)
 '''
 
 

@@ -92,17 +92,21 @@ def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "em
                       wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
                       experiment: str = DEMO, researcher_token: str | None = None,
                       extra_args: tuple[str, ...] = (), study: dict[str, Any] | None = None,
-                      preload: bool = True) -> GameServer:
+                      preload: bool = True, countdown_s: float | None = 0) -> GameServer:
     """The demo experiment served by a child process (``wrap`` may put it in a namespace);
     ``researcher_token`` turns on the researcher routes and the research console; ``study``:
     keyword arguments of the demo's ``build_study`` (codes, redirect_url); ``preload=False``:
-    the server's ``preload_environment`` off."""
+    the server's ``preload_environment`` off; ``countdown_s``: every P2P scene's start countdown
+    (0 by default: a test about the countdown asks for one; None or ``countdown_s`` in
+    ``kwargs``: the experiment's own)."""
     # The repository and tests/e2e (experiments the tests define live in harness/).
     paths = (str(REPO), str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", ""))
     pythonpath = os.pathsep.join(p for p in paths if p)
     argv = ["env", f"PYTHONPATH={pythonpath}", sys.executable, str(GAME_SERVER),
             "--experiment", experiment, "--kwargs", json.dumps(kwargs), "--data-dir", str(data_dir),
             "--turn", turn, "--pyodide-dir", str(REPO / "node_modules" / "pyodide"), *extra_args] + ([] if preload else ["--no-preload"])
+    if countdown_s is not None and "countdown_s" not in kwargs:
+        argv += ["--countdown-s", str(countdown_s)]
     if researcher_token is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
         token_file = data_dir / "researcher-token"

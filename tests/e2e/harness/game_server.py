@@ -14,6 +14,8 @@ not compete with Playwright for pytest's GIL.
 Every game's end (signaling's ``on_game_ended``) is appended to ``DIR/game_ends.jsonl`` so a
 test can check what the server decided (``completed`` / ``incomplete``, ``ended_by``).
 ``--researcher-token-file`` turns on the researcher routes and the research console.
+``--countdown-s S`` sets every P2P scene's start countdown (the harness passes 0 unless a test
+asks for the countdown: 3 s of waiting per game otherwise).
 """
 
 from __future__ import annotations
@@ -35,6 +37,20 @@ def _factory(spec: str) -> Any:
     return getattr(importlib.import_module(module), name or "build_stager")
 
 
+def _p2p_scenes(items: Any) -> Any:
+    """The P2P scenes among a Stager's scenes, inside wrappers too (without unpacking them:
+    a RandomizeOrder's unpack shuffles)."""
+    from interactive_gym.scenes.scene import SceneWrapper
+
+    from interactive_gym_p2p.scene import P2PGymScene
+
+    for item in items:
+        if isinstance(item, SceneWrapper):
+            yield from _p2p_scenes(item.scenes)
+        elif isinstance(item, P2PGymScene):
+            yield item
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--experiment", required=True, help="module:factory returning a Stager")
@@ -50,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="turns on the researcher routes and the research console (a secret: never on the command line)")
     ap.add_argument("--study", default=None, help="JSON keyword arguments of the demo's build_study (codes, redirect_url)")
     ap.add_argument("--no-preload", action="store_true", help="ServerConfig(preload_environment=False)")
+    ap.add_argument("--countdown-s", type=float, default=None,
+                    help="every P2P scene's countdown_s (default: the experiment's own)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -58,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     from interactive_gym_p2p.server.services import ExperimentServices, TurnSettings
 
     stager = _factory(args.experiment)(**json.loads(args.kwargs))
+    if args.countdown_s is not None:
+        for scene in _p2p_scenes(stager.scenes):
+            scene.p2p(countdown_s=args.countdown_s)
     ends = args.data_dir / "game_ends.jsonl"
     lock = threading.Lock()
 

@@ -56,7 +56,11 @@ def advance(client: ParticipantClient, from_scene: str, to_scene: str) -> dict[s
     return client.log.wait("activate_scene", lambda d: d["scene_id"] == to_scene)
 
 
-def test_start_static_p2p_static_end(tmp_path: Path) -> None:
+def test_start_static_p2p_static_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A working directory of its own: tests running beside this one (pytest-xdist) may write
+    # into the repository's (a wheel build's build/ folder).
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     cwd_before = set(os.listdir(os.getcwd()))
     with running_server(flow_stager(), tmp_path) as server:
         people = {s: ParticipantClient(server.url, s) for s in ("ann", "ben")}

@@ -330,6 +330,52 @@ def test_a_seat_whose_page_never_heard_of_its_game_is_taken_as_matched_now() -> 
     assert wire.to("s2", "peer_rejoined")[-1] == {"game_id": gid, "player_index": p1, "resumed": False}
 
 
+def test_a_waiting_place_lost_with_its_server_process_is_kept_for_the_reconnect_grace() -> None:
+    """The process holding a waiter's socket dies: the place is kept (out of matching: nobody
+    could be told of a game) for the scene's reconnect grace. Back in time: matched in its
+    turn. Never back: it leaves the room with connection_failed (and the room goes on)."""
+    signaling, wire, clock = make(rules(reconnect_grace_s=30, wait_timeout_s=600))
+    assert signaling.connect("s1", Slot("a", "game", 1), owner="dead").ack["ok"]
+    assert signaling.join("s1").ack["status"] == "waiting"
+    assert signaling.disconnect_owner("dead").outcomes == []
+    clock.now += 20
+    assert signaling.sweep().outcomes == []
+    seat(signaling, "s2", "b")  # a is away: b waits instead of a game over a's dead socket
+    assert not wire.to("s2", "game_ready") and signaling.stats()["games"] == 0
+    clock.now += 9  # 29 s after the crash: back in time, through another process
+    assert signaling.connect("s1b", Slot("a", "game", 1), owner="alive").ack["ok"]
+    back = signaling.join("s1b").ack
+    assert back["status"] == "matched"
+    assert wire.to("s1b", "game_ready")[0]["game_id"] == wire.to("s2", "game_ready")[0]["game_id"] == back["game_id"]
+
+    # Another waiter whose process dies and who never comes back.
+    assert signaling.connect("s3", Slot("c", "game", 1), owner="dead2").ack["ok"]
+    signaling.join("s3")
+    signaling.disconnect_owner("dead2")
+    clock.now += 29.9
+    assert signaling.sweep().outcomes == []
+    clock.now += 0.2
+    [gone] = signaling.sweep().outcomes
+    assert (gone.slot.subject_id, gone.outcome, gone.reason, gone.game_id) == ("c", "connection_failed", "server", None)
+    assert "30 s" in (gone.detail or "")
+    assert signaling.stats()["waiting"] == 0
+    seat(signaling, "s4", "d")  # the room goes on: d waits alone, c is not matched over its dead socket
+    assert not wire.to("s4", "game_ready")
+
+
+def test_a_waiter_who_closes_the_page_leaves_at_once() -> None:
+    """Only a socket lost with its server process keeps a place: a page that closes leaves."""
+    signaling, wire, clock = make(rules(reconnect_grace_s=30))
+    seat(signaling, "s1", "a")
+    signaling.disconnect("s1")
+    assert signaling.stats()["waiting"] == 0
+    signaling2, _, _ = make(rules(reconnect_grace_s=0))
+    assert signaling2.connect("s1", Slot("a", "game", 1), owner="dead").ack["ok"]
+    signaling2.join("s1")
+    signaling2.disconnect_owner("dead")  # no grace: nothing kept
+    assert signaling2.stats()["waiting"] == 0
+
+
 def test_grace_expires_end_policy() -> None:
     signaling, wire, clock = make(rules(reconnect_grace_s=5, disconnect_policy="end"))
     ended = []

@@ -153,17 +153,21 @@ class Signaling(Matching):
             if sids:
                 logger.warning("server process %s is gone: %d signaling socket(s) closed", owner, len(sids))
             for sid in sids:
-                self._disconnect(step, sid)
+                self._disconnect(step, sid, lost=True)
 
         return self._run(body)
 
-    def _disconnect(self, step: Step, sid: str) -> None:
+    def _disconnect(self, step: Step, sid: str, lost: bool = False) -> None:
+        """``lost``: the socket went with its server process (the page did not leave): a
+        waiting place is kept for the reconnect grace, as a seat is."""
         connection = self.store.get_connection(sid)
         self.store.delete_connection(sid)
         if connection is None:
             return
         slot = connection.slot
-        self._leave_waiting_room(step, slot, only_sid=sid)
+        room = self.store.get_waiting_room_of(slot) if lost else None
+        if room is None or not self._keep_place(step, room, slot, sid, self.rules[room_scene(room)]):
+            self._leave_waiting_room(step, slot, only_sid=sid)
         located = self._live_seat(slot)
         if located is None or located[1].sid != sid:
             return
@@ -249,7 +253,11 @@ class Signaling(Matching):
     def _rebind_waiter(self, step: Step, room: str, slot: Slot, sid: str, rules: SignalingRules) -> None:
         waiters = self.store.get_waiting(room)
         probes = []
+        back = False
         for waiter in waiters:
+            if waiter.slot == slot and waiter.away_until is not None:
+                waiter.away_until = None  # back within the grace: matchable again
+                back = True
             if waiter.slot == slot and waiter.sid != sid:
                 self._supersede(step, waiter.sid)
                 waiter.sid = sid
@@ -260,7 +268,13 @@ class Signaling(Matching):
         for probe_id in probes:
             # The new page knows nothing of the probe the old one was running.
             self._abandon_probe(step, probe_id, slot.subject_id)
-        self._announce_waiting(step, room, self.store.get_waiting(room), rules)
+        if back and room.startswith("fifo:") and self._match_room(step, room, rules):
+            located = self._live_seat(slot)
+            if located is not None:
+                step.result.ack = {"ok": True, "status": "matched", "game_id": located[0].game_id}
+                return
+        else:
+            self._announce_waiting(step, room, self.store.get_waiting(room), rules)
         step.result.ack = {"ok": True, "status": "waiting"}
 
     def _enter_room(self, step: Step, room: str, waiter: Waiter, rules: SignalingRules, group: Group) -> None:

@@ -204,7 +204,7 @@ class Matching:
         changed = False
         while True:
             waiters = self.store.get_waiting(room)
-            free = [w for w in waiters if w.reserved is None and not w.bot]
+            free = [w for w in waiters if w.matchable]
             if len(free) < rules.players:
                 break
             view = self._view(rules, waiters, free)
@@ -683,7 +683,7 @@ class Matching:
     def _start_fill(self, step: Step, room: str, rules: SignalingRules, first: Waiter) -> None:
         wr = rules.waiting_room
         waiters = self.store.get_waiting(room)
-        free = [w for w in waiters if w.reserved is None and not w.bot and w.slot != first.slot]
+        free = [w for w in waiters if w.matchable and w.slot != first.slot]
         view = self._view(rules, waiters, [first, *free])
         by_key = view.by_key()
         chosen = [by_key[first.slot.key()]]
@@ -727,7 +727,7 @@ class Matching:
 
     def _start_smaller(self, step: Step, room: str, rules: SignalingRules, first: Waiter) -> bool:
         waiters = self.store.get_waiting(room)
-        free = [w for w in waiters if w.reserved is None and not w.bot and w.slot != first.slot]
+        free = [w for w in waiters if w.matchable and w.slot != first.slot]
         view = self._view(rules, waiters, [first, *free])
         chosen = [view.candidates[0]]
         for c in view.candidates[1:]:
@@ -749,9 +749,11 @@ class Matching:
         rules = self.rules[room_scene(room)]
         group = room.startswith("group:")
         policy = "leave" if group else rules.waiting_room.on_timeout
+        for waiter in [w for w in self.store.get_waiting(room) if w.away_until is not None and w.away_until <= now]:
+            self._never_back(step, room, rules, waiter)
         while True:
             waiters = self.store.get_waiting(room)
-            expired = [w for w in waiters if w.deadline <= now and w.reserved is None and not w.bot]
+            expired = [w for w in waiters if w.deadline <= now and w.matchable]
             if not expired:
                 break
             first = expired[0]
@@ -762,6 +764,28 @@ class Matching:
                 continue
             self._time_out(step, room, rules, first, group, policy)
         self._announce_waiting(step, room, self.store.get_waiting(room), rules)
+
+    def _keep_place(self, step: Step, room: str, slot: Slot, sid: str, rules: SignalingRules) -> bool:
+        """A waiter's socket was lost with its server process: keep its place (out of
+        matching) for the scene's reconnect grace. False: nothing kept (no grace, or the
+        waiter is held by a probe or a fill, which go on without it)."""
+        waiters = self.store.get_waiting(room)
+        kept = [w for w in waiters if w.slot == slot and w.sid == sid and not w.bot and w.reserved is None]
+        if rules.reconnect_grace_s <= 0 or not kept:
+            return False
+        for waiter in kept:
+            waiter.away_until = self._now() + rules.reconnect_grace_s
+        self.store.set_waiting(room, waiters)
+        logger.info("subject %s: connection lost with its server process; waiting place kept %.1f s",
+                    slot.subject_id, rules.reconnect_grace_s)
+        return True
+
+    def _never_back(self, step: Step, room: str, rules: SignalingRules, waiter: Waiter) -> None:
+        self.store.set_waiting(room, [w for w in self.store.get_waiting(room) if w.slot != waiter.slot])
+        detail = (f"connection lost while waiting (its server process died) and not back within the reconnect "
+                  f"grace period ({rules.reconnect_grace_s:g} s)")
+        logger.info("subject %s left the waiting room: %s", waiter.slot.subject_id, detail)
+        step.result.outcomes.append(SlotOutcome(waiter.slot, "connection_failed", "server", detail, None))
 
     def _time_out(self, step: Step, room: str, rules: SignalingRules, waiter: Waiter, group: bool, policy: str) -> None:
         self.store.set_waiting(room, [w for w in self.store.get_waiting(room) if w.slot != waiter.slot])
@@ -824,5 +848,6 @@ class Matching:
                 continue
             if room in timed:
                 self._match_room(step, room, rules)
-            if any(w.deadline <= now and w.reserved is None and not w.bot for w in self.store.get_waiting(room)):
+            if any((w.deadline <= now and w.matchable) or (w.away_until is not None and w.away_until <= now)
+                   for w in self.store.get_waiting(room)):
                 self._expire_room(step, room, now)

@@ -77,6 +77,15 @@ class Waiter:
     """Probe id or bot-fill id holding this waiter (not matchable meanwhile)."""
     bot: bool = False
     """A bot the server started for a fill."""
+    away_until: float | None = None
+    """Its socket was lost with its server process: the place is kept, out of matching, until
+    then (the scene's reconnect grace) for its page to come back through another process;
+    past it the participant leaves the room with ``connection_failed``."""
+
+    @property
+    def matchable(self) -> bool:
+        """Free to be matched (and to time out): not held by a probe or a fill, not a bot, here."""
+        return self.reserved is None and not self.bot and self.away_until is None
 
     @property
     def server_rtt_ms(self) -> float | None:

@@ -30,8 +30,10 @@ def game_deadline(game: Game) -> float | None:
 
 
 def room_deadline(waiters: Iterable[Waiter]) -> float | None:
-    """The earliest waiting-room deadline of a waiter that can time out (not reserved, not a bot)."""
-    deadlines = [w.deadline for w in waiters if w.reserved is None and not w.bot]
+    """The earliest waiting-room deadline of a waiter that can time out (not reserved, not a
+    bot, not away), or the end of an away waiter's grace."""
+    deadlines = [w.deadline for w in waiters if w.matchable]
+    deadlines += [w.away_until for w in waiters if w.away_until is not None]
     return min(deadlines) if deadlines else None
 
 

@@ -48,6 +48,10 @@ class MessageType(IntEnum):
     HELLO = 0x08
     BYE = 0x09
     COUNTDOWN = 0x0A
+    CATCHUP_REQUEST = 0x0B
+    CATCHUP_OFFER = 0x0C
+    CATCHUP_ACK = 0x0D
+    CATCHUP_CHUNK = 0x0E
 
 
 class ByeReason(IntEnum):
@@ -59,6 +63,15 @@ class ByeReason(IntEnum):
     TIMEOUT = 3
     EXCLUDED_END = 4  # the sender was excluded; the game ends for everyone
     EXCLUDED_DEFAULT_ACTION = 5  # the sender was excluded; the others play on with its default action
+    AWAY = 6  # the sender's page is going away (a reload); its seat is held and it may catch up
+
+
+CATCHUP_CHUNK_BYTES = 1000
+"""Bytes of the catch-up document in every CATCHUP_CHUNK but the last (which may be shorter)."""
+CATCHUP_ACK_WINDOW = 32
+"""Chunks a CATCHUP_ACK can report beyond its cumulative ``next`` (bits of its mask)."""
+NO_FRAME_WIRE = 0xFFFFFFFF
+"""Wire value of a frame field that holds none (None in Python)."""
 
 
 NO_ADVANTAGE = -(2**15)
@@ -154,6 +167,41 @@ class Countdown:
 
 
 @dataclass(frozen=True)
+class CatchupRequest:
+    """The sender's page was reloaded: it asks for the game so far (a fresh ``nonce`` per rejoin)."""
+
+    nonce: int  # u32
+
+
+@dataclass(frozen=True)
+class CatchupOffer:
+    """Answer to a CatchupRequest: the sender holds a catch-up document of ``size`` bytes for it."""
+
+    nonce: int  # u32, the request's
+    size: int  # u32 >= 1, bytes of the catch-up document
+    known: int | None  # last frame of the requester's own inputs the sender knows (None: none)
+    confirmed: int | None  # the sender's newest confirmed frame (None: none)
+
+
+@dataclass(frozen=True)
+class CatchupAck:
+    """Which chunks of the document arrived: 0..next-1, and next+1+i for each bit i of mask."""
+
+    nonce: int  # u32
+    next: int  # u32, chunks 0..next-1 are in
+    mask: int  # u32, bit i set = chunk next+1+i is in
+
+
+@dataclass(frozen=True)
+class CatchupChunk:
+    """Bytes ``index * CATCHUP_CHUNK_BYTES ..`` of the catch-up document."""
+
+    nonce: int  # u32
+    index: int  # u32
+    data: bytes  # 1..CATCHUP_CHUNK_BYTES bytes
+
+
+@dataclass(frozen=True)
 class DecodeError:
     """Why bytes did not decode; returned by :func:`decode`, never raised."""
 
@@ -161,7 +209,8 @@ class DecodeError:
     detail: str  # human-readable, for logs
 
 
-Message = Union[Input, Ping, Pong, KeepAlive, EpisodeEnd, EpisodeReady, StateHash, Hello, Bye, Countdown]
+Message = Union[Input, Ping, Pong, KeepAlive, EpisodeEnd, EpisodeReady, StateHash, Hello, Bye, Countdown,
+                CatchupRequest, CatchupOffer, CatchupAck, CatchupChunk]
 
 _INPUT_HEAD = struct.Struct(">BBIIB")  # type, player, ack, start, count
 _PING = struct.Struct(">Bhd")
@@ -172,6 +221,10 @@ _STATE_HASH_HEAD = struct.Struct(">BI")  # followed by 8 hash bytes
 _HELLO = struct.Struct(">BBBB")
 _BYE = struct.Struct(">BB")
 _COUNTDOWN = struct.Struct(">BHh")
+_CATCHUP_REQUEST = struct.Struct(">BI")
+_CATCHUP_OFFER = struct.Struct(">BIIII")
+_CATCHUP_ACK = struct.Struct(">BIII")
+_CATCHUP_CHUNK_HEAD = struct.Struct(">BII")
 _STATE_HASH_SIZE = _STATE_HASH_HEAD.size + 8
 
 
@@ -244,6 +297,30 @@ def _encode_input(msg: Input) -> bytes:
     return _INPUT_HEAD.pack(MessageType.INPUT, player, ack, start, count) + body
 
 
+def _frame_or_none(value: object, field: str) -> int:
+    """A frame field that may hold none: None travels as NO_FRAME_WIRE (itself refused)."""
+    if value is None:
+        return NO_FRAME_WIRE
+    frame = _int(value, field)
+    if not 0 <= frame < NO_FRAME_WIRE:
+        raise ValueError(f"{field} must be None or in [0, {NO_FRAME_WIRE - 1}], got {frame}")
+    return frame
+
+
+def _frame_from_wire(w: int) -> int | None:
+    return None if w == NO_FRAME_WIRE else w
+
+
+def _encode_chunk(msg: CatchupChunk) -> bytes:
+    nonce = _u32(msg.nonce, "CatchupChunk.nonce")
+    index = _u32(msg.index, "CatchupChunk.index")
+    if not isinstance(msg.data, (bytes, bytearray)):
+        raise TypeError(f"CatchupChunk.data must be bytes, got {type(msg.data).__name__}")
+    if not 1 <= len(msg.data) <= CATCHUP_CHUNK_BYTES:
+        raise ValueError(f"CatchupChunk.data must hold 1..{CATCHUP_CHUNK_BYTES} bytes, got {len(msg.data)}")
+    return _CATCHUP_CHUNK_HEAD.pack(MessageType.CATCHUP_CHUNK, nonce, index) + bytes(msg.data)
+
+
 def _encode_state_hash(msg: StateHash) -> bytes:
     frame = _u32(msg.frame, "StateHash.frame")
     if not isinstance(msg.hash, str):
@@ -297,6 +374,25 @@ def encode(msg: Message) -> bytes:
             # Clamp like Ping's, short of the None marker.
             advantage = min(max(_int(msg.advantage, "Countdown.advantage"), _I16_MIN + 1), _I16_MAX)
         return _COUNTDOWN.pack(MessageType.COUNTDOWN, left, advantage)
+    if isinstance(msg, CatchupRequest):
+        return _CATCHUP_REQUEST.pack(MessageType.CATCHUP_REQUEST, _u32(msg.nonce, "CatchupRequest.nonce"))
+    if isinstance(msg, CatchupOffer):
+        return _CATCHUP_OFFER.pack(
+            MessageType.CATCHUP_OFFER,
+            _u32(msg.nonce, "CatchupOffer.nonce"),
+            _ranged(msg.size, "CatchupOffer.size", 1, _U32_MAX),
+            _frame_or_none(msg.known, "CatchupOffer.known"),
+            _frame_or_none(msg.confirmed, "CatchupOffer.confirmed"),
+        )
+    if isinstance(msg, CatchupAck):
+        return _CATCHUP_ACK.pack(
+            MessageType.CATCHUP_ACK,
+            _u32(msg.nonce, "CatchupAck.nonce"),
+            _u32(msg.next, "CatchupAck.next"),
+            _u32(msg.mask, "CatchupAck.mask"),
+        )
+    if isinstance(msg, CatchupChunk):
+        return _encode_chunk(msg)
     raise TypeError(f"not a protocol message: {type(msg).__name__}")
 
 
@@ -381,6 +477,9 @@ def _decode_fixed(data: bytes, kind: int) -> Message | DecodeError:
     if kind == MessageType.EPISODE_READY and data[5] > MAX_INPUT_DELAY:
         # input_delay is the last field: checked before leftover bytes, like a PING's time.
         return DecodeError(INVALID, f"EPISODE_READY input_delay must be 0..{MAX_INPUT_DELAY}, got {data[5]}")
+    if kind == MessageType.CATCHUP_OFFER and struct.unpack_from(">I", data, 5)[0] == 0:
+        # A catch-up document has at least one byte (size is checked in byte order).
+        return DecodeError(INVALID, "CATCHUP_OFFER size must be at least 1")
     err = _no_tail(data, st.size, name)
     if err:
         return err
@@ -395,7 +494,24 @@ _PLAIN = {
     MessageType.COUNTDOWN: (
         _COUNTDOWN, "COUNTDOWN", lambda left, adv: Countdown(left, None if adv == NO_ADVANTAGE else adv)),
 }
+_PLAIN.update({
+    MessageType.CATCHUP_REQUEST: (_CATCHUP_REQUEST, "CATCHUP_REQUEST", CatchupRequest),
+    MessageType.CATCHUP_OFFER: (
+        _CATCHUP_OFFER, "CATCHUP_OFFER",
+        lambda nonce, size, known, confirmed: CatchupOffer(nonce, size, _frame_from_wire(known), _frame_from_wire(confirmed))),
+    MessageType.CATCHUP_ACK: (_CATCHUP_ACK, "CATCHUP_ACK", CatchupAck),
+})
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
+
+
+def _decode_chunk(data: bytes) -> CatchupChunk | DecodeError:
+    head = _CATCHUP_CHUNK_HEAD.size
+    if len(data) < head + 1:  # at least one data byte
+        return DecodeError(TRUNCATED, f"CATCHUP_CHUNK needs {head + 1}+ bytes, got {len(data)}")
+    if len(data) > head + CATCHUP_CHUNK_BYTES:
+        return DecodeError(OVERSIZED, f"CATCHUP_CHUNK holds at most {CATCHUP_CHUNK_BYTES} data bytes, got {len(data) - head}")
+    _, nonce, index = _CATCHUP_CHUNK_HEAD.unpack_from(data)
+    return CatchupChunk(nonce, index, bytes(data[head:]))
 
 
 def decode(data: bytes | bytearray | memoryview) -> Message | DecodeError:
@@ -418,4 +534,261 @@ def decode(data: bytes | bytearray | memoryview) -> Message | DecodeError:
         return DecodeError(UNKNOWN_TYPE, f"unknown message type 0x{kind:02x}")
     if kind == MessageType.INPUT:
         return _decode_input(data)
+    if kind == MessageType.CATCHUP_CHUNK:
+        return _decode_chunk(data)
     return _decode_fixed(data, kind)
+
+
+# ---------------------------------------------------------------- catch-up document
+# The game so far, as a peer sends it (in CATCHUP_CHUNKs) to a player whose page was reloaded:
+# episodes, every player's known inputs (run-length coded), the hashes of the confirmed frames.
+# Layout and rules: docs/protocol.md, "Catch-up document". Decoding is total, like decode().
+
+CATCHUP_DOC_VERSION = 1
+MAX_CATCHUP_FRAMES = 2**22
+"""Most input frames a catch-up document may describe per player (38 h at 30 fps)."""
+CATCHUP_STATES = ("pregame", "running", "transition", "finished")
+_NO_DELAY = 0xFF
+_MAX_HASH_INTERVAL = 100000
+
+
+@dataclass(frozen=True)
+class CatchupEpisode:
+    """One started episode: its frames and every player's input delay (None: unknown)."""
+
+    start: int
+    end: int | None  # None: still running
+    delays: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class CatchupPlayer:
+    """What the sender knows of one player's inputs: frames 0..known, plus a default-action run."""
+
+    known: int | None  # last frame of the contiguous run of inputs (None: none)
+    default_from: int | None  # the agreed first default-action frame of a lost player (None: none)
+    actions: tuple[int, ...]  # inputs of frames 0..known
+
+
+@dataclass(frozen=True)
+class CatchupDoc:
+    """A catch-up document (docs/protocol.md); encode_catchup_doc / decode_catchup_doc."""
+
+    num_players: int
+    hash_interval: int
+    state: str  # one of CATCHUP_STATES
+    confirmed: int | None  # the sender's newest confirmed frame
+    verified: int | None  # the sender's verified frame
+    verified_through: tuple[int | None, ...]  # per player: frames the sender verified with it
+    episodes: tuple[CatchupEpisode, ...]
+    next_delays: tuple[int | None, ...] | None  # delays of the episode the sender is ready for (transition)
+    players: tuple[CatchupPlayer, ...]
+    hashes: tuple[str, ...]  # one per hashed frame 0..confirmed
+
+
+def _delay_byte(d: object, field: str) -> int:
+    return _NO_DELAY if d is None else _ranged(d, field, 0, MAX_INPUT_DELAY)
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _per_player(values: object, n: int, field: str) -> tuple:
+    if not isinstance(values, (tuple, list)) or len(values) != n:
+        raise TypeError(f"{field} must be a sequence of {n} entries")
+    return tuple(values)
+
+
+def encode_catchup_doc(doc: CatchupDoc) -> bytes:
+    """Encode a catch-up document; raises TypeError/ValueError naming the field."""
+    if not isinstance(doc, CatchupDoc):
+        raise TypeError(f"not a CatchupDoc: {type(doc).__name__}")
+    n = _ranged(doc.num_players, "CatchupDoc.num_players", 2, 255)
+    interval = _ranged(doc.hash_interval, "CatchupDoc.hash_interval", 1, _MAX_HASH_INTERVAL)
+    if doc.state not in CATCHUP_STATES:
+        raise ValueError(f"CatchupDoc.state must be one of {', '.join(CATCHUP_STATES)}, got {doc.state!r}")
+    confirmed = _frame_or_none(doc.confirmed, "CatchupDoc.confirmed")
+    out = bytearray(struct.pack(">BBIBII", CATCHUP_DOC_VERSION, n, interval, CATCHUP_STATES.index(doc.state),
+                                confirmed, _frame_or_none(doc.verified, "CatchupDoc.verified")))
+    for p, f in enumerate(_per_player(doc.verified_through, n, "CatchupDoc.verified_through")):
+        out += struct.pack(">I", _frame_or_none(f, f"CatchupDoc.verified_through[{p}]"))
+    out += struct.pack(">I", len(doc.episodes))
+    for e, ep in enumerate(doc.episodes):
+        out += struct.pack(">II", _u32(ep.start, f"CatchupDoc.episodes[{e}].start"),
+                           _frame_or_none(ep.end, f"CatchupDoc.episodes[{e}].end"))
+        out += bytes(_delay_byte(d, f"CatchupDoc.episodes[{e}].delays[{p}]")
+                     for p, d in enumerate(_per_player(ep.delays, n, f"CatchupDoc.episodes[{e}].delays")))
+    if doc.next_delays is None:
+        out.append(0)
+    else:
+        out.append(1)
+        out += bytes(_delay_byte(d, f"CatchupDoc.next_delays[{p}]")
+                     for p, d in enumerate(_per_player(doc.next_delays, n, "CatchupDoc.next_delays")))
+    for p, pl in enumerate(_per_player(doc.players, n, "CatchupDoc.players")):
+        field = f"CatchupDoc.players[{p}]"
+        known = _frame_or_none(pl.known, f"{field}.known")
+        count = 0 if known == NO_FRAME_WIRE else known + 1
+        if count > MAX_CATCHUP_FRAMES:
+            raise ValueError(f"{field}.known must be below {MAX_CATCHUP_FRAMES}, got {known}")
+        actions = pl.actions
+        if len(actions) != count:
+            raise ValueError(f"{field}.actions must hold known + 1 = {count} actions, got {len(actions)}")
+        # Run-length: (action, run) pairs; players hold keys, so runs are long.
+        runs = bytearray()
+        nruns = 0
+        i = 0
+        while i < count:
+            a = _ranged(actions[i], f"{field}.actions[{i}]", _I32_MIN, _I32_MAX)
+            j = i + 1
+            while j < count and actions[j] == a:
+                j += 1
+            runs += _varint(a) + _uvarint(j - i)
+            nruns += 1
+            i = j
+        out += struct.pack(">III", known, _frame_or_none(pl.default_from, f"{field}.default_from"), nruns) + runs
+    expected = 0 if confirmed == NO_FRAME_WIRE else confirmed // interval + 1
+    if len(doc.hashes) != expected:
+        raise ValueError(f"CatchupDoc.hashes must hold one hash per hashed frame 0..confirmed ({expected}), got {len(doc.hashes)}")
+    for k, h in enumerate(doc.hashes):
+        if not isinstance(h, str) or not _HASH_RE.match(h):
+            raise ValueError(f"CatchupDoc.hashes[{k}] must be 16 lowercase hex chars, got {h!r}")
+        out += bytes.fromhex(h)
+    return bytes(out)
+
+
+class _DocError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def left(self) -> int:
+        return len(self.data) - self.pos
+
+    def need(self, n: int, what: str) -> None:
+        if self.pos + n > len(self.data):
+            raise _DocError(TRUNCATED, f"catch-up document ends inside {what}")
+
+    def u8(self, what: str) -> int:
+        self.need(1, what)
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def u32(self, what: str) -> int:
+        self.need(4, what)
+        (v,) = struct.unpack_from(">I", self.data, self.pos)
+        self.pos += 4
+        return v
+
+    def uvarint(self, what: str) -> int:
+        """A minimal LEB128 of at most 32 bits."""
+        z = 0
+        for nbyte in range(5):
+            b = self.u8(what)
+            if nbyte == 4 and b > 0x0F:
+                raise _DocError(INVALID, f"{what}: varint exceeds 32 bits")
+            z |= (b & 0x7F) << (7 * nbyte)
+            if b < 0x80:
+                if b == 0 and nbyte > 0:
+                    raise _DocError(INVALID, f"{what}: non-minimal varint")
+                return z
+        raise AssertionError("unreachable: the fifth byte ends the varint or fails above")
+
+    def delays(self, n: int, what: str) -> tuple[int | None, ...]:
+        out: list[int | None] = []
+        for p in range(n):
+            d = self.u8(f"{what}[{p}]")
+            if d != _NO_DELAY and d > MAX_INPUT_DELAY:
+                raise _DocError(INVALID, f"{what}[{p}] must be 0..{MAX_INPUT_DELAY} or 0xff, got {d}")
+            out.append(None if d == _NO_DELAY else d)
+        return tuple(out)
+
+
+def decode_catchup_doc(data: bytes | bytearray | memoryview) -> CatchupDoc | DecodeError:
+    """Decode a catch-up document; a DecodeError (never raised) for anything malformed."""
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    elif not isinstance(data, (bytes, bytearray)):
+        return DecodeError(INVALID, f"expected bytes, got {type(data).__name__}")
+    if not data:
+        return DecodeError(EMPTY, "empty catch-up document")
+    r = _Reader(bytes(data))
+    try:
+        doc = _read_doc(r)
+    except _DocError as err:
+        return DecodeError(err.code, err.detail)
+    if r.left() > 0:
+        return DecodeError(OVERSIZED, f"{r.left()} bytes after the catch-up document")
+    return doc
+
+
+def _read_doc(r: _Reader) -> CatchupDoc:
+    version = r.u8("version")
+    if version != CATCHUP_DOC_VERSION:
+        raise _DocError(INVALID, f"catch-up document version {version} is not {CATCHUP_DOC_VERSION}")
+    n = r.u8("num_players")
+    if n < 2:
+        raise _DocError(INVALID, f"num_players must be 2..255, got {n}")
+    interval = r.u32("hash_interval")
+    if not 1 <= interval <= _MAX_HASH_INTERVAL:
+        raise _DocError(INVALID, f"hash_interval must be 1..{_MAX_HASH_INTERVAL}, got {interval}")
+    state = r.u8("state")
+    if state >= len(CATCHUP_STATES):
+        raise _DocError(INVALID, f"state must be 0..{len(CATCHUP_STATES) - 1}, got {state}")
+    confirmed = r.u32("confirmed")
+    verified = r.u32("verified")
+    verified_through = tuple(_frame_from_wire(r.u32(f"verified_through[{p}]")) for p in range(n))
+    count = r.u32("episode count")
+    r.need(count * (8 + n), "the episodes")
+    episodes = []
+    for e in range(count):
+        start = r.u32(f"episodes[{e}].start")
+        end = r.u32(f"episodes[{e}].end")
+        episodes.append(CatchupEpisode(start, _frame_from_wire(end), r.delays(n, f"episodes[{e}].delays")))
+    has_next = r.u8("next flag")
+    if has_next > 1:
+        raise _DocError(INVALID, f"next flag must be 0 or 1, got {has_next}")
+    next_delays = r.delays(n, "next_delays") if has_next else None
+    players = []
+    for p in range(n):
+        known = r.u32(f"players[{p}].known")
+        default_from = r.u32(f"players[{p}].default_from")
+        runs = r.u32(f"players[{p}].runs")
+        total = 0 if known == NO_FRAME_WIRE else known + 1
+        if total > MAX_CATCHUP_FRAMES:
+            raise _DocError(INVALID, f"players[{p}].known must be below {MAX_CATCHUP_FRAMES}, got {known}")
+        if runs > total:
+            raise _DocError(INVALID, f"players[{p}]: {runs} runs for {total} frames")
+        r.need(runs * 2, f"players[{p}].runs")
+        actions: list[int] = []
+        for k in range(runs):
+            z = r.uvarint(f"players[{p}] run {k} action")
+            length = r.uvarint(f"players[{p}] run {k} length")
+            if length < 1 or len(actions) + length > total:
+                raise _DocError(INVALID, f"players[{p}] run {k}: length {length} leaves the {total} known frames")
+            a = (z >> 1) ^ -(z & 1)
+            if actions and actions[-1] == a:  # canonical: two runs of the same action would have been one
+                raise _DocError(INVALID, f"players[{p}] run {k} repeats the action of run {k - 1}")
+            actions.extend([a] * length)
+        if len(actions) != total:
+            raise _DocError(INVALID, f"players[{p}]: runs cover {len(actions)} of {total} frames")
+        players.append(CatchupPlayer(_frame_from_wire(known), _frame_from_wire(default_from), tuple(actions)))
+    hash_count = 0 if confirmed == NO_FRAME_WIRE else confirmed // interval + 1
+    r.need(8 * hash_count, "the hashes")
+    raw = r.data[r.pos : r.pos + 8 * hash_count]
+    r.pos += 8 * hash_count
+    hashes = tuple(raw[8 * k : 8 * k + 8].hex() for k in range(hash_count))
+    return CatchupDoc(n, interval, CATCHUP_STATES[state], _frame_from_wire(confirmed), _frame_from_wire(verified),
+                      verified_through, tuple(episodes), next_delays, tuple(players), hashes)

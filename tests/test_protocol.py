@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import random
 import struct
 from pathlib import Path
@@ -44,6 +45,14 @@ def to_native(m: dict[str, Any]) -> Any:
         return p.Bye(m["reason"])
     if t == "countdown":
         return p.Countdown(m["left"], m["advantage"])
+    if t == "catchup_request":
+        return p.CatchupRequest(m["nonce"])
+    if t == "catchup_offer":
+        return p.CatchupOffer(m["nonce"], m["size"], m["known"], m["confirmed"])
+    if t == "catchup_ack":
+        return p.CatchupAck(m["nonce"], m["next"], m["mask"])
+    if t == "catchup_chunk":
+        return p.CatchupChunk(m["nonce"], m["index"], bytes.fromhex(m["data"]))
     raise AssertionError(f"unknown type in vectors: {t}")
 
 
@@ -55,7 +64,8 @@ def test_vectors_file_shape() -> None:
     assert VECTORS["version"] == p.PROTOCOL_VERSION
     valid_types = {v["message"]["type"] for v in VECTORS["valid"]}
     assert valid_types == {"input", "ping", "pong", "keepalive", "episode_end", "episode_ready",
-                           "state_hash", "hello", "bye", "countdown"}
+                           "state_hash", "hello", "bye", "countdown", "catchup_request", "catchup_offer",
+                           "catchup_ack", "catchup_chunk"}
     assert {v["error"] for v in VECTORS["invalid"]} == set(p.ERROR_CODES)
 
 
@@ -106,6 +116,10 @@ def test_sizes_match_the_table() -> None:
     assert len(p.encode(p.StateHash(0, "0" * 16))) == 13
     assert len(p.encode(p.Hello(1, 0, 2))) == 4
     assert len(p.encode(p.Bye(p.ByeReason.LEFT))) == 2
+    assert len(p.encode(p.CatchupRequest(1))) == 5
+    assert len(p.encode(p.CatchupOffer(1, 1, None, None))) == 17
+    assert len(p.encode(p.CatchupAck(1, 0, 0))) == 13
+    assert len(p.encode(p.CatchupChunk(1, 0, bytes(p.CATCHUP_CHUNK_BYTES)))) == 1009
 
 
 def test_constants() -> None:
@@ -113,8 +127,10 @@ def test_constants() -> None:
     assert p.MAX_INPUT_DELAY == 16
     assert p.MAX_MESSAGE_BYTES == 1024
     assert p.MAX_INPUT_COUNT == 128
-    assert [int(t) for t in p.MessageType] == list(range(1, 11))
-    assert [int(r) for r in p.ByeReason] == [0, 1, 2, 3, 4, 5]
+    assert [int(t) for t in p.MessageType] == list(range(1, 15))
+    assert [int(r) for r in p.ByeReason] == [0, 1, 2, 3, 4, 5, 6]
+    assert p.CATCHUP_CHUNK_BYTES == 1000 and p.CATCHUP_ACK_WINDOW == 32
+    assert p.CATCHUP_DOC_VERSION == 1 and p.MAX_CATCHUP_FRAMES == 2**22
     assert p.NO_ADVANTAGE == -(2**15) and p.MAX_COUNTDOWN == 0xFFFF
 
 
@@ -193,7 +209,7 @@ def test_fuzz_random_bytes() -> None:
         data = rng.randbytes(n)
         # Bias a fifth of the cases toward known types so the fuzz reaches the field parsers.
         if n and i % 5 == 0:
-            data = bytes([rng.randrange(1, 10)]) + data[1:]
+            data = bytes([rng.randrange(1, 15)]) + data[1:]
         check_total(data, f"seed={FUZZ_SEED} case={i}")
         decoded += not isinstance(p.decode(data), p.DecodeError)
     # Short KEEPALIVE/BYE/HELLO strings do decode; the fuzz must reach the success path.
@@ -204,7 +220,7 @@ def test_fuzz_short_inputs_by_type() -> None:
     # Random short bodies (up to 40 bytes) for every known type reach every decode branch often.
     rng = random.Random(FUZZ_SEED + 1)
     for i in range(20_000):
-        data = bytes([rng.randrange(1, 10)]) + rng.randbytes(rng.randrange(0, 41))
+        data = bytes([rng.randrange(1, 15)]) + rng.randbytes(rng.randrange(0, 41))
         check_total(data, f"seed={FUZZ_SEED + 1} case={i}")
 
 
@@ -245,6 +261,11 @@ def test_fuzz_random_messages_round_trip() -> None:
             p.Hello(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
             p.Bye(rng.randrange(256)),
             p.Countdown(rng.randrange(2**16), rng.choice([None, rng.randrange(-(2**15) + 1, 2**15)])),
+            p.CatchupRequest(rng.randrange(2**32)),
+            p.CatchupOffer(rng.randrange(2**32), rng.randrange(1, 2**32), rng.choice([None, rng.randrange(2**32 - 1)]),
+                           rng.choice([None, rng.randrange(2**32 - 1)])),
+            p.CatchupAck(rng.randrange(2**32), rng.randrange(2**32), rng.randrange(2**32)),
+            p.CatchupChunk(rng.randrange(2**32), rng.randrange(2**32), rng.randbytes(rng.randrange(1, p.CATCHUP_CHUNK_BYTES + 1))),
         ]
         for msg in msgs:
             if isinstance(msg, p.Ping) and not math.isfinite(msg.time):
@@ -252,3 +273,74 @@ def test_fuzz_random_messages_round_trip() -> None:
             data = p.encode(msg)
             assert len(data) <= p.MAX_MESSAGE_BYTES
             assert p.decode(data) == msg, f"seed={FUZZ_SEED + 3} case={i} {msg}"
+
+
+# ---------------------------------------------------------------- catch-up documents
+
+
+def doc_to_native(d: dict[str, Any]) -> p.CatchupDoc:
+    """JSON form of a catch-up document -> CatchupDoc."""
+    return p.CatchupDoc(
+        d["num_players"], d["hash_interval"], d["state"], d["confirmed"], d["verified"], tuple(d["verified_through"]),
+        tuple(p.CatchupEpisode(e["start"], e["end"], tuple(e["delays"])) for e in d["episodes"]),
+        None if d["next_delays"] is None else tuple(d["next_delays"]),
+        tuple(p.CatchupPlayer(pl["known"], pl["default_from"], tuple(pl["actions"])) for pl in d["players"]),
+        tuple(d["hashes"]),
+    )
+
+
+@pytest.mark.parametrize("vec", VECTORS["catchup_docs"], ids=ids("catchup_docs"))
+def test_catchup_doc_vector(vec: dict[str, Any]) -> None:
+    doc = doc_to_native(vec["doc"])
+    assert p.encode_catchup_doc(doc).hex() == vec["hex"]
+    data = bytes.fromhex(vec["hex"])
+    for form in (data, bytearray(data), memoryview(data)):
+        assert p.decode_catchup_doc(form) == doc
+
+
+@pytest.mark.parametrize("vec", VECTORS["catchup_docs_invalid"], ids=ids("catchup_docs_invalid"))
+def test_catchup_doc_invalid_vector(vec: dict[str, Any]) -> None:
+    got = p.decode_catchup_doc(bytes.fromhex(vec["hex"]))
+    assert isinstance(got, p.DecodeError), got
+    assert got.code == vec["error"], got.detail
+
+
+def test_catchup_doc_encode_refuses_bad_documents() -> None:
+    import dataclasses
+
+    good = doc_to_native(VECTORS["catchup_docs"][0]["doc"])
+    cases = [
+        (dataclasses.replace(good, state="paused"), "CatchupDoc.state"),
+        (dataclasses.replace(good, num_players=1), "CatchupDoc.num_players"),
+        (dataclasses.replace(good, hashes=good.hashes[1:]), "CatchupDoc.hashes"),
+        (dataclasses.replace(good, players=(p.CatchupPlayer(11, None, (1,)), good.players[1])), "CatchupDoc.players[0].actions"),
+        (dataclasses.replace(good, episodes=(p.CatchupEpisode(0, None, (17, 0)),)), "CatchupDoc.episodes[0].delays[0]"),
+        (dataclasses.replace(good, verified_through=(0,)), "CatchupDoc.verified_through"),
+    ]
+    for doc, field in cases:
+        with pytest.raises((TypeError, ValueError), match=re.escape(field)):
+            p.encode_catchup_doc(doc)
+    assert isinstance(p.decode_catchup_doc("01"), p.DecodeError)  # type: ignore[arg-type]
+
+
+def test_catchup_doc_fuzz_total_and_canonical() -> None:
+    rng = random.Random(FUZZ_SEED + 4)
+    decoded = 0
+    for vec in VECTORS["catchup_docs"]:
+        data = bytes.fromhex(vec["hex"])
+        for cut in range(len(data)):
+            assert isinstance(p.decode_catchup_doc(data[:cut]), p.DecodeError)
+        for bit in range(8 * len(data)):
+            flipped = bytearray(data)
+            flipped[bit // 8] ^= 1 << (bit % 8)
+            got = p.decode_catchup_doc(bytes(flipped))
+            if isinstance(got, p.DecodeError):
+                assert got.code in p.ERROR_CODES
+            else:
+                decoded += 1
+                assert p.encode_catchup_doc(got) == bytes(flipped), f"{vec['name']} bit {bit}"
+    for _ in range(5000):
+        got = p.decode_catchup_doc(rng.randbytes(rng.randrange(200)))
+        if not isinstance(got, p.DecodeError):
+            p.encode_catchup_doc(got)
+    assert decoded > 0

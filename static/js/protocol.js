@@ -25,14 +25,26 @@ export const MessageType = Object.freeze({
   HELLO: 0x08,
   BYE: 0x09,
   COUNTDOWN: 0x0a,
+  CATCHUP_REQUEST: 0x0b,
+  CATCHUP_OFFER: 0x0c,
+  CATCHUP_ACK: 0x0d,
+  CATCHUP_CHUNK: 0x0e,
 });
 
 // Known BYE reasons; other u8 values still decode (room for new reasons). The two EXCLUDED
 // reasons say what the others do without the excluded player: end the game, or play on with
-// its default action (whatever their disconnect policy).
+// its default action (whatever their disconnect policy). AWAY: the sender's page is going away
+// (a reload) and its seat is held: it may come back and catch up (CATCHUP_*).
 export const ByeReason = Object.freeze({
-  LEFT: 0, GAME_OVER: 1, ERROR: 2, TIMEOUT: 3, EXCLUDED_END: 4, EXCLUDED_DEFAULT_ACTION: 5,
+  LEFT: 0, GAME_OVER: 1, ERROR: 2, TIMEOUT: 3, EXCLUDED_END: 4, EXCLUDED_DEFAULT_ACTION: 5, AWAY: 6,
 });
+
+/** Bytes of the catch-up document in every CATCHUP_CHUNK but the last (which may be shorter). */
+export const CATCHUP_CHUNK_BYTES = 1000;
+/** Chunks a CATCHUP_ACK can report beyond its cumulative `next` (bits of its mask). */
+export const CATCHUP_ACK_WINDOW = 32;
+/** Wire value of a frame field that holds none (-1 in JS). */
+export const NO_FRAME_WIRE = 0xffffffff;
 
 /** COUNTDOWN advantage on the wire when the sender has no sample yet. */
 export const NO_ADVANTAGE = -0x8000;
@@ -63,7 +75,11 @@ const SIZES = {
   [MessageType.HELLO]: 4,
   [MessageType.BYE]: 2,
   [MessageType.COUNTDOWN]: 5,
+  [MessageType.CATCHUP_REQUEST]: 5,
+  [MessageType.CATCHUP_OFFER]: 17,
+  [MessageType.CATCHUP_ACK]: 13,
 };
+const CHUNK_HEAD = 9; // type, nonce u32, index u32
 const NAMES = {
   [MessageType.INPUT]: 'INPUT',
   [MessageType.PING]: 'PING',
@@ -75,6 +91,10 @@ const NAMES = {
   [MessageType.HELLO]: 'HELLO',
   [MessageType.BYE]: 'BYE',
   [MessageType.COUNTDOWN]: 'COUNTDOWN',
+  [MessageType.CATCHUP_REQUEST]: 'CATCHUP_REQUEST',
+  [MessageType.CATCHUP_OFFER]: 'CATCHUP_OFFER',
+  [MessageType.CATCHUP_ACK]: 'CATCHUP_ACK',
+  [MessageType.CATCHUP_CHUNK]: 'CATCHUP_CHUNK',
 };
 
 // ---------------------------------------------------------------- encoding
@@ -222,10 +242,59 @@ export function encode(msg) {
         v.setInt16(3, advantage);
       });
     }
+    case 'catchup_request': {
+      const nonce = u32(msg.nonce, 'catchup_request.nonce');
+      return fixed(MessageType.CATCHUP_REQUEST, (v) => v.setUint32(1, nonce));
+    }
+    case 'catchup_offer': {
+      const nonce = u32(msg.nonce, 'catchup_offer.nonce');
+      const size = ranged(msg.size, 'catchup_offer.size', 1, U32_MAX);
+      const known = frameOrNone(msg.known, 'catchup_offer.known');
+      const confirmed = frameOrNone(msg.confirmed, 'catchup_offer.confirmed');
+      return fixed(MessageType.CATCHUP_OFFER, (v) => {
+        v.setUint32(1, nonce);
+        v.setUint32(5, size);
+        v.setUint32(9, known);
+        v.setUint32(13, confirmed);
+      });
+    }
+    case 'catchup_ack': {
+      const nonce = u32(msg.nonce, 'catchup_ack.nonce');
+      const next = u32(msg.next, 'catchup_ack.next');
+      const mask = u32(msg.mask, 'catchup_ack.mask');
+      return fixed(MessageType.CATCHUP_ACK, (v) => {
+        v.setUint32(1, nonce);
+        v.setUint32(5, next);
+        v.setUint32(9, mask);
+      });
+    }
+    case 'catchup_chunk': {
+      const nonce = u32(msg.nonce, 'catchup_chunk.nonce');
+      const index = u32(msg.index, 'catchup_chunk.index');
+      const data = msg.data;
+      if (!(data instanceof Uint8Array)) throw new TypeError(`catchup_chunk.data must be a Uint8Array, got ${describe(data)}`);
+      if (data.length < 1 || data.length > CATCHUP_CHUNK_BYTES) {
+        throw new RangeError(`catchup_chunk.data must hold 1..${CATCHUP_CHUNK_BYTES} bytes, got ${data.length}`);
+      }
+      const out = new Uint8Array(CHUNK_HEAD + data.length);
+      const v = new DataView(out.buffer);
+      v.setUint8(0, MessageType.CATCHUP_CHUNK);
+      v.setUint32(1, nonce);
+      v.setUint32(5, index);
+      out.set(data, CHUNK_HEAD);
+      return out;
+    }
     default:
       throw new TypeError(`message.type is not a protocol message type: ${JSON.stringify(String(msg.type))}`);
   }
 }
+
+/** A frame field that may hold none: -1 travels as NO_FRAME_WIRE (itself refused, as for INPUT's ack). */
+function frameOrNone(value, field) {
+  return int(value, field) === -1 ? NO_FRAME_WIRE : ranged(value, `${field} (-1 = none)`, 0, NO_FRAME_WIRE - 1);
+}
+
+const frameFromWire = (w) => (w === NO_FRAME_WIRE ? -1 : w);
 
 // ---------------------------------------------------------------- decoding
 // Checks run in a fixed order so both languages report the same code: empty, longer than
@@ -292,6 +361,10 @@ function decodeFixed(type, b, view) {
   if (type === MessageType.EPISODE_READY && b[5] > MAX_INPUT_DELAY) {
     return fail(ErrorCode.INVALID, `EPISODE_READY input_delay must be 0..${MAX_INPUT_DELAY}, got ${b[5]}`);
   }
+  // CATCHUP_OFFER: a catch-up document has at least one byte (size is checked in byte order).
+  if (type === MessageType.CATCHUP_OFFER && view.getUint32(5) === 0) {
+    return fail(ErrorCode.INVALID, 'CATCHUP_OFFER size must be at least 1');
+  }
   if (b.length > size) return fail(ErrorCode.OVERSIZED, `${name} is ${size} bytes, got ${b.length}`);
   switch (type) {
     case MessageType.PING:
@@ -315,9 +388,27 @@ function decodeFixed(type, b, view) {
       const advantage = view.getInt16(3);
       return ok({ type: 'countdown', left: view.getUint16(1), advantage: advantage === NO_ADVANTAGE ? null : advantage });
     }
+    case MessageType.CATCHUP_REQUEST:
+      return ok({ type: 'catchup_request', nonce: view.getUint32(1) });
+    case MessageType.CATCHUP_OFFER:
+      return ok({
+        type: 'catchup_offer', nonce: view.getUint32(1), size: view.getUint32(5),
+        known: frameFromWire(view.getUint32(9)), confirmed: frameFromWire(view.getUint32(13)),
+      });
+    case MessageType.CATCHUP_ACK:
+      return ok({ type: 'catchup_ack', nonce: view.getUint32(1), next: view.getUint32(5), mask: view.getUint32(9) });
     default: // BYE
       return ok({ type: 'bye', reason: b[1] });
   }
+}
+
+function decodeChunk(b, view) {
+  // At least one data byte: a chunk that ends after its index is truncated.
+  if (b.length < CHUNK_HEAD + 1) return fail(ErrorCode.TRUNCATED, `CATCHUP_CHUNK needs ${CHUNK_HEAD + 1}+ bytes, got ${b.length}`);
+  if (b.length > CHUNK_HEAD + CATCHUP_CHUNK_BYTES) {
+    return fail(ErrorCode.OVERSIZED, `CATCHUP_CHUNK holds at most ${CATCHUP_CHUNK_BYTES} data bytes, got ${b.length - CHUNK_HEAD}`);
+  }
+  return ok({ type: 'catchup_chunk', nonce: view.getUint32(1), index: view.getUint32(5), data: b.slice(CHUNK_HEAD) });
 }
 
 /**
@@ -332,5 +423,303 @@ export function decode(input) {
   const type = b[0];
   if (!Object.hasOwn(NAMES, type)) return fail(ErrorCode.UNKNOWN_TYPE, `unknown message type 0x${type.toString(16).padStart(2, '0')}`);
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return type === MessageType.INPUT ? decodeInput(b, view) : decodeFixed(type, b, view);
+  if (type === MessageType.INPUT) return decodeInput(b, view);
+  if (type === MessageType.CATCHUP_CHUNK) return decodeChunk(b, view);
+  return decodeFixed(type, b, view);
+}
+
+// ---------------------------------------------------------------- catch-up document
+// The game so far, as a peer sends it (in CATCHUP_CHUNKs) to a player whose page was reloaded:
+// episodes, every player's known inputs (run-length coded), the hashes of the confirmed frames.
+// Layout and rules: docs/protocol.md, "Catch-up document". Decoding is total, like decode().
+
+export const CATCHUP_DOC_VERSION = 1;
+/** Most input frames a catch-up document may describe per player (38 h at 30 fps). */
+export const MAX_CATCHUP_FRAMES = 2 ** 22;
+export const CATCHUP_STATES = Object.freeze(['pregame', 'running', 'transition', 'finished']);
+const NO_DELAY = 0xff;
+const MAX_HASH_INTERVAL = 100000;
+
+class ByteWriter {
+  constructor(size = 256) {
+    this.buf = new Uint8Array(size);
+    this.pos = 0;
+  }
+
+  room(n) {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  u8(n) {
+    this.room(1);
+    this.buf[this.pos++] = n;
+  }
+
+  u32(n) {
+    this.room(4);
+    new DataView(this.buf.buffer).setUint32(this.pos, n);
+    this.pos += 4;
+  }
+
+  /** Unsigned LEB128 of a u32. */
+  uvarint(n) {
+    this.room(5);
+    let z = n >>> 0;
+    while (z >= 0x80) {
+      this.buf[this.pos++] = (z & 0x7f) | 0x80;
+      z >>>= 7;
+    }
+    this.buf[this.pos++] = z;
+  }
+
+  action(a) {
+    this.room(5);
+    this.pos = writeVarint(this.buf, this.pos, a);
+  }
+
+  bytes() {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+function delayByte(d, field) {
+  return d === null || d === undefined ? NO_DELAY : ranged(d, field, 0, MAX_INPUT_DELAY);
+}
+
+function frameList(list, n, field) {
+  if (!Array.isArray(list) || list.length !== n) throw new TypeError(`${field} must be an array of ${n} entries`);
+  return list;
+}
+
+/** Encode a catch-up document (see docs/protocol.md); throws TypeError/RangeError naming the field. */
+export function encodeCatchupDoc(doc) {
+  if (doc === null || typeof doc !== 'object') throw new TypeError(`catch-up document must be an object, got ${describe(doc)}`);
+  const n = ranged(doc.numPlayers, 'doc.numPlayers', 2, 255);
+  const hashInterval = ranged(doc.hashInterval, 'doc.hashInterval', 1, MAX_HASH_INTERVAL);
+  const state = CATCHUP_STATES.indexOf(doc.state);
+  if (state < 0) throw new RangeError(`doc.state must be one of ${CATCHUP_STATES.join(', ')}, got ${JSON.stringify(doc.state)}`);
+  const confirmed = frameOrNone(doc.confirmed, 'doc.confirmed');
+  const w = new ByteWriter(1024);
+  w.u8(CATCHUP_DOC_VERSION);
+  w.u8(n);
+  w.u32(hashInterval);
+  w.u8(state);
+  w.u32(confirmed);
+  w.u32(frameOrNone(doc.verified, 'doc.verified'));
+  frameList(doc.verifiedThrough, n, 'doc.verifiedThrough').forEach((f, p) => w.u32(frameOrNone(f, `doc.verifiedThrough[${p}]`)));
+  if (!Array.isArray(doc.episodes)) throw new TypeError('doc.episodes must be an array');
+  w.u32(doc.episodes.length);
+  doc.episodes.forEach((ep, e) => {
+    w.u32(u32(ep.start, `doc.episodes[${e}].start`));
+    w.u32(frameOrNone(ep.end, `doc.episodes[${e}].end`));
+    frameList(ep.delays, n, `doc.episodes[${e}].delays`).forEach((d, p) => w.u8(delayByte(d, `doc.episodes[${e}].delays[${p}]`)));
+  });
+  if (doc.nextDelays === null || doc.nextDelays === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    frameList(doc.nextDelays, n, 'doc.nextDelays').forEach((d, p) => w.u8(delayByte(d, `doc.nextDelays[${p}]`)));
+  }
+  frameList(doc.players, n, 'doc.players').forEach((pl, p) => {
+    const field = `doc.players[${p}]`;
+    const known = frameOrNone(pl.known, `${field}.known`);
+    w.u32(known);
+    w.u32(frameOrNone(pl.defaultFrom, `${field}.defaultFrom`));
+    const count = known === NO_FRAME_WIRE ? 0 : known + 1;
+    if (count > MAX_CATCHUP_FRAMES) throw new RangeError(`${field}.known must be below ${MAX_CATCHUP_FRAMES}, got ${known}`);
+    const a = pl.actions;
+    if (!a || typeof a.length !== 'number' || a.length !== count) {
+      throw new RangeError(`${field}.actions must hold known + 1 = ${count} actions, got ${a?.length}`);
+    }
+    // Run-length: (action, run) pairs; players hold keys, so runs are long.
+    let runs = 0;
+    for (let i = 0; i < count; i++) if (i === 0 || a[i] !== a[i - 1]) runs += 1;
+    w.u32(runs);
+    let i = 0;
+    while (i < count) {
+      const v = ranged(a[i], `${field}.actions[${i}]`, I32_MIN, I32_MAX);
+      let j = i + 1;
+      while (j < count && a[j] === v) j += 1;
+      w.action(v);
+      w.uvarint(j - i);
+      i = j;
+    }
+  });
+  const hashes = doc.hashes;
+  const expected = confirmed === NO_FRAME_WIRE ? 0 : Math.floor(confirmed / hashInterval) + 1;
+  if (!Array.isArray(hashes) || hashes.length !== expected) {
+    throw new RangeError(`doc.hashes must hold one hash per hashed frame 0..confirmed (${expected}), got ${hashes?.length}`);
+  }
+  w.room(8 * hashes.length);
+  hashes.forEach((h, k) => {
+    if (typeof h !== 'string' || !HASH_RE.test(h)) throw new RangeError(`doc.hashes[${k}] must be 16 lowercase hex chars, got ${JSON.stringify(h)}`);
+    for (let i = 0; i < 8; i++) w.buf[w.pos++] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  });
+  return w.bytes();
+}
+
+class ByteReader {
+  constructor(b) {
+    this.b = b;
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.pos = 0;
+    this.error = null;
+  }
+
+  left() {
+    return this.b.length - this.pos;
+  }
+
+  need(n, what) {
+    if (this.error) return false;
+    if (this.pos + n > this.b.length) {
+      this.error = { code: ErrorCode.TRUNCATED, detail: `catch-up document ends inside ${what}` };
+      return false;
+    }
+    return true;
+  }
+
+  bad(detail) {
+    if (!this.error) this.error = { code: ErrorCode.INVALID, detail };
+    return null;
+  }
+
+  u8(what) {
+    if (!this.need(1, what)) return null;
+    return this.b[this.pos++];
+  }
+
+  u32(what) {
+    if (!this.need(4, what)) return null;
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** A minimal LEB128 of at most 32 bits; null (with the error set) otherwise. */
+  uvarint(what) {
+    let z = 0;
+    for (let n = 0; ; n++) {
+      if (!this.need(1, what)) return null;
+      const byte = this.b[this.pos++];
+      if (n === 4 && byte > 0x0f) return this.bad(`${what}: varint exceeds 32 bits`);
+      z += (byte & 0x7f) * 2 ** (7 * n);
+      if (byte < 0x80) {
+        if (byte === 0 && n > 0) return this.bad(`${what}: non-minimal varint`);
+        return z;
+      }
+    }
+  }
+}
+
+function readDelays(r, n, what) {
+  const out = new Array(n);
+  for (let p = 0; p < n; p++) {
+    const d = r.u8(`${what}[${p}]`);
+    if (d === null) return null;
+    if (d !== NO_DELAY && d > MAX_INPUT_DELAY) return r.bad(`${what}[${p}] must be 0..${MAX_INPUT_DELAY} or 0xff, got ${d}`);
+    out[p] = d === NO_DELAY ? null : d;
+  }
+  return out;
+}
+
+/**
+ * Decode a catch-up document: {ok:true, doc} or {ok:false, error:{code, detail}}; never throws.
+ * `players[p].actions` is an Int32Array.
+ */
+export function decodeCatchupDoc(input) {
+  const b = asBytes(input);
+  if (b === null) return fail(ErrorCode.INVALID, `expected bytes, got ${describe(input)}`);
+  if (b.length === 0) return fail(ErrorCode.EMPTY, 'empty catch-up document');
+  const r = new ByteReader(b);
+  const doc = readDoc(r);
+  if (r.error) return { ok: false, error: r.error };
+  if (r.left() > 0) return fail(ErrorCode.OVERSIZED, `${r.left()} bytes after the catch-up document`);
+  return { ok: true, doc };
+}
+
+function readDoc(r) {
+  const version = r.u8('version');
+  if (version === null) return null;
+  if (version !== CATCHUP_DOC_VERSION) return r.bad(`catch-up document version ${version} is not ${CATCHUP_DOC_VERSION}`);
+  const n = r.u8('num_players');
+  if (n === null) return null;
+  if (n < 2) return r.bad(`num_players must be 2..255, got ${n}`);
+  const hashInterval = r.u32('hash_interval');
+  if (hashInterval === null) return null;
+  if (hashInterval < 1 || hashInterval > MAX_HASH_INTERVAL) return r.bad(`hash_interval must be 1..${MAX_HASH_INTERVAL}, got ${hashInterval}`);
+  const state = r.u8('state');
+  if (state === null) return null;
+  if (state >= CATCHUP_STATES.length) return r.bad(`state must be 0..${CATCHUP_STATES.length - 1}, got ${state}`);
+  const confirmed = r.u32('confirmed');
+  const verified = r.u32('verified');
+  if (verified === null) return null;
+  const verifiedThrough = [];
+  for (let p = 0; p < n; p++) {
+    const f = r.u32(`verified_through[${p}]`);
+    if (f === null) return null;
+    verifiedThrough.push(frameFromWire(f));
+  }
+  const count = r.u32('episode count');
+  if (count === null) return null;
+  if (count * (8 + n) > r.left()) return r.need(count * (8 + n), 'the episodes') && null;
+  const episodes = [];
+  for (let e = 0; e < count; e++) {
+    const start = r.u32(`episodes[${e}].start`);
+    const end = r.u32(`episodes[${e}].end`);
+    const delays = readDelays(r, n, `episodes[${e}].delays`);
+    if (delays === null) return null;
+    episodes.push({ start, end: frameFromWire(end), delays });
+  }
+  const hasNext = r.u8('next flag');
+  if (hasNext === null) return null;
+  if (hasNext > 1) return r.bad(`next flag must be 0 or 1, got ${hasNext}`);
+  let nextDelays = null;
+  if (hasNext === 1) {
+    nextDelays = readDelays(r, n, 'next_delays');
+    if (nextDelays === null) return null;
+  }
+  const players = [];
+  for (let p = 0; p < n; p++) {
+    const known = r.u32(`players[${p}].known`);
+    const defaultFrom = r.u32(`players[${p}].default_from`);
+    const runs = r.u32(`players[${p}].runs`);
+    if (runs === null) return null;
+    const total = known === NO_FRAME_WIRE ? 0 : known + 1;
+    if (total > MAX_CATCHUP_FRAMES) return r.bad(`players[${p}].known must be below ${MAX_CATCHUP_FRAMES}, got ${known}`);
+    if (runs > total) return r.bad(`players[${p}]: ${runs} runs for ${total} frames`);
+    if (runs * 2 > r.left()) return r.need(runs * 2, `players[${p}].runs`) && null;
+    const actions = new Int32Array(total);
+    let at = 0;
+    for (let k = 0; k < runs; k++) {
+      const z = r.uvarint(`players[${p}] run ${k} action`);
+      if (z === null) return null;
+      const len = r.uvarint(`players[${p}] run ${k} length`);
+      if (len === null) return null;
+      if (len < 1 || at + len > total) return r.bad(`players[${p}] run ${k}: length ${len} leaves the ${total} known frames`);
+      const a = (z >>> 1) ^ -(z & 1);
+      // Canonical: two runs of the same action would have been one.
+      if (k > 0 && actions[at - 1] === a) return r.bad(`players[${p}] run ${k} repeats the action of run ${k - 1}`);
+      actions.fill(a, at, at + len);
+      at += len;
+    }
+    if (at !== total) return r.bad(`players[${p}]: runs cover ${at} of ${total} frames`);
+    players.push({ known: frameFromWire(known), defaultFrom: frameFromWire(defaultFrom), actions });
+  }
+  const hashCount = confirmed === NO_FRAME_WIRE ? 0 : Math.floor(confirmed / hashInterval) + 1;
+  if (!r.need(8 * hashCount, 'the hashes')) return null;
+  const hashes = new Array(hashCount);
+  for (let k = 0; k < hashCount; k++) {
+    let h = '';
+    for (let i = 0; i < 8; i++) h += r.b[r.pos++].toString(16).padStart(2, '0');
+    hashes[k] = h;
+  }
+  return {
+    version, numPlayers: n, hashInterval, state: CATCHUP_STATES[state], confirmed: frameFromWire(confirmed),
+    verified: frameFromWire(verified), verifiedThrough, episodes, nextDelays, players, hashes,
+  };
 }

@@ -148,6 +148,24 @@ VALID = [
     v("countdown: advantage -32767 (lowest number)", "0a" + u16(1) + i16(-32767),
       {"type": "countdown", "left": 1, "advantage": -32767}),
     v("countdown: advantage 32767", "0a" + u16(1) + i16(32767), {"type": "countdown", "left": 1, "advantage": 32767}),
+    v("bye: away (a reload; keep my seat)", "0906", {"type": "bye", "reason": 6}),
+    v("catchup_request: nonce 0", "0b" + u32(0), {"type": "catchup_request", "nonce": 0}),
+    v("catchup_request: nonce max", "0b" + u32(U32_MAX), {"type": "catchup_request", "nonce": U32_MAX}),
+    v("catchup_offer: 5000 bytes, known 211, confirmed 203", "0c" + u32(0xDEADBEEF) + u32(5000) + u32(211) + u32(203),
+      {"type": "catchup_offer", "nonce": 0xDEADBEEF, "size": 5000, "known": 211, "confirmed": 203}),
+    v("catchup_offer: nothing known or confirmed yet", "0c" + u32(1) + u32(1) + "ffffffff" + "ffffffff",
+      {"type": "catchup_offer", "nonce": 1, "size": 1, "known": None, "confirmed": None}),
+    v("catchup_offer: max size, frames 2**32-2", "0c" + u32(2) + u32(U32_MAX) + u32(U32_MAX - 1) + u32(0),
+      {"type": "catchup_offer", "nonce": 2, "size": U32_MAX, "known": U32_MAX - 1, "confirmed": 0}),
+    v("catchup_ack: start (nothing yet)", "0d" + u32(9) + u32(0) + u32(0),
+      {"type": "catchup_ack", "nonce": 9, "next": 0, "mask": 0}),
+    v("catchup_ack: 0..2 in, then 4 and 6", "0d" + u32(9) + u32(3) + u32(0b101),
+      {"type": "catchup_ack", "nonce": 9, "next": 3, "mask": 5}),
+    v("catchup_ack: full mask", "0d" + u32(9) + u32(U32_MAX) + u32(U32_MAX),
+      {"type": "catchup_ack", "nonce": 9, "next": U32_MAX, "mask": U32_MAX}),
+    v("catchup_chunk: one byte", "0e" + u32(9) + u32(0) + "2a", {"type": "catchup_chunk", "nonce": 9, "index": 0, "data": "2a"}),
+    v("catchup_chunk: 1000 bytes (largest, 1009 bytes)", "0e" + u32(9) + u32(7) + "ab" * 1000,
+      {"type": "catchup_chunk", "nonce": 9, "index": 7, "data": "ab" * 1000}),
 ]
 
 # Encoding clamps the PING advantage to i16; these do not decode back to the same message.
@@ -183,8 +201,8 @@ INVALID = [
     bad("1024 bytes of unknown type", "ff" * 1024, "unknown_type"),
     bad("1024 bytes keepalive: longer than its layout", "04" + "00" * 1023, "oversized"),
     bad("type 0x00", "00", "unknown_type"),
-    bad("type 0x0b", "0b", "unknown_type"),
-    bad("type 0x0b with payload", "0b0102030405", "unknown_type"),
+    bad("type 0x0f", "0f", "unknown_type"),
+    bad("type 0x0f with payload", "0f0102030405", "unknown_type"),
     bad("type 0x80", "80", "unknown_type"),
     bad("type 0xff", "ff", "unknown_type"),
     # truncation, every type that has a body
@@ -208,6 +226,12 @@ INVALID = [
     bad("bye: type byte only", "09", "truncated"),
     bad("countdown: type byte only", "0a", "truncated"),
     bad("countdown: 4 of 5 bytes", "0a" + u16(3) + "00", "truncated"),
+    bad("catchup_request: type byte only", "0b", "truncated"),
+    bad("catchup_request: 4 of 5 bytes", "0b" + u32(1)[:-2], "truncated"),
+    bad("catchup_offer: 16 of 17 bytes", "0c" + u32(1) + u32(5) + u32(1) + u32(1)[:-2], "truncated"),
+    bad("catchup_ack: 12 of 13 bytes", "0d" + u32(1) + u32(1) + u32(1)[:-2], "truncated"),
+    bad("catchup_chunk: no data byte", "0e" + u32(1) + u32(0), "truncated"),
+    bad("catchup_chunk: 8 of 9 header bytes", "0e" + u32(1) + u32(0)[:-2], "truncated"),
     # bytes after the layout
     bad("input: trailing byte", ONE + "00", "oversized"),
     bad("input: count 1 but two actions", HEAD + "01" + "0000", "oversized"),
@@ -220,6 +244,10 @@ INVALID = [
     bad("hello: trailing byte", "0801000200", "oversized"),
     bad("bye: trailing byte", "090000", "oversized"),
     bad("countdown: trailing byte", "0a" + u16(3) + i16(0) + "00", "oversized"),
+    bad("catchup_request: trailing byte", "0b" + u32(1) + "00", "oversized"),
+    bad("catchup_offer: trailing byte", "0c" + u32(1) + u32(5) + u32(1) + u32(1) + "00", "oversized"),
+    bad("catchup_ack: trailing byte", "0d" + u32(1) + u32(1) + u32(1) + "00", "oversized"),
+    bad("catchup_chunk: 1001 data bytes", "0e" + u32(1) + u32(0) + "00" * 1001, "oversized"),
     # invalid values
     bad("input: count 0", HEAD + "00", "invalid"),
     bad("input: count 0 with trailing bytes", HEAD + "00" + "0000", "invalid"),
@@ -245,6 +273,8 @@ INVALID = [
     bad("episode_ready: delay 17", "06" + u32(1) + u8(17), "invalid"),
     bad("episode_ready: delay 255", "06" + u32(1) + u8(255), "invalid"),
     bad("episode_ready: delay 17 then trailing byte", "06" + u32(1) + u8(17) + "00", "invalid"),
+    bad("catchup_offer: size 0", "0c" + u32(1) + u32(0) + u32(1) + u32(1), "invalid"),
+    bad("catchup_offer: size 0 then trailing byte", "0c" + u32(1) + u32(0) + u32(1) + u32(1) + "00", "invalid"),
 ]
 
 # Messages encode must refuse (a bug on the sending side). "field" is the JSON-form field name
@@ -302,6 +332,15 @@ ENCODE_ERRORS = [
     {"name": "countdown: left -1", "field": "left", "message": {"type": "countdown", "left": -1, "advantage": 0}},
     {"name": "countdown: advantage 0.5", "field": "advantage",
      "message": {"type": "countdown", "left": 1, "advantage": 0.5}},
+    {"name": "catchup_request: nonce -1", "field": "nonce", "message": {"type": "catchup_request", "nonce": -1}},
+    {"name": "catchup_offer: size 0", "field": "size",
+     "message": {"type": "catchup_offer", "nonce": 0, "size": 0, "known": 1, "confirmed": 1}},
+    {"name": "catchup_offer: known 0xFFFFFFFF (use null/-1 for none)", "field": "known",
+     "message": {"type": "catchup_offer", "nonce": 0, "size": 1, "known": U32_MAX, "confirmed": 1}},
+    {"name": "catchup_ack: mask 2**32", "field": "mask", "message": {"type": "catchup_ack", "nonce": 0, "next": 0, "mask": 2**32}},
+    {"name": "catchup_chunk: no data", "field": "data", "message": {"type": "catchup_chunk", "nonce": 0, "index": 0, "data": ""}},
+    {"name": "catchup_chunk: 1001 bytes", "field": "data",
+     "message": {"type": "catchup_chunk", "nonce": 0, "index": 0, "data": "00" * 1001}},
 ]
 
 # Hosted seats (docs/protocol.md "Hosted seats"): what a session does with these bytes. Seat 2 of
@@ -337,6 +376,132 @@ HOSTED_SEATS = {
     },
 }
 
+
+# ------------------------------------------------------------- catch-up documents
+# Built by hand from the layout in docs/protocol.md ("Catch-up document"); the JSON form is
+# snake_case with null for "none" (JS -1 for frames), actions as lists, hashes as hex strings.
+
+STATES = ["pregame", "running", "transition", "finished"]
+NONE_FRAME = 0xFFFFFFFF
+
+
+def uvarint(n: int) -> str:
+    out = []
+    while True:
+        out.append((n & 0x7F) | (0x80 if n >= 0x80 else 0))
+        n >>= 7
+        if not n:
+            return bytes(out).hex()
+
+
+def frame(f: int | None) -> str:
+    return u32(NONE_FRAME if f is None else f)
+
+
+def delays_hex(ds: list[int | None]) -> str:
+    return "".join(u8(0xFF if d is None else d) for d in ds)
+
+
+def runs_hex(actions: list[int]) -> tuple[int, str]:
+    runs: list[tuple[int, int]] = []
+    for a in actions:
+        if runs and runs[-1][0] == a:
+            runs[-1] = (a, runs[-1][1] + 1)
+        else:
+            runs.append((a, 1))
+    return len(runs), "".join(varint(a) + uvarint(n) for a, n in runs)
+
+
+def catchup_doc(d: dict) -> str:
+    n = d["num_players"]
+    out = u8(1) + u8(n) + u32(d["hash_interval"]) + u8(STATES.index(d["state"]))
+    out += frame(d["confirmed"]) + frame(d["verified"]) + "".join(frame(f) for f in d["verified_through"])
+    out += u32(len(d["episodes"]))
+    for ep in d["episodes"]:
+        out += u32(ep["start"]) + frame(ep["end"]) + delays_hex(ep["delays"])
+    out += "00" if d["next_delays"] is None else "01" + delays_hex(d["next_delays"])
+    for pl in d["players"]:
+        count, body = runs_hex(pl["actions"])
+        out += frame(pl["known"]) + frame(pl["default_from"]) + u32(count) + body
+    return out + "".join(d["hashes"])
+
+
+def hashes_for(confirmed: int | None, interval: int, salt: int) -> list[str]:
+    if confirmed is None:
+        return []
+    return [f"{(salt * 0x9E3779B1 + k * 0x85EBCA6B) & 0xFFFFFFFFFFFFFFFF:016x}" for k in range(confirmed // interval + 1)]
+
+
+DOC_RUNNING = {
+    "num_players": 2, "hash_interval": 1, "state": "running", "confirmed": 9, "verified": 6,
+    "verified_through": [None, 6],
+    "episodes": [{"start": 0, "end": None, "delays": [2, 1]}], "next_delays": None,
+    "players": [{"known": 11, "default_from": None, "actions": [0, 0, 1, 1, 1, 1, -5, -5, 64, 64, 0, 0]},
+                {"known": 9, "default_from": None, "actions": [0] * 10}],
+    "hashes": hashes_for(9, 1, 1),
+}
+DOC_TRANSITION = {
+    "num_players": 3, "hash_interval": 4, "state": "transition", "confirmed": 13, "verified": 13,
+    "verified_through": [13, 13, None],
+    "episodes": [{"start": 0, "end": 6, "delays": [0, 3, 16]}, {"start": 7, "end": 13, "delays": [0, 3, 16]}],
+    "next_delays": [0, None, 16],
+    "players": [{"known": 15, "default_from": None, "actions": [i % 3 for i in range(16)]},
+                {"known": 13, "default_from": None, "actions": [-(2**31)] * 7 + [2**31 - 1] * 7},
+                {"known": 14, "default_from": None, "actions": [8191] * 15}],
+    "hashes": hashes_for(13, 4, 2),
+}
+DOC_PREGAME = {
+    "num_players": 2, "hash_interval": 100000, "state": "pregame", "confirmed": None, "verified": None,
+    "verified_through": [None, None], "episodes": [], "next_delays": None,
+    "players": [{"known": None, "default_from": None, "actions": []}, {"known": 0, "default_from": None, "actions": [0]}],
+    "hashes": [],
+}
+DOC_LOST_PLAYER = {
+    "num_players": 3, "hash_interval": 1, "state": "finished", "confirmed": 4, "verified": 4,
+    "verified_through": [None, 4, 4],
+    "episodes": [{"start": 0, "end": 4, "delays": [0, 0, 0]}], "next_delays": None,
+    "players": [{"known": 4, "default_from": None, "actions": [1, 2, 3, 4, 5]},
+                {"known": 4, "default_from": None, "actions": [0, 0, 0, 0, 0]},
+                {"known": 1, "default_from": 2, "actions": [7, 7]}],
+    "hashes": hashes_for(4, 1, 3),
+}
+
+
+def cdoc(name: str, d: dict) -> dict:
+    return {"name": name, "hex": catchup_doc(d), "doc": d}
+
+
+CATCHUP_DOCS = [
+    cdoc("running, 2 players, runs of held keys, a player ahead", DOC_RUNNING),
+    cdoc("transition, 3 players, hash interval 4, i32 edge actions, next delays", DOC_TRANSITION),
+    cdoc("before frame 0: nothing confirmed, one player unknown", DOC_PREGAME),
+    cdoc("finished, a lost player with its default-action run", DOC_LOST_PLAYER),
+]
+
+_GOOD = catchup_doc(DOC_RUNNING)
+_PREGAME = catchup_doc(DOC_PREGAME)
+CATCHUP_DOCS_INVALID = [
+    bad("empty document", "", "empty"),
+    bad("version 2", "02" + _GOOD[2:], "invalid"),
+    bad("one player", _GOOD[:2] + "01" + _GOOD[4:], "invalid"),
+    bad("hash interval 0", _GOOD[:4] + u32(0) + _GOOD[12:], "invalid"),
+    bad("state 4", _GOOD[:12] + "04" + _GOOD[14:], "invalid"),
+    bad("ends inside the header", _GOOD[:20], "truncated"),
+    bad("delay 17", catchup_doc({**DOC_RUNNING, "episodes": [{"start": 0, "end": None, "delays": [2, 17]}]}), "invalid"),
+    bad("next flag 2", _PREGAME[: 2 * (1 + 1 + 4 + 1 + 4 + 4 + 8 + 4)] + "02" + _PREGAME[2 * (27 + 1):], "invalid"),
+    # DOC_PREGAME ends with player 1's one run: action 00, length 01.
+    bad("a run of length 0", _PREGAME[:-2] + "00", "invalid"),
+    bad("ends inside a run", _PREGAME[:-2], "truncated"),
+    bad("non-minimal run length", _PREGAME[:-2] + "8100", "invalid"),
+    bad("runs cover 1 of 2 known frames", _PREGAME[:-2 * 14] + frame(1) + frame(None) + u32(1) + "00" + "01", "invalid"),
+    bad("more runs than frames", _PREGAME[:-2 * 6] + u32(2) + "0001", "invalid"),
+    bad("two runs of the same action (not canonical)", _PREGAME[:-2 * 14] + frame(1) + frame(None) + u32(2) + "0001" + "0001",
+        "invalid"),
+    bad("a hash missing", _GOOD[:-16], "truncated"),
+    bad("a byte after the hashes", _GOOD + "00", "oversized"),
+]
+
+
 DOC = {
     "about": "Binary DataChannel protocol v2 test vectors (docs/protocol.md). Read by "
     "tests/test_protocol.py and tests/js/protocol.test.mjs. Regenerate with "
@@ -355,6 +520,12 @@ DOC = {
     "with a message that names field.",
     "hosted_seats": "Session behaviour for hosted seats (an INPUT naming a seat its sender hosts): "
     "tests/js/session_hosted.test.mjs and tests/test_peer_hosted.py replay these in both engines.",
+    "catchup_form": "catchup_request: nonce. catchup_offer: nonce, size, known, confirmed (null = none; JS -1). "
+    "catchup_ack: nonce, next, mask. catchup_chunk: nonce, index, data (hex; JS Uint8Array, Python bytes).",
+    "catchup_docs": "Catch-up documents (docs/protocol.md): encode_catchup_doc(doc) == hex and "
+    "decode_catchup_doc(hex) == doc. JSON form snake_case (JS camelCase: numPlayers, hashInterval, verifiedThrough, "
+    "nextDelays, defaultFrom), null = none (JS -1 for frames, null for delays).",
+    "catchup_docs_invalid": "decode_catchup_doc(hex) gives an error with this code.",
 }
 
 
@@ -367,12 +538,14 @@ def main() -> None:
         "invalid": INVALID,
         "encode_errors": ENCODE_ERRORS,
         "hosted_seats": HOSTED_SEATS,
+        "catchup_docs": CATCHUP_DOCS,
+        "catchup_docs_invalid": CATCHUP_DOCS_INVALID,
     }
     # One vector per line keeps diffs readable.
     lines = ["{"]
     lines.append(f' "version": {json.dumps(doc["version"])},')
     lines.append(f' "doc": {json.dumps(DOC, indent=2)},'.replace("\n", "\n "))
-    sections = ["valid", "encode_only", "invalid", "encode_errors"]
+    sections = ["valid", "encode_only", "invalid", "encode_errors", "catchup_docs", "catchup_docs_invalid"]
     for si, key in enumerate(sections):
         lines.append(f' "{key}": [')
         items = doc[key]
@@ -385,7 +558,8 @@ def main() -> None:
     assert json.loads(text) == doc
     OUT.write_text(text, encoding="utf-8")
     print(f"wrote {OUT}: {len(VALID)} valid, {len(ENCODE_ONLY)} encode-only, "
-          f"{len(INVALID)} invalid, {len(ENCODE_ERRORS)} encode-error vectors")
+          f"{len(INVALID)} invalid, {len(ENCODE_ERRORS)} encode-error vectors, "
+          f"{len(CATCHUP_DOCS)} + {len(CATCHUP_DOCS_INVALID)} catch-up documents")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,10 @@ def play_script(g: Game, script: list[list[Any]]) -> None:
             g.sessions[a].set_hidden(False)
         elif op == "exclude":
             g.sessions[a].exclude("test", b)
+        elif op == "reload":
+            g.reload(a, b, both, nonce=1000 + a)
+        elif op == "away":
+            g.sessions[a].peer_away(b)
 
 
 @pytest.mark.parametrize("policy,script", [
@@ -162,6 +166,37 @@ def test_countdown_hidden_and_exclusion_give_equal_records_in_both_engines(setti
     elif "max_hidden_ms" in settings:
         assert py[2]["game_over_reason"] == "excluded"
         assert {py[0]["game_over_reason"], py[1]["game_over_reason"]} == {"peer_excluded"}
+
+
+@pytest.mark.parametrize("n,settings,script", [
+    (2, {}, [[6000, "reload", 0, 2500, True]]),
+    (2, {"reset_freeze_frames": 15}, [[14000, "reload", 1, 1800, False], [14300, "away", 0, 1, None]]),
+    (3, {"countdown_frames": 60}, [[1200, "reload", 2, 900, True]]),
+    (3, {}, [[5000, "reload", 1, 3000, True]]),
+    (2, {"away_timeout_ms": 2000}, [[5000, "reload", 0, 8000, True]]),
+], ids=["reload", "silent-reload-between-episodes", "reload-in-countdown", "three-players", "away-too-long"])
+def test_rejoin_after_a_reload_gives_equal_records_in_both_engines(n, settings, script):
+    """A page reload: BYE(away) or the server's word, the catch-up transfer over the lossy
+    link, the re-simulation and the live game after it: the same wire and the same records."""
+    env = {"minSteps": 150, "maxSteps": 240, "reportSteps": True}
+    link = {"delay_ms": 40, "jitter_ms": 10, "loss": 0.05}
+    settings = {"max_episodes": 3, "input_delay": 2, **settings}
+    g = Game(num_players=n, seed=11, settings=settings, link=link, make_env=lambda p: counter(n, env),
+             input=nonzero_input)
+    play_script(g, script)
+    g.run_to_end(600000)
+    py = json.loads(json.dumps([s.record() for s in g.sessions]))
+    js = js_sim(n, 11, settings, link, env, input="nonzero", script=script)
+    for p in range(n):
+        assert py[p] == js[p], f"peer {p}: records differ"
+    reloaded = script[0][2]
+    if "away_timeout_ms" in settings:
+        assert py[1 - reloaded]["game_over_reason"] == "disconnected"
+        return
+    assert all(r["game_over_reason"] == "completed" for r in py), [r["game_over_reason"] for r in py]
+    assert len(py[reloaded]["rejoins"]) == 1
+    for p in range(1, n):
+        assert confirmed_rows(py[p]) == confirmed_rows(py[0])
 
 
 @pytest.mark.parametrize("delays", [[0, 0], [0, 3], [2, 1], ["auto", "auto"], ["auto", 3]],

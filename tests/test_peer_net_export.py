@@ -70,6 +70,12 @@ HIDDEN = [
     {"first_frame": None, "last_frame": None, "started_at": "2023-11-14T22:15:20.000Z", "ended_at": None,
      "duration_s": 3, "excluded": True},
 ]
+REJOINS = [
+    {"reloaded_at": "2023-11-14T22:15:15.000Z", "requested_at": NOW - 7000, "caught_up_at": "2023-11-14T22:15:18.000Z",
+     "source": 1, "frame": 212, "frames": 203, "bytes": 1780, "transfer_s": 0.25, "replay_s": 0.5},
+    {"requested_at": NOW - 1000, "caught_up_at": None, "source": None, "frame": None, "frames": 0, "bytes": 0,
+     "transfer_s": None, "replay_s": None},
+]
 IDS = {"game_id": "g-1", "scene_id": "gems", "subject_id": "ann", "player_index": 0,
        "peers": [{"player_index": 1, "subject_id": "ben", "extra": "dropped"}]}
 SETTINGS = {"p2p": {"fps": 30, "agent_ids": [0, 1]}, "validation": {"hash_interval": 1}, "impairment": None}
@@ -122,6 +128,17 @@ def cases() -> list[dict[str, Any]]:
         # interval with frames and one open, excluded one without
         {**base, "record": {**record(), "hidden_intervals": []}},
         {**base, "record": {**record(), "hidden_intervals": HIDDEN}},
+        # rejoins after a page reload (optional key): none, one caught up (with the page's
+        # reloaded_at), one that never caught up; the new connection events
+        {**base, "record": {**record(), "rejoins": []}},
+        {**base, "record": {**record(), "rejoins": REJOINS}},
+        {**base, "record": mutate(("connection_events", 0, "event"), "away")},
+        {**base, "record": mutate(("connection_events", 1, "event"), "rejoined")},
+        {**base, "record": {**record(), "rejoins": [{**REJOINS[0], "frames": -1}]}},
+        {**base, "record": {**record(), "rejoins": [{**REJOINS[0], "source": 256}]}},
+        {**base, "record": {**record(), "rejoins": [{**REJOINS[1], "requested_at": "later"}]}},
+        {**base, "record": {**record(), "rejoins": [{k: v for k, v in REJOINS[0].items() if k != "bytes"}]}},
+        {**base, "record": {**record(), "rejoins": {}}},
         # optional ids: the condition, bot seats (false/None mean "not a bot": left out)
         {**base, "ids": {**IDS, "condition": "fast", "bot": True,
                          "peers": [{"player_index": 1, "subject_id": "ben", "bot": True}]}},
@@ -229,7 +246,7 @@ def test_python_build_export_equals_validation_js() -> None:
             assert schema_problems(got["doc"]) == [], i
         else:
             assert got["path"] == expected["path"], (i, got, expected)
-    assert oks == 16
+    assert oks == 20
 
 
 def test_dropped_predictions_and_tokens() -> None:

@@ -133,6 +133,21 @@ def test_each_players_hidden_intervals_are_listed() -> None:
     assert {p["player_index"]: p["hidden_s"] for p in report["players"]} == {0: 1, 1: 2.5}
 
 
+def test_each_players_rejoins_are_listed() -> None:
+    docs = make_game_exports(episodes=1, frames_per_episode=50)
+    docs[0]["rejoins"] = [
+        {"reloaded_at": "2025-01-01T00:00:02Z", "requested_at": "2025-01-01T00:00:03Z",
+         "caught_up_at": "2025-01-01T00:00:04Z", "source": 1, "frame": 31, "frames": 30, "bytes": 640,
+         "transfer_s": 0.2, "replay_s": 0.1}]
+    docs[1].pop("rejoins", None)  # an export written before the field existed
+    for doc in docs:
+        validate_export(doc)
+    report = compare_exports(docs)
+    by_player = {p["player_index"]: p for p in report["players"]}
+    assert by_player[0]["rejoins"] == docs[0]["rejoins"] and by_player[1]["rejoins"] is None
+    assert report["agree"] is True
+
+
 def test_each_players_input_delays_and_key_to_screen_latency_are_listed() -> None:
     docs = make_game_exports(episodes=2, frames_per_episode=40)
     for doc in docs:

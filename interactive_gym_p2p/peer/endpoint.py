@@ -19,6 +19,7 @@ class PeerState:
     WAITING = "waiting"  # nothing received yet
     RUNNING = "running"
     INTERRUPTED = "interrupted"
+    AWAY = "away"  # its page went away (a reload) with its seat held: waited for, not timed out by silence
     DISCONNECTED = "disconnected"  # declared gone (timeout, BYE error/timeout, a peer's relay)
     LEFT = "left"  # said BYE(left)
     DONE = "done"  # said BYE(game over) after a finished game
@@ -61,6 +62,9 @@ class Endpoint:
         # game over
         self.bye_received: int | None = None
         self.last_bye_sent = -math.inf
+        # rejoin after a reload
+        self.away_until: float | None = None  # AWAY: when it counts as disconnected if not back
+        self.catchup_nonce: int | None = None  # the nonce of its latest CATCHUP_REQUEST
 
     @property
     def active(self) -> bool:
@@ -73,10 +77,27 @@ class Endpoint:
             self.hello_proven = True
         if self.state == PeerState.WAITING:
             self.state = PeerState.RUNNING
-        elif self.state == PeerState.INTERRUPTED:
+        elif self.state in (PeerState.INTERRUPTED, PeerState.AWAY):
             self.state = PeerState.RUNNING
+            self.away_until = None
             return "resumed"
         return None
+
+    def set_away(self, until: float) -> None:
+        """Its page went away with its seat held: wait for it until ``until`` (no silence timeout)."""
+        self.state = PeerState.AWAY
+        self.away_until = until
+        self.time_sync.clear()
+
+    def new_incarnation(self, nonce: int) -> None:
+        """A new session of this peer (its page reloaded) asked to catch up."""
+        self.catchup_nonce = nonce
+        self.hello_proven = True  # it sent a non-HELLO message
+        self.bye_received = None
+        self.last_ack_sent = -2  # tell it our ack again
+        self.last_episode_sent = -math.inf
+        self.last_ping_sent = -math.inf
+        self.time_sync.clear()
 
     def check_silence(self, now: float) -> str | None:
         """``"interrupted"``, ``"disconnected"`` or None."""

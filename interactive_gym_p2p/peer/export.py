@@ -33,7 +33,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 MAX_INPUT_DELAY = 16  # protocol.MAX_INPUT_DELAY
 HASH = re.compile(r"[0-9a-f]{16}", re.ASCII)
 ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))", re.ASCII)
-CONNECTION_EVENTS = ("interrupted", "resumed", "disconnected", "left", "excluded")
+CONNECTION_EVENTS = ("interrupted", "resumed", "disconnected", "left", "excluded", "away", "rejoined")
 PATH_KINDS = ("direct", "relay", "fallback", "simulated", "local")
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
 END_REASONS = ("terminated", "truncated", "max_steps", "desync")
@@ -507,6 +507,28 @@ def _build_inputs(rows: Any) -> list[list[Any]]:
     return out
 
 
+def _build_rejoin(rj: Any, i: int) -> dict[str, Any]:
+    path = f"$.rejoins[{i}]"
+    source = _need(rj, "source", path)
+    caught = _need(rj, "caught_up_at", path)
+    out: dict[str, Any] = {}
+    # reloaded_at: when the old page went away (only the page knows it; absent: unknown).
+    if "reloaded_at" in rj:
+        reloaded = rj["reloaded_at"]
+        out["reloaded_at"] = None if reloaded is None else iso_time(reloaded, f"{path}.reloaded_at")
+    out.update({
+        "requested_at": iso_time(_need(rj, "requested_at", path), f"{path}.requested_at"),
+        "caught_up_at": None if caught is None else iso_time(caught, f"{path}.caught_up_at"),
+        "source": None if source is None else _int(source, f"{path}.source", 0, 255),
+        "frame": _frame_or_null(_need(rj, "frame", path), f"{path}.frame"),
+        "frames": _count(_need(rj, "frames", path), f"{path}.frames"),
+        "bytes": _count(_need(rj, "bytes", path), f"{path}.bytes"),
+        "transfer_s": _finite_or_null(rj.get("transfer_s")),
+        "replay_s": _finite_or_null(rj.get("replay_s")),
+    })
+    return out
+
+
 def _build_hidden_interval(iv: Any, i: int) -> dict[str, Any]:
     path = f"$.hidden_intervals[{i}]"
     first = _frame_or_null(_need(iv, "first_frame", path), f"{path}.first_frame")
@@ -648,6 +670,9 @@ def build_export(
     hidden = record.get("hidden_intervals", _MISSING)
     if hidden is not _MISSING and not isinstance(hidden, (list, tuple)):
         _fail("$.hidden_intervals", "must be an array")
+    rejoins = record.get("rejoins", _MISSING)
+    if rejoins is not _MISSING and not isinstance(rejoins, (list, tuple)):
+        _fail("$.rejoins", "must be an array")
     doc = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -663,6 +688,8 @@ def build_export(
         doc["hidden_intervals"] = [_build_hidden_interval(iv, i) for i, iv in enumerate(hidden)]
     if "inputs" in record:
         doc["inputs"] = _build_inputs(record["inputs"])
+    if rejoins is not _MISSING:  # optional (absent from older records): rejoins after a page reload
+        doc["rejoins"] = [_build_rejoin(rj, i) for i, rj in enumerate(rejoins)]
     doc["stats"] = _build_stats(_need(record, "stats", "$"))
     doc["timing"] = _build_timing(_need(record, "timing", "$"), time.time() * 1000 if now_ms is None else now_ms)
     return doc

@@ -152,6 +152,9 @@ class EpisodeLog:
         i = (frame - self.start_frame) * self.num_players
         return self._actions[i:i + self.num_players]
 
+    def action_at(self, frame: int, player: int) -> int:
+        return self._actions[(frame - self.start_frame) * self.num_players + player]
+
     def rows(self) -> list[list]:
         n = self.num_players
         a = self._actions

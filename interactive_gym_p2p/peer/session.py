@@ -2,8 +2,9 @@
 is docs/rollback.md). Symmetric: every peer runs the same loop. Each ``tick()`` polls timers,
 rolls back and re-simulates when a prediction was wrong, hashes newly confirmed frames,
 advances one frame when allowed, and sends what the endpoints say is due. Below it:
-SyncLayer, Endpoint (one per peer), DesyncDetector, DisconnectAgreement, StartCountdown and
-HiddenLog; none of them call up.
+SyncLayer, Endpoint (one per peer), DesyncDetector, DisconnectAgreement, StartCountdown,
+HiddenLog and the catch-up transfer (catchup.py: a reloaded page's session rejoins from a
+peer's catch-up document and re-simulates the game before it plays live); none of them call up.
 
 Environment, transport and clocks are injected, so a simulator can run whole games on a
 virtual clock, and the wire behaviour matches the JS session byte for byte.
@@ -15,13 +16,15 @@ import copy
 import logging
 import math
 import time as _time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..protocol import (
-    MAX_INPUT_DELAY, PROTOCOL_VERSION, Bye, ByeReason, Countdown, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
-    KeepAlive, Message, Ping, Pong, StateHash, decode, encode,
+    MAX_INPUT_DELAY, PROTOCOL_VERSION, Bye, ByeReason, CatchupAck, CatchupChunk, CatchupDoc, CatchupEpisode,
+    CatchupOffer, CatchupPlayer, CatchupRequest, Countdown, DecodeError, EpisodeEnd, EpisodeReady, Hello, Input,
+    KeepAlive, Message, Ping, Pong, StateHash, decode, decode_catchup_doc, encode, encode_catchup_doc,
 )
+from .catchup import CatchupReceiver, CatchupSender, random_nonce
 from .countdown import StartCountdown
 from .desync import DesyncDetector
 from .disconnect import DisconnectAgreement
@@ -47,11 +50,17 @@ PRUNE_EVERY_TICKS = 32
 # Extra BYE(game over) copies sent when closing after the BYE exchange (as session.js).
 FINAL_BYE_COPIES = 2
 MESSAGE_TYPES = ("input", "ping", "pong", "keepalive", "episode_end", "episode_ready", "state_hash", "hello", "bye",
-                 "countdown")
+                 "countdown", "catchup_request", "catchup_offer", "catchup_ack", "catchup_chunk")
 _TYPE_NAMES: dict[type, str] = {
     Input: "input", Ping: "ping", Pong: "pong", KeepAlive: "keepalive", EpisodeEnd: "episode_end",
     EpisodeReady: "episode_ready", StateHash: "state_hash", Hello: "hello", Bye: "bye", Countdown: "countdown",
+    CatchupRequest: "catchup_request", CatchupOffer: "catchup_offer", CatchupAck: "catchup_ack",
+    CatchupChunk: "catchup_chunk",
 }
+# Messages a rejoining session handles before it has the game (the others are counted as ignored).
+_CATCHUP_MESSAGES = (Hello, Ping, Pong, KeepAlive, Bye, CatchupOffer, CatchupChunk)
+CATCHUP_KEEP_MS = 60000
+"""Catch-up documents a source keeps this long for a rejoiner that does not take them (ms)."""
 _EXCLUDED_BYES = (ByeReason.EXCLUDED_END, ByeReason.EXCLUDED_DEFAULT_ACTION)
 
 
@@ -64,6 +73,7 @@ class SessionState:
     CREATED = "created"  # constructed, start() not called
     HANDSHAKE = "handshake"  # HELLO sent, waiting for every HELLO (no countdown: then our delay, every EPISODE_READY(0))
     COUNTDOWN = "countdown"  # every HELLO in; counting down to frame 0 (countdown_frames) while the delays are agreed
+    CATCHUP = "catchup"  # rejoining after a reload: fetching the catch-up document (then re-simulating)
     RUNNING = "running"  # in an episode
     TRANSITION = "transition"  # episode ended: the reset freeze, then waiting for EPISODE_READY
     FINISHED = "finished"  # game over; lingering so peers get our last inputs and hashes
@@ -84,6 +94,20 @@ class TickResult:
     episode: int
     status: str
     input_frame: int = -1
+
+
+@dataclass
+class _Replay:
+    """A rejoining session re-simulating the game from its catch-up document."""
+
+    doc: CatchupDoc
+    target: float  # last frame whose inputs the document gives for every playing player
+    fed: list[int]  # per player: frames of the document put into its queue
+    hash_send_from: int  # frames before this were verified by the peers with our old page
+    started_at: float
+    defaulted: set[int] = field(default_factory=set)
+    seeded: int = -1  # the source's hashes are in the detector up to this frame
+    frames: int = 0
 
 
 @dataclass
@@ -149,15 +173,21 @@ class P2PSession:
                  shared_seed: int, settings: SessionSettings | Mapping[str, Any] | None = None,
                  now: Callable[[], float] | None = None, wall_clock: Callable[[], float] | None = None,
                  path: dict[str, Any] | None = None, ai_seats: Sequence[int] = (),
-                 hosted_seats: Sequence[tuple[int, int]] = ()) -> None:
+                 hosted_seats: Sequence[tuple[int, int]] = (), rejoin: bool = False, nonce: int | None = None) -> None:
         """``ai_seats``: players that are AI seats (no peer behind them; the environment chooses
         their action inside each step and reports it, ai_policy.py); the twin of session.js's aiSeats.
         ``hosted_seats``: ``(seat, host)`` pairs: no peer behind the seat either; player ``host``
         decides its actions (:meth:`set_hosted_action`) and sends them as INPUTs naming the seat,
         with its own input delay; the others predict and confirm them like a remote player's.
-        The host gone, the seat falls to the default action from an agreed frame (docs/ai.md)."""
+        The host gone, the seat falls to the default action from an agreed frame (docs/ai.md).
+        ``rejoin``: this page was reloaded mid-game: rebuild the game from a peer's catch-up
+        document (state CATCHUP), re-simulate it, then play live; ``nonce``: the rejoin's u32."""
         hosted = tuple((int(h[0]), int(h[1])) if isinstance(h, (tuple, list)) and len(h) == 2 else h for h in hosted_seats)
         _check_options(env, transport, local_player, num_players, shared_seed, tuple(ai_seats), hosted)
+        if not isinstance(rejoin, bool):
+            raise TypeError("P2PSession: rejoin must be a bool")
+        if nonce is not None and (isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce <= 0xFFFFFFFF):
+            raise ValueError(f"P2PSession: nonce must be a u32, got {nonce!r}")
         s = settings if isinstance(settings, SessionSettings) else make_settings(settings or {})
         self.settings = s
         self.env = env
@@ -242,6 +272,18 @@ class P2PSession:
         self.started_at_wall: float | None = None
         self.ended_at_wall: float | None = None
         self.frames_advanced = 0
+        # rejoin after a reload (catchup.py): as a source, the documents we serve per peer; as a
+        # rejoiner, the transfer and then the re-simulation (``replay``)
+        self.serving: dict[int, CatchupSender] = {}
+        self.rejoin = rejoin
+        self.catchup = CatchupReceiver(random_nonce() if nonce is None else nonce) if rejoin else None
+        self.catchup_source: int | None = None
+        self.last_catchup_sent = -math.inf
+        self.catchup_ack_due = False
+        self.replay: _Replay | None = None
+        self.preset_delay: int | None = None  # our delay as the peers know it (a rejoin before frame 0)
+        self.rejoin_info: dict[str, Any] | None = None
+        self.rejoin_started_at = 0.0
 
     # ------------------------------------------------------------------ public API
 
@@ -275,18 +317,24 @@ class P2PSession:
         return unsubscribe
 
     def start(self) -> None:
-        """Begin the handshake: HELLO to every peer."""
+        """Begin the handshake: HELLO to every peer (a rejoin: CATCHUP_REQUEST instead)."""
         if self._state != SessionState.CREATED:
             return
         now = self.now()
         self.started_at_wall = self.wall_clock()
-        self._state = SessionState.HANDSHAKE
+        self._state = SessionState.CATCHUP if self.rejoin else SessionState.HANDSHAKE
         for ep in self.endpoints.values():
             ep.start_time = now
             # Silence counts from our start at the earliest (a HELLO kept from before start()).
             if ep.last_recv > -math.inf and ep.last_recv < now:
                 ep.last_recv = now
-            self._send_hello(ep, now)
+            if not self.rejoin:
+                self._send_hello(ep, now)
+        if self.rejoin:
+            self.rejoin_info = {"source": None, "requested_at": iso_time(self.wall_clock()), "caught_up_at": None,
+                                "frame": None, "frames": 0, "bytes": 0, "transfer_s": None, "replay_s": None}
+            self.rejoin_started_at = now
+            self._send_catchup_requests(now, True)
         self._flush_events()
 
     def close(self, reason: int = ByeReason.LEFT) -> None:
@@ -345,25 +393,33 @@ class P2PSession:
             self._begin_countdown(now)
         if self._state == SessionState.COUNTDOWN:
             self._step_countdown(now)
-        if self._state == SessionState.TRANSITION:
-            # The reset freeze: exactly reset_freeze_frames ticks on every peer, counted from the
-            # tick after the episode's end was confirmed; then the wait for every peer's READY.
-            if self.freeze_left > 0:
-                self.freeze_left -= 1
-            elif self._all_ready():
-                self.sync.start_episode(episode_seed(self.shared_seed, self.ready_episode), self.next_start_frame)
-                self._begin_episode(self.ready_episode, self.next_start_frame, now)
-        if self._state == SessionState.RUNNING:
-            result.status = self._step_game(now, local_action, result)
+        if self._state == SessionState.CATCHUP:
+            self._step_catchup(now)
+        if self.replay is not None:
+            # Rejoining: re-simulate the game so far as fast as the budget allows, no local input.
+            self._step_replay(now)
+            result.status = (SessionState.CATCHUP if self.replay is not None or self._state == SessionState.CATCHUP
+                             else self._state)
         else:
-            result.status = self._state
+            if self._state == SessionState.TRANSITION:
+                # The reset freeze: exactly reset_freeze_frames ticks on every peer, counted from the
+                # tick after the episode's end was confirmed; then the wait for every peer's READY.
+                if self.freeze_left > 0:
+                    self.freeze_left -= 1
+                elif self._all_ready():
+                    self._start_next_episode(now)
+            if self._state == SessionState.RUNNING:
+                result.status = self._step_game(now, local_action, result)
+            else:
+                result.status = self._state
         if self._state == SessionState.FINISHED:
             self._linger(now)
         if self._state != SessionState.CLOSED:
             self._send_inputs(now)
             self._send_hash_requests(now)
             self._send_keepalives(now)
-            if self.tick_count % PRUNE_EVERY_TICKS == 0:
+            self._send_catchup(now)
+            if self.tick_count % PRUNE_EVERY_TICKS == 0 or self.replay is not None:
                 self._prune()
         result.frame = self.sync.current_frame - 1
         result.episode = self.episode
@@ -447,6 +503,58 @@ class P2PSession:
         self._flush_events()
         return True
 
+    def peer_away(self, peer: int) -> bool:
+        """The runner heard that a peer's page went away with its seat held (the server's
+        ``peer_interrupted``): wait for it to rejoin (up to away_timeout_ms). Its BYE(away) does
+        the same on the DataChannel. Returns whether it was newly marked away."""
+        changed = self._mark_away(peer, self.now())
+        self._flush_events()
+        return changed
+
+    def peer_gone(self, peer: int) -> bool:
+        """The runner heard that a peer's held seat is gone for good (the server's ``peer_left``):
+        a peer still away or silent is declared disconnected now."""
+        ep = self.endpoints.get(peer)
+        if ep is None or not ep.active or self._state in (SessionState.CREATED, SessionState.CLOSED):
+            return False
+        if ep.state not in (PeerState.AWAY, PeerState.INTERRUPTED, PeerState.WAITING):
+            return False
+        self._declare_gone(peer, "disconnected", self.now(), ByeReason.TIMEOUT)
+        self._flush_events()
+        return True
+
+    def _mark_away(self, peer: int, now: float) -> bool:
+        ep = self.endpoints.get(peer)
+        st = self._state
+        if ep is None or not ep.active or ep.state == PeerState.AWAY or st in (SessionState.CREATED, SessionState.CLOSED):
+            return False
+        if st == SessionState.FINISHED or self.settings.away_timeout_ms == 0:
+            # Nothing to rejoin (the game is over), or the scene holds no seats: leaving, as before.
+            self._declare_gone(peer, "left", now, None)
+            return False
+        ep.set_away(now + self.settings.away_timeout_ms)
+        self._connection_event(peer, "away", now)
+        return True
+
+    @property
+    def catching_up(self) -> bool:
+        """A reloaded page's session is still rebuilding the game (fetching or re-simulating it)."""
+        return self._state == SessionState.CATCHUP or self.replay is not None
+
+    def catchup_progress(self) -> dict[str, Any] | None:
+        """``{phase: connecting|transfer|replay|live, received, total, frame, target}`` of a rejoin."""
+        if self.catchup is None:
+            return None
+        received, total = self.catchup.progress()
+        if self._state == SessionState.CATCHUP:
+            phase = "connecting" if self.catchup.source is None else "transfer"
+            return {"phase": phase, "received": received, "total": total, "frame": None, "target": None}
+        if self.replay is not None:
+            return {"phase": "replay", "received": received, "total": total, "frame": self.sync.current_frame - 1,
+                    "target": self.replay.target}
+        return {"phase": "live", "received": received, "total": total, "frame": self.sync.current_frame - 1,
+                "target": None if self.rejoin_info is None else self.rejoin_info["frame"]}
+
     @property
     def countdown_left(self) -> int | None:
         return None if self.countdown is None else self.countdown.left
@@ -459,6 +567,8 @@ class P2PSession:
             silent = None if ep.last_recv == -math.inf else max(0.0, now - ep.last_recv)
             grace = (max(0.0, self.settings.disconnect_timeout_ms - silent)
                      if ep.state == PeerState.INTERRUPTED and silent is not None else None)
+            if ep.state == PeerState.AWAY and ep.away_until is not None:
+                grace = max(0.0, ep.away_until - now)
             out.append({"peer_index": ep.peer, "state": ep.state, "rtt_ms": ep.last_rtt,
                         "frame_advantage": ep.time_sync.frame_advantage(), "silent_ms": silent, "grace_left_ms": grace})
         return out
@@ -508,7 +618,7 @@ class P2PSession:
         return min(self.sync.queues[p].last_confirmed_frame for p in self.seats_of(ep.peer))
 
     def _send_inputs(self, now: float) -> None:
-        if self._state in (SessionState.HANDSHAKE, SessionState.COUNTDOWN):
+        if self._state in (SessionState.HANDSHAKE, SessionState.COUNTDOWN) or self.catching_up:
             return
         local = self.sync.queues[self.local_player]
         through = local.last_confirmed_frame
@@ -553,6 +663,9 @@ class P2PSession:
         for ep in self.endpoints.values():
             if not ep.active:
                 continue
+            if ep.state == PeerState.AWAY and ep.away_until is not None and now >= ep.away_until:
+                self._declare_gone(ep.peer, "disconnected", now, ByeReason.TIMEOUT)
+                continue
             ev = None if ep.state == PeerState.DONE else ep.check_silence(now)
             if ev == "interrupted":
                 self._connection_event(ep.peer, "interrupted", now)
@@ -585,7 +698,13 @@ class P2PSession:
         if not self._plausible(msg):
             self.counters.invalid_messages += 1
             return
-        if ep.on_message(now, isinstance(msg, (Hello, Bye))) == "resumed":
+        # A rejoining session only takes what it can use before it has the game.
+        if self._state == SessionState.CATCHUP and not isinstance(msg, _CATCHUP_MESSAGES):
+            ep.on_message(now, False)
+            self.counters.ignored_messages += 1
+            return
+        # A catch-up request is a new session of the peer (its page reloaded): 'rejoined', not 'resumed'.
+        if ep.on_message(now, isinstance(msg, (Hello, Bye))) == "resumed" and not isinstance(msg, CatchupRequest):
             self._connection_event(ep.peer, "resumed", now)
         if isinstance(msg, Hello):
             self._on_hello(ep, msg, now)
@@ -613,6 +732,22 @@ class P2PSession:
         elif isinstance(msg, Countdown):
             if self.countdown is not None:
                 self.countdown.receive(ep.peer, msg.left, msg.advantage)
+        elif isinstance(msg, CatchupRequest):
+            self._on_catchup_request(ep, msg, now)
+        elif isinstance(msg, CatchupOffer):
+            if self._state != SessionState.CATCHUP or self.catchup is None or not self.catchup.on_offer(ep.peer, msg):
+                self.counters.ignored_messages += 1
+        elif isinstance(msg, CatchupAck):
+            sender = self.serving.get(ep.peer)
+            if sender is not None and sender.nonce == msg.nonce:
+                sender.on_ack(msg.next, msg.mask)
+            else:
+                self.counters.ignored_messages += 1
+        elif isinstance(msg, CatchupChunk):
+            if self.catchup is not None and self.catchup.on_chunk(ep.peer, msg) != "ignored":
+                self.catchup_ack_due = True
+            else:
+                self.counters.ignored_messages += 1
         else:
             self.counters.invalid_messages += 1
 
@@ -731,6 +866,9 @@ class P2PSession:
         self._emit("episode_mismatch", ev)
 
     def _on_bye(self, ep: Endpoint, msg: Bye, now: float) -> None:
+        if msg.reason == ByeReason.AWAY:
+            self._mark_away(ep.peer, now)
+            return
         if msg.reason in _EXCLUDED_BYES:
             self._on_excluded_bye(ep, msg.reason, now)
             return
@@ -867,7 +1005,9 @@ class P2PSession:
         s = self.settings
         if self.probe_started_at is None:
             self.probe_started_at = now
-        if s.input_delay != "auto":
+        if self.preset_delay is not None:
+            self._choose_delay(self.preset_delay, None, now)  # a rejoin: the delay the peers know
+        elif s.input_delay != "auto":
             self._choose_delay(int(s.input_delay), None, now)
         elif self._probe_done(now):
             rtt = self._probe_rtt()
@@ -1008,7 +1148,7 @@ class P2PSession:
 
     def _sample_advantage(self) -> None:
         for ep in self.endpoints.values():
-            if not ep.active or ep.state == PeerState.DONE:
+            if not ep.active or ep.state in (PeerState.DONE, PeerState.AWAY):
                 continue
             a = self._advantage_over(ep)
             if a is not None:
@@ -1039,7 +1179,7 @@ class P2PSession:
         if self.wait_budget == 0:
             w = 0
             for ep in self.endpoints.values():
-                if not ep.active or ep.state == PeerState.DONE:
+                if not ep.active or ep.state in (PeerState.DONE, PeerState.AWAY):
                     continue
                 r = ep.time_sync.recommend_wait(self.settings.max_prediction_window + self._max_episode_delay())
                 if r > w:
@@ -1064,6 +1204,10 @@ class P2PSession:
             by_frame[frame] = h
             for m in self.desync.add_local(frame, h, self.episode, now):
                 self._record_desync(m, now)
+            # Re-simulating after a reload: the peers verified frames up to the old page's last
+            # verified one already (the lost-hash requests fetch any other they lack).
+            if self.replay is not None and frame < self.replay.hash_send_from:
+                continue
             for ep in self.endpoints.values():
                 if ep.active and ep.state != PeerState.DONE:
                     self._send(ep, StateHash(frame, h), now)
@@ -1253,6 +1397,324 @@ class P2PSession:
 
     # ------------------------------------------------------------------ validation
 
+    # ------------------------------------------------------------------ rejoin after a reload
+    # docs/rollback.md "Rejoining after a reload" (session.js twin).
+
+    def _start_next_episode(self, now: float) -> None:
+        self.sync.start_episode(episode_seed(self.shared_seed, self.ready_episode), self.next_start_frame)
+        self._begin_episode(self.ready_episode, self.next_start_frame, now)
+
+    def _on_catchup_request(self, ep: Endpoint, msg: CatchupRequest, now: float) -> None:
+        """A peer's new session (its page reloaded) asks for the game so far."""
+        if self._state in (SessionState.CREATED, SessionState.CLOSED) or self.catching_up:
+            self.counters.ignored_messages += 1
+            return
+        if ep.catchup_nonce == msg.nonce:
+            sender = self.serving.get(ep.peer)
+            if sender is not None and sender.nonce == msg.nonce:
+                self._send_offer(ep, sender, now)
+            return
+        ep.new_incarnation(msg.nonce)
+        self._connection_event(ep.peer, "rejoined", now)
+        doc = self.build_catchup_doc(ep.peer)
+        known = doc.players[ep.peer].known
+        sender = CatchupSender(msg.nonce, encode_catchup_doc(doc), now, -1 if known is None else known,
+                               -1 if doc.confirmed is None else doc.confirmed)
+        self.serving[ep.peer] = sender
+        self._send_offer(ep, sender, now)
+        self._emit("catchup_serve", {"peer_index": ep.peer, "bytes": sender.size,
+                                     "frame": -1 if doc.confirmed is None else doc.confirmed})
+
+    def _send_offer(self, ep: Endpoint, sender: CatchupSender, now: float) -> None:
+        self._send(ep, CatchupOffer(sender.nonce, sender.size, None if sender.known < 0 else sender.known,
+                                    None if sender.confirmed < 0 else sender.confirmed), now)
+
+    def _delays_of(self, episode: int) -> list[int | None]:
+        out: list[int | None] = [None] * self.num_players
+        out[self.local_player] = self.input_delay
+        for ep in self.endpoints.values():
+            if episode in ep.delays:
+                out[ep.peer] = ep.delays[episode]
+        return out
+
+    def build_catchup_doc(self, peer: int) -> CatchupDoc:
+        """The game so far as a catch-up document for ``peer``."""
+        n = self.num_players
+        confirmed = self.last_recorded_frame
+        st = self._state
+        state = {SessionState.RUNNING: "running", SessionState.TRANSITION: "transition",
+                 SessionState.FINISHED: "finished"}.get(st, "pregame")
+        episodes = tuple(
+            CatchupEpisode(log.start_frame, log.end_frame,
+                           tuple(self.episode_delays.get(log.episode) or self._delays_of(log.episode)))
+            for log in self.logs)
+        next_delays: tuple[int | None, ...] | None = None
+        if st == SessionState.TRANSITION:
+            next_delays = tuple(self._delays_of(self.ready_episode))
+        elif state == "pregame":
+            d = self._delays_of(0)
+            if any(x is not None for x in d):
+                next_delays = tuple(d)
+        players = []
+        for p in range(n):
+            q = self.sync.queues[p]
+            known = q.last_confirmed_frame
+            actions = [0] * (known + 1)
+            # Confirmed frames come from the episode logs (the queues keep only the last 4096).
+            for log in self.logs:
+                for f in range(log.start_frame, min(log.start_frame + log.count - 1, known) + 1):
+                    actions[f] = log.action_at(f, p)
+            for f in range(max(0, confirmed + 1), known + 1):
+                actions[f] = q.confirmed(f)
+            players.append(CatchupPlayer(None if known < 0 else known, q.default_from, tuple(actions)))
+        hi = self.settings.hash_interval
+        hashes = []
+        for log in self.logs:
+            last = min(log.start_frame + log.count - 1, confirmed)
+            for f in range(log.start_frame + (hi - log.start_frame % hi) % hi, last + 1, hi):
+                h = log.hash_of(f)
+                assert h is not None, f"confirmed frame {f} has no hash"
+                hashes.append(h)
+        verified = self.desync.verified_frame()
+        verified_through = tuple(
+            None if p == self.local_player or self.desync.verified_through[p] < 0 else self.desync.verified_through[p]
+            for p in range(n))
+        return CatchupDoc(n, hi, state, None if confirmed < 0 else confirmed, None if verified < 0 else verified,
+                          verified_through, episodes, next_delays, tuple(players), tuple(hashes))
+
+    def _send_catchup(self, now: float) -> None:
+        """Every tick: the source's chunks, the rejoiner's acknowledgements; old transfers dropped."""
+        if self.serving:
+            rto = max(2 * self._max_rtt(), self.settings.resend_ms)
+            budget = self.settings.catchup_chunks_per_tick
+            for peer, sender in list(self.serving.items()):
+                ep = self.endpoints[peer]
+                if (not ep.active or sender.done or ep.catchup_nonce != sender.nonce
+                        or now - sender.created_at > CATCHUP_KEEP_MS):
+                    del self.serving[peer]
+                    continue
+                for i in sender.due(now, rto, budget):
+                    self._send(ep, CatchupChunk(sender.nonce, i, sender.chunk(i)), now)
+                    sender.mark_sent(i, now)
+                    budget -= 1
+        c = self.catchup
+        if c is None or c.source is None:
+            return
+        ep = self.endpoints[c.source]
+        if not ep.active:
+            return
+        # Chunks in: say so (once per tick). Missing ones: say where we are every resend_ms.
+        if self.catchup_ack_due or (not c.complete and now - self.last_catchup_sent >= self.settings.resend_ms):
+            self.catchup_ack_due = False
+            self.last_catchup_sent = now
+            self._send(ep, CatchupAck(*c.ack()), now)
+
+    def _send_catchup_requests(self, now: float, force: bool) -> None:
+        if not force and now - self.last_catchup_sent < self.settings.resend_ms:
+            return
+        self.last_catchup_sent = now
+        assert self.catchup is not None
+        for ep in self.endpoints.values():
+            if ep.active and ep.peer not in self.catchup.offers:
+                self._send(ep, CatchupRequest(self.catchup.nonce), now)
+
+    def _step_catchup(self, now: float) -> None:
+        """The rejoiner before it has the document: ask, choose a source, wait for the chunks."""
+        c = self.catchup
+        assert c is not None
+        active = self._remaining_peers(-1)
+        if not active:
+            if self._state == SessionState.CATCHUP:
+                self._finish("disconnected", now, True)
+            return
+        if c.source is not None and c.source not in active:
+            c.drop_source()  # the source is gone: take the document from another peer
+            self.catchup_source = None
+        if c.source is None:
+            self._send_catchup_requests(now, False)
+            source = c.choose(active)
+            if source is None:
+                return
+            self.catchup_source = source
+            assert self.rejoin_info is not None
+            self.rejoin_info["source"] = source
+            self.catchup_ack_due = True  # our first ACK starts the transfer
+        if c.complete:
+            self._apply_catchup(now)
+
+    def _catchup_failed(self, now: float, message: str) -> None:
+        self._emit("error", {"code": "catchup_failed", "message": message})
+        self._finish("error", now, True)
+
+    def _apply_catchup(self, now: float) -> None:
+        """The whole document is in: set the game up from it and re-simulate from frame 0."""
+        c = self.catchup
+        info = self.rejoin_info
+        assert c is not None and info is not None
+        data = c.assemble()
+        info["bytes"] = len(data)
+        info["transfer_s"] = round3((now - self.rejoin_started_at) / 1000)
+        doc = decode_catchup_doc(data)
+        if isinstance(doc, DecodeError):
+            self._catchup_failed(now, f"the catch-up document from player {c.source} does not decode: "
+                                      f"{doc.code} ({doc.detail})")
+            return
+        if doc.num_players != self.num_players or doc.hash_interval != self.settings.hash_interval:
+            self._catchup_failed(now, f"the catch-up document from player {c.source} is for {doc.num_players} "
+                                      f"players and hash interval {doc.hash_interval}")
+            return
+        if doc.state != "pregame" and not doc.episodes:
+            self._catchup_failed(now, f"player {c.source} has no game to rejoin ({doc.state}, no episode)")
+            return
+        me = self.local_player
+        for i, e in enumerate(doc.episodes):
+            self.episode_delays[i] = list(e.delays)
+        nxt = len(doc.episodes)
+        for ep in self.endpoints.values():
+            p = ep.peer
+            ep.hello_received = True  # it greeted our old page
+            for i, e in enumerate(doc.episodes):
+                if e.delays[p] is not None:
+                    ep.delays[i] = e.delays[p]
+                if e.end is not None:
+                    ep.ends_received[i] = e.end
+            if doc.next_delays is not None and doc.next_delays[p] is not None:
+                ep.delays[nxt] = doc.next_delays[p]
+            for e in ep.delays:
+                if e > ep.ready_episode:
+                    ep.ready_episode = e
+            if nxt > 0:
+                ep.started_episode = nxt - 1
+            pl = doc.players[p]
+            if pl.known is not None:
+                ep.got_input = True
+                if pl.known > ep.remote_newest:
+                    ep.remote_newest = pl.known
+            if pl.default_from is not None:
+                # Gone before we came back: its default action from the frame the others agreed on.
+                ep.state = PeerState.DISCONNECTED
+                self.desync.deactivate(p)
+                ag = DisconnectAgreement(p)
+                ag.default_from = pl.default_from
+                self.agreements[p] = ag
+                self.default_action_from[p] = pl.default_from
+        mine = None
+        if doc.next_delays is not None:
+            mine = doc.next_delays[me]
+        if mine is None and doc.episodes:
+            mine = doc.episodes[-1].delays[me]
+        if doc.state == "pregame":
+            # Nothing was played yet: the normal start, with our delay as the peers know it.
+            self.preset_delay = mine
+            for ep in self.endpoints.values():
+                if 0 in ep.delays:
+                    self._prefill_delay(ep.peer, ep.delays[0])
+            self._state = SessionState.HANDSHAKE
+            self._go_live(now)
+            return
+        if mine is None:
+            self._catchup_failed(now, f"the catch-up document from player {c.source} does not say our input delay")
+            return
+        self.input_delay = mine
+        self.first_input_frame = max(1, mine)
+        target = math.inf
+        for pl in doc.players:
+            if pl.default_from is None:
+                target = min(target, -1 if pl.known is None else pl.known)
+        vt = doc.verified_through[me]
+        self.replay = _Replay(doc, target, [0] * self.num_players, (-1 if vt is None else vt) + 1, now)
+        self._begin_episode(0, 0, now)
+
+    def _step_replay(self, now: float) -> None:
+        """Re-simulate confirmed frames for at most catchup_budget_ms (and catchup_frames_per_tick)."""
+        rp = self.replay
+        assert rp is not None
+        s = self.settings
+        deadline = now + s.catchup_budget_ms
+        n = 0
+        while n < s.catchup_frames_per_tick:
+            if self._state == SessionState.TRANSITION:
+                # Past episodes start at once (the reset freeze is for the eyes); an episode the
+                # others have not announced yet is waited for live.
+                self.freeze_left = 0
+                if not self._all_ready():
+                    break
+                self._start_next_episode(now)
+            if self._state != SessionState.RUNNING:
+                break
+            f = self.sync.current_frame
+            if f > rp.target:
+                break
+            self._feed_replay(f + 128)
+            if self.sync.confirmed_input_frame() < f:
+                break  # cannot happen with a sound document
+            self._seed_replay_hashes(f, now)
+            self.sync.advance_frame()
+            n += 1
+            self._process_confirmed(now)
+            if n & 7 == 0 and self.now() >= deadline:
+                break
+        rp.frames += n
+        st = self._state
+        waiting = st == SessionState.TRANSITION and not self._all_ready()
+        if (st in (SessionState.FINISHED, SessionState.CLOSED) or waiting or self.sync.current_frame > rp.target
+                or (st == SessionState.RUNNING and self.sync.confirmed_input_frame() < self.sync.current_frame)):
+            self._finish_replay(now)
+
+    def _feed_replay(self, upto: int) -> None:
+        """Inputs of the document into the queues, up to ``upto`` (the queues hold 4096 frames)."""
+        rp = self.replay
+        assert rp is not None
+        for p, pl in enumerate(rp.doc.players):
+            known = -1 if pl.known is None else pl.known
+            last = min(known, upto)
+            for f in range(rp.fed[p] + 1, last + 1):
+                self.sync.add_input(p, f, pl.actions[f])
+            if last > rp.fed[p]:
+                rp.fed[p] = last
+            if pl.default_from is not None and rp.fed[p] == known and p not in rp.defaulted:
+                rp.defaulted.add(p)
+                self.sync.set_default_from(p, pl.default_from)
+
+    def _seed_replay_hashes(self, frame: int, now: float) -> None:
+        """The source's hash of every hashed frame up to ``frame`` (and, for a peer the source
+        verified them with, that peer's), compared as our re-simulation hashes them."""
+        rp = self.replay
+        assert rp is not None
+        doc = rp.doc
+        hi = doc.hash_interval
+        confirmed = -1 if doc.confirmed is None else doc.confirmed
+        for g in range(rp.seeded + 1, frame + 1):
+            rp.seeded = g
+            if g % hi != 0 or g > confirmed:
+                continue
+            h = doc.hashes[g // hi]
+            for ep in self.endpoints.values():
+                if not ep.active:
+                    continue
+                vt = doc.verified_through[ep.peer]
+                if ep.peer == self.catchup_source or (vt is not None and g <= vt):
+                    self.desync.add_remote(ep.peer, g, h, now)
+
+    def _finish_replay(self, now: float) -> None:
+        rp = self.replay
+        assert rp is not None and self.rejoin_info is not None
+        self.replay = None
+        self.rejoin_info["frames"] = rp.frames
+        self.rejoin_info["replay_s"] = round3((now - rp.started_at) / 1000)
+        self._go_live(now)
+
+    def _go_live(self, now: float) -> None:
+        """Caught up: from here the session plays like any other."""
+        info = self.rejoin_info
+        assert info is not None and self.catchup_source is not None
+        info["caught_up_at"] = iso_time(self.wall_clock())
+        info["frame"] = self.sync.current_frame
+        for ep in self.endpoints.values():
+            ep.time_sync.clear()
+        self._connection_event(self.catchup_source, "rejoined", now)
+        self._emit("rejoined", dict(info))
+
     def _record_desync(self, m: dict[str, Any], now: float) -> None:
         """Keep events sorted by frame, bounded lists keep the EARLIEST frames (hashes can be
         recovered out of order), so the first divergent frame always has its event and dump."""
@@ -1389,4 +1851,5 @@ class P2PSession:
             "hidden_intervals": self.hidden_log.records(self.now()),
             "inputs": self.input_log.rows(),
             "exclusion": None if self.exclusion is None else dict(self.exclusion),
+            "rejoins": [] if self.rejoin_info is None else [dict(self.rejoin_info)],
         }

@@ -69,6 +69,10 @@ SPEC: dict[str, _Spec] = {
     "hidden_action": _Spec(None, I32_MIN, I32_MAX, nullable=True),
     "max_hidden_ms": _Spec(None, 100, 86400000, integer=False, nullable=True),
     "hidden_policy": _Spec("end", one_of=("end", "default_action")),
+    "away_timeout_ms": _Spec(30000, 0, 7200000, integer=False),
+    "catchup_chunks_per_tick": _Spec(12, 1, 256),
+    "catchup_budget_ms": _Spec(12, 1, 1000, integer=False),
+    "catchup_frames_per_tick": _Spec(2000, 1, 1000000),
 }
 
 
@@ -104,6 +108,10 @@ class SessionSettings:
     hidden_action: int | None = None
     max_hidden_ms: float | None = None
     hidden_policy: str = "end"
+    away_timeout_ms: float = 30000  # an away peer (page reload, seat held) is waited for this long
+    catchup_chunks_per_tick: int = 12  # catch-up chunks a source sends per tick
+    catchup_budget_ms: float = 12  # time per tick a rejoining session spends re-simulating
+    catchup_frames_per_tick: int = 2000  # frames per tick a rejoining session re-simulates at most
 
     def to_camel(self) -> dict[str, Any]:
         """The same settings under the JS names (for a node session in tests)."""
@@ -196,6 +204,9 @@ def from_game_settings(settings: Mapping[str, Any], max_steps: int | None = None
         values["hidden_policy"] = p2p["hidden_policy"]
     if validation.get("hash_interval") is not None:
         values["hash_interval"] = validation["hash_interval"]
+    away = away_timeout_ms(p2p)
+    if away is not None:
+        values["away_timeout_ms"] = away
     if validation.get("state_dump_on_desync") is False:
         values["max_state_dumps"] = 0
     # As client_game.js sessionSettings: Interactive Gym's default max_steps means "never"
@@ -205,6 +216,18 @@ def from_game_settings(settings: Mapping[str, Any], max_steps: int | None = None
         values["max_steps_per_episode"] = int(max_steps)
     values.update(overrides)
     return make_settings(values)
+
+
+def away_timeout_ms(p2p: Mapping[str, Any]) -> float | None:
+    """How long an away peer is waited for (as client_game.js sessionSettings): the server holds
+    its seat ``reconnect_grace_s``, then it has ``connection_timeout_s`` to connect; 0 when the
+    scene holds no seats (a reload is leaving). None when the scene does not say."""
+    grace = p2p.get("reconnect_grace_s")
+    if grace is None:
+        return None
+    if grace <= 0:
+        return 0
+    return float(round((grace + (p2p.get("connection_timeout_s") or 20)) * 1000))
 
 
 def setting_names() -> list[str]:

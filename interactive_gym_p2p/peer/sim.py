@@ -130,24 +130,19 @@ class Game:
         self._keyed: dict[int, int] = {}  # the action each player's keys last said (key events)
         self.measure = measure
         self.engine_s = 0.0
+        # A page reload gives a player a new session on a new channel: messages sent to the old
+        # page never reach the new one (incarnation), and the old page's tick loop stops.
+        self.incarnation = [0] * num_players
+        self._make_env = make_env
+        self._make_session = make_session
+        self._player_settings = player_settings
         for p in range(num_players):
             self.input_prngs.append(Prng(master.next()))
+            self.envs.append(None)
             if p in self._sessionless:
-                self.envs.append(None)
                 self.sessions.append(None)
                 continue
-            env = make_env(p)
-            self.envs.append(env)
-            kwargs = dict(env=env, transport=_LinkTransport(self, p), local_player=p, num_players=num_players,
-                          shared_seed=self.shared_seed,
-                          settings={**self.settings, **(player_settings[p] or {})} if player_settings else self.settings,
-                          now=self.clock.now,
-                          wall_clock=lambda: EPOCH_MS + self.clock.now(), path=dict(SIMULATED_PATH))
-            if self.ai_seats:
-                kwargs["ai_seats"] = self.ai_seats
-            if self.hosted_seats:
-                kwargs["hosted_seats"] = self.hosted_seats
-            self.sessions.append(make_session(**kwargs) if make_session else P2PSession(**kwargs))
+            self.sessions.append(self._new_session(p))
         self.input = input or default_input
         self.tick_counts = [0] * num_players
         self.results = [PlayerResult() for _ in range(num_players)]
@@ -156,15 +151,31 @@ class Game:
             if p not in self._sessionless:
                 self._schedule_ticks(p, (start_at or [0] * num_players)[p])
 
+    def _new_session(self, p: int, **extra: Any) -> Any:
+        env = self._make_env(p)
+        self.envs[p] = env
+        ps = self._player_settings
+        kwargs = dict(env=env, transport=_LinkTransport(self, p), local_player=p, num_players=self.num_players,
+                      shared_seed=self.shared_seed,
+                      settings={**self.settings, **(ps[p] or {})} if ps else self.settings,
+                      now=self.clock.now,
+                      wall_clock=lambda: EPOCH_MS + self.clock.now(), path=dict(SIMULATED_PATH), **extra)
+        if self.ai_seats:
+            kwargs["ai_seats"] = self.ai_seats
+        if self.hosted_seats:
+            kwargs["hosted_seats"] = self.hosted_seats
+        return self._make_session(**kwargs) if self._make_session else P2PSession(**kwargs)
+
     def _send(self, frm: int, to: int, data: bytes) -> None:
         self.stats.sent_bytes[frm] += len(data)
         if not self.alive[frm] or (frm, to) in self.blocked:
             return
+        inc = self.incarnation[to]
         for t in self.links[(frm, to)].schedule(self.clock.now(), len(data)):
-            self.clock.at(t, lambda to=to, data=data: self._deliver(to, frm, data))
+            self.clock.at(t, lambda to=to, data=data: self._deliver(to, frm, data, inc))
 
-    def _deliver(self, to: int, frm: int, data: bytes) -> None:
-        if not self.alive[to]:
+    def _deliver(self, to: int, frm: int, data: bytes, inc: int | None = None) -> None:
+        if not self.alive[to] or (inc is not None and self.incarnation[to] != inc):
             return
         self.stats.delivered += 1
         if self.measure:
@@ -175,8 +186,10 @@ class Game:
             self.sessions[to].receive(frm, data)
 
     def _schedule_ticks(self, p: int, t0: float) -> None:
+        inc = self.incarnation[p]
+
         def begin() -> None:
-            if not self.alive[p]:
+            if not self.alive[p] or self.incarnation[p] != inc:
                 return
             self.sessions[p].start()
             loop(0)
@@ -185,7 +198,7 @@ class Game:
             self.clock.at(t0 + k * self.periods[p], lambda: one(k))
 
         def one(k: int) -> None:
-            if not self.alive[p]:
+            if not self.alive[p] or self.incarnation[p] != inc:
                 return
             s = self.sessions[p]
             if s.state == "closed":
@@ -246,6 +259,28 @@ class Game:
     def kill(self, p: int) -> None:
         """Peer ``p`` vanishes without a BYE: it sends and receives nothing more."""
         self.alive[p] = False
+
+    def reload(self, p: int, down_ms: float = 2000, bye: bool = True, nonce: int | None = None) -> Any:
+        """Player ``p``'s page reloads now (sim.mjs ``reload``): the old session says BYE(away)
+        (unless ``bye`` is False), it is gone for ``down_ms``, then a new session rejoins
+        (``rejoin=True``, a fresh environment). Returns the old session."""
+        old = self.sessions[p]
+        if bye:
+            old.close(6)  # ByeReason.AWAY
+        self.alive[p] = False
+        self.incarnation[p] += 1
+        back = self.clock.now() + down_ms
+
+        def come_back() -> None:
+            self.alive[p] = True
+            extra: dict[str, Any] = {"rejoin": True}
+            if nonce is not None:
+                extra["nonce"] = nonce
+            self.sessions[p] = self._new_session(p, **extra)
+            self._schedule_ticks(p, back)
+
+        self.clock.at(back, come_back)
+        return old
 
     def inject(self, to: int, frm: int, data: bytes, t: float | None = None) -> None:
         def go() -> None:

@@ -280,6 +280,9 @@ def compare_exports(exports: Mapping[int, Mapping[str, Any]] | Iterable[Mapping[
                 # The delay this player used in each of its episodes, and what it felt of it.
                 "input_delays": [e.get("input_delays", [None] * len(players))[p] for e in doc["episodes"]],
                 "key_to_screen_ms": copy.deepcopy(doc["stats"].get("key_to_screen_ms")),
+                # Its page reloaded mid-game and it re-simulated the game from a peer's inputs
+                # (its rows are its own, checked like anyone's). None: predates the field.
+                "rejoins": copy.deepcopy(doc.get("rejoins")),
             }
         )
 

@@ -9,6 +9,7 @@ export const PeerState = Object.freeze({
   WAITING: 'waiting', // nothing received yet
   RUNNING: 'running',
   INTERRUPTED: 'interrupted',
+  AWAY: 'away', // its page went away (a reload) with its seat held: waited for, not timed out by silence
   DISCONNECTED: 'disconnected', // declared gone (timeout, BYE error/timeout, or a peer's relay)
   LEFT: 'left', // said BYE(left)
   DONE: 'done', // said BYE(game over) after a finished game
@@ -60,6 +61,9 @@ export class Endpoint {
     // game over
     this.byeReceived = null;
     this.lastByeSent = -Infinity;
+    // rejoin after a reload
+    this.awayUntil = null; // AWAY: when it counts as disconnected if it has not come back
+    this.catchupNonce = null; // the nonce of its latest CATCHUP_REQUEST (its current incarnation)
   }
 
   get active() {
@@ -71,11 +75,33 @@ export class Endpoint {
     this.lastRecv = now;
     if (!isHello) this.helloProven = true;
     if (this.state === PeerState.WAITING) this.state = PeerState.RUNNING;
-    else if (this.state === PeerState.INTERRUPTED) {
+    else if (this.state === PeerState.INTERRUPTED || this.state === PeerState.AWAY) {
       this.state = PeerState.RUNNING;
+      this.awayUntil = null;
       return 'resumed';
     }
     return null;
+  }
+
+  /** Its page went away with its seat held: wait for it until `until` (no silence timeout). */
+  setAway(until) {
+    this.state = PeerState.AWAY;
+    this.awayUntil = until;
+    this.timeSync.clear();
+  }
+
+  /**
+   * A new session of this peer (its page reloaded) asked to catch up: what it knew of us died
+   * with the old page, except what the catch-up document gives it.
+   */
+  newIncarnation(nonce) {
+    this.catchupNonce = nonce;
+    this.helloProven = true; // it sent a non-HELLO message
+    this.byeReceived = null;
+    this.lastAckSent = -2; // tell it our ack again
+    this.lastEpisodeSent = -Infinity;
+    this.lastPingSent = -Infinity;
+    this.timeSync.clear();
   }
 
   /** Silence checks. @returns {'interrupted'|'disconnected'|null} */

@@ -3,7 +3,9 @@
 // prediction was wrong, hashes newly confirmed frames, advances one frame when allowed, and sends
 // what the endpoints say is due. Below it: SyncLayer (queues, states, env), Endpoint (one per
 // peer), DesyncDetector (hash comparison), DisconnectAgreement, StartCountdown (the lined-up
-// 3-2-1 before frame 0) and HiddenLog (the local page's hidden intervals). None of them call up.
+// 3-2-1 before frame 0), HiddenLog (the local page's hidden intervals) and the catch-up
+// transfer (catchup.js: a reloaded page's session rejoins from a peer's catch-up document and
+// re-simulates the game before it plays live). None of them call up.
 // Whoever calls tick() drives the game clock (in the browser: a Dedicated Worker's timer, which
 // a hidden tab does not throttle).
 //
@@ -11,7 +13,8 @@
 // lets the node network simulator run whole games on a virtual clock. Wire behaviour (what is
 // sent when) is specified in docs/rollback.md so the Python peer can match it.
 
-import { encode, decode, PROTOCOL_VERSION, ByeReason, MAX_INPUT_DELAY } from './protocol.js';
+import { encode, decode, PROTOCOL_VERSION, ByeReason, MAX_INPUT_DELAY, encodeCatchupDoc, decodeCatchupDoc } from './protocol.js';
+import { CatchupSender, CatchupReceiver, randomNonce } from './catchup.js';
 import { makeSettings } from './settings.js';
 import { SyncLayer, NO_FRAME } from './sync.js';
 import { Endpoint, PeerState } from './endpoint.js';
@@ -33,6 +36,7 @@ export const SessionState = Object.freeze({
   CREATED: 'created', // constructed, start() not called
   HANDSHAKE: 'handshake', // HELLO sent, waiting for every peer's HELLO (without a countdown: then our delay and every EPISODE_READY(0))
   COUNTDOWN: 'countdown', // every HELLO in; counting down to frame 0 (settings.countdownFrames) while the delays are agreed
+  CATCHUP: 'catchup', // rejoining after a reload: fetching the catch-up document (then re-simulating in RUNNING/TRANSITION)
   RUNNING: 'running', // in an episode
   TRANSITION: 'transition', // episode ended: the reset freeze, then waiting for EPISODE_READY from everyone
   FINISHED: 'finished', // game over; lingering so peers get our last inputs and hashes
@@ -42,7 +46,13 @@ export const SessionState = Object.freeze({
 /** Extra BYE(game over) copies sent when closing after the BYE exchange. */
 export const FINAL_BYE_COPIES = 2;
 
-const MESSAGE_TYPES = ['input', 'ping', 'pong', 'keepalive', 'episode_end', 'episode_ready', 'state_hash', 'hello', 'bye', 'countdown'];
+const MESSAGE_TYPES = ['input', 'ping', 'pong', 'keepalive', 'episode_end', 'episode_ready', 'state_hash', 'hello', 'bye', 'countdown',
+  'catchup_request', 'catchup_offer', 'catchup_ack', 'catchup_chunk'];
+// Messages a rejoining session handles before it has the game (the others describe a game it
+// has not rebuilt yet: counted as ignored; the peers send them again).
+const CATCHUP_MESSAGES = new Set(['hello', 'ping', 'pong', 'keepalive', 'bye', 'catchup_offer', 'catchup_chunk']);
+/** Catch-up documents a source keeps this long for a rejoiner that does not take them (ms). */
+const CATCHUP_KEEP_MS = 60000;
 const EXCLUDED_BYES = new Set([ByeReason.EXCLUDED_END, ByeReason.EXCLUDED_DEFAULT_ACTION]);
 const PRUNE_EVERY_TICKS = 32;
 
@@ -77,6 +87,10 @@ function checkOptions(o) {
     throw new RangeError(`P2PSession: sharedSeed must be a u32, got ${o.sharedSeed}`);
   }
   if (o.now !== undefined && typeof o.now !== 'function') throw new TypeError('P2PSession: now must be a function returning ms');
+  if (o.rejoin !== undefined && typeof o.rejoin !== 'boolean') throw new TypeError('P2PSession: rejoin must be a boolean');
+  if (o.nonce !== undefined && (!Number.isInteger(o.nonce) || o.nonce < 0 || o.nonce > 0xffffffff)) {
+    throw new RangeError(`P2PSession: nonce must be a u32, got ${o.nonce}`);
+  }
 }
 
 export class P2PSession {
@@ -100,6 +114,9 @@ export class P2PSession {
    *   messages naming the seat, with its own input delay; every other peer treats them like a
    *   remote player's inputs (prediction, rollback, hashing). If the host is gone, the seat
    *   falls to the default action from a frame the remaining peers agree on (docs/ai.md).
+   * @param {boolean} [o.rejoin]      this page was reloaded mid-game: rebuild the game from a peer's
+   *   catch-up document (state CATCHUP), re-simulate it, then play live
+   * @param {number} [o.nonce]        the rejoin's u32 (default: random)
    */
   constructor(o) {
     checkOptions(o);
@@ -201,6 +218,17 @@ export class P2PSession {
     this.startedAtWall = null;
     this.endedAtWall = null;
     this.framesAdvanced = 0;
+    // rejoin after a reload (catchup.js): as a source, the documents we serve per peer; as a
+    // rejoiner, the transfer and then the re-simulation (`replay`)
+    this.serving = new Map(); // peer -> CatchupSender
+    this.rejoin = o.rejoin === true;
+    this.catchup = this.rejoin ? new CatchupReceiver({ nonce: o.nonce ?? randomNonce() }) : null;
+    this.catchupSource = null;
+    this.lastCatchupSent = -Infinity;
+    this.catchupAckDue = false;
+    this.replay = null; // {doc, target, fed, hashSendFrom, seeded, frames, startedAt} while re-simulating
+    this.presetDelay = null; // our delay as the peers know it (a rejoin before frame 0)
+    this.rejoinInfo = null; // the record's `rejoins` entry
   }
 
   // ---------------------------------------------------------------- public API
@@ -212,18 +240,26 @@ export class P2PSession {
     return () => this.listeners.get(name).delete(fn);
   }
 
-  /** Begin the handshake: HELLO to every peer. */
+  /** Begin the handshake: HELLO to every peer (a rejoin: CATCHUP_REQUEST instead). */
   start() {
     if (this.state !== SessionState.CREATED) return;
     const now = this.now();
     this.startedAtWall = this.wallClock();
-    this.state = SessionState.HANDSHAKE;
+    this.state = this.rejoin ? SessionState.CATCHUP : SessionState.HANDSHAKE;
     for (const ep of this.endpoints.values()) {
       ep.startTime = now;
       // Silence is measured from our start at the earliest: a HELLO kept from before start()
       // must not make the peer look silent for the time we took to start.
       if (ep.lastRecv > -Infinity && ep.lastRecv < now) ep.lastRecv = now;
-      this.sendHello(ep, now);
+      if (!this.rejoin) this.sendHello(ep, now);
+    }
+    if (this.rejoin) {
+      this.rejoinInfo = {
+        source: null, requested_at: isoTime(this.wallClock()), caught_up_at: null, frame: null,
+        frames: 0, bytes: 0, transfer_s: null, replay_s: null,
+      };
+      this.rejoinStartedAt = now;
+      this.sendCatchupRequests(now, true);
     }
     this.flushEvents();
   }
@@ -282,20 +318,28 @@ export class P2PSession {
     this.checkHiddenLimit(now);
     if (this.state === SessionState.HANDSHAKE && this.allHellos()) this.beginCountdown(now);
     if (this.state === SessionState.COUNTDOWN) this.stepCountdown(now);
-    if (this.state === SessionState.TRANSITION) {
-      // The reset freeze: exactly resetFreezeFrames ticks on every peer, counted from the tick
-      // after the episode's end was confirmed; then the usual wait for every peer's READY.
-      if (this.freezeLeft > 0) this.freezeLeft -= 1;
-      else if (this.allReady()) this.startNextEpisode(now);
+    if (this.state === SessionState.CATCHUP) this.stepCatchup(now);
+    if (this.replay !== null) {
+      // Rejoining: re-simulate the game so far as fast as the budget allows, no local input.
+      this.stepReplay(now);
+      result.status = this.replay !== null || this.state === SessionState.CATCHUP ? SessionState.CATCHUP : this.state;
+    } else {
+      if (this.state === SessionState.TRANSITION) {
+        // The reset freeze: exactly resetFreezeFrames ticks on every peer, counted from the tick
+        // after the episode's end was confirmed; then the usual wait for every peer's READY.
+        if (this.freezeLeft > 0) this.freezeLeft -= 1;
+        else if (this.allReady()) this.startNextEpisode(now);
+      }
+      if (this.state === SessionState.RUNNING) result.status = this.stepGame(now, localAction, result);
+      else result.status = this.state;
     }
-    if (this.state === SessionState.RUNNING) result.status = this.stepGame(now, localAction, result);
-    else result.status = this.state;
     if (this.state === SessionState.FINISHED) this.linger(now);
     if (this.state !== SessionState.CLOSED) {
       this.sendInputs(now);
       this.sendHashRequests(now);
       this.sendKeepalives(now);
-      if (this.tickCount % PRUNE_EVERY_TICKS === 0) this.prune();
+      this.sendCatchup(now);
+      if (this.tickCount % PRUNE_EVERY_TICKS === 0 || this.replay !== null) this.prune();
     }
     result.frame = this.sync.currentFrame - 1;
     result.episode = this.episode;
@@ -414,6 +458,68 @@ export class P2PSession {
     return true;
   }
 
+  /**
+   * The page heard that a peer's page went away with its seat held (the server's
+   * `peer_interrupted`): wait for it to rejoin (up to awayTimeoutMs) instead of timing it out
+   * by silence. Its BYE(away) does the same on the DataChannel.
+   * @returns {boolean} whether it was newly marked away
+   */
+  peerAway(peer) {
+    const changed = this.markAway(peer, this.now());
+    this.flushEvents();
+    return changed;
+  }
+
+  /**
+   * The page heard that a peer's held seat is gone for good (the server's `peer_left` after the
+   * reconnect grace): a peer still away or silent is declared disconnected now.
+   * @returns {boolean} whether it was declared gone
+   */
+  peerGone(peer) {
+    const ep = this.endpoints.get(peer);
+    if (!ep || !ep.active || this.state === SessionState.CREATED || this.state === SessionState.CLOSED) return false;
+    if (ep.state !== PeerState.AWAY && ep.state !== PeerState.INTERRUPTED && ep.state !== PeerState.WAITING) return false;
+    this.declareGone(peer, 'disconnected', this.now(), ByeReason.TIMEOUT);
+    this.flushEvents();
+    return true;
+  }
+
+  markAway(peer, now) {
+    const ep = this.endpoints.get(peer);
+    const s = this.state;
+    if (!ep || !ep.active || ep.state === PeerState.AWAY || s === SessionState.CREATED || s === SessionState.CLOSED) return false;
+    if (s === SessionState.FINISHED || this.settings.awayTimeoutMs === 0) {
+      // Nothing to rejoin (the game is over), or the scene holds no seats: leaving, as before.
+      this.declareGone(peer, 'left', now, null);
+      return false;
+    }
+    ep.setAway(now + this.settings.awayTimeoutMs);
+    this.connectionEvent(peer, 'away', now);
+    return true;
+  }
+
+  /** A reloaded page's session is still rebuilding the game (fetching or re-simulating it). */
+  get catchingUp() {
+    return this.state === SessionState.CATCHUP || this.replay !== null;
+  }
+
+  /**
+   * Where a rejoin stands, for "Rejoining your game..." with progress:
+   * {phase: 'connecting'|'transfer'|'replay'|'live', received, total (document bytes), frame, target}.
+   */
+  catchupProgress() {
+    if (!this.rejoin) return null;
+    const c = this.catchup;
+    const p = c.progress();
+    if (this.state === SessionState.CATCHUP) {
+      return { phase: c.source === null ? 'connecting' : 'transfer', received: p.received, total: p.total, frame: null, target: null };
+    }
+    if (this.replay !== null) {
+      return { phase: 'replay', received: p.received, total: p.total, frame: this.sync.currentFrame - 1, target: this.replay.target };
+    }
+    return { phase: 'live', received: p.received, total: p.total, frame: this.sync.currentFrame - 1, target: this.rejoinInfo?.frame ?? null };
+  }
+
   /** Ticks left in the start countdown (0 once the game started; null without a countdown). */
   get countdownLeft() {
     return this.countdown === null ? null : this.countdown.left;
@@ -433,7 +539,8 @@ export class P2PSession {
       out.push({
         peer_index: ep.peer, state: ep.state, rtt_ms: ep.lastRtt, frame_advantage: ep.timeSync.frameAdvantage(),
         silent_ms: silent,
-        grace_left_ms: ep.state === PeerState.INTERRUPTED ? Math.max(0, this.settings.disconnectTimeoutMs - silent) : null,
+        grace_left_ms: ep.state === PeerState.INTERRUPTED ? Math.max(0, this.settings.disconnectTimeoutMs - silent)
+          : ep.state === PeerState.AWAY ? Math.max(0, ep.awayUntil - now) : null,
       });
     }
     return out;
@@ -494,7 +601,7 @@ export class P2PSession {
   }
 
   sendInputs(now) {
-    if (this.state === SessionState.HANDSHAKE || this.state === SessionState.COUNTDOWN) return;
+    if (this.state === SessionState.HANDSHAKE || this.state === SessionState.COUNTDOWN || this.catchingUp) return;
     const local = this.sync.queues[this.localPlayer];
     const through = local.lastConfirmedFrame;
     for (const ep of this.endpoints.values()) {
@@ -537,6 +644,10 @@ export class P2PSession {
   pollTimers(now) {
     for (const ep of this.endpoints.values()) {
       if (!ep.active) continue;
+      if (ep.state === PeerState.AWAY && now >= ep.awayUntil) {
+        this.declareGone(ep.peer, 'disconnected', now, ByeReason.TIMEOUT);
+        continue;
+      }
       const ev = ep.state === PeerState.DONE ? null : ep.checkSilence(now);
       if (ev === 'interrupted') this.connectionEvent(ep.peer, 'interrupted', now);
       else if (ev === 'disconnected') this.declareGone(ep.peer, 'disconnected', now, ByeReason.TIMEOUT);
@@ -572,7 +683,15 @@ export class P2PSession {
       this.counters.invalidMessages += 1;
       return;
     }
-    if (ep.onMessage(now, msg.type === 'hello' || msg.type === 'bye') === 'resumed') this.connectionEvent(ep.peer, 'resumed', now);
+    // A rejoining session only takes what it can use before it has the game.
+    if (this.state === SessionState.CATCHUP && !CATCHUP_MESSAGES.has(msg.type)) {
+      ep.onMessage(now, false);
+      this.counters.ignoredMessages += 1;
+      return;
+    }
+    // A catch-up request is a new session of the peer (its page reloaded): 'rejoined', not 'resumed'.
+    const resumed = ep.onMessage(now, msg.type === 'hello' || msg.type === 'bye') === 'resumed';
+    if (resumed && msg.type !== 'catchup_request') this.connectionEvent(ep.peer, 'resumed', now);
     switch (msg.type) {
       case 'hello': this.onHello(ep, msg, now); break;
       case 'input': this.onInput(ep, msg, now); break;
@@ -592,6 +711,20 @@ export class P2PSession {
       case 'state_hash': this.onStateHash(ep, msg, now); break;
       case 'bye': this.onBye(ep, msg, now); break;
       case 'countdown': this.countdown?.receive(ep.peer, msg.left, msg.advantage); break;
+      case 'catchup_request': this.onCatchupRequest(ep, msg, now); break;
+      case 'catchup_offer':
+        if (this.state !== SessionState.CATCHUP || !this.catchup.onOffer(ep.peer, msg)) this.counters.ignoredMessages += 1;
+        break;
+      case 'catchup_ack': {
+        const sender = this.serving.get(ep.peer);
+        if (sender && sender.nonce === msg.nonce) sender.onAck(msg.next, msg.mask);
+        else this.counters.ignoredMessages += 1;
+        break;
+      }
+      case 'catchup_chunk':
+        if (this.catchup !== null && this.catchup.onChunk(ep.peer, msg) !== 'ignored') this.catchupAckDue = true;
+        else this.counters.ignoredMessages += 1;
+        break;
       default: this.counters.invalidMessages += 1;
     }
   }
@@ -717,6 +850,10 @@ export class P2PSession {
   }
 
   onBye(ep, msg, now) {
+    if (msg.reason === ByeReason.AWAY) {
+      this.markAway(ep.peer, now);
+      return;
+    }
     if (EXCLUDED_BYES.has(msg.reason)) {
       this.onExcludedBye(ep, msg.reason, now);
       return;
@@ -868,7 +1005,8 @@ export class P2PSession {
     if (this.inputDelay !== null) return;
     const s = this.settings;
     if (this.probeStartedAt === null) this.probeStartedAt = now;
-    if (s.inputDelay !== 'auto') this.chooseDelay(s.inputDelay, null, now);
+    if (this.presetDelay !== null) this.chooseDelay(this.presetDelay, null, now); // a rejoin: the delay the peers know
+    else if (s.inputDelay !== 'auto') this.chooseDelay(s.inputDelay, null, now);
     else if (this.probeDone(now)) {
       const rtt = this.probeRtt();
       this.chooseDelay(autoInputDelay(rtt, s.fps, s.maxPredictionWindow), rtt, now);
@@ -1000,7 +1138,7 @@ export class P2PSession {
 
   sampleAdvantage() {
     for (const ep of this.endpoints.values()) {
-      if (!ep.active || ep.state === PeerState.DONE) continue;
+      if (!ep.active || ep.state === PeerState.DONE || ep.state === PeerState.AWAY) continue;
       const a = this.advantageOver(ep);
       if (a !== null) ep.timeSync.addLocal(a);
     }
@@ -1029,7 +1167,7 @@ export class P2PSession {
     if (this.waitBudget === 0) {
       let w = 0;
       for (const ep of this.endpoints.values()) {
-        if (!ep.active || ep.state === PeerState.DONE) continue;
+        if (!ep.active || ep.state === PeerState.DONE || ep.state === PeerState.AWAY) continue;
         const r = ep.timeSync.recommendWait(this.settings.maxPredictionWindow + this.maxEpisodeDelay());
         if (r > w) w = r;
       }
@@ -1057,6 +1195,9 @@ export class P2PSession {
       for (const { frame, hash } of hashes) {
         byFrame.set(frame, hash);
         for (const m of this.desync.addLocal(frame, hash, this.episode, now)) this.recordDesync(m, now);
+        // Re-simulating after a reload: the peers verified frames up to the old page's last
+        // verified one already (the lost-hash requests fetch any other they lack).
+        if (this.replay !== null && frame < this.replay.hashSendFrom) continue;
         for (const ep of this.endpoints.values()) {
           if (ep.active && ep.state !== PeerState.DONE) this.send(ep, { type: 'state_hash', frame, hash }, now);
         }
@@ -1255,6 +1396,314 @@ export class P2PSession {
     this.emit('closed', { reason: this.finishReason });
   }
 
+  // ---------------------------------------------------------------- rejoin after a reload
+  // docs/rollback.md "Rejoining after a reload". A source answers a CATCHUP_REQUEST with a
+  // snapshot of the game (a catch-up document) and sends it in chunks; the rejoiner picks the
+  // source, takes the chunks, rebuilds the game from frame 0 (re-simulating confirmed frames
+  // only, at most catchupBudgetMs per tick) and then plays live.
+
+  /** A peer's new session (its page reloaded) asks for the game so far. */
+  onCatchupRequest(ep, msg, now) {
+    const s = this.state;
+    // We cannot serve while we have no game ourselves (both pages reloaded), or after it closed.
+    if (s === SessionState.CREATED || s === SessionState.CLOSED || this.catchingUp) {
+      this.counters.ignoredMessages += 1;
+      return;
+    }
+    if (ep.catchupNonce === msg.nonce) {
+      const sender = this.serving.get(ep.peer);
+      if (sender && sender.nonce === msg.nonce) this.sendOffer(ep, sender, now);
+      return;
+    }
+    ep.newIncarnation(msg.nonce);
+    this.connectionEvent(ep.peer, 'rejoined', now);
+    const doc = this.buildCatchupDoc(ep.peer);
+    const sender = new CatchupSender({ nonce: msg.nonce, bytes: encodeCatchupDoc(doc), createdAt: now });
+    sender.known = doc.players[ep.peer].known;
+    sender.confirmed = doc.confirmed;
+    this.serving.set(ep.peer, sender);
+    this.sendOffer(ep, sender, now);
+    this.emit('catchup_serve', { peer_index: ep.peer, bytes: sender.size, frame: doc.confirmed });
+  }
+
+  sendOffer(ep, sender, now) {
+    this.send(ep, { type: 'catchup_offer', nonce: sender.nonce, size: sender.size, known: sender.known, confirmed: sender.confirmed }, now);
+  }
+
+  /** The game so far as a catch-up document (protocol.js encodeCatchupDoc) for `peer`. */
+  buildCatchupDoc(peer) {
+    const n = this.numPlayers;
+    const confirmed = this.lastRecordedFrame;
+    const st = this.state;
+    const state = st === SessionState.RUNNING ? 'running' : st === SessionState.TRANSITION ? 'transition'
+      : st === SessionState.FINISHED ? 'finished' : 'pregame';
+    const delaysOf = (episode) => {
+      const out = new Array(n).fill(null);
+      out[this.localPlayer] = this.inputDelay;
+      for (const ep of this.endpoints.values()) if (ep.delays.has(episode)) out[ep.peer] = ep.delays.get(episode);
+      return out;
+    };
+    const episodes = this.logs.map((log) => ({
+      start: log.startFrame,
+      end: log.endFrame === null ? -1 : log.endFrame,
+      delays: (this.episodeDelays.get(log.episode) ?? delaysOf(log.episode)).slice(),
+    }));
+    // The episode we announced and have not started: between episodes, or before frame 0.
+    let nextDelays = null;
+    if (st === SessionState.TRANSITION) nextDelays = delaysOf(this.readyEpisode);
+    else if (state === 'pregame') {
+      const d = delaysOf(0);
+      if (d.some((x) => x !== null)) nextDelays = d;
+    }
+    const players = [];
+    for (let p = 0; p < n; p++) {
+      const q = this.sync.queues[p];
+      const known = q.lastConfirmedFrame;
+      const actions = new Int32Array(known + 1);
+      // Confirmed frames come from the episode logs (the queues keep only the last 4096).
+      for (const log of this.logs) {
+        const last = Math.min(log.startFrame + log.count - 1, known);
+        for (let f = log.startFrame; f <= last; f++) actions[f] = log.actions[(f - log.startFrame) * n + p];
+      }
+      for (let f = Math.max(0, confirmed + 1); f <= known; f++) actions[f] = q.confirmed(f);
+      players.push({ known, defaultFrom: q.defaultFrom === null ? -1 : q.defaultFrom, actions });
+    }
+    const hi = this.settings.hashInterval;
+    const hashes = [];
+    for (const log of this.logs) {
+      const last = log.startFrame + log.count - 1;
+      for (let f = log.startFrame + ((hi - (log.startFrame % hi)) % hi); f <= Math.min(last, confirmed); f += hi) hashes.push(log.hashOf(f));
+    }
+    const verifiedThrough = [];
+    for (let p = 0; p < n; p++) verifiedThrough.push(p === this.localPlayer ? -1 : this.desync.verifiedThrough.get(p));
+    return {
+      numPlayers: n, hashInterval: hi, state, confirmed, verified: this.desync.verifiedFrame(), verifiedThrough,
+      episodes, nextDelays, players, hashes,
+    };
+  }
+
+  /** Every tick: the source's chunks, the rejoiner's acknowledgements; old transfers dropped. */
+  sendCatchup(now) {
+    if (this.serving.size > 0) {
+      const rto = Math.max(2 * this.maxRtt(), this.settings.resendMs);
+      let budget = this.settings.catchupChunksPerTick;
+      for (const [peer, sender] of this.serving) {
+        const ep = this.endpoints.get(peer);
+        if (!ep.active || sender.done || ep.catchupNonce !== sender.nonce || now - sender.createdAt > CATCHUP_KEEP_MS) {
+          this.serving.delete(peer);
+          continue;
+        }
+        for (const i of sender.due(now, rto, budget)) {
+          this.send(ep, { type: 'catchup_chunk', nonce: sender.nonce, index: i, data: sender.chunk(i) }, now);
+          sender.markSent(i, now);
+          budget -= 1;
+        }
+      }
+    }
+    const c = this.catchup;
+    if (c === null || c.source === null) return;
+    const ep = this.endpoints.get(c.source);
+    if (!ep.active) return;
+    // Chunks in: say so (once per tick). Missing ones: say where we are every resendMs.
+    if (this.catchupAckDue || (!c.complete && now - this.lastCatchupSent >= this.settings.resendMs)) {
+      this.catchupAckDue = false;
+      this.lastCatchupSent = now;
+      this.send(ep, { type: 'catchup_ack', ...c.ack() }, now);
+    }
+  }
+
+  sendCatchupRequests(now, force) {
+    if (!force && now - this.lastCatchupSent < this.settings.resendMs) return;
+    this.lastCatchupSent = now;
+    for (const ep of this.endpoints.values()) {
+      if (ep.active && !this.catchup.offers.has(ep.peer)) this.send(ep, { type: 'catchup_request', nonce: this.catchup.nonce }, now);
+    }
+  }
+
+  /** The rejoiner before it has the document: ask, choose a source, wait for the chunks. */
+  stepCatchup(now) {
+    const c = this.catchup;
+    const active = this.remainingPeers(-1);
+    if (active.length === 0) {
+      if (this.state === SessionState.CATCHUP) this.finish('disconnected', now, true);
+      return;
+    }
+    if (c.source !== null && !active.includes(c.source)) {
+      c.dropSource(); // the source is gone: take the document from another peer
+      this.catchupSource = null;
+    }
+    if (c.source === null) {
+      this.sendCatchupRequests(now, false);
+      const source = c.choose(active);
+      if (source === null) return;
+      this.catchupSource = source;
+      this.rejoinInfo.source = source;
+      this.catchupAckDue = true; // our first ACK starts the transfer
+    }
+    if (c.complete) this.applyCatchup(now);
+  }
+
+  catchupFailed(now, message) {
+    this.emit('error', { code: 'catchup_failed', message });
+    this.finish('error', now, true);
+  }
+
+  /** The whole document is in: set the game up from it and start re-simulating from frame 0. */
+  applyCatchup(now) {
+    const c = this.catchup;
+    const bytes = c.assemble();
+    this.rejoinInfo.bytes = bytes.length;
+    this.rejoinInfo.transfer_s = round3((now - this.rejoinStartedAt) / 1000);
+    const r = decodeCatchupDoc(bytes);
+    if (!r.ok) {
+      this.catchupFailed(now, `the catch-up document from player ${c.source} does not decode: ${r.error.code} (${r.error.detail})`);
+      return;
+    }
+    const doc = r.doc;
+    if (doc.numPlayers !== this.numPlayers || doc.hashInterval !== this.settings.hashInterval) {
+      this.catchupFailed(now, `the catch-up document from player ${c.source} is for ${doc.numPlayers} players and hash interval ${doc.hashInterval}`);
+      return;
+    }
+    if (doc.state !== 'pregame' && doc.episodes.length === 0) {
+      this.catchupFailed(now, `player ${c.source} has no game to rejoin (${doc.state}, no episode)`);
+      return;
+    }
+    const me = this.localPlayer;
+    doc.episodes.forEach((e, i) => this.episodeDelays.set(i, e.delays.slice()));
+    const next = doc.episodes.length;
+    for (const ep of this.endpoints.values()) {
+      const p = ep.peer;
+      ep.helloReceived = true; // it greeted our old page
+      doc.episodes.forEach((e, i) => {
+        if (e.delays[p] !== null) ep.delays.set(i, e.delays[p]);
+        if (e.end >= 0) ep.endsReceived.set(i, e.end);
+      });
+      if (doc.nextDelays !== null && doc.nextDelays[p] !== null) ep.delays.set(next, doc.nextDelays[p]);
+      for (const e of ep.delays.keys()) if (e > ep.readyEpisode) ep.readyEpisode = e;
+      if (next > 0) ep.startedEpisode = next - 1;
+      const pl = doc.players[p];
+      if (pl.known >= 0) {
+        ep.gotInput = true;
+        if (pl.known > ep.remoteNewest) ep.remoteNewest = pl.known;
+      }
+      if (pl.defaultFrom >= 0) {
+        // Gone before we came back: its default action from the frame the others agreed on.
+        ep.state = PeerState.DISCONNECTED;
+        this.desync.deactivate(p);
+        const ag = new DisconnectAgreement(p);
+        ag.defaultFrom = pl.defaultFrom;
+        this.agreements.set(p, ag);
+        this.defaultActionFrom.set(p, pl.defaultFrom);
+      }
+    }
+    const mine = doc.nextDelays?.[me] ?? doc.episodes.at(-1)?.delays[me] ?? null;
+    if (doc.state === 'pregame') {
+      // Nothing was played yet: the normal start, with our delay as the peers know it.
+      this.presetDelay = mine;
+      for (const ep of this.endpoints.values()) if (ep.delays.has(0)) this.prefillDelay(ep.peer, ep.delays.get(0));
+      this.state = SessionState.HANDSHAKE;
+      this.goLive(now);
+      return;
+    }
+    if (mine === null) {
+      this.catchupFailed(now, `the catch-up document from player ${c.source} does not say our input delay`);
+      return;
+    }
+    this.inputDelay = mine;
+    this.firstInputFrame = Math.max(1, mine);
+    let target = Infinity;
+    doc.players.forEach((pl, p) => { if (pl.defaultFrom < 0) target = Math.min(target, pl.known); });
+    this.replay = {
+      doc, target, fed: new Array(this.numPlayers).fill(0), defaulted: new Set(),
+      hashSendFrom: doc.verifiedThrough[me] + 1, seeded: -1, frames: 0, startedAt: now,
+    };
+    this.beginEpisode(0, 0, now);
+  }
+
+  /** Re-simulate confirmed frames for at most catchupBudgetMs (and catchupFramesPerTick). */
+  stepReplay(now) {
+    const rp = this.replay;
+    const s = this.settings;
+    const deadline = now + s.catchupBudgetMs;
+    let n = 0;
+    while (n < s.catchupFramesPerTick) {
+      if (this.state === SessionState.TRANSITION) {
+        // Past episodes start at once (the reset freeze is for the eyes); an episode the
+        // others have not announced yet is waited for live.
+        this.freezeLeft = 0;
+        if (!this.allReady()) break;
+        this.startNextEpisode(now);
+      }
+      if (this.state !== SessionState.RUNNING) break;
+      const f = this.sync.currentFrame;
+      if (f > rp.target) break;
+      this.feedReplay(f + 128);
+      if (this.sync.confirmedInputFrame() < f) break; // cannot happen with a sound document
+      this.seedReplayHashes(f, now);
+      this.sync.advanceFrame();
+      n += 1;
+      this.processConfirmed(now);
+      if ((n & 7) === 0 && this.now() >= deadline) break;
+    }
+    rp.frames += n;
+    const st = this.state;
+    const waiting = st === SessionState.TRANSITION && !this.allReady();
+    if (st === SessionState.FINISHED || st === SessionState.CLOSED || waiting || this.sync.currentFrame > rp.target
+      || (st === SessionState.RUNNING && this.sync.confirmedInputFrame() < this.sync.currentFrame)) {
+      this.finishReplay(now);
+    }
+  }
+
+  /** Inputs of the document into the queues, up to `upto` (the queues hold 4096 frames). */
+  feedReplay(upto) {
+    const rp = this.replay;
+    rp.doc.players.forEach((pl, p) => {
+      const last = Math.min(pl.known, upto);
+      for (let f = rp.fed[p] + 1; f <= last; f++) this.sync.addInput(p, f, pl.actions[f]);
+      if (last > rp.fed[p]) rp.fed[p] = last;
+      if (pl.defaultFrom >= 0 && rp.fed[p] === pl.known && !rp.defaulted.has(p)) {
+        rp.defaulted.add(p);
+        this.sync.setDefaultFrom(p, pl.defaultFrom);
+      }
+    });
+  }
+
+  /** The source's hash of every hashed frame up to `frame` (and, for a peer the source verified
+   * them with, that peer's, since they are equal), compared as our re-simulation hashes them. */
+  seedReplayHashes(frame, now) {
+    const rp = this.replay;
+    const doc = rp.doc;
+    const hi = doc.hashInterval;
+    const source = this.catchupSource;
+    for (let g = rp.seeded + 1; g <= frame; g++) {
+      rp.seeded = g;
+      if (g % hi !== 0 || g > doc.confirmed) continue;
+      const h = doc.hashes[g / hi];
+      for (const ep of this.endpoints.values()) {
+        if (!ep.active) continue;
+        if (ep.peer === source || g <= doc.verifiedThrough[ep.peer]) this.desync.addRemote(ep.peer, g, h, now);
+      }
+    }
+  }
+
+  finishReplay(now) {
+    const rp = this.replay;
+    this.replay = null;
+    this.rejoinInfo.frames = rp.frames;
+    this.rejoinInfo.replay_s = round3((now - rp.startedAt) / 1000);
+    this.goLive(now);
+  }
+
+  /** Caught up: from here the session plays like any other. */
+  goLive(now) {
+    const info = this.rejoinInfo;
+    info.caught_up_at = isoTime(this.wallClock());
+    info.frame = this.sync.currentFrame;
+    for (const ep of this.endpoints.values()) ep.timeSync.clear();
+    this.connectionEvent(this.catchupSource, 'rejoined', now);
+    this.emit('rejoined', { ...info });
+  }
+
   // ---------------------------------------------------------------- validation
 
   /**
@@ -1403,6 +1852,7 @@ export class P2PSession {
       hidden_intervals: this.hiddenLog.records(this.now()),
       inputs: this.inputLog.rows(),
       exclusion: this.exclusion === null ? null : { ...this.exclusion },
+      rejoins: this.rejoinInfo === null ? [] : [{ ...this.rejoinInfo }],
     };
   }
 }

@@ -45,6 +45,10 @@ export const SETTINGS_SPEC = Object.freeze({
   hiddenAction: { default: null, int: true, min: I32_MIN, max: I32_MAX, nullable: true, doc: 'local action while the page is hidden (null = defaultAction)' },
   maxHiddenMs: { default: null, int: false, min: 100, max: 86400000, nullable: true, doc: 'the local player is excluded once its page was hidden this long without a break (null = never)' },
   hiddenPolicy: { default: 'end', oneOf: ['end', 'default_action'], doc: 'after a hidden-too-long exclusion: end the game for everyone, or the others play on with its default action' },
+  awayTimeoutMs: { default: 30000, int: false, min: 0, max: 7200000, doc: 'a peer whose page went away (BYE away, or the page says the server holds its seat) is waited for this long to rejoin before it counts as disconnected (0 = a reload is leaving; scene: (reconnect_grace_s + connection_timeout_s) * 1000)' },
+  catchupChunksPerTick: { default: 12, int: true, min: 1, max: 256, doc: 'catch-up chunks a source sends per tick (each up to 1000 bytes)' },
+  catchupBudgetMs: { default: 12, int: false, min: 1, max: 1000, doc: 'time per tick a rejoining session spends re-simulating' },
+  catchupFramesPerTick: { default: 2000, int: true, min: 1, max: 1000000, doc: 'frames per tick a rejoining session re-simulates at most' },
 });
 
 export const DEFAULT_SETTINGS = Object.freeze(

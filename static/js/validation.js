@@ -17,7 +17,7 @@ const MAX_INPUT_DELAY = 16; // protocol.js MAX_INPUT_DELAY (this module stays de
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;
 const HASH = /^[0-9a-f]{16}$/;
-const CONNECTION_EVENTS = new Set(['interrupted', 'resumed', 'disconnected', 'left', 'excluded']);
+const CONNECTION_EVENTS = new Set(['interrupted', 'resumed', 'disconnected', 'left', 'excluded', 'away', 'rejoined']);
 const PATH_KINDS = new Set(['direct', 'relay', 'fallback', 'simulated', 'local']);
 const CANDIDATE_TYPES = new Set(['host', 'srflx', 'prflx', 'relay']);
 const END_REASONS = new Set(['terminated', 'truncated', 'max_steps', 'desync']);
@@ -338,6 +338,27 @@ function buildConnectionEvent(ev, i) {
   };
 }
 
+function buildRejoin(rj, i) {
+  const path = `$.rejoins[${i}]`;
+  const source = need(rj, 'source', path);
+  const caught = need(rj, 'caught_up_at', path);
+  const reloaded = rj.reloaded_at ?? null;
+  const out = {};
+  // reloaded_at: when the old page went away (only the page knows it; absent: unknown).
+  if (Object.hasOwn(rj, 'reloaded_at')) out.reloaded_at = reloaded === null ? null : isoTime(reloaded, `${path}.reloaded_at`);
+  Object.assign(out, {
+    requested_at: isoTime(need(rj, 'requested_at', path), `${path}.requested_at`),
+    caught_up_at: caught === null ? null : isoTime(caught, `${path}.caught_up_at`),
+    source: source === null ? null : int(source, `${path}.source`, 0, 255),
+    frame: frameOrNull(need(rj, 'frame', path), `${path}.frame`),
+    frames: count(need(rj, 'frames', path), `${path}.frames`),
+    bytes: count(need(rj, 'bytes', path), `${path}.bytes`),
+    transfer_s: finiteOrNull(rj.transfer_s ?? null),
+    replay_s: finiteOrNull(rj.replay_s ?? null),
+  });
+  return out;
+}
+
 function buildHiddenInterval(iv, i) {
   const path = `$.hidden_intervals[${i}]`;
   const first = frameOrNull(need(iv, 'first_frame', path), `${path}.first_frame`);
@@ -436,7 +457,7 @@ function buildTiming(timing, fallbackEnd) {
  * The export document of one player (the pinned shape, keys in the documented order).
  * @param {object} args
  * @param {object} args.record    the session's record: {episodes, verified_frame, desyncs,
- *                                connection_events, stats, timing[, partial, hidden_intervals]}
+ *                                connection_events, stats, timing[, partial, hidden_intervals, rejoins]}
  * @param {object} args.ids       {game_id, scene_id, subject_id, player_index, peers: [{player_index, subject_id}], recruitment?: {name: value}}
  * @param {object} args.settings  {p2p, validation, impairment | null}
  * @param {boolean} [args.partial]  written before the game ended (default: record.partial ?? false)
@@ -456,6 +477,8 @@ export function buildExport({ record, ids, settings, partial, now } = {}) {
   if (typeof isPartial !== 'boolean') fail('$.partial', 'must be a boolean');
   const hidden = record.hidden_intervals;
   if (hidden !== undefined && !Array.isArray(hidden)) fail('$.hidden_intervals', 'must be an array');
+  const rejoins = record.rejoins;
+  if (rejoins !== undefined && !Array.isArray(rejoins)) fail('$.rejoins', 'must be an array');
   const doc = {
     schema: SCHEMA_NAME,
     schema_version: SCHEMA_VERSION,
@@ -471,6 +494,8 @@ export function buildExport({ record, ids, settings, partial, now } = {}) {
   if (hidden !== undefined) doc.hidden_intervals = hidden.map(buildHiddenInterval);
   // Optional: this player's key events (input_log.js).
   if (record.inputs !== undefined) doc.inputs = buildInputs(record.inputs);
+  // Optional (absent from older records): this player's rejoins after a page reload.
+  if (rejoins !== undefined) doc.rejoins = rejoins.map(buildRejoin);
   doc.stats = buildStats(need(record, 'stats', '$'));
   doc.timing = buildTiming(need(record, 'timing', '$'), now ?? new Date());
   return doc;

@@ -125,7 +125,7 @@ export function createGame(o) {
   const stats = { delivered: 0, dropped: 0, injected: 0, sentBytes: new Array(numPlayers).fill(0) };
   const blocked = new Set(); // "from>to" keys
   const sessions = [];
-  const envs = [];
+  const envs = new Array(numPlayers);
   const alive = new Array(numPlayers).fill(true);
   const inputPrngs = [];
   const envTime = { ns: 0n };
@@ -155,28 +155,36 @@ export function createGame(o) {
     return wrapped;
   }
 
+  // A page reload gives a player a new session on a new channel: messages sent to the old page
+  // never reach the new one (incarnation), and the old page's tick loop stops.
+  const incarnation = new Array(numPlayers).fill(0);
+  const transports = new Array(numPlayers).fill(null);
   for (let p = 0; p < numPlayers; p++) {
     inputPrngs.push(new Prng(master.next()));
     if (aiSeats.includes(p) || hostedSet.has(p)) continue;
-    const env = o.makeEnv(p);
-    envs.push(env);
-    const transport = {
+    transports[p] = {
       send(to, bytes) {
         stats.sentBytes[p] += bytes.byteLength;
         if (!alive[p] || blocked.has(`${p}>${to}`)) return;
         const copy = bytes.slice();
+        const inc = incarnation[to];
         for (const t of links.get(`${p}>${to}`).schedule(clock.now(), copy.byteLength)) {
           clock.at(t, () => {
-            if (!alive[to]) return;
+            if (!alive[to] || incarnation[to] !== inc) return;
             stats.delivered += 1;
             deliver(to, p, copy);
           });
         }
       },
     };
-    bySeat[p] = new P2PSession({
+  }
+
+  function makeSession(p, extra = {}) {
+    const env = o.makeEnv(p);
+    envs[humans.indexOf(p)] = env;
+    return new P2PSession({
       env: timedEnv(env),
-      transport,
+      transport: transports[p],
       localPlayer: p,
       numPlayers,
       aiSeats,
@@ -186,7 +194,11 @@ export function createGame(o) {
       now: () => clock.now(),
       wallClock: () => epoch + clock.now(),
       path: { kind: 'simulated', protocol: null, local_candidate_type: null, remote_candidate_type: null },
+      ...extra,
     });
+  }
+  for (const p of humans) {
+    bySeat[p] = makeSession(p);
     sessions.push(bySeat[p]);
   }
 
@@ -205,12 +217,13 @@ export function createGame(o) {
   const keyed = new Array(numPlayers).fill(0);
 
   function scheduleTicks(p, t0) {
+    const inc = incarnation[p];
     clock.at(t0, () => {
-      if (!alive[p]) return;
+      if (!alive[p] || incarnation[p] !== inc) return;
       bySeat[p].start();
       const loop = (k) => {
         clock.at(t0 + k * periods[p], () => {
-          if (!alive[p]) return;
+          if (!alive[p] || incarnation[p] !== inc) return;
           const s = bySeat[p];
           if (s.state === 'closed') return;
           for (const seat of s.localHosted) s.setHostedAction(seat, o.hosted(seat, tickCounts[p], inputPrngs[seat], s));
@@ -277,6 +290,25 @@ export function createGame(o) {
     /** Peer `p` vanishes (its page closed without a BYE): it sends and receives nothing more. */
     kill(p) {
       alive[p] = false;
+    },
+    /**
+     * Player `p`'s page reloads now: the old session says BYE(away) (unless `bye` is false: the
+     * page died without a word), it is gone for `downMs`, then a new session rejoins
+     * (`rejoin: true`, a fresh environment) and ticks like the old one did. Returns the old session.
+     */
+    reload(p, { downMs = 2000, bye = true, nonce } = {}) {
+      const old = bySeat[p];
+      if (bye) old.close(6 /* ByeReason.AWAY */);
+      alive[p] = false;
+      incarnation[p] += 1;
+      const back = clock.now() + downMs;
+      clock.at(back, () => {
+        alive[p] = true;
+        bySeat[p] = makeSession(p, { rejoin: true, ...(nonce === undefined ? {} : { nonce }) });
+        sessions[humans.indexOf(p)] = bySeat[p];
+        scheduleTicks(p, back);
+      });
+      return old;
     },
     /** Deliver raw bytes to `to` as if sent by `from`, at virtual time `t`. */
     inject(to, from, bytes, t = clock.now()) {

@@ -5,8 +5,9 @@
 //          link (camelCase, all directed links),
 //          env: {kind: 'counter'|'trivial', ...options}, noiseSaltByPlayer, maxMs,
 //          input: 'default'|'nonzero', hostedSeats: [{seat, host}] (their actions: 'nonzero'),
-//          script: [[t, 'kill'|'block'|'unblock'|'close'|'hide'|'show'|'exclude', a, b, both], ...]}
-//          ('exclude': b is the policy)
+//          script: [[t, 'kill'|'block'|'unblock'|'close'|'hide'|'show'|'exclude'|'reload'|'away', a, b, both], ...]}
+//          ('exclude': b is the policy; 'reload': b is the time the page is down (ms), both whether it says
+//          BYE(away), and the rejoin's nonce is 1000 + a; 'away': player a's page is told b is away)
 import { createGame } from './sim.mjs';
 import { createCounterEnv, createTrivialEnv } from './envs.mjs';
 
@@ -33,6 +34,8 @@ for (const [t, op, a, b, both] of cfg.script || []) {
   else if (op === 'hide') g.sessions[a].setHidden(true);
   else if (op === 'show') g.sessions[a].setHidden(false);
   else if (op === 'exclude') g.sessions[a].exclude({ reason: 'test', policy: b });
+  else if (op === 'reload') g.reload(a, { downMs: b, bye: both, nonce: 1000 + a });
+  else if (op === 'away') g.sessions[a].peerAway(b);
 }
 g.runToEnd(cfg.maxMs ?? 600000);
 process.stdout.write(JSON.stringify({ states: g.sessions.map((s) => s.state), records: g.sessions.map((s) => s.record()) }) + '\n');

@@ -164,13 +164,18 @@ def test_from_game_settings_maps_a_scene_like_the_browser_client():
         {"settings": {"p2p": {**base, "countdown_s": 0, "hidden_action": None, "max_hidden_s": None,
                               "hidden_policy": "end"}, "validation": {"hash_interval": 1}},
          "gameplay": {"max_steps": 100}},
+        # The seat a reload keeps: waited for the grace plus the connection time (0: not held).
+        {"settings": {"p2p": {**base, "reconnect_grace_s": 10, "connection_timeout_s": 12.5}, "validation": {}},
+         "gameplay": {}},
+        {"settings": {"p2p": {**base, "reconnect_grace_s": 0}, "validation": {}}, "gameplay": {}},
     ]
     out = subprocess.run([shutil.which("node") or "node", "--input-type=module", "-e", CLIENT_SETTINGS_SCRIPT,
                           json.dumps(cases)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     browser = json.loads(out.stdout)
     for case, want in zip(cases, browser):
-        mine = from_game_settings(case["settings"], max_steps=case["gameplay"]["max_steps"])
+        mine = from_game_settings(case["settings"], max_steps=case["gameplay"].get("max_steps"))
         assert mine.to_camel() == want
     first = from_game_settings(cases[0]["settings"])
     assert (first.countdown_frames, first.hidden_action, first.max_hidden_ms, first.hidden_policy) == (150, 4, 12500, "default_action")
+    assert [b["awayTimeoutMs"] for b in browser] == [30000, 30000, 30000, 22500, 0]

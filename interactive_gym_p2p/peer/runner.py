@@ -381,6 +381,12 @@ async def _game(
             # A new page of that player (a reload) needs a new connection; a resumed one (its
             # signaling socket reconnected) still has ours.
             asyncio.get_running_loop().create_task(mesh.reconnect(int(data["player_index"])))
+        elif name == "peer_interrupted" and data.get("game_id") == game.game_id and session is not None:
+            # Its page went away with its seat held (a reload): wait for it at the prediction window.
+            session.peer_away(int(data["player_index"]))
+        elif name == "peer_left" and data.get("game_id") == game.game_id and session is not None:
+            # The held seat is gone for good: stop waiting (the disconnect policy applies).
+            session.peer_gone(int(data["player_index"]))
         elif name == "superseded":
             abort.set("superseded: another connection took this seat")
         elif name == "peer_left" and data.get("game_over") and not started:

@@ -218,7 +218,7 @@ def from_game_settings(settings: Mapping[str, Any], max_steps: int | None = None
     return make_settings(values)
 
 
-def away_timeout_ms(p2p: Mapping[str, Any]) -> float | None:
+def away_timeout_ms(p2p: Mapping[str, Any]) -> int | None:
     """How long an away peer is waited for (as client_game.js sessionSettings): the server holds
     its seat ``reconnect_grace_s``, then it has ``connection_timeout_s`` to connect; 0 when the
     scene holds no seats (a reload is leaving). None when the scene does not say."""
@@ -227,7 +227,7 @@ def away_timeout_ms(p2p: Mapping[str, Any]) -> float | None:
         return None
     if grace <= 0:
         return 0
-    return float(round((grace + (p2p.get("connection_timeout_s") or 20)) * 1000))
+    return math.floor((grace + (p2p.get("connection_timeout_s") or 20)) * 1000 + 0.5)  # Math.round
 
 
 def setting_names() -> list[str]:

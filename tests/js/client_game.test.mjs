@@ -17,7 +17,7 @@ test('session settings come from the scene config and pass settings.js', () => {
   assert.deepEqual(s, {
     fps: 60, inputDelay: 2, maxPredictionWindow: 8, inputRedundancy: 5, disconnectNotifyMs: 750,
     disconnectTimeoutMs: 5000, disconnectPolicy: 'end', defaultAction: 0, maxEpisodes: 3, hashInterval: 1,
-    maxStepsPerEpisode: 450,
+    maxStepsPerEpisode: 450, awayTimeoutMs: (10 + 20) * 1000, // reconnect_grace_s + connection_timeout_s
   });
   makeSettings(s); // throws on an unknown or out-of-range setting
   const scene = p2pScene().p2p;

@@ -19,9 +19,10 @@ import { runScreening as defaultRunScreening } from './screening.js';
 import { createPlayChecks } from './play_checks.js';
 import { uploadExport as defaultUploadExport } from './validation.js';
 import { createReporter } from './telemetry.js';
+import { loadResumeNote, saveResumeNote, dropResumeNote, mergeResumed } from './client_resume.js';
 
 export const PHASES = Object.freeze([
-  'connecting', 'scene', 'loading', 'waiting', 'peer_connecting', 'playing', 'episode_transition',
+  'connecting', 'scene', 'loading', 'waiting', 'peer_connecting', 'rejoining', 'playing', 'episode_transition',
   'uploading', 'done', 'partner_left', 'error', 'ended',
 ]);
 
@@ -32,6 +33,29 @@ const MAX_MESSAGES = 200;
 /** What a participant reads when the game's environment cannot load (never the raw error). */
 export const ENV_LOAD_MESSAGE = 'The game could not be loaded in your browser, so it cannot take place. '
   + 'Please let the experimenter know.';
+
+/** The page's sessionStorage, or null where there is none (or it is refused). */
+function defaultStorage() {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null; // storage disabled by the browser's settings
+  }
+}
+
+/** Participant-facing text of a rejoin's progress (catchupProgress of the session). */
+export function rejoinText(p) {
+  if (!p || p.phase === 'connecting') return 'Rejoining your game... connecting to your partner.';
+  if (p.phase === 'transfer') {
+    const pct = p.total > 0 ? Math.floor((100 * p.received) / p.total) : 0;
+    return `Rejoining your game... receiving the game so far (${pct} %).`;
+  }
+  if (p.phase === 'replay') {
+    const pct = p.target > 0 && Number.isFinite(p.target) ? Math.min(100, Math.floor((100 * Math.max(0, p.frame + 1)) / (p.target + 1))) : 0;
+    return `Rejoining your game... catching up (${pct} %).`;
+  }
+  return 'You are back in the game.';
+}
 
 /** A fresh window.p2p object (Contract A). */
 export function createDiag() {
@@ -58,6 +82,7 @@ export function createDiag() {
     excluded: null, // {reason, policy, frame, time} when this participant was excluded
     preload: null, // {status: loading|ready|failed|used|discarded, ms?, error?}: the early environment load
     times: { partner_found: null, countdown: null, first_frame: null }, // epoch ms of this game's start-up
+    rejoin: null, // after a reload mid-game: {phase, received, total, frame, target} while the game is rebuilt
     messages: [],
     errors: [],
     outcome: null,
@@ -124,6 +149,7 @@ export function waitroomText(w, remainingS = w.remaining_s) {
  * @param {Function} [o.preload]   () -> void: begin loading the first game's environment (called once,
  *                                 at the first scene, after the browser checks)
  * @param {number} [o.telemetryIntervalMs]  how often the game reports to the research console
+ * @param {object} [o.storage]     sessionStorage (a reload's resume note); default the page's
  */
 export function createClientFlow(o) {
   const { config, diag, ui } = o;
@@ -134,6 +160,7 @@ export function createClientFlow(o) {
   const upload = o.uploadExport ?? defaultUploadExport;
   const navigate = o.navigate ?? ((url) => { globalThis.location?.assign?.(url); });
   const log = o.log ?? globalThis.console;
+  const storage = o.storage !== undefined ? o.storage : defaultStorage();
   const startProbe = o.runProbe ?? defaultRunProbe;
 
   let root = null;
@@ -391,6 +418,8 @@ export function createClientFlow(o) {
     socket.on('wait_timeout', (w) => onWaitTimeout(s, w));
     socket.on('game_ready', (g) => onGameReady(s, g));
     socket.on('peer_left', (ev) => onPeerLeft(s, ev));
+    socket.on('peer_interrupted', (ev) => onPeerInterrupted(s, ev));
+    socket.on('peer_rejoined', (ev) => onPeerRejoined(s, ev));
     socket.on('game_ended', (ev) => onGameEnded(s, ev));
     // The server times its RTT to this page on this socket (matchmaking): answer at once.
     socket.on('rtt_ping', (_, ack) => { if (typeof ack === 'function') ack({}); });
@@ -546,13 +575,12 @@ export function createClientFlow(o) {
     diag.numPlayers = g.num_players;
     diag.times.partner_found = wallNow();
     if (g.rejoin) {
-      // A reload during the game: the running session (its inputs, frames, hashes) was lost
-      // with the page, so this participant cannot take its seat back.
-      s.over = true;
-      s.socket.emit('leave', { game_id: g.game_id });
-      fail('rejoin_unsupported', 'The page was reloaded during the game, so the game cannot go on.');
-      endStudy('excluded', { reason: 'left', detail: 'the page was reloaded during the game', gameId: g.game_id });
-      return;
+      // A reload during the game: the seat was held; the new session rebuilds the game from
+      // the peers' confirmed inputs (docs/client.md, "Reload during the game").
+      s.rejoin = true;
+      s.resumeNote = loadResumeNote(storage, g.game_id, g.player_index);
+      diag.rejoin = { phase: 'connecting', received: 0, total: 0, frame: null, target: null };
+      say('Rejoining your game...');
     }
     s.gameReady = g;
     const signaling = createSocketSignaling(s.socket, g.game_id, (err) => log?.warn?.('signaling:', err));
@@ -565,6 +593,7 @@ export function createClientFlow(o) {
         keyboardTarget: ui.keyboardTarget,
         hooks: gameHooks(s),
         onnxruntimeUrl: o.config?.onnxruntime_url ?? null, // hosted seats' models (docs/ai.md)
+        rejoin: s.rejoin === true,
       });
       // Telemetry for the research console: every 2 s while the game runs (docs/console.md).
       s.reporter = createReporter({
@@ -591,9 +620,9 @@ export function createClientFlow(o) {
     if (s.envError) {
       envLoadFailed(s);
     } else if (s.env) {
-      say(alone(g) ? 'Your game is ready.' : 'Partner found.');
+      if (!s.rejoin) say(alone(g) ? 'Your game is ready.' : 'Partner found.');
       s.game.begin(s.env);
-    } else {
+    } else if (!s.rejoin) {
       say(alone(g) ? 'Loading the game...' : 'Partner found; loading the game...');
     }
   }
@@ -601,6 +630,19 @@ export function createClientFlow(o) {
   /** A game whose other seats are all AI seats (docs/ai.md): this page plays it alone. */
   function alone(g) {
     return Number.isInteger(g?.num_players) && (g.ai_seats?.length ?? 0) === g.num_players - 1;
+  }
+
+  /** A partner's page went away with its seat held (a reload): the game waits for it. */
+  function onPeerInterrupted(s, ev) {
+    if (p2pScene !== s || !s.gameReady || ev?.game_id !== s.gameReady.game_id || s.over) return;
+    s.game?.peerInterrupted(ev.player_index);
+  }
+
+  /** A partner came back with a new page: a new connection to it (it then catches up). */
+  function onPeerRejoined(s, ev) {
+    if (p2pScene !== s || !s.gameReady || ev?.game_id !== s.gameReady.game_id || s.over) return;
+    s.game?.peerRejoined(ev.player_index);
+    say('Your partner is back; the game goes on in a moment.');
   }
 
   function gameHooks(s) {
@@ -612,8 +654,13 @@ export function createClientFlow(o) {
       phase(phase) {
         if (!alive()) return;
         if (phase === 'peer_connecting') {
-          say('Connecting to your partner...');
+          say(s.rejoin ? rejoinText(null) : 'Connecting to your partner...');
           s.reporter?.start();
+        }
+        if (phase === 'playing' && s.rejoin) {
+          // The session runs but rebuilds the game first: the rejoined hook shows the game.
+          setPhase('rejoining');
+          return;
         }
         if (phase === 'playing') {
           // A game alone with AI seats never connects: telemetry starts with the game.
@@ -646,6 +693,28 @@ export function createClientFlow(o) {
           s.connectedReported = true;
           report(s, 'connected', { path });
         }
+      },
+      rejoin(p) {
+        if (!alive() || !p) return;
+        diag.rejoin = { ...p };
+        const text = rejoinText(p);
+        if (text !== s.rejoinShown) {
+          s.rejoinShown = text;
+          say(text);
+        }
+      },
+      rejoined(ev) {
+        if (!alive()) return;
+        s.rejoined = ev;
+        diag.rejoin = { phase: 'live', received: ev.bytes, total: ev.bytes, frame: ev.frame, target: ev.frame };
+        ui.game(true);
+        const inGame = s.p2p.ui?.in_game_scene_body;
+        if (typeof inGame === 'string' && inGame) {
+          ui.showScene({ header: scene?.scene_header ?? s.p2p.ui?.scene_header ?? '', subheader: scene?.scene_subheader ?? '', body: inGame });
+        }
+        say(`You are back in the game. You are player ${diag.playerIndex + 1}.`);
+        startPlayChecks(s);
+        setPhase('playing');
       },
       frame(f) {
         if (!alive()) return;
@@ -726,6 +795,8 @@ export function createClientFlow(o) {
           say('Your partner was away from the game for too long. The game goes on without them.');
           report(s, 'peer_excluded', { detail: `player ${ev.peer_index} at frame ${ev.frame}` });
         }
+        else if (ev.event === 'away') say('Your partner\'s page is reloading; the game waits for them to come back...');
+        else if (ev.event === 'rejoined' && !s.rejoin) say('Your partner is back and catching up...');
         else if (ev.event === 'left' || ev.event === 'disconnected') {
           s.partnerLeft = true;
           const goesOn = p2pSettings.disconnect_policy === 'default_action' && !diag.gameOver;
@@ -747,7 +818,9 @@ export function createClientFlow(o) {
       gameOver(ev) {
         if (!alive()) return;
         diag.gameOver = { reason: ev.reason, frame: ev.frame, episode: ev.episode };
-        if (ev.reason === 'disconnected' || ev.reason === 'peer_ended') {
+        if (s.rejoin && !s.rejoined) {
+          say('Your game could not be resumed after the reload.');
+        } else if (ev.reason === 'disconnected' || ev.reason === 'peer_ended') {
           s.partnerLeft = true;
           say('The game ended because your partner left.');
         } else if (ev.reason === 'peer_excluded') {
@@ -775,7 +848,7 @@ export function createClientFlow(o) {
 
   function abortGame(s, code, message) {
     if (s.over) return;
-    if ((code === 'connect_timeout' || code === 'ice_failed') && s.gameReady && !s.game?.started) {
+    if ((code === 'connect_timeout' || code === 'ice_failed') && s.gameReady && !s.game?.started && !s.rejoin) {
       // Before the game started: the server may put us back into the waiting room (with
       // someone else); its `requeued` event says which. Until then nothing else to do.
       if (s.failureReported === s.gameReady.game_id) return;
@@ -848,7 +921,9 @@ export function createClientFlow(o) {
     if (ev.game_over) s.seatEnded = true;
     if (s.game?.started) {
       // The session hears it on the DataChannel too (BYE or silence) and applies the policy;
-      // the server's word only gets the message on screen sooner.
+      // the server's word gets the message on screen sooner, and ends a wait for a peer whose
+      // page went away (its held seat is gone).
+      s.game.peerLeft(ev.player_index);
       if (!s.partnerLeft) {
         s.partnerLeft = true;
         say('Your partner left the game.');
@@ -963,7 +1038,13 @@ export function createClientFlow(o) {
     const g = s.gameReady;
     let finalPhase = s.partnerLeft && reason !== 'completed' ? 'partner_left' : 'done';
     const up = g.upload;
-    if (!up || !up.url || !up.token) {
+    if (s.rejoin && s.resumeNote) record = mergeResumed(s.resumeNote.record, record, s.resumeNote.saved_at);
+    // A rejoin that never got the game back has no rows: the earlier page's partial export
+    // (sent when it went away) stays the participant's export.
+    const lostRejoin = s.rejoin && !s.rejoined;
+    if (lostRejoin) {
+      diag.upload = { status: 'disabled', attempts: 0, error: null };
+    } else if (!up || !up.url || !up.token) {
       diag.upload = { status: 'disabled', attempts: 0, error: null };
     } else {
       setPhase('uploading');
@@ -993,6 +1074,8 @@ export function createClientFlow(o) {
     }
     if (p2pScene !== s) return;
     s.uploadDone = true;
+    if (s.rejoin && diag.upload.status === 'uploaded') dropResumeNote(storage, g.game_id, g.player_index);
+    if (lostRejoin) finalPhase = 'error';
     if (reason === 'completed') s.socket.emit('finished', { game_id: g.game_id });
     else if (!s.seatEnded) s.socket.emit('leave', { game_id: g.game_id });
     report(s, 'game_over', { path: diag.path, detail: s.endedMessage ? 'researcher' : reason });
@@ -1034,11 +1117,14 @@ export function createClientFlow(o) {
 
   async function abandonAndUpload(s) {
     s.over = true;
-    const record = s.game.abandon();
+    let record = s.game.abandon();
     ui.game(false);
     if (!s.seatEnded) s.socket.emit('leave', { game_id: s.gameReady.game_id });
     const up = s.gameReady.upload;
-    if (!record || !up?.url || !up?.token) return;
+    // A rejoined page's record starts at the reload: one document with the earlier page's part.
+    // A rejoin that never got the game back adds nothing to the earlier page's partial export.
+    if (record && s.rejoin && s.resumeNote) record = mergeResumed(s.resumeNote.record, record, s.resumeNote.saved_at);
+    if (!record || !up?.url || !up?.token || (s.rejoin && !s.rejoined)) return;
     setPhase('uploading');
     try {
       const doc = gameExport({ record, gameReady: s.gameReady, sceneId: s.sceneId, subjectId: config.subject_id,
@@ -1143,18 +1229,34 @@ export function createClientFlow(o) {
       ui.visibility?.onChange(onVisibility);
       return root;
     },
-    /** The page is closing: leave the game and send what we have (best effort). */
+    /**
+     * The page is closing or reloading (`pagehide`; the page cannot tell which). When the scene
+     * holds seats (`reconnect_grace_s` > 0) the seat is kept: BYE(away) tells the peers to wait,
+     * no `leave` is sent, a resume note goes to sessionStorage for the page that comes back,
+     * and the partial export goes out (best effort) in case nobody comes back. Otherwise the
+     * seat is left, as when resuming did not exist.
+     */
     onUnload() {
       const s = p2pScene;
       if (!s || !s.game || s.over || s.uploadDone) return { sent: false, reason: 'no game running' };
-      const record = s.game.abandon();
+      const g = s.gameReady;
+      // A game alone with AI seats has no peer to rebuild it from: going away leaves it.
+      const keepSeat = ((g.settings ?? s.p2p.settings)?.p2p?.reconnect_grace_s ?? 0) > 0 && !alone(g);
+      let record = keepSeat ? s.game.leaveForReload() : s.game.abandon();
       s.over = true;
       s.reporter?.stop(false);
-      try { s.socket.emit('leave', { game_id: s.gameReady.game_id }); } catch { /* going away */ }
-      const up = s.gameReady.upload;
-      if (!record || !up?.url || !up?.token) return { sent: false, reason: 'nothing to send' };
+      if (!keepSeat) {
+        try { s.socket.emit('leave', { game_id: g.game_id }); } catch { /* going away */ }
+      }
+      if (record && keepSeat && (!s.rejoin || s.rejoined)) {
+        saveResumeNote(storage, { gameId: g.game_id, playerIndex: g.player_index, record, previous: s.resumeNote ?? null });
+      }
+      if (record && s.rejoin && s.resumeNote) record = mergeResumed(s.resumeNote.record, record, s.resumeNote.saved_at);
+      const up = g.upload;
+      // A page that reloaded again before it got the game back has nothing new to send.
+      if (!record || !up?.url || !up?.token || (s.rejoin && !s.rejoined)) return { sent: false, reason: 'nothing to send' };
       try {
-        const doc = gameExport({ record, gameReady: s.gameReady, sceneId: s.sceneId, subjectId: config.subject_id, recruitment, partial: record.partial !== false });
+        const doc = gameExport({ record, gameReady: g, sceneId: s.sceneId, subjectId: config.subject_id, recruitment, partial: record.partial !== false });
         return sendPartialExport({ url: up.url, token: up.token, doc, fetch: o.fetch });
       } catch (err) {
         return { sent: false, reason: String(err?.message ?? err) };

@@ -11,6 +11,7 @@
 import { createTransport } from './transport.js';
 import { createHostedPolicies } from './hosted_policy.js';
 import { P2PSession } from './session.js';
+import { ByeReason } from './protocol.js';
 import { fromSnakeCase } from './settings.js';
 import { createKeyboardInput } from './input.js';
 import { createInputTiming } from './input_timing.js';
@@ -127,6 +128,9 @@ function soloTransport() {
  * @param {Function} [o.createClock]   frame_clock.js createFrameClock (tests inject their own)
  * @param {Function} [o.RTCPeerConnection], [o.now], [o.wallClock], [o.timers], [o.Worker]  injectable for tests
  *   (without any requestAnimationFrame, key-to-screen latency ends at the draw)
+ * @param {boolean} [o.rejoin]  this page was reloaded mid-game (game_ready.rejoin): the session
+ *   rebuilds the game from a peer's catch-up document before it plays (hooks `rejoin`
+ *   {phase, received, total, frame, target} while it does, `rejoined` once it plays)
  */
 export function createGame(o) {
   const { gameReady, signaling } = o;
@@ -280,6 +284,21 @@ export function createGame(o) {
     const t = now();
     let advanced = false;
     let last = null;
+    if (session.catchingUp) {
+      // Rebuilding the game after a reload: one budgeted slice of re-simulation per wake, and
+      // wake again at once (a timer of 0 still lets the page draw and the network run).
+      last = session.tick(settings.defaultAction ?? 0);
+      timing?.dropPending();
+      nextTickAt = t + period;
+      if (ended) return;
+      if (session.catchingUp) call('rejoin', session.catchupProgress()); // else `rejoined` came
+      call('frame', {
+        frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
+        episode: last.episode, status: last.status, render: renderStats(),
+      });
+      loopHandle = timers.setTimeout(loop, 0);
+      return;
+    }
     for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {
       last = session.tick(input ? input.sample() : settings.defaultAction ?? 0);
       if (timing) {
@@ -375,6 +394,12 @@ export function createGame(o) {
     return record;
   }
 
+  // A rejoining page connects while its environment loads: the partners are in the game and
+  // wait for it (their sessions do not time out a peer whose page went away), and the reload's
+  // critical path is then the environment alone. A new game connects only once the environment
+  // is ready, so a slow loader never lets a partner's handshake time out.
+  if (o.rejoin) transport.start();
+
   const api = {
     transport,
     get session() { return session; },
@@ -404,15 +429,18 @@ export function createGame(o) {
       const simEnv = Object.create(env);
       simEnv.reset = (seed) => {
         const out = env.reset(seed);
-        renderer?.clear();
-        drawFrame();
+        // Re-simulating after a reload: nothing is shown until the game is back.
+        if (!session?.catchingUp) {
+          renderer?.clear();
+          drawFrame();
+        }
         return out;
       };
       session = new P2PSession({
         env: withPlayers(simEnv, gameReady.num_players), transport: { send: (peer, bytes) => (viaServer ? signaling.relay(peer, bytes) : transport.send(peer, bytes)) },
         localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0, aiSeats,
         hostedSeats: hostedSeats.map(({ seat, host }) => ({ seat, host })),
-        settings, now: o.now, wallClock: o.wallClock, path,
+        settings, now: o.now, wallClock: o.wallClock, path, rejoin: o.rejoin === true,
       });
       const mine = hostedSeats.filter((h) => h.host === me);
       if (mine.length > 0 && typeof env.observation !== 'function') {
@@ -424,12 +452,19 @@ export function createGame(o) {
           .then((policies) => { hostedPolicies = policies; call('hostedReady', policies); })
           .catch((err) => call('error', { code: 'hosted_policy', message: String(err?.message ?? err) }));
       }
-      session.on('episode_start', (ev) => call('episodeStart', ev));
+      session.on('episode_start', (ev) => { if (!session.catchingUp) call('episodeStart', ev); });
       session.on('episode_end', (ev) => {
+        if (session.catchingUp) return;
         // The env holds the episode's final confirmed frame until the next one starts (and
         // through the reset freeze): show that, not the last predicted frame drawn.
         drawFrame(ev.frame);
         call('episodeEnd', ev);
+      });
+      session.on('rejoined', (ev) => {
+        // Back in the game: show where it is now (a fresh canvas: objects live across frames).
+        renderer?.clear();
+        drawFrame(session.currentFrame - 1);
+        call('rejoined', ev);
       });
       session.on('connection', (ev) => call('connection', ev));
       session.on('default_action', (ev) => call('defaultAction', ev));
@@ -478,7 +513,27 @@ export function createGame(o) {
         return;
       }
       call('phase', 'peer_connecting');
-      transport.start();
+      if (o.rejoin) {
+        // The connection was made while the environment loaded (below): start if it is open.
+        if (opened.size === transport.peers.length) startSession();
+      } else transport.start();
+    },
+    /** The server says a peer's page went away with its seat held (`peer_interrupted`). */
+    peerInterrupted(peer) {
+      if (sessionStarted && !ended) session.peerAway(peer);
+    },
+    /** The server says a peer came back with a new page (`peer_rejoined`): a new connection. */
+    peerRejoined(peer) {
+      if (!ended && !viaServer) transport.reconnect(peer);
+    },
+    /** The server says a peer's seat is gone for good (`peer_left`). */
+    peerLeft(peer) {
+      if (sessionStarted && !ended) session.peerGone(peer);
+    },
+    /** The page is going away but keeps its seat (a reload): BYE(away) to the peers, so they
+     * wait for the new page. Returns the record as abandon() does. */
+    leaveForReload() {
+      return api.abandon(ByeReason.AWAY);
     },
     /** Inferences per seat this page hosts ({seat: {runs, failed}}), or null (none hosted / not loaded). */
     get hosted() {
@@ -486,7 +541,7 @@ export function createGame(o) {
     },
     /** Participant leaves (page closing, scene left): BYE to the peers; returns the record
      * (partial unless the game was already over) or null when no session ran. */
-    abandon() {
+    abandon(reason = ByeReason.LEFT) {
       // Nothing was played before the session started: no record to send.
       if (!session || ended || !sessionStarted) {
         ended = true;
@@ -498,7 +553,7 @@ export function createGame(o) {
       // Record first: after close() the session counts the game as over (not partial).
       const record = withInputTiming(session.record());
       ended = true; // so the 'closed' event of close() does not report a normal end
-      session.close();
+      session.close(reason);
       stopLoop();
       input?.detach();
       transport.close();

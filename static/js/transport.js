@@ -413,7 +413,7 @@ export function createTransport(opts) {
   const api = {
     selfIndex,
     peers: [...peers],
-    /** Subscribe: 'open' 'close' 'message' 'state' 'path' 'restart' 'error' 'warning'. Returns an unsubscribe function. */
+    /** Subscribe: 'open' 'close' 'message' 'state' 'path' 'restart' 'reconnect' 'error' 'warning'. Returns an unsubscribe function. */
     on(type, fn) {
       if (!listeners.has(type)) listeners.set(type, new Set());
       listeners.get(type).add(fn);
@@ -481,6 +481,38 @@ export function createTransport(opts) {
     },
     state(peer) {
       return links.get(peer)?.state ?? null;
+    },
+    /**
+     * A new connection to a peer whose page was reloaded (the server's `peer_rejoined`): the old
+     * RTCPeerConnection is closed and a fresh one negotiated (the lower index offers, as at the
+     * start); counters carry on. Before start() there is nothing to replace.
+     */
+    reconnect(peer) {
+      const link = links.get(peer);
+      if (!link || closed) return;
+      timers.clearTimeout(link.connectTimer);
+      link.connectTimer = null;
+      for (const h of link.pendingDeliveries) timers.clearTimeout(h);
+      link.pendingDeliveries.clear();
+      const { pc, dc } = link;
+      // Cleared first: the old objects' events now fail their `link.pc === pc` checks.
+      link.pc = null;
+      link.dc = null;
+      try { dc?.close(); } catch { /* already closed */ }
+      try { pc?.close(); } catch { /* already closed */ }
+      link.pendingCandidates = [];
+      link.signalChain = Promise.resolve();
+      link.restarts = 0;
+      link.iceFailed = false;
+      link.restartPending = false;
+      link.path = null;
+      link.state = 'new';
+      if (!started) return;
+      openPeerConnection(link);
+      setState(link, 'connecting');
+      armConnectTimer(link);
+      emit('reconnect', { peer });
+      if (link.offerer) enqueue(link, () => sendOffer(link, false));
     },
     /** Ask for an ICE restart towards a peer (e.g. after the page regained network). */
     restartIce(peer) {

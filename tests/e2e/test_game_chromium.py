@@ -12,8 +12,9 @@ game -> end scene.
 - direct: server and browsers inside the test's network namespace (host candidates);
 - impaired link (the scene's seeded impairment: 80 ms delay, 5 % loss): rollbacks happen and
   the exports still agree;
-- a partner closes the tab mid-game: the other sees it, its export is stored and the
-  server's report says the game is incomplete.
+- a partner closes the tab mid-game: its seat is held for the reconnect grace (a reload would
+  come back to it), then the other sees it gone, its export is stored and the server's report
+  says the game is incomplete (the page's partial export is in it).
 """
 
 from __future__ import annotations
@@ -195,8 +196,11 @@ def test_impaired_link_rolls_back_and_agrees(game_server, chromium_available, ar
 
 
 def test_partner_closes_tab_mid_game(game_server, chromium_available, artifacts_dir, request):
-    # Prolific parameters in, the partner_left code out (docs/participants.md).
-    server = game_server(demo_kwargs(ice_transport_policy="relay"), study={"codes": {"partner_left": "PL-E2E", "completed": "C-E2E"}})
+    # Prolific parameters in, the partner_left code out (docs/participants.md). The page cannot
+    # tell a close from a reload: its seat is held for the reconnect grace (short here), during
+    # which the partner waits; then the seat is dropped and the game ends.
+    server = game_server(demo_kwargs(ice_transport_policy="relay", reconnect_grace_s=2),
+                         study={"codes": {"partner_left": "PL-E2E", "completed": "C-E2E", "connection_failed": "CF-E2E"}})
 
     async def body(session: BrowserSession) -> None:
         stay, leave = await start_pair(session, server, "leave", prolific=True)
@@ -224,6 +228,10 @@ def test_partner_closes_tab_mid_game(game_server, chromium_available, artifacts_
             "partner_left", "PL-E2E", p["gameId"])
         export = read_json(server.game_dir(p["gameId"]) / f"player-{p['playerIndex']}.json")
         assert export["ids"]["recruitment"] == record["recruitment"]
+        # The page that never came back: its seat was dropped after the grace, which the server
+        # records as connection_failed:server (docs/participants.md).
+        gone = server.participant("leave-b")["outcome"]
+        assert (gone["outcome"], gone["reason"], gone["game_id"]) == ("connection_failed", "server", p["gameId"]), gone
 
     run_in_browser(request, artifacts_dir, body)
 
@@ -240,15 +248,15 @@ def check_partner_left(server: GameServer, p: dict[str, Any], leaver: int) -> No
     # Policy 'end' (the demo's): the game is over for the remaining participant, so its export
     # is final (not partial) up to where the game stopped, and records why.
     assert export["partial"] is False
-    assert any(e["peer_index"] == leaver and e["event"] in ("left", "disconnected") for e in export["connection_events"]), \
-        export["connection_events"]
+    events = [e["event"] for e in export["connection_events"] if e["peer_index"] == leaver]
+    assert events[0] == "away" and events[-1] == "disconnected", export["connection_events"]
     last = export["episodes"][-1]
     assert last["episode"] == 0 and last["last_confirmed_frame"] >= MAX_STEPS // 2, last["last_confirmed_frame"]
     assert export["desyncs"] == []
     ends = wait_until(lambda: [e for e in server.game_ends() if e["game_id"] == p["gameId"]], 30,
                       "server's game-ended record")
     assert [e["outcome"] for e in ends] == ["incomplete"], ends
-    assert ends[0]["seats"] == {str(leaver): "left", str(stayer): "ended"}, ends
+    assert ends[0]["seats"] == {str(leaver): "dropped", str(stayer): "ended"}, ends
 
     # The closing page sent what it had confirmed (fetch keepalive on pagehide): with both
     # exports in, the server's report compares them and marks the game incomplete.

@@ -9,12 +9,12 @@ import { createClientFlow, createDiag, waitroomText, PHASES, ENV_LOAD_MESSAGE } 
 import { schemaChecker } from './support/export_schema.mjs';
 import {
   fakeConnector, fakeUi, fakeGameFactory, manualTimers, CONFIG, p2pScene, gameReady, sampleRecord, settle,
-  answerOutcome, outcomePage,
+  answerOutcome, outcomePage, memoryStorage,
 } from './support/client_fakes.mjs';
 
 const check = schemaChecker(JSON.parse(readFileSync(new URL('../../interactive_gym_p2p/validation/export.schema.json', import.meta.url), 'utf8')));
 
-function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, uploadExport, fetch, config = CONFIG, runScreening } = {}) {
+function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, uploadExport, fetch, config = CONFIG, runScreening, storage = memoryStorage() } = {}) {
   const connect = fakeConnector();
   const ui = fakeUi();
   const diag = createDiag();
@@ -33,12 +33,13 @@ function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, up
     }),
     fetch,
     runScreening,
+    storage,
     navigate: (url) => navigations.push(url),
     log: { warn() {}, info() {}, error() {} },
   });
   flow.start();
   const root = connect.of('/');
-  return { flow, connect, ui, diag, timers, createGame, uploads, navigations, root };
+  return { flow, connect, ui, diag, timers, createGame, uploads, navigations, root, storage };
 }
 
 async function enterGame(t, { env } = {}) {
@@ -55,10 +56,10 @@ test('the diagnostic object starts in Contract A shape', () => {
   const d = createDiag();
   assert.deepEqual(Object.keys(d), ['phase', 'sceneId', 'sceneType', 'gameId', 'playerIndex', 'numPlayers', 'path',
     'frame', 'confirmedFrame', 'verifiedFrame', 'episode', 'upload', 'gameOver', 'endedBy', 'render', 'clock', 'countdown',
-    'hidden', 'reconnecting', 'excluded', 'preload', 'times', 'messages', 'errors', 'outcome', 'recruitment', 'screening', 'hosted']);
+    'hidden', 'reconnecting', 'excluded', 'preload', 'times', 'rejoin', 'messages', 'errors', 'outcome', 'recruitment', 'screening', 'hosted']);
   assert.equal(d.phase, 'connecting');
   assert.deepEqual(d.upload, { status: 'idle', attempts: 0, error: null });
-  assert.ok(PHASES.includes('partner_left') && PHASES.includes('episode_transition'));
+  assert.ok(PHASES.includes('partner_left') && PHASES.includes('episode_transition') && PHASES.includes('rejoining'));
 });
 
 test('connects / with the subject id; a static scene shows Continue, which advances that scene', () => {
@@ -487,19 +488,96 @@ test('wait timeout: message, then the server\'s outcome page and its redirect', 
   assert.deepEqual(t.navigations, ['https://example.org/x?cc=LT1']);
 });
 
-test('reload during the game (rejoin): clear message, seat given up, excluded:left', async () => {
+test('reload during the game (rejoin): "Rejoining your game..." with progress, then the game, one merged export', async () => {
+  const t = setup();
+  // What the page before the reload left in this tab's sessionStorage.
+  const before = sampleRecord({ partial: true, frames: 5 });
+  before.connection_events = [{ peer_index: 1, event: 'interrupted', frame: 3, time: '2025-01-01T00:00:00.500Z' }];
+  before.hidden_intervals = [{ first_frame: 2, last_frame: 3, started_at: '2025-01-01T00:00:00.200Z', ended_at: '2025-01-01T00:00:00.300Z', duration_s: 0.1, excluded: false }];
+  before.stats.rollbacks = 4;
+  t.storage.setItem('igp2p:resume:g1:0', JSON.stringify({
+    version: 1, game_id: 'g1', player_index: 0, saved_at: '2025-01-01T00:00:00.900Z',
+    record: { started_at: '2025-01-01T00:00:00.000Z', connection_events: before.connection_events, desyncs: [],
+      hidden_intervals: before.hidden_intervals, rejoins: [], stats: { rollbacks: 4, bytes_sent: 50, max_rollback_depth: 2, rollback_depth_histogram: { 2: 1 } } },
+  }));
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady({ rejoin: true }));
+  const game = t.createGame.games[0];
+  assert.equal(game.opts.rejoin, true, 'the game is created to rejoin');
+  assert.deepEqual(sig.emitted('leave'), [], 'the seat is kept');
+  assert.equal(t.diag.errors.length, 0);
+  assert.ok(t.diag.messages.includes('Rejoining your game...'));
+  game.hooks.phase('peer_connecting');
+  game.started = true;
+  game.hooks.phase('playing');
+  assert.equal(t.diag.phase, 'rejoining', 'not playing before the game is rebuilt');
+  game.hooks.rejoin({ phase: 'transfer', received: 500, total: 2000, frame: null, target: null });
+  assert.equal(t.ui.statuses.at(-1), 'Rejoining your game... receiving the game so far (25 %).');
+  game.hooks.rejoin({ phase: 'replay', received: 2000, total: 2000, frame: 99, target: 199 });
+  assert.equal(t.ui.statuses.at(-1), 'Rejoining your game... catching up (50 %).');
+  assert.deepEqual(t.diag.rejoin, { phase: 'replay', received: 2000, total: 2000, frame: 99, target: 199 });
+  const info = { source: 1, requested_at: '2025-01-01T00:00:02.000Z', caught_up_at: '2025-01-01T00:00:03.000Z', frame: 210, frames: 200, bytes: 2000, transfer_s: 0.5, replay_s: 0.5 };
+  game.hooks.rejoined(info);
+  assert.equal(t.diag.phase, 'playing');
+  assert.equal(t.ui.gameVisible, true);
+  // The game ends normally: one export for the whole game, with what the old page knew.
+  const after = sampleRecord({ frames: 12 });
+  after.rejoins = [info];
+  after.connection_events = [{ peer_index: 1, event: 'rejoined', frame: 210, time: '2025-01-01T00:00:03.000Z' }];
+  after.hidden_intervals = [];
+  game.hooks.ended({ record: after, reason: 'completed' });
+  await settle();
+  const doc = t.uploads[0].doc;
+  assert.deepEqual(check(doc), []);
+  assert.equal(doc.episodes[0].frames.length, 12, 'the rows are the re-made ones');
+  assert.deepEqual(doc.connection_events.map((e) => e.event), ['interrupted', 'rejoined']);
+  assert.deepEqual(doc.hidden_intervals, before.hidden_intervals);
+  assert.deepEqual(doc.rejoins, [{ reloaded_at: '2025-01-01T00:00:00.900Z', ...info }]);
+  assert.equal(doc.timing.started_at, '2025-01-01T00:00:00.000Z');
+  assert.equal(doc.stats.rollbacks, 4);
+  assert.equal(doc.stats.bytes_sent, 150);
+  assert.equal(doc.stats.max_rollback_depth, 2);
+  assert.deepEqual(sig.emitted('finished'), [{ game_id: 'g1' }]);
+  assert.equal(t.storage.getItem('igp2p:resume:g1:0'), null, 'the note is dropped once the export is saved');
+});
+
+test('a rejoin that never gets the game back: no export (the earlier partial one stays), a plain message', async () => {
   const t = setup();
   t.root.serve('activate_scene', p2pScene());
   const sig = t.connect.of('/p2p');
   sig.serve('connect');
   await settle();
   sig.serve('game_ready', gameReady({ rejoin: true }));
-  assert.equal(t.createGame.games.length, 0);
+  const game = t.createGame.games[0];
+  game.started = true;
+  game.hooks.phase('playing');
+  game.hooks.gameOver({ reason: 'disconnected', frame: -1, episode: 0 });
+  game.hooks.ended({ record: { ...sampleRecord({ frames: 0 }), episodes: [], rejoins: [] }, reason: 'disconnected' });
+  await settle();
+  assert.equal(t.uploads.length, 0);
+  assert.equal(t.diag.upload.status, 'disabled');
+  assert.ok(t.diag.messages.includes('Your game could not be resumed after the reload.'));
   assert.equal(t.diag.phase, 'error');
-  assert.equal(t.diag.errors.at(-1).code, 'rejoin_unsupported');
-  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  // The partner is gone: the outcome is partner_left (docs/participants.md), no Continue.
   assert.equal(t.ui.button, null);
-  assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['excluded', 'left']]);
+  assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['partner_left', 'disconnected']]);
+});
+
+test("the partner's page reloads: the game waits for it, reconnects to the new page, and is told when its seat is gone", async () => {
+  const t = setup();
+  const { sig, game } = await enterGame(t);
+  game.started = true;
+  game.hooks.phase('playing');
+  sig.serve('peer_interrupted', { game_id: 'g1', player_index: 1, grace_s: 10 });
+  sig.serve('peer_rejoined', { game_id: 'g1', player_index: 1 });
+  sig.serve('peer_interrupted', { game_id: 'other', player_index: 1, grace_s: 10 });
+  game.hooks.connection({ peer_index: 1, event: 'away', frame: 200, time: '2025-01-01T00:00:01.000Z' });
+  assert.ok(t.diag.messages.some((m) => m.includes('reloading')));
+  sig.serve('peer_left', { game_id: 'g1', player_index: 1, reason: 'disconnected', policy: 'end', game_over: true });
+  assert.deepEqual(game.peerCalls, [['peerInterrupted', 1], ['peerRejoined', 1], ['peerLeft', 1]]);
 });
 
 test('join refused (seat expired): message and connection_failed:server', async () => {
@@ -514,7 +592,7 @@ test('join refused (seat expired): message and connection_failed:server', async 
   assert.deepEqual(t.root.emitted('study_outcome').map((r) => [r.outcome, r.reason]), [['connection_failed', 'server']]);
 });
 
-test('page closed mid-game: partial export with fetch keepalive and the bearer token', async () => {
+test('page closed or reloaded mid-game: the seat is kept (BYE away, no leave), a resume note, the partial export', async () => {
   const calls = [];
   const t = setup({ fetch: (url, init) => { calls.push([url, init]); return Promise.resolve({ ok: true }); } });
   const { sig, game } = await enterGame(t);
@@ -522,8 +600,12 @@ test('page closed mid-game: partial export with fetch keepalive and the bearer t
   game.abandonRecord = sampleRecord({ partial: true });
   const r = t.flow.onUnload();
   assert.deepEqual(r, { sent: true, reason: null });
-  assert.equal(game.abandoned, 1);
-  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.equal(game.leftForReload, 1);
+  assert.equal(game.abandoned, 0);
+  assert.deepEqual(sig.emitted('leave'), [], 'the server holds the seat for the reconnect grace');
+  const note = JSON.parse(t.storage.getItem('igp2p:resume:g1:0'));
+  assert.equal(note.version, 1);
+  assert.equal(note.record.started_at, '2025-01-01T00:00:00.000Z');
   assert.equal(calls.length, 1);
   const [url, init] = calls[0];
   assert.equal(url, '/p2p/exports/g1/0');
@@ -533,6 +615,26 @@ test('page closed mid-game: partial export with fetch keepalive and the bearer t
   assert.equal(doc.partial, true);
   assert.deepEqual(check(doc), []);
   assert.deepEqual(t.flow.onUnload(), { sent: false, reason: 'no game running' }, 'only once');
+});
+
+test('page closed mid-game in a scene without a reconnect grace: the seat is left, as before', async () => {
+  const calls = [];
+  const t = setup({ fetch: (url, init) => { calls.push([url, init]); return Promise.resolve({ ok: true }); } });
+  const scene = p2pScene();
+  scene.p2p.settings.p2p.reconnect_grace_s = 0;
+  t.root.serve('activate_scene', scene);
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady({ scene }));
+  const game = t.createGame.games[0];
+  game.started = true;
+  game.abandonRecord = sampleRecord({ partial: true });
+  assert.deepEqual(t.flow.onUnload(), { sent: true, reason: null });
+  assert.equal(game.abandoned, 1);
+  assert.equal(game.leftForReload, 0);
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.equal(t.storage.getItem('igp2p:resume:g1:0'), null);
 });
 
 test('the server showing the running P2P scene again (socket reconnect) keeps the game', async () => {

@@ -173,6 +173,54 @@ test('two games over the WebRTC fake: connect, play every episode, end with matc
   assert.deepEqual(doc.settings.impairment, scene.p2p.settings.impairment);
 });
 
+test('a page reloads mid-game: BYE(away), the partner waits and reconnects, the new page rejoins and the game ends agreed', async () => {
+  const scene = p2pScene({ numEpisodes: 2, maxSteps: 60, fps: 200, impairment: { delay_ms: 3, jitter_ms: 2, loss: 0.05, duplicate: 0, reorder: 0, seed: 5 } });
+  const net = new FakeNetwork({ localType: 'relay', remoteType: 'relay', protocol: 'udp', relayProtocol: 'udp' });
+  const relay = new SignalingRelay();
+  const ended = [];
+  const seen = { rejoin: [], rejoined: [], connection: [] };
+  const make = (p, rejoin = false) => {
+    const hooks = {
+      ended: (ev) => ended.push({ p, ...ev }),
+      rejoin: (ev) => seen.rejoin.push(ev),
+      rejoined: (ev) => seen.rejoined.push(ev),
+      connection: (ev) => seen.connection.push([p, ev.event]),
+    };
+    return createGame({
+      p2p: scene.p2p, gameReady: gameReady({ playerIndex: p, scene, rejoin }), signaling: relay.endpoint(p),
+      hooks, RTCPeerConnection: net.RTCPeerConnection, rejoin,
+    });
+  };
+  const stay = make(0);
+  const leave = make(1);
+  stay.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  leave.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  await until(() => leave.session?.confirmedFrame >= 40, 'the game runs', 20000);
+  const before = leave.leaveForReload();
+  assert.equal(before.partial, true);
+  assert.equal(leave.session.state, 'closed');
+  // The server: peer_interrupted, then (the page is back) peer_rejoined.
+  stay.peerInterrupted(1);
+  await until(() => stay.session.peerInfo()[0].state === 'away', 'the partner waits');
+  const back = make(1, true);
+  stay.peerRejoined(1);
+  back.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  await until(() => ended.length === 2, 'both games to end', 30000);
+  const [a, b] = [0, 1].map((p) => ended.find((e) => e.p === p).record);
+  for (const r of [a, b]) {
+    assert.equal(r.game_over_reason, 'completed');
+    assert.deepEqual(r.desyncs, []);
+  }
+  assert.deepEqual(a.episodes.map((e) => e.frames), b.episodes.map((e) => e.frames));
+  assert.equal(b.episodes[0].frames[0][0], 0, 'the new page holds the whole game from frame 0');
+  assert.equal(a.verified_frame, 119);
+  assert.equal(b.verified_frame, 119);
+  assert.equal(b.rejoins.length, 1);
+  assert.equal(seen.rejoined.length, 1);
+  assert.ok(seen.rejoin.length >= 1 && seen.rejoin.every((p) => ['connecting', 'transfer', 'replay'].includes(p.phase)));
+  assert.ok(seen.connection.some(([p, e]) => p === 0 && e === 'away') && seen.connection.some(([p, e]) => p === 0 && e === 'rejoined'));
+});
+
 test('a peer that never answers: connect_timeout reaches the failed hook, nothing keeps running', async () => {
   const scene = p2pScene();
   scene.p2p.settings.p2p.connection_timeout_s = 0.2;

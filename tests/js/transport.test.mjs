@@ -268,3 +268,36 @@ test('signaling that arrives before start() is kept and handled once started', a
   assert.deepEqual(events.filter((e) => e.type === 'error'), []);
   ts.forEach((t) => t.close());
 });
+
+for (const reloaded of [0, 1]) {
+  test(`a reloaded page (player ${reloaded}) gets a new connection: reconnect() on the other side, the old one closed`, async () => {
+    const relay = new SignalingRelay();
+    const net = new FakeNetwork();
+    const { ts, events } = mesh(2, { net, relay });
+    ts.forEach((t) => t.start());
+    await until(() => opened(events, 2), 'both channels open');
+    const other = 1 - reloaded;
+    const oldPcs = [...net.pcs.values()];
+    // The page reloads: its transport is gone with it; the new page makes a new one.
+    ts[reloaded].close();
+    const fresh = createTransport({ selfIndex: reloaded, numPlayers: 2, signaling: relay.endpoint(reloaded), RTCPeerConnection: net.RTCPeerConnection });
+    const freshEvents = [];
+    for (const type of ['open', 'message', 'error']) fresh.on(type, (d) => freshEvents.push({ type, ...d }));
+    const reconnects = [];
+    ts[other].on('reconnect', (d) => reconnects.push(d));
+    // The server's peer_rejoined reaches the other page before the new page's offer.
+    ts[other].reconnect(reloaded);
+    assert.deepEqual(reconnects, [{ peer: reloaded }]);
+    assert.equal(ts[other].state(reloaded), 'connecting');
+    fresh.start();
+    await until(() => freshEvents.some((e) => e.type === 'open') && ts[other].state(reloaded) === 'open', 'the new connection opens');
+    assert.ok(oldPcs.every((pc) => pc.closed || pc.connectionState === 'closed' || pc.signalingState === 'closed'), 'old connections closed');
+    ts[other].send(reloaded, new Uint8Array([7]));
+    fresh.send(other, new Uint8Array([8]));
+    await until(() => freshEvents.some((e) => e.type === 'message') && events.some((e) => e.type === 'message' && e.at === other), 'bytes both ways');
+    assert.deepEqual([...freshEvents.find((e) => e.type === 'message').data], [7]);
+    assert.equal(freshEvents.filter((e) => e.type === 'error').length, 0);
+    fresh.close();
+    ts[other].close();
+  });
+}

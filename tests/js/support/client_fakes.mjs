@@ -89,8 +89,14 @@ export function fakeGameFactory() {
       started: false,
       ended: false,
       abandonRecord: null,
+      leftForReload: 0,
+      peerCalls: [], // [method, player] from the server's peer_* events
       begin(env) { g.beganWith = env; },
       abandon() { g.abandoned += 1; g.ended = true; return g.abandonRecord; },
+      leaveForReload() { g.leftForReload += 1; g.ended = true; return g.abandonRecord; },
+      peerInterrupted(p) { g.peerCalls.push(['peerInterrupted', p]); },
+      peerRejoined(p) { g.peerCalls.push(['peerRejoined', p]); },
+      peerLeft(p) { g.peerCalls.push(['peerLeft', p]); },
     };
     games.push(g);
     return g;
@@ -219,4 +225,15 @@ export function answerOutcome(root, extra = {}) {
   const page = outcomePage(payload.outcome, { reason: payload.reason, ...extra });
   ack({ ok: true, recorded: true, page });
   return { payload, page };
+}
+
+/** sessionStorage stand-in (getItem/setItem/removeItem over a Map). */
+export function memoryStorage() {
+  const m = new Map();
+  return {
+    map: m,
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => { m.set(k, String(v)); },
+    removeItem: (k) => { m.delete(k); },
+  };
 }

@@ -199,6 +199,25 @@ def test_rejoin_after_a_reload_gives_equal_records_in_both_engines(n, settings, 
         assert confirmed_rows(py[p]) == confirmed_rows(py[0])
 
 
+
+def test_a_rejoin_late_in_a_long_game_gives_equal_records_in_both_engines():
+    """A reload past frame 4096 (the input queues' size): the rejoined session's queues start at
+    the end of the game; it sends only the inputs it still holds and the game ends normally."""
+    env = {"minSteps": 2200, "maxSteps": 2200}
+    link = {"delay_ms": 30, "loss": 0.05}
+    settings = {"max_episodes": 2, "input_delay": 2}
+    script = [[141000, "reload", 0, 2000, True]]  # about frame 4230
+    g = Game(num_players=2, seed=17, settings=settings, link=link, make_env=lambda p: counter(2, env))
+    play_script(g, script)
+    g.run_to_end(600000)
+    py = json.loads(json.dumps([s.record() for s in g.sessions]))
+    assert all(r["game_over_reason"] == "completed" for r in py), [r["game_over_reason"] for r in py]
+    assert py[0]["rejoins"][0]["frames"] > 4096, py[0]["rejoins"]
+    assert confirmed_rows(py[0]) == confirmed_rows(py[1])
+    js = js_sim(2, 17, settings, link, env, script=script)
+    for p in range(2):
+        assert py[p] == js[p], f"peer {p}: records differ"
+
 @pytest.mark.parametrize("delays", [[0, 0], [0, 3], [2, 1], ["auto", "auto"], ["auto", 3]],
                          ids=["0-0", "0-3", "2-1", "auto-auto", "auto-3"])
 def test_per_player_input_delays_give_equal_records_in_both_engines(delays):

@@ -159,7 +159,9 @@ class Endpoint:
     def build_input(self, local_player: int, local_queue: InputQueue, ack: int, redundancy: int) -> Input:
         """Every input the peer has not acked, at least the last ``redundancy``, at most 128."""
         last = local_queue.last_confirmed_frame
-        start = max(0, min(self.remote_ack + 1, last - redundancy + 1))
+        # Never before the oldest frame the queue still holds (a rejoined page's queue starts at
+        # the end of a long game, before the peers' acks are in).
+        start = max(0, last - local_queue.mask, min(self.remote_ack + 1, last - redundancy + 1))
         end = last
         if end - start + 1 > 128:
             end = start + 127

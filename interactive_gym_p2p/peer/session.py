@@ -1590,6 +1590,10 @@ class P2PSession:
                 ep.got_input = True
                 if pl.known > ep.remote_newest:
                     ep.remote_newest = pl.known
+            # The source has our inputs through what its document says: no need to send them again.
+            mine_known = doc.players[me].known
+            if p == c.source and mine_known is not None and mine_known > ep.remote_ack:
+                ep.remote_ack = mine_known
             if pl.default_from is not None:
                 # Gone before we came back: its default action from the frame the others agreed on.
                 ep.state = PeerState.DISCONNECTED

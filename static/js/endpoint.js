@@ -179,7 +179,9 @@ export class Endpoint {
   buildInput(localPlayer, localQueue, ack, redundancy) {
     const last = localQueue.lastConfirmedFrame;
     let start = Math.min(this.remoteAck + 1, last - redundancy + 1);
-    if (start < 0) start = 0;
+    // Never before the oldest frame the queue still holds (a rejoined page's queue starts at the
+    // end of a long game, before the peers' acks are in).
+    start = Math.max(start, last - localQueue.mask, 0);
     let end = last;
     if (end - start + 1 > 128) end = start + 127;
     const actions = new Array(end - start + 1);

@@ -1586,6 +1586,8 @@ export class P2PSession {
         ep.gotInput = true;
         if (pl.known > ep.remoteNewest) ep.remoteNewest = pl.known;
       }
+      // The source has our inputs through what its document says: no need to send them again.
+      if (p === c.source && doc.players[me].known > ep.remoteAck) ep.remoteAck = doc.players[me].known;
       if (pl.defaultFrom >= 0) {
         // Gone before we came back: its default action from the frame the others agreed on.
         ep.state = PeerState.DISCONNECTED;

@@ -24,7 +24,7 @@ function reloadGame({ numPlayers = 2, seed = 1, link = { delayMs: 40, jitterMs: 
   const events = [];
   g.sessions.forEach((s, i) => s.on('connection', (e) => events.push([i, e.peer_index, e.event])));
   // Reload when the reloading player has confirmed frame `reloadAt`.
-  g.run(120000, () => g.sessions[player].confirmedFrame >= reloadAt);
+  g.run(600000, () => g.sessions[player].confirmedFrame >= reloadAt);
   const old = g.sessions[player];
   const oldRows = confirmedRows(old);
   const oldRecord = old.record();
@@ -164,6 +164,18 @@ test('the catch-up transfer survives heavy loss (20 %) and a long game (several 
   assert.ok(info.bytes > 16000, `${info.bytes} bytes`);
   assert.ok(fresh.stats().sent_by_type.catchup_ack.messages >= 10);
   assert.ok(g.sessions[1].stats().sent_by_type.catchup_chunk.messages > Math.ceil(info.bytes / 1000), 'chunks were sent again');
+});
+
+test('a reload past the input queues\' 4096 frames: the new page sends only inputs it still holds', () => {
+  // The rejoined page's queues hold the last 4096 frames of the document; before the peers'
+  // acks reach it, it must not reach back to frame 0 for them.
+  const { g, fresh } = reloadGame({
+    seed: 5, reloadAt: 4500, maxEpisodes: 2, link: { delayMs: 30, loss: 0.05 },
+    makeEnv: counter(2, { minSteps: 2400, maxSteps: 2400 }),
+  });
+  assertSameGame(g, { maxEpisodes: 2 });
+  const info = fresh.record().rejoins[0];
+  assert.ok(info.frames >= 4500, `re-simulated ${info.frames} frames: ${JSON.stringify(info)}`);
 });
 
 test('a stale or foreign catch-up message changes nothing', () => {

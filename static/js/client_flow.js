@@ -638,9 +638,11 @@ export function createClientFlow(o) {
     s.game?.peerInterrupted(ev.player_index);
   }
 
-  /** A partner came back with a new page: a new connection to it (it then catches up). */
+  /** A partner came back with a new page: a new connection to it (it then catches up). With
+   * `resumed` only its signaling socket reconnected (same page, WebRTC up): nothing to redo;
+   * its next message on the DataChannel ends the wait. */
   function onPeerRejoined(s, ev) {
-    if (p2pScene !== s || !s.gameReady || ev?.game_id !== s.gameReady.game_id || s.over) return;
+    if (p2pScene !== s || !s.gameReady || ev?.game_id !== s.gameReady.game_id || s.over || ev.resumed) return;
     s.game?.peerRejoined(ev.player_index);
     say('Your partner is back; the game goes on in a moment.');
   }

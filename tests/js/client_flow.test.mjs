@@ -573,6 +573,8 @@ test("the partner's page reloads: the game waits for it, reconnects to the new p
   game.hooks.phase('playing');
   sig.serve('peer_interrupted', { game_id: 'g1', player_index: 1, grace_s: 10 });
   sig.serve('peer_rejoined', { game_id: 'g1', player_index: 1 });
+  // Only its signaling socket reconnected (its page and WebRTC live on): no new connection.
+  sig.serve('peer_rejoined', { game_id: 'g1', player_index: 1, resumed: true });
   sig.serve('peer_interrupted', { game_id: 'other', player_index: 1, grace_s: 10 });
   game.hooks.connection({ peer_index: 1, event: 'away', frame: 200, time: '2025-01-01T00:00:01.000Z' });
   assert.ok(t.diag.messages.some((m) => m.includes('reloading')));

@@ -123,6 +123,25 @@ def test_two_humans_and_an_ai_seat_over_impaired_links_agree() -> None:
     assert result.ok and result.hashes_checked == 270, (result.problems, result.mismatch)
 
 
+def test_a_reload_in_a_game_with_an_ai_seat_rejoins_and_agrees() -> None:
+    """Player 0's page reloads at about frame 120: the catch-up document holds no inputs for the
+    AI seat; the rejoiner's environment makes its actions again, with the same rows and hashes."""
+    seats = [[1, 1, "middle"]]
+    g = Game(num_players=3, seed=5, ai_seats=(1,), make_env=lambda p: make_adapter(90, seats),
+             settings={"fps": 30, "max_episodes": 3, "input_delay": 0},
+             link={"delay_ms": 40, "jitter_ms": 10, "loss": 0.05},
+             input=lambda p, tick, prng, last, s: (tick // 9 + p) % 3)
+    g.run(4000)
+    g.reload(0, down_ms=1500)
+    g.run_to_end(600_000)
+    records = [g.sessions[0].record(), g.sessions[2].record()]
+    rows = [[(r[0], tuple(r[1]), r[2]) for e in rec["episodes"] for r in e["frames"]] for rec in records]
+    assert rows[0] == rows[1] and len(rows[0]) == 270
+    for rec in records:
+        assert rec["game_over_reason"] == "completed" and rec["desyncs"] == []
+        assert _replay_ai(rec, seats) == 270
+    assert len(records[0]["rejoins"]) == 1 and records[0]["rejoins"][0]["frames"] >= 100, records[0]["rejoins"]
+
 def test_one_human_and_an_ai_seat_play_alone() -> None:
     sent: list[Any] = []
 

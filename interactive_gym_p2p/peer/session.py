@@ -1458,6 +1458,11 @@ class P2PSession:
         players = []
         for p in range(n):
             q = self.sync.queues[p]
+            if p in self.ai_seats:
+                # An AI seat has no inputs: its queue holds the default action from frame 1 in
+                # every session (the environment makes its actions again in the re-simulation).
+                players.append(CatchupPlayer(0, 1, (q.confirmed(0),)))
+                continue
             known = q.last_confirmed_frame
             actions = [0] * (known + 1)
             # Confirmed frames come from the episode logs (the queues keep only the last 4096).
@@ -1476,9 +1481,9 @@ class P2PSession:
                 assert h is not None, f"confirmed frame {f} has no hash"
                 hashes.append(h)
         verified = self.desync.verified_frame()
+        # None: us, an AI seat, or nothing verified with that peer yet.
         verified_through = tuple(
-            None if p == self.local_player or self.desync.verified_through[p] < 0 else self.desync.verified_through[p]
-            for p in range(n))
+            None if self.desync.verified_through.get(p, -1) < 0 else self.desync.verified_through[p] for p in range(n))
         return CatchupDoc(n, hi, state, None if confirmed < 0 else confirmed, None if verified < 0 else verified,
                           verified_through, episodes, next_delays, tuple(players), tuple(hashes))
 
@@ -1670,6 +1675,8 @@ class P2PSession:
         rp = self.replay
         assert rp is not None
         for p, pl in enumerate(rp.doc.players):
+            if p in self.ai_seats:
+                continue  # set up by the constructor, as in every session
             known = -1 if pl.known is None else pl.known
             last = min(known, upto)
             for f in range(rp.fed[p] + 1, last + 1):

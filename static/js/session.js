@@ -1458,6 +1458,12 @@ export class P2PSession {
     const players = [];
     for (let p = 0; p < n; p++) {
       const q = this.sync.queues[p];
+      if (this.aiSeats.includes(p)) {
+        // An AI seat has no inputs: its queue holds the default action from frame 1 in every
+        // session (its actions come from the environment, so the re-simulation makes them again).
+        players.push({ known: 0, defaultFrom: 1, actions: Int32Array.of(q.confirmed(0)) });
+        continue;
+      }
       const known = q.lastConfirmedFrame;
       const actions = new Int32Array(known + 1);
       // Confirmed frames come from the episode logs (the queues keep only the last 4096).
@@ -1475,7 +1481,7 @@ export class P2PSession {
       for (let f = log.startFrame + ((hi - (log.startFrame % hi)) % hi); f <= Math.min(last, confirmed); f += hi) hashes.push(log.hashOf(f));
     }
     const verifiedThrough = [];
-    for (let p = 0; p < n; p++) verifiedThrough.push(p === this.localPlayer ? -1 : this.desync.verifiedThrough.get(p));
+    for (let p = 0; p < n; p++) verifiedThrough.push(this.desync.verifiedThrough.get(p) ?? -1); // -1: us, an AI seat
     return {
       numPlayers: n, hashInterval: hi, state, confirmed, verified: this.desync.verifiedFrame(), verifiedThrough,
       episodes, nextDelays, players, hashes,
@@ -1660,6 +1666,7 @@ export class P2PSession {
   feedReplay(upto) {
     const rp = this.replay;
     rp.doc.players.forEach((pl, p) => {
+      if (this.aiSeats.includes(p)) return; // set up by the constructor, as in every session
       const last = Math.min(pl.known, upto);
       for (let f = rp.fed[p] + 1; f <= last; f++) this.sync.addInput(p, f, pl.actions[f]);
       if (last > rp.fed[p]) rp.fed[p] = last;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createGame, confirmedRows } from './support/sim.mjs';
-import { createCounterEnv } from './support/envs.mjs';
+import { createCounterEnv, withAiSeats } from './support/envs.mjs';
 import { encode } from '../../static/js/protocol.js';
 import { buildExport } from '../../static/js/validation.js';
 import { schemaChecker } from './support/export_schema.mjs';
@@ -176,6 +176,27 @@ test('a reload past the input queues\' 4096 frames: the new page sends only inpu
   assertSameGame(g, { maxEpisodes: 2 });
   const info = fresh.record().rejoins[0];
   assert.ok(info.frames >= 4500, `re-simulated ${info.frames} frames: ${JSON.stringify(info)}`);
+});
+
+test('a reload in a game with an AI seat: the document holds no inputs for it, the rejoiner\'s environment makes its actions again', () => {
+  const seats = [1];
+  const policy = (state, seat, step) => (state.acc + 3 * seat + step) % 5;
+  const g = createGame({
+    numPlayers: 3, seed: 17, aiSeats: seats, link: { delayMs: 40, loss: 0.05 },
+    makeEnv: () => withAiSeats(createCounterEnv({ numPlayers: 3, minSteps: 60, maxSteps: 150 }), seats, policy),
+    settings: { maxEpisodes: 4, inputDelay: 0 },
+  });
+  g.run(600000, () => g.bySeat[0].confirmedFrame >= 200);
+  g.reload(0, { downMs: 2000 });
+  g.runToEnd(g.clock.now() + 300000);
+  const records = [g.bySeat[0].record(), g.bySeat[2].record()];
+  for (const r of records) {
+    assert.equal(r.game_over_reason, 'completed');
+    assert.deepEqual(r.desyncs, []);
+    assert.equal(r.episodes.length, 4);
+  }
+  assert.deepEqual(confirmedRows(g.bySeat[0]), confirmedRows(g.bySeat[2]));
+  assert.ok(records[0].rejoins[0].frames >= 200, JSON.stringify(records[0].rejoins));
 });
 
 test('a stale or foreign catch-up message changes nothing', () => {

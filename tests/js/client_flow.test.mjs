@@ -639,6 +639,23 @@ test('page closed mid-game in a scene without a reconnect grace: the seat is lef
   assert.equal(t.storage.getItem('igp2p:resume:g1:0'), null);
 });
 
+test('page closed mid-game alone with AI seats: nobody could rebuild the game, so the seat is left', async () => {
+  const t = setup({ fetch: () => Promise.resolve({ ok: true }) });
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', { ...gameReady(), ai_seats: [1], connections: [] });
+  const game = t.createGame.games[0];
+  game.started = true;
+  game.abandonRecord = sampleRecord({ partial: true });
+  t.flow.onUnload();
+  assert.equal(game.abandoned, 1);
+  assert.equal(game.leftForReload, 0);
+  assert.deepEqual(sig.emitted('leave'), [{ game_id: 'g1' }]);
+  assert.equal(t.storage.getItem('igp2p:resume:g1:0'), null);
+});
+
 test('the server showing the running P2P scene again (socket reconnect) keeps the game', async () => {
   const t = setup();
   const { sig, game } = await enterGame(t);

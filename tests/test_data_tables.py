@@ -66,6 +66,7 @@ def test_tables_reproduce_every_players_score(docs: list[dict]) -> None:
     pc = t["players"].columns
     for r in t["players"].rows:
         assert (r[pc.index("key_to_screen_p50_ms")], r[pc.index("key_to_screen_samples")]) == (None, 0)
+        assert r[pc.index("rejoins")] == 0  # the Python peer writes rejoins: [] (no reload here)
     # The last frame of each episode carries the score info the page showed.
     last = {}
     for r in frames.rows:

@@ -91,7 +91,7 @@ COLUMNS: dict[str, list[Column]] = {
         _c("player_index", "int", "", "the player whose export (or record) reports the event"),
         _c("subject_id", "string", "", "that player's participant"),
         _c("kind", "string", "", "connection, desync, hidden, exclusion, divergence or outcome"),
-        _c("event", "string", "", "connection: interrupted, resumed, disconnected, left, excluded (the peer was excluded); desync: desync; hidden: hidden, visible; exclusion: excluded (this player, for staying hidden past max_hidden_s; other exclusions are outcome rows); divergence: diverged; outcome: the participant's outcome (completed, partner_left, excluded, ...)"),
+        _c("event", "string", "", "connection: interrupted, resumed, disconnected, left, excluded (the peer was excluded), away (its page went away with its seat held), rejoined (it came back after a reload); desync: desync; hidden: hidden, visible; exclusion: excluded (this player, for staying hidden past max_hidden_s; other exclusions are outcome rows); divergence: diverged; outcome: the participant's outcome (completed, partner_left, excluded, ...)"),
         _c("time", "string", "ISO 8601 UTC", "when it happened (empty when unknown)"),
         _c("frame", "int", "frame", "the frame it happened at (empty when unknown)"),
         _c("peer_index", "int", "", "the other player concerned (connection, desync)"),
@@ -121,6 +121,7 @@ COLUMNS: dict[str, list[Column]] = {
         _c("key_to_screen_p50_ms", "float", "ms", "median key-to-screen latency the browser measured (export stats.key_to_screen_ms: keydown to the display callback of the first frame including the input); empty when not measured (a Python peer, no key pressed, an older export)"),
         _c("key_to_screen_p95_ms", "float", "ms", "the same, 95th percentile"),
         _c("key_to_screen_samples", "int", "", "key presses behind those percentiles (0: none measured; empty: an older export)"),
+        _c("rejoins", "int", "", "times the player's page was reloaded mid-game and rebuilt the game (export rejoins, docs/rollback.md); its rows were re-simulated and checked like anyone's; empty: an older export"),
     ],
     "participants": [
         _c("subject_id", "string", "", "the participant"),

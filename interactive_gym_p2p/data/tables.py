@@ -335,6 +335,7 @@ def players_table(game: _Game) -> Table:
             round(sum(lags) / len(lags), 3) if lags else None,
             round(percentile(lags, 0.95), 3) if lags else None,
             k2s.get("p50"), k2s.get("p95"), k2s.get("samples"),
+            len(doc["rejoins"]) if "rejoins" in doc else None,
         ])
     return t
 

@@ -544,6 +544,36 @@ test('reload during the game (rejoin): "Rejoining your game..." with progress, t
   assert.equal(t.storage.getItem('igp2p:resume:g1:0'), null, 'the note is dropped once the export is saved');
 });
 
+test('the server ends the study while a rejoined page plays: its partial export is one document with the earlier page', async () => {
+  const t = setup();
+  t.storage.setItem('igp2p:resume:g1:0', JSON.stringify({
+    version: 1, game_id: 'g1', player_index: 0, saved_at: '2025-01-01T00:00:00.900Z',
+    record: { started_at: '2024-12-31T23:59:59.000Z', connection_events: [], desyncs: [], hidden_intervals: [], rejoins: [],
+      stats: { rollbacks: 4, bytes_sent: 50, max_rollback_depth: 2, rollback_depth_histogram: { 2: 1 } } },
+  }));
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  sig.serve('game_ready', gameReady({ rejoin: true }));
+  const game = t.createGame.games[0];
+  game.started = true;
+  game.hooks.phase('playing');
+  const info = { source: 1, requested_at: '2025-01-01T00:00:02.000Z', caught_up_at: '2025-01-01T00:00:03.000Z', frame: 210, frames: 200, bytes: 2000, transfer_s: 0.5, replay_s: 0.5 };
+  game.hooks.rejoined(info);
+  game.abandonRecord = { ...sampleRecord({ partial: true }), rejoins: [info] };
+  t.root.serve('terminate_scene', { scene_id: 'game' });
+  t.root.serve('study_end', outcomePage('error', { reason: 'researcher', code: 'R1' }));
+  await settle();
+  assert.equal(t.uploads.length, 1);
+  const doc = t.uploads[0].doc;
+  assert.deepEqual(check(doc), []);
+  assert.equal(doc.partial, true);
+  assert.equal(doc.timing.started_at, '2024-12-31T23:59:59.000Z', 'the first page\'s start');
+  assert.equal(doc.stats.rollbacks, 4);
+  assert.equal(doc.rejoins[0].reloaded_at, '2025-01-01T00:00:00.900Z');
+});
+
 test('a rejoin that never gets the game back: no export (the earlier partial one stays), a plain message', async () => {
   const t = setup();
   t.root.serve('activate_scene', p2pScene());

@@ -371,6 +371,7 @@ async def _game(
     abort = _Abort()
     started = False
     requeued_event: dict[str, Any] = {}
+    session: P2PSession | None = None  # before on_event: events queued before the listener replay at once
 
     def on_event(name: str, data: Any) -> None:
         game.signaling_events.append((name, data))
@@ -406,7 +407,6 @@ async def _game(
         if name in ("peer_left", "superseded", "game_ended"):
             on_event(name, data)
     flow.playing = game.game_id
-    session: P2PSession | None = None
     reporter = Reporter(game.game_id)
     sends: set[asyncio.Task[None]] = set()
 

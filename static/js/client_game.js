@@ -286,7 +286,8 @@ export function createGame(o) {
     let last = null;
     if (session.catchingUp) {
       // Rebuilding the game after a reload: one budgeted slice of re-simulation per wake, and
-      // wake again at once (a timer of 0 still lets the page draw and the network run).
+      // ask the frame clock to wake us again at once (between slices the page still draws and
+      // the network runs; the worker clock answers at full speed in a hidden tab too).
       last = session.tick(settings.defaultAction ?? 0);
       timing?.dropPending();
       nextTickAt = t + period;
@@ -296,7 +297,7 @@ export function createGame(o) {
         frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
         episode: last.episode, status: last.status, render: renderStats(),
       });
-      loopHandle = timers.setTimeout(loop, 0);
+      clock.wake();
       return;
     }
     for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {

@@ -4,7 +4,9 @@
 // the messages they post alone; driving the session from here keeps a participant who
 // switches tabs simulating, sending inputs and hashing at full rate, so the partner never
 // stalls. Without Worker (node, a page that forbids workers) it falls back to main-thread
-// timers and says so (`kind: 'timer'`, `fallbackReason`).
+// timers and says so (`kind: 'timer'`, `fallbackReason`). `wake()` asks for one extra tick as
+// soon as possible (a rejoining page re-simulates in slices, one per tick, back to back): the
+// worker answers at once, so this too runs at full speed in a hidden tab.
 
 const WORKER_URL = new URL('./frame_clock_worker.js', import.meta.url);
 
@@ -25,6 +27,8 @@ export function createFrameClock(o) {
   let worker = null;
   let timer = null;
   let running = false;
+  let wakePending = false; // one extra tick asked for and not yet delivered
+  let wakeTimer = null;
   const clock = { kind: null, fallbackReason: null, ticks: 0 };
 
   function tick() {
@@ -66,7 +70,10 @@ export function createFrameClock(o) {
       return clock;
     }
     clock.kind = 'worker';
-    worker.onmessage = () => tick();
+    worker.onmessage = (ev) => {
+      if (ev?.data?.wake) wakePending = false;
+      tick();
+    };
     worker.onerror = (ev) => {
       // The script did not load (blocked, 404) or threw: carry on with timers.
       ev?.preventDefault?.();
@@ -78,11 +85,29 @@ export function createFrameClock(o) {
     return clock;
   };
 
+  /** One extra tick as soon as possible, besides the periodic ones (at most one pending). */
+  clock.wake = () => {
+    if (!running || wakePending) return;
+    wakePending = true;
+    if (worker !== null) {
+      worker.postMessage({ cmd: 'wake' });
+      return;
+    }
+    wakeTimer = timers.setTimeout(() => {
+      wakeTimer = null;
+      wakePending = false;
+      tick();
+    }, 0);
+  };
+
   clock.stop = () => {
     running = false;
     stopWorker();
     if (timer !== null) timers.clearTimeout(timer);
+    if (wakeTimer !== null) timers.clearTimeout(wakeTimer);
     timer = null;
+    wakeTimer = null;
+    wakePending = false;
   };
 
   return clock;

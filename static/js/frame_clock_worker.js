@@ -1,7 +1,8 @@
 // Dedicated Worker behind frame_clock.js: posts one message per frame period. A hidden tab
 // throttles the page's own timers (Chrome: at most one wake-up a second) but neither this
 // worker's timers nor the delivery of its messages, so the game keeps its pace.
-// Messages in: {cmd: 'start', periodMs} | {cmd: 'stop'}. Out: the worker's performance.now().
+// Messages in: {cmd: 'start', periodMs} | {cmd: 'stop'} | {cmd: 'wake'} (one extra message at once,
+// the schedule unchanged). Out: the worker's performance.now(), or {wake: true} answering a wake.
 let timer = null;
 let period = 0;
 let next = 0;
@@ -22,6 +23,8 @@ self.onmessage = (event) => {
     period = m.periodMs;
     next = performance.now();
     tick();
+  } else if (m.cmd === 'wake') {
+    postMessage({ wake: true });
   } else if (m.cmd === 'stop') {
     clearTimeout(timer);
     timer = null;

@@ -7,8 +7,14 @@ cache for Pyodide); it shows "Rejoining your game..." and comes back without an 
 session rebuilds the game from its partner's catch-up document and both play to the normal end.
 Both exports (player 0's latest revision: one document for the whole game) hold the same
 confirmed rows, the server's comparison agrees and is complete, and player 0's export shows the
-reconnection. The same with the Python (aiortc) peer as the partner. A reload after the
+reconnection. The reloaded page comes back as a background tab (harness/hidden_tab.js: main-thread
+timers once a second, no animation frames): its catch-up runs on the worker frame clock all the
+same. The same with the Python (aiortc) peer as the partner. A reload after the
 reconnect grace ends as it did before resuming existed.
+
+Kept short for CI: no start countdown (countdown_s=0), 2 x 125 frames, one server shared by the
+two reload tests (the grace test needs its own scene), the Python peer started while the
+browser loads.
 """
 
 from __future__ import annotations
@@ -22,16 +28,19 @@ from typing import Any
 
 import pytest
 
-from harness.game import (GAME_TIMEOUT_S, KEYS, LOAD_TIMEOUT_S, GameServer, Participant, open_participant, read_json,
-                          snapshot, start_pair, wait_for_files, wait_until)
+from harness.game import (GAME_TIMEOUT_S, KEYS, LOAD_TIMEOUT_S, GameServer, GameServerError, Participant,
+                          open_participant, read_json, snapshot, start_game_server, start_pair, wait_for_files,
+                          wait_until)
 from harness.session import BrowserSession
 from test_game_chromium import check_flow, run_in_browser
 from test_peer_interop_chromium import run_python_peer
 
 pytestmark = pytest.mark.e2e
 
+HIDDEN_TAB = (Path(__file__).resolve().parent / "harness" / "hidden_tab.js").read_text(encoding="utf-8")
+
 NUM_EPISODES = 2
-MAX_STEPS = 150
+MAX_STEPS = 125
 RELOAD_AT = 200
 IMPAIRMENT = {"delay_ms": 80, "loss": 0.05, "seed": 20261201}
 EXPORT = re.compile(r"player-(\d+)(?:\.r(\d+))?\.json")
@@ -39,7 +48,22 @@ EXPORT = re.compile(r"player-(\d+)(?:\.r(\d+))?\.json")
 
 def demo_kwargs(**extra: Any) -> dict[str, Any]:
     return {"num_episodes": NUM_EPISODES, "max_steps": MAX_STEPS, "ice_transport_policy": "relay",
-            "impairment": IMPAIRMENT, **extra}
+            "impairment": IMPAIRMENT, "countdown_s": 0, **extra}
+
+
+@pytest.fixture(scope="module")
+def impaired_server(tmp_path_factory, artifacts_dir, request):
+    """The demo under impairment, shared by the two reload tests (each plays its own game)."""
+    try:
+        server = start_game_server(tmp_path_factory.mktemp("rejoin-server"), demo_kwargs())
+    except GameServerError as err:
+        pytest.fail(f"experiment server could not start: {err}", pytrace=False)
+    failed_before = request.session.testsfailed
+    yield server
+    server.stop()
+    if request.session.testsfailed > failed_before:
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        (artifacts_dir / "test_rejoin_chromium-impaired-server.log").write_text(server.log(), encoding="utf-8")
 
 
 def rows(export: dict[str, Any]) -> list[list[Any]]:
@@ -131,17 +155,24 @@ def check_rejoined_game(server: GameServer, game_id: str, reloaded: int) -> tupl
     return [exports[0], exports[1]], report
 
 
-def test_a_reload_at_frame_200_rejoins_and_the_game_ends_normally(game_server, chromium_available, artifacts_dir, request):
-    server = game_server(demo_kwargs())
+def test_a_reload_at_frame_200_rejoins_and_the_game_ends_normally(impaired_server, chromium_available, artifacts_dir, request):
+    server = impaired_server
 
     async def body(session: BrowserSession) -> None:
-        pair = await start_pair(session, server, "rejoin")
+        pair = await start_pair(session, server, "rejoin", opener=lambda i, subject: open_participant(
+            session, server.url, i, subject, init_script=HIDDEN_TAB))
         snaps = [await snapshot(p.page) for p in pair]
         reloaded = next(i for i, s in enumerate(snaps) if s["p2p"]["playerIndex"] == 0)
         stay, back = pair[1 - reloaded], pair[reloaded]
         keys = asyncio.gather(press_until_over(stay, KEYS[1 - reloaded]), press_until_over(back, KEYS[reloaded]))
         await back.wait(f"p.confirmedFrame >= {RELOAD_AT}", GAME_TIMEOUT_S, f"frame {RELOAD_AT} confirmed")
+        # The tab reloads in the background: the new page is hidden until it is back in the game.
+        await back.page.evaluate("() => sessionStorage.setItem('__hiddenTabOnLoad', '1')")
         times = await reload_and_rejoin(back)
+        hidden = await back.page.evaluate("() => ({...window.__hiddenTab, clock: window.p2p.clock})")
+        assert hidden["hidden"] is True and hidden["clock"] == "worker", hidden
+        assert hidden["drawsWhileHidden"] == 0, hidden
+        await back.page.evaluate("() => window.__hiddenTab.set(false)")
         # The partner saw it go and come back, and never a "partner left".
         s = await snapshot(stay.page)
         assert not any("left the game" in m for m in s["p2p"]["messages"]), s["p2p"]["messages"]
@@ -157,25 +188,30 @@ def test_a_reload_at_frame_200_rejoins_and_the_game_ends_normally(game_server, c
         assert finals[reloaded]["phases"][-1]["sceneType"] == "EndScene", finals[reloaded]["phases"]
         game_id = finals[0]["p2p"]["gameId"]
         exports, _ = check_rejoined_game(server, game_id, 0)
+        # Rejoined while hidden: the re-simulation ran on the worker clock, not on throttled timers.
+        rj = exports[0]["rejoins"][0]
+        assert rj["replay_s"] < 2.0, rj
+        assert exports[0]["hidden_intervals"], "the page was hidden from its load until shown"
         # Player 0 pressed keys before and after the reload: both show in the confirmed rows.
         actions = [r[1][0] for r in rows(exports[0])]
         assert len(set(actions[:RELOAD_AT])) >= 2 and len(set(actions[-50:])) >= 1, (set(actions[:RELOAD_AT]), set(actions[-50:]))
-        print(f"reload -> rejoining screen {times['rejoining_s']:.2f} s, -> playing {times['playing_s']:.2f} s")
+        print(f"reload -> rejoining screen {times['rejoining_s']:.2f} s, -> playing {times['playing_s']:.2f} s "
+              f"(hidden tab; re-simulated {rj['frames']} frames in {rj['replay_s']} s)")
 
     run_in_browser(request, artifacts_dir, body)
 
 
-def test_a_reload_rejoins_from_the_python_peer(game_server, chromium_available, artifacts_dir, request, tmp_path):
-    server = game_server(demo_kwargs())
+def test_a_reload_rejoins_from_the_python_peer(impaired_server, chromium_available, artifacts_dir, request, tmp_path):
+    server = impaired_server
     out = tmp_path / "peer-result.json"
     peer_log = tmp_path / "peer.log"
 
     async def body(session: BrowserSession) -> None:
-        browser = await open_participant(session, server.url, 0, "rejoin-browser")
-        await browser.advance_to_game(LOAD_TIMEOUT_S)
-        await browser.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
+        # The peer waits for a partner while the browser loads (either may get seat 0).
         peer = await run_python_peer(server.url, "rejoin-python", out, peer_log)
         try:
+            browser = await open_participant(session, server.url, 0, "rejoin-browser")
+            await browser.advance_to_game(LOAD_TIMEOUT_S)
             await browser.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started with the Python peer")
             me = (await snapshot(browser.page))["p2p"]["playerIndex"]
             keys = asyncio.ensure_future(press_until_over(browser, KEYS[0]))
@@ -211,7 +247,7 @@ def test_a_reload_after_the_grace_period_ends_the_game_as_before(game_server, ch
         leaver_i = 0
         stay, late = pair[1 - leaver_i], pair[leaver_i]
         leaver = snaps[leaver_i]["p2p"]["playerIndex"]
-        await late.wait("p.confirmedFrame >= 60", GAME_TIMEOUT_S, "frame 60 confirmed")
+        await late.wait("p.confirmedFrame >= 30", GAME_TIMEOUT_S, "frame 30 confirmed")
         # The page goes away and comes back after the grace: a fresh page on about:blank first.
         url = late.page.url
         await late.page.goto("about:blank")

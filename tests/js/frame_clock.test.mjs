@@ -77,3 +77,41 @@ test('no Worker, a Worker that throws, or one that fails to load: main-thread ti
   clock.stop();
   assert.throws(() => createFrameClock({ periodMs: 0, onTick() {} }), RangeError);
 });
+
+test('wake: one extra tick at once (the worker answers; without one a 0 timer), never more than one pending', () => {
+  FakeWorker.made = [];
+  let ticks = 0;
+  const timers = manualTimers();
+  const clock = createFrameClock({ periodMs: 1000 / 30, onTick: () => { ticks += 1; }, Worker: FakeWorker, timers });
+  clock.wake();
+  assert.equal(FakeWorker.made.length, 0, 'not running: nothing');
+  clock.start();
+  const w = FakeWorker.made[0];
+  clock.wake();
+  clock.wake();
+  assert.deepEqual(w.posted.filter((m) => m.cmd === 'wake'), [{ cmd: 'wake' }], 'one wake pending at most');
+  w.fire(); // a periodic tick does not answer the wake
+  clock.wake();
+  assert.equal(w.posted.filter((m) => m.cmd === 'wake').length, 1);
+  w.onmessage({ data: { wake: true } });
+  assert.equal(ticks, 2);
+  clock.wake();
+  assert.equal(w.posted.filter((m) => m.cmd === 'wake').length, 2, 'answered: the next wake goes out');
+  assert.equal(timers.pending, 0, 'no main-thread timer with a worker');
+  clock.stop();
+
+  const t2 = manualTimers();
+  let n = 0;
+  const fallback = createFrameClock({ periodMs: 100, onTick: () => { n += 1; }, Worker: null, timers: t2 });
+  fallback.start(); // ticks at once, next at 100
+  fallback.wake();
+  fallback.wake();
+  t2.advance(0);
+  assert.equal(n, 2, 'one extra tick at 0 ms');
+  t2.advance(99);
+  assert.equal(n, 2);
+  fallback.wake();
+  fallback.stop();
+  t2.advance(1000);
+  assert.equal(n, 2, 'stop drops a pending wake');
+});

@@ -248,6 +248,25 @@ test('a reload during the start countdown: the new page starts the game with the
   assert.equal(r.stats.input_delay, delay);
 });
 
+test('a reload mid-game in a scene with a start countdown: the new page does not count down again (its partner is mid-game)', () => {
+  const g = createGame({
+    numPlayers: 2, seed: 13, link: { delayMs: 40, loss: 0.05 }, makeEnv: counter(2),
+    settings: { maxEpisodes: 2, inputDelay: 2, countdownFrames: 90 },
+  });
+  g.run(600000, () => g.sessions[0].confirmedFrame >= 200);
+  const old = g.reload(0, { downMs: 800 });
+  g.run(g.clock.now() + 800);
+  const fresh = g.sessions[0];
+  assert.notEqual(fresh, old);
+  const seen = [];
+  for (const name of ['countdown', 'started', 'rejoined']) fresh.on(name, () => seen.push(name));
+  g.runToEnd(g.clock.now() + 300000);
+  assertSameGame(g, { maxEpisodes: 2 });
+  assert.deepEqual(seen, ['rejoined'], 'no countdown and no second start on the rejoined page');
+  assert.equal(fresh.countdownLeft, 90, 'its countdown never ticked');
+  assert.equal(fresh.record().rejoins.length, 1);
+});
+
 test('the rejoiner checks every frame it re-simulates: a nondeterministic environment is caught at its frame', () => {
   // The new page's environment goes wrong at step 60 of episode 0 (a value outside its state):
   // its re-simulated hash of frame 60 differs from the source's, and the record says so.

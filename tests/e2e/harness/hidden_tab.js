@@ -17,7 +17,8 @@
 //   - Dedicated Worker timers and their messages are untouched (this script does not run in
 //     workers, and message delivery is not wrapped): Chrome does not throttle them either.
 //     Network events (DataChannel messages, Socket.IO) are untouched as well.
-// window.__hiddenTab.set(true|false) hides/shows the page; window.__hiddenTab keeps counters
+// window.__hiddenTab.set(true|false) hides/shows the page (sessionStorage '__hiddenTabOnLoad' = '1':
+// the next page load starts hidden); window.__hiddenTab keeps counters
 // (timer wake-ups and canvas drawing while hidden) for the test.
 (() => {
   const realSetTimeout = window.setTimeout.bind(window);
@@ -149,4 +150,13 @@
     }
   };
   window.__hiddenTab = state;
+  // A page that loads in the background (a reload of a hidden tab): the test sets
+  // sessionStorage '__hiddenTabOnLoad' before reloading; the new page is hidden from its start.
+  try {
+    if (window.sessionStorage.getItem('__hiddenTabOnLoad') === '1') {
+      window.sessionStorage.removeItem('__hiddenTabOnLoad');
+      state.hidden = true;
+      state.hiddenAt = performance.now();
+    }
+  } catch { /* no sessionStorage: a visible page */ }
 })();

@@ -462,9 +462,10 @@ export function createGame(o) {
         call('episodeEnd', ev);
       });
       session.on('rejoined', (ev) => {
-        // Back in the game: show where it is now (a fresh canvas: objects live across frames).
+        // Back in the game: show where it is now (a fresh canvas: objects live across frames),
+        // at the next animation frame like every other frame (none while the tab is hidden).
         renderer?.clear();
-        drawFrame(session.currentFrame - 1);
+        scheduleDraw();
         call('rejoined', ev);
       });
       session.on('connection', (ev) => call('connection', ev));

@@ -186,6 +186,7 @@ export function createGame(o) {
   let nextTickAt = 0;
   let hiddenNow = false; // told before the session exists: applied when it does
   let drawPending = false;
+  let clearBeforeDraw = false; // the next draw starts from a cleared canvas (a rejoined game)
   let reconnectS = null;
   let lastHudAt = -Infinity;
   let sessionStarted = false;
@@ -339,6 +340,8 @@ export function createGame(o) {
   function drawFrame(frame = null) {
     if (!renderer || typeof env.render !== 'function') return;
     try {
+      if (clearBeforeDraw) renderer.clear();
+      clearBeforeDraw = false;
       renderer.draw(env.render());
       if (frame !== null) {
         timing?.drawn(frame, now());
@@ -462,9 +465,9 @@ export function createGame(o) {
         call('episodeEnd', ev);
       });
       session.on('rejoined', (ev) => {
-        // Back in the game: show where it is now (a fresh canvas: objects live across frames),
+        // Back in the game: show where it is now on a fresh canvas (objects live across frames),
         // at the next animation frame like every other frame (none while the tab is hidden).
-        renderer?.clear();
+        clearBeforeDraw = true;
         scheduleDraw();
         call('rejoined', ev);
       });

@@ -433,8 +433,9 @@ export function createGame(o) {
       const simEnv = Object.create(env);
       simEnv.reset = (seed) => {
         const out = env.reset(seed);
-        // Re-simulating after a reload: nothing is shown until the game is back.
-        if (!session?.catchingUp) {
+        // Re-simulating after a reload: nothing is shown until the game is back (the session
+        // resets the env once while it is being created, before `session` is set).
+        if (!(session ? session.catchingUp : o.rejoin === true)) {
           renderer?.clear();
           drawFrame();
         }

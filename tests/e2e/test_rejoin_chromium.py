@@ -13,8 +13,7 @@ same. The same with the Python (aiortc) peer as the partner. A reload after the
 reconnect grace ends as it did before resuming existed.
 
 Kept short for CI: no start countdown (countdown_s=0), 2 x 125 frames, one server shared by the
-two reload tests (the grace test needs its own scene), the Python peer started while the
-browser loads.
+two reload tests (the grace test needs its own scene).
 """
 
 from __future__ import annotations
@@ -209,11 +208,11 @@ def test_a_reload_rejoins_from_the_python_peer(impaired_server, chromium_availab
     peer_log = tmp_path / "peer.log"
 
     async def body(session: BrowserSession) -> None:
-        # The peer waits for a partner while the browser loads (either may get seat 0).
+        browser = await open_participant(session, server.url, 0, "rejoin-browser")
+        await browser.advance_to_game(LOAD_TIMEOUT_S)
+        await browser.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
         peer = await run_python_peer(server.url, "rejoin-python", out, peer_log)
         try:
-            browser = await open_participant(session, server.url, 0, "rejoin-browser")
-            await browser.advance_to_game(LOAD_TIMEOUT_S)
             await browser.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started with the Python peer")
             me = (await snapshot(browser.page))["p2p"]["playerIndex"]
             keys = asyncio.ensure_future(press_until_over(browser, KEYS[0]))

@@ -5,6 +5,7 @@ hand-moved clock with a fake signaling view."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,18 @@ def test_valid_reports_parse_and_round_trip(payload: dict[str, Any]) -> None:
 def test_invalid_reports_are_refused_naming_the_field(case: dict[str, Any]) -> None:
     with pytest.raises(ReportInvalid, match=case["problem"].replace("[", r"\[").replace("]", r"\]")):
         parse_report(case["report"])
+
+
+def test_every_session_state_of_both_engines_is_a_valid_report_state() -> None:
+    # A page in its 3-2-1 countdown reported 'countdown' and the server refused the report.
+    from interactive_gym_p2p.peer.session import SessionState
+
+    python_states = {v for k, v in vars(SessionState).items() if k.isupper()}
+    js_block = (Path(__file__).parents[1] / "static" / "js" / "session.js").read_text().split("export const SessionState")[1]
+    js_states = set(re.findall(r"^\s+[A-Z]+: '([a-z]+)'", js_block.split("});")[0], re.M))
+    assert python_states == js_states and "countdown" in js_states
+    for state in sorted(js_states):
+        assert parse_report(VECTORS["valid"][1] | {"state": state}).state == state
 
 
 def test_max_rtt_ignores_peers_without_a_sample() -> None:

@@ -19,7 +19,8 @@ MAX_PEERS = 8
 MAX_COUNT = 2**31 - 1
 MAX_RTT_MS = 600_000.0
 MAX_HIDDEN_S = 10 * 24 * 3600.0
-SESSION_STATES = ("created", "handshake", "running", "transition", "finished", "closed")
+SESSION_STATES = ("created", "handshake", "countdown", "running", "transition", "finished", "closed")
+"""Every state of the rollback session in both engines (session.js SessionState, peer/session.py SessionState)."""
 PATH_KINDS = ("direct", "relay", "fallback")
 
 # key -> (kind, required). Every key is listed: an unknown key is refused, so a twin that
@@ -62,7 +63,7 @@ class TelemetryReport:
     """Newest frame whose hash every peer agreed on, -1 before the first."""
     episode: int
     state: str
-    """The rollback session's state (handshake, running, transition, finished, closed)."""
+    """The rollback session's state (one of SESSION_STATES)."""
     rtt_ms: dict[int, float | None]
     """Round trip to each peer (by player index) over the game's data path; None: no sample yet."""
     rollbacks: int

@@ -48,14 +48,34 @@ def marker_positions(export: dict[str, Any], num_players: int, max_steps: int) -
     return xs
 
 
-def assert_model_choices(export: dict[str, Any], seat: int, num_players: int, max_steps: int) -> None:
-    """Each hosted action is the model's choice for a state the host simulated shortly before
-    (inference is asynchronous: up to ~1 s late), or the default action before the model loaded."""
+def model_choice(x: float) -> int:
+    """The tiny model's action for a marker at x (argmax of [0, x - 240, 240 - x], lowest on ties)."""
+    return 1 if x > MIDDLE else 2 if x < MIDDLE else 0
+
+
+def assert_model_choices(export: dict[str, Any], seat: int, num_players: int, max_steps: int,
+                         decisions: list[list[Any]] | None = None) -> None:
+    """The hosted seat's recorded actions are the model's choices.
+
+    With the host's decision log (a browser host: inference is asynchronous, its lag is wall time,
+    so no frame bound holds under load): every logged decision is the model's choice for the
+    observation it was given, and the seat's actions, run by run, follow the decisions in order.
+    Without it (the Python host infers synchronously in its tick): each action is the model's
+    choice for a state of the last 30 frames, or the default action before the model loaded."""
     xs = marker_positions(export, num_players, max_steps)
     column = [r[1][seat] for r in rows_of(export)]
     assert set(column) <= {0, 1, 2} and {1, 2} & set(column), f"the model never acted: {sorted(set(column))}"
     first = next(i for i, a in enumerate(column) if a != 0)
+    if decisions is not None:
+        assert len(decisions) > 10, f"too few decisions logged: {len(decisions)}"
+        for obs, action in decisions:
+            assert action == model_choice(obs[0]), f"observation {obs}: the host chose {action}"
+        runs = [a for i, a in enumerate(column[first:]) if i == 0 or a != column[first + i - 1]]
+        chosen = iter(a for _obs, a in decisions)
+        assert all(any(a == c for c in chosen) for a in runs), (
+            f"the seat's actions {runs} do not follow the host's decisions {[a for _o, a in decisions]}")
+        return
     for f in range(first, len(column)):
         window = xs[max(0, f - 30):f + 1]
-        want = {1 if x > MIDDLE else 2 if x < MIDDLE else 0 for x in window}
+        want = {model_choice(x) for x in window}
         assert column[f] in want, f"frame {f}: action {column[f]}, model choices over the last states {sorted(want)}"

@@ -9,6 +9,9 @@
 // output is either logits/probabilities (the action is the argmax, lowest index on ties) or an
 // integer tensor holding the action.
 
+/** How many [observation, action] pairs a seat keeps (bounded memory in a long game). */
+export const MAX_DECISIONS = 2000;
+
 /** Action from a model output tensor: an integer tensor's first value, else the argmax. */
 export function actionFrom(tensor) {
   const data = tensor.data;
@@ -42,7 +45,7 @@ export async function createHostedPolicies({ seats, ortUrl, importModule = (url)
     const r = await fetch(modelUrl);
     if (!r.ok) throw new Error(`hosted seat ${seat}: model ${modelUrl}: HTTP ${r.status}`);
     const model = await ort.InferenceSession.create(new Uint8Array(await r.arrayBuffer()), { executionProviders: ['wasm'] });
-    runners.push({ seat, model, busy: false, runs: 0, failed: null });
+    runners.push({ seat, model, busy: false, runs: 0, failed: null, decisions: [] });
   }
   return {
     /** Start an inference for every idle seat from the env's current observation. */
@@ -56,7 +59,10 @@ export async function createHostedPolicies({ seats, ortUrl, importModule = (url)
         run.model.run(feeds).then((out) => {
           run.runs += 1;
           run.busy = false;
-          session.setHostedAction(run.seat, actionFrom(out[run.model.outputNames[0]]));
+          const action = actionFrom(out[run.model.outputNames[0]]);
+          // The first decisions, kept so a test (or a researcher) can check them against the model.
+          if (run.decisions.length < MAX_DECISIONS) run.decisions.push([Array.from(obs), action]);
+          session.setHostedAction(run.seat, action);
         }, (err) => {
           // A model that cannot run leaves the seat at its last action; the page reports it.
           run.failed = err;
@@ -65,9 +71,11 @@ export async function createHostedPolicies({ seats, ortUrl, importModule = (url)
         });
       }
     },
-    /** Inferences finished per seat (telemetry and tests). */
+    /** Inferences finished per seat, and the first MAX_DECISIONS [observation, action] pairs (shared, not copied). */
     stats() {
-      return Object.fromEntries(runners.map((r) => [String(r.seat), { runs: r.runs, failed: r.failed === null ? null : String(r.failed) }]));
+      return Object.fromEntries(runners.map((r) => [String(r.seat), {
+        runs: r.runs, failed: r.failed === null ? null : String(r.failed), decisions: r.decisions,
+      }]));
     },
     async close() {
       for (const r of runners) await r.model.release();

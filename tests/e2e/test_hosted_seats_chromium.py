@@ -6,7 +6,8 @@ lowest participant seat) runs it, with onnxruntime-web served by the experiment'
 the others get the seat's actions as its inputs.
 
 - One participant and a hosted seat: the page hosts and plays alone, to the end; its export marks
-  the seat (kind onnx, host 0) and the seat's column holds the model's choices.
+  the seat (kind onnx, host 0); every decision the host logged is the model's choice for its
+  observation, and the seat's column follows those decisions in order.
 - Two participants and a hosted seat between them (three seats, relay-only through the embedded
   TURN server): player 0 hosts, player 2 never runs the model; both exports agree frame for frame
   and mark the seat, and the server's comparison agrees and is complete.
@@ -52,7 +53,7 @@ def test_one_participant_and_a_hosted_seat(game_server, chromium_available, arti
     export = read_json(folder / "player-0.json")
     assert export["ids"]["ai_seats"] == [seat] and export["settings"]["p2p"]["ai_seats"] == [seat], export["ids"]
     assert export["partial"] is False and len(rows_of(export)) == MAX_STEPS
-    assert_model_choices(export, 1, 2, MAX_STEPS)
+    assert_model_choices(export, 1, 2, MAX_STEPS, snap["p2p"]["hosted"]["1"]["decisions"])
     assert read_json(folder / "comparison.json")["agree"] is True
 
 
@@ -88,4 +89,4 @@ def test_two_participants_and_a_hosted_seat_in_a_three_seat_game(game_server, ch
     assert rows_of(exports[0]) == rows_of(exports[1]), "the players' confirmed frames differ"
     report = read_json(folder / "comparison.json")
     assert report["agree"] is True and report["complete"] is True, report.get("divergence")
-    assert_model_choices(exports[0], 1, 3, MAX_STEPS)
+    assert_model_choices(exports[0], 1, 3, MAX_STEPS, by_index[0]["p2p"]["hosted"]["1"]["decisions"])

@@ -47,7 +47,7 @@ test('createHostedPolicies: loads the runtime and models from this server, one i
     release();
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(set, [[1, 2]]);
-    assert.deepEqual(policies.stats(), { 1: { runs: 1, failed: null } });
+    assert.deepEqual(policies.stats(), { 1: { runs: 1, failed: null, decisions: [[[1, 7], 2]] } });
     policies.step(env, session);
     assert.equal(runs.length, 2);
   } finally {

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from contextlib import AbstractContextManager
@@ -21,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..json_files import write_json
 from .report import TelemetryReport
 from .timeline import Timeline
 
@@ -179,7 +178,7 @@ class InMemoryConsoleStore:
     def set_recruitment(self, recruitment: Recruitment) -> None:
         self._recruitment = recruitment
         if self.recruitment_file is not None:
-            _write_json(self.recruitment_file, recruitment.to_json())
+            write_json(self.recruitment_file, recruitment.to_json())
 
     def _load_recruitment(self) -> Recruitment:
         path = self.recruitment_file
@@ -195,16 +194,3 @@ class InMemoryConsoleStore:
             # Unreadable: closed is the safe side (no one is recruited by accident).
             logger.error("recruitment state %s is unreadable (%s); recruitment stays CLOSED until set", path, exc)
             return Recruitment(False, None)
-
-
-def _write_json(path: Path, document: Any) -> None:
-    """Atomically: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -21,10 +21,7 @@ another process continues where it was (docs/cluster.md).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +36,7 @@ from interactive_gym.scenes.scene import SceneStatus
 from interactive_gym.scenes.stager import Stager
 from interactive_gym.scenes.static_scene import CompletionCodeScene, EndScene
 
+from ..json_files import write_json
 from ..participants.flow_state import FlowState, FlowStates
 from ..participants.ledger import OutcomeRefused, OutcomeReport, ParticipantLedger
 from ..participants.outcomes import literal_url
@@ -56,19 +54,6 @@ from .experiment import Experiment
 logger = logging.getLogger(__name__)
 
 MAX_DATA_KEYS = 1000
-
-
-def write_json(path: Path, document: Any) -> None:
-    """Write atomically: a reader (or a crash) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

@@ -74,7 +74,7 @@ def test_tables_reproduce_every_players_score(docs: list[dict]) -> None:
     assert last == {k: scores[k[0]][k[1]] for k in last}
 
 
-def test_replay_derives_the_same_rewards_for_exports_without_them(docs: list[dict], tmp_path: Path) -> None:
+def test_replay_derives_the_same_rewards_for_exports_without_them(docs: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = []
     for d in docs:
         p = tmp_path / f"old-{d['ids']['player_index']}.json"
@@ -102,6 +102,11 @@ def test_replay_derives_the_same_rewards_for_exports_without_them(docs: list[dic
     code, out = cli("table", *paths, "-o", str(tmp_path / "wrong"), "--replay", "--env",
                     "interactive_gym_p2p.examples.tug:TugEnv")
     assert "rewards not derived" in out or code != 0
+    code, out = cli("table", *paths, "-o", str(tmp_path / "nocode"), "--replay", "--env", "data_helpers:gem_rush_150",
+                    "--on-game-step-code", str(tmp_path / "no.py"))
+    assert code == 3 and "error: --on-game-step-code" in capsys.readouterr().err
+    code, out = cli("table", *paths, "-o", str(tmp_path / "noenv"), "--replay")
+    assert code == 3 and "error: --replay needs --env" in capsys.readouterr().err
 
 
 def _write(tmp_path: Path, docs: list[dict]) -> list[str]:

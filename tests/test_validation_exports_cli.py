@@ -123,6 +123,14 @@ def test_verify(tmp_path: Path) -> None:
     ok = cli("verify", str(path), "--env", "validation_helpers:make_drift_env", "--seed", "77")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "REPRODUCED: 80 frame hashes over 80 frames in 2 episode(s) match" in ok.stdout
+    # The replay options: agent ids in player order, the scene's step code (a file).
+    code = tmp_path / "step.py"
+    code.write_text("pass\n")
+    with_options = cli("verify", str(path), "--env", "validation_helpers:make_drift_env", "--agents", "0,1",
+                       "--on-game-step-code", str(code))
+    assert with_options.returncode == 0 and "REPRODUCED" in with_options.stdout, with_options.stdout + with_options.stderr
+    missing = cli("verify", str(path), "--env", "validation_helpers:make_drift_env", "--on-game-step-code", str(tmp_path / "no.py"))
+    assert missing.returncode == 3 and "--on-game-step-code" in missing.stderr, missing.stderr
     doc["episodes"][1]["frames"][7][2] = "ffffffffffffffff"
     path.write_bytes(dumps(doc))
     bad = cli("verify", str(path), "--env", "validation_helpers:make_drift_env")

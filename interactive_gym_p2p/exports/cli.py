@@ -180,22 +180,10 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from ..validation.replay import load_factory, replay_export
+    from ..validation.replay import replay_export
 
     doc = _read_export(args.export)
-    try:
-        factory = load_factory(args.env)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        raise _Trouble(f"--env {args.env}: {exc}") from None
-    agents = None
-    if args.agents:
-        agents = [int(a) if a.lstrip("-").isdigit() else a for a in args.agents.split(",")]
-    step_code = None
-    if args.on_game_step_code:
-        try:
-            step_code = Path(args.on_game_step_code).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise _Trouble(f"--on-game-step-code {args.on_game_step_code}: {exc}") from None
+    factory, agents, step_code = _replay_options(args)
     result = replay_export(doc, factory, shared_seed=args.seed, agent_ids=agents, on_game_step_code=step_code)
     for note in result.notes:
         out.write(f"note: {note}\n")
@@ -218,10 +206,23 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _agents(text: str | None) -> list[Any] | None:
-    if not text:
-        return None
-    return [int(a) if a.lstrip("-").isdigit() else a for a in text.split(",")]
+def _replay_options(args: argparse.Namespace) -> tuple[Any, list[Any] | None, str | None]:
+    """--env, --agents and --on-game-step-code: the environment factory, the agent ids in
+    player order (None: the environment's) and the scene's step code (None: none)."""
+    from ..validation.replay import load_factory
+
+    try:
+        factory = load_factory(args.env)
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
+        raise _Trouble(f"--env {args.env}: {exc}") from None
+    agents = [int(a) if a.lstrip("-").isdigit() else a for a in args.agents.split(",")] if args.agents else None
+    step_code = None
+    if args.on_game_step_code:
+        try:
+            step_code = Path(args.on_game_step_code).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise _Trouble(f"--on-game-step-code {args.on_game_step_code}: {exc}") from None
+    return factory, agents, step_code
 
 
 def cmd_table(args: argparse.Namespace, out: TextIO) -> int:
@@ -231,21 +232,10 @@ def cmd_table(args: argparse.Namespace, out: TextIO) -> int:
     derive = None
     if args.replay:
         from ..data.derive import DerivationFailed, derive_step_data
-        from ..validation.replay import load_factory
 
         if not args.env:
             raise _Trouble("--replay needs --env module:factory (the environment to replay the actions through)")
-        try:
-            factory = load_factory(args.env)
-        except (ImportError, AttributeError, ValueError, TypeError) as exc:
-            raise _Trouble(f"--env {args.env}: {exc}") from None
-        agents = _agents(args.agents)
-        step_code = None
-        if args.on_game_step_code:
-            try:
-                step_code = Path(args.on_game_step_code).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise _Trouble(f"--on-game-step-code {args.on_game_step_code}: {exc}") from None
+        factory, agents, step_code = _replay_options(args)
 
         def replayed(doc: Any) -> Any:
             try:
@@ -366,12 +356,15 @@ def build_parser() -> argparse.ArgumentParser:
     def token_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--token-file", help="file holding the researcher token (default: $IGP2P_RESEARCHER_TOKEN)")
 
+    def server_or_data_dir(p: argparse.ArgumentParser) -> None:
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--server", help="a running server, e.g. http://127.0.0.1:8000")
+        where.add_argument("--data-dir", help="a server's data directory")
+        token_args(p)
+
     p = sub.add_parser("list", help="list games")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--server", help="a running server, e.g. http://127.0.0.1:8000")
-    where.add_argument("--data-dir", help="a server's data directory")
+    server_or_data_dir(p)
     p.add_argument("--json", action="store_true", help="print the JSON list")
-    token_args(p)
     p.set_defaults(run=cmd_list)
 
     p = sub.add_parser("download", help="download from a running server")
@@ -422,15 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_table)
 
     p = sub.add_parser("participants", help="participants' outcomes and completion codes (for approving payments)")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--server", help="a running server, e.g. http://127.0.0.1:8000")
-    where.add_argument("--data-dir", help="a server's data directory")
+    server_or_data_dir(p)
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--csv", action="store_true", help="the payment table as CSV (one row per participant)")
     shape.add_argument("--json", action="store_true", help="the full records as JSON")
     p.add_argument("--outcome", help="only this outcome (completed, partner_left, ..., or none: no outcome yet)")
     p.add_argument("-o", "--output", help="write to this file instead of the terminal")
-    token_args(p)
     p.set_defaults(run=cmd_participants)
     return parser
 

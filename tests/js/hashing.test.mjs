@@ -12,6 +12,7 @@ import {
   stateHash, stateHashAsync,
 } from '../../static/js/hashing.js';
 import { makeGameState } from '../../benchmarks/hash_bench.mjs';
+import { mulberry32 } from './support/prng.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VECTORS = JSON.parse(readFileSync(`${ROOT}tests/vectors/hashing.json`, 'utf8'));
@@ -71,14 +72,7 @@ function toHex(bytes) {
 
 /** Seeded 32-bit PRNG (mulberry32), so every randomized test is reproducible. */
 function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0);
-  };
+  const next = mulberry32(seed);
   return { next, float: () => next() / 4294967296, int: (n) => next() % n };
 }
 

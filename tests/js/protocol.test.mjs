@@ -9,6 +9,7 @@ import {
   NO_ADVANTAGE, MAX_COUNTDOWN, CATCHUP_CHUNK_BYTES, CATCHUP_ACK_WINDOW, encodeCatchupDoc, decodeCatchupDoc, CATCHUP_DOC_VERSION,
   MAX_CATCHUP_FRAMES,
 } from '../../static/js/protocol.js';
+import { mulberry32 } from './support/prng.mjs';
 
 const VECTORS = JSON.parse(readFileSync(new URL('../vectors/protocol.json', import.meta.url), 'utf8'));
 const FUZZ_SEED = 20240601;
@@ -59,14 +60,8 @@ const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0'
 
 // A small seeded PRNG (mulberry32) so every run sees the same cases.
 function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u32 = mulberry32(seed);
+  const next = () => u32() / 4294967296;
   const int = (n) => Math.floor(next() * n);
   const bytes = (n) => Uint8Array.from({ length: n }, () => int(256));
   return { next, int, bytes };

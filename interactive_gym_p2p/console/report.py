@@ -19,7 +19,7 @@ MAX_PEERS = 8
 MAX_COUNT = 2**31 - 1
 MAX_RTT_MS = 600_000.0
 MAX_HIDDEN_S = 10 * 24 * 3600.0
-SESSION_STATES = ("created", "handshake", "countdown", "running", "transition", "finished", "closed")
+SESSION_STATES = ("created", "handshake", "countdown", "catchup", "running", "transition", "finished", "closed")
 """Every state of the rollback session in both engines (session.js SessionState, peer/session.py SessionState)."""
 PATH_KINDS = ("direct", "relay", "fallback")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -181,7 +182,9 @@ def test_an_upload_cut_off_mid_body_leaves_nothing(server: ServerProcess) -> Non
     raw_exchange(server.port, head("/p2p/exports/cut-1/0", len(body), auth=token(doc)), body[: len(body) // 2], close_after_send=True)
     server.wait_for_line(r"upload to /p2p/exports/cut-1/0 cut off", start=mark)
     assert not (server.data_dir / "games" / "cut-1").exists()
-    assert not [p for p in files_under(server.data_dir) if ".tmp-" in p]
+    # (Another test's complete game may be having its research tables built right now: those
+    # temporary files are not this upload's.)
+    assert not [p for p in files_under(server.data_dir) if ".tmp-" in p and "/tables/.tmp-" not in p]
     # The same upload, complete, goes through afterwards.
     assert post_export(server, "cut-1", 0, body, token(doc))[0] == 201
 
@@ -295,6 +298,13 @@ def test_killed_server_restarts_with_its_data_intact(tmp_path: Path) -> None:
         auth = {"Authorization": f"Bearer {RESEARCHER_TOKEN}"}
         games = json.loads(second.request("GET", "/p2p/research/api/games", headers=auth)[2])["games"]
         assert [(g["game_id"], g["uploads"], g["first_divergent_frame"]) for g in games] == [("crash-1", 2, 70)]
+        # The complete game's research tables are built in the background; source.json is their
+        # last file. Only then may no temporary file be left (the killed upload left none either).
+        source = data / "games" / "crash-1" / "tables" / "source.json"
+        deadline = time.monotonic() + 30
+        while not source.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert source.exists(), "the research tables were never built"
         assert not [p for p in files_under(data) if ".tmp-" in p]
     finally:
         second.stop()

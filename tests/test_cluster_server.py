@@ -100,6 +100,10 @@ def test_the_roll_of_processes(redis_url: str) -> None:
     # A clean exit gives up the lease at once and marks the process gone.
     first.leave()
     assert first.members()["first"] == 0.0
+    # A tick already under way when the process left (past the left check) neither beats nor takes
+    # the lease (seen: a SIGTERMed process back on the roll with a fresh beat).
+    first._left, first._last_beat = False, float("-inf")
+    assert first.tick(now).sweeper is False and first.members()["first"] == 0.0
     tick = second.tick(now)
     assert tick.sweeper is True and tick.dead == ["first"]
 

@@ -34,6 +34,13 @@ if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0
 """
 
+# A beat never overwrites "0" (left): a tick already on its way when the process leaves must not
+# put it back on the roll. Returns 1 when the field was new (struck off, or first beat).
+_BEAT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == '0' then return -1 end
+return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+"""
+
 _DROP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -70,18 +77,26 @@ class ProcessRoll:
         self.beat_s = beat_s
         self._hold = client.register_script(_HOLD)
         self._drop = client.register_script(_DROP)
+        self._beat = client.register_script(_BEAT)
         self._last_beat = float("-inf")
         self._joined = False
+        self._left = False
 
     def tick(self, now: float | None = None) -> Tick:
         """Beat (at most once per ``beat_s``), hold or try the sweeping lease, and (as the
         sweeper) claim the processes that stopped beating."""
         mono = time.monotonic()
         tick = Tick()
+        if self._left:
+            return tick
         if mono - self._last_beat >= self.beat_s:
             self._last_beat = mono
             wall = time.time() if now is None else now
-            added = self.client.hset(self.key, self.process_id, repr(wall))
+            beat = self._beat(keys=[self.key], args=[self.process_id, repr(wall)])
+            if beat == -1:  # left meanwhile (a tick already under way): neither beat nor lease
+                self._left = True
+                return tick
+            added = beat == 1
             if added and self._joined:
                 logger.error("this server process (%s) had been struck off the roll (stalled over %.0f s): "
                              "closing its sockets so its participants reconnect", self.process_id, self.dead_after_s)
@@ -112,6 +127,7 @@ class ProcessRoll:
     def leave(self) -> None:
         """A clean exit: mark this process as gone at once (the sweeper closes its sockets at
         its next sweep instead of waiting ``dead_after_s``) and give up the lease."""
+        self._left = True
         try:
             self.client.hset(self.key, self.process_id, "0")
             self._drop(keys=[self.lease_key], args=[self.process_id])

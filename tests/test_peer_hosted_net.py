@@ -52,6 +52,8 @@ def test_a_python_peer_hosts_an_onnx_seat(tmp_path: Path) -> None:
         assert ex["ids"]["ai_seats"] == [seat]
     rows = [[r[:2] for e in ex["episodes"] for r in e["frames"]] for ex in exports]
     assert rows[0] == rows[1]
-    assert_model_choices(exports[0], 1, 3, MAX_STEPS)
+    host = next(r for r in results if r.player_index == 0)
+    assert list(host.games[0].hosted_decisions) == [1]
+    assert_model_choices(exports[0], 1, 3, MAX_STEPS, host.games[0].hosted_decisions[1])
     report = json.loads((folder / "comparison.json").read_text())
     assert report["agree"] and report["complete"], report

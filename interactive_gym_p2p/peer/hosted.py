@@ -7,6 +7,9 @@ seat's inputs. As in the browser: the model is fed the seat's observation of the
 simulated frame (what the environment's last reset/step returned, flattened to float32, shape
 ``[1, n]``); the first output is scores (argmax, lowest index on ties) or an integer action.
 Here inference is synchronous, once per tick that advanced; the action is held until the next.
+The first decisions per seat are kept (``decisions``), as the browser host keeps them, so a test or
+a researcher can check each against the model: the observation may be of a predicted frame that
+the confirmed frames never had, so the seat's column alone cannot show which state was seen.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ def action_from(output: Any) -> int:
     return int(np.argmax(arr))
 
 
+MAX_DECISIONS = 2000
+
+
 class HostedPolicies:
     def __init__(self, models: Sequence[tuple[int, bytes]]) -> None:
         try:
@@ -45,6 +51,8 @@ class HostedPolicies:
                 raise HostedPolicyError(f"hosted seat {seat}: the model cannot be loaded: {exc}") from None
             self._sessions.append((seat, sess, sess.get_inputs()[0].name))
         self.runs: dict[int, int] = {seat: 0 for seat, _m in models}
+        self.decisions: dict[int, list[tuple[list[float], int]]] = {seat: [] for seat, _m in models}
+        """Per seat, its first ``MAX_DECISIONS`` (observation, action) pairs, in order."""
 
     def step(self, env: Any, session: Any) -> None:
         """One inference per seat from the env's current observation; the result is its action."""
@@ -54,6 +62,9 @@ class HostedPolicies:
             obs = env.observation(seat)
             if obs is None:
                 continue
-            out = sess.run(None, {name: np.asarray(obs, dtype=np.float32).reshape(1, -1)})[0]
-            session.set_hosted_action(seat, action_from(out))
+            flat = np.asarray(obs, dtype=np.float32).reshape(1, -1)
+            action = action_from(sess.run(None, {name: flat})[0])
+            session.set_hosted_action(seat, action)
             self.runs[seat] += 1
+            if len(self.decisions[seat]) < MAX_DECISIONS:
+                self.decisions[seat].append((flat[0].tolist(), action))

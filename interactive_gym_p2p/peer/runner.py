@@ -83,6 +83,8 @@ class GameResult:
     verified_frame: int | None = None
     path: dict[str, Any] | None = None
     export: dict[str, Any] | None = None
+    hosted_decisions: dict[int, list[tuple[list[float], int]]] = field(default_factory=dict)
+    """Seats this peer hosted: their first (observation, action) decisions (peer/hosted.py)."""
     upload: UploadResult | None = None
     record: dict[str, Any] | None = None
     ticks: TickStats = field(default_factory=TickStats)
@@ -359,6 +361,7 @@ async def _game(
             hosted = HostedPolicies(models)
         except HostedPolicyError as exc:
             raise PeerError(str(exc)) from None
+        game.hosted_decisions = hosted.decisions
     no_peer = set(ai_seats) | {seat for seat, _host in hosted_seats}
     mesh = RtcMesh(
         me, [p for p in range(n) if p != me and p not in no_peer], send_signal,

@@ -5,11 +5,12 @@ credentials), with headless Python peers (``python -m interactive_gym_p2p.peer``
 - Two participants, each connected to a different process, are matched and play Gem Rush to
   the end: one game, both exports compared and agreeing, both participants ``completed``.
 - Behind one address (``tests/tcp_proxy.py``, what nginx is in docs/cluster.md) a participant
-  waits on a process that is then killed (SIGKILL); before their sockets come back a second
-  participant is matched with them (their game_ready is lost with the dead socket). Their
-  sockets reconnect through the proxy to the surviving process, which continues their flow
-  where it was (the game scene, not the start) and hands them their seat with the signals they
-  missed; they play to the end, both ``completed``.
+  waits on a process that is then killed (SIGKILL); its sockets are held at the proxy until the
+  survivor has noticed the death and kept its waiting place, and a second participant waits on
+  the survivor meanwhile. Released, the first one's sockets reach the survivor, which continues
+  its flow where it was (the game scene, not the start) and gives it back its place: the two are
+  matched and play to the end, both ``completed``. Each step waits on an event (a log line, a
+  Redis count), never on the 5 s it takes to notice a death.
 - A process holding three of a game's four sockets is killed mid-game: the game goes on over
   WebRTC, the seats are taken back (``resumed``), nothing is lost.
 """
@@ -137,32 +138,35 @@ class Crash:
         self.proxy.stop()
 
 
-@pytest.mark.skip(reason="known flaky under load (issue 18 open): the test forces the game to form over the dead "
-                         "socket before the survivor notices the death (process_dead_after_s, 5 s); when the second "
-                         "peer starts later than that, the first waiter is held away at the proxy and no game forms "
-                         "(fresh-clone CI run, 2026-12-05 01:20)")
-def test_a_process_killed_while_its_participant_waits(cluster: Cluster, tmp_path: Path, redis_url: str) -> None:
-    with Crash(cluster, tmp_path, redis_url) as crash:
+# Generous bounds, so that only the events the test waits on decide what happens: the place is
+# kept for 120 s once the death is noticed, and nobody times out of the waiting room meanwhile.
+PATIENT = EXPERIMENT.replace("reconnect_grace_s=30", "reconnect_grace_s=120, wait_timeout_s=600")
+
+
+def test_a_process_killed_while_its_participant_waits(redis_url: str, tmp_path: Path) -> None:
+    with running_cluster(tmp_path, redis_url, PATIENT) as cluster, Crash(cluster, tmp_path, redis_url) as crash:
         first = crash.peer("first")
         # The first participant waits in the game scene's waiting room (a partner is missing).
         wait_for(lambda: crash.count("sig:waiting_of"), 60, "the first participant waiting")
         assert crash.proxy.routed == [("127.0.0.1", crash.doomed)] * 2
-        # Its process dies, and its sockets are slow to come back (held at the proxy): a second
-        # participant reaching the survivor is matched with it over its dead socket (the game
-        # forms before the dead process is noticed), so its game_ready is lost.
+        # Its process dies, and its sockets are held at the proxy until the survivor has noticed
+        # the death and kept its waiting place (out of matching: nobody could tell it of a game).
         crash.proxy.hold()
         crash.kill()
+        kept = "subject first: connection lost with its server process; waiting place kept"
+        wait_for(lambda: kept in cluster.log(crash.survivor), 60, "the survivor keeping the first waiter's place")
+        # A second participant arrives (at the survivor) and waits too: the first is away.
         second = crash.peer("second", f"http://127.0.0.1:{crash.survivor}")
-        wait_for(lambda: crash.count("sig:games"), 60, "the game")
+        wait_for(lambda: crash.count("sig:waiting_of") == 2, 60, "the second participant waiting")
+        assert crash.count("sig:games") == 0
+        # The first one's sockets come back through the proxy to the survivor, which shows the
+        # game scene (from the shared flow state) and gives it back its place: matched at once.
         crash.proxy.release()
-        # Its sockets come back through the proxy to the survivor, which shows the game scene
-        # (from the shared flow state) and gives it the seat as a first contact: the game_ready
-        # and the partner's signals it missed; the partner renegotiates nothing.
         rows = [finish(first, tmp_path, "first"), finish(second, tmp_path, "second")]
     check_game(cluster, rows)
     log = cluster.log(crash.survivor)
     assert "at scene gems" in log.split("participant first connected", 1)[1].splitlines()[0]
-    assert "took its seat" in log and " rejoined" not in log
+    assert "left the waiting room" not in log
     assert set(crash.proxy.routed[2:]) == {("127.0.0.1", crash.survivor)}
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from interactive_gym_p2p.pyodide import cache, pin
 from interactive_gym_p2p.pyodide.cli import main as pyodide_main
-from interactive_gym_p2p.pyodide.download import DownloadError
+from interactive_gym_p2p.downloads import DownloadError
 from interactive_gym_p2p.pyodide.lock import (LockError, Needs, imported_modules, parse_lock, requirement_name, resolve,
                                               resolve_needs)
 from interactive_gym_p2p.pyodide.packages import fetch_packages

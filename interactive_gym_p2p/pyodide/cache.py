@@ -13,15 +13,14 @@ that does not.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from .. import environ
-from . import pin
+from ..npm_tarball import check_files, file_sha256, forget_checksums  # noqa: F401 (forget_checksums: re-exported)
+from . import npm, pin
 from .lock import Lock, LockError, LockPackage, parse_lock
 
 CACHE_ENV = environ.name(environ.PYODIDE_DIR)
@@ -51,37 +50,6 @@ def fetch_command(root: Path | None) -> str:
     if root is None or Path(root).expanduser().resolve() == default_root().resolve():
         return FETCH_COMMAND
     return f"{FETCH_COMMAND} --dir {root}"
-
-
-# ---------------------------------------------------------------------------- checksums
-
-_memo_lock = threading.Lock()
-_memo: dict[tuple[str, int, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered while its size, mtime and inode stay the same (a server
-    start and every app a test builds check the same 14 MB)."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
-    with _memo_lock:
-        known = _memo.get(key)
-    if known is not None:
-        return known
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    value = digest.hexdigest()
-    with _memo_lock:
-        _memo[key] = value
-    return value
-
-
-def forget_checksums() -> None:
-    """Drop remembered checksums (tests that rewrite a file within one mtime tick)."""
-    with _memo_lock:
-        _memo.clear()
 
 
 # ---------------------------------------------------------------------------- inspection
@@ -131,15 +99,9 @@ def inspect(folder: Path) -> Inspection:
     if version is not None and version != pin.VERSION:
         return Inspection(folder, version, (f"{folder} holds Pyodide {version}, but this version of "
                                             f"interactive-gym-p2p pins Pyodide {pin.VERSION}",))
-    problems: list[str] = []
-    for name, (sha, size) in sorted(pin.FILES.items()):
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"{name} is missing")
-        elif path.stat().st_size != size or file_sha256(path) != sha:
-            problems.append(f"{name} does not match its pinned SHA-256 (corrupted or changed)")
+    problems = check_files(npm.PIN, folder)
     if problems:
-        return Inspection(folder, version, tuple(problems))
+        return Inspection(folder, version, problems)
     try:
         lock = parse_lock(json.loads((folder / LOCK_FILE).read_text(encoding="utf-8")))
     except (OSError, ValueError, LockError) as exc:  # cannot happen with a matching pinned lock

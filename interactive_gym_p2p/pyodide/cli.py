@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import cache, pin
-from .download import DownloadError
+from ..downloads import DownloadError
 from .lock import LockError, Needs
 
 PROG = "python -m interactive_gym_p2p.pyodide"

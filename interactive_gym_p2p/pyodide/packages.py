@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import pin
-from .download import download, join
+from ..downloads import download, join
 from .lock import LockPackage
 
 DEFAULT_PACKAGE_INDEX = f"https://cdn.jsdelivr.net/pyodide/v{pin.VERSION}/full/"

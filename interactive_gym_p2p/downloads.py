@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-USER_AGENT = "interactive-gym-p2p (pyodide fetch)"
+USER_AGENT = "interactive-gym-p2p (fetch)"
 TIMEOUT_S = 60.0
 
 

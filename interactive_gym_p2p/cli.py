@@ -53,6 +53,22 @@ def add_pyodide_arguments(parser: argparse.ArgumentParser) -> None:
                         help="browsers load Pyodide from the public CDN (the study then depends on it)")
 
 
+def add_onnxruntime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a hosted seat's host page loads onnxruntime-web from (only scenes with hosted seats need it)."""
+    group = parser.add_argument_group("onnxruntime-web for hosted (ONNX) seats (docs/deployment.md)")
+    group.add_argument(
+        "--onnxruntime-dir", type=Path, default=None,
+        help="local onnxruntime-web: the cache root filled by `python -m interactive_gym_p2p.onnxruntime_web fetch "
+        "--dir DIR`, or a folder holding ort.wasm.min.mjs (default: $IGP2P_ONNXRUNTIME_DIR or the user cache, "
+        "else node_modules/onnxruntime-web/dist)",
+    )
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--onnxruntime-url", default=None,
+                        help="the host's page loads onnxruntime-web from this folder URL (a copy you host)")
+    choice.add_argument("--onnxruntime-cdn", action="store_true",
+                        help="the host's page loads onnxruntime-web from the public CDN (the study then depends on it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interactive-gym-p2p", description="Serve an Interactive Gym P2P experiment.")
     parser.add_argument("experiment", help="path/to/file.py[:name] or package.module[:name] (a Stager or ExperimentConfig; "
@@ -63,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--async-mode", choices=ASYNC_MODES, default="eventlet", help="Flask-SocketIO async mode")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where scene data and exports go (default ./data)")
     add_pyodide_arguments(parser)
+    add_onnxruntime_arguments(parser)
     parser.add_argument("--assets-dir", type=Path, default=None, help="experiment assets served at /assets/")
     parser.add_argument(
         "--secret-file", type=Path, default=None,
@@ -109,6 +126,9 @@ def config_from_args(args: argparse.Namespace) -> "ServerConfig":
         pyodide_index_url=args.pyodide_index_url,
         pyodide_cdn=args.pyodide_cdn,
         wheelhouse=args.wheelhouse,
+        onnxruntime_dir=args.onnxruntime_dir,
+        onnxruntime_url=args.onnxruntime_url,
+        onnxruntime_cdn=args.onnxruntime_cdn,
         assets_dir=args.assets_dir,
         redis_url=redis_url_from_args(args),
     )

@@ -12,6 +12,7 @@ set, with a warning that names the replacement; the new name wins when both are 
 | ``IGP2P_TURN_SECRET`` | server, TURN server, coturn config | TURN shared secret |
 | ``IGP2P_UPLOAD_SECRET`` | validation standalone server | upload-token secret (hex) |
 | ``IGP2P_PYODIDE_DIR`` | server, demo, ``python -m interactive_gym_p2p.pyodide`` | root of the Pyodide cache (docs/deployment.md) |
+| ``IGP2P_ONNXRUNTIME_DIR`` | server, ``python -m interactive_gym_p2p.onnxruntime_web`` | root of the onnxruntime-web cache (hosted seats; docs/deployment.md) |
 | ``IGP2P_REDIS_URL`` | server | the Redis several server processes share (``--redis``; a URL with a password belongs here, not on the command line) |
 """
 
@@ -31,6 +32,7 @@ RESEARCHER_TOKEN = "RESEARCHER_TOKEN"
 TURN_SECRET = "TURN_SECRET"
 UPLOAD_SECRET = "UPLOAD_SECRET"
 PYODIDE_DIR = "PYODIDE_DIR"
+ONNXRUNTIME_DIR = "ONNXRUNTIME_DIR"
 REDIS_URL = "REDIS_URL"
 
 DEPRECATED_NAMES: dict[str, tuple[str, ...]] = {

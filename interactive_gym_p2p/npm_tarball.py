@@ -163,3 +163,59 @@ def check_files(pin: NpmPin, folder: Path) -> tuple[str, ...]:
         elif path.stat().st_size != size or file_sha256(path) != sha:
             problems.append(f"{name} does not match its pinned SHA-256 (corrupted or changed)")
     return tuple(problems)
+
+
+# ---------------------------------------------------------------------------- finding
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a local copy of a pinned package was looked for, and what was found."""
+
+    folder: Path | None
+    """The folder to use (check it before serving), None when there is none."""
+    kind: str
+    """"cache" (``<root>/<version>``), "folder" (a folder holding the marker file) or "none"."""
+    root: Path | None
+    """The cache root in play (the given one, or the default)."""
+    looked: tuple[str, ...]
+    """Places looked at, in order (for the refusal message)."""
+    other_versions: tuple[str, ...] = ()
+    """Versions the root holds that are not the pinned one (a stale cache)."""
+
+
+def _other_versions(root: Path, version: str, marker: str) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and (p / marker).is_file() and p.name != version))
+    except OSError:
+        return ()
+
+
+def find(*, explicit: Path | None, default_root: Callable[[], Path], version: str, marker: str,
+         node_path: str, search: tuple[Path, ...] = ()) -> Found:
+    """The local copy to serve.
+
+    ``explicit`` (a ``--...-dir`` option) is a folder holding ``marker``, or a cache root holding
+    ``<version>/``; nothing else is looked at then. Without it: ``default_root()``'s
+    ``<version>/``, then ``node_modules/<node_path>`` under each folder of ``search`` (a clone
+    after ``npm ci``).
+    """
+    if explicit is not None:
+        path = Path(explicit).expanduser().resolve()
+        if (path / marker).is_file():
+            return Found(path, "folder", None, (str(path),))
+        candidate = path / version
+        if (candidate / marker).is_file():
+            return Found(candidate, "cache", path, (str(candidate),))
+        return Found(None, "none", path, (str(path), str(candidate)), _other_versions(path, version, marker))
+    root = default_root()
+    candidate = root / version
+    looked = [str(candidate)]
+    if (candidate / marker).is_file():
+        return Found(candidate.resolve(), "cache", root, tuple(looked))
+    for base in search:
+        folder = (Path(base) / "node_modules" / node_path).resolve()
+        looked.append(str(folder))
+        if (folder / marker).is_file():
+            return Found(folder, "folder", root, tuple(looked))
+    return Found(None, "none", root, tuple(looked), _other_versions(root, version, marker))

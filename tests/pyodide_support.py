@@ -5,8 +5,9 @@
 
 - :func:`pinned_tarball`: the registry's own ``pyodide-<version>.tgz``, taken by
   ``npm pack --offline`` from npm's cache (``npm ci`` put it there; no network).
-- :class:`LocalRegistry`: a tiny npm registry on 127.0.0.1 serving that tarball and the
-  abbreviated metadata document npm clients ask for (the fields ``fetch`` reads).
+- :class:`LocalRegistry`: a tiny npm registry on 127.0.0.1 serving that tarball (or any other)
+  and the abbreviated metadata document npm clients ask for (the fields ``fetch`` reads).
+- :func:`build_npm_tarball`: an npm-style ``.tgz`` of given files and its integrity string.
 - :class:`FileServer`: any folder over HTTP on 127.0.0.1 (a fake Pyodide package repository),
   counting requests.
 """
@@ -37,6 +38,25 @@ def pinned_tarball(dest: Path) -> Path:
     assert result.returncode == 0 and path.is_file(), (
         f"`npm pack pyodide@{pin.VERSION} --offline` failed (npm's cache is filled by `npm ci`): {result.stderr}")
     return path
+
+
+def build_npm_tarball(dest: Path, files: dict[str, bytes]) -> tuple[Path, str]:
+    """``dest`` as npm packs a package (``package/<path>`` for each of ``files``), and npm's
+    integrity string of it."""
+    import base64
+    import hashlib
+    import io
+    import tarfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # compresslevel 1: a wasm file of megabytes packs in a fraction of a second.
+    with tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+        for path, body in sorted(files.items()):
+            info = tarfile.TarInfo(f"package/{path}")
+            info.size = len(body)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(body))
+    return dest, "sha512-" + base64.b64encode(hashlib.sha512(dest.read_bytes()).digest()).decode()
 
 
 class _Server:
@@ -72,21 +92,28 @@ class _Server:
 
 
 class LocalRegistry(_Server):
-    """``GET /pyodide`` -> metadata naming ``/pyodide/-/pyodide-<v>.tgz``; that path -> the tarball."""
+    """``GET /<package>`` -> metadata naming ``/<package>/-/<package>-<v>.tgz``; that path -> the tarball.
 
-    def __init__(self, tarball: Path, integrity: str = pin.TARBALL_INTEGRITY) -> None:
+    Pyodide's pinned tarball by default; any package and version (onnxruntime-web, a tarball a
+    test built) when given."""
+
+    def __init__(self, tarball: Path, integrity: str = pin.TARBALL_INTEGRITY, *, package: str = "pyodide",
+                 version: str = pin.VERSION) -> None:
         self.tarball = tarball
         self.integrity = integrity
+        self.package = package
+        self.version = version
         super().__init__(self._route)
 
     def _route(self, path: str) -> tuple[int, str, bytes]:
-        name = f"pyodide-{pin.VERSION}.tgz"
-        if path == "/pyodide":
-            doc = {"name": "pyodide", "dist-tags": {"latest": pin.VERSION},
-                   "versions": {pin.VERSION: {"name": "pyodide", "version": pin.VERSION,
-                                              "dist": {"tarball": f"{self.url}pyodide/-/{name}", "integrity": self.integrity}}}}
+        name = f"{self.package}-{self.version}.tgz"
+        if path == f"/{self.package}":
+            doc = {"name": self.package, "dist-tags": {"latest": self.version},
+                   "versions": {self.version: {"name": self.package, "version": self.version,
+                                               "dist": {"tarball": f"{self.url}{self.package}/-/{name}",
+                                                        "integrity": self.integrity}}}}
             return 200, "application/vnd.npm.install-v1+json", json.dumps(doc).encode()
-        if path == f"/pyodide/-/{name}":
+        if path == f"/{self.package}/-/{name}":
             return 200, "application/octet-stream", self.tarball.read_bytes()
         return 404, "text/plain", b"not found"
 

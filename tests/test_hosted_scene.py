@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from interactive_gym_p2p.examples import tug
-from interactive_gym_p2p.server import onnxruntime
+from interactive_gym_p2p.server import ServerConfig, onnxruntime
 from interactive_gym_p2p.server.experiment import ExperimentError, load_experiment
 from interactive_gym_p2p.validation.storage import GameRecord
 
@@ -44,12 +44,15 @@ def test_a_missing_model_file_stops_the_server_at_start(tmp_path: Path) -> None:
 
 
 def test_onnxruntime_web_is_found_in_node_modules_or_the_server_refuses(tmp_path: Path, monkeypatch) -> None:
+    # (The cache, the lookup order and fetching: tests/test_onnxruntime_web.py.)
+    monkeypatch.setenv("IGP2P_ONNXRUNTIME_DIR", str(tmp_path / "no-cache"))
     (tmp_path / "bot.onnx").write_bytes(b"x")
     experiment = load_experiment(stager({1: "bot.onnx"}, num_players=2), base_dir=tmp_path)
-    folder = onnxruntime.onnxruntime_for(experiment)
-    assert folder is not None and all((folder / f).is_file() for f in onnxruntime.ONNXRUNTIME_FILES)
-    monkeypatch.setattr(onnxruntime, "find_onnxruntime", lambda: None)
-    with pytest.raises(onnxruntime.OnnxRuntimeUnavailable, match="npm ci"):
-        onnxruntime.onnxruntime_for(experiment)
+    source = onnxruntime.onnxruntime_for(ServerConfig(), experiment)
+    assert source is not None and source.folder is not None
+    assert all((source.folder / f).is_file() for f in onnxruntime.ONNXRUNTIME_FILES)
+    monkeypatch.setattr(onnxruntime, "_search_paths", lambda: ())
+    with pytest.raises(onnxruntime.OnnxRuntimeUnavailable, match="interactive_gym_p2p.onnxruntime_web fetch"):
+        onnxruntime.onnxruntime_for(ServerConfig(), experiment)
     plain = load_experiment(tug.build_stager(num_players=2, max_steps=60), base_dir=tmp_path)
-    assert onnxruntime.onnxruntime_for(plain) is None, "no hosted seats: nothing to serve, nothing refused"
+    assert onnxruntime.onnxruntime_for(ServerConfig(), plain) is None, "no hosted seats: nothing to serve, nothing refused"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .. import environ
+from .. import environ, npm_tarball
 from ..npm_tarball import check_files, file_sha256, forget_checksums  # noqa: F401 (forget_checksums: re-exported)
 from . import npm, pin
 from .lock import Lock, LockError, LockPackage, parse_lock
@@ -123,27 +123,7 @@ def inspect(folder: Path) -> Inspection:
 # ---------------------------------------------------------------------------- finding
 
 
-@dataclass(frozen=True)
-class Found:
-    """Where a local Pyodide was looked for, and what was found."""
-
-    folder: Path | None
-    """The folder to use (inspect it before serving), None when there is none."""
-    kind: str
-    """"cache" (``<root>/<version>``), "folder" (a folder holding pyodide.mjs) or "none"."""
-    root: Path | None
-    """The cache root in play (the given one, or the default)."""
-    looked: tuple[str, ...]
-    """Places looked at, in order (for the refusal message)."""
-    other_versions: tuple[str, ...] = ()
-    """Versions the root holds that are not the pinned one (a stale cache)."""
-
-
-def _other_versions(root: Path) -> tuple[str, ...]:
-    try:
-        return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and (p / MARKER).is_file() and p.name != pin.VERSION))
-    except OSError:
-        return ()
+Found = npm_tarball.Found
 
 
 def find(explicit: Path | None, search: tuple[Path, ...] = ()) -> Found:
@@ -153,22 +133,5 @@ def find(explicit: Path | None, search: tuple[Path, ...] = ()) -> Found:
     ``<version>/``; nothing else is looked at then. Without it: the default root's
     ``<version>/``, then ``node_modules/pyodide`` under each folder of ``search``.
     """
-    if explicit is not None:
-        path = Path(explicit).expanduser().resolve()
-        if (path / MARKER).is_file():
-            return Found(path, "folder", None, (str(path),))
-        candidate = version_folder(path)
-        if (candidate / MARKER).is_file():
-            return Found(candidate, "cache", path, (str(candidate),))
-        return Found(None, "none", path, (str(path), str(candidate)), _other_versions(path))
-    root = default_root()
-    candidate = version_folder(root)
-    looked = [str(candidate)]
-    if (candidate / MARKER).is_file():
-        return Found(candidate.resolve(), "cache", root, tuple(looked))
-    for base in search:
-        folder = (Path(base) / "node_modules" / "pyodide").resolve()
-        looked.append(str(folder))
-        if (folder / MARKER).is_file():
-            return Found(folder, "folder", root, tuple(looked))
-    return Found(None, "none", root, tuple(looked), _other_versions(root))
+    return npm_tarball.find(explicit=explicit, default_root=default_root, version=pin.VERSION, marker=MARKER,
+                            node_path="pyodide", search=search)

@@ -39,7 +39,7 @@ from ..validation.tokens import UploadTokens
 from .config import ServerConfig, ServerContext, derive_secret
 from .experiment import load_experiment, preload_payload
 from .participants import ParticipantFlow, ParticipantNamespace
-from .onnxruntime import onnxruntime_for
+from .onnxruntime import ONNXRUNTIME_VERSION, onnxruntime_for
 from .pyodide import PYODIDE_VERSION, pyodide_for
 from .routes import WHEELHOUSE_INDEX_URL, PageSettings, participant_blueprint
 
@@ -73,7 +73,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
     tickets = SignalingTickets(derive_secret(secret, "signaling-ticket"))
     upload_tokens = config.upload_tokens or UploadTokens(derive_secret(secret, "upload-token"))
     pyodide = pyodide_for(config, experiment)  # refuses (PyodideUnavailable) before anything is served
-    onnxruntime_dir = onnxruntime_for(experiment)  # hosted seats: refuses (OnnxRuntimeUnavailable) without a copy
+    onnxruntime = onnxruntime_for(config, experiment)  # hosted seats: refuses (OnnxRuntimeUnavailable) without a copy
 
     app = flask.Flask("interactive_gym_p2p", template_folder=str(resources.templates_dir()), static_folder=None)
     app.config["SECRET_KEY"] = derive_secret(secret, "flask").hex()
@@ -207,7 +207,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         assets_dir=None if config.assets_dir is None else Path(config.assets_dir).resolve(),
         scene_asset_files=experiment.asset_files,
         preload=preload_payload(experiment) if config.preload_environment else None,
-        onnxruntime_dir=onnxruntime_dir,
+        onnxruntime=onnxruntime,
     )
 
     def stats() -> dict[str, Any]:
@@ -221,6 +221,9 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         logging.WARNING if pyodide.kind == "cdn" else logging.INFO,
         "Pyodide (pinned %s) for the participants' browsers: %s", PYODIDE_VERSION, pyodide.description,
     )
+    if onnxruntime is not None:
+        logger.log(logging.WARNING if onnxruntime.kind == "cdn" else logging.INFO,
+                   "onnxruntime-web (pinned %s) for hosted seats' host pages: %s", ONNXRUNTIME_VERSION, onnxruntime.description)
     if pyodide.wheelhouse is not None:
         logger.info("wheelhouse %s: %s served to the browsers' micropip at %s (its only package index)",
                     pyodide.wheelhouse.folder, ", ".join(w.filename for w in pyodide.wheelhouse.files.values()) or "no wheels",

@@ -67,6 +67,17 @@ class ServerConfig:
     pyodide_cdn: bool = False
     """Let browsers load Pyodide from the public CDN (only when asked for: with no local copy
     and neither this nor ``pyodide_index_url``, the server refuses to start)."""
+    onnxruntime_dir: Path | None = None
+    """Local onnxruntime-web for hosted (ONNX) seats: a cache root filled by ``python -m
+    interactive_gym_p2p.onnxruntime_web fetch`` (its ``<version>/`` is used) or a folder holding
+    ort.wasm.min.mjs. None: ``$IGP2P_ONNXRUNTIME_DIR`` or the user cache folder, else
+    ``node_modules/onnxruntime-web/dist`` of a clone. Looked for only when a scene has hosted
+    seats; every file is checked against the pinned checksums before it is served."""
+    onnxruntime_url: str | None = None
+    """The host's page loads onnxruntime-web from this folder URL instead (a copy the researcher hosts; not checked)."""
+    onnxruntime_cdn: bool = False
+    """Let the host's page load onnxruntime-web from the public CDN (only when asked for: with
+    hosted seats, no local copy and neither this nor ``onnxruntime_url``, the server refuses to start)."""
     wheelhouse: Path | None = None
     """A folder of the researcher's wheels (pure Python, or built for Pyodide), served at
     /p2p/wheels/ as the browsers' micropip's only package index: scenes' packages_to_install
@@ -139,6 +150,10 @@ class ServerConfig:
             raise ValueError("ServerConfig.pyodide_index_url must be a URL or None")
         if self.pyodide_cdn and self.pyodide_index_url:
             raise ValueError("ServerConfig.pyodide_cdn and pyodide_index_url name two places to load Pyodide from: give one")
+        if self.onnxruntime_url is not None and (not isinstance(self.onnxruntime_url, str) or not self.onnxruntime_url):
+            raise ValueError("ServerConfig.onnxruntime_url must be a URL or None")
+        if self.onnxruntime_cdn and self.onnxruntime_url:
+            raise ValueError("ServerConfig.onnxruntime_cdn and onnxruntime_url name two places to load onnxruntime-web from: give one")
         if not 1024 <= self.max_socket_message_bytes <= 16 * 1024 * 1024:
             raise ValueError("ServerConfig.max_socket_message_bytes must be from 1024 to 16 MiB")
         if not (isinstance(self.console_interval_s, (int, float)) and math.isfinite(self.console_interval_s) and 0.05 <= self.console_interval_s <= 60):

@@ -22,7 +22,7 @@ from ..validation.ids import identifier_problem
 from ..wheelhouse import FILES_URL as WHEELHOUSE_FILES_URL
 from ..wheelhouse import INDEX_URL as WHEELHOUSE_INDEX_URL
 from ..wheelhouse import SIMPLE_JSON
-from .onnxruntime import ONNXRUNTIME_FILES, ONNXRUNTIME_URL
+from .onnxruntime import ONNXRUNTIME_FILES, ONNXRUNTIME_URL, OnnxRuntimeSource
 from .pyodide import PYODIDE_VERSION, PyodideSource
 
 # Python sources the browser loads into Pyodide (hashing is shared with the server).
@@ -44,8 +44,8 @@ class PageSettings:
     preload: Mapping[str, Any] | None = None
     """``{scene_id, p2p}`` of the first P2P scene (its ``p2p`` block without a ticket), which the
     page starts loading at once; None: load each scene's environment when it starts."""
-    onnxruntime_dir: Path | None = None
-    """onnxruntime-web's dist folder, served at ONNXRUNTIME_URL (hosted seats; onnxruntime.py)."""
+    onnxruntime: OnnxRuntimeSource | None = None
+    """Where hosted seats' host pages load onnxruntime-web from (None: no hosted seats; onnxruntime.py)."""
 
 
 # Browsers refuse module scripts and streaming wasm compiles with a wrong type, and the
@@ -55,6 +55,7 @@ _MIMETYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "app
 
 
 PYODIDE_MAX_AGE_S = 365 * 24 * 3600
+"""Pinned runtimes (Pyodide, onnxruntime-web) are served at versioned URLs: cached for good."""
 
 
 def _send(directory: Path, filename: str, max_age: int | None = None) -> flask.Response:
@@ -122,7 +123,7 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
             "wheelhouse_url": None if page.pyodide.wheelhouse is None else WHEELHOUSE_INDEX_URL,
             "recruitment_params": list(page.recruitment.params),
             "preload": page.preload,
-            "onnxruntime_url": None if page.onnxruntime_dir is None else ONNXRUNTIME_URL,
+            "onnxruntime_url": None if page.onnxruntime is None else page.onnxruntime.url,
         }
         response = flask.make_response(flask.render_template("participant.html", config=config))
         response.headers["Cache-Control"] = "no-store"
@@ -209,9 +210,13 @@ def participant_blueprint(page: PageSettings, stats: Callable[[], dict[str, Any]
 
     @bp.get(f"{ONNXRUNTIME_URL}<filename>")
     def onnxruntime(filename: str) -> Any:
-        if page.onnxruntime_dir is None or filename not in ONNXRUNTIME_FILES:
+        source = page.onnxruntime
+        if source is None or source.folder is None or filename not in ONNXRUNTIME_FILES:
             raise NotFound()
-        return _send(page.onnxruntime_dir, filename, max_age=0)
+        response = _send(source.folder, filename, max_age=PYODIDE_MAX_AGE_S)
+        # The version is in the URL and every file matched its pin: it never changes there.
+        response.headers["Cache-Control"] = f"public, max-age={PYODIDE_MAX_AGE_S}, immutable"
+        return response
 
     @bp.get("/p2p/health")
     def health() -> Any:

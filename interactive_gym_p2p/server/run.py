@@ -10,6 +10,7 @@ from ..async_mode import stop_on_sigterm
 from .app import create_app, stop_app
 from .config import ServerConfig
 from .experiment import load_experiment
+from .onnxruntime import onnxruntime_for
 from .pyodide import pyodide_for
 from .services import ExperimentServices, TurnSettings
 
@@ -33,8 +34,10 @@ def run(
             config = dataclasses.replace(config, host=experiment.host)
         if experiment.port is not None:
             config = dataclasses.replace(config, port=experiment.port)
-    # Before any service starts: a server whose pages cannot load Pyodide refuses to start.
+    # Before any service starts: a server whose pages cannot load Pyodide (or, with hosted seats,
+    # onnxruntime-web) refuses to start.
     pyodide_for(config, experiment)
+    onnxruntime_for(config, experiment)
     if turn is None:
         _serve(stager_or_experiment, config)
         return

@@ -41,6 +41,10 @@ def test_wheel_contains_static_and_templates(wheel: Path) -> None:
     assert not any("node_modules" in n or "__pycache__" in n for n in names)
     # The pin travels with the wheel; Pyodide itself does not (python -m interactive_gym_p2p.pyodide fetch).
     assert "interactive_gym_p2p/pyodide/pin.py" in names
+    # Likewise onnxruntime-web's pin and fetch command (python -m interactive_gym_p2p.onnxruntime_web fetch).
+    assert {"interactive_gym_p2p/onnxruntime_web/pin.py", "interactive_gym_p2p/onnxruntime_web/__main__.py",
+            "interactive_gym_p2p/npm_tarball.py", "interactive_gym_p2p/downloads.py"} <= set(names)
+    assert not any(n.endswith(".mjs") and "/ort" in n for n in names)
     assert not any(n.endswith((".wasm", ".tgz")) or "python_stdlib" in n for n in names)
 
 

@@ -183,13 +183,14 @@ def test_a_bot_process_exits_when_the_server_that_started_it_is_gone(tmp_path: P
         "import asyncio, os, pathlib, sys\n"
         "from interactive_gym_p2p.peer.__main__ import exit_with_parent\n"
         "pathlib.Path(sys.argv[1]).write_text(str(os.getpid()))\n"
-        "asyncio.run(exit_with_parent(os.getppid(), 0.1))\n"
+        "asyncio.run(exit_with_parent(int(sys.argv[2]), 0.1))\n"
     )
-    # A stand-in server process starts the "bot" (the peer's parent watch) and exits.
+    # A stand-in server process starts the "bot" (the peer's parent watch, given the server's pid as
+    # the bot launcher gives it) and exits, possibly before the bot starts watching: still noticed.
     parent = tmp_path / "server.py"
     parent.write_text(
-        "import pathlib, subprocess, sys, time\n"
-        "subprocess.Popen([sys.executable, sys.argv[1], sys.argv[2]], start_new_session=True)\n"
+        "import os, pathlib, subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, sys.argv[1], sys.argv[2], str(os.getpid())], start_new_session=True)\n"
         "while not pathlib.Path(sys.argv[2]).exists():\n"
         "    time.sleep(0.05)\n"
     )
@@ -206,3 +207,15 @@ def test_a_bot_process_exits_when_the_server_that_started_it_is_gone(tmp_path: P
         return stat.exists() and stat.read_text().split()[2] == "Z"
 
     wait_until(gone, 10, "the orphaned bot process exiting")
+
+
+def test_the_bot_launcher_names_the_server_as_the_parent_to_watch() -> None:
+    import os
+
+    from interactive_gym_p2p.matchmaking.bots import BotRequest, ProcessBotLauncher
+
+    argv = ProcessBotLauncher(server_url="http://127.0.0.1:5000").command(
+        BotRequest(fill_id="f1", scene_id="game", subject_ids=("bot-f1-0",), actions="random", seed=1))
+    # Its own pid, not the bot's os.getppid() at start (the server may die while the bot imports).
+    i = argv.index("--exit-with-parent")
+    assert argv[i + 1] == str(os.getpid())

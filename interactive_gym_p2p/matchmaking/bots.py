@@ -70,7 +70,7 @@ class ProcessBotLauncher:
             "--seed", str(request.seed),
             "--timeout", str(self.timeout_s),
             "--log-level", "INFO",
-            "--exit-with-parent",
+            "--exit-with-parent", str(os.getpid()),
         ]
 
     def launch(self, request: BotRequest) -> None:

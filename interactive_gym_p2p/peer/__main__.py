@@ -79,7 +79,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 async def exit_with_parent(parent: int, period_s: float = 1.0) -> None:
-    """A bot the server started ends when that server is gone (its parent process changed)."""
+    """A bot the server started ends when that server is gone (its parent process is no longer
+    ``parent``; a parent gone before this started watching counts too, hence its pid is given)."""
     while True:
         await asyncio.sleep(period_s)
         if os.getppid() != parent:
@@ -89,7 +90,9 @@ async def exit_with_parent(parent: int, period_s: float = 1.0) -> None:
 
 async def run_many(args: argparse.Namespace, subjects: list[str]) -> list[PeerResult | BaseException]:
     quiet_lost_link_errors(asyncio.get_running_loop())
-    watcher = asyncio.create_task(exit_with_parent(os.getppid())) if args.exit_with_parent else None
+    # The server names itself: os.getppid() here would already be the reaper if it died while we imported.
+    parent = args.exit_with_parent or os.getppid()
+    watcher = asyncio.create_task(exit_with_parent(parent)) if args.exit_with_parent is not None else None
 
     def factory(i: int) -> Any:
         # One source per game, seeded from --seed and the peer's number: a run can be replayed.
@@ -126,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subject-ids", default=None,
                         help="comma-separated subject ids, one per peer (overrides --peers and --subject-prefix; "
                              "how the server starts its bots)")
-    parser.add_argument("--exit-with-parent", action="store_true",
-                        help="exit when the process that started this one is gone (bots the server starts)")
+    parser.add_argument("--exit-with-parent", nargs="?", type=int, const=0, default=None, metavar="PID",
+                        help="exit when the process that started this one (PID, default: the parent at start) "
+                             "is gone (bots the server starts, giving its own pid)")
     parser.add_argument("--scene", default=None,
                         help="play only this P2P scene and stop there (default: every P2P scene, then the end scene)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for each peer's whole run")

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
-from typing import Any, Callable
 
 from interactive_gym_p2p.examples import tug
 from interactive_gym_p2p.participants import FileParticipantStore, ParticipantLedger, Study
@@ -22,24 +20,9 @@ from interactive_gym_p2p.server.config import derive_secret
 
 from peer_net_support import SECRET, demo_stager, gem_rush_scene, served
 from server_harness import SignalingClient, make_scene, make_stager
+from waiting import wait_for_files, wait_until
 
 STEPS = 60
-
-
-def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    """Poll a condition with a deadline (files appear, a sample arrives); fail naming it."""
-    end = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(0.05)  # polling a condition with a deadline
-
-
-def wait_for_files(paths: list[Path], timeout_s: float, what: str) -> None:
-    wait_until(lambda: all(p.exists() for p in paths), timeout_s, f"{what} ({', '.join(p.name for p in paths)})")
 
 
 def decisions(data_dir: Path) -> list[dict]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from waiting import wait_for_files, wait_until  # noqa: F401  (the tests import them from here too)
+
 from .processes import ProcessStartError, ReadyProcess, start_ready_process
 
 logger = logging.getLogger(__name__)
@@ -122,30 +124,6 @@ def start_game_server(data_dir: Path, kwargs: dict[str, Any], *, turn: str = "em
     parts = proc.ready_line.split()
     urls = [] if parts[2] == "-" else parts[2].split(",")
     return GameServer(process=proc, port=int(parts[1]), data_dir=data_dir, turn_urls=urls)
-
-
-def wait_for_files(paths: list[Path], timeout_s: float, what: str) -> None:
-    """Poll until every path exists (deadline), else fail naming the missing ones."""
-    end = time.monotonic() + timeout_s
-    while True:
-        missing = [p for p in paths if not p.exists()]
-        if not missing:
-            return
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: {', '.join(str(p) for p in missing)} not written within {timeout_s:.0f} s")
-        time.sleep(0.1)  # polling a condition with a deadline
-
-
-def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    """Poll ``check()`` until it returns something truthy (deadline), else fail with ``what``."""
-    end = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(0.1)  # polling a condition with a deadline
 
 
 def read_json(path: Path) -> Any:

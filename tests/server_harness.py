@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -85,6 +87,21 @@ SECRET = b"test-secret-for-signaling-0123456789"
 def no_screening() -> Study:
     """These clients are not browsers: they run no screening (tests/test_participants.py does)."""
     return Study().screening(webrtc=False, turn=False)
+
+
+def http_get(url: str, follow_redirects: bool = True, timeout: float = 15) -> tuple[int, dict[str, str], bytes]:
+    """GET ``url``: (status, headers, body), an HTTP error status included (not raised)."""
+    opener = urllib.request.build_opener(*(() if follow_redirects else (_NoRedirect,)))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any) -> None:
+        return None
 
 
 @contextmanager

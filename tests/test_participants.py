@@ -31,7 +31,7 @@ from interactive_gym_p2p.participants.outcomes import OutcomeMap, fill_redirect,
 from interactive_gym_p2p.participants.recruitment import pick
 from interactive_gym_p2p.signaling.records import Slot
 
-from server_harness import ParticipantClient, SignalingClient, make_scene, make_stager, running_server, static_scene
+from server_harness import ParticipantClient, SignalingClient, http_get, make_scene, make_stager, running_server, static_scene
 
 TOKEN = "researcher-token-0123456789"
 PROLIFIC = {"PROLIFIC_PID": "5f1a2b3c4d5e6f7a8b9c0d1e", "STUDY_ID": "study42", "SESSION_ID": "sess-9"}
@@ -165,15 +165,8 @@ def test_file_store_one_outcome_even_with_two_stores_on_one_folder(tmp_path: Pat
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any) -> None:
-            return None
-
-    try:
-        with urllib.request.build_opener(NoRedirect).open(url, timeout=15) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+    """GET without following redirects."""
+    return http_get(url, follow_redirects=False)
 
 
 def research(url: str, path: str, token: str | None = TOKEN) -> tuple[int, bytes]:

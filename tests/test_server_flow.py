@@ -23,6 +23,7 @@ from interactive_gym_p2p.server.pyodide import LOCAL_URL
 from server_harness import (
     ParticipantClient,
     SignalingClient,
+    http_get,
     make_scene,
     make_stager,
     running_server,
@@ -34,17 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
     """GET without following redirects."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, timeout=15) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+    return http_get(url, follow_redirects=False)
 
 
 def flow_stager() -> Any:

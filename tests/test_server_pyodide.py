@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,17 +15,10 @@ from interactive_gym_p2p.server import ServerConfig, create_app
 from interactive_gym_p2p.server.pyodide import CDN_INDEX_URL, LOCAL_URL, PyodideUnavailable
 
 from server_harness import ENV_CODE, make_scene, make_stager, running_server
+from server_harness import http_get as get
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_PYODIDE = ROOT / "node_modules" / "pyodide"
-
-
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 def page_config(url: str) -> str:

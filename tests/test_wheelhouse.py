@@ -7,8 +7,6 @@ import hashlib
 import json
 import logging
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,18 +19,11 @@ from interactive_gym_p2p.pyodide.lock import Needs
 from interactive_gym_p2p.wheelhouse import SIMPLE_JSON, WheelhouseError, load_wheelhouse, resolve
 
 from server_harness import make_scene, make_stager, running_server
+from server_harness import http_get as get
 from wheel_support import zip_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_PYODIDE = ROOT / "node_modules" / "pyodide"
-
-
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from interactive_gym_p2p.peer.env import InteractiveGymEnvAdapter
 from interactive_gym_p2p.peer.sim import Game, confirmed_rows
 
 HASH = re.compile(r"[0-9a-f]{16}\Z")
@@ -41,3 +42,13 @@ def assert_agreement(g: Game, window: int = 8, label: str = "") -> list[dict[str
         assert ep["frames"][-1][0] == ep["end_frame"]
         nxt = ep["end_frame"] + 1
     return records
+
+
+def assert_ai_seat_replays(env: InteractiveGymEnvAdapter, episode: dict[str, Any], seat: int, what: str = "the AI") -> None:
+    """CPython, from an export's episode alone: at every confirmed frame the AI seat's action is
+    the one its policy chooses from the replayed state, and every state hash matches."""
+    env.reset(episode["seed"])
+    for frame, actions, digest in episode["frames"]:
+        assert env.ai is not None and actions[seat] == env.ai.next[0], f"frame {frame}: {what}'s action differs from CPython's"
+        env.step(actions)
+        assert env.state_hash() == digest

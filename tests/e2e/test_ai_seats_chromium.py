@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from harness.game import LOAD_TIMEOUT_S, open_participant, read_json, start_pair, wait_for_files
+from harness.game import LOAD_TIMEOUT_S, open_participant, play_to_end, read_json, start_pair, wait_for_files
 from harness.session import BrowserSession
 from interactive_gym_p2p.examples import tug
 from interactive_gym_p2p.peer.env import InteractiveGymEnvAdapter
 from interactive_gym_p2p.validation.replay import replay_export
+from peer_checks import assert_ai_seat_replays
 
 pytestmark = pytest.mark.e2e
 
@@ -39,11 +40,7 @@ def assert_ai_replays(export: dict[str, Any], num_players: int) -> None:
     env = InteractiveGymEnvAdapter.from_code(tug.environment_initialization_code(num_players, MAX_STEPS), num_players,
                                              ai={"seats": [[1, 1, "tug_ai"]], "policies": {"tug_ai": tug.AI_POLICY}})
     (episode,) = export["episodes"]
-    env.reset(episode["seed"])
-    for frame, actions, digest in episode["frames"]:
-        assert env.ai is not None and actions[1] == env.ai.next[0], f"frame {frame}: the AI's action differs from CPython's"
-        env.step(actions)
-        assert env.state_hash() == digest
+    assert_ai_seat_replays(env, episode, 1)
 
 
 def test_one_participant_and_an_ai_seat_play_alone(game_server, chromium_available, artifacts_dir, request):
@@ -54,8 +51,7 @@ def test_one_participant_and_an_ai_seat_play_alone(game_server, chromium_availab
             p = await open_participant(session, server.url, 0, "solo")
             await p.advance_to_game(LOAD_TIMEOUT_S)
             await p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started without a partner")
-            await p.press_keys_while_playing(["ArrowLeft", "ArrowRight"], frames_per_key=10)
-            snap = await p.finish()
+            (snap,) = await play_to_end([p], keys=[["ArrowLeft", "ArrowRight"]], frames_per_key=10)
             snap["phases"] = [e["phase"] for e in snap["phases"]]
             return snap
 
@@ -83,9 +79,7 @@ def test_two_participants_and_an_ai_seat_in_a_three_seat_game(game_server, chrom
     async def scenario() -> list[dict[str, Any]]:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
             pair = await start_pair(session, server, "trio")
-            keys = (["ArrowLeft"], ["ArrowRight", "ArrowLeft"])
-            await asyncio.gather(*(p.press_keys_while_playing(keys[i], frames_per_key=10) for i, p in enumerate(pair)))
-            return list(await asyncio.gather(*(p.finish() for p in pair)))
+            return await play_to_end(pair, keys=(["ArrowLeft"], ["ArrowRight", "ArrowLeft"]), frames_per_key=10)
 
     snaps = asyncio.run(scenario())
     (game_id,) = {s["p2p"]["gameId"] for s in snaps}

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from harness.game import LOAD_TIMEOUT_S, open_participant, read_json, start_pair, wait_for_files
+from harness.game import LOAD_TIMEOUT_S, open_participant, play_to_end, read_json, start_pair, wait_for_files
 from harness.session import BrowserSession
 from interactive_gym_p2p.examples import kitchen
 from interactive_gym_p2p.peer.env import InteractiveGymEnvAdapter
 from interactive_gym_p2p.validation.replay import replay_export
+from peer_checks import assert_ai_seat_replays
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +33,7 @@ def test_kitchen_plays_to_the_end_under_impairment_and_agrees(game_server, chrom
     async def scenario() -> list[dict[str, Any]]:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
             pair = await start_pair(session, server, "kitchen")
-            await asyncio.gather(*(p.press_keys_while_playing(KEYS[i], frames_per_key=6) for i, p in enumerate(pair)))
-            return list(await asyncio.gather(*(p.finish() for p in pair)))
+            return await play_to_end(pair, keys=KEYS, frames_per_key=6)
 
     snaps = asyncio.run(scenario())
     (game_id,) = {s["p2p"]["gameId"] for s in snaps}
@@ -67,8 +67,8 @@ def test_kitchen_with_an_ai_chef_plays_alone_and_serves(game_server, chromium_av
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
             p = await open_participant(session, server.url, 0, "chef")
             await p.advance_to_game(LOAD_TIMEOUT_S)
-            await p.press_keys_while_playing(["ArrowDown", "ArrowRight"], frames_per_key=8)
-            return await p.finish()
+            (snap,) = await play_to_end([p], keys=[["ArrowDown", "ArrowRight"]], frames_per_key=8)
+            return snap
 
     snap = asyncio.run(scenario())
     assert snap["p2p"]["path"]["kind"] == "local" and snap["p2p"]["render"]["skipped"] == 0
@@ -80,10 +80,6 @@ def test_kitchen_with_an_ai_chef_plays_alone_and_serves(game_server, chromium_av
     env = InteractiveGymEnvAdapter.from_code(kitchen.environment_initialization_code(2, steps), 2,
                                              ai={"seats": [[1, 1, "chef"]], "policies": {"chef": kitchen.AI_POLICY}})
     (episode,) = export["episodes"]
-    env.reset(episode["seed"])
-    for frame, actions, digest in episode["frames"]:
-        assert env.ai is not None and actions[1] == env.ai.next[0], f"frame {frame}: the AI chef's action differs"
-        env.step(actions)
-        assert env.state_hash() == digest
+    assert_ai_seat_replays(env, episode, 1, "the AI chef")
     assert len(episode["frames"]) == steps and {a[1][1] for a in episode["frames"]} >= {kitchen.INTERACT}
     assert env.canonical_state()["served"] >= 1, "the AI chef served no soup in 10 s"

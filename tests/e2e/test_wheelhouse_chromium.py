@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.game import REPO, read_json, start_pair, wait_for_files
+from harness.game import REPO, play_to_end, read_json, start_pair, wait_for_files
 from harness.session import BrowserSession
 from harness.wheels import micropip_wheel, pip_wheel
 
@@ -53,9 +53,7 @@ def test_wheel_from_the_wheelhouse_is_imported_in_both_browsers(game_server, chr
     async def scenario() -> list[dict[str, Any]]:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
             pair = await start_pair(session, server, "wheel")
-            keys = (["ArrowRight"], ["ArrowLeft", "ArrowRight"])
-            await asyncio.gather(*(p.press_keys_while_playing(keys[i], frames_per_key=10) for i, p in enumerate(pair)))
-            return list(await asyncio.gather(*(p.finish() for p in pair)))
+            return await play_to_end(pair, keys=(["ArrowRight"], ["ArrowLeft", "ArrowRight"]), frames_per_key=10)
 
     snaps = asyncio.run(scenario())
     (game_id,) = {s["p2p"]["gameId"] for s in snaps}

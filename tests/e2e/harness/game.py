@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from waiting import wait_for_files, wait_until  # noqa: F401  (the tests import them from here too)
 
@@ -269,7 +269,9 @@ async def start_pair(session: Any, server: GameServer, tag: str, *, prolific: bo
     return pair
 
 
-async def play_to_end(pair: list[Participant], timeout_s: float = GAME_TIMEOUT_S) -> list[dict[str, Any]]:
-    """Keys pressed on both pages until the game ends; then each goes on to the end scene."""
-    await asyncio.gather(*(p.press_keys_while_playing(KEYS[i], timeout_s=timeout_s) for i, p in enumerate(pair)))
+async def play_to_end(pair: list[Participant], timeout_s: float = GAME_TIMEOUT_S, keys: Sequence[list[str]] = KEYS,
+                      frames_per_key: int = 12) -> list[dict[str, Any]]:
+    """Keys pressed on every page (``keys[i]`` on the i-th) until the game ends; then each goes
+    on to the end scene. Their snapshots there."""
+    await asyncio.gather(*(p.press_keys_while_playing(keys[i], frames_per_key, timeout_s) for i, p in enumerate(pair)))
     return list(await asyncio.gather(*(p.finish() for p in pair)))

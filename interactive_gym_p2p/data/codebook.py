@@ -39,13 +39,14 @@ _PLAYER = [
     _c("ai_policy", "string", "", "an AI seat: the policy that chose the seat's actions inside every peer's step (docs/ai.md); no participant, no export, so subject_id is empty; empty for a person or bot"),
     _c("ai_host", "int", "", "a hosted seat (ai_policy is its .onnx file): the player whose page ran the model and sent the seat's actions as its inputs (docs/ai.md); empty for other seats"),
 ]
+_EPISODE = _c("episode", "int", "", "episode number, from 0")
 RECRUITMENT = _c("recruitment.<NAME>", "string", "", "a recruitment id of the participant from the study link (e.g. recruitment.PROLIFIC_PID); one column per id seen in the study. From the export's ids.recruitment; in participants from the participant record, else the exports")
 INFO = _c("info.<key>", "string", "", "the value of a record_info key the environment reported for this player after this frame's step (numbers and true/false as such, lists and objects as JSON text; the loader makes an all-number column numeric)")
 FORM = _c("<scene_id>.<element_id>", "string", "", "the participant's answer in a static scene's form (Interactive Gym's scene data), one column per form element")
 
 COLUMNS: dict[str, list[Column]] = {
     "frames": _GAME + [
-        _c("episode", "int", "", "episode number, from 0"),
+        _EPISODE,
         _c("frame", "int", "frame", "game-global frame number (frames do not restart per episode); one step of the environment"),
         _c("step", "int", "frame", "frame number inside the episode, from 0"),
         *_PLAYER,
@@ -74,7 +75,7 @@ COLUMNS: dict[str, list[Column]] = {
         _c("display_lag_ms", "float", "ms", "shown_ms - t_ms: from the key to the first drawn frame that includes it"),
     ],
     "episodes": _GAME + [
-        _c("episode", "int", "", "episode number, from 0"),
+        _EPISODE,
         *_PLAYER,
         _c("seed", "int", "", "the seed the environment was reset with for this episode"),
         _c("start_frame", "int", "frame", "game-global frame of the episode's first step"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from validation_helpers import (
     post_export,
     raw_exchange,
 )
+from waiting import wait_for_files
 
 TOKENS = UploadTokens(UPLOAD_SECRET)
 LIMIT = 1_000_000
@@ -301,10 +301,7 @@ def test_killed_server_restarts_with_its_data_intact(tmp_path: Path) -> None:
         # The complete game's research tables are built in the background; source.json is their
         # last file. Only then may no temporary file be left (the killed upload left none either).
         source = data / "games" / "crash-1" / "tables" / "source.json"
-        deadline = time.monotonic() + 30
-        while not source.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert source.exists(), "the research tables were never built"
+        wait_for_files([source], 30, "the research tables")
         assert not [p for p in files_under(data) if ".tmp-" in p]
     finally:
         second.stop()

@@ -15,11 +15,12 @@ import { schemaChecker } from './support/export_schema.mjs';
 const counter = (n, o = {}) => () => createCounterEnv({ numPlayers: n, minSteps: 150, maxSteps: 240, ...o });
 
 function reloadGame({ numPlayers = 2, seed = 1, link = { delayMs: 40, jitterMs: 5, loss: 0.05 }, settings = {}, reloadAt = 200,
-  player = 0, downMs = 2500, bye = true, maxEpisodes = 3, playerSettings, makeEnv } = {}) {
+  player = 0, downMs = 2500, bye = true, maxEpisodes = 3, playerSettings, makeEnv, game = {} } = {}) {
   const g = createGame({
     numPlayers, seed, link, makeEnv: makeEnv ?? counter(numPlayers),
     settings: { maxEpisodes, inputDelay: 2, ...settings },
     playerSettings,
+    ...game,
   });
   const events = [];
   g.sessions.forEach((s, i) => s.on('connection', (e) => events.push([i, e.peer_index, e.event])));
@@ -152,6 +153,45 @@ test('three players: the rejoiner takes the document from the peer that knows mo
   assertSameGame(g);
   const info = fresh.record().rejoins[0];
   assert.ok(info.source === 1 || info.source === 2, `source ${info.source}`);
+});
+
+test('the host of a hosted seat reloads at frame 200 under 40 ms / 5 % loss: its new page re-simulates, hosts the seat again, and the game ends in agreement', () => {
+  // Seats 0 and 1 are participants; seat 2 is hosted by player 0 (its page decides the seat's
+  // actions and sends them as that seat's INPUTs). The host's reload must bring back the hosted
+  // seat's inputs with its own (the catch-up document), and the new page goes on deciding them.
+  const deciders = [];
+  const hosted = (seat, tick, prng, session) => {
+    deciders.push(session);
+    if (prng.float() < 0.3) prng.lastAction = 1 + prng.int(4);
+    return prng.lastAction ?? 1; // never 0, the default action
+  };
+  const { g, old, oldRows, fresh, rejoined, events } = reloadGame({
+    numPlayers: 3, seed: 23, game: { hostedSeats: [{ seat: 2, host: 0 }], hosted },
+  });
+  assert.equal(g.sessions.length, 2, 'no session for the hosted seat');
+  const records = assertSameGame(g);
+  assert.deepEqual(confirmedRows(fresh).slice(0, oldRows.length), oldRows);
+  assert.equal(rejoined.length, 1);
+  const info = records[0].rejoins[0];
+  assert.equal(info.source, 1);
+  assert.ok(info.frames >= 200, `re-simulated ${info.frames} frames`);
+  // Both pages of the host decided the hosted seat, nobody else did.
+  assert.ok(deciders.includes(old) && deciders.includes(fresh), 'the old and the new page both hosted seat 2');
+  assert.ok(deciders.every((s) => s === old || s === fresh), 'only the host decided the hosted seat');
+  // The hosted seat never fell to the default action: no disconnect agreement for it or its host.
+  for (const r of records) assert.deepEqual(r.default_action_from ?? {}, {}, JSON.stringify(r.default_action_from));
+  // Its column holds the host's actions except where the rejoiner filled the gap between the
+  // catch-up document's last input and its first live one (input delay 2) with the default
+  // action: for its own seat and the hosted seat alike.
+  const rows = records[1].episodes.flatMap((e) => e.frames).filter((row) => row[0] >= 2);
+  const filled = rows.filter((row) => row[1][2] === 0);
+  assert.ok(filled.every((row) => row[0] >= 200 && row[0] < info.frame + 2 && row[1][0] === 0),
+    `default-filled frames ${filled.map((row) => `${row[0]}:${row[1]}`).join(' ')}, live from ${info.frame}`);
+  assert.ok(rows.every((row) => row[1][2] <= 4) && rows.filter((row) => row[0] > info.frame + 2).every((row) => row[1][2] >= 1),
+    'the hosted column holds the host\'s actions');
+  const partner = events.filter(([i]) => i === 1).map(([, p, e]) => `${p}:${e}`);
+  assert.ok(partner.includes('0:away') && partner.includes('0:rejoined'), partner.join(' '));
+  assert.ok(!partner.some((e) => e.endsWith(':disconnected') || e.endsWith(':left')), partner.join(' '));
 });
 
 test('the catch-up transfer survives heavy loss (20 %) and a long game (several hundred chunks)', () => {

@@ -15,9 +15,9 @@ import logging
 import math
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from enum import IntEnum
-from typing import Union
+from typing import Any, Callable, Union
 
 logger = logging.getLogger(__name__)
 
@@ -215,15 +215,9 @@ Message = Union[Input, Ping, Pong, KeepAlive, EpisodeEnd, EpisodeReady, StateHas
 _INPUT_HEAD = struct.Struct(">BBIIB")  # type, player, ack, start, count
 _PING = struct.Struct(">Bhd")
 _PONG = struct.Struct(">Bd")
-_EPISODE_END = struct.Struct(">BII")
 _EPISODE_READY = struct.Struct(">BIB")
 _STATE_HASH_HEAD = struct.Struct(">BI")  # followed by 8 hash bytes
-_HELLO = struct.Struct(">BBBB")
-_BYE = struct.Struct(">BB")
 _COUNTDOWN = struct.Struct(">BHh")
-_CATCHUP_REQUEST = struct.Struct(">BI")
-_CATCHUP_OFFER = struct.Struct(">BIIII")
-_CATCHUP_ACK = struct.Struct(">BIII")
 _CATCHUP_CHUNK_HEAD = struct.Struct(">BII")
 _STATE_HASH_SIZE = _STATE_HASH_HEAD.size + 8
 
@@ -311,6 +305,57 @@ def _frame_from_wire(w: int) -> int | None:
     return None if w == NO_FRAME_WIRE else w
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """How one integer field travels: its struct code, the check that names the field in its
+    error and gives the wire value, and the way back from the wire."""
+
+    code: str
+    check: Callable[[object, str], int]
+    from_wire: Callable[[int], Any] = lambda w: w
+
+
+_U8K = _Kind("B", _u8)
+_U32K = _Kind("I", _u32)
+_SIZEK = _Kind("I", lambda value, field: _ranged(value, field, 1, _U32_MAX))  # a document has >= 1 byte
+_FRAMEK = _Kind("I", _frame_or_none, _frame_from_wire)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A fixed message made of integer fields only: one table serves encode and decode."""
+
+    type: MessageType
+    name: str
+    cls: type
+    fields: tuple[tuple[str, _Kind], ...]  # in byte order
+    packer: struct.Struct = dataclass_field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packer", struct.Struct(">B" + "".join(kind.code for _, kind in self.fields)))
+
+    def encode(self, msg: Any) -> bytes:
+        wire = [kind.check(getattr(msg, attr), f"{self.cls.__name__}.{attr}") for attr, kind in self.fields]
+        return self.packer.pack(self.type, *wire)
+
+    def decode(self, data: bytes) -> Any:
+        wire = self.packer.unpack_from(data)[1:]
+        return self.cls(**{attr: kind.from_wire(w) for (attr, kind), w in zip(self.fields, wire)})
+
+
+_LAYOUTS = (
+    _Layout(MessageType.EPISODE_END, "EPISODE_END", EpisodeEnd, (("frame", _U32K), ("episode", _U32K))),
+    _Layout(MessageType.HELLO, "HELLO", Hello, (("version", _U8K), ("player", _U8K), ("num_players", _U8K))),
+    _Layout(MessageType.BYE, "BYE", Bye, (("reason", _U8K),)),
+    _Layout(MessageType.CATCHUP_REQUEST, "CATCHUP_REQUEST", CatchupRequest, (("nonce", _U32K),)),
+    _Layout(MessageType.CATCHUP_OFFER, "CATCHUP_OFFER", CatchupOffer,
+            (("nonce", _U32K), ("size", _SIZEK), ("known", _FRAMEK), ("confirmed", _FRAMEK))),
+    _Layout(MessageType.CATCHUP_ACK, "CATCHUP_ACK", CatchupAck, (("nonce", _U32K), ("next", _U32K), ("mask", _U32K))),
+)
+_LAYOUT_OF_CLASS = {layout.cls: layout for layout in _LAYOUTS}
+_LAYOUT_OF_TYPE = {int(layout.type): layout for layout in _LAYOUTS}
+
+
 def _encode_chunk(msg: CatchupChunk) -> bytes:
     nonce = _u32(msg.nonce, "CatchupChunk.nonce")
     index = _u32(msg.index, "CatchupChunk.index")
@@ -343,12 +388,6 @@ def encode(msg: Message) -> bytes:
         return _PONG.pack(MessageType.PONG, _time(msg.time, "Pong.time"))
     if isinstance(msg, KeepAlive):
         return bytes([MessageType.KEEPALIVE])
-    if isinstance(msg, EpisodeEnd):
-        return _EPISODE_END.pack(
-            MessageType.EPISODE_END,
-            _u32(msg.frame, "EpisodeEnd.frame"),
-            _u32(msg.episode, "EpisodeEnd.episode"),
-        )
     if isinstance(msg, EpisodeReady):
         return _EPISODE_READY.pack(
             MessageType.EPISODE_READY,
@@ -357,15 +396,6 @@ def encode(msg: Message) -> bytes:
         )
     if isinstance(msg, StateHash):
         return _encode_state_hash(msg)
-    if isinstance(msg, Hello):
-        return _HELLO.pack(
-            MessageType.HELLO,
-            _u8(msg.version, "Hello.version"),
-            _u8(msg.player, "Hello.player"),
-            _u8(msg.num_players, "Hello.num_players"),
-        )
-    if isinstance(msg, Bye):
-        return _BYE.pack(MessageType.BYE, _u8(msg.reason, "Bye.reason"))
     if isinstance(msg, Countdown):
         left = _ranged(msg.left, "Countdown.left", 0, MAX_COUNTDOWN)
         if msg.advantage is None:
@@ -374,23 +404,9 @@ def encode(msg: Message) -> bytes:
             # Clamp like Ping's, short of the None marker.
             advantage = min(max(_int(msg.advantage, "Countdown.advantage"), _I16_MIN + 1), _I16_MAX)
         return _COUNTDOWN.pack(MessageType.COUNTDOWN, left, advantage)
-    if isinstance(msg, CatchupRequest):
-        return _CATCHUP_REQUEST.pack(MessageType.CATCHUP_REQUEST, _u32(msg.nonce, "CatchupRequest.nonce"))
-    if isinstance(msg, CatchupOffer):
-        return _CATCHUP_OFFER.pack(
-            MessageType.CATCHUP_OFFER,
-            _u32(msg.nonce, "CatchupOffer.nonce"),
-            _ranged(msg.size, "CatchupOffer.size", 1, _U32_MAX),
-            _frame_or_none(msg.known, "CatchupOffer.known"),
-            _frame_or_none(msg.confirmed, "CatchupOffer.confirmed"),
-        )
-    if isinstance(msg, CatchupAck):
-        return _CATCHUP_ACK.pack(
-            MessageType.CATCHUP_ACK,
-            _u32(msg.nonce, "CatchupAck.nonce"),
-            _u32(msg.next, "CatchupAck.next"),
-            _u32(msg.mask, "CatchupAck.mask"),
-        )
+    layout = _LAYOUT_OF_CLASS.get(type(msg))
+    if layout is not None:
+        return layout.encode(msg)
     if isinstance(msg, CatchupChunk):
         return _encode_chunk(msg)
     raise TypeError(f"not a protocol message: {type(msg).__name__}")
@@ -470,7 +486,8 @@ def _decode_fixed(data: bytes, kind: int) -> Message | DecodeError:
             return err
         _, frame = _STATE_HASH_HEAD.unpack_from(data)
         return StateHash(frame, bytes(data[_STATE_HASH_HEAD.size : _STATE_HASH_SIZE]).hex())
-    st, name, make = _PLAIN[kind]
+    layout = _LAYOUT_OF_TYPE.get(kind)
+    st, name, make = (layout.packer, layout.name, None) if layout else _PLAIN[kind]
     err = _need(data, st.size, name)
     if err:
         return err
@@ -483,24 +500,15 @@ def _decode_fixed(data: bytes, kind: int) -> Message | DecodeError:
     err = _no_tail(data, st.size, name)
     if err:
         return err
-    return make(*st.unpack_from(data)[1:])
+    return layout.decode(data) if layout else make(*st.unpack_from(data)[1:])
 
 
+# The fixed messages with a check of their own (the rest decode through _LAYOUTS).
 _PLAIN = {
-    MessageType.EPISODE_END: (_EPISODE_END, "EPISODE_END", EpisodeEnd),
     MessageType.EPISODE_READY: (_EPISODE_READY, "EPISODE_READY", EpisodeReady),
-    MessageType.HELLO: (_HELLO, "HELLO", Hello),
-    MessageType.BYE: (_BYE, "BYE", Bye),
     MessageType.COUNTDOWN: (
         _COUNTDOWN, "COUNTDOWN", lambda left, adv: Countdown(left, None if adv == NO_ADVANTAGE else adv)),
 }
-_PLAIN.update({
-    MessageType.CATCHUP_REQUEST: (_CATCHUP_REQUEST, "CATCHUP_REQUEST", CatchupRequest),
-    MessageType.CATCHUP_OFFER: (
-        _CATCHUP_OFFER, "CATCHUP_OFFER",
-        lambda nonce, size, known, confirmed: CatchupOffer(nonce, size, _frame_from_wire(known), _frame_from_wire(confirmed))),
-    MessageType.CATCHUP_ACK: (_CATCHUP_ACK, "CATCHUP_ACK", CatchupAck),
-})
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
 
 

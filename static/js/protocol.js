@@ -172,6 +172,46 @@ function fixed(type, fill) {
   return out;
 }
 
+// Fixed messages made of integer fields only: one layout per message, [field, kind] in byte
+// order, serves encode (check, then write) and decode (read). A kind's `check` names the field
+// in its error and gives the wire value; `get` turns the wire value back.
+const U8 = { size: 1, check: u8, put: (v, at, x) => v.setUint8(at, x), get: (v, at) => v.getUint8(at) };
+const U32 = { size: 4, check: u32, put: (v, at, x) => v.setUint32(at, x), get: (v, at) => v.getUint32(at) };
+const SIZE = { ...U32, check: (value, field) => ranged(value, field, 1, U32_MAX) }; // a document has >= 1 byte
+const FRAME = { ...U32, check: (value, field) => frameOrNone(value, field), get: (v, at) => frameFromWire(v.getUint32(at)) };
+const LAYOUTS = {
+  episode_end: [MessageType.EPISODE_END, [['frame', U32], ['episode', U32]]],
+  hello: [MessageType.HELLO, [['version', U8], ['player', U8], ['numPlayers', U8]]],
+  bye: [MessageType.BYE, [['reason', U8]]],
+  catchup_request: [MessageType.CATCHUP_REQUEST, [['nonce', U32]]],
+  catchup_offer: [MessageType.CATCHUP_OFFER, [['nonce', U32], ['size', SIZE], ['known', FRAME], ['confirmed', FRAME]]],
+  catchup_ack: [MessageType.CATCHUP_ACK, [['nonce', U32], ['next', U32], ['mask', U32]]],
+};
+const LAYOUT_OF_TYPE = new Map(Object.entries(LAYOUTS).map(([name, [type, fields]]) => [type, [name, fields]]));
+
+function encodeLayout(name, msg) {
+  const [type, fields] = LAYOUTS[name];
+  const wire = fields.map(([field, kind]) => kind.check(msg[field], `${name}.${field}`));
+  return fixed(type, (v) => {
+    let at = 1;
+    fields.forEach(([, kind], i) => {
+      kind.put(v, at, wire[i]);
+      at += kind.size;
+    });
+  });
+}
+
+function decodeLayout(type, view) {
+  const [name, fields] = LAYOUT_OF_TYPE.get(type);
+  const msg = { type: name };
+  let at = 1;
+  for (const [field, kind] of fields) {
+    msg[field] = kind.get(view, at);
+    at += kind.size;
+  }
+  return msg;
+}
+
 /** Encode one message object to bytes; throws TypeError/RangeError (naming the field) if it is bad. */
 export function encode(msg) {
   if (msg === null || typeof msg !== 'object') throw new TypeError(`message must be an object, got ${describe(msg)}`);
@@ -193,14 +233,6 @@ export function encode(msg) {
     }
     case 'keepalive':
       return fixed(MessageType.KEEPALIVE, () => {});
-    case 'episode_end': {
-      const frame = u32(msg.frame, 'episode_end.frame');
-      const episode = u32(msg.episode, 'episode_end.episode');
-      return fixed(MessageType.EPISODE_END, (v) => {
-        v.setUint32(1, frame);
-        v.setUint32(5, episode);
-      });
-    }
     case 'episode_ready': {
       const episode = u32(msg.episode, 'episode_ready.episode');
       const delay = ranged(msg.inputDelay, 'episode_ready.inputDelay', 0, MAX_INPUT_DELAY);
@@ -218,20 +250,6 @@ export function encode(msg) {
         for (let i = 0; i < 8; i++) out[5 + i] = parseInt(msg.hash.slice(2 * i, 2 * i + 2), 16);
       });
     }
-    case 'hello': {
-      const version = u8(msg.version, 'hello.version');
-      const player = u8(msg.player, 'hello.player');
-      const numPlayers = u8(msg.numPlayers, 'hello.numPlayers');
-      return fixed(MessageType.HELLO, (v) => {
-        v.setUint8(1, version);
-        v.setUint8(2, player);
-        v.setUint8(3, numPlayers);
-      });
-    }
-    case 'bye': {
-      const reason = u8(msg.reason, 'bye.reason');
-      return fixed(MessageType.BYE, (v) => v.setUint8(1, reason));
-    }
     case 'countdown': {
       const left = ranged(msg.left, 'countdown.left', 0, MAX_COUNTDOWN);
       // null = no sample yet; numbers clamp like PING's, short of the null marker.
@@ -242,32 +260,13 @@ export function encode(msg) {
         v.setInt16(3, advantage);
       });
     }
-    case 'catchup_request': {
-      const nonce = u32(msg.nonce, 'catchup_request.nonce');
-      return fixed(MessageType.CATCHUP_REQUEST, (v) => v.setUint32(1, nonce));
-    }
-    case 'catchup_offer': {
-      const nonce = u32(msg.nonce, 'catchup_offer.nonce');
-      const size = ranged(msg.size, 'catchup_offer.size', 1, U32_MAX);
-      const known = frameOrNone(msg.known, 'catchup_offer.known');
-      const confirmed = frameOrNone(msg.confirmed, 'catchup_offer.confirmed');
-      return fixed(MessageType.CATCHUP_OFFER, (v) => {
-        v.setUint32(1, nonce);
-        v.setUint32(5, size);
-        v.setUint32(9, known);
-        v.setUint32(13, confirmed);
-      });
-    }
-    case 'catchup_ack': {
-      const nonce = u32(msg.nonce, 'catchup_ack.nonce');
-      const next = u32(msg.next, 'catchup_ack.next');
-      const mask = u32(msg.mask, 'catchup_ack.mask');
-      return fixed(MessageType.CATCHUP_ACK, (v) => {
-        v.setUint32(1, nonce);
-        v.setUint32(5, next);
-        v.setUint32(9, mask);
-      });
-    }
+    case 'episode_end':
+    case 'hello':
+    case 'bye':
+    case 'catchup_request':
+    case 'catchup_offer':
+    case 'catchup_ack':
+      return encodeLayout(msg.type, msg);
     case 'catchup_chunk': {
       const nonce = u32(msg.nonce, 'catchup_chunk.nonce');
       const index = u32(msg.index, 'catchup_chunk.index');
@@ -373,8 +372,6 @@ function decodeFixed(type, b, view) {
       return ok({ type: 'pong', time: view.getFloat64(1) });
     case MessageType.KEEPALIVE:
       return ok({ type: 'keepalive' });
-    case MessageType.EPISODE_END:
-      return ok({ type: 'episode_end', frame: view.getUint32(1), episode: view.getUint32(5) });
     case MessageType.EPISODE_READY:
       return ok({ type: 'episode_ready', episode: view.getUint32(1), inputDelay: b[5] });
     case MessageType.STATE_HASH: {
@@ -382,23 +379,12 @@ function decodeFixed(type, b, view) {
       for (let i = 5; i < 13; i++) hash += b[i].toString(16).padStart(2, '0');
       return ok({ type: 'state_hash', frame: view.getUint32(1), hash });
     }
-    case MessageType.HELLO:
-      return ok({ type: 'hello', version: b[1], player: b[2], numPlayers: b[3] });
     case MessageType.COUNTDOWN: {
       const advantage = view.getInt16(3);
       return ok({ type: 'countdown', left: view.getUint16(1), advantage: advantage === NO_ADVANTAGE ? null : advantage });
     }
-    case MessageType.CATCHUP_REQUEST:
-      return ok({ type: 'catchup_request', nonce: view.getUint32(1) });
-    case MessageType.CATCHUP_OFFER:
-      return ok({
-        type: 'catchup_offer', nonce: view.getUint32(1), size: view.getUint32(5),
-        known: frameFromWire(view.getUint32(9)), confirmed: frameFromWire(view.getUint32(13)),
-      });
-    case MessageType.CATCHUP_ACK:
-      return ok({ type: 'catchup_ack', nonce: view.getUint32(1), next: view.getUint32(5), mask: view.getUint32(9) });
-    default: // BYE
-      return ok({ type: 'bye', reason: b[1] });
+    default: // EPISODE_END, HELLO, BYE, CATCHUP_REQUEST/OFFER/ACK
+      return ok(decodeLayout(type, view));
   }
 }
 

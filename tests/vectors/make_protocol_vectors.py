@@ -3,7 +3,7 @@
     python tests/vectors/make_protocol_vectors.py
 
 The hex strings are built here from the byte table by hand (literal bytes, struct for the
-fixed-width numbers, a five-line varint), NOT with interactive_gym_p2p.protocol, so the
+fixed-width numbers, a five-line LEB128), NOT with interactive_gym_p2p.protocol, so the
 vectors check the codecs instead of echoing one of them. The output is checked in as data;
 pytest and node tests read the JSON, not this script.
 """
@@ -37,14 +37,17 @@ def f64(x: float) -> str:
     return struct.pack(">d", x).hex()
 
 
-def varint(action: int) -> str:
-    z = (action << 1) if action >= 0 else ((-action) << 1) - 1  # zigzag by definition
+def uvarint(n: int) -> str:
     out = []
     while True:
-        out.append((z & 0x7F) | (0x80 if z >= 0x80 else 0))
-        z >>= 7
-        if not z:
+        out.append((n & 0x7F) | (0x80 if n >= 0x80 else 0))
+        n >>= 7
+        if not n:
             return bytes(out).hex()
+
+
+def varint(action: int) -> str:
+    return uvarint((action << 1) if action >= 0 else ((-action) << 1) - 1)  # zigzag by definition
 
 
 # Spot checks of the helper against hand-computed bytes (the docs' table lists these).
@@ -345,35 +348,45 @@ ENCODE_ERRORS = [
 
 # Hosted seats (docs/protocol.md "Hosted seats"): what a session does with these bytes. Seat 2 of
 # a 3-seat game is hosted by player 0; player 1 is the other participant.
+
+
+def hosted_case(about: str, local_player: int, input_delay: int, messages: list[tuple[str, str]], **rest: object) -> dict:
+    """One session of that game (no countdown) receiving ``messages`` (note, hex) from the other player."""
+    return {
+        "about": about, "num_players": 3, "local_player": local_player, "hosted_seats": [[2, 0]],
+        "settings": {"input_delay": input_delay, "countdown_frames": 0},
+        "from": 1 - local_player,
+        "messages": [{"note": note, "hex": hex_} for note, hex_ in messages],
+        **rest,
+    }
+
+
+def hello_hex(player: int) -> str:
+    return "08" + u8(2) + u8(player) + u8(3)
+
+
 HOSTED_SEATS = {
-    "receiver": {
-        "about": "Player 1 receives, from player 0 (the host), these messages in order; afterwards its "
+    "receiver": hosted_case(
+        "Player 1 receives, from player 0 (the host), these messages in order; afterwards its "
         "queues' contiguous runs, invalid-message count and ack to player 0 are `expect`.",
-        "num_players": 3, "local_player": 1, "hosted_seats": [[2, 0]],
-        "settings": {"input_delay": 2, "countdown_frames": 0},
-        "from": 0,
-        "messages": [
-            {"note": "HELLO v2, player 0 of 3", "hex": "08" + u8(2) + u8(0) + u8(3)},
-            {"note": "the host's own inputs, frames 1..3", "hex": input_hex(0, None, 1, [0, 3, 3])},
-            {"note": "hosted seat 2's inputs from its host, frames 1..2: taken", "hex": input_hex(2, None, 1, [0, 4])},
-            {"note": "inputs naming the receiver's own seat: refused (invalid)", "hex": input_hex(1, None, 1, [2])},
+        1, 2,
+        [
+            ("HELLO v2, player 0 of 3", hello_hex(0)),
+            ("the host's own inputs, frames 1..3", input_hex(0, None, 1, [0, 3, 3])),
+            ("hosted seat 2's inputs from its host, frames 1..2: taken", input_hex(2, None, 1, [0, 4])),
+            ("inputs naming the receiver's own seat: refused (invalid)", input_hex(1, None, 1, [2])),
         ],
-        "expect": {"last_confirmed": {"0": 3, "2": 2}, "invalid_messages": 1, "ack_to_host": 2},
-    },
-    "host": {
-        "about": "Player 0 hosts seat 2 (setHostedAction(2, 7)); player 1 says HELLO and EPISODE_READY(0, delay 1); "
+        expect={"last_confirmed": {"0": 3, "2": 2}, "invalid_messages": 1, "ack_to_host": 2},
+    ),
+    "host": hosted_case(
+        "Player 0 hosts seat 2 (setHostedAction(2, 7)); player 1 says HELLO and EPISODE_READY(0, delay 1); "
         "player 0 (input delay 1, no countdown) ticks twice with local action 4. Its last two messages to player 1 "
         "are its own INPUT and seat 2's, same window and ack.",
-        "num_players": 3, "local_player": 0, "hosted_seats": [[2, 0]],
-        "settings": {"input_delay": 1, "countdown_frames": 0},
-        "from": 1,
-        "messages": [
-            {"note": "HELLO v2, player 1 of 3", "hex": "08" + u8(2) + u8(1) + u8(3)},
-            {"note": "EPISODE_READY(0), delay 1", "hex": "06" + u32(0) + u8(1)},
-        ],
-        "hosted_action": [2, 7], "ticks": [4, 4],
-        "expect_last_sent": [input_hex(0, None, 0, [0, 4, 4]), input_hex(2, None, 0, [0, 7, 7])],
-    },
+        0, 1,
+        [("HELLO v2, player 1 of 3", hello_hex(1)), ("EPISODE_READY(0), delay 1", "06" + u32(0) + u8(1))],
+        hosted_action=[2, 7], ticks=[4, 4],
+        expect_last_sent=[input_hex(0, None, 0, [0, 4, 4]), input_hex(2, None, 0, [0, 7, 7])],
+    ),
 }
 
 
@@ -383,15 +396,6 @@ HOSTED_SEATS = {
 
 STATES = ["pregame", "running", "transition", "finished"]
 NONE_FRAME = 0xFFFFFFFF
-
-
-def uvarint(n: int) -> str:
-    out = []
-    while True:
-        out.append((n & 0x7F) | (0x80 if n >= 0x80 else 0))
-        n >>= 7
-        if not n:
-            return bytes(out).hex()
 
 
 def frame(f: int | None) -> str:

@@ -94,17 +94,25 @@ def _replay_ai(record: dict[str, Any], seats: list[list[Any]]) -> int:
     return checked
 
 
+def _rows(record: dict) -> list[tuple]:
+    return [(r[0], tuple(r[1]), r[2]) for e in record["episodes"] for r in e["frames"]]
+
+
+def _ai_seat_game(seats: list, link: dict) -> Game:
+    """Two humans (players 0 and 2) and the AI seat 1 in a 3-episode Tug game of 90 steps each."""
+    return Game(num_players=3, seed=5, ai_seats=(1,), make_env=lambda p: make_adapter(90, seats),
+                settings={"fps": 30, "max_episodes": 3, "input_delay": 0}, link=link,
+                input=lambda p, tick, prng, last, s: (tick // 9 + p) % 3)
+
+
 def test_two_humans_and_an_ai_seat_over_impaired_links_agree() -> None:
     seats = [[1, 1, "middle"]]
-    g = Game(num_players=3, seed=5, ai_seats=(1,), make_env=lambda p: make_adapter(90, seats),
-             settings={"fps": 30, "max_episodes": 3, "input_delay": 0},
-             link={"delay_ms": 75, "jitter_ms": 20, "loss": 0.05},
-             input=lambda p, tick, prng, last, s: (tick // 9 + p) % 3)
+    g = _ai_seat_game(seats, {"delay_ms": 75, "jitter_ms": 20, "loss": 0.05})
     g.run_to_end(600_000)
     humans = [s for s in g.sessions if s is not None]
     assert len(humans) == 2 and all(s.state == "closed" for s in humans)
     records = [s.record() for s in humans]
-    assert_agreement_rows = [[(r[0], tuple(r[1]), r[2]) for e in rec["episodes"] for r in e["frames"]] for rec in records]
+    assert_agreement_rows = [_rows(rec) for rec in records]
     assert assert_agreement_rows[0] == assert_agreement_rows[1]
     for rec in records:
         assert rec["game_over_reason"] == "completed" and rec["desyncs"] == []
@@ -127,15 +135,12 @@ def test_a_reload_in_a_game_with_an_ai_seat_rejoins_and_agrees() -> None:
     """Player 0's page reloads at about frame 120: the catch-up document holds no inputs for the
     AI seat; the rejoiner's environment makes its actions again, with the same rows and hashes."""
     seats = [[1, 1, "middle"]]
-    g = Game(num_players=3, seed=5, ai_seats=(1,), make_env=lambda p: make_adapter(90, seats),
-             settings={"fps": 30, "max_episodes": 3, "input_delay": 0},
-             link={"delay_ms": 40, "jitter_ms": 10, "loss": 0.05},
-             input=lambda p, tick, prng, last, s: (tick // 9 + p) % 3)
+    g = _ai_seat_game(seats, {"delay_ms": 40, "jitter_ms": 10, "loss": 0.05})
     g.run(4000)
     g.reload(0, down_ms=1500)
     g.run_to_end(600_000)
     records = [g.sessions[0].record(), g.sessions[2].record()]
-    rows = [[(r[0], tuple(r[1]), r[2]) for e in rec["episodes"] for r in e["frames"]] for rec in records]
+    rows = [_rows(rec) for rec in records]
     assert rows[0] == rows[1] and len(rows[0]) == 270
     for rec in records:
         assert rec["game_over_reason"] == "completed" and rec["desyncs"] == []

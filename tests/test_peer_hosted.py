@@ -142,6 +142,7 @@ VECTORS = json.loads((Path(__file__).parent / "vectors" / "protocol.json").read_
 
 
 def _vector_session(v: dict[str, Any]) -> tuple[P2PSession, list[tuple[int, Any]]]:
+    """The vector's session, started, after it received the vector's messages; what it sent."""
     sent: list[tuple[int, Any]] = []
 
     class T:
@@ -151,15 +152,15 @@ def _vector_session(v: dict[str, Any]) -> tuple[P2PSession, list[tuple[int, Any]
     s = P2PSession(env=counter(v["num_players"]), transport=T(), local_player=v["local_player"],
                    num_players=v["num_players"], shared_seed=1, now=lambda: 0.0,
                    hosted_seats=[tuple(h) for h in v["hosted_seats"]], settings=v["settings"])
+    s.start()
+    for m in v["messages"]:
+        s.receive(v["from"], bytes.fromhex(m["hex"]))
     return s, sent
 
 
 def test_vectors_a_receiver_takes_hosted_seat_inputs_from_the_host_only():
     v = VECTORS["receiver"]
     s, _ = _vector_session(v)
-    s.start()
-    for m in v["messages"]:
-        s.receive(v["from"], bytes.fromhex(m["hex"]))
     for p, f in v["expect"]["last_confirmed"].items():
         assert s.sync.queues[int(p)].last_confirmed_frame == f, f"seat {p}"
     assert s.counters.invalid_messages == v["expect"]["invalid_messages"]
@@ -169,9 +170,6 @@ def test_vectors_a_receiver_takes_hosted_seat_inputs_from_the_host_only():
 def test_vectors_a_host_sends_its_seats_input_beside_its_own():
     v = VECTORS["host"]
     s, sent = _vector_session(v)
-    s.start()
-    for m in v["messages"]:
-        s.receive(v["from"], bytes.fromhex(m["hex"]))
     s.set_hosted_action(*v["hosted_action"])
     for a in v["ticks"]:
         s.tick(a)

@@ -14,7 +14,8 @@ import {
 
 const check = schemaChecker(JSON.parse(readFileSync(new URL('../../interactive_gym_p2p/validation/export.schema.json', import.meta.url), 'utf8')));
 
-function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, uploadExport, fetch, config = CONFIG, runScreening, storage = memoryStorage() } = {}) {
+function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, loadEnv, uploadExport, fetch, config = CONFIG, runScreening,
+  runProbe, preload, storage = memoryStorage() } = {}) {
   const connect = fakeConnector();
   const ui = fakeUi();
   const diag = createDiag();
@@ -24,7 +25,7 @@ function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, up
   const navigations = [];
   const flow = createClientFlow({
     config, diag, ui, connect, createGame, timers, now: timers.now, autoAdvance,
-    loadEnv: async () => { if (envError) throw envError; return env; },
+    loadEnv: loadEnv ?? (async () => { if (envError) throw envError; return env; }),
     uploadExport: uploadExport ?? (async (args) => {
       uploads.push(args);
       args.onStatus({ phase: 'uploading', attempt: 1, maxAttempts: 8 });
@@ -33,6 +34,8 @@ function setup({ autoAdvance = false, env = { fake: 'env' }, envError = null, up
     }),
     fetch,
     runScreening,
+    ...(runProbe ? { runProbe } : {}),
+    ...(preload ? { preload } : {}),
     storage,
     navigate: (url) => navigations.push(url),
     log: { warn() {}, info() {}, error() {} },
@@ -338,13 +341,8 @@ test('the server measures its RTT on the signaling socket: rtt_ping is acked at 
 test('a probe runs until game_ready; its texts in the waiting room', async () => {
   const probes = [];
   const flowProbe = (opts) => { const p = { opts, closed: 0, close() { p.closed += 1; } }; probes.push(p); return p; };
-  const connect = fakeConnector();
-  const ui = fakeUi();
-  const diag = createDiag();
-  const flow = createClientFlow({ config: CONFIG, diag, ui, connect, createGame: fakeGameFactory(),
-    timers: manualTimers(), loadEnv: async () => ({}), runProbe: flowProbe, log: { warn() {} } });
-  flow.start();
-  connect.of('/').serve('activate_scene', p2pScene());
+  const { connect, diag, root } = setup({ runProbe: flowProbe });
+  root.serve('activate_scene', p2pScene());
   const sig = connect.of('/p2p');
   sig.serve('connect');
   await settle();
@@ -378,16 +376,8 @@ test('game_ready settings (a condition) drive the game, not the scene block', as
 
 test('game_ready before the environment loaded: the game begins when it is ready', async () => {
   let release;
-  const connect = fakeConnector();
-  const ui = fakeUi();
-  const diag = createDiag();
-  const createGame = fakeGameFactory();
-  const flow = createClientFlow({
-    config: CONFIG, diag, ui, connect, createGame, timers: manualTimers(),
-    loadEnv: () => new Promise((resolve) => { release = resolve; }), log: { warn() {} },
-  });
-  flow.start();
-  connect.of('/').serve('activate_scene', p2pScene());
+  const { connect, diag, createGame, root } = setup({ loadEnv: () => new Promise((resolve) => { release = resolve; }) });
+  root.serve('activate_scene', p2pScene());
   const sig = connect.of('/p2p');
   sig.serve('game_ready', gameReady());
   assert.equal(diag.phase, 'loading');
@@ -427,16 +417,7 @@ test('environment that fails to load while waiting: plain message, out of the wa
 
 test('environment that fails after game_ready: the seat is given up with the same plain message', async () => {
   let fail;
-  const connect = fakeConnector();
-  const ui = fakeUi();
-  const diag = createDiag();
-  const createGame = fakeGameFactory();
-  const flow = createClientFlow({
-    config: CONFIG, diag, ui, connect, createGame, timers: manualTimers(),
-    loadEnv: () => new Promise((_resolve, reject) => { fail = reject; }), log: { warn() {} },
-  });
-  flow.start();
-  const root = connect.of('/');
+  const { connect, ui, diag, createGame, root } = setup({ loadEnv: () => new Promise((_resolve, reject) => { fail = reject; }) });
   root.serve('activate_scene', p2pScene());
   const sig = connect.of('/p2p');
   sig.serve('game_ready', gameReady());
@@ -880,14 +861,7 @@ test('screening: checks run on arrival, the report goes to the server, the page 
 test('the first game environment loads early only after the browser checks, once; not after a failed check', async () => {
   let finish;
   const preloads = [];
-  const connect = fakeConnector();
-  const flow = createClientFlow({
-    config: CONFIG, diag: createDiag(), ui: fakeUi(), connect, createGame: fakeGameFactory(), timers: manualTimers(),
-    loadEnv: async () => ({}), runScreening: () => new Promise((resolve) => { finish = resolve; }),
-    preload: () => preloads.push('start'), log: { warn() {}, info() {}, error() {} },
-  });
-  flow.start();
-  const root = connect.of('/');
+  const { root } = setup({ runScreening: () => new Promise((resolve) => { finish = resolve; }), preload: () => preloads.push('start') });
   root.serve('screening', { webrtc: true, turn: true, ice_servers: [], turn_timeout_s: 10, rtt_samples: 0 });
   root.serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
   await settle();
@@ -903,25 +877,15 @@ test('the first game environment loads early only after the browser checks, once
 
   // Without screening: at the first scene. With a failed check: never.
   const plain = [];
-  const c2 = fakeConnector();
-  createClientFlow({
-    config: CONFIG, diag: createDiag(), ui: fakeUi(), connect: c2, createGame: fakeGameFactory(), timers: manualTimers(),
-    loadEnv: async () => ({}), preload: () => plain.push('start'), log: { warn() {}, info() {}, error() {} },
-  }).start();
-  c2.of('/').serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
+  setup({ preload: () => plain.push('start') }).root.serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
   await settle();
   assert.deepEqual(plain, ['start']);
   const failed = [];
-  const c3 = fakeConnector();
-  createClientFlow({
-    config: CONFIG, diag: createDiag(), ui: fakeUi(), connect: c3, createGame: fakeGameFactory(), timers: manualTimers(),
-    loadEnv: async () => ({}), runScreening: async () => ({ webrtc: { ok: false, detail: 'no API' } }),
-    preload: () => failed.push('start'), log: { warn() {}, info() {}, error() {} },
-  }).start();
-  c3.of('/').serve('screening', { webrtc: true });
-  c3.of('/').serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
+  const c3 = setup({ runScreening: async () => ({ webrtc: { ok: false, detail: 'no API' } }), preload: () => failed.push('start') }).root;
+  c3.serve('screening', { webrtc: true });
+  c3.serve('activate_scene', { scene_id: 'welcome', scene_type: 'StartScene', scene_header: 'Hi', scene_body: 'Read me' });
   await settle();
-  c3.of('/').acks.find(([e]) => e === 'screening_report')[2]({ ok: true, passed: false });
+  c3.acks.find(([e]) => e === 'screening_report')[2]({ ok: true, passed: false });
   await settle();
   assert.deepEqual(failed, []);
 });

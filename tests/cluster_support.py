@@ -52,9 +52,10 @@ class Cluster:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         (folder / "experiment.py").write_text(experiment)
 
-    def start(self, n: int) -> list[int]:
+    def start(self, n: int, env: dict[str, str] | None = None) -> list[int]:
+        """``env``: more environment variables for these processes (a test hook)."""
         env = {**os.environ, "IGP2P_RESEARCHER_TOKEN": RESEARCHER_TOKEN, "IGP2P_SECRET": SECRET, "IGP2P_TURN_SECRET": TURN_SECRET, "IGP2P_REDIS_URL": self.redis_url,
-               "PYTHONPATH": str(ROOT)}
+               "PYTHONPATH": str(ROOT), **(env or {})}
         ports = [_free_port() for _ in range(n)]
         for port in ports:
             args = [sys.executable, "-m", "interactive_gym_p2p.cli", str(self.folder / "experiment.py"), "--port", str(port),

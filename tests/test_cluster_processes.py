@@ -13,6 +13,9 @@ credentials), with headless Python peers (``python -m interactive_gym_p2p.peer``
   Redis count), never on the 5 s it takes to notice a death.
 - A process holding three of a game's four sockets is killed mid-game: the game goes on over
   WebRTC, the seats are taken back (``resumed``), nothing is lost.
+- A process exits (test hook) right after committing the step that forms a game, before any
+  of its events went out: the survivor re-delivers them from the step's outbox; the game is
+  played to the end.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pytest
 import redis
 
 from interactive_gym_p2p.cluster.client import study_prefix
+from interactive_gym_p2p.signaling.core import EXIT_AFTER_COMMIT_ENV
 
 from cluster_support import EXPERIMENT, ROOT, Cluster, running_cluster
 from tcp_proxy import TcpProxy
@@ -168,6 +172,40 @@ def test_a_process_killed_while_its_participant_waits(redis_url: str, tmp_path: 
     assert "at scene gems" in log.split("participant first connected", 1)[1].splitlines()[0]
     assert "left the waiting room" not in log
     assert set(crash.proxy.routed[2:]) == {("127.0.0.1", crash.survivor)}
+
+
+def test_a_process_that_dies_between_a_steps_commit_and_its_events_loses_none_of_them(redis_url: str, tmp_path: Path) -> None:
+    with running_cluster(tmp_path, redis_url, PATIENT) as cluster:
+        (survivor,) = cluster.start(1)
+        # The test hook: this process exits right after committing a step that has a
+        # game_ready to send, before emitting anything.
+        (doomed,) = cluster.start(1, env={EXIT_AFTER_COMMIT_ENV: "game_ready"})
+        store = redis.Redis.from_url(redis_url, decode_responses=True)
+        prefix = study_prefix(None)
+        with TcpProxy([("127.0.0.1", doomed), ("127.0.0.1", survivor)], failover=True) as proxy:
+            near = run_peer(f"http://127.0.0.1:{survivor}", "near", tmp_path)
+            far: subprocess.Popen[str] | None = None
+            try:
+                wait_for(lambda: store.hlen(prefix + "sig:waiting_of"), 60, "the first participant waiting")
+                # The second participant's join on the doomed process forms the game: the state
+                # (the game, both seats) is committed, then the process dies; near's game_ready,
+                # to a socket on the survivor, was never emitted.
+                far = run_peer(proxy.url, "far", tmp_path)
+                assert cluster.procs[doomed].wait(timeout=90) == 70
+                assert "exiting after committing a step with a 'game_ready' event" in cluster.log(doomed)
+                assert store.hlen(prefix + "sig:games") == 1
+                # The survivor strikes the dead process off the roll and re-delivers its step's
+                # events from the outbox committed with the step; far comes back through the
+                # proxy (to the survivor) and takes its seat. They play to the end.
+                rows = [finish(near, tmp_path, "near"), finish(far, tmp_path, "far")]
+            finally:
+                for peer in (near, far):
+                    if peer is not None and peer.poll() is None:
+                        peer.kill()
+    check_game(cluster, rows)
+    log = cluster.log(survivor)
+    assert "is gone: re-delivering the " in log and "took its seat" in log
+    assert store.hlen(prefix + "sig:outbox") == 0  # every step's events went out
 
 
 LONG_GAME = EXPERIMENT.replace("steps=60", "steps=300")

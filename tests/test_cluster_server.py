@@ -49,6 +49,14 @@ def test_participants_on_two_servers_are_matched_and_signal_each_other(redis_url
         assert b.log.wait("signal")["data"]["sdp"] == "from-a"
         assert b.call("signal", offer(game_id, ready_a["player_index"], "from-b")) == {"ok": True}
         assert a.log.wait("signal")["data"]["sdp"] == "from-b"
+        # An event id is delivered once, whichever server emits it and however often (a dead
+        # process's outbox re-delivered by another: tests/test_cluster_processes.py).
+        sid_a = a.sio.get_sid(namespace="/p2p")
+        for server, n in ((two, 1), (one, 2), (two, 3)):
+            server.socketio.server.manager.emit_once("outbox_test", {"n": n}, "/p2p", sid_a, "step-x.0")
+        two.socketio.server.manager.emit_once("outbox_test", {"n": 4}, "/p2p", sid_a, "step-y.0")
+        a.log.wait("outbox_test", lambda d: d["n"] == 4)
+        assert [d["n"] for d in a.log.of("outbox_test")] in ([1, 4], [2, 4])
         # Both servers see the same study.
         stats = [s.app.test_client().get("/p2p/health").get_json() for s in (one, two)]
         assert stats[0]["process"] != stats[1]["process"]

@@ -330,6 +330,63 @@ def test_a_seat_whose_page_never_heard_of_its_game_is_taken_as_matched_now() -> 
     assert wire.to("s2", "peer_rejoined")[-1] == {"game_id": gid, "player_index": p1, "resumed": False}
 
 
+class ProcessDied(BaseException):
+    """The process running a step died (nothing after it runs)."""
+
+
+class IdWire(Wire):
+    """Several processes: events carry ids (the socket's holder delivers an id once)."""
+
+    def __init__(self, dies: bool = False) -> None:
+        super().__init__()
+        self.ids: list[str | None] = []
+        self.dies = dies
+
+    def emit(self, event: str, payload: Any, sid: str, event_id: str | None = None) -> None:
+        if self.dies:
+            raise ProcessDied()
+        super().emit(event, payload, sid)
+        self.ids.append(event_id)
+
+
+def test_the_events_of_a_step_whose_process_died_after_its_commit_are_re_delivered() -> None:
+    """Two processes on one store. The doomed one forms a game (b joins there, a waits on the
+    live one) and dies after the commit, before any event went out: the state says matched,
+    nobody was told. The step's events were committed with it (its outbox): the live process
+    that strikes the doomed one off re-delivers them, with their ids, before what the death
+    sets off (b's seat interrupted). a's offer to b (never heard from) is kept for b's page,
+    which comes back, takes its seat and gets it."""
+    store, clock = new_store(), Clock()
+    scenes = {"game": rules(reconnect_grace_s=10)}
+    wire, dying = IdWire(), IdWire(dies=True)
+    live = Signaling(scenes, store=store, transport=wire, clock=clock, rng=random.Random(1), owner="live")
+    doomed = Signaling(scenes, store=store, transport=dying, clock=clock, rng=random.Random(2), owner="doomed")
+    assert live.connect("sa", Slot("a", "game", 1), owner="live").ack["ok"]
+    assert live.join("sa").ack["status"] == "waiting"
+    wire.sent.clear()
+    assert doomed.connect("sb", Slot("b", "game", 1), owner="doomed").ack["ok"]
+    with pytest.raises(ProcessDied):
+        doomed.join("sb")
+    assert live.stats()["games"] == 1 and not wire.sent and not dying.sent
+    with store.reading():
+        [box] = store.outboxes()
+    assert box.owner == "doomed" and sorted((o.event, o.to) for o in box.events) == [("game_ready", "sa"), ("game_ready", "sb")]
+    live.disconnect_owner("doomed")
+    [ready] = wire.to("sa", "game_ready")
+    assert [e for e, _, s in wire.sent if s == "sa"][:1] == ["game_ready"]  # first, then the interruption
+    assert wire.to("sa", "peer_interrupted")
+    redelivered = {o.event_id for o in box.events}
+    assert redelivered <= set(wire.ids) and len(redelivered) == len(box.events)
+    with store.reading():
+        assert store.outboxes() == []  # the live process's own step emitted everything
+    gid, b_index = ready["game_id"], 1 - ready["player_index"]
+    offer = {"type": "offer", "sdp": "v=0 a"}
+    assert live.signal("sa", Signal(gid, b_index, "offer", offer)).ack["ok"]
+    assert seat(live, "sb-back", "b") == {"ok": True, "status": "matched", "game_id": gid}
+    assert wire.to("sb-back", "game_ready")[0]["rejoin"] is False
+    assert wire.to("sb-back", "signal") == [{"game_id": gid, "from": ready["player_index"], "kind": "offer", "data": offer}]
+
+
 def test_a_waiting_place_lost_with_its_server_process_is_kept_for_the_reconnect_grace() -> None:
     """The process holding a waiter's socket dies: the place is kept (out of matching: nobody
     could be told of a game) for the scene's reconnect grace. Back in time: matched in its

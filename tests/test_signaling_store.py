@@ -11,6 +11,8 @@ from interactive_gym_p2p.signaling.records import (
     Game,
     Group,
     MatchHistory,
+    Outbound,
+    Outbox,
     Probe,
     ProbeMember,
     Seat,
@@ -149,3 +151,21 @@ def test_holds_are_kept_per_room() -> None:
         store.set_hold("fifo:game", None)
     with store.reading():
         assert store.get_hold("fifo:game") is None
+
+
+def test_an_outbox_is_kept_with_the_steps_writes_until_deleted() -> None:
+    store = new_store()
+    events = [Outbound("game_ready", {"game_id": "g1", "players": [{"player_index": 0}]}, "sa", "s1.0"),
+              Outbound("signal", {"from": 1, "data": None}, "sb", "s1.1")]
+    with store.transaction():
+        store.put_game(game())
+        store.put_outbox(Outbox("s1", "proc-1", 5.0, events))
+        store.put_outbox(Outbox("s2", "proc-2", 6.0, events[:1]))
+        store.commit()
+        store.delete_outbox("s2")  # its events went out
+    with store.reading():
+        assert store.outboxes() == [Outbox("s1", "proc-1", 5.0, events)]
+    with store.transaction():
+        store.delete_outbox("s1")
+    with store.reading():
+        assert store.outboxes() == [] and store.get_game("g1") == game()

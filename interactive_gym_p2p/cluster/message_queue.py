@@ -5,11 +5,17 @@ retries for ever: after the server stopped (and later Redis), it kept logging "C
 from redis". ``RedisMessageQueue.stop()`` ends that task: the listener returns at the next
 message (``stop`` publishes one to wake it) or at the next retry. Async-mode agnostic: waits
 use the server's own primitives (eventlet greenlets or threads), never asyncio.
+
+Signaling's events carry ids (``emit_once``): the process holding the socket delivers each id
+once, so re-delivering a dead process's outbox (docs/cluster.md) never repeats an event to a
+page or a peer.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any, Iterator
 
 import socketio
@@ -21,6 +27,9 @@ _WAKE = '{"method": "igp2p-stop"}'
 it: its method is none of Socket.IO's)."""
 
 _EXIT_MESSAGE = "pubsub listen() exited unexpectedly"
+
+DELIVERED_IDS_KEPT = 100_000
+"""Event ids this process remembers having delivered (a re-delivery comes within seconds)."""
 
 
 class _QuietExit(logging.Filter):
@@ -37,6 +46,9 @@ class _QuietExit(logging.Filter):
 class RedisMessageQueue(socketio.RedisManager):  # type: ignore[misc]
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel)
+        self.delivered: OrderedDict[str, None] = OrderedDict()
+        """Ids of events this process delivered to its own sockets, oldest first."""
+        self._delivered_lock = threading.Lock()
         self.stopping = False
         self._retry_wait: Any = None
         self._ended: Any = None
@@ -47,6 +59,29 @@ class RedisMessageQueue(socketio.RedisManager):  # type: ignore[misc]
         self._ended = self.server.eio.create_event()
         self.server.logger.addFilter(_QuietExit(self))
         super().initialize()
+
+    def emit_once(self, event: str, data: Any, namespace: str, to: str, event_id: str) -> None:
+        """Emit ``data`` (JSON, no callback) to the socket ``to``, wherever it is held, as
+        event ``event_id``: the process holding the socket delivers an id once (an outbox
+        re-delivered after a process died may repeat events it had already emitted)."""
+        message = {"method": "emit", "event": event, "data": [data], "binary": False, "namespace": namespace,
+                   "room": to, "skip_sid": None, "callback": None, "host_id": self.host_id, "event_id": event_id}
+        self._handle_emit(message)  # a socket of this process
+        self._publish(message)  # the others'
+
+    def _handle_emit(self, message: dict[str, Any]) -> None:
+        event_id, sid = message.get("event_id"), message.get("room")
+        if isinstance(event_id, str) and isinstance(sid, str) and self.is_connected(sid, message.get("namespace") or "/"):
+            with self._delivered_lock:
+                seen = event_id in self.delivered
+                if not seen:
+                    self.delivered[event_id] = None
+                    if len(self.delivered) > DELIVERED_IDS_KEPT:
+                        self.delivered.popitem(last=False)
+            if seen:
+                logger.info("event %s (%s) to %s was delivered already: dropped", event_id, message.get("event"), sid)
+                return
+        super()._handle_emit(message)
 
     def _redis_listen_with_retries(self) -> Iterator[Any]:
         try:

@@ -244,7 +244,25 @@ class PeerSignaling:
                                  transports=["websocket"], wait_timeout=self.timeout_s)
         except socketio.exceptions.ConnectionError as exc:
             raise SignalingError("connect_refused", f"signaling connection of {self.subject_id!r}: {exc}") from exc
-        return _check_ack("join", await client.call("join", {}, namespace=P2P_NAMESPACE, timeout=self.timeout_s))
+        return _check_ack("join", await self._first_join(client))
+
+    async def _first_join(self, client: socketio.AsyncClient) -> Any:
+        """The ack of the first ``join``; if the socket drops before it comes (the server
+        process died during the step), the ack of the join sent again on reconnect stands in
+        (a page joins on every connect and acts on the events, never waiting on an ack)."""
+        start = self.p2p.mark()
+        first = asyncio.ensure_future(client.call("join", {}, namespace=P2P_NAMESPACE, timeout=self.timeout_s))
+        again = asyncio.ensure_future(self.p2p.wait("rejoined", timeout=self.timeout_s, start=start))
+        try:
+            done, _ = await asyncio.wait({first, again}, return_when=asyncio.FIRST_COMPLETED)
+            chosen = first if first in done else again
+        finally:
+            for task in (first, again):
+                task.cancel()
+        other = again if chosen is first else first
+        if other.done() and not other.cancelled():
+            other.exception()  # retrieved: a late failure of the one not used is not logged
+        return chosen.result()
 
     async def wait_game_ready(self, timeout_s: float, start: int = 0) -> dict[str, Any]:
         """The first ``game_ready`` from inbox index ``start`` (after a requeue: a new game)."""

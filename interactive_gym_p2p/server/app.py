@@ -56,8 +56,12 @@ class _SocketTransport:
         self.socketio = socketio
         self.namespace = namespace
 
-    def emit(self, event: str, payload: Any, sid: str) -> None:
-        self.socketio.emit(event, payload, to=sid, namespace=self.namespace)
+    def emit(self, event: str, payload: Any, sid: str, event_id: str | None = None) -> None:
+        emit_once = getattr(self.socketio.server.manager, "emit_once", None)
+        if event_id is not None and emit_once is not None:  # several processes: the message queue
+            emit_once(event, payload, self.namespace, sid, event_id)
+        else:
+            self.socketio.emit(event, payload, to=sid, namespace=self.namespace)
 
 
 def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) -> tuple[flask.Flask, flask_socketio.SocketIO]:
@@ -101,6 +105,7 @@ def create_app(stager_or_experiment: Any, config: ServerConfig | None = None) ->
         ice_servers=config.ice_servers_provider,
         upload_tokens=upload_tokens,
         clock=clock,
+        owner=shared.process_id if shared is not None else None,
     )
     matchmaking_dir = data_dir / "matchmaking"
     ledger = JsonlLedger(matchmaking_dir / "conditions.jsonl") if config.matchmaking_log else MemoryLedger()

@@ -10,9 +10,12 @@ participant outcomes a step gives are recorded (``record_outcome``) before its e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import random
 import secrets
+import sys
 import time
 from typing import Any, Callable, Mapping, Protocol
 
@@ -27,6 +30,7 @@ from .records import (
     GameEnd,
     GameInfo,
     Group,
+    Outbox,
     PlayerInfo,
     Result,
     Seat,
@@ -44,8 +48,19 @@ logger = logging.getLogger(__name__)
 MAX_PENDING_SIGNALS = 256
 """Signals kept for a seat not heard from yet (a browser trickles a few dozen candidates)."""
 
+EXIT_AFTER_COMMIT_ENV = "IGP2P_TEST_HOOK_EXIT_AFTER_COMMIT"
+"""TEST HOOK, never set in a deployment: a process whose step commits an event of this name
+(e.g. ``game_ready``) exits at once, before emitting anything: a crash exactly between a
+step's commit and its events (tests/test_cluster_processes.py)."""
+
 IceServersProvider = Callable[[str], list[dict[str, Any]]]
 OutcomeRecorder = Callable[[SlotOutcome], None]
+
+
+def _exit_after_commit(event: str) -> None:
+    sys.stderr.write(f"{EXIT_AFTER_COMMIT_ENV}: exiting after committing a step with a {event!r} event\n")
+    sys.stderr.flush()
+    os._exit(70)
 
 
 def no_ice_servers(participant_id: str) -> list[dict[str, Any]]:
@@ -58,7 +73,8 @@ def default_upload_url(game_id: str, player_index: int) -> str:
 
 
 class Transport(Protocol):
-    def emit(self, event: str, payload: Any, sid: str) -> None: ...
+    def emit(self, event: str, payload: Any, sid: str, event_id: str | None = None) -> None:
+        """``event_id`` (several processes): the socket's holder delivers an id once."""
 
 
 class Signaling(Matching):
@@ -75,6 +91,7 @@ class Signaling(Matching):
         upload_url: Callable[[str, int], str] = default_upload_url,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        owner: str | None = None,
     ) -> None:
         self.rules = dict(rules)
         self.store = store
@@ -86,6 +103,11 @@ class Signaling(Matching):
         # CSPRNG: seeds, game ids and player indices must not be guessable or biased.
         self.rng = rng if rng is not None else secrets.SystemRandom()
         self._matchers: dict[str, Any] = {}
+        self.owner = owner
+        """This server process on the study's roll when several share a store (their steps'
+        events then go through an outbox), else None."""
+        self.exit_after_commit = os.environ.get(EXIT_AFTER_COMMIT_ENV) or None
+        """TEST HOOK (see :data:`EXIT_AFTER_COMMIT_ENV`)."""
         self.record_outcome: OutcomeRecorder | None = None
         """Records a participant outcome a step gives (lobby timeout, dropped seat) after the
         step's commit and before its events go out, still under the step's lock: it must only
@@ -99,18 +121,41 @@ class Signaling(Matching):
         step = Step()
         with self.store.transaction():
             body(step)
+            # Several processes: the step's events are committed with its state (an outbox),
+            # so a process that dies before they all went out leaves them for the sweeping
+            # process to re-deliver (disconnect_owner); each carries an id its socket's holder
+            # delivers once.
+            outbox = self._outbox(step)
             # The step's state is durable before anyone hears of it (a store shared by several
             # processes commits here), and so are the outcomes it gives participants: a page
             # that reacts to an event at once (reconnects, joins again) finds its outcome
             # recorded. Events still go out inside the lock, in order.
             self.store.commit()
+            if self.exit_after_commit is not None and any(o.event == self.exit_after_commit for o in step.out):
+                _exit_after_commit(self.exit_after_commit)
             self._record_outcomes(step.result.outcomes)
             for out in step.out:
                 try:
-                    self.transport.emit(out.event, out.payload, out.to)
+                    if out.event_id is None:
+                        self.transport.emit(out.event, out.payload, out.to)
+                    else:
+                        self.transport.emit(out.event, out.payload, out.to, event_id=out.event_id)
                 except Exception:  # one dead socket must not stop the others' events
                     logger.exception("emitting %s to %s failed", out.event, out.to)
+            if outbox is not None:
+                self.store.delete_outbox(outbox.step_id)  # written with the lock's release
         return step.result
+
+    def _outbox(self, step: Step) -> Outbox | None:
+        if self.owner is None or not step.out:
+            return None
+        step_id = self._new_id()
+        # A re-delivered event keeps its first id.
+        step.out = [o if o.event_id is not None else dataclasses.replace(o, event_id=f"{step_id}.{i}")
+                    for i, o in enumerate(step.out)]
+        outbox = Outbox(step_id, self.owner, self._now(), list(step.out))
+        self.store.put_outbox(outbox)
+        return outbox
 
     def _record_outcomes(self, outcomes: list[SlotOutcome]) -> None:
         if self.record_outcome is None:
@@ -149,6 +194,15 @@ class Signaling(Matching):
         through another process within their grace period and keep their seats)."""
 
         def body(step: Step) -> None:
+            # Its last step's events first (committed, perhaps not all emitted): in their order,
+            # before what its death sets off. An event its socket's holder already delivered is
+            # dropped there (same id).
+            boxes = sorted((b for b in self.store.outboxes() if b.owner == owner), key=lambda b: b.at)
+            for box in boxes:
+                logger.warning("server process %s is gone: re-delivering the %d event(s) of its step %s",
+                               owner, len(box.events), box.step_id)
+                step.out.extend(box.events)
+                self.store.delete_outbox(box.step_id)
             sids = sorted(c.sid for c in self.store.connections() if c.owner == owner)
             if sids:
                 logger.warning("server process %s is gone: %d signaling socket(s) closed", owner, len(sids))
@@ -691,9 +745,17 @@ class Signaling(Matching):
             if located is None:
                 return
             game, seat = located
+            signal = {"from": seat.player_index, "kind": message.kind, "data": message.data}
+            away = game.seat_at(message.to)
+            if away is not None and away is not seat and away.state is SeatState.INTERRUPTED and not away.heard:
+                # A seat whose page never had its game_ready (lost with its socket's server
+                # process) takes it when it comes back, with the signals sent to it meanwhile.
+                if len(away.pending) < MAX_PENDING_SIGNALS:
+                    away.pending.append(signal)
+                    self.store.put_game(game)
+                return
             target = self._target(step, game, seat, message.to, "signal")
             if target is not None:
-                signal = {"from": seat.player_index, "kind": message.kind, "data": message.data}
                 if not target.heard and len(target.pending) < MAX_PENDING_SIGNALS:
                     # Its socket may be gone unnoticed (its server process died): kept for the next one.
                     target.pending.append(signal)

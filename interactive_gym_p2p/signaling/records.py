@@ -312,6 +312,23 @@ class Outbound:
     event: str
     payload: Any
     to: str
+    event_id: str | None = None
+    """Set when the step's events go through an outbox (several processes): the process
+    holding the socket delivers an event id once, so a re-delivered event is harmless."""
+
+
+@dataclass
+class Outbox:
+    """The events of one committed step, written in the step's commit and removed once they
+    went out (several processes): a process that dies between the two leaves them here, and
+    the sweeping process that strikes it off the roll re-delivers them."""
+
+    step_id: str
+    owner: str
+    """The server process whose step it is."""
+    at: float
+    """When (the signaling clock): a process's outboxes are re-delivered in their order."""
+    events: list[Outbound] = field(default_factory=list)
 
 
 @dataclass

@@ -13,6 +13,7 @@ Layout (``P`` = the study's prefix, e.g. ``igp2p:<experiment_id>:sig:``), record
     P history     hash      slot key -> MatchHistory
     P probes      hash      probe id -> Probe;  P fills  hash  fill id -> BotFill
     P holds       hash      room -> signature of the last 'hold' decision logged
+    P outbox      hash      step id -> Outbox (a committed step's events until they went out)
     P cond:<scene> hash     condition -> completed games
     P deadlines   sorted set  "probe:<id>" | "fill:<id>" | "room:<room>" | "game:<id>" by deadline
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cluster.lock import Op
 from ..cluster.records import DELETED, RedisRecords
-from .records import BotFill, Connection, Game, Group, MatchHistory, Probe, Slot, SlotGame, Waiter
+from .records import BotFill, Connection, Game, Group, MatchHistory, Outbox, Probe, Slot, SlotGame, Waiter
 from .store import fill_deadline, game_deadline, room_deadline, sort_due
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,11 +39,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CONN, WAITING, WAITING_OF, GAMES, SLOT_GAME = "conn", "waiting", "waiting_of", "games", "slot_game"
 GROUPS, GROUP_OF, HISTORY, PROBES, FILLS, HOLDS = "groups", "group_of", "history", "probes", "fills", "holds"
-DEADLINES = "deadlines"
+DEADLINES, OUTBOX = "deadlines", "outbox"
 
 TYPES: dict[str, Any] = {
     CONN: Connection, WAITING: list[Waiter], GAMES: Game, SLOT_GAME: SlotGame, GROUPS: Group,
     HISTORY: MatchHistory, PROBES: Probe, FILLS: BotFill, WAITING_OF: str, GROUP_OF: str, HOLDS: str,
+    OUTBOX: Outbox,
 }
 
 
@@ -237,3 +239,14 @@ class RedisSignalingStore(RedisRecords):
             self._delete(HOLDS, room)
         else:
             self._put(HOLDS, room, signature)
+
+    # ------------------------------------------------------------------ outboxes
+
+    def put_outbox(self, outbox: Outbox) -> None:
+        self._put(OUTBOX, outbox.step_id, outbox)
+
+    def delete_outbox(self, step_id: str) -> None:
+        self._delete(OUTBOX, step_id)
+
+    def outboxes(self) -> list[Outbox]:
+        return self._all(OUTBOX)

@@ -17,7 +17,7 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Iterable, Protocol
 
-from .records import BotFill, Connection, Game, Group, MatchHistory, Probe, SeatState, Slot, SlotGame, Waiter
+from .records import BotFill, Connection, Game, Group, MatchHistory, Outbox, Probe, SeatState, Slot, SlotGame, Waiter
 
 DUE_KINDS = ("probe", "fill", "room", "game")
 """Kinds of deadline-index members (``"<kind>:<id>"``), in the order the sweep handles them."""
@@ -109,6 +109,11 @@ class SignalingStore(Protocol):
     def get_hold(self, room: str) -> str | None: ...
     def set_hold(self, room: str, signature: str | None) -> None: ...
 
+    # outboxes: committed steps' events not yet all emitted (several processes)
+    def put_outbox(self, outbox: Outbox) -> None: ...
+    def delete_outbox(self, step_id: str) -> None: ...
+    def outboxes(self) -> list[Outbox]: ...
+
 
 class InMemoryStore:
     """The single-process store: dicts guarded by one lock."""
@@ -128,6 +133,7 @@ class InMemoryStore:
         self._condition_counts: dict[str, dict[str, int]] = {}
         self._holds: dict[str, str] = {}
         self._deadlines: dict[str, float] = {}
+        self._outboxes: dict[str, Outbox] = {}
 
     def transaction(self) -> AbstractContextManager[None]:
         # RLock: the logic's helpers may open a nested transaction (same thread).
@@ -277,3 +283,12 @@ class InMemoryStore:
             self._holds.pop(room, None)
         else:
             self._holds[room] = signature
+
+    def put_outbox(self, outbox: Outbox) -> None:
+        self._outboxes[outbox.step_id] = outbox
+
+    def delete_outbox(self, step_id: str) -> None:
+        self._outboxes.pop(step_id, None)
+
+    def outboxes(self) -> list[Outbox]:
+        return list(self._outboxes.values())

@@ -252,7 +252,8 @@ class PeerSignaling:
         (a page joins on every connect and acts on the events, never waiting on an ack)."""
         start = self.p2p.mark()
         first = asyncio.ensure_future(client.call("join", {}, namespace=P2P_NAMESPACE, timeout=self.timeout_s))
-        again = asyncio.ensure_future(self.p2p.wait("rejoined", timeout=self.timeout_s, start=start))
+        # Longer than the call's own timeout: without a reconnect, the call decides (as before).
+        again = asyncio.ensure_future(self.p2p.wait("rejoined", timeout=2 * self.timeout_s + 5, start=start))
         try:
             done, _ = await asyncio.wait({first, again}, return_when=asyncio.FIRST_COMPLETED)
             chosen = first if first in done else again

@@ -13,8 +13,9 @@ import asyncio
 import json
 import os
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -43,6 +44,28 @@ async def run_python_peer(url: str, subject: str, out: Path, log: Path) -> async
             stderr=asyncio.subprocess.STDOUT, env=env)
 
 
+@asynccontextmanager
+async def python_partner(browser: Any, url: str, subject: str, out: Path, log: Path, artifacts_dir: Path,
+                         timeout_s: float) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The browser (past its start scenes) waits in the waitroom, then the Python peer joins as
+    its partner; the body plays the game. After the body the peer must exit with 0 within
+    ``timeout_s``; should anything fail, the peer is killed and its log kept with the artifacts."""
+    await browser.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
+    peer = await run_python_peer(url, subject, out, log)
+    try:
+        await browser.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started with the Python peer")
+        yield peer
+        await asyncio.wait_for(peer.wait(), timeout_s)
+    except BaseException:
+        if peer.returncode is None:
+            peer.kill()
+            await peer.wait()
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        (artifacts_dir / f"{subject}-peer.log").write_bytes(log.read_bytes())
+        raise
+    assert peer.returncode == 0, f"Python peer failed (exit {peer.returncode}):\n{log.read_text(errors='replace')[-4000:]}"
+
+
 def test_python_peer_and_chromium_agree_frame_by_frame(game_server, chromium_available, artifacts_dir, request, tmp_path):
     server = game_server({"num_episodes": NUM_EPISODES, "max_steps": MAX_STEPS, "ice_transport_policy": "relay"})
     out = tmp_path / "peer-result.json"
@@ -52,24 +75,11 @@ def test_python_peer_and_chromium_agree_frame_by_frame(game_server, chromium_ava
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
             browser = await open_participant(session, server.url, 0, "interop-browser")
             await browser.advance_to_game(LOAD_TIMEOUT_S)
-            await browser.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
-            peer = await run_python_peer(server.url, "interop-python", out, peer_log)
-            try:
-                await browser.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started with the Python peer")
+            async with python_partner(browser, server.url, "interop-python", out, peer_log, artifacts_dir, PEER_TIMEOUT_S):
                 await browser.press_keys_while_playing(["ArrowUp", "ArrowRight", "ArrowDown", "ArrowLeft"],
                                                        timeout_s=PEER_TIMEOUT_S)
                 snap = await browser.finish()
-                await asyncio.wait_for(peer.wait(), PEER_TIMEOUT_S)
-            except BaseException:
-                if peer.returncode is None:
-                    peer.kill()
-                    await peer.wait()
-                artifacts_dir.mkdir(parents=True, exist_ok=True)
-                (artifacts_dir / "interop-python-peer.log").write_bytes(peer_log.read_bytes())
-                raise
-            text = peer_log.read_text(errors="replace")
-            assert peer.returncode == 0, f"Python peer failed (exit {peer.returncode}):\n{text[-4000:]}"
-            check(server, snap["p2p"], read_json(out), text)
+            check(server, snap["p2p"], read_json(out), peer_log.read_text(errors="replace"))
 
     asyncio.run(scenario())
 

@@ -32,7 +32,7 @@ from harness.game import (GAME_TIMEOUT_S, KEYS, LOAD_TIMEOUT_S, GameServer, Game
                           wait_until)
 from harness.session import BrowserSession
 from test_game_chromium import check_flow, run_in_browser
-from test_peer_interop_chromium import run_python_peer
+from test_peer_interop_chromium import python_partner
 
 pytestmark = pytest.mark.e2e
 
@@ -210,10 +210,7 @@ def test_a_reload_rejoins_from_the_python_peer(impaired_server, chromium_availab
     async def body(session: BrowserSession) -> None:
         browser = await open_participant(session, server.url, 0, "rejoin-browser")
         await browser.advance_to_game(LOAD_TIMEOUT_S)
-        await browser.wait("(window.__phaseLog || []).some(e => e.phase === 'waiting')", LOAD_TIMEOUT_S, "waitroom")
-        peer = await run_python_peer(server.url, "rejoin-python", out, peer_log)
-        try:
-            await browser.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started with the Python peer")
+        async with python_partner(browser, server.url, "rejoin-python", out, peer_log, artifacts_dir, GAME_TIMEOUT_S):
             me = (await snapshot(browser.page))["p2p"]["playerIndex"]
             keys = asyncio.ensure_future(press_until_over(browser, KEYS[0]))
             await browser.wait(f"p.confirmedFrame >= {RELOAD_AT}", GAME_TIMEOUT_S, f"frame {RELOAD_AT} confirmed")
@@ -221,16 +218,6 @@ def test_a_reload_rejoins_from_the_python_peer(impaired_server, chromium_availab
             await keys
             await press_until_over(browser, KEYS[0])
             snap = await browser.finish()
-            await asyncio.wait_for(peer.wait(), GAME_TIMEOUT_S)
-        except BaseException:
-            if peer.returncode is None:
-                peer.kill()
-                await peer.wait()
-            artifacts_dir.mkdir(parents=True, exist_ok=True)
-            (artifacts_dir / "rejoin-python-peer.log").write_bytes(peer_log.read_bytes())
-            raise
-        text = peer_log.read_text(errors="replace")
-        assert peer.returncode == 0, f"Python peer failed (exit {peer.returncode}):\n{text[-4000:]}"
         result = read_json(out)
         assert result["game_over_reason"] == "completed", result["game_over_reason"]
         check_rejoined_game(server, snap["p2p"]["gameId"], me)

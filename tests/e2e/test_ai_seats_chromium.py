@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from harness.game import LOAD_TIMEOUT_S, open_participant, play_to_end, read_json, start_pair, wait_for_files
+from harness.game import play_alone, play_to_end, read_json, start_pair, wait_for_files
 from harness.session import BrowserSession
 from interactive_gym_p2p.examples import tug
 from interactive_gym_p2p.peer.env import InteractiveGymEnvAdapter
 from interactive_gym_p2p.validation.replay import replay_export
+from onnx_models import rows_of
 from peer_checks import assert_ai_seat_replays
 
 pytestmark = pytest.mark.e2e
@@ -27,10 +28,6 @@ pytestmark = pytest.mark.e2e
 TUG = "interactive_gym_p2p.examples.tug:build_stager"
 MAX_STEPS = 120
 AI = {"agent_id": 1, "policy": "tug_ai", "kind": "python", "player_index": 1}
-
-
-def rows_of(export: dict[str, Any]) -> list[Any]:
-    return [r for ep in export["episodes"] for r in ep["frames"]]
 
 
 def assert_ai_replays(export: dict[str, Any], num_players: int) -> None:
@@ -48,10 +45,7 @@ def test_one_participant_and_an_ai_seat_play_alone(game_server, chromium_availab
 
     async def scenario() -> dict[str, Any]:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
-            p = await open_participant(session, server.url, 0, "solo")
-            await p.advance_to_game(LOAD_TIMEOUT_S)
-            await p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started without a partner")
-            (snap,) = await play_to_end([p], keys=[["ArrowLeft", "ArrowRight"]], frames_per_key=10)
+            snap = await play_alone(session, server.url, ["ArrowLeft", "ArrowRight"], frames_per_key=10)
             snap["phases"] = [e["phase"] for e in snap["phases"]]
             return snap
 
@@ -72,16 +66,21 @@ def test_one_participant_and_an_ai_seat_play_alone(game_server, chromium_availab
     assert_ai_replays(export, 2)
 
 
-def test_two_participants_and_an_ai_seat_in_a_three_seat_game(game_server, chromium_available, artifacts_dir, request):
-    server = game_server({"num_players": 3, "max_steps": MAX_STEPS, "ai_seats": [1], "ice_transport_policy": "relay"},
-                         experiment=TUG)
+def play_trio(server: Any, artifacts_dir: Any, request: Any) -> list[dict[str, Any]]:
+    """Two participants (seats 0 and 2 of three) play the game to the end with different keys."""
 
     async def scenario() -> list[dict[str, Any]]:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
             pair = await start_pair(session, server, "trio")
             return await play_to_end(pair, keys=(["ArrowLeft"], ["ArrowRight", "ArrowLeft"]), frames_per_key=10)
 
-    snaps = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def trio_exports(server: Any, snaps: list[dict[str, Any]],
+                 seat: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The two participants' exports of a three-seat game whose seat 1 is ``seat``: both complete,
+    over the relay, with no desync, the same confirmed rows, and a report that agrees; and the report."""
     (game_id,) = {s["p2p"]["gameId"] for s in snaps}
     assert sorted(s["p2p"]["playerIndex"] for s in snaps) == [0, 2], "the participants take the human seats"
     folder = server.game_dir(game_id)
@@ -89,14 +88,21 @@ def test_two_participants_and_an_ai_seat_in_a_three_seat_game(game_server, chrom
     wait_for_files([*files, folder / "comparison.json"], 20, "both exports and the report")
     exports = [read_json(f) for f in files]
     for ex in exports:
-        assert ex["ids"]["ai_seats"] == [AI] and len(ex["ids"]["peers"]) == 1, ex["ids"]
+        assert ex["ids"]["ai_seats"] == [seat] and len(ex["ids"]["peers"]) == 1, ex["ids"]
         assert ex["desyncs"] == [] and ex["partial"] is False and ex["stats"]["path"]["kind"] == "relay"
-        assert ex["episodes"][0]["input_delays"][1] == 0
     assert rows_of(exports[0]) == rows_of(exports[1]), "the players' confirmed frames differ"
+    report = read_json(folder / "comparison.json")
+    assert report["agree"] is True and report["complete"] is True, report.get("divergence")
+    return exports, report
+
+
+def test_two_participants_and_an_ai_seat_in_a_three_seat_game(game_server, chromium_available, artifacts_dir, request):
+    server = game_server({"num_players": 3, "max_steps": MAX_STEPS, "ai_seats": [1], "ice_transport_policy": "relay"},
+                         experiment=TUG)
+    exports, report = trio_exports(server, play_trio(server, artifacts_dir, request), AI)
+    assert all(ex["episodes"][0]["input_delays"][1] == 0 for ex in exports)
     rows = rows_of(exports[0])
     assert len(rows) == MAX_STEPS and all(len(r[1]) == 3 and r[2] for r in rows)
     assert {0} < {r[1][1] for r in rows} <= {0, 1, 2} and any(r[1][0] for r in rows) and any(r[1][2] for r in rows)
-    report = read_json(folder / "comparison.json")
-    assert report["agree"] is True and report["complete"] is True, report.get("divergence")
     assert report["hashed_frames_compared"] == MAX_STEPS
     assert_ai_replays(exports[0], 3)

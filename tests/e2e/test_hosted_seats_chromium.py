@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from harness.game import LOAD_TIMEOUT_S, open_participant, read_json, start_pair, wait_for_files
+from harness.game import play_alone, read_json, wait_for_files
 from harness.session import BrowserSession
 from onnx_models import assert_model_choices, build_model, rows_of
+from test_ai_seats_chromium import play_trio, trio_exports
 
 pytestmark = pytest.mark.e2e
 
@@ -38,12 +39,7 @@ def test_one_participant_and_a_hosted_seat(game_server, chromium_available, arti
 
     async def scenario() -> dict[str, Any]:
         async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
-            p = await open_participant(session, server.url, 0, "solo")
-            await p.advance_to_game(LOAD_TIMEOUT_S)
-            await p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started without a partner")
-            await p.press_keys_while_playing(["ArrowLeft", "ArrowRight"], frames_per_key=10)
-            snap = await p.finish()
-            return snap
+            return await play_alone(session, server.url, ["ArrowLeft", "ArrowRight"], frames_per_key=10)
 
     snap = asyncio.run(scenario())
     assert snap["p2p"]["path"]["kind"] == "local"
@@ -63,30 +59,12 @@ def test_two_participants_and_a_hosted_seat_in_a_three_seat_game(game_server, ch
     server = game_server({"num_players": 3, "max_steps": MAX_STEPS, "onnx_seats": {"1": str(model)}, "countdown_s": 0,
                           "ice_transport_policy": "relay"}, experiment=TUG)
     seat = {"player_index": 1, "agent_id": 1, "policy": str(model), "kind": "onnx", "host": 0}
-
-    async def scenario() -> list[dict[str, Any]]:
-        async with BrowserSession(request.node.nodeid, artifacts_dir) as session:
-            pair = await start_pair(session, server, "trio")
-            keys = (["ArrowLeft"], ["ArrowRight", "ArrowLeft"])
-            await asyncio.gather(*(p.press_keys_while_playing(keys[i], frames_per_key=10) for i, p in enumerate(pair)))
-            return list(await asyncio.gather(*(p.finish() for p in pair)))
-
-    snaps = asyncio.run(scenario())
-    (game_id,) = {s["p2p"]["gameId"] for s in snaps}
+    snaps = play_trio(server, artifacts_dir, request)
+    exports, _ = trio_exports(server, snaps, seat)
     by_index = {s["p2p"]["playerIndex"]: s for s in snaps}
-    assert sorted(by_index) == [0, 2], "the participants take the human seats"
     assert by_index[0]["p2p"]["hosted"]["1"]["runs"] > 10, "player 0 hosts the seat"
     assert by_index[2]["p2p"]["hosted"] is None, "player 2 never runs the model"
-    folder = server.game_dir(game_id)
-    files = [folder / "player-0.json", folder / "player-2.json"]
-    wait_for_files([*files, folder / "comparison.json"], 20, "both exports and the report")
-    exports = [read_json(f) for f in files]
     for ex in exports:
-        assert ex["ids"]["ai_seats"] == [seat] and len(ex["ids"]["peers"]) == 1, ex["ids"]
-        assert ex["desyncs"] == [] and ex["partial"] is False and ex["stats"]["path"]["kind"] == "relay"
         delays = ex["episodes"][0]["input_delays"]
         assert delays[1] == delays[0], "the hosted seat runs with its host's input delay"
-    assert rows_of(exports[0]) == rows_of(exports[1]), "the players' confirmed frames differ"
-    report = read_json(folder / "comparison.json")
-    assert report["agree"] is True and report["complete"] is True, report.get("divergence")
     assert_model_choices(exports[0], 1, 3, MAX_STEPS, by_index[0]["p2p"]["hosted"]["1"]["decisions"])

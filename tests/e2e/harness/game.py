@@ -275,3 +275,13 @@ async def play_to_end(pair: list[Participant], timeout_s: float = GAME_TIMEOUT_S
     on to the end scene. Their snapshots there."""
     await asyncio.gather(*(p.press_keys_while_playing(keys[i], frames_per_key, timeout_s) for i, p in enumerate(pair)))
     return list(await asyncio.gather(*(p.finish() for p in pair)))
+
+
+async def play_alone(session: Any, server_url: str, keys: list[str], frames_per_key: int = 12) -> dict[str, Any]:
+    """One participant whose game starts without a partner (its other seats are AI or hosted
+    seats) plays it to the end; its snapshot at the end scene."""
+    p = await open_participant(session, server_url, 0, "solo")
+    await p.advance_to_game(LOAD_TIMEOUT_S)
+    await p.wait("p.phase === 'playing'", LOAD_TIMEOUT_S, "game started without a partner")
+    (snap,) = await play_to_end([p], keys=[keys], frames_per_key=frames_per_key)
+    return snap

@@ -58,9 +58,10 @@ export function createInputTiming(o = {}) {
   }
 
   return {
-    /** A mapped key went down (not a repeat), at KeyboardEvent.timeStamp `t`. */
-    keyDown(key, t) {
-      pending.push({ key, down: t, frame: null, drawn: null, shown: null });
+    /** A mapped key went down (not a repeat), at KeyboardEvent.timeStamp `t`; `seq`: the
+     * number of the key message that carries it to the game worker (see sampled). */
+    keyDown(key, t, seq = null) {
+      pending.push({ key, down: t, frame: null, drawn: null, shown: null, seq });
     },
 
     /** The key went up. In pressed_keys mode a press no sample saw (a tap shorter than a frame
@@ -80,11 +81,13 @@ export function createInputTiming(o = {}) {
     /**
      * After session.tick(): the local input sampled before it went to `inputFrame` (-1: the
      * session did not take it). `consumedPress`: in single_keystroke mode, whether that sample
-     * took a queued press (the oldest pending one).
+     * took a queued press (the oldest pending one). `upToSeq`: the sample was taken in the game
+     * worker after it had applied the key messages up to this one; later presses stay pending.
      */
-    sampled(inputFrame, consumedPress = false) {
+    sampled(inputFrame, consumedPress = false, upToSeq = Infinity) {
+      const seen = (p) => p.seq === null || p.seq === undefined || p.seq <= upToSeq;
       if (inputMode === 'single_keystroke') {
-        if (!consumedPress || pending.length === 0) return;
+        if (!consumedPress || pending.length === 0 || !seen(pending[0])) return;
         const p = pending.shift();
         if (inputFrame < 0) {
           missed += 1; // the session did not take that sample: the press is lost
@@ -96,11 +99,16 @@ export function createInputTiming(o = {}) {
         return;
       }
       if (inputFrame < 0 || pending.length === 0) return; // held keys are sampled again next tick
+      const later = [];
       for (const p of pending) {
+        if (!seen(p)) {
+          later.push(p);
+          continue;
+        }
         p.frame = inputFrame;
         assigned.push(p);
       }
-      pending = [];
+      pending = later;
     },
 
     /** The canvas now shows the state after `frame` (drawn at `t`, default now()). */
@@ -143,7 +151,7 @@ export function createInputTiming(o = {}) {
 
     /** Every press: {key, down, frame, drawn, shown} (ms, performance.now() clock; null = never). */
     events() {
-      return events.map((e) => ({ ...e }));
+      return events.map(({ key, down, frame, drawn, shown }) => ({ key, down, frame, drawn, shown }));
     },
 
     get missed() {

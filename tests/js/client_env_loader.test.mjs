@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createEnvLoader, installPackages, PackageInstallError } from '../../static/js/client.js';
+import { createEnvLoader, installPackages, PackageInstallError } from '../../static/js/env_loader.js';
 
 function fakes({ assetsFail = false } = {}) {
   const calls = { runtimes: 0, installs: [], prepared: [], fetched: [], destroyed: 0 };

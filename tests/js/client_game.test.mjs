@@ -11,6 +11,7 @@ import { makeSettings } from '../../static/js/settings.js';
 import { FakeNetwork, SignalingRelay, until } from './support/fake_webrtc.mjs';
 import { createTrivialEnv } from './support/envs.mjs';
 import { FakeSocket, p2pScene, gameReady } from './support/client_fakes.mjs';
+import { inProcessEnv } from './support/game_worker_inprocess.mjs';
 
 test('session settings come from the scene config and pass settings.js', () => {
   const s = sessionSettings(p2pScene({ numEpisodes: 3, maxSteps: 450, fps: 60 }).p2p);
@@ -149,8 +150,8 @@ test('two games over the WebRTC fake: connect, play every episode, end with matc
       hooks, RTCPeerConnection: net.RTCPeerConnection,
     });
   });
-  games[1].begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
-  games[0].begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  games[1].begin(inProcessEnv(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 })));
+  games[0].begin(inProcessEnv(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 })));
   await until(() => ended.length === 2, 'both games to end', 20000);
   for (const p of [0, 1]) {
     const names = events[p].map(([n, ev]) => (n === 'phase' ? `phase:${ev}` : n));
@@ -233,11 +234,11 @@ test('a peer that never answers: connect_timeout reaches the failed hook, nothin
     hooks: { failed: (err) => failed.push(err) }, RTCPeerConnection: net.RTCPeerConnection,
   });
   relay.endpoint(1); // nobody behind it
-  g.begin(createTrivialEnv({ numPlayers: 2 }));
+  g.begin(inProcessEnv(createTrivialEnv({ numPlayers: 2 })));
   await until(() => failed.length === 1, 'connect timeout', 5000);
   assert.equal(failed[0].code, 'connect_timeout');
   assert.equal(g.started, false);
-  assert.equal(g.abandon(), null);
+  assert.equal(await g.abandon(), null);
 });
 
 test('connection_fallback "server": no WebRTC path, the game is played through the server relay', async () => {
@@ -264,7 +265,7 @@ test('connection_fallback "server": no WebRTC path, the game is played through t
     hooks: { ended: (ev) => ended.push({ p, ...ev }), fallback: (err) => fallbacks.push(err.code), failed: () => assert.fail('failed hook') },
     RTCPeerConnection: net.RTCPeerConnection,
   }));
-  for (const g of games) g.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  for (const g of games) g.begin(inProcessEnv(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 })));
   await until(() => ended.length === 2, 'both games to end through the relay', 20000);
   assert.deepEqual(fallbacks, ['connect_timeout', 'connect_timeout']);
   assert.ok(relayed[0] > 20 && relayed[1] > 20, `relayed ${relayed}`);
@@ -303,6 +304,7 @@ test('drawing: state_init first, the reset state on a cleared canvas, the confir
     };
   };
   const rafs = [];
+  const endTexts = [[], []];
   const games = [0, 1].map((p) => {
     const texts = log[p];
     const ctx = new Proxy({}, {
@@ -311,15 +313,12 @@ test('drawing: state_init first, the reset state on a cleared canvas, the confir
     });
     return createGame({
       p2p: scene.p2p, gameReady: gameReady({ playerIndex: p, scene }), signaling: relay.endpoint(p),
-      hooks: { ended: (ev) => ended.push({ p, ...ev }) }, RTCPeerConnection: net.RTCPeerConnection,
-      createCanvas: () => ctx, requestAnimationFrame: (fn) => rafs.push(fn),
+      hooks: { ended: (ev) => ended.push({ p, ...ev }), episodeEnd: () => endTexts[p].push(log[p].at(-1)) },
+      RTCPeerConnection: net.RTCPeerConnection, createCanvas: () => ctx, requestAnimationFrame: (fn) => rafs.push(fn),
     });
   });
-  const endTexts = [[], []];
-  games.forEach((g, p) => g.begin(makeEnv()));
+  games.forEach((g) => g.begin(inProcessEnv(makeEnv())));
   // Each episode end draws the env as it is then: the last frame of that episode (t = 15).
-  await until(() => games.every((g) => g.session?.state === 'running'), 'sessions to run', 10000);
-  games.forEach((g, p) => g.session.on('episode_end', () => endTexts[p].push(log[p].at(-1))));
   await until(() => ended.length === 2, 'both games to end', 20000);
   for (const p of [0, 1]) {
     assert.equal(log[p][0], 'get ready', 'state_init is drawn before the first frame');
@@ -348,7 +347,7 @@ test('key-to-screen latency: presses on the page are timed to the animation fram
     RTCPeerConnection: net.RTCPeerConnection, createCanvas: () => ctx,
     keyboardTarget: p === 0 ? keys : undefined, requestAnimationFrame: (cb) => setTimeout(cb, 2),
   }));
-  for (const g of games) g.begin(Object.assign(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }), { render: () => [] }));
+  for (const g of games) g.begin(inProcessEnv(Object.assign(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }), { render: () => [] })));
   const press = (type) => keys.dispatchEvent(Object.assign(new Event(type), { key: 'ArrowUp' }));
   const presser = setInterval(() => { press('keydown'); setTimeout(() => press('keyup'), 40); }, 100);
   try {

@@ -1,0 +1,315 @@
+// The game as the worker runs it (game_worker.js): the environments it loaded, and one game at
+// a time: the rollback session (session.js) over an environment, ticked by this thread's own
+// timers at the scene's fps, its local input sampled from the keys the page forwards, and
+// every frame's render state, session event and outgoing message posted to the page
+// (game_worker_contract.js). The page keeps the DataChannels, the keyboard, the canvas and
+// the DOM. No DOM here; node tests drive it through `handle` and a `post` callback.
+//
+// A Dedicated Worker's timers are not throttled in a hidden tab, so this loop keeps its pace
+// there too (the same reason frame_clock.js ticks from a worker).
+
+import { P2PSession } from './session.js';
+import { createKeyboardInput } from './input.js';
+import { sessionSettings, withPlayers } from './game_settings.js';
+import { ToPage, ToWorker, bytesMessage, checkMessage, fromAbsolute, plainError, statusView } from './game_worker_contract.js';
+
+const MAX_TICKS_PER_WAKE = 4; // catch up after a late timer, but never spiral
+const STATUS_INTERVAL_MS = 500;
+const RECORD_INTERVAL_MS = 1000;
+// Tick statuses in which the session takes the local input (others drop unshown presses).
+const TAKES_INPUT = new Set(['running', 'stalled', 'waiting']);
+
+/**
+ * @param {object} o
+ * @param {(msg: object, transfer?: Transferable[]) => void} o.post   to the page
+ * @param {(p2p: object) => Promise<object>} [o.loadEnv]   env_loader.js createEnvLoader(...)
+ * @param {() => number} [o.now]        this thread's performance.now()
+ * @param {() => number} [o.wallClock]  epoch ms
+ * @param {object} [o.timers]           {setTimeout, clearTimeout}
+ * @param {number} [o.timeOrigin]       this thread's performance.timeOrigin (absolute times)
+ */
+export function createGameCore(o) {
+  const post = o.post;
+  const now = o.now ?? (() => globalThis.performance.now());
+  const wallClock = o.wallClock ?? (() => Date.now());
+  const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
+  const timeOrigin = o.timeOrigin ?? globalThis.performance?.timeOrigin ?? 0;
+  const envs = new Map(); // load id -> adapter
+  let loadEnv = o.loadEnv ?? null;
+  let game = null;
+
+  function fail(code, err) {
+    post({ type: ToPage.FAILED, code, message: String(err?.message ?? err) });
+  }
+
+  const handlers = {
+    [ToWorker.CONFIG]: (m) => { if (!loadEnv && o.makeLoader) loadEnv = o.makeLoader(m.config); },
+    [ToWorker.LOAD]: (m) => {
+      Promise.resolve()
+        .then(() => {
+          if (!loadEnv) throw new Error('the game worker has no environment loader (no config yet)');
+          return loadEnv(m.p2p);
+        })
+        .then((env) => {
+          envs.set(m.id, env);
+          post({ type: ToPage.LOADED, id: m.id, numPlayers: Number.isInteger(env.numPlayers) ? env.numPlayers : null });
+        }, (err) => post({ type: ToPage.LOAD_FAILED, id: m.id, error: plainError(err) }));
+    },
+    [ToWorker.DESTROY_ENV]: (m) => {
+      const env = envs.get(m.id);
+      envs.delete(m.id);
+      if (game?.env === env) return; // still playing on it: destroyed with the game's end
+      try { env?.destroy?.(); } catch { /* the interpreter may be gone */ }
+    },
+    [ToWorker.BEGIN]: (m) => {
+      game?.stop();
+      const env = envs.get(m.envId);
+      if (!env) {
+        fail('begin', `no environment ${m.envId} in the game worker`);
+        return;
+      }
+      try {
+        game = createWorkerGame({ ...m, env, post, now, wallClock, timers, timeOrigin });
+      } catch (err) {
+        game = null;
+        fail('begin', err);
+      }
+    },
+  };
+
+  return {
+    /** One message from the page. Malformed ones are reported (FAILED) and dropped. */
+    handle(msg) {
+      const bad = checkMessage('worker', msg);
+      if (bad) {
+        fail('bad_message', bad);
+        return;
+      }
+      const h = handlers[msg.type];
+      if (h) h(msg);
+      else game?.handle(msg);
+    },
+    /** The environment of a load (tests), or undefined. */
+    env(id) { return envs.get(id); },
+    /** Register an environment under an id as if LOAD had made it (tests, in-process use). */
+    addEnv(id, env) { envs.set(id, env); },
+    get game() { return game; },
+  };
+}
+
+/** One game in the worker (BEGIN .. ENDED/ABANDONED). */
+function createWorkerGame(o) {
+  const { post, now, wallClock, timers, timeOrigin, gameReady } = o;
+  const p2p = gameReady?.settings ? { ...o.p2p, settings: gameReady.settings } : o.p2p;
+  const env = o.env;
+  const settings = sessionSettings(p2p);
+  const fps = settings.fps ?? 30;
+  const period = 1000 / fps;
+  const me = gameReady.player_index;
+  const aiSeats = (gameReady.ai_seats ?? []).map((a) => a.player_index);
+  const defaultAction = settings.defaultAction ?? 0;
+  let hidden = o.hidden;
+  let ended = false;
+  let started = false;
+  let timer = null;
+  let nextTickAt = 0;
+  let lastStatusAt = -Infinity;
+  let lastRecordAt = -Infinity;
+  let reconnectS = null;
+  let keySeq = 0; // KEY messages applied: the page times presses up to this one to a sample
+
+  const input = o.keyboard
+    ? createKeyboardInput({ actionMapping: o.keyboard.actionMapping, defaultAction, inputMode: o.keyboard.inputMode })
+    : null;
+
+  /** The state the environment holds now, for the page's canvas. */
+  function postRender(frame, reset = false) {
+    if (typeof env.render !== 'function') return;
+    let state;
+    try {
+      state = env.render();
+    } catch (err) {
+      event('error', { code: 'render', message: String(err?.message ?? err) });
+      return;
+    }
+    post({ type: ToPage.RENDER, frame, state, reset });
+  }
+
+  function event(name, payload = null) {
+    post({ type: ToPage.EVENT, name, payload });
+  }
+
+  // Interactive Gym draws the state right after each reset (an env may list its permanent
+  // objects only then) on a cleared canvas: the page does that for a RENDER with reset.
+  const simEnv = Object.create(env);
+  simEnv.reset = (seed) => {
+    const out = env.reset(seed);
+    postRender(null, true);
+    return out;
+  };
+  const session = new P2PSession({
+    env: withPlayers(simEnv, gameReady.num_players),
+    transport: { send: (peer, bytes) => { const [m, tr] = bytesMessage(ToPage.SEND, peer, bytes); post(m, tr); } },
+    localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0, aiSeats,
+    settings, now, wallClock, path: null,
+  });
+  const forward = {
+    episode_start: 'episodeStart', connection: 'connection', default_action: 'defaultAction', desync: 'desync',
+    error: 'error', game_over: 'gameOver', countdown: 'countdown', started: 'started', hidden: 'hidden', excluded: 'excluded',
+  };
+  for (const [name, hook] of Object.entries(forward)) session.on(name, (ev) => event(hook, ev));
+  session.on('episode_end', (ev) => {
+    // The env holds the episode's final confirmed frame until the next one starts (and
+    // through the reset freeze): show that, not the last predicted frame drawn.
+    postRender(ev.frame);
+    event('episodeEnd', ev);
+  });
+  // The session lingers after game over (final inputs, hashes, BYEs): the export waits for it
+  // to close so the verified frame is final.
+  session.on('closed', () => {
+    if (ended) return;
+    ended = true;
+    stopTimer();
+    post({ type: ToPage.ENDED, record: session.record() });
+  });
+  if (hidden) session.setHidden(true);
+
+  function stopTimer() {
+    if (timer !== null) timers.clearTimeout(timer);
+    timer = null;
+  }
+
+  function schedule() {
+    if (ended) return;
+    timer = timers.setTimeout(loop, Math.max(0, nextTickAt - now()));
+  }
+
+  function reconnectSeconds() {
+    let left = null;
+    for (const pi of session.peerInfo()) {
+      if (pi.grace_left_ms === null || pi.grace_left_ms === undefined) continue;
+      const sLeft = Math.ceil(pi.grace_left_ms / 1000);
+      if (left === null || sLeft > left) left = sLeft;
+    }
+    return left;
+  }
+
+  function hudValues() {
+    let ping = null;
+    for (const pi of session.peerInfo()) if (Number.isFinite(pi.rtt_ms) && (ping === null || pi.rtt_ms > ping)) ping = pi.rtt_ms;
+    return { pingMs: ping, rollbacks: session.sync?.stats?.rollbacks ?? 0 };
+  }
+
+  /** One wake: run the ticks that are due (the timer may be late). */
+  function loop() {
+    timer = null;
+    if (ended) return;
+    const t = now();
+    let advanced = false;
+    let last = null;
+    const samples = [];
+    for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {
+      last = session.tick(input ? input.sample() : defaultAction);
+      // [frame the local input went to (-1: not taken), a queued press consumed, the status takes input]
+      samples.push([last.inputFrame, input ? input.consumedPress : false, TAKES_INPUT.has(last.status)]);
+      if (last.advanced) advanced = true;
+      nextTickAt += period;
+      if (ended) return;
+    }
+    // A long stall: do not replay the backlog in a burst.
+    if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
+    // A hidden page draws nothing: no render state while hidden (one is sent when it is back).
+    if (advanced && !hidden) postRender(session.currentFrame - 1);
+    const r = reconnectSeconds();
+    if (r !== reconnectS) {
+      reconnectS = r;
+      event('reconnecting', r);
+    }
+    if (last) {
+      post({
+        type: ToPage.TICK, frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
+        episode: last.episode, status: last.status, samples, keySeq,
+      });
+    }
+    if (t - lastStatusAt >= STATUS_INTERVAL_MS) {
+      lastStatusAt = t;
+      post({ type: ToPage.STATUS, view: statusView(session, hudValues()) });
+    }
+    if (t - lastRecordAt >= RECORD_INTERVAL_MS) {
+      lastRecordAt = t;
+      post({ type: ToPage.RECORD, json: JSON.stringify(session.record()) });
+    }
+    schedule();
+  }
+
+  function start(path) {
+    if (started || ended) return;
+    started = true;
+    if (path) session.setPath(path);
+    session.start();
+    nextTickAt = now();
+    loop();
+  }
+
+  const handlers = {
+    [ToWorker.START]: (m) => start(m.path),
+    [ToWorker.NET]: (m) => session.receive(m.peer, m.data),
+    [ToWorker.PATH]: (m) => session.setPath(m.path),
+    [ToWorker.KEY]: (m) => {
+      keySeq = m.seq;
+      if (!input) return;
+      if (m.down) input.keyDown(m.key);
+      else input.keyUp(m.key);
+      session.noteKey(m.key, m.down, fromAbsolute(m.t, timeOrigin), m.wall);
+    },
+    [ToWorker.BLUR]: () => input?.releaseAll(),
+    [ToWorker.HIDDEN]: (m) => {
+      hidden = m.hidden;
+      session.setHidden(hidden);
+      // Back in front: the page draws the current frame at once.
+      if (!hidden && started && !ended) postRender(session.currentFrame - 1);
+    },
+    [ToWorker.DISPLAYED]: (m) => session.noteDisplayed(m.frame, fromAbsolute(m.t, timeOrigin)),
+    [ToWorker.EXCLUDE]: (m) => {
+      try {
+        session.exclude({ reason: m.reason, policy: m.policy });
+      } catch (err) {
+        event('error', { code: 'exclude', message: String(err?.message ?? err) });
+      }
+    },
+    [ToWorker.PEER]: (m) => {
+      if (!started || ended) return;
+      if (m.what === 'away' && typeof session.peerAway === 'function') session.peerAway(m.peer);
+      else if (m.what === 'gone' && typeof session.peerGone === 'function') session.peerGone(m.peer);
+    },
+    [ToWorker.ABANDON]: (m) => {
+      // Nothing was played before the session started: no record.
+      if (ended || !started) {
+        ended = true;
+        stopTimer();
+        post({ type: ToPage.ABANDONED, id: m.id, record: null });
+        return;
+      }
+      // Record first: after close() the session counts the game as over (not partial).
+      const record = session.record();
+      ended = true; // so the 'closed' event of close() does not report a normal end
+      if (m.reason === null || m.reason === undefined) session.close();
+      else session.close(m.reason);
+      stopTimer();
+      post({ type: ToPage.ABANDONED, id: m.id, record });
+    },
+  };
+
+  return {
+    env,
+    session,
+    handle(m) {
+      const h = handlers[m.type];
+      if (h) h(m);
+    },
+    stop() {
+      ended = true;
+      stopTimer();
+    },
+  };
+}

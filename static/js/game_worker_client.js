@@ -1,0 +1,113 @@
+// The page's side of the game worker (game_worker.js): starts it once per page, loads
+// environments in it (the early load and every scene's), and carries the running game's
+// messages (client_game.js listens through `on`). The scene's textures load here, on the page
+// that draws them; the environment handle a load returns carries them. No DOM here.
+
+import { ToPage, ToWorker, checkMessage, errorFrom } from './game_worker_contract.js';
+
+const WORKER_URL = new URL('./game_worker.js', import.meta.url);
+const URL_KEYS = ['pyodide_index_url', 'python_url', 'wheelhouse_url'];
+
+/**
+ * @param {object} o
+ * @param {object} o.config                 the page config (#p2p-config)
+ * @param {(textures) => Promise<Map>} [o.loadTextures]  assets.js loadSceneAssets
+ * @param {() => object} [o.spawn]          a Worker-like port {postMessage, onmessage, onerror,
+ *                                          terminate} (default: the module worker game_worker.js)
+ * @param {string} [o.baseUrl]              what relative URLs in the config are relative to
+ */
+export function createGameWorker(o) {
+  const spawn = o.spawn ?? (() => new globalThis.Worker(WORKER_URL, { type: 'module' }));
+  const loadTextures = o.loadTextures ?? (async () => new Map());
+  const baseUrl = o.baseUrl ?? globalThis.location?.href;
+  let port = null;
+  let nextId = 1;
+  const loads = new Map(); // id -> {resolve, reject}
+  const listeners = new Set();
+  let broken = null; // the worker failed to start: every load fails with this
+
+  function absoluteConfig(config) {
+    const out = { ...config };
+    for (const k of URL_KEYS) {
+      if (typeof out[k] === 'string' && out[k] && baseUrl) out[k] = new URL(out[k], baseUrl).href;
+    }
+    return out;
+  }
+
+  function onMessage(msg) {
+    const bad = checkMessage('page', msg);
+    if (bad) {
+      globalThis.console?.error?.(`game worker: ${bad}`);
+      return;
+    }
+    if (msg.type === ToPage.LOADED || msg.type === ToPage.LOAD_FAILED) {
+      const pending = loads.get(msg.id);
+      loads.delete(msg.id);
+      if (!pending) return;
+      if (msg.type === ToPage.LOADED) pending.resolve(msg);
+      else pending.reject(errorFrom(msg.error));
+      return;
+    }
+    for (const fn of [...listeners]) fn(msg);
+  }
+
+  function ensure() {
+    if (port) return port;
+    port = spawn();
+    port.onmessage = (ev) => onMessage(ev.data);
+    port.onerror = (ev) => {
+      ev?.preventDefault?.();
+      broken = new Error(`the game worker failed: ${ev?.message ?? 'it could not start'}`);
+      for (const p of loads.values()) p.reject(broken);
+      loads.clear();
+      for (const fn of [...listeners]) fn({ type: ToPage.FAILED, code: 'worker', message: broken.message });
+    };
+    port.postMessage({ type: ToWorker.CONFIG, config: absoluteConfig(o.config ?? {}) });
+    return port;
+  }
+
+  const client = {
+    post(msg, transfer) {
+      ensure().postMessage(msg, transfer ?? []);
+    },
+    /** Listen to the worker's game messages (everything but load answers); returns off(). */
+    on(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    /** Load a scene's environment in the worker: resolves to a handle for createGame's begin(). */
+    async loadEnv(p2p) {
+      const textures = loadTextures(p2p.rendering?.textures);
+      textures.catch(() => {}); // awaited below; an early failure must not be "unhandled"
+      if (broken) throw broken;
+      const id = nextId++;
+      const loaded = new Promise((resolve, reject) => loads.set(id, { resolve, reject }));
+      client.post({ type: ToWorker.LOAD, id, p2p });
+      const info = await loaded;
+      let tex;
+      try {
+        tex = await textures;
+      } catch (err) {
+        client.post({ type: ToWorker.DESTROY_ENV, id });
+        throw err;
+      }
+      let destroyed = false;
+      return {
+        worker: client,
+        envId: id,
+        numPlayers: info.numPlayers,
+        textures: tex,
+        destroy() {
+          if (destroyed) return;
+          destroyed = true;
+          client.post({ type: ToWorker.DESTROY_ENV, id });
+        },
+      };
+    },
+    terminate() {
+      try { port?.terminate?.(); } catch { /* gone */ }
+      port = null;
+    },
+  };
+  return client;
+}

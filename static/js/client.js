@@ -1,6 +1,7 @@
 // Entry module of the participant page (templates/participant.html): reads #p2p-config,
 // connects to the server and runs the participant flow (client_flow.js) with the page's
-// screens (client_ui.js), Pyodide (env_pyodide.js) and the vendored Socket.IO client.
+// screens (client_ui.js), the game worker (game_worker_client.js: Pyodide, the environment and
+// the rollback session run there) and the vendored Socket.IO client.
 //
 // Test hooks (Contract A, docs/client.md): window.p2p is the flow's diagnostic object,
 // document.body.dataset.phase mirrors its phase, and ?autoadvance=1 clicks Continue.
@@ -12,6 +13,9 @@ import { createDomUi } from './client_ui.js';
 import { loadSceneAssets } from './assets.js';
 import { createVisibilityTracker } from './telemetry.js';
 import { createEnvPreloader } from './env_preload.js';
+import { createGameWorker } from './game_worker_client.js';
+
+export { createEnvLoader, installPackages, PackageInstallError } from './env_loader.js';
 
 /** The configured recruitment parameters present in the page's query string. */
 export function recruitmentFromQuery(query, names) {
@@ -36,7 +40,9 @@ export function main(win = globalThis.window) {
   config.recruitment = recruitmentFromQuery(query, config.recruitment_params ?? []);
   // The first game's environment loads while the participant reads the pages before it
   // (the flow starts it at the first scene, once the browser checks are over).
-  const preloader = createEnvPreloader(createEnvLoader(config), {
+  // One game worker per page: it loads the environments (the early one too) and runs the games.
+  const gameWorker = createGameWorker({ config, loadTextures: loadSceneAssets, baseUrl: win.location.href });
+  const preloader = createEnvPreloader((p2p) => gameWorker.loadEnv(p2p), {
     onStatus: (s) => { diag.preload = { ...diag.preload, ...s }; },
   });
   const flow = createClientFlow({

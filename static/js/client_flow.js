@@ -1017,15 +1017,21 @@ export function createClientFlow(o) {
     // Already finishing (upload under way): finishGame shows the message when it is done.
     if (s.over) return;
     if (s.game?.started) {
-      const record = s.game.abandon(); // BYE to the peers; the record is partial
       diag.gameOver = { reason: 'researcher', frame: diag.frame, episode: diag.episode };
-      if (record) {
-        finishGame(s, record, 'researcher');
-        return;
-      }
+      // BYE to the peers; the record (from the game worker) is partial.
+      Promise.resolve(s.game.abandon()).then((record) => {
+        if (p2pScene !== s || s.over) return;
+        if (record) finishGame(s, record, 'researcher');
+        else endedByResearcher(s);
+      });
+      return;
     }
-    s.over = true;
     s.game?.abandon();
+    endedByResearcher(s);
+  }
+
+  function endedByResearcher(s) {
+    s.over = true;
     ui.waitroom(null);
     ui.game(false);
     say(s.endedMessage);
@@ -1119,9 +1125,10 @@ export function createClientFlow(o) {
 
   async function abandonAndUpload(s) {
     s.over = true;
-    let record = s.game.abandon();
+    const leaving = s.game.abandon(); // BYE to the peers now; the record comes from the game worker
     ui.game(false);
     if (!s.seatEnded) s.socket.emit('leave', { game_id: s.gameReady.game_id });
+    let record = await leaving;
     const up = s.gameReady.upload;
     // A rejoined page's record starts at the reload: one document with the earlier page's part.
     // A rejoin that never got the game back adds nothing to the earlier page's partial export.
@@ -1244,7 +1251,8 @@ export function createClientFlow(o) {
       const g = s.gameReady;
       // A game alone with AI seats has no peer to rebuild it from: going away leaves it.
       const keepSeat = ((g.settings ?? s.p2p.settings)?.p2p?.reconnect_grace_s ?? 0) > 0 && !alone(g);
-      let record = keepSeat ? s.game.leaveForReload() : s.game.abandon();
+      // No time to wait for the game worker: the record as it last sent it.
+      let record = keepSeat ? s.game.leaveForReload() : (s.game.abandonNow ? s.game.abandonNow() : s.game.abandon());
       s.over = true;
       s.reporter?.stop(false);
       if (!keepSeat) {

@@ -6,7 +6,7 @@
 // the DOM. No DOM here; node tests drive it through `handle` and a `post` callback.
 //
 // A Dedicated Worker's timers are not throttled in a hidden tab, so this loop keeps its pace
-// there too (the same reason frame_clock.js ticks from a worker).
+// there too (docs/client.md, "The game worker").
 
 import { P2PSession } from './session.js';
 import { createKeyboardInput } from './input.js';

@@ -4,7 +4,7 @@ Chromium under Playwright never reports a page as hidden (see ``harness/hidden_t
 every page runs an init script that reproduces what Chrome does to a background tab:
 visibilityState/hidden and ``visibilitychange``, main-thread timers released at most once a
 second, requestAnimationFrame paused, Worker timers and network events untouched. The game
-must not care: it is ticked by a Dedicated Worker's timer (``frame_clock.js``).
+must not care: it runs and is ticked in a Dedicated Worker (the game worker, ``game_core.js``).
 
 - hidden for 8 s: the partner's frame rate over those 8 s is at least 95 % of the target, the
   hidden page keeps simulating at full rate too (this is the check that fails when the game

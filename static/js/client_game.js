@@ -23,6 +23,8 @@ import { ToPage, ToWorker, bytesMessage, sessionFromView, toAbsolute } from './g
 export { exportPath, sessionSettings, transportImpairment, withPlayers } from './game_settings.js';
 
 const STOPPED = new Set(['finished', 'closed']);
+// How long abandon() waits for the worker's record before taking the one it last posted.
+const ABANDON_WAIT_MS = 3000;
 // What the page knows of the session before the worker's first STATUS.
 const EMPTY_VIEW = Object.freeze({
   peers: [], currentFrame: 0, confirmedFrame: -1, verifiedFrame: -1, episode: 0, state: 'created', path: null,
@@ -407,8 +409,14 @@ export function createGame(o) {
       const done = new Promise((resolve) => abandons.set(id, resolve));
       post({ type: ToWorker.ABANDON, id, reason });
       input?.detach();
+      // A worker that never answers (it failed) must not hold the participant up: after
+      // ABANDON_WAIT_MS the record it last posted stands in.
+      const timers = o.timers ?? globalThis;
+      let waitTimer = null;
+      const waited = new Promise((resolve) => { waitTimer = timers.setTimeout(() => resolve(lastRecord()), ABANDON_WAIT_MS); });
       // The worker's BYEs come before its answer (one ordered port): send them, then close.
-      return done.then((record) => {
+      return Promise.race([done, waited]).then((record) => {
+        timers.clearTimeout(waitTimer);
         stop();
         transport.close();
         return record;
@@ -431,11 +439,14 @@ export function createGame(o) {
       post({ type: ToWorker.ABANDON, id: 0, reason });
       stop();
       transport.close();
-      if (recordJson === null) return null;
-      const record = JSON.parse(recordJson);
-      return withInputTiming(record);
+      return lastRecord();
     },
   };
+
+  /** The record the worker last posted (with this page's key-to-screen timing), or null. */
+  function lastRecord() {
+    return recordJson === null ? null : withInputTiming(JSON.parse(recordJson));
+  }
 
   function onBlur() {
     post({ type: ToWorker.BLUR });

@@ -90,8 +90,12 @@ export function createGameCore(o) {
         return;
       }
       const h = handlers[msg.type];
-      if (h) h(msg);
-      else game?.handle(msg);
+      try {
+        if (h) h(msg);
+        else game?.handle(msg);
+      } catch (err) {
+        fail(msg.type, err);
+      }
     },
     /** The environment of a load (tests), or undefined. */
     env(id) { return envs.get(id); },
@@ -187,7 +191,19 @@ function createWorkerGame(o) {
 
   function schedule() {
     if (ended) return;
-    timer = timers.setTimeout(loop, Math.max(0, nextTickAt - now()));
+    timer = timers.setTimeout(wake, Math.max(0, nextTickAt - now()));
+  }
+
+  /** A wake of the timer. An exception (the environment's step threw, ...) is reported to
+   * the page, and the loop goes on (as a page's frame clock did). */
+  function wake() {
+    timer = null;
+    try {
+      loop();
+    } catch (err) {
+      event('error', { code: 'uncaught', message: String(err?.message ?? err) });
+    }
+    schedule();
   }
 
   function reconnectSeconds() {
@@ -208,7 +224,6 @@ function createWorkerGame(o) {
 
   /** One wake: run the ticks that are due (the timer may be late). */
   function loop() {
-    timer = null;
     if (ended) return;
     const t = now();
     let advanced = false;
@@ -250,7 +265,6 @@ function createWorkerGame(o) {
       lastRecordCost = now() - t0;
       post({ type: ToPage.RECORD, json });
     }
-    schedule();
   }
 
   function start(path) {
@@ -259,7 +273,7 @@ function createWorkerGame(o) {
     if (path) session.setPath(path);
     session.start();
     nextTickAt = now();
-    loop();
+    wake();
   }
 
   const handlers = {

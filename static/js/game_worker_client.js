@@ -25,6 +25,7 @@ export function createGameWorker(o) {
   const loads = new Map(); // id -> {resolve, reject}
   const listeners = new Set();
   let broken = null; // the worker failed to start: every load fails with this
+  let heard = false; // a message came from the worker (so it did start)
 
   function absoluteConfig(config) {
     const out = { ...config };
@@ -35,6 +36,7 @@ export function createGameWorker(o) {
   }
 
   function onMessage(msg) {
+    heard = true;
     const bad = checkMessage('page', msg);
     if (bad) {
       globalThis.console?.error?.(`game worker: ${bad}`);
@@ -57,10 +59,12 @@ export function createGameWorker(o) {
     port.onmessage = (ev) => onMessage(ev.data);
     port.onerror = (ev) => {
       ev?.preventDefault?.();
-      broken = new Error(`the game worker failed: ${ev?.message ?? 'it could not start'}`);
-      for (const p of loads.values()) p.reject(broken);
+      const err = new Error(`the game worker failed: ${ev?.message ?? 'it could not start'}`);
+      // Before its first message: the script did not load (blocked, missing), so no load can work.
+      if (!heard) broken = err;
+      for (const p of loads.values()) p.reject(err);
       loads.clear();
-      for (const fn of [...listeners]) fn({ type: ToPage.FAILED, code: 'worker', message: broken.message });
+      for (const fn of [...listeners]) fn({ type: ToPage.FAILED, code: 'worker', message: err.message });
     };
     port.postMessage({ type: ToWorker.CONFIG, config: absoluteConfig(o.config ?? {}) });
     return port;

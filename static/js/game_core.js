@@ -62,7 +62,10 @@ export function createGameCore(o) {
     [ToWorker.DESTROY_ENV]: (m) => {
       const env = envs.get(m.id);
       envs.delete(m.id);
-      if (game?.env === env) return; // still playing on it: destroyed with the game's end
+      if (game?.env === env && game.active) {
+        game.destroyEnvAtEnd = true; // still playing on it
+        return;
+      }
       try { env?.destroy?.(); } catch { /* the interpreter may be gone */ }
     },
     [ToWorker.BEGIN]: (m) => {
@@ -187,6 +190,11 @@ function createWorkerGame(o) {
   function stopTimer() {
     if (timer !== null) timers.clearTimeout(timer);
     timer = null;
+    // The page let go of the environment while the game still ran on it: free it now.
+    if (ended && api.destroyEnvAtEnd) {
+      api.destroyEnvAtEnd = false;
+      try { env.destroy?.(); } catch { /* the interpreter may be gone */ }
+    }
   }
 
   function schedule() {
@@ -325,9 +333,11 @@ function createWorkerGame(o) {
     },
   };
 
-  return {
+  const api = {
     env,
     session,
+    destroyEnvAtEnd: false,
+    get active() { return !ended; },
     handle(m) {
       const h = handlers[m.type];
       if (h) h(m);
@@ -337,4 +347,5 @@ function createWorkerGame(o) {
       stopTimer();
     },
   };
+  return api;
 }

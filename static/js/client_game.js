@@ -67,10 +67,11 @@ export function createGame(o) {
   const settings = sessionSettings(p2p);
   const connectTimeoutMs = Math.round((p2p.settings.p2p.connection_timeout_s ?? 20) * 1000);
   const me = gameReady.player_index;
-  // AI seats: no participant behind them, so no connection; every page's environment plays them.
+  // AI seats (Python ones and hosted ONNX ones): no participant behind them, so no connection.
   const aiSeats = (gameReady.ai_seats ?? []).map((a) => a.player_index);
   const humanPeers = [];
   for (let p = 0; p < gameReady.num_players; p++) if (p !== me && !aiSeats.includes(p)) humanPeers.push(p);
+  let hosted = null; // inferences of the seats this page hosts, as the worker last said
   // A game whose other seats are all AI seats has nobody to connect to: it runs in this page alone.
   const solo = humanPeers.length === 0;
 
@@ -244,6 +245,7 @@ export function createGame(o) {
   // ------------------------------------------------------------ the worker's messages
 
   function onTick(m) {
+    hosted = m.hosted ?? null;
     if (timing) {
       for (const [inputFrame, consumed, takes] of m.samples) {
         // Presses before the game or across an episode reset are not input latency.
@@ -323,6 +325,8 @@ export function createGame(o) {
       });
     },
     get path() { return path; },
+    /** Inferences per seat this page hosts ({seat: {runs, failed}}), or null (none hosted / not loaded). */
+    get hosted() { return hosted; },
     get started() { return sessionStarted; },
     get ended() { return ended; },
     get renderer() { return renderer; },
@@ -356,7 +360,12 @@ export function createGame(o) {
       const g = p2p.gameplay ?? {};
       const keyboard = g.action_mapping
         ? { actionMapping: g.action_mapping, inputMode: g.input_mode ?? 'pressed_keys' } : null;
-      post({ type: ToWorker.BEGIN, envId: envHandle.envId, p2p: o.p2p, gameReady, keyboard, hidden: hiddenNow, rejoin: false });
+      const here = globalThis.location?.href ?? null;
+      post({
+        type: ToWorker.BEGIN, envId: envHandle.envId, p2p: o.p2p, gameReady, keyboard, hidden: hiddenNow, rejoin: false,
+        onnxruntimeUrl: o.onnxruntimeUrl && here ? new URL(o.onnxruntimeUrl, here).href : o.onnxruntimeUrl ?? null,
+        baseUrl: here,
+      });
       if (keyboard) {
         timing = createInputTiming({ inputMode: keyboard.inputMode, now, requestFrame: raf });
         // The page's keyboard decides which keys are the game's (and keeps them from scrolling

@@ -10,6 +10,7 @@
 
 import { P2PSession } from './session.js';
 import { createKeyboardInput } from './input.js';
+import { createHostedPolicies } from './hosted_policy.js';
 import { sessionSettings, withPlayers } from './game_settings.js';
 import { ToPage, ToWorker, bytesMessage, checkMessage, fromAbsolute, plainError, statusView } from './game_worker_contract.js';
 
@@ -117,7 +118,12 @@ function createWorkerGame(o) {
   const fps = settings.fps ?? 30;
   const period = 1000 / fps;
   const me = gameReady.player_index;
-  const aiSeats = (gameReady.ai_seats ?? []).map((a) => a.player_index);
+  // AI seats: every peer's environment plays the Python ones; a hosted (ONNX) seat's host runs
+  // its model here and sends its actions (docs/ai.md).
+  const aiSeats = (gameReady.ai_seats ?? []).filter((a) => a.kind !== 'onnx').map((a) => a.player_index);
+  const hostedSeats = (gameReady.ai_seats ?? []).filter((a) => a.kind === 'onnx')
+    .map((a) => ({ seat: a.player_index, host: a.host, model: a.policy }));
+  let hostedPolicies = null; // the models of the seats this page hosts, once loaded
   const defaultAction = settings.defaultAction ?? 0;
   let hidden = o.hidden;
   let ended = false;
@@ -164,8 +170,24 @@ function createWorkerGame(o) {
     env: withPlayers(simEnv, gameReady.num_players),
     transport: { send: (peer, bytes) => { const [m, tr] = bytesMessage(ToPage.SEND, peer, bytes); post(m, tr); } },
     localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0, aiSeats,
+    hostedSeats: hostedSeats.map(({ seat, host }) => ({ seat, host })),
     settings, now, wallClock, path: null,
   });
+  const mine = hostedSeats.filter((h) => h.host === me);
+  if (mine.length > 0 && typeof env.observation !== 'function') {
+    event('error', { code: 'hosted_policy', message: 'hosted seats need the Pyodide environment (its observations feed the model)' });
+  } else if (mine.length > 0) {
+    // Until its model is loaded a hosted seat plays the default action (the session's start).
+    const models = p2p.env?.onnx_models ?? {};
+    const url = (u) => (typeof u === 'string' && o.baseUrl ? new URL(u, o.baseUrl).href : u);
+    createHostedPolicies({ seats: mine.map((h) => ({ seat: h.seat, modelUrl: url(models[h.model]) })), ortUrl: o.onnxruntimeUrl })
+      .then((policies) => {
+        if (ended) { policies.close().catch(() => {}); return; }
+        hostedPolicies = policies;
+        event('hostedReady', policies.stats());
+      })
+      .catch((err) => event('error', { code: 'hosted_policy', message: String(err?.message ?? err) }));
+  }
   const forward = {
     episode_start: 'episodeStart', connection: 'connection', default_action: 'defaultAction', desync: 'desync',
     error: 'error', game_over: 'gameOver', countdown: 'countdown', started: 'started', hidden: 'hidden', excluded: 'excluded',
@@ -245,6 +267,8 @@ function createWorkerGame(o) {
       nextTickAt += period;
       if (ended) return;
     }
+    // Seats we host: infer from the newest simulated frame (the result is taken at a later tick).
+    if (hostedPolicies !== null && advanced) hostedPolicies.step(env, session);
     // A long stall: do not replay the backlog in a burst.
     if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
     // A hidden page draws nothing: no render state while hidden (one is sent when it is back).
@@ -257,7 +281,7 @@ function createWorkerGame(o) {
     if (last) {
       post({
         type: ToPage.TICK, frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
-        episode: last.episode, status: last.status, samples, keySeq,
+        episode: last.episode, status: last.status, samples, keySeq, hosted: hostedPolicies?.stats() ?? null,
       });
     }
     if (t - lastStatusAt >= STATUS_INTERVAL_MS) {

@@ -47,7 +47,10 @@ const SHAPES = {
   [ToWorker.CONFIG]: { config: 'obj' },
   [ToWorker.LOAD]: { id: 'int', p2p: 'obj' },
   [ToWorker.DESTROY_ENV]: { id: 'int' },
-  [ToWorker.BEGIN]: { envId: 'int', p2p: 'obj', gameReady: 'obj', keyboard: 'obj?', hidden: 'bool', rejoin: 'bool' },
+  [ToWorker.BEGIN]: {
+    envId: 'int', p2p: 'obj', gameReady: 'obj', keyboard: 'obj?', hidden: 'bool', rejoin: 'bool',
+    onnxruntimeUrl: 'str?', baseUrl: 'str?', // hosted seats: onnxruntime-web's folder, what model URLs are relative to
+  },
   [ToWorker.START]: { path: 'obj?' },
   [ToWorker.NET]: { peer: 'int', data: 'bytes' },
   [ToWorker.PATH]: { path: 'obj?' },

@@ -42,7 +42,10 @@ export function main(win = globalThis.window) {
   // (the flow starts it at the first scene, once the browser checks are over).
   // One game worker per page: it loads the environments (the early one too) and runs the games.
   const gameWorker = createGameWorker({ config, loadTextures: loadSceneAssets, baseUrl: win.location.href });
-  const preloader = createEnvPreloader((p2p) => gameWorker.loadEnv(p2p), {
+  const preloader = createEnvPreloader((p2p) => gameWorker.loadEnv(p2p).then((env) => {
+    diag.envResources = env.resources;
+    return env;
+  }), {
     onStatus: (s) => { diag.preload = { ...diag.preload, ...s }; },
   });
   const flow = createClientFlow({

@@ -89,6 +89,7 @@ export function createDiag() {
     recruitment: {},
     screening: null,
     hosted: null, // {seat: {runs, failed}}: inferences of the hosted (ONNX) seats this page hosts
+    envResources: null, // URLs the game worker fetched loading the last environment (Pyodide's files, ...)
   };
 }
 

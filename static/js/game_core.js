@@ -57,7 +57,10 @@ export function createGameCore(o) {
         })
         .then((env) => {
           envs.set(m.id, env);
-          post({ type: ToPage.LOADED, id: m.id, numPlayers: Number.isInteger(env.numPlayers) ? env.numPlayers : null });
+          // What this worker fetched so far (Pyodide's files, ...): the page's own Resource Timing
+          // does not see a worker's requests.
+          const resources = (globalThis.performance?.getEntriesByType?.('resource') ?? []).map((e) => e.name);
+          post({ type: ToPage.LOADED, id: m.id, numPlayers: Number.isInteger(env.numPlayers) ? env.numPlayers : null, resources });
         }, (err) => post({ type: ToPage.LOAD_FAILED, id: m.id, error: plainError(err) }));
     },
     [ToWorker.DESTROY_ENV]: (m) => {

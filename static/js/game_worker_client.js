@@ -100,6 +100,7 @@ export function createGameWorker(o) {
         worker: client,
         envId: id,
         numPlayers: info.numPlayers,
+        resources: info.resources,
         textures: tex,
         destroy() {
           if (destroyed) return;

@@ -61,7 +61,7 @@ const SHAPES = {
   [ToWorker.EXCLUDE]: { reason: 'str', policy: 'str' },
   [ToWorker.PEER]: { peer: 'int', what: 'str' },
   [ToWorker.ABANDON]: { id: 'int', reason: 'int?' },
-  [ToPage.LOADED]: { id: 'int', numPlayers: 'int?' },
+  [ToPage.LOADED]: { id: 'int', numPlayers: 'int?', resources: 'arr' },
   [ToPage.LOAD_FAILED]: { id: 'int', error: 'obj' },
   [ToPage.SEND]: { peer: 'int', data: 'bytes' },
   [ToPage.TICK]: { frame: 'int', samples: 'arr', keySeq: 'int', status: 'str?' },

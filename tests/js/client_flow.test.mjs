@@ -59,7 +59,7 @@ test('the diagnostic object starts in Contract A shape', () => {
   const d = createDiag();
   assert.deepEqual(Object.keys(d), ['phase', 'sceneId', 'sceneType', 'gameId', 'playerIndex', 'numPlayers', 'path',
     'frame', 'confirmedFrame', 'verifiedFrame', 'episode', 'upload', 'gameOver', 'endedBy', 'render', 'clock', 'countdown',
-    'hidden', 'reconnecting', 'excluded', 'preload', 'times', 'rejoin', 'messages', 'errors', 'outcome', 'recruitment', 'screening', 'hosted']);
+    'hidden', 'reconnecting', 'excluded', 'preload', 'times', 'rejoin', 'messages', 'errors', 'outcome', 'recruitment', 'screening', 'hosted', 'envResources']);
   assert.equal(d.phase, 'connecting');
   assert.deepEqual(d.upload, { status: 'idle', attempts: 0, error: null });
   assert.ok(PHASES.includes('partner_left') && PHASES.includes('episode_transition') && PHASES.includes('rejoining'));

@@ -84,7 +84,8 @@ test('the worker loads environments and answers each load by its id; a failure n
   h.core.handle({ type: ToWorker.LOAD, id: 1, p2p: { env: {} } });
   h.core.handle({ type: ToWorker.LOAD, id: 2, p2p: { env: { fail: true } } });
   await new Promise((r) => setTimeout(r, 0));
-  assert.deepEqual(h.of(ToPage.LOADED), [{ type: 'loaded', id: 1, numPlayers: 2 }]);
+  assert.deepEqual(h.of(ToPage.LOADED).map(({ id, numPlayers }) => [id, numPlayers]), [[1, 2]]);
+  assert.ok(Array.isArray(h.of(ToPage.LOADED)[0].resources));
   const failed = h.of(ToPage.LOAD_FAILED)[0];
   assert.equal(failed.id, 2);
   assert.equal(failed.error.package, 'nope');
@@ -187,7 +188,7 @@ test('the page side: one worker per page, CONFIG first with absolute URLs, loads
   assert.deepEqual(sent[0], { type: 'config', config: { python_url: 'http://127.0.0.1:5000/p2p/py/', wheelhouse_url: null } });
   assert.deepEqual(sent.slice(1).map((m) => [m.type, m.id]), [['load', 1], ['load', 2]]);
   port.onmessage({ data: { type: ToPage.LOAD_FAILED, id: 2, error: { name: 'PackageInstallError', message: 'x', package: 'nope' } } });
-  port.onmessage({ data: { type: ToPage.LOADED, id: 1, numPlayers: 2 } });
+  port.onmessage({ data: { type: ToPage.LOADED, id: 1, numPlayers: 2, resources: ['http://x/pyodide.asm.wasm'] } });
   const handle = await a;
   assert.equal(handle.envId, 1);
   assert.equal(handle.textures.get('atlas'), 1);

@@ -34,6 +34,10 @@ const MAX_MESSAGES = 200;
 export const ENV_LOAD_MESSAGE = 'The game could not be loaded in your browser, so it cannot take place. '
   + 'Please let the experimenter know.';
 
+/** What a participant whose browser cannot start the game worker reads (game_worker_client.js). */
+export const WORKER_UNSUPPORTED_MESSAGE = 'Your browser cannot run this game (it does not support module Web Workers). '
+  + 'Please open the study link again in a current version of Chrome, Edge, Firefox or Safari.';
+
 /** The page's sessionStorage, or null where there is none (or it is refused). */
 function defaultStorage() {
   try {
@@ -88,7 +92,7 @@ export function createDiag() {
     outcome: null,
     recruitment: {},
     screening: null,
-    hosted: null, // {seat: {runs, failed}}: inferences of the hosted (ONNX) seats this page hosts
+    hosted: null, // {seat: {runs, failed, decisions}}: inferences of the hosted (ONNX) seats this page hosts
     envResources: null, // URLs the game worker fetched loading the last environment (Pyodide's files, ...)
   };
 }
@@ -726,7 +730,10 @@ export function createClientFlow(o) {
         diag.verifiedFrame = f.verifiedFrame;
         diag.episode = f.episode;
         if (f.render) diag.render = f.render;
-        diag.hosted = s.game?.hosted ?? null;
+      },
+      hosted(h) {
+        // The game's one object, changed in place: set once, not rebuilt per frame.
+        if (alive() && diag.hosted !== h) diag.hosted = h;
       },
       hud(lines) {
         if (alive()) ui.hud(lines);
@@ -907,7 +914,8 @@ export function createClientFlow(o) {
     }
     stopCountdown(s);
     ui.waitroom(null);
-    fail('env_load', ENV_LOAD_MESSAGE, { detail });
+    const noWorker = s.envError?.code === 'worker_unsupported';
+    fail(noWorker ? 'worker_unsupported' : 'env_load', noWorker ? WORKER_UNSUPPORTED_MESSAGE : ENV_LOAD_MESSAGE, { detail });
     endStudy('error', { reason: 'env_load', detail, gameId: s.gameReady?.game_id ?? null });
   }
 

@@ -44,13 +44,16 @@ function soloTransport() {
  * @param {object} o.signaling      transport signaling object (client_signaling.js)
  * @param {object} o.hooks          {phase, message, failed, path, frame, hud, episodeEnd, episodeStart,
  *                                   connection, gameOver, ended, error, countdown, started, hidden,
- *                                   excluded, reconnecting, clock} (all optional)
+ *                                   excluded, reconnecting, clock, rejoin, rejoined, hosted} (all optional)
  * @param {Function} [o.createCanvas]  (width, height) -> CanvasRenderingContext2D, or null for no drawing
  * @param {Function} [o.requestAnimationFrame]  draws and redraws while a tween glides (default the page's)
  * @param {object} [o.keyboardTarget]  where keys are read (window)
  * @param {Function} [o.RTCPeerConnection], [o.now], [o.wallClock], [o.timers]  injectable for tests
  *   (without any requestAnimationFrame, frames are drawn as they come and key-to-screen
  *   latency ends at the draw)
+ * @param {boolean} [o.rejoin]  this page was reloaded mid-game (game_ready.rejoin): the session
+ *   rebuilds the game from a peer's catch-up document before it plays (hooks `rejoin`
+ *   {phase, received, total, frame, target} while it does, `rejoined` once it plays)
  * begin(env) takes the handle game_worker_client.js's loadEnv resolves to ({worker, envId, textures}).
  */
 export function createGame(o) {
@@ -71,7 +74,9 @@ export function createGame(o) {
   const aiSeats = (gameReady.ai_seats ?? []).map((a) => a.player_index);
   const humanPeers = [];
   for (let p = 0; p < gameReady.num_players; p++) if (p !== me && !aiSeats.includes(p)) humanPeers.push(p);
-  let hosted = null; // inferences of the seats this page hosts, as the worker last said
+  // Inferences of the seats this page hosts ({seat: {runs, failed, decisions}}), added up from
+  // the worker's news; one object, changed in place (window.p2p.hosted is this object).
+  let hosted = null;
   // A game whose other seats are all AI seats has nobody to connect to: it runs in this page alone.
   const solo = humanPeers.length === 0;
 
@@ -103,6 +108,7 @@ export function createGame(o) {
   let drawRequested = false;
   let hiddenNow = false; // told before the game begins: sent with BEGIN
   let hiddenSince = null;
+  let clearBeforeDraw = false; // the next draw starts from a cleared canvas (a rejoined game)
   let view = null; // the worker's latest STATUS
   let recordJson = null; // the worker's latest RECORD (what a closing page sends)
   let sessionStarted = false;
@@ -211,6 +217,8 @@ export function createGame(o) {
    * key-to-screen timing and the input log need to know which presses are now on the canvas. */
   function draw(state, frame) {
     try {
+      if (clearBeforeDraw) renderer.clear();
+      clearBeforeDraw = false;
       renderer.draw(state);
       if (frame !== null && frame !== undefined) {
         const t = now();
@@ -245,7 +253,7 @@ export function createGame(o) {
   // ------------------------------------------------------------ the worker's messages
 
   function onTick(m) {
-    hosted = m.hosted ?? null;
+    if (m.hosted) addHosted(m.hosted);
     if (timing) {
       for (const [inputFrame, consumed, takes] of m.samples) {
         // Presses before the game or across an episode reset are not input latency.
@@ -259,12 +267,27 @@ export function createGame(o) {
     });
   }
 
+  /** The worker's news of the hosted seats (only what changed since its last TICK). */
+  function addHosted(news) {
+    hosted ??= {};
+    for (const [seat, n] of Object.entries(news)) {
+      const h = (hosted[seat] ??= { runs: 0, failed: null, decisions: [] });
+      h.runs = n.runs;
+      h.failed = n.failed;
+      for (const d of n.decisions) h.decisions.push(d);
+    }
+    call('hosted', hosted);
+  }
+
   const onMessage = {
     [ToPage.SEND]: (m) => send(m.peer, m.data),
     [ToPage.TICK]: (m) => { if (!ended) onTick(m); },
     [ToPage.RENDER]: (m) => { if (!ended) onRender(m); },
     [ToPage.EVENT]: (m) => {
       if (m.name === 'episodeEnd' && renderer) flushDraw(); // the episode's last frame, drawn now
+      // Back in the game after a reload: its first picture goes on a fresh canvas (objects live
+      // across frames; the canvas still shows state_init).
+      if (m.name === 'rejoined') clearBeforeDraw = true;
       call(m.name, m.payload);
     },
     [ToPage.STATUS]: (m) => {
@@ -297,6 +320,12 @@ export function createGame(o) {
     const rec = withInputTiming(record);
     call('ended', { record: rec, reason: rec.game_over_reason });
   }
+
+  // A rejoining page connects while its environment loads: the partners are in the game and
+  // wait for it (their sessions do not time out a peer whose page went away), and the reload's
+  // critical path is then the environment alone. A new game connects only once the environment
+  // is ready, so a slow loader never lets a partner's handshake time out.
+  if (o.rejoin && !solo) transport.start();
 
   /** The record with this page's key-to-screen latency in its stats (only a page measures it). */
   function withInputTiming(record) {
@@ -362,7 +391,7 @@ export function createGame(o) {
         ? { actionMapping: g.action_mapping, inputMode: g.input_mode ?? 'pressed_keys' } : null;
       const here = globalThis.location?.href ?? null;
       post({
-        type: ToWorker.BEGIN, envId: envHandle.envId, p2p: o.p2p, gameReady, keyboard, hidden: hiddenNow, rejoin: false,
+        type: ToWorker.BEGIN, envId: envHandle.envId, p2p: o.p2p, gameReady, keyboard, hidden: hiddenNow, rejoin: o.rejoin === true,
         onnxruntimeUrl: o.onnxruntimeUrl && here ? new URL(o.onnxruntimeUrl, here).href : o.onnxruntimeUrl ?? null,
         baseUrl: here,
       });
@@ -404,7 +433,27 @@ export function createGame(o) {
         return;
       }
       call('phase', 'peer_connecting');
-      transport.start();
+      if (o.rejoin) {
+        // The connection was made while the environment loaded (above): start if it is open.
+        if (opened.size === transport.peers.length) startSession();
+      } else transport.start();
+    },
+    /** The server says a peer's page went away with its seat held (`peer_interrupted`). */
+    peerInterrupted(peer) {
+      if (sessionStarted && !ended) post({ type: ToWorker.PEER, peer, what: 'away' });
+    },
+    /** The server says a peer came back with a new page (`peer_rejoined`): a new connection. */
+    peerRejoined(peer) {
+      if (!ended && !viaServer && !solo) transport.reconnect(peer);
+    },
+    /** The server says a peer's seat is gone for good (`peer_left`). */
+    peerLeft(peer) {
+      if (sessionStarted && !ended) post({ type: ToWorker.PEER, peer, what: 'gone' });
+    },
+    /** The page is going away but keeps its seat (a reload, `pagehide`): BYE(away) to the peers,
+     * so they wait for the new page. Returns the record as abandonNow() does. */
+    leaveForReload() {
+      return api.abandonNow(ByeReason.AWAY);
     },
     /** Participant leaves (scene left, game ended by the server): BYE to the peers; resolves to
      * the record (partial unless the game was already over), or null when no session ran. */

@@ -32,6 +32,8 @@ const TAKES_INPUT = new Set(['running', 'stalled', 'waiting']);
  * @param {() => number} [o.wallClock]  epoch ms
  * @param {object} [o.timers]           {setTimeout, clearTimeout}
  * @param {number} [o.timeOrigin]       this thread's performance.timeOrigin (absolute times)
+ * @param {(fn: Function) => void} [o.immediate]  run fn on a task of its own as soon as possible
+ *   (a rejoin's catch-up slices, back to back); default a 0 ms timer of `timers`
  */
 export function createGameCore(o) {
   const post = o.post;
@@ -39,6 +41,7 @@ export function createGameCore(o) {
   const wallClock = o.wallClock ?? (() => Date.now());
   const timers = o.timers ?? { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) };
   const timeOrigin = o.timeOrigin ?? globalThis.performance?.timeOrigin ?? 0;
+  const immediate = o.immediate ?? ((fn) => timers.setTimeout(fn, 0));
   const envs = new Map(); // load id -> adapter
   let loadEnv = o.loadEnv ?? null;
   let game = null;
@@ -80,7 +83,7 @@ export function createGameCore(o) {
         return;
       }
       try {
-        game = createWorkerGame({ ...m, env, post, now, wallClock, timers, timeOrigin });
+        game = createWorkerGame({ ...m, env, post, now, wallClock, timers, timeOrigin, immediate });
       } catch (err) {
         game = null;
         fail('begin', err);
@@ -114,7 +117,8 @@ export function createGameCore(o) {
 
 /** One game in the worker (BEGIN .. ENDED/ABANDONED). */
 function createWorkerGame(o) {
-  const { post, now, wallClock, timers, timeOrigin, gameReady } = o;
+  const { post, now, wallClock, timers, timeOrigin, immediate, gameReady } = o;
+  const rejoin = o.rejoin === true;
   const p2p = gameReady?.settings ? { ...o.p2p, settings: gameReady.settings } : o.p2p;
   const env = o.env;
   const settings = sessionSettings(p2p);
@@ -127,11 +131,14 @@ function createWorkerGame(o) {
   const hostedSeats = (gameReady.ai_seats ?? []).filter((a) => a.kind === 'onnx')
     .map((a) => ({ seat: a.player_index, host: a.host, model: a.policy }));
   let hostedPolicies = null; // the models of the seats this page hosts, once loaded
+  const hostedSent = new Map(); // seat -> {runs, failed, decisions}: what the page was told (TICK.hosted)
   const defaultAction = settings.defaultAction ?? 0;
   let hidden = o.hidden;
   let ended = false;
   let started = false;
   let timer = null;
+  let wakeAtOnce = false; // a rejoin's catch-up: the next wake follows at once, not at a frame deadline
+  let pendingImmediate = null; // the token of that wake
   let nextTickAt = 0;
   let lastStatusAt = -Infinity;
   let lastRecordAt = -Infinity;
@@ -164,9 +171,11 @@ function createWorkerGame(o) {
   // Interactive Gym draws the state right after each reset (an env may list its permanent
   // objects only then) on a cleared canvas: the page does that for a RENDER with reset.
   const simEnv = Object.create(env);
+  // Re-simulating after a reload shows nothing until the game is back (the session resets the
+  // env once while it is being created, before `session` is set).
   simEnv.reset = (seed) => {
     const out = env.reset(seed);
-    postRender(null, true);
+    if (!(session ? session.catchingUp : rejoin)) postRender(null, true);
     return out;
   };
   const session = new P2PSession({
@@ -174,7 +183,7 @@ function createWorkerGame(o) {
     transport: { send: (peer, bytes) => { const [m, tr] = bytesMessage(ToPage.SEND, peer, bytes); post(m, tr); } },
     localPlayer: me, numPlayers: gameReady.num_players, sharedSeed: gameReady.seed >>> 0, aiSeats,
     hostedSeats: hostedSeats.map(({ seat, host }) => ({ seat, host })),
-    settings, now, wallClock, path: null,
+    settings, now, wallClock, path: null, rejoin,
   });
   const mine = hostedSeats.filter((h) => h.host === me);
   if (mine.length > 0 && typeof env.observation !== 'function') {
@@ -192,11 +201,20 @@ function createWorkerGame(o) {
       .catch((err) => event('error', { code: 'hosted_policy', message: String(err?.message ?? err) }));
   }
   const forward = {
-    episode_start: 'episodeStart', connection: 'connection', default_action: 'defaultAction', desync: 'desync',
+    connection: 'connection', default_action: 'defaultAction', desync: 'desync',
     error: 'error', game_over: 'gameOver', countdown: 'countdown', started: 'started', hidden: 'hidden', excluded: 'excluded',
   };
   for (const [name, hook] of Object.entries(forward)) session.on(name, (ev) => event(hook, ev));
+  // A rejoining session's re-simulated episodes are not news to the page.
+  session.on('episode_start', (ev) => { if (!session.catchingUp) event('episodeStart', ev); });
+  session.on('rejoined', (ev) => {
+    // Back in the game: the page shows where it is now on a cleared canvas (it clears at the
+    // first draw after this event); a hidden page gets the picture when it is back in front.
+    event('rejoined', ev);
+    if (!hidden) postRender(session.currentFrame - 1);
+  });
   session.on('episode_end', (ev) => {
+    if (session.catchingUp) return;
     // The env holds the episode's final confirmed frame until the next one starts (and
     // through the reset freeze): show that, not the last predicted frame drawn.
     postRender(ev.frame);
@@ -213,6 +231,7 @@ function createWorkerGame(o) {
   if (hidden) session.setHidden(true);
 
   function stopTimer() {
+    pendingImmediate = null;
     if (timer !== null) timers.clearTimeout(timer);
     timer = null;
     // The page let go of the environment while the game still ran on it: free it now.
@@ -224,6 +243,18 @@ function createWorkerGame(o) {
 
   function schedule() {
     if (ended) return;
+    if (wakeAtOnce) {
+      wakeAtOnce = false;
+      // `immediate` has no cancel: a stop in between drops the token.
+      const token = {};
+      pendingImmediate = token;
+      immediate(() => {
+        if (pendingImmediate !== token) return;
+        pendingImmediate = null;
+        wake();
+      });
+      return;
+    }
     timer = timers.setTimeout(wake, Math.max(0, nextTickAt - now()));
   }
 
@@ -237,6 +268,22 @@ function createWorkerGame(o) {
       event('error', { code: 'uncaught', message: String(err?.message ?? err) });
     }
     schedule();
+  }
+
+  /** What changed in the hosted seats' inferences since the last TICK: {seat: {runs, failed,
+   * decisions: the new [observation, action] pairs}}, or null when nothing did. The page adds
+   * them up (no per-tick copy of a log that grows to 2000 pairs). */
+  function hostedNews() {
+    if (hostedPolicies === null) return null;
+    let news = null;
+    for (const [seat, st] of Object.entries(hostedPolicies.stats())) {
+      const sent = hostedSent.get(seat) ?? { runs: 0, failed: null, decisions: 0 };
+      if (st.runs === sent.runs && st.failed === sent.failed && st.decisions.length === sent.decisions) continue;
+      news ??= {};
+      news[seat] = { runs: st.runs, failed: st.failed, decisions: st.decisions.slice(sent.decisions) };
+      hostedSent.set(seat, { runs: st.runs, failed: st.failed, decisions: st.decisions.length });
+    }
+    return news;
   }
 
   function reconnectSeconds() {
@@ -262,20 +309,36 @@ function createWorkerGame(o) {
     let advanced = false;
     let last = null;
     const samples = [];
-    for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {
-      last = session.tick(input ? input.sample() : defaultAction);
-      // [frame the local input went to (-1: not taken), a queued press consumed, the status takes input]
-      samples.push([last.inputFrame, input ? input.consumedPress : false, TAKES_INPUT.has(last.status)]);
-      if (last.advanced) advanced = true;
-      nextTickAt += period;
+    const catchingUp = session.catchingUp;
+    if (catchingUp) {
+      // Rebuilding the game after a reload: one budgeted slice of re-simulation per wake
+      // (settings catchupBudgetMs / catchupFramesPerTick), and the next wake at once: between
+      // slices the worker reads the peers' messages. A worker's wake-ups are not throttled in a
+      // hidden tab, so a tab that reloaded in the background catches up at full speed too.
+      last = session.tick(defaultAction);
+      samples.push([-1, false, false]); // no local input is taken while catching up
+      nextTickAt = t + period;
       if (ended) return;
+      if (session.catchingUp) {
+        event('rejoin', session.catchupProgress()); // else `rejoined` came
+        wakeAtOnce = true;
+      }
+    } else {
+      for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {
+        last = session.tick(input ? input.sample() : defaultAction);
+        // [frame the local input went to (-1: not taken), a queued press consumed, the status takes input]
+        samples.push([last.inputFrame, input ? input.consumedPress : false, TAKES_INPUT.has(last.status)]);
+        if (last.advanced) advanced = true;
+        nextTickAt += period;
+        if (ended) return;
+      }
+      // Seats we host: infer from the newest simulated frame (the result is taken at a later tick).
+      if (hostedPolicies !== null && advanced) hostedPolicies.step(env, session);
+      // A long stall: do not replay the backlog in a burst.
+      if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
+      // A hidden page draws nothing: no render state while hidden (one is sent when it is back).
+      if (advanced && !hidden) postRender(session.currentFrame - 1);
     }
-    // Seats we host: infer from the newest simulated frame (the result is taken at a later tick).
-    if (hostedPolicies !== null && advanced) hostedPolicies.step(env, session);
-    // A long stall: do not replay the backlog in a burst.
-    if (t - nextTickAt > period * MAX_TICKS_PER_WAKE) nextTickAt = t;
-    // A hidden page draws nothing: no render state while hidden (one is sent when it is back).
-    if (advanced && !hidden) postRender(session.currentFrame - 1);
     const r = reconnectSeconds();
     if (r !== reconnectS) {
       reconnectS = r;
@@ -284,7 +347,7 @@ function createWorkerGame(o) {
     if (last) {
       post({
         type: ToPage.TICK, frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
-        episode: last.episode, status: last.status, samples, keySeq, hosted: hostedPolicies?.stats() ?? null,
+        episode: last.episode, status: last.status, samples, keySeq, hosted: hostedNews(),
       });
     }
     if (t - lastStatusAt >= STATUS_INTERVAL_MS) {
@@ -292,7 +355,8 @@ function createWorkerGame(o) {
       post({ type: ToPage.STATUS, view: statusView(session, hudValues()) });
     }
     const age = t - lastRecordAt;
-    if (age >= RECORD_DUTY * lastRecordCost && (age >= RECORD_MAX_AGE_MS || session.verifiedFrame !== lastRecordVerified)) {
+    // A rejoining session's record is not what a closing page sends (nothing is, before it is back).
+    if (!catchingUp && age >= RECORD_DUTY * lastRecordCost && (age >= RECORD_MAX_AGE_MS || session.verifiedFrame !== lastRecordVerified)) {
       lastRecordAt = t;
       lastRecordVerified = session.verifiedFrame;
       const t0 = now();
@@ -327,7 +391,7 @@ function createWorkerGame(o) {
       hidden = m.hidden;
       session.setHidden(hidden);
       // Back in front: the page draws the current frame at once.
-      if (!hidden && started && !ended) postRender(session.currentFrame - 1);
+      if (!hidden && started && !ended && !session.catchingUp) postRender(session.currentFrame - 1);
     },
     [ToWorker.DISPLAYED]: (m) => session.noteDisplayed(m.frame, fromAbsolute(m.t, timeOrigin)),
     [ToWorker.EXCLUDE]: (m) => {

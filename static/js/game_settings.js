@@ -37,6 +37,10 @@ export function sessionSettings(p2p) {
   }
   // The 3-2-1 before frame 0, in ticks (a server without the setting: no countdown).
   if (Number.isFinite(p.countdown_s)) snake.countdown_frames = Math.floor(p.countdown_s * (p.fps ?? 30) + 0.5);
+  // A reloading partner's seat is held reconnect_grace_s; then it has connection_timeout_s to
+  // connect and ask to catch up. 0: the scene holds no seats, so a reload is leaving.
+  const grace = p.reconnect_grace_s;
+  if (typeof grace === 'number') snake.away_timeout_ms = grace <= 0 ? 0 : Math.round((grace + (p.connection_timeout_s ?? 20)) * 1000);
   // Interactive Gym ends an episode at max_steps; its default is effectively "never".
   if (Number.isInteger(g.max_steps) && g.max_steps >= 1 && g.max_steps <= 2 ** 31) snake.max_steps_per_episode = g.max_steps;
   if (v.state_dump_on_desync === false) snake.max_state_dumps = 0;

@@ -8,6 +8,10 @@ import { ToPage, ToWorker, checkMessage, errorFrom } from './game_worker_contrac
 const WORKER_URL = new URL('./game_worker.js', import.meta.url);
 const URL_KEYS = ['pyodide_index_url', 'python_url', 'wheelhouse_url'];
 
+/** The error of a browser that cannot start the game worker (no module workers): the flow
+ * shows WORKER_UNSUPPORTED_MESSAGE for it (docs/client.md "The game worker"). */
+export const WORKER_UNSUPPORTED = 'worker_unsupported';
+
 /**
  * @param {object} o
  * @param {object} o.config                 the page config (#p2p-config)
@@ -55,13 +59,25 @@ export function createGameWorker(o) {
 
   function ensure() {
     if (port) return port;
-    port = spawn();
+    if (broken) throw broken;
+    try {
+      port = spawn();
+    } catch (err) {
+      // No Worker at all, or one that takes no {type: 'module'} (a browser from before 2019-2023),
+      // or a Content-Security-Policy that forbids it: this page cannot run a game.
+      broken = new Error(`this browser cannot start the game worker (a module Web Worker): ${err?.message ?? err}`);
+      broken.code = WORKER_UNSUPPORTED;
+      throw broken;
+    }
     port.onmessage = (ev) => onMessage(ev.data);
     port.onerror = (ev) => {
       ev?.preventDefault?.();
       const err = new Error(`the game worker failed: ${ev?.message ?? 'it could not start'}`);
       // Before its first message: the script did not load (blocked, missing), so no load can work.
-      if (!heard) broken = err;
+      if (!heard) {
+        err.code = WORKER_UNSUPPORTED;
+        broken = err;
+      }
       for (const p of loads.values()) p.reject(err);
       loads.clear();
       for (const fn of [...listeners]) fn({ type: ToPage.FAILED, code: 'worker', message: err.message });

@@ -22,7 +22,7 @@ export const ToWorker = Object.freeze({
   HIDDEN: 'hidden', // the page went to the background or came back
   DISPLAYED: 'displayed', // a frame is on the canvas now
   EXCLUDE: 'exclude', // the page's play checks exclude the local player
-  PEER: 'peer', // the server says a peer went away / came back / left (peerAway, peerGone)
+  PEER: 'peer', // the server says a peer's page went away with its seat held ('away': peerAway) or its seat is gone ('gone': peerGone)
   ABANDON: 'abandon', // leave the game: BYE to the peers, the record back
 });
 
@@ -64,7 +64,8 @@ const SHAPES = {
   [ToPage.LOADED]: { id: 'int', numPlayers: 'int?', resources: 'arr' },
   [ToPage.LOAD_FAILED]: { id: 'int', error: 'obj' },
   [ToPage.SEND]: { peer: 'int', data: 'bytes' },
-  [ToPage.TICK]: { frame: 'int', samples: 'arr', keySeq: 'int', status: 'str?' },
+  // hosted: what changed in the hosted seats this page hosts {seat: {runs, failed, decisions: new pairs}}, or null
+  [ToPage.TICK]: { frame: 'int', samples: 'arr', keySeq: 'int', status: 'str?', hosted: 'obj?' },
   [ToPage.RENDER]: { frame: 'int?', state: 'any', reset: 'bool' },
   [ToPage.EVENT]: { name: 'str', payload: 'any' },
   [ToPage.STATUS]: { view: 'obj' },

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { createClientFlow, createDiag, waitroomText, PHASES, ENV_LOAD_MESSAGE } from '../../static/js/client_flow.js';
+import { createClientFlow, createDiag, waitroomText, PHASES, ENV_LOAD_MESSAGE, WORKER_UNSUPPORTED_MESSAGE } from '../../static/js/client_flow.js';
 import { schemaChecker } from './support/export_schema.mjs';
 import {
   fakeConnector, fakeUi, fakeGameFactory, manualTimers, CONFIG, p2pScene, gameReady, sampleRecord, settle,
@@ -413,6 +413,19 @@ test('environment that fails to load while waiting: plain message, out of the wa
   // A later connect does not join.
   sig.serve('connect');
   assert.deepEqual(sig.emitted('join'), []);
+});
+
+test('a browser that cannot start the game worker: the participant reads which browsers work, not a blank page', async () => {
+  const err = new Error('this browser cannot start the game worker (a module Web Worker): TypeError: nope');
+  err.code = 'worker_unsupported';
+  const t = setup({ envError: err });
+  t.root.serve('activate_scene', p2pScene());
+  await settle();
+  assert.equal(t.diag.phase, 'error');
+  assert.deepEqual(t.diag.errors.at(-1), { code: 'worker_unsupported', message: WORKER_UNSUPPORTED_MESSAGE, detail: err.message });
+  assert.equal(t.ui.errors.at(-1), WORKER_UNSUPPORTED_MESSAGE);
+  assert.match(WORKER_UNSUPPORTED_MESSAGE, /Chrome.*Firefox.*Safari/);
+  assert.deepEqual(t.root.emitted('study_outcome'), [{ outcome: 'error', reason: 'env_load', detail: err.message, game_id: null }]);
 });
 
 test('environment that fails after game_ready: the seat is given up with the same plain message', async () => {

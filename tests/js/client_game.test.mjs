@@ -175,17 +175,19 @@ test('two games over the WebRTC fake: connect, play every episode, end with matc
 });
 
 test('a page reloads mid-game: BYE(away), the partner waits and reconnects, the new page rejoins and the game ends agreed', async () => {
-  const scene = p2pScene({ numEpisodes: 2, maxSteps: 60, fps: 200, impairment: { delay_ms: 3, jitter_ms: 2, loss: 0.05, duplicate: 0, reorder: 0, seed: 5 } });
+  const scene = p2pScene({ numEpisodes: 2, maxSteps: 200, fps: 200, impairment: { delay_ms: 3, jitter_ms: 2, loss: 0.05, duplicate: 0, reorder: 0, seed: 5 } });
   const net = new FakeNetwork({ localType: 'relay', remoteType: 'relay', protocol: 'udp', relayProtocol: 'udp' });
   const relay = new SignalingRelay();
   const ended = [];
   const seen = { rejoin: [], rejoined: [], connection: [] };
+  const verified = [-1, -1];
   const make = (p, rejoin = false) => {
     const hooks = {
       ended: (ev) => ended.push({ p, ...ev }),
       rejoin: (ev) => seen.rejoin.push(ev),
       rejoined: (ev) => seen.rejoined.push(ev),
       connection: (ev) => seen.connection.push([p, ev.event]),
+      frame: (f) => { verified[p] = f.verifiedFrame; },
     };
     return createGame({
       p2p: scene.p2p, gameReady: gameReady({ playerIndex: p, scene, rejoin }), signaling: relay.endpoint(p),
@@ -194,18 +196,25 @@ test('a page reloads mid-game: BYE(away), the partner waits and reconnects, the 
   };
   const stay = make(0);
   const leave = make(1);
-  stay.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
-  leave.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
-  await until(() => leave.session?.confirmedFrame >= 40, 'the game runs', 20000);
+  const leaving = inProcessEnv(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  stay.begin(inProcessEnv(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 })));
+  leave.begin(leaving);
+  // The closing page takes the record the worker last posted (renewed as the verified frame moves).
+  await until(() => verified[1] >= 40 && leaving.port.received.includes('record'), 'the game runs', 20000);
   const before = leave.leaveForReload();
   assert.equal(before.partial, true);
-  assert.equal(leave.session.state, 'closed');
+  assert.ok(before.verified_frame >= 0);
+  assert.equal(leave.ended, true);
+  await until(() => leaving.port.core.game.session.state === 'closed', 'the worker closes the session');
   // The server: peer_interrupted, then (the page is back) peer_rejoined.
   stay.peerInterrupted(1);
-  await until(() => stay.session.peerInfo()[0].state === 'away', 'the partner waits');
+  await until(() => stay.session.peerInfo()[0]?.state === 'away', 'the partner waits');
   const back = make(1, true);
   stay.peerRejoined(1);
-  back.begin(createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }));
+  // The new page's worker: its catch-up slices follow one another at once (setImmediate here).
+  const drawable = { ...createTrivialEnv({ numPlayers: 2, episodeSteps: 1e9 }), render: () => [] };
+  const backEnv = inProcessEnv(drawable, { coreOptions: { immediate: setImmediate } });
+  back.begin(backEnv);
   await until(() => ended.length === 2, 'both games to end', 30000);
   const [a, b] = [0, 1].map((p) => ended.find((e) => e.p === p).record);
   for (const r of [a, b]) {
@@ -214,12 +223,21 @@ test('a page reloads mid-game: BYE(away), the partner waits and reconnects, the 
   }
   assert.deepEqual(a.episodes.map((e) => e.frames), b.episodes.map((e) => e.frames));
   assert.equal(b.episodes[0].frames[0][0], 0, 'the new page holds the whole game from frame 0');
-  assert.equal(a.verified_frame, 119);
-  assert.equal(b.verified_frame, 119);
+  assert.equal(a.verified_frame, 399);
+  assert.equal(b.verified_frame, 399);
   assert.equal(b.rejoins.length, 1);
   assert.equal(seen.rejoined.length, 1);
   assert.ok(seen.rejoin.length >= 1 && seen.rejoin.every((p) => ['connecting', 'transfer', 'replay'].includes(p.phase)));
   assert.ok(seen.connection.some(([p, e]) => p === 0 && e === 'away') && seen.connection.some(([p, e]) => p === 0 && e === 'rejoined'));
+  // The rejoined worker drew nothing of the re-simulation: no reset state, no frame before `rejoined`.
+  const seq = backEnv.port.sequence;
+  const back1 = seq.indexOf('event:rejoined');
+  assert.ok(back1 > 0 && seq.indexOf('render', back1) > back1, 'the game is shown once it is back');
+  // Nothing of the re-simulation is shown (at most an episode end met as it goes live).
+  const early = seq.map((m, k) => (m === 'render' && k < back1 ? k : -1)).filter((k) => k >= 0);
+  assert.ok(early.every((k) => k >= back1 - 4), `render states while catching up at ${early} (rejoined at ${back1})`);
+  assert.ok(seq.slice(0, back1).includes('event:rejoin'), 'progress came before');
+  assert.ok(!seq.slice(0, back1).includes('event:countdown'), 'no second countdown');
 });
 
 test('a peer that never answers: connect_timeout reaches the failed hook, nothing keeps running', async () => {

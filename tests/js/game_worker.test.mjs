@@ -9,7 +9,7 @@ import {
   ToPage, ToWorker, bytesMessage, checkMessage, toAbsolute, fromAbsolute, plainError, errorFrom, sessionFromView,
 } from '../../static/js/game_worker_contract.js';
 import { createGameCore } from '../../static/js/game_core.js';
-import { createGameWorker } from '../../static/js/game_worker_client.js';
+import { createGameWorker, WORKER_UNSUPPORTED } from '../../static/js/game_worker_client.js';
 import { buildReport } from '../../static/js/telemetry.js';
 import { encode, decode } from '../../static/js/protocol.js';
 import { createTrivialEnv } from './support/envs.mjs';
@@ -208,4 +208,24 @@ test('the page side: one worker per page, CONFIG first with absolute URLs, loads
   const pending = client.loadEnv({ env: {} });
   port.onerror({ message: 'blocked' });
   await assert.rejects(pending, /the game worker failed: blocked/);
+});
+
+test('a browser without module workers: every load fails with worker_unsupported (the flow says so plainly)', async () => {
+  let tries = 0;
+  const client = createGameWorker({
+    config: {},
+    baseUrl: 'http://127.0.0.1:5000/p2p/participant',
+    // What `new Worker(url, {type: 'module'})` does in a browser that has no module workers.
+    spawn: () => { tries += 1; throw new TypeError('Module scripts are not supported on DedicatedWorker yet'); },
+  });
+  await assert.rejects(client.loadEnv({ env: {} }), (err) => err.code === WORKER_UNSUPPORTED && /module Web Worker/.test(err.message));
+  await assert.rejects(client.loadEnv({ env: {} }), (err) => err.code === WORKER_UNSUPPORTED);
+  assert.equal(tries, 1, 'tried once');
+  // A worker script that never loads (its first event is an error): the same.
+  const port = { postMessage() {}, terminate() {} };
+  const other = createGameWorker({ config: {}, spawn: () => port });
+  const pending = other.loadEnv({ env: {} });
+  port.onerror({ message: 'SyntaxError: Cannot use import statement outside a module' });
+  await assert.rejects(pending, (err) => err.code === WORKER_UNSUPPORTED);
+  await assert.rejects(other.loadEnv({ env: {} }), (err) => err.code === WORKER_UNSUPPORTED);
 });

@@ -5,7 +5,8 @@ import { createGameCore } from '../../../static/js/game_core.js';
 import { createGameWorker } from '../../../static/js/game_worker_client.js';
 
 export function inProcessPort(coreOptions = {}) {
-  const port = { onmessage: null, onerror: null, sent: [], received: [] };
+  // received: the types the worker posted; sequence: the same with each event's name ('event:rejoined')
+  const port = { onmessage: null, onerror: null, sent: [], received: [], sequence: [] };
   const deliver = (fn, msg, transfer) => {
     const copy = structuredClone(msg, { transfer: transfer ?? [] });
     setTimeout(() => fn(copy), 0);
@@ -14,6 +15,7 @@ export function inProcessPort(coreOptions = {}) {
     ...coreOptions,
     post: (msg, transfer) => {
       port.received.push(msg.type);
+      port.sequence.push(msg.type === 'event' ? `event:${msg.name}` : msg.type);
       deliver((m) => port.onmessage?.({ data: m }), msg, transfer);
     },
   });

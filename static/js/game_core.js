@@ -16,9 +16,9 @@ import { ToPage, ToWorker, bytesMessage, checkMessage, fromAbsolute, plainError,
 
 const MAX_TICKS_PER_WAKE = 4; // catch up after a late timer, but never spiral
 const STATUS_INTERVAL_MS = 500;
-// The record the page keeps for a closing tab (RECORD): renewed whenever the verified frame
-// moved, but its building may take at most 1/RECORD_DUTY of the worker's time (a long game's
-// record takes milliseconds), and at least once a second.
+// The record the page keeps for a closing tab (RECORD): renewed whenever the confirmed or
+// verified frame moved, but its building may take at most 1/RECORD_DUTY of the worker's time
+// (a long game's record takes milliseconds), and at least once a second.
 const RECORD_MAX_AGE_MS = 1000;
 const RECORD_DUTY = 20;
 // Tick statuses in which the session takes the local input (others drop unshown presses).
@@ -144,6 +144,7 @@ function createWorkerGame(o) {
   let lastRecordAt = -Infinity;
   let lastRecordCost = 0;
   let lastRecordVerified = null;
+  let lastRecordConfirmed = null;
   let reconnectS = null;
   let keySeq = 0; // KEY messages applied: the page times presses up to this one to a sample
 
@@ -344,6 +345,18 @@ function createWorkerGame(o) {
       reconnectS = r;
       event('reconnecting', r);
     }
+    // Before the TICK: once the page sees a frame confirmed, the record it holds has it too.
+    const age = t - lastRecordAt;
+    // A rejoining session's record is not what a closing page sends (nothing is, before it is back).
+    if (!catchingUp && age >= RECORD_DUTY * lastRecordCost && (age >= RECORD_MAX_AGE_MS || session.confirmedFrame !== lastRecordConfirmed || session.verifiedFrame !== lastRecordVerified)) {
+      lastRecordAt = t;
+      lastRecordVerified = session.verifiedFrame;
+      lastRecordConfirmed = session.confirmedFrame;
+      const t0 = now();
+      const json = JSON.stringify(session.record());
+      lastRecordCost = now() - t0;
+      post({ type: ToPage.RECORD, json });
+    }
     if (last) {
       post({
         type: ToPage.TICK, frame: last.frame, confirmedFrame: session.confirmedFrame, verifiedFrame: session.verifiedFrame,
@@ -353,16 +366,6 @@ function createWorkerGame(o) {
     if (t - lastStatusAt >= STATUS_INTERVAL_MS) {
       lastStatusAt = t;
       post({ type: ToPage.STATUS, view: statusView(session, hudValues()) });
-    }
-    const age = t - lastRecordAt;
-    // A rejoining session's record is not what a closing page sends (nothing is, before it is back).
-    if (!catchingUp && age >= RECORD_DUTY * lastRecordCost && (age >= RECORD_MAX_AGE_MS || session.verifiedFrame !== lastRecordVerified)) {
-      lastRecordAt = t;
-      lastRecordVerified = session.verifiedFrame;
-      const t0 = now();
-      const json = JSON.stringify(session.record());
-      lastRecordCost = now() - t0;
-      post({ type: ToPage.RECORD, json });
     }
   }
 

@@ -128,10 +128,12 @@ def check_rejoined_game(server: GameServer, game_id: str, reloaded: int) -> tupl
     assert all(r[2] is not None for r in rows(final))
     # What the page knew before the reload is in it. Its partial export's rows are the final
     # ones up to the last input of its own its partner had: inputs the old page took but never
-    # delivered died with it (their frames took the new page's inputs).
+    # delivered died with it (their frames took the new page's inputs). The closing page sends
+    # the record its game worker last posted (renewed as frames are confirmed, but at most 1/20
+    # of the worker's time goes to it): it may miss the last few confirmed frames.
     rj = final["rejoins"][0]
     upto = min(rj["frame"], len(rows(partial)))
-    assert rows(partial)[:upto] == rows(final)[:upto] and len(rows(partial)) >= RELOAD_AT
+    assert rows(partial)[:upto] == rows(final)[:upto] and len(rows(partial)) >= RELOAD_AT - 30, len(rows(partial))
     assert final["timing"]["started_at"] == partial["timing"]["started_at"]
     # The reconnection: its rejoin, and the events on both sides.
     assert len(final["rejoins"]) == 1, final["rejoins"]

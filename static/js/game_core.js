@@ -16,6 +16,12 @@ import { ToPage, ToWorker, bytesMessage, checkMessage, fromAbsolute, plainError,
 
 const MAX_TICKS_PER_WAKE = 4; // catch up after a late timer, but never spiral
 const STATUS_INTERVAL_MS = 500;
+// A rejoin's catch-up: while the document comes in, the loop wakes this often (each wake
+// acknowledges the chunks that arrived); while it re-simulates, at once after each budgeted
+// slice. Its progress and ticks go to the page at most this often (the page's main thread
+// also carries the DataChannels: a flood of messages would slow the transfer down).
+const CATCHUP_POLL_MS = 4;
+const CATCHUP_REPORT_MS = 50;
 // The record the page keeps for a closing tab (RECORD): renewed whenever the confirmed or
 // verified frame moved, but its building may take at most 1/RECORD_DUTY of the worker's time
 // (a long game's record takes milliseconds), and at least once a second.
@@ -139,6 +145,7 @@ function createWorkerGame(o) {
   let timer = null;
   let wakeAtOnce = false; // a rejoin's catch-up: the next wake follows at once, not at a frame deadline
   let pendingImmediate = null; // the token of that wake
+  let lastCatchupReportAt = -Infinity;
   let nextTickAt = 0;
   let lastStatusAt = -Infinity;
   let lastRecordAt = -Infinity;
@@ -318,12 +325,16 @@ function createWorkerGame(o) {
       // hidden tab, so a tab that reloaded in the background catches up at full speed too.
       last = session.tick(defaultAction);
       samples.push([-1, false, false]); // no local input is taken while catching up
-      nextTickAt = t + period;
+      nextTickAt = t + (session.state === 'catchup' ? CATCHUP_POLL_MS : period);
       if (ended) return;
       if (session.catchingUp) {
-        event('rejoin', session.catchupProgress()); // else `rejoined` came
-        wakeAtOnce = true;
-      }
+        wakeAtOnce = session.state !== 'catchup'; // re-simulating: the next slice at once
+        if (t - lastCatchupReportAt < CATCHUP_REPORT_MS) last = null; // nothing for the page this time
+        else {
+          lastCatchupReportAt = t;
+          event('rejoin', session.catchupProgress());
+        }
+      } // else `rejoined` came
     } else {
       for (let n = 0; n < MAX_TICKS_PER_WAKE && t >= nextTickAt; n++) {
         last = session.tick(input ? input.sample() : defaultAction);

@@ -42,6 +42,7 @@ export function main(win = globalThis.window) {
   // (the flow starts it at the first scene, once the browser checks are over).
   // One game worker per page: it loads the environments (the early one too) and runs the games.
   const gameWorker = createGameWorker({ config, loadTextures: loadSceneAssets, baseUrl: win.location.href });
+  gameWorker.start(); // its module graph loads while the page connects and shows the first scene
   const preloader = createEnvPreloader((p2p) => gameWorker.loadEnv(p2p).then((env) => {
     diag.envResources = env.resources;
     return env;

@@ -87,6 +87,11 @@ export function createGameWorker(o) {
   }
 
   const client = {
+    /** Start the worker now (its modules load while the page does other things); a browser
+     * that cannot start it fails every load later with WORKER_UNSUPPORTED. */
+    start() {
+      try { ensure(); } catch { /* kept in `broken` */ }
+    },
     post(msg, transfer) {
       ensure().postMessage(msg, transfer ?? []);
     },

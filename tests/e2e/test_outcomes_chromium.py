@@ -136,7 +136,9 @@ async def start_pair_connecting(session: BrowserSession, server: GameServer) -> 
 def test_lobby_timeout_alone_in_the_waiting_room(game_server, chromium_available, artifacts_dir, request):
     # A redirect of our own server's (the health route), so the test sees where the page goes.
     lobby = {"code": "C-LT-1", "redirect_url": "/p2p/health?cc={code}&pid={PROLIFIC_PID}", "redirect_delay_s": 5}
-    server = game_server({"num_episodes": 1, "max_steps": 60, "wait_timeout_s": 3},
+    # The environment (Pyodide) must be loaded before the wait times out, or the page never
+    # shows the waiting room: 8 s leaves room for a loaded machine (a load takes 3-5 s here).
+    server = game_server({"num_episodes": 1, "max_steps": 60, "wait_timeout_s": 8},
                          study={"codes": {**CODES, "lobby_timeout": lobby}, "redirect_url": None})
 
     async def body(session: BrowserSession) -> None:

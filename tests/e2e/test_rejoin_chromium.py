@@ -8,7 +8,7 @@ session rebuilds the game from its partner's catch-up document and both play to 
 Both exports (player 0's latest revision: one document for the whole game) hold the same
 confirmed rows, the server's comparison agrees and is complete, and player 0's export shows the
 reconnection. The reloaded page comes back as a background tab (harness/hidden_tab.js: main-thread
-timers once a second, no animation frames): its catch-up runs on the worker frame clock all the
+timers once a second, no animation frames): its catch-up runs in the game worker all the
 same. The same with the Python (aiortc) peer as the partner. A reload after the
 reconnect grace ends as it did before resuming existed.
 

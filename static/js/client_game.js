@@ -298,11 +298,15 @@ export function createGame(o) {
     },
     [ToPage.RECORD]: (m) => { recordJson = m.json; },
     [ToPage.ABANDONED]: (m) => {
+      if (m.hosted) addHosted(m.hosted);
       const resolve = abandons.get(m.id);
       abandons.delete(m.id);
       resolve?.(m.record ? withInputTiming(m.record) : null);
     },
-    [ToPage.ENDED]: (m) => finish(m.record),
+    [ToPage.ENDED]: (m) => {
+      if (m.hosted) addHosted(m.hosted);
+      finish(m.record);
+    },
     [ToPage.FAILED]: (m) => call('error', { code: m.code, message: m.message }),
   };
 

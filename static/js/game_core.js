@@ -234,7 +234,8 @@ function createWorkerGame(o) {
     if (ended) return;
     ended = true;
     stopTimer();
-    post({ type: ToPage.ENDED, record: session.record() });
+    // The last inferences may have landed in the tick that ended the game (no TICK after it).
+    post({ type: ToPage.ENDED, record: session.record(), hosted: hostedNews() });
   });
   if (hidden) session.setHidden(true);
 
@@ -434,7 +435,7 @@ function createWorkerGame(o) {
       if (m.reason === null || m.reason === undefined) session.close();
       else session.close(m.reason);
       stopTimer();
-      post({ type: ToPage.ABANDONED, id: m.id, record });
+      post({ type: ToPage.ABANDONED, id: m.id, record, hosted: hostedNews() });
     },
   };
 

@@ -70,8 +70,8 @@ const SHAPES = {
   [ToPage.EVENT]: { name: 'str', payload: 'any' },
   [ToPage.STATUS]: { view: 'obj' },
   [ToPage.RECORD]: { json: 'str' },
-  [ToPage.ABANDONED]: { id: 'int', record: 'obj?' },
-  [ToPage.ENDED]: { record: 'obj' },
+  [ToPage.ABANDONED]: { id: 'int', record: 'obj?', hosted: 'obj?' }, // hosted: as TICK's, the last news
+  [ToPage.ENDED]: { record: 'obj', hosted: 'obj?' },
   [ToPage.FAILED]: { code: 'str', message: 'str' },
 };
 

@@ -19,6 +19,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(1, str(REPO / "tests"))  # harness imports tests/waiting.py
 
 from harness.game import play_to_end, read_json, start_game_server, start_pair, wait_for_files  # noqa: E402
 from harness.session import BrowserSession  # noqa: E402

@@ -33,6 +33,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(1, str(REPO / "tests"))  # harness imports tests/waiting.py
 ORT_DIST = REPO / "node_modules" / "onnxruntime-web" / "dist"
 N, IN, H, OUT = 256, 64, 128, 6
 

@@ -35,6 +35,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(1, str(REPO / "tests"))  # harness imports tests/waiting.py
 
 from harness.game import (GAME_TIMEOUT_S, KEYS, LOAD_TIMEOUT_S, Participant, read_json, snapshot,  # noqa: E402
                           start_game_server, start_pair, wait_until)

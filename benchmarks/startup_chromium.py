@@ -33,6 +33,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(1, str(REPO / "tests"))  # harness imports tests/waiting.py
 
 from harness.game import LOAD_TIMEOUT_S, open_participant, start_game_server  # noqa: E402
 from harness.session import BrowserSession  # noqa: E402

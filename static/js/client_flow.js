@@ -11,7 +11,7 @@
 // object `diag` (window.p2p in the page, Contract A in docs/client.md) is updated in place.
 
 import { createGame as defaultCreateGame } from './client_game.js';
-import { createSocketSignaling } from './client_signaling.js';
+import { createSocketSignaling, createEarlySignals } from './client_signaling.js';
 import { runProbe as defaultRunProbe } from './client_probe.js';
 import { gameExport, uploadStatus, sendPartialExport } from './client_export.js';
 import { createOutcomes } from './client_outcome.js';
@@ -351,6 +351,7 @@ export function createClientFlow(o) {
       sceneId: payload.scene_id,
       p2p,
       socket: null,
+      early: null, // signals that came before their game's game_ready (client_signaling.js)
       env: null,
       envError: null,
       gameReady: null,
@@ -400,6 +401,9 @@ export function createClientFlow(o) {
     // Join first (the seat of a reload is held only for the reconnect grace), load in parallel.
     const socket = o.connect(sig.namespace ?? config.signaling_namespace ?? '/p2p', { auth: { ticket: sig.ticket } });
     s.socket = socket;
+    // A partner's first signals can come before our game_ready (several server processes,
+    // docs/cluster.md): kept for that game, no longer than a connection attempt lasts.
+    s.early = createEarlySignals(socket, { now, keepMs: (p2p.settings?.p2p?.connection_timeout_s ?? 20) * 1000 });
     const join = () => {
       if (p2pScene !== s || s.over) return;
       // A reconnect during the game (a network blip, or the server process we talked to went
@@ -588,7 +592,7 @@ export function createClientFlow(o) {
       say('Rejoining your game...');
     }
     s.gameReady = g;
-    const signaling = createSocketSignaling(s.socket, g.game_id, (err) => log?.warn?.('signaling:', err));
+    const signaling = createSocketSignaling(s.socket, g.game_id, (err) => log?.warn?.('signaling:', err), s.early);
     try {
       s.game = makeGame({
         p2p: s.p2p,
@@ -1206,6 +1210,7 @@ export function createClientFlow(o) {
     ui.notice?.(null);
     ui.attention?.(null);
     if (s.game && !s.game.ended) s.game.abandon();
+    s.early?.close();
     s.socket?.disconnect?.();
     try { s.env?.destroy?.(); } catch { /* the interpreter may be gone with the page */ }
     ui.game(false);

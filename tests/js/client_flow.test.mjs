@@ -971,3 +971,39 @@ test('a signaling socket that reconnects during the game says which game it stil
   assert.equal(t.createGame.games.length, 1, 'the running game goes on');
   assert.equal(t.diag.phase, 'playing');
 });
+
+test('a partner\'s signals that beat our game_ready (several server processes) reach the game once it comes', async () => {
+  const t = setup();
+  t.root.serve('activate_scene', p2pScene());
+  const sig = t.connect.of('/p2p');
+  sig.serve('connect');
+  await settle();
+  const offer = { game_id: 'g1', from: 1, kind: 'offer', data: { type: 'offer', sdp: 'v=0 partner' } };
+  const cand = { game_id: 'g1', from: 1, kind: 'candidate', data: { candidate: 'candidate:1 1 udp 1 10.0.0.1 5000 typ host', sdpMid: '0' } };
+  sig.serve('signal', offer);
+  sig.serve('signal', cand);
+  sig.serve('relay', { game_id: 'g1', from: 1, data: new Uint8Array([3]) });
+  t.timers.advance(4000); // the dead process is struck off; its game_ready comes again
+  sig.serve('game_ready', { ...gameReady({ playerIndex: 1 }), connections: [{ peer_index: 0, role: 'answer' }] });
+  const game = t.createGame.games[0];
+  const got = [];
+  game.opts.signaling.onmessage = (from, msg) => got.push([from, msg.kind]);
+  assert.deepEqual(got, [[1, 'offer'], [1, 'candidate']]);
+  const relayed = [];
+  game.opts.signaling.onrelay = (from, bytes) => relayed.push([from, [...bytes]]);
+  assert.deepEqual(relayed, [[1, [3]]]);
+
+  // Back to the waiting room: g1's late signals are not kept; the next game's early ones are,
+  // for as long as a connection attempt lasts (the scene's connection_timeout_s).
+  sig.serve('requeued', { game_id: 'g1', requeued: true });
+  game.opts.signaling.onmessage = null;
+  sig.serve('signal', { ...cand, game_id: 'g2' });
+  sig.serve('signal', { ...cand, game_id: 'g3' });
+  t.timers.advance(p2pScene().p2p.settings.p2p.connection_timeout_s * 1000 + 1);
+  sig.serve('signal', { ...offer, game_id: 'g2' });
+  sig.serve('game_ready', { ...gameReady(), game_id: 'g2' });
+  const g2 = t.createGame.games[1];
+  const got2 = [];
+  g2.opts.signaling.onmessage = (from, msg) => got2.push([from, msg.kind]);
+  assert.deepEqual(got2, [[1, 'offer']], 'the candidate that came a connection timeout ago was dropped');
+});

@@ -13,7 +13,7 @@ import { createDomUi } from './client_ui.js';
 import { loadSceneAssets } from './assets.js';
 import { createVisibilityTracker } from './telemetry.js';
 import { createEnvPreloader } from './env_preload.js';
-import { createGameWorker } from './game_worker_client.js';
+import { createGameWorker, keepPyodideWasm } from './game_worker_client.js';
 
 export { createEnvLoader, installPackages, PackageInstallError } from './env_loader.js';
 
@@ -43,6 +43,8 @@ export function main(win = globalThis.window) {
   // One game worker per page: it loads the environments (the early one too) and runs the games.
   const gameWorker = createGameWorker({ config, loadTextures: loadSceneAssets, baseUrl: win.location.href });
   gameWorker.start(); // its module graph loads while the page connects and shows the first scene
+  // Held as long as the page (the worker's Pyodide after a reload compiles from it: keepPyodideWasm).
+  gameWorker.pyodideWasm = keepPyodideWasm(gameWorker.config.pyodide_index_url);
   const preloader = createEnvPreloader((p2p) => gameWorker.loadEnv(p2p).then((env) => {
     diag.envResources = env.resources;
     return env;

@@ -229,3 +229,18 @@ test('a browser without module workers: every load fails with worker_unsupported
   await assert.rejects(pending, (err) => err.code === WORKER_UNSUPPORTED);
   await assert.rejects(other.loadEnv({ env: {} }), (err) => err.code === WORKER_UNSUPPORTED);
 });
+
+test('keepPyodideWasm compiles the folder\'s pyodide.asm.wasm on the page, and never throws', async () => {
+  const { keepPyodideWasm } = await import('../../static/js/game_worker_client.js');
+  const asked = [];
+  const module = { compiled: true };
+  const wasm = { compileStreaming: async (response) => { asked.push(await response); return module; } };
+  const fetch = async (url) => `response of ${url}`;
+  assert.equal(await keepPyodideWasm('http://h/p2p/pyodide/314.0.7', { fetch, wasm }), module);
+  assert.deepEqual(asked, ['response of http://h/p2p/pyodide/314.0.7/pyodide.asm.wasm']);
+  // No folder, no streaming compile, or a failed fetch/compile: no module, no error.
+  assert.equal(await keepPyodideWasm(undefined, { fetch, wasm }), null);
+  assert.equal(await keepPyodideWasm('http://h/p/', { fetch, wasm: {} }), null);
+  assert.equal(await keepPyodideWasm('http://h/p/', { fetch: async () => { throw new Error('offline'); }, wasm }), null);
+  assert.equal(await keepPyodideWasm('http://h/p/', { fetch, wasm: { compileStreaming: async () => { throw new TypeError('bad'); } } }), null);
+});

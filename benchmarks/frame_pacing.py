@@ -12,7 +12,7 @@ RTT comes from the scene's seeded impairment shim (half the RTT each way). Gem R
 demo (docs/client.md), Kitchen the 2-chef Overcooked-like example, kitchen3ms the same with
 about 3 ms of extra work per step. Keys are pressed on both
 pages throughout, so predictions are sometimes wrong and rollbacks happen.
-Run it with nothing else heavy on the machine (`/work/coord/heavy --exclusive` here).
+Run it with nothing else heavy on the machine.
 """
 
 from __future__ import annotations

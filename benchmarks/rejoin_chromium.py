@@ -17,8 +17,8 @@ after a participant's own reload. Columns (seconds unless named):
   frames, doc B    frames re-simulated, catch-up document bytes
 then p50 and p95 of reload->playing over the runs (the goal is under 5 s).
 
-Needs what the e2e tests need (Debian chromium, node_modules/pyodide). Run it alone:
-`/work/coord/heavy --exclusive python benchmarks/rejoin_chromium.py` on the shared machine.
+Needs what the e2e tests need (Debian chromium, node_modules/pyodide). Run it with nothing else
+heavy on the machine: it measures wall time on shared cores.
 """
 
 from __future__ import annotations

@@ -506,6 +506,8 @@ export function createClientFlow(o) {
     s.reporter?.stop(false);
     s.reporter = null;
     s.game?.abandon();
+    s.signaling?.close(); // the old game's signals are dropped from now on (early never keeps them)
+    s.signaling = null;
     ui.game(false);
     if (!ev.requeued) {
       s.over = true;
@@ -592,7 +594,10 @@ export function createClientFlow(o) {
       say('Rejoining your game...');
     }
     s.gameReady = g;
+    // One game's listeners at a time on the socket: a requeued game's go with it.
+    s.signaling?.close();
     const signaling = createSocketSignaling(s.socket, g.game_id, (err) => log?.warn?.('signaling:', err), s.early);
+    s.signaling = signaling;
     try {
       s.game = makeGame({
         p2p: s.p2p,
@@ -1210,6 +1215,7 @@ export function createClientFlow(o) {
     ui.notice?.(null);
     ui.attention?.(null);
     if (s.game && !s.game.ended) s.game.abandon();
+    s.signaling?.close();
     s.early?.close();
     s.socket?.disconnect?.();
     try { s.env?.destroy?.(); } catch { /* the interpreter may be gone with the page */ }

@@ -307,6 +307,8 @@ test('connection failure refused by the server (not in that game any more): the 
 test('a failed connection puts the participant back into the waiting room, then a new game', async () => {
   const t = setup();
   const { sig, game } = await enterGame(t);
+  const listening = () => [sig.handlers.get('signal')?.size ?? 0, sig.handlers.get('relay')?.size ?? 0];
+  const withOneGame = listening(); // the early keeper's and this game's
   sig.serve('waiting', { scene_id: 'game', players_needed: 2, players_waiting: 1, remaining_s: 60 });
   game.hooks.phase('peer_connecting');
   // The partner reported first: the server's word arrives before our own timeout.
@@ -316,12 +318,14 @@ test('a failed connection puts the participant back into the waiting room, then 
   assert.equal(t.diag.gameId, null);
   assert.ok(t.diag.messages.includes('Could not connect to your partner; looking for another partner...'));
   sig.serve('requeued', { game_id: 'g1', requeued: true }); // repeated: ignored
+  assert.deepEqual(listening(), withOneGame.map((n) => n - 1), 'the old game stopped listening');
   sig.serve('waiting', { scene_id: 'game', players_needed: 2, players_waiting: 1, remaining_s: 60, requeues: 1 });
   assert.match(t.ui.waitroomTexts.at(-1), /looking for another one/);
   const second = { ...gameReady(), game_id: 'g2', upload: { url: '/p2p/exports/g2/0', token: 'T2' } };
   sig.serve('game_ready', second);
   assert.equal(t.createGame.games.length, 2);
   assert.equal(t.diag.gameId, 'g2');
+  assert.deepEqual(listening(), withOneGame, 'one game listens at a time');
   const g2 = t.createGame.games[1];
   assert.deepEqual(g2.beganWith, { fake: 'env' });
   g2.hooks.phase('playing');

@@ -184,6 +184,23 @@ class Found:
     """Versions the root holds that are not the pinned one (a stale cache)."""
 
 
+def cache_root(configured: str | None, folder: str) -> Path:
+    """A cache root: ``configured`` (an environment variable's value) when set, else ``folder``
+    in the user cache folder (``~/.cache/interactive-gym-p2p/<folder>`` on Linux)."""
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs  # only when it is needed
+
+    return Path(platformdirs.user_cache_dir("interactive-gym-p2p", appauthor=False)) / folder
+
+
+def fetch_command(command: str, root: Path | None, default_root: Path) -> str:
+    """``command``, with ``--dir root`` unless ``root`` is the default root (or None)."""
+    if root is None or Path(root).expanduser().resolve() == default_root.resolve():
+        return command
+    return f"{command} --dir {root}"
+
+
 def _other_versions(root: Path, version: str, marker: str) -> tuple[str, ...]:
     try:
         return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and (p / marker).is_file() and p.name != version))

@@ -28,12 +28,7 @@ class FetchError(RuntimeError):
 
 def default_root() -> Path:
     """The cache root when none is given: ``$IGP2P_ONNXRUNTIME_DIR``, else the user cache folder."""
-    configured = environ.get(environ.ONNXRUNTIME_DIR)
-    if configured:
-        return Path(configured).expanduser()
-    import platformdirs  # only when it is needed
-
-    return Path(platformdirs.user_cache_dir("interactive-gym-p2p", appauthor=False)) / "onnxruntime-web"
+    return npm_tarball.cache_root(environ.get(environ.ONNXRUNTIME_DIR), "onnxruntime-web")
 
 
 def version_folder(root: Path) -> Path:
@@ -43,9 +38,7 @@ def version_folder(root: Path) -> Path:
 
 def fetch_command(root: Path | None) -> str:
     """The command that fills ``root`` (the default root needs no option)."""
-    if root is None or Path(root).expanduser().resolve() == default_root().resolve():
-        return FETCH_COMMAND
-    return f"{FETCH_COMMAND} --dir {root}"
+    return npm_tarball.fetch_command(FETCH_COMMAND, root, default_root())
 
 
 def find(explicit: Path | None, search: tuple[Path, ...] = ()) -> npm_tarball.Found:

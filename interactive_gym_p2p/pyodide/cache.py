@@ -32,12 +32,7 @@ FETCH_COMMAND = "python -m interactive_gym_p2p.pyodide fetch"
 
 def default_root() -> Path:
     """The cache root when none is given: ``$IGP2P_PYODIDE_DIR``, else the user cache folder."""
-    configured = environ.get(environ.PYODIDE_DIR)
-    if configured:
-        return Path(configured).expanduser()
-    import platformdirs  # only when it is needed
-
-    return Path(platformdirs.user_cache_dir("interactive-gym-p2p", appauthor=False)) / "pyodide"
+    return npm_tarball.cache_root(environ.get(environ.PYODIDE_DIR), "pyodide")
 
 
 def version_folder(root: Path) -> Path:
@@ -47,9 +42,7 @@ def version_folder(root: Path) -> Path:
 
 def fetch_command(root: Path | None) -> str:
     """The command that fills ``root`` (the default root needs no option)."""
-    if root is None or Path(root).expanduser().resolve() == default_root().resolve():
-        return FETCH_COMMAND
-    return f"{FETCH_COMMAND} --dir {root}"
+    return npm_tarball.fetch_command(FETCH_COMMAND, root, default_root())
 
 
 # ---------------------------------------------------------------------------- inspection
